@@ -1,0 +1,93 @@
+// Expected errors are values with a code (STYLE habit 4). The code → HTTP
+// status map lives here so the router, shards and clients agree on it.
+
+export const ErrorCode = Object.freeze({
+  NOT_FOUND: 'NOT_FOUND',
+  KEY_NOT_FOUND: 'KEY_NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  INVALID_KEY: 'INVALID_KEY',
+  KEY_TOO_LARGE: 'KEY_TOO_LARGE',
+  VALUE_TOO_LARGE: 'VALUE_TOO_LARGE',
+  BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  INVALID_TTL: 'INVALID_TTL',
+  INVALID_CONTENT_TYPE: 'INVALID_CONTENT_TYPE',
+  INVALID_PARAMETER: 'INVALID_PARAMETER',
+  INVALID_JSON: 'INVALID_JSON',
+  INVALID_BATCH: 'INVALID_BATCH',
+  BATCH_TOO_LARGE: 'BATCH_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  SHARD_UNAVAILABLE: 'SHARD_UNAVAILABLE',
+  SHARD_BUSY: 'SHARD_BUSY',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  STORAGE_IO: 'STORAGE_IO',
+  STORAGE_FULL: 'STORAGE_FULL',
+  INTERNAL: 'INTERNAL',
+});
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  NOT_FOUND: 404,
+  KEY_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  INVALID_KEY: 400,
+  KEY_TOO_LARGE: 414,
+  VALUE_TOO_LARGE: 413,
+  BODY_TOO_LARGE: 413,
+  INVALID_TTL: 400,
+  INVALID_CONTENT_TYPE: 400,
+  INVALID_PARAMETER: 400,
+  INVALID_JSON: 400,
+  INVALID_BATCH: 400,
+  BATCH_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  SHARD_UNAVAILABLE: 503,
+  SHARD_BUSY: 503,
+  SHUTTING_DOWN: 503,
+  STORAGE_IO: 503,
+  STORAGE_FULL: 507,
+  INTERNAL: 500,
+};
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'SHARD_UNAVAILABLE',
+  'SHARD_BUSY',
+  'SHUTTING_DOWN',
+]);
+
+export function httpStatusOf(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
+export function isRetryable(code: ErrorCode): boolean {
+  return RETRYABLE.has(code);
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(HTTP_STATUS, value);
+}
+
+/** An expected failure a client can act on. Bugs are assertions, not this. */
+export class MantisError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'MantisError';
+    this.code = code;
+  }
+  get status(): number {
+    return httpStatusOf(this.code);
+  }
+  get retryable(): boolean {
+    return isRetryable(this.code);
+  }
+}
+
+/** An impossible state: crash loudly (in tests) rather than limp on. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+export function unreachable(value: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(value)}`);
+}

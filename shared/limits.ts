@@ -1,0 +1,45 @@
+// Every limit MantisDB enforces, in one place, units last (TigerBeetle style).
+// Router and shards both load this file; a limit crossed by a client is
+// answered with the error code named beside it.
+
+export const LIMITS = Object.freeze({
+  /** Keys hash to one of this many slots; slots map to shards (as Redis Cluster). */
+  slot_count: 16384,
+  /** KEY_TOO_LARGE when crossed (after percent-decoding, in UTF-8 bytes). */
+  key_bytes_max: 1024,
+  /** INVALID_CONTENT_TYPE when crossed. */
+  content_type_bytes_max: 255,
+  /** Default of --max-value-bytes; VALUE_TOO_LARGE (413) when crossed. */
+  value_bytes_max_default: 16 * 1024 * 1024,
+  /** Upper bound accepted for --max-value-bytes (a frame must fit the ring framing). */
+  value_bytes_max_ceiling: 256 * 1024 * 1024,
+  /** Body of JSON routes (batch): BODY_TOO_LARGE when crossed. */
+  json_body_overhead_bytes: 1024 * 1024,
+  /** BATCH_TOO_LARGE when crossed. */
+  batch_ops_max: 1000,
+  /** per_page is capped here; INVALID_PARAMETER above it. */
+  list_limit_max: 1000,
+  list_limit_default: 100,
+  /** INVALID_PARAMETER above it (offset paging costs O(offset); use cursors). */
+  list_offset_max: 1_000_000,
+  /** INVALID_TTL above it (10 years). */
+  ttl_seconds_max: 10 * 365 * 24 * 3600,
+  /** Bytes of one shard ring (per direction); power of two. */
+  ring_bytes: 4 * 1024 * 1024,
+  /** Requests queued for one shard beyond what its ring holds; SHARD_BUSY (503) beyond. */
+  shard_queue_bytes_max: 256 * 1024 * 1024,
+  shard_queue_requests_max: 100_000,
+  /** Frames a shard drains before yielding to its event loop. */
+  batch_frames_max: 4096,
+  /** WAL segment size before rolling to the next file. */
+  wal_segment_bytes_max: 64 * 1024 * 1024,
+  /** How long a shard may take to replay its WAL and report ready. */
+  shard_start_timeout_ms: 120_000,
+  /** Graceful shutdown waits this long for in-flight requests. */
+  shutdown_drain_timeout_ms: 10_000,
+  /** TTL sweeper: interval and the most entries one sweep may remove. */
+  ttl_sweep_interval_ms: 250,
+  ttl_sweep_entries_max: 2000,
+});
+
+export type Limits = typeof LIMITS;

@@ -1,0 +1,40 @@
+// The shared-memory counters a shard writes and the router's prom-client
+// collect() reads (no messages for metrics). One Float64Array per shard; the
+// shard is the only writer, so plain stores suffice. The router owns the
+// buffer and hands the same one to a restarted shard so counters stay monotonic.
+
+export const FSYNC_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000] as const;
+
+export const ShardMetric = Object.freeze({
+  ops_get: 0,
+  ops_head: 1,
+  ops_put: 2,
+  ops_delete: 3,
+  ops_list: 4,
+  ops_batch: 5,
+  ops_batch_items: 6,
+  ops_error: 7,
+  batches_drained: 8,
+  frames_drained: 9,
+  wal_bytes: 10,
+  wal_writes: 11,
+  fsync_count: 12,
+  fsync_seconds_sum: 13,
+  keys: 14,
+  memtable_bytes: 15,
+  ready: 16,
+  replay_records: 17,
+  replay_dropped_bytes: 18,
+  storage_failed: 19,
+  restarts: 20,
+  ttl_expired: 21,
+  wal_lsn: 22,
+  wal_durable_lsn: 23,
+  fsync_bucket_base: 24,
+});
+
+export const SHARD_METRIC_SLOTS = ShardMetric.fsync_bucket_base + FSYNC_BUCKETS_MS.length + 1;
+
+export function createShardMetrics(): SharedArrayBuffer {
+  return new SharedArrayBuffer(SHARD_METRIC_SLOTS * 8);
+}

@@ -1,0 +1,59 @@
+// What the router and a shard actor agree on besides the ring wire format:
+// the data a shard starts with, its lifecycle messages, and the admin API it
+// exposes over comlink (control plane, never on the hot path).
+
+export type FsyncPolicy = 'always' | 'batch' | 'none';
+
+export type ShardInit = {
+  readonly shardId: number;
+  readonly generation: number;
+  /** router → shard requests. */
+  readonly requestRing: SharedArrayBuffer;
+  /** shard → router responses. */
+  readonly responseRing: SharedArrayBuffer;
+  readonly metrics: SharedArrayBuffer;
+  /** This shard's own directory inside the data directory. */
+  readonly dir: string;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncBatchMs: number;
+  readonly walSegmentBytes: number;
+  readonly logLevel: string;
+};
+
+export type ReplaySummary = {
+  readonly segments: number;
+  readonly records: number;
+  readonly bytes: number;
+  readonly lastLsn: number;
+  readonly droppedBytes: number;
+  readonly truncatedReason: string | null;
+  readonly durationMs: number;
+};
+
+export type ShardLifecycle =
+  | { readonly kind: 'ready'; readonly generation: number; readonly replay: ReplaySummary; readonly keys: number }
+  | { readonly kind: 'fatal'; readonly generation: number; readonly message: string };
+
+export type ShardStats = {
+  readonly shardId: number;
+  readonly keys: number;
+  readonly memtableBytes: number;
+  readonly wal: {
+    readonly lsn: number;
+    readonly durableLsn: number;
+    readonly segment: number;
+    readonly segmentBytes: number;
+    readonly bytesWritten: number;
+    readonly fsyncs: number;
+    readonly failure: string | null;
+  };
+  readonly replay: ReplaySummary;
+};
+
+export interface ShardAdmin {
+  stats(): ShardStats;
+  /** Makes everything written so far durable, whatever the fsync policy. */
+  flush(): Promise<void>;
+  /** Flushes and closes the WAL; the shard refuses writes afterwards. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,63 @@
+// Key → slot: CRC16/XMODEM of the key bytes mod 16384, with Redis Cluster's
+// hash tags ("{user:1}.profile" hashes only "user:1") so related keys can be
+// placed on one shard. The slot map (slot → shard) is plain data so shards can
+// later be rebalanced or moved to another machine.
+
+import { LIMITS } from './limits.js';
+
+const TABLE = buildTable();
+
+function buildTable(): Uint16Array {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+    table[i] = crc;
+  }
+  return table;
+}
+
+export function crc16(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let crc = 0;
+  for (let i = start; i < end; i++) {
+    crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ bytes[i]) & 0xff];
+  }
+  return crc;
+}
+
+/** The slot of a key given as UTF-8 bytes, honouring a non-empty {hash tag}. */
+export function slotOfKey(key: Uint8Array): number {
+  let open = -1;
+  for (let i = 0; i < key.length; i++) {
+    if (key[i] === 0x7b) { open = i; break; }
+  }
+  if (open >= 0) {
+    for (let j = open + 1; j < key.length; j++) {
+      if (key[j] === 0x7d) {
+        if (j > open + 1) return crc16(key, open + 1, j) % LIMITS.slot_count;
+        break;
+      }
+    }
+  }
+  return crc16(key) % LIMITS.slot_count;
+}
+
+/** slot → shard index. Contiguous ranges, as evenly split as the counts allow. */
+export type SlotMap = Uint16Array;
+
+export function buildSlotMap(shardCount: number): SlotMap {
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 1024) {
+    throw new RangeError(`shard count must be an integer in 1..1024, got ${shardCount}`);
+  }
+  const map = new Uint16Array(LIMITS.slot_count);
+  for (let slot = 0; slot < LIMITS.slot_count; slot++) {
+    map[slot] = Math.floor((slot * shardCount) / LIMITS.slot_count);
+  }
+  return map;
+}
+
+export function shardOfKey(map: SlotMap, key: Uint8Array): number {
+  return map[slotOfKey(key)];
+}

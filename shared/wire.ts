@@ -1,0 +1,280 @@
+// The binary messages that cross a shard ring: tagged data (STYLE habit 2).
+// Request frame:  [u32 request id][u8 op][payload]
+// Response frame: [u32 request id][u8 kind][payload]
+// Keys travel as raw UTF-8 bytes; byte order is the order of listings.
+
+import { ByteReader, ByteWriter, FrameError } from './byte-io.js';
+import { ErrorCode, isErrorCode, unreachable } from './errors.js';
+
+export type PutOp = {
+  readonly kind: 'put';
+  readonly key: Uint8Array;
+  readonly contentType: string;
+  /** Absolute expiry in ms since the epoch; 0 = never. */
+  readonly expiresAtMs: number;
+  readonly value: Uint8Array;
+};
+export type GetOp = { readonly kind: 'get'; readonly key: Uint8Array };
+export type DeleteOp = { readonly kind: 'delete'; readonly key: Uint8Array };
+export type BatchOp = GetOp | PutOp | DeleteOp;
+
+export type ShardRequest =
+  | GetOp
+  | PutOp
+  | DeleteOp
+  | { readonly kind: 'head'; readonly key: Uint8Array }
+  | {
+      readonly kind: 'list';
+      readonly prefix: Uint8Array;
+      /** Exclusive lower bound (a cursor); null = from the start of the prefix. */
+      readonly after: Uint8Array | null;
+      readonly skip: number;
+      readonly limit: number;
+      readonly wantTotal: boolean;
+    }
+  | { readonly kind: 'batch'; readonly ops: readonly BatchOp[] };
+
+export type ValueResult = {
+  readonly kind: 'value';
+  readonly contentType: string;
+  readonly expiresAtMs: number;
+  readonly value: Uint8Array;
+};
+export type BatchResult =
+  | ValueResult
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'done' }
+  | { readonly kind: 'deleted'; readonly existed: boolean };
+
+export type ShardResponse =
+  | BatchResult
+  | { readonly kind: 'meta'; readonly contentType: string; readonly expiresAtMs: number; readonly size: number }
+  | { readonly kind: 'keys'; readonly keys: Uint8Array[]; readonly total: number; readonly more: boolean }
+  | { readonly kind: 'results'; readonly results: BatchResult[] }
+  | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string };
+
+const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch'] as const;
+const RESPONSE_KINDS = ['value', 'missing', 'done', 'deleted', 'meta', 'keys', 'results', 'error'] as const;
+const requestCode = (kind: ShardRequest['kind']): number => REQUEST_OPS.indexOf(kind) + 1;
+const responseCode = (kind: ShardResponse['kind']): number => RESPONSE_KINDS.indexOf(kind) + 1;
+
+export function isWriteRequest(request: ShardRequest): boolean {
+  switch (request.kind) {
+    case 'put':
+    case 'delete':
+      return true;
+    case 'batch':
+      return request.ops.some((op) => op.kind !== 'get');
+    case 'get':
+    case 'head':
+    case 'list':
+      return false;
+    default:
+      return unreachable(request);
+  }
+}
+
+// ---- requests ---------------------------------------------------------------
+
+function writeBatchOp(w: ByteWriter, op: BatchOp): void {
+  w.u8(requestCode(op.kind)).shortBytes(op.key);
+  if (op.kind === 'put') w.str(op.contentType).f64(op.expiresAtMs).longBytes(op.value);
+}
+
+export function encodeRequest(id: number, request: ShardRequest): Uint8Array {
+  const w = new ByteWriter(request.kind === 'put' ? 64 + request.key.length + request.value.length : 128);
+  w.u32(id).u8(requestCode(request.kind));
+  switch (request.kind) {
+    case 'get':
+    case 'head':
+    case 'delete':
+      w.shortBytes(request.key);
+      break;
+    case 'put':
+      w.shortBytes(request.key).str(request.contentType).f64(request.expiresAtMs).bytes(request.value);
+      break;
+    case 'list':
+      w.shortBytes(request.prefix).u8(request.after ? 1 : 0).shortBytes(request.after ?? new Uint8Array(0));
+      w.u32(request.skip).u32(request.limit).u8(request.wantTotal ? 1 : 0);
+      break;
+    case 'batch':
+      w.u32(request.ops.length);
+      for (const op of request.ops) writeBatchOp(w, op);
+      break;
+    default:
+      unreachable(request);
+  }
+  return w.finish();
+}
+
+function readBatchOp(r: ByteReader): BatchOp {
+  const op = REQUEST_OPS[r.u8() - 1];
+  const key = r.shortBytes();
+  if (op === 'get' || op === 'delete') return { kind: op, key };
+  if (op === 'put') return { kind: 'put', key, contentType: r.str(), expiresAtMs: r.f64(), value: r.longBytes() };
+  throw new FrameError(`bad batch op ${String(op)}`);
+}
+
+export function decodeRequest(frame: Uint8Array): { id: number; request: ShardRequest } {
+  const r = new ByteReader(frame);
+  const id = r.u32();
+  const op = REQUEST_OPS[r.u8() - 1];
+  switch (op) {
+    case 'get':
+    case 'head':
+    case 'delete':
+      return { id, request: { kind: op, key: r.shortBytes() } };
+    case 'put':
+      return {
+        id,
+        request: { kind: 'put', key: r.shortBytes(), contentType: r.str(), expiresAtMs: r.f64(), value: r.rest() },
+      };
+    case 'list': {
+      const prefix = r.shortBytes();
+      const hasAfter = r.u8() === 1;
+      const after = r.shortBytes();
+      return {
+        id,
+        request: { kind: 'list', prefix, after: hasAfter ? after : null, skip: r.u32(), limit: r.u32(), wantTotal: r.u8() === 1 },
+      };
+    }
+    case 'batch': {
+      const count = r.u32();
+      const ops: BatchOp[] = [];
+      for (let i = 0; i < count; i++) ops.push(readBatchOp(r));
+      return { id, request: { kind: 'batch', ops } };
+    }
+    default:
+      throw new FrameError(`unknown request op in frame ${id}`);
+  }
+}
+
+/** The request id of a frame, readable even when the rest is corrupt. */
+export function frameId(frame: Uint8Array): number {
+  if (frame.length < 4) throw new FrameError('frame shorter than its id');
+  return new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0, true);
+}
+
+// ---- responses --------------------------------------------------------------
+
+function writeResult(w: ByteWriter, result: BatchResult): void {
+  w.u8(responseCode(result.kind));
+  switch (result.kind) {
+    case 'value':
+      w.str(result.contentType).f64(result.expiresAtMs).longBytes(result.value);
+      break;
+    case 'deleted':
+      w.u8(result.existed ? 1 : 0);
+      break;
+    case 'missing':
+    case 'done':
+      break;
+    default:
+      unreachable(result);
+  }
+}
+
+function readResult(r: ByteReader, kind: string): BatchResult {
+  switch (kind) {
+    case 'value':
+      return { kind: 'value', contentType: r.str(), expiresAtMs: r.f64(), value: r.longBytes() };
+    case 'deleted':
+      return { kind: 'deleted', existed: r.u8() === 1 };
+    case 'missing':
+      return { kind: 'missing' };
+    case 'done':
+      return { kind: 'done' };
+    default:
+      throw new FrameError(`bad result kind ${kind}`);
+  }
+}
+
+export function encodeResponse(id: number, response: ShardResponse): Uint8Array {
+  const w = new ByteWriter(response.kind === 'value' ? 64 + response.value.length : 128);
+  w.u32(id);
+  switch (response.kind) {
+    case 'value':
+    case 'missing':
+    case 'done':
+    case 'deleted':
+      writeResult(w, response);
+      break;
+    case 'meta':
+      w.u8(responseCode('meta')).str(response.contentType).f64(response.expiresAtMs).u32(response.size);
+      break;
+    case 'keys':
+      w.u8(responseCode('keys')).u32(response.total).u8(response.more ? 1 : 0).u32(response.keys.length);
+      for (const key of response.keys) w.shortBytes(key);
+      break;
+    case 'results':
+      w.u8(responseCode('results')).u32(response.results.length);
+      for (const result of response.results) writeResult(w, result);
+      break;
+    case 'error':
+      w.u8(responseCode('error')).str(response.code).str(response.message);
+      break;
+    default:
+      unreachable(response);
+  }
+  return w.finish();
+}
+
+export function decodeResponse(frame: Uint8Array): { id: number; response: ShardResponse } {
+  const r = new ByteReader(frame);
+  const id = r.u32();
+  const kind = RESPONSE_KINDS[r.u8() - 1];
+  switch (kind) {
+    case 'meta':
+      return { id, response: { kind, contentType: r.str(), expiresAtMs: r.f64(), size: r.u32() } };
+    case 'keys': {
+      const total = r.u32();
+      const more = r.u8() === 1;
+      const count = r.u32();
+      const keys: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) keys.push(r.shortBytes());
+      return { id, response: { kind, keys, total, more } };
+    }
+    case 'results': {
+      const count = r.u32();
+      const results: BatchResult[] = [];
+      for (let i = 0; i < count; i++) results.push(readResult(r, RESPONSE_KINDS[r.u8() - 1]));
+      return { id, response: { kind, results } };
+    }
+    case 'error': {
+      const code = r.str();
+      const message = r.str();
+      return { id, response: { kind, code: isErrorCode(code) ? code : 'INTERNAL', message } };
+    }
+    case undefined:
+      throw new FrameError(`unknown response kind in frame ${id}`);
+    default:
+      return { id, response: readResult(r, kind) };
+  }
+}
+
+// ---- WAL payloads -------------------------------------------------------------
+// A WAL record of type WAL_KV_OPS holds the writes of one request, encoded as
+// batch ops, so that replaying it re-applies the request atomically.
+
+export const WAL_KV_OPS = 1;
+
+export function encodeWriteOps(ops: readonly (PutOp | DeleteOp)[]): Uint8Array {
+  let bytes = 4;
+  for (const op of ops) bytes += 16 + op.key.length + (op.kind === 'put' ? op.value.length + op.contentType.length + 16 : 0);
+  const w = new ByteWriter(bytes);
+  w.u32(ops.length);
+  for (const op of ops) writeBatchOp(w, op);
+  return w.finish();
+}
+
+export function decodeWriteOps(payload: Uint8Array): (PutOp | DeleteOp)[] {
+  const r = new ByteReader(payload);
+  const count = r.u32();
+  const ops: (PutOp | DeleteOp)[] = [];
+  for (let i = 0; i < count; i++) {
+    const op = readBatchOp(r);
+    if (op.kind === 'get') throw new FrameError('a get op in a WAL record');
+    ops.push(op);
+  }
+  return ops;
+}

@@ -1,0 +1,100 @@
+// Server configuration: every flag has an environment variable MANTIS_* and
+// a default, validated at start-up so a bad value stops the server with a
+// clear message instead of surfacing later as a strange failure.
+
+import { availableParallelism } from 'node:os';
+import { LIMITS } from '../shared/limits.js';
+import type { FsyncPolicy } from '../shared/shard-contract.js';
+
+export type Config = {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** null = not given: use what the data directory was created with, else the core count. */
+  readonly shards: number | null;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncBatchMs: number;
+  readonly maxValueBytes: number;
+  readonly logLevel: string;
+  readonly httpFastPath: boolean;
+};
+
+type Option = {
+  readonly flag: string;
+  readonly env: string;
+  readonly fallback: string;
+  readonly help: string;
+};
+
+export const OPTIONS: readonly Option[] = [
+  { flag: 'host', env: 'MANTIS_HOST', fallback: '127.0.0.1', help: 'address to listen on' },
+  { flag: 'port', env: 'MANTIS_PORT', fallback: '8080', help: 'TCP port; 0 picks a free one' },
+  { flag: 'data-dir', env: 'MANTIS_DATA_DIR', fallback: './data', help: 'data directory (created if missing, locked while running)' },
+  { flag: 'shards', env: 'MANTIS_SHARDS', fallback: '', help: 'shard worker threads (default: as created, else the core count)' },
+  { flag: 'fsync', env: 'MANTIS_FSYNC', fallback: 'batch', help: 'always | batch | none: when a write is acknowledged' },
+  { flag: 'fsync-batch-ms', env: 'MANTIS_FSYNC_BATCH_MS', fallback: '2', help: 'batch policy: fsync at least this often (ms)' },
+  { flag: 'max-value-bytes', env: 'MANTIS_MAX_VALUE_BYTES', fallback: String(LIMITS.value_bytes_max_default), help: 'largest value accepted (413 above)' },
+  { flag: 'log-level', env: 'MANTIS_LOG_LEVEL', fallback: 'info', help: 'pino level: fatal error warn info debug trace silent' },
+  { flag: 'http-fast-path', env: 'MANTIS_HTTP_FAST_PATH', fallback: 'on', help: 'on | off: serve the hot KV routes natively in uWebSockets.js' },
+];
+
+export class ConfigError extends Error {}
+
+export function usage(): string {
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(16)} ${o.env.padEnd(24)} ${o.help} (default: ${o.fallback || 'see text'})`);
+  return ['Usage: mantisdb [options]', '', '  flag               env var', ...lines, '  --help'].join('\n');
+}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`--${name} must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`--${name} must be in ${min}..${max}, got ${value}`);
+  return value;
+}
+
+function parseArgv(argv: readonly string[]): Map<string, string> {
+  const given = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (!OPTIONS.some((o) => o.flag === name)) throw new ConfigError(`unknown flag --${name}`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    given.set(name, value);
+  }
+  return given;
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+  const given = parseArgv(argv);
+  const get = (flag: string): string => {
+    const option = OPTIONS.find((o) => o.flag === flag) as Option;
+    return given.get(flag) ?? env[option.env] ?? option.fallback;
+  };
+  const fsync = get('fsync');
+  if (fsync !== 'always' && fsync !== 'batch' && fsync !== 'none') {
+    throw new ConfigError(`--fsync must be always, batch or none, got "${fsync}"`);
+  }
+  const fastPath = get('http-fast-path');
+  if (fastPath !== 'on' && fastPath !== 'off') throw new ConfigError(`--http-fast-path must be on or off, got "${fastPath}"`);
+  const shards = get('shards');
+  const host = get('host');
+  if (host === '') throw new ConfigError('--host must not be empty');
+  return {
+    host,
+    port: integer('port', get('port'), 0, 65535),
+    dataDir: get('data-dir'),
+    shards: shards === '' ? null : integer('shards', shards, 1, 256),
+    fsync,
+    fsyncBatchMs: integer('fsync-batch-ms', get('fsync-batch-ms'), 1, 10_000),
+    maxValueBytes: integer('max-value-bytes', get('max-value-bytes'), 1, LIMITS.value_bytes_max_ceiling),
+    logLevel: get('log-level'),
+    httpFastPath: fastPath === 'on',
+  };
+}
+
+export function defaultShardCount(): number {
+  return Math.max(1, availableParallelism());
+}

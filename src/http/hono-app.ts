@@ -1,0 +1,77 @@
+// Every route of the server declared in one Hono app. The uWebSockets.js
+// listener hands requests to it (or, for the hot KV routes, calls the same
+// handlers directly). Bindings carry the raw path and query as received, so
+// keys are decoded exactly once and the same way on both paths.
+
+import { Hono, type Context } from 'hono';
+import { MantisError } from '../../shared/errors.js';
+import { ShardMetric } from '../../shared/metrics-layout.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ShardPool } from '../router/index.js';
+import type { KvHandlers } from './kv-handlers.js';
+import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
+import { KV_ITEM_PREFIX } from './routes.js';
+
+export type Bindings = { readonly rawPath: string; readonly rawQuery: string };
+type AppEnv = { Bindings: Bindings };
+
+export type AppDeps = {
+  readonly kv: KvHandlers;
+  readonly pool: ShardPool;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+};
+
+export function toResponse(reply: HttpReply): Response {
+  const headers = new Headers(reply.headers?.map(([k, v]) => [k, v]));
+  headers.set('Content-Type', reply.contentType);
+  if (reply.headLength !== undefined) {
+    headers.set('Content-Length', String(reply.headLength));
+    return new Response(null, { status: reply.status, headers });
+  }
+  return new Response(reply.body, { status: reply.status, headers });
+}
+
+const rawKey = (c: Context<AppEnv>): string => c.env.rawPath.slice(KV_ITEM_PREFIX.length);
+const bodyOf = async (c: Context<AppEnv>): Promise<Uint8Array> => new Uint8Array(await c.req.arrayBuffer());
+
+export function readiness(pool: ShardPool): HttpReply {
+  const shards = pool.shards.map((shard) => ({
+    id: shard.id,
+    state: shard.state,
+    keys: shard.metrics[ShardMetric.keys],
+    restarts: shard.restarts,
+    replay: shard.lastReplay,
+  }));
+  if (pool.allReady()) return okReply({ ready: true, shards });
+  const reply = errorReply(new MantisError('SHARD_UNAVAILABLE', 'not every shard has replayed its WAL'));
+  const body = JSON.parse(reply.body as string) as Record<string, unknown>;
+  return { ...reply, body: JSON.stringify({ ...body, data: { ready: false, shards } }) };
+}
+
+export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { kv } = deps;
+
+  app.get('/health/live', () => toResponse(okReply({ live: true })));
+  app.get('/health/ready', () => toResponse(readiness(deps.pool)));
+  app.get('/api/metrics/prometheus', async (c) => {
+    const text = await deps.metrics.registry.metrics();
+    return c.body(text, 200, { 'Content-Type': deps.metrics.registry.contentType });
+  });
+
+  app.get('/api/v1/kv', async (c) => toResponse(await kv.list(c.env.rawQuery)));
+  app.post('/api/v1/kv/batch', async (c) => toResponse(await kv.batch(c.req.header('content-type'), await bodyOf(c))));
+  // Hono answers HEAD with the GET route; the handler skips the value for HEAD.
+  app.get('/api/v1/kv/*', async (c) => toResponse(await kv.get(rawKey(c), c.req.method === 'HEAD')));
+  app.put('/api/v1/kv/*', async (c) => toResponse(await kv.put(rawKey(c), c.env.rawQuery, c.req.header('content-type'), await bodyOf(c))));
+  app.delete('/api/v1/kv/*', async (c) => toResponse(await kv.delete(rawKey(c))));
+  app.all('/api/v1/kv/*', (c) =>
+    toResponse(errorReply(new MantisError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on a key; use GET, HEAD, PUT or DELETE`))),
+  );
+
+  app.notFound((c) => toResponse(errorReply(new MantisError('NOT_FOUND', `no route for ${c.req.method} ${c.env.rawPath}`))));
+  app.onError((error) => toResponse(replyForError(error, (e) => deps.log.error({ err: e }, 'unexpected error in a route'))));
+  return app;
+}

@@ -1,0 +1,111 @@
+// The KV routes as plain async functions from parsed request parts to an
+// HttpReply. Both listeners call these: the uWebSockets.js fast path and the
+// Hono app, so one integration suite proves both.
+
+import { MantisError } from '../../shared/errors.js';
+import type { Logger } from '../log.js';
+import { contentTypeOf, encodeCursor, expiryFromTtl, keyFromPath, parseListParams, type KvService } from '../kv/index.js';
+import { batchFormatOf, encodeBatchResults, packMsgpack, parseBatch } from './batch-codec.js';
+import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
+
+export type KvHandlers = ReturnType<typeof createKvHandlers>;
+
+export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logger) {
+  const report = (error: unknown): void => log.error({ err: error }, 'unexpected error in a KV route');
+  const guard = async (work: () => Promise<HttpReply>): Promise<HttpReply> => {
+    try {
+      return await work();
+    } catch (error) {
+      return replyForError(error, report);
+    }
+  };
+
+  return {
+    get: (rawKey: string, head: boolean): Promise<HttpReply> =>
+      guard(async () => {
+        const key = keyFromPath(rawKey);
+        if (head) {
+          const meta = await kv.cmdHead(key);
+          if (meta === null) return { ...keyNotFound(), body: '' };
+          return { status: 200, contentType: meta.contentType, body: '', headLength: meta.size, headers: expiryHeaders(meta.expiresAtMs) };
+        }
+        const entry = await kv.cmdGet(key);
+        if (entry === null) return keyNotFound();
+        return { status: 200, contentType: entry.contentType, body: entry.value, headers: expiryHeaders(entry.expiresAtMs) };
+      }),
+
+    put: (rawKey: string, rawQuery: string, contentTypeHeader: string | undefined, body: Uint8Array): Promise<HttpReply> =>
+      guard(async () => {
+        const key = keyFromPath(rawKey);
+        const query = new URLSearchParams(rawQuery);
+        const expiresAtMs = expiryFromTtl(query.get('ttl'), Date.now());
+        const contentType = contentTypeOf(contentTypeHeader);
+        if (body.length > maxValueBytes) throw valueTooLarge(body.length, maxValueBytes);
+        await kv.cmdPut(key, contentType, expiresAtMs, body);
+        return okReply({ key: Buffer.from(key).toString('utf8'), bytes: body.length, expires_at: isoOrNull(expiresAtMs) });
+      }),
+
+    delete: (rawKey: string): Promise<HttpReply> =>
+      guard(async () => {
+        const key = keyFromPath(rawKey);
+        const existed = await kv.cmdDelete(key);
+        return okReply({ key: Buffer.from(key).toString('utf8'), deleted: existed });
+      }),
+
+    list: (rawQuery: string): Promise<HttpReply> =>
+      guard(async () => {
+        const params = parseListParams(new URLSearchParams(rawQuery));
+        const result = await kv.cmdList(params);
+        const last = result.keys[result.keys.length - 1];
+        return okReply(
+          result.keys.map((k) => Buffer.from(k).toString('utf8')),
+          {
+            count: result.keys.length,
+            total: result.total,
+            page: params.cursor === null ? Math.floor(params.offset / params.limit) + 1 : null,
+            per_page: params.limit,
+            next_cursor: result.more && last !== undefined ? encodeCursor(last) : null,
+          },
+        );
+      }),
+
+    batch: (contentTypeHeader: string | undefined, body: Uint8Array): Promise<HttpReply> =>
+      guard(async () => {
+        const format = batchFormatOf(contentTypeHeader);
+        const ops = parseBatch(body, format, Date.now(), maxValueBytes);
+        const outcome = await kv.cmdBatch(ops);
+        const data = encodeBatchResults(ops, outcome.results, format);
+        const meta = { count: ops.length };
+        if (format === 'msgpack') {
+          const envelope = outcome.error === null
+            ? { success: true, data, meta }
+            : { success: false, data, meta, error: errorBody(outcome.error, true) };
+          return { status: outcome.error?.status ?? 200, contentType: 'application/msgpack', body: packMsgpack(envelope) };
+        }
+        if (outcome.error === null) return okReply(data, meta);
+        const failed = errorReply(outcome.error);
+        return { ...failed, body: JSON.stringify({ success: false, data, meta, error: errorBody(outcome.error, true) }) };
+      }),
+  };
+}
+
+function errorBody(error: MantisError, partial: boolean): Record<string, unknown> {
+  const note = partial ? '; ops on other shards were applied (atomic per shard only)' : '';
+  return { code: error.code, message: error.message + note, retryable: error.retryable };
+}
+
+export function valueTooLarge(bytes: number, max: number): MantisError {
+  return new MantisError('VALUE_TOO_LARGE', `value is ${bytes} bytes; the limit is ${max} (--max-value-bytes)`);
+}
+
+function keyNotFound(): HttpReply {
+  return errorReply(new MantisError('KEY_NOT_FOUND', 'no such key (or it expired)'));
+}
+
+function expiryHeaders(expiresAtMs: number): (readonly [string, string])[] {
+  return expiresAtMs === 0 ? [] : [['Mantis-Expires-At', new Date(expiresAtMs).toISOString()]];
+}
+
+function isoOrNull(ms: number): string | null {
+  return ms === 0 ? null : new Date(ms).toISOString();
+}

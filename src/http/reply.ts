@@ -1,0 +1,47 @@
+// What a route answers, independent of the listener that writes it (the uWS
+// fast path and the Hono app share every handler), and the JSON envelope:
+// { success, data, meta } or { success: false, error: { code, message, retryable } }.
+
+import { MantisError } from '../../shared/errors.js';
+
+export type HttpReply = {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Uint8Array | string;
+  readonly headers?: readonly (readonly [string, string])[];
+  /** For HEAD: the Content-Length the GET would have, sent with no body. */
+  readonly headLength?: number;
+};
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export function okReply(data: unknown, meta: Record<string, unknown> = {}, status = 200): HttpReply {
+  return { status, contentType: JSON_TYPE, body: JSON.stringify({ success: true, data, meta }) };
+}
+
+export function errorReply(error: MantisError): HttpReply {
+  const body = JSON.stringify({
+    success: false,
+    error: { code: error.code, message: error.message, retryable: error.retryable },
+  });
+  const headers: (readonly [string, string])[] = error.retryable ? [['Retry-After', '1']] : [];
+  return { status: error.status, contentType: JSON_TYPE, body, headers };
+}
+
+/** Any thrown value as a reply; unknown errors become INTERNAL and are reported. */
+export function replyForError(error: unknown, report: (error: unknown) => void): HttpReply {
+  if (error instanceof MantisError) return errorReply(error);
+  report(error);
+  return errorReply(new MantisError('INTERNAL', 'internal error; see the server log'));
+}
+
+export const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone', 411: 'Length Required',
+  413: 'Content Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
+};
+
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_TEXT[status] ?? 'Status'}`;
+}

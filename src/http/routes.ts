@@ -1,0 +1,34 @@
+// Route templates shared by both listeners: which route a request is for
+// (the metrics label), and where a KV key starts in the raw path.
+
+export const KV_ITEM_PREFIX = '/api/v1/kv/';
+export const KV_LIST_PATH = '/api/v1/kv';
+export const KV_BATCH_PATH = '/api/v1/kv/batch';
+
+export type RouteLabel =
+  | '/api/v1/kv/:key'
+  | '/api/v1/kv'
+  | '/api/v1/kv/batch'
+  | '/health/live'
+  | '/health/ready'
+  | '/api/metrics/prometheus'
+  | 'unmatched';
+
+/** method is lower-case, as uWebSockets.js reports it. */
+export function routeOf(method: string, path: string): RouteLabel {
+  if (path.startsWith(KV_ITEM_PREFIX)) return method === 'post' && path === KV_BATCH_PATH ? '/api/v1/kv/batch' : '/api/v1/kv/:key';
+  switch (path) {
+    case KV_LIST_PATH:
+    case '/health/live':
+    case '/health/ready':
+    case '/api/metrics/prometheus':
+      return path;
+    default:
+      return 'unmatched';
+  }
+}
+
+/** Bytes a request body may have before it is refused with 413. */
+export function bodyLimitOf(route: RouteLabel, maxValueBytes: number, jsonOverheadBytes: number): number {
+  return route === '/api/v1/kv/:key' ? maxValueBytes : maxValueBytes + jsonOverheadBytes;
+}

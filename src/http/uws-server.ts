@@ -1,0 +1,228 @@
+// The listener: uWebSockets.js (native build verified at start). Every
+// request is read here — headers at once, the body with its size limit
+// enforced while it streams, so an oversized value is refused with 413
+// before it is buffered. The hot KV routes are then served natively through
+// the shared handlers (the fast path); everything else, or everything when the
+// fast path is off, goes through the Hono app.
+
+import uWS from 'uWebSockets.js';
+import type { Hono } from 'hono';
+import { MantisError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
+import type { Logger } from '../log.js';
+import type { HttpMetrics } from '../metrics/metrics.js';
+import type { Bindings } from './hono-app.js';
+import type { KvHandlers } from './kv-handlers.js';
+import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
+import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
+
+export type ListenerOptions = {
+  readonly host: string;
+  readonly port: number;
+  readonly fastPath: boolean;
+  readonly maxValueBytes: number;
+  readonly kv: KvHandlers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's env generic is invariant
+  readonly app: Hono<any>;
+  readonly metrics: HttpMetrics;
+  readonly log: Logger;
+};
+
+export type Listener = {
+  readonly port: number;
+  /** Stops accepting connections; requests on open connections get 503 SHUTTING_DOWN. */
+  stopAccepting(): void;
+  /** Resolves when no request is in flight (or the timeout passes). */
+  drained(timeoutMs: number): Promise<boolean>;
+};
+
+type Exchange = {
+  readonly res: uWS.HttpResponse;
+  readonly method: string;
+  readonly route: RouteLabel;
+  readonly started: number;
+  aborted: boolean;
+  finished: boolean;
+};
+
+const BODY_METHODS = new Set(['put', 'post', 'patch']);
+
+export function assertNativeUws(): void {
+  if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
+    throw new Error('uWebSockets.js native build did not load (the JavaScript fallback is not supported)');
+  }
+}
+
+export function listen(options: ListenerOptions): Promise<Listener> {
+  assertNativeUws();
+  const app = uWS.App();
+  const state = { inFlight: 0, stopping: false, idle: [] as (() => void)[] };
+
+  const finish = (x: Exchange, status: number): void => {
+    if (x.finished) return;
+    x.finished = true;
+    state.inFlight--;
+    options.metrics.observe(x.route, x.method, status, (performance.now() - x.started) / 1000);
+    if (state.inFlight === 0) for (const wake of state.idle.splice(0)) wake();
+  };
+
+  const send = (x: Exchange, reply: HttpReply, close = false): void => {
+    if (x.aborted || x.finished) return;
+    x.res.cork(() => {
+      x.res.writeStatus(statusLine(reply.status));
+      x.res.writeHeader('Content-Type', reply.contentType);
+      if (reply.headers !== undefined) for (const [name, value] of reply.headers) x.res.writeHeader(name, value);
+      if (x.method === 'head') {
+        x.res.endWithoutBody(reply.headLength ?? (typeof reply.body === 'string' ? Buffer.byteLength(reply.body) : reply.body.length), close);
+      } else {
+        x.res.end(reply.body, close);
+      }
+    });
+    finish(x, reply.status);
+  };
+
+  const fail = (x: Exchange, error: unknown): void =>
+    send(x, replyForError(error, (e) => options.log.error({ err: e }, 'unexpected error in the listener')));
+
+  app.any('/*', (res, req) => {
+    const method = req.getMethod();
+    const path = req.getUrl();
+    const query = req.getQuery() ?? '';
+    const route = routeOf(method, path);
+    const x: Exchange = { res, method, route, started: performance.now(), aborted: false, finished: false };
+    state.inFlight++;
+    res.onAborted(() => {
+      x.aborted = true;
+      finish(x, 499);
+    });
+    if (state.stopping) {
+      send(x, errorReply(new MantisError('SHUTTING_DOWN', 'server is shutting down')), true);
+      return;
+    }
+    const contentType = req.getHeader('content-type') || undefined;
+    const hasBody = BODY_METHODS.has(method);
+    const limit = bodyLimitOf(route, options.maxValueBytes, LIMITS.json_body_overhead_bytes);
+    const declared = req.getHeader('content-length');
+    const headers = options.fastPath && isFastRoute(route, method) ? null : collectHeaders(req);
+
+    const dispatch = (body: Uint8Array | null): void => {
+      const served = headers === null
+        ? serveFast(options.kv, x, path, query, contentType, body)
+        : serveHono(options.app, x, path, query, headers, body);
+      served.then((reply) => send(x, reply), (error: unknown) => fail(x, error));
+    };
+    if (!hasBody) return dispatch(null);
+    readBody(x, declared, limit, (body) => dispatch(body), (bytes) => send(x, tooLarge(route, bytes, limit), true));
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(options.host, options.port, (socket) => {
+      if (socket === false) {
+        reject(new Error(`cannot listen on ${options.host}:${options.port} (address in use or not available)`));
+        return;
+      }
+      resolve({
+        port: uWS.us_socket_local_port(socket),
+        stopAccepting: () => {
+          state.stopping = true;
+          uWS.us_listen_socket_close(socket);
+        },
+        drained: (timeoutMs) =>
+          state.inFlight === 0
+            ? Promise.resolve(true)
+            : new Promise((done) => {
+                const timer = setTimeout(() => done(false), timeoutMs);
+                state.idle.push(() => {
+                  clearTimeout(timer);
+                  done(true);
+                });
+              }),
+      });
+    });
+  });
+}
+
+function isFastRoute(route: RouteLabel, method: string): boolean {
+  switch (route) {
+    case '/api/v1/kv/:key':
+      return method === 'get' || method === 'head' || method === 'put' || method === 'delete';
+    case '/api/v1/kv':
+      return method === 'get';
+    case '/api/v1/kv/batch':
+      return method === 'post';
+    default:
+      return false;
+  }
+}
+
+function serveFast(kv: KvHandlers, x: Exchange, path: string, query: string, contentType: string | undefined, body: Uint8Array | null): Promise<HttpReply> {
+  const rawKey = path.slice(KV_ITEM_PREFIX.length);
+  switch (x.route) {
+    case '/api/v1/kv':
+      return kv.list(query);
+    case '/api/v1/kv/batch':
+      return kv.batch(contentType, body ?? new Uint8Array(0));
+    default:
+      if (x.method === 'put') return kv.put(rawKey, query, contentType, body ?? new Uint8Array(0));
+      if (x.method === 'delete') return kv.delete(rawKey);
+      return kv.get(rawKey, x.method === 'head');
+  }
+}
+
+async function serveHono(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see ListenerOptions.app
+  app: Hono<any>,
+  x: Exchange,
+  path: string,
+  query: string,
+  headers: Headers,
+  body: Uint8Array | null,
+): Promise<HttpReply> {
+  const url = `http://mantisdb${path}${query === '' ? '' : `?${query}`}`;
+  const request = new Request(url, { method: x.method.toUpperCase(), headers, body });
+  const bindings: Bindings = { rawPath: path, rawQuery: query };
+  const response = await app.fetch(request, bindings);
+  const replyHeaders: [string, string][] = [];
+  response.headers.forEach((value, name) => {
+    if (name !== 'content-type' && name !== 'content-length' && name !== 'transfer-encoding') replyHeaders.push([name, value]);
+  });
+  const contentType = response.headers.get('content-type') ?? 'application/octet-stream';
+  if (x.method === 'head') {
+    const length = Number(response.headers.get('content-length') ?? 0);
+    return { status: response.status, contentType, body: '', headers: replyHeaders, headLength: length };
+  }
+  return { status: response.status, contentType, body: new Uint8Array(await response.arrayBuffer()), headers: replyHeaders };
+}
+
+function collectHeaders(req: uWS.HttpRequest): Headers {
+  const headers = new Headers();
+  req.forEach((name, value) => headers.append(name, value));
+  return headers;
+}
+
+/** Streams the body into one buffer, refusing it as soon as it exceeds the limit. */
+function readBody(x: Exchange, declared: string, limit: number, done: (body: Uint8Array) => void, refuse: (bytes: number) => void): void {
+  if (declared !== '') {
+    const length = Number(declared);
+    if (Number.isSafeInteger(length) && length > limit) return refuse(length);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let refused = false;
+  x.res.onData((chunk, isLast) => {
+    if (refused) return;
+    total += chunk.byteLength;
+    if (total > limit) {
+      refused = true;
+      return refuse(total);
+    }
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (isLast) done(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
+  });
+}
+
+function tooLarge(route: RouteLabel, bytes: number, limit: number): HttpReply {
+  const code = route === '/api/v1/kv/:key' ? 'VALUE_TOO_LARGE' : 'BODY_TOO_LARGE';
+  const what = route === '/api/v1/kv/:key' ? 'value' : 'request body';
+  return errorReply(new MantisError(code, `${what} is at least ${bytes} bytes; the limit is ${limit} bytes`));
+}

@@ -1,0 +1,109 @@
+// Cmd* functions: the router side of every KV operation. They pick the
+// owning shard by slot, send the request over its ring, and turn shard error
+// responses into MantisErrors. Listing scatters to every shard and merges.
+
+import { MantisError } from '../../shared/errors.js';
+import type { BatchOp, BatchResult, ShardResponse, ValueResult } from '../../shared/wire.js';
+import type { ShardPool } from '../router/index.js';
+import type { ListParams } from './kv-input.js';
+
+export type HeadResult = { readonly contentType: string; readonly size: number; readonly expiresAtMs: number };
+export type ListResult = { readonly keys: Uint8Array[]; readonly total: number; readonly more: boolean };
+export type BatchOutcome = {
+  /** One entry per op, in order; an op whose shard failed holds that error. */
+  readonly results: (BatchResult | MantisError)[];
+  /** The first shard failure, if any (the other shards' ops were applied). */
+  readonly error: MantisError | null;
+};
+
+function unexpected(response: ShardResponse): never {
+  if (response.kind === 'error') throw new MantisError(response.code, response.message);
+  throw new Error(`assertion failed: unexpected shard response ${response.kind}`);
+}
+
+export class KvService {
+  constructor(private readonly pool: ShardPool) {}
+
+  async cmdGet(key: Uint8Array): Promise<ValueResult | null> {
+    const response = await this.pool.shardFor(key).call({ kind: 'get', key });
+    if (response.kind === 'value') return response;
+    if (response.kind === 'missing') return null;
+    return unexpected(response);
+  }
+
+  async cmdHead(key: Uint8Array): Promise<HeadResult | null> {
+    const response = await this.pool.shardFor(key).call({ kind: 'head', key });
+    if (response.kind === 'meta') return response;
+    if (response.kind === 'missing') return null;
+    return unexpected(response);
+  }
+
+  async cmdPut(key: Uint8Array, contentType: string, expiresAtMs: number, value: Uint8Array): Promise<void> {
+    const response = await this.pool.shardFor(key).call({ kind: 'put', key, contentType, expiresAtMs, value });
+    if (response.kind !== 'done') unexpected(response);
+  }
+
+  async cmdDelete(key: Uint8Array): Promise<boolean> {
+    const response = await this.pool.shardFor(key).call({ kind: 'delete', key });
+    if (response.kind === 'deleted') return response.existed;
+    return unexpected(response);
+  }
+
+  /** Scatter to every shard, merge in byte order, cut the page. */
+  async cmdList(params: ListParams): Promise<ListResult> {
+    const want = params.offset + params.limit;
+    const parts = await Promise.all(
+      this.pool.shards.map(async (shard) => {
+        const response = await shard.call({ kind: 'list', prefix: params.prefix, after: params.cursor, skip: 0, limit: want, wantTotal: true });
+        return response.kind === 'keys' ? response : unexpected(response);
+      }),
+    );
+    const merged = mergeSorted(parts.map((p) => p.keys));
+    const keys = merged.slice(params.offset, want);
+    const more = merged.length > want || parts.some((p) => p.more);
+    return { keys, total: parts.reduce((sum, p) => sum + p.total, 0), more };
+  }
+
+  /** Groups ops by shard (one atomic request per shard) and reassembles results in order. */
+  async cmdBatch(ops: readonly BatchOp[]): Promise<BatchOutcome> {
+    const groups = new Map<number, { ops: BatchOp[]; positions: number[] }>();
+    ops.forEach((op, position) => {
+      const shard = this.pool.shardFor(op.key).id;
+      let group = groups.get(shard);
+      if (group === undefined) groups.set(shard, (group = { ops: [], positions: [] }));
+      group.ops.push(op);
+      group.positions.push(position);
+    });
+    const results: (BatchResult | MantisError)[] = new Array(ops.length);
+    let firstError: MantisError | null = null;
+    await Promise.all(
+      [...groups].map(async ([shard, group]) => {
+        try {
+          const response = await this.pool.shards[shard].call({ kind: 'batch', ops: group.ops });
+          if (response.kind !== 'results') unexpected(response);
+          group.positions.forEach((position, i) => (results[position] = response.results[i]));
+        } catch (error) {
+          const failure = error instanceof MantisError ? error : new MantisError('INTERNAL', String(error));
+          firstError ??= failure;
+          for (const position of group.positions) results[position] = failure;
+        }
+      }),
+    );
+    return { results, error: firstError };
+  }
+}
+
+/** k-way merge of sorted key lists (byte order), small k. */
+export function mergeSorted(lists: Uint8Array[][]): Uint8Array[] {
+  if (lists.length === 1) return lists[0];
+  const out: Uint8Array[] = [];
+  const at = lists.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      if (at[i] < lists[i].length && (best < 0 || Buffer.compare(lists[i][at[i]], lists[best][at[best]]) < 0)) best = i;
+    }
+    if (best < 0) return out;
+    out.push(lists[best][at[best]++]);
+  }
+}

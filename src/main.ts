@@ -1,0 +1,56 @@
+// `npm start`: parse flags and MANTIS_* variables, start the server, print
+// the ready line, and shut down cleanly on SIGTERM/SIGINT (exit 0).
+
+import { ConfigError, loadConfig, usage } from './config.js';
+import { DataDirError } from './data-dir.js';
+import { createLogger } from './log.js';
+import { startServer } from './server.js';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage() + '\n');
+    return;
+  }
+  let config;
+  try {
+    config = loadConfig(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`mantisdb: ${error.message}\n\n${usage()}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, log);
+  } catch (error) {
+    const message = error instanceof DataDirError ? error.message : error instanceof Error ? error.message : String(error);
+    process.stderr.write(`mantisdb: ${message}\n`);
+    log.fatal({ err: error }, 'server failed to start');
+    process.exit(1);
+  }
+  log.info({ url: server.url, shards: server.shards, fsync: config.fsync, dataDir: config.dataDir }, 'server started');
+  process.stdout.write(`MantisDB listening on ${server.url}\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining requests and flushing WAL');
+    server.stop().then(
+      () => {
+        log.info('shutdown complete');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

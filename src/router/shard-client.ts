@@ -1,0 +1,270 @@
+// The router's handle on one shard actor: its worker thread, its two rings,
+// the requests in flight and the queue that waits for ring space. Requests
+// made during one event-loop turn are written together and the shard is
+// notified once (setImmediate runs after the turn's I/O callbacks). A shard
+// that dies is restarted with fresh rings; everything in flight to it fails
+// with SHARD_UNAVAILABLE (retryable) at once, never a hang.
+
+import { Worker, MessageChannel } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { MantisError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
+import { ShardMetric } from '../../shared/metrics-layout.js';
+import { createRing, RingReader, RingWriter } from '../../shared/ring.js';
+import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle } from '../../shared/shard-contract.js';
+import { decodeResponse, encodeRequest, type ShardRequest, type ShardResponse } from '../../shared/wire.js';
+import type { Logger } from '../log.js';
+
+const SHARD_ENTRY = new URL('../../workers/shard-main.js', import.meta.url);
+const RESTART_BACKOFF_MS = [50, 200, 1000, 5000];
+
+export type ShardState = 'starting' | 'ready' | 'restarting' | 'stopping' | 'stopped';
+
+type Pending = { resolve(response: ShardResponse): void; reject(error: MantisError): void };
+
+type Generation = {
+  readonly number: number;
+  readonly worker: Worker;
+  readonly writer: RingWriter;
+  readonly reader: RingReader;
+  readonly admin: Comlink.Remote<ShardAdmin>;
+  readonly pending: Map<number, Pending>;
+  readonly queue: Uint8Array[];
+  offset: number;
+  queuedBytes: number;
+  flushScheduled: boolean;
+  waitingForSpace: boolean;
+};
+
+export type ShardClientOptions = Omit<ShardInit, 'generation' | 'requestRing' | 'responseRing' | 'metrics'> & {
+  readonly log: Logger;
+  readonly ringBytes: number;
+};
+
+export class ShardClient {
+  readonly metrics: Float64Array;
+  state: ShardState = 'starting';
+  lastReplay: ReplaySummary | null = null;
+  restarts = 0;
+  private gen: Generation | null = null;
+  private generationNumber = 0;
+  private nextId = 1;
+  private readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
+  private recentCrashes = 0;
+
+  constructor(
+    private readonly options: ShardClientOptions,
+    private readonly metricsBuffer: SharedArrayBuffer,
+  ) {
+    this.metrics = new Float64Array(metricsBuffer);
+  }
+
+  get id(): number {
+    return this.options.shardId;
+  }
+
+  /** Starts the worker; resolves once it has replayed its WAL. */
+  start(): Promise<void> {
+    this.spawn();
+    return this.whenReady();
+  }
+
+  whenReady(): Promise<void> {
+    if (this.state === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** Sends one request; settles with the shard's response or a MantisError. */
+  call(request: ShardRequest): Promise<ShardResponse> {
+    const gen = this.gen;
+    if (this.state !== 'ready' || gen === null) {
+      return Promise.reject(new MantisError('SHARD_UNAVAILABLE', `shard ${this.id} is ${this.state}; retry shortly`));
+    }
+    if (gen.queue.length >= LIMITS.shard_queue_requests_max || gen.queuedBytes >= LIMITS.shard_queue_bytes_max) {
+      return Promise.reject(new MantisError('SHARD_BUSY', `shard ${this.id} has too many requests queued; retry shortly`));
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1;
+    const frame = encodeRequest(id, request);
+    return new Promise<ShardResponse>((resolve, reject) => {
+      gen.pending.set(id, { resolve, reject });
+      gen.queue.push(frame);
+      gen.queuedBytes += frame.length;
+      if (!gen.flushScheduled) {
+        gen.flushScheduled = true;
+        setImmediate(() => this.flush(gen));
+      }
+    });
+  }
+
+  /** Requests queued or in the request ring, and bytes waiting in both rings. */
+  depth(): { inFlight: number; queued: number; requestRingBytes: number; responseRingBytes: number } {
+    const gen = this.gen;
+    if (gen === null) return { inFlight: 0, queued: 0, requestRingBytes: 0, responseRingBytes: 0 };
+    return {
+      inFlight: gen.pending.size,
+      queued: gen.queue.length,
+      requestRingBytes: gen.writer.usedBytes(),
+      responseRingBytes: gen.reader.usedBytes(),
+    };
+  }
+
+  admin(): Comlink.Remote<ShardAdmin> {
+    if (this.gen === null) throw new MantisError('SHARD_UNAVAILABLE', `shard ${this.id} is not running`);
+    return this.gen.admin;
+  }
+
+  /** Flushes and closes the shard's WAL, then ends its thread. */
+  async stop(timeoutMs: number): Promise<void> {
+    const gen = this.gen;
+    this.state = 'stopping';
+    if (gen === null) return;
+    try {
+      await withTimeout(gen.admin.close(), timeoutMs, `shard ${this.id} close`);
+    } catch (error) {
+      this.options.log.error({ shard: this.id, err: error }, 'shard did not close cleanly');
+    }
+    this.state = 'stopped';
+    this.failAll(gen, 'SHUTTING_DOWN', 'server is shutting down');
+    gen.reader.interrupt();
+    await gen.worker.terminate();
+  }
+
+  private flush(gen: Generation): void {
+    gen.flushScheduled = false;
+    if (gen !== this.gen) return;
+    let written = 0;
+    while (gen.queue.length > written) {
+      const frame = gen.queue[written];
+      gen.offset = gen.writer.write(frame, gen.offset);
+      if (gen.offset < frame.length) break;
+      gen.queuedBytes -= frame.length;
+      gen.offset = 0;
+      written++;
+    }
+    if (written > 0) gen.queue.splice(0, written);
+    gen.writer.commit();
+    if (gen.queue.length > 0 && !gen.waitingForSpace) {
+      gen.waitingForSpace = true;
+      void gen.writer.waitForSpace().then(() => {
+        gen.waitingForSpace = false;
+        this.flush(gen);
+      });
+    }
+  }
+
+  private async readResponses(gen: Generation): Promise<void> {
+    const frames: Uint8Array[] = [];
+    while (gen === this.gen) {
+      frames.length = 0;
+      gen.reader.drain(frames, LIMITS.batch_frames_max);
+      for (const frame of frames) this.settle(gen, frame);
+      if (frames.length === 0) await gen.reader.waitForData();
+    }
+  }
+
+  private settle(gen: Generation, frame: Uint8Array): void {
+    let decoded: { id: number; response: ShardResponse };
+    try {
+      decoded = decodeResponse(frame);
+    } catch (error) {
+      this.options.log.error({ shard: this.id, err: error }, 'corrupt response frame from shard');
+      return;
+    }
+    const pending = gen.pending.get(decoded.id);
+    if (pending === undefined) return;
+    gen.pending.delete(decoded.id);
+    pending.resolve(decoded.response);
+  }
+
+  private spawn(): void {
+    const number = ++this.generationNumber;
+    const requestRing = createRing(this.options.ringBytes);
+    const responseRing = createRing(this.options.ringBytes);
+    const channel = new MessageChannel();
+    const init: ShardInit & { adminPort: unknown } = {
+      shardId: this.options.shardId,
+      generation: number,
+      requestRing,
+      responseRing,
+      metrics: this.metricsBuffer,
+      dir: this.options.dir,
+      fsync: this.options.fsync,
+      fsyncBatchMs: this.options.fsyncBatchMs,
+      walSegmentBytes: this.options.walSegmentBytes,
+      logLevel: this.options.logLevel,
+      adminPort: channel.port2,
+    };
+    const worker = new Worker(SHARD_ENTRY, { workerData: init, transferList: [channel.port2], name: `shard-${this.id}` });
+    const gen: Generation = {
+      number,
+      worker,
+      writer: new RingWriter(requestRing),
+      reader: new RingReader(responseRing),
+      admin: Comlink.wrap<ShardAdmin>(nodeEndpoint(channel.port1)),
+      pending: new Map(),
+      queue: [],
+      offset: 0,
+      queuedBytes: 0,
+      flushScheduled: false,
+      waitingForSpace: false,
+    };
+    this.gen = gen;
+    worker.on('message', (message: ShardLifecycle) => this.onLifecycle(gen, message));
+    worker.on('error', (error) => this.options.log.error({ shard: this.id, err: error }, 'shard thread threw'));
+    worker.on('exit', (code) => this.onExit(gen, code));
+    void this.readResponses(gen);
+  }
+
+  private onLifecycle(gen: Generation, message: ShardLifecycle): void {
+    if (gen !== this.gen) return;
+    if (message.kind === 'ready') {
+      this.state = 'ready';
+      this.lastReplay = message.replay;
+      this.recentCrashes = 0;
+      for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+    } else {
+      this.options.log.error({ shard: this.id, error: message.message }, 'shard failed to start');
+    }
+  }
+
+  private onExit(gen: Generation, code: number): void {
+    if (gen !== this.gen || this.state === 'stopping' || this.state === 'stopped') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'restarting';
+    this.restarts++;
+    this.metrics[ShardMetric.restarts]++;
+    this.metrics[ShardMetric.ready] = 0;
+    this.options.log.error({ shard: this.id, code, inFlight: gen.pending.size }, 'shard thread died; restarting it');
+    this.failAll(gen, 'SHARD_UNAVAILABLE', `shard ${this.id} crashed; the request may or may not have been applied`);
+    gen.reader.interrupt();
+    gen.admin[Comlink.releaseProxy]();
+    if (!wasReady && this.readyWaiters.length > 0 && this.recentCrashes >= RESTART_BACKOFF_MS.length) {
+      this.state = 'stopped';
+      for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(`shard ${this.id} keeps failing to start`));
+      return;
+    }
+    const delay = RESTART_BACKOFF_MS[Math.min(this.recentCrashes, RESTART_BACKOFF_MS.length - 1)];
+    this.recentCrashes++;
+    setTimeout(() => {
+      if (this.state === 'restarting') this.spawn();
+    }, delay);
+  }
+
+  private failAll(gen: Generation, code: 'SHARD_UNAVAILABLE' | 'SHUTTING_DOWN', message: string): void {
+    const error = new MantisError(code, message);
+    for (const pending of gen.pending.values()) pending.reject(error);
+    gen.pending.clear();
+    gen.queue.length = 0;
+    gen.queuedBytes = 0;
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MantisError('SHARD_UNAVAILABLE', `${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

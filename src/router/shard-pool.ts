@@ -1,0 +1,71 @@
+// All shard actors of this process and the slot map that routes a key to one
+// of them. The slot map is data (slot → shard index), never arithmetic spread
+// through the code, so slots can later move between shards or machines.
+
+import { join } from 'node:path';
+import { buildSlotMap, shardOfKey, type SlotMap } from '../../shared/slot.js';
+import { createShardMetrics } from '../../shared/metrics-layout.js';
+import { LIMITS } from '../../shared/limits.js';
+import type { FsyncPolicy } from '../../shared/shard-contract.js';
+import type { Logger } from '../log.js';
+import { ShardClient } from './shard-client.js';
+
+export type ShardPoolOptions = {
+  readonly shards: number;
+  readonly dataDir: string;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncBatchMs: number;
+  readonly maxValueBytes: number;
+  readonly logLevel: string;
+  readonly log: Logger;
+};
+
+/** A ring must hold a whole small frame; larger ones are fragmented, so 4 MiB is plenty. */
+function ringBytes(): number {
+  return LIMITS.ring_bytes;
+}
+
+export class ShardPool {
+  readonly shards: readonly ShardClient[];
+  private readonly slotMap: SlotMap;
+
+  constructor(options: ShardPoolOptions) {
+    this.slotMap = buildSlotMap(options.shards);
+    this.shards = Array.from({ length: options.shards }, (_, shardId) => {
+      const client = new ShardClient(
+        {
+          shardId,
+          dir: join(options.dataDir, 'shards', String(shardId)),
+          fsync: options.fsync,
+          fsyncBatchMs: options.fsyncBatchMs,
+          walSegmentBytes: LIMITS.wal_segment_bytes_max,
+          logLevel: options.logLevel,
+          log: options.log,
+          ringBytes: ringBytes(),
+        },
+        createShardMetrics(),
+      );
+      return client;
+    });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.start()));
+  }
+
+  shardFor(key: Uint8Array): ShardClient {
+    return this.shards[shardOfKey(this.slotMap, key)];
+  }
+
+  allReady(): boolean {
+    return this.shards.every((shard) => shard.state === 'ready');
+  }
+
+  async flushAll(): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.admin().flush()));
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.stop(timeoutMs)));
+  }
+}

@@ -1,0 +1,176 @@
+// The shard actor's hot loop: drain every request the router committed, apply
+// them in order, write all of the batch's writes to the WAL in one write
+// (group commit), answer reads at once and writes once the WAL says they are
+// durable under the fsync policy. Waiting is Atomics.waitAsync, never a spin.
+
+import { LIMITS } from '../../shared/limits.js';
+import { ShardMetric } from '../../shared/metrics-layout.js';
+import { FrameError } from '../../shared/byte-io.js';
+import { RingReader } from '../../shared/ring.js';
+import {
+  decodeRequest,
+  encodeResponse,
+  encodeWriteOps,
+  frameId,
+  WAL_KV_OPS,
+  type ShardResponse,
+} from '../../shared/wire.js';
+import type { WalError, WalWriter } from '../wal/index.js';
+import type { Memtable } from '../store/memtable.js';
+import { ResponseSender } from './response-sender.js';
+import type { ShardOps, Undo } from './shard-ops.js';
+import type { ShardLog } from './shard-log.js';
+
+type PendingWrite = { readonly id: number; readonly response: ShardResponse };
+type PendingBatch = { readonly writes: PendingWrite[]; readonly undo: Undo[]; settled: boolean };
+
+export type ActorDeps = {
+  readonly reader: RingReader;
+  readonly sender: ResponseSender;
+  readonly ops: ShardOps;
+  readonly table: Memtable;
+  readonly wal: WalWriter;
+  readonly metrics: Float64Array;
+  readonly log: ShardLog;
+  readonly crashKey: string | null;
+};
+
+export class ShardActor {
+  /** Batches written to the WAL and not yet durable, oldest first. */
+  private readonly inFlight: PendingBatch[] = [];
+  private closed = false;
+
+  constructor(private readonly d: ActorDeps) {}
+
+  async run(): Promise<void> {
+    const frames: Uint8Array[] = [];
+    while (!this.closed) {
+      frames.length = 0;
+      this.d.reader.drain(frames, LIMITS.batch_frames_max);
+      if (frames.length > 0) {
+        this.processBatch(frames);
+        // Let fsync completions and timers run between batches.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await this.d.reader.waitForData();
+    }
+  }
+
+  stop(): void {
+    this.closed = true;
+  }
+
+  private processBatch(frames: Uint8Array[]): void {
+    const m = this.d.metrics;
+    m[ShardMetric.batches_drained]++;
+    m[ShardMetric.frames_drained] += frames.length;
+    const nowMs = Date.now();
+    const batch: PendingBatch = { writes: [], undo: [], settled: false };
+    const records: { type: number; payload: Uint8Array }[] = [];
+    for (const frame of frames) this.processFrame(frame, nowMs, batch, records);
+    if (records.length > 0) this.logBatch(batch, records);
+    m[ShardMetric.keys] = this.d.table.size;
+    m[ShardMetric.memtable_bytes] = this.d.table.bytes;
+    this.d.sender.flush();
+  }
+
+  private processFrame(frame: Uint8Array, nowMs: number, batch: PendingBatch, records: { type: number; payload: Uint8Array }[]): void {
+    let id = 0;
+    try {
+      id = frameId(frame);
+      const { request } = decodeRequest(frame);
+      this.countOp(request.kind, request.kind === 'batch' ? request.ops.length : 1);
+      if (this.d.crashKey !== null && 'key' in request && Buffer.from(request.key).toString() === this.d.crashKey) {
+        this.crashForTest();
+      }
+      const isWrite = request.kind === 'put' || request.kind === 'delete' || (request.kind === 'batch' && request.ops.some((op) => op.kind !== 'get'));
+      const failure = this.d.wal.failure;
+      if (isWrite && failure !== null) {
+        this.answer(id, { kind: 'error', code: failure.code, message: `shard refuses writes: ${failure.message}` });
+        return;
+      }
+      const applied = this.d.ops.apply(request, nowMs, batch.undo);
+      if (applied.writes.length === 0) {
+        this.answer(id, applied.response);
+        return;
+      }
+      records.push({ type: WAL_KV_OPS, payload: encodeWriteOps(applied.writes) });
+      batch.writes.push({ id, response: applied.response });
+    } catch (error) {
+      if (error instanceof InjectedCrash) throw error;
+      this.d.metrics[ShardMetric.ops_error]++;
+      const message = error instanceof FrameError ? `corrupt request frame: ${error.message}` : String(error);
+      this.d.log('error', 'request failed inside shard', { id, error: message });
+      this.answer(id, { kind: 'error', code: 'INTERNAL', message });
+    }
+  }
+
+  /** One WAL write for the whole batch; acks wait for durability. */
+  private logBatch(batch: PendingBatch, records: { type: number; payload: Uint8Array }[]): void {
+    let lsn: number;
+    try {
+      lsn = this.d.wal.append(records);
+    } catch (error) {
+      this.d.ops.rollback(batch.undo);
+      this.failWrites(batch, error as WalError);
+      return;
+    }
+    this.inFlight.push(batch);
+    this.d.wal.whenDurable(lsn, (error) => this.onDurable(batch, error));
+  }
+
+  private onDurable(batch: PendingBatch, error: WalError | null): void {
+    if (batch.settled) return;
+    if (error !== null) {
+      // Nothing from this batch on may be acknowledged: undo newest first.
+      this.d.metrics[ShardMetric.storage_failed] = 1;
+      for (let i = this.inFlight.length - 1; i >= 0; i--) this.d.ops.rollback(this.inFlight[i].undo);
+      for (const pending of this.inFlight.splice(0)) this.failWrites(pending, error);
+      this.d.sender.flush();
+      return;
+    }
+    const done = this.inFlight.shift();
+    if (done !== batch) throw new Error('assertion failed: WAL durability callbacks out of order');
+    batch.settled = true;
+    for (const write of batch.writes) this.answer(write.id, write.response);
+    this.d.sender.flush();
+  }
+
+  private failWrites(batch: PendingBatch, error: WalError): void {
+    batch.settled = true;
+    this.d.metrics[ShardMetric.storage_failed] = 1;
+    this.d.log('error', 'WAL write failed; refusing writes', { code: error.code, error: error.message });
+    for (const write of batch.writes) {
+      this.answer(write.id, { kind: 'error', code: error.code, message: `write not durable: ${error.message}` });
+    }
+  }
+
+  private answer(id: number, response: ShardResponse): void {
+    this.d.sender.send(encodeResponse(id, response));
+  }
+
+  private countOp(kind: string, items: number): void {
+    const m = this.d.metrics;
+    switch (kind) {
+      case 'get': m[ShardMetric.ops_get]++; break;
+      case 'head': m[ShardMetric.ops_head]++; break;
+      case 'put': m[ShardMetric.ops_put]++; break;
+      case 'delete': m[ShardMetric.ops_delete]++; break;
+      case 'list': m[ShardMetric.ops_list]++; break;
+      case 'batch': m[ShardMetric.ops_batch]++; m[ShardMetric.ops_batch_items] += items; break;
+    }
+  }
+
+  /** Fault hook (MANTIS_FAULT_SHARD_CRASH_KEY): escape every handler, as a bug would. */
+  private crashForTest(): never {
+    this.d.log('warn', 'fault injected: crashing shard', {});
+    throw new InjectedCrash();
+  }
+}
+
+class InjectedCrash extends Error {
+  constructor() {
+    super('fault injected: shard crash (MANTIS_FAULT_SHARD_CRASH_KEY)');
+  }
+}

@@ -1,0 +1,113 @@
+// Op* functions run inside a shard and apply one request to its memtable
+// (Dragonfly's Cmd*/Op* split: the router's cmd* functions send, these apply).
+// A write records what it replaced in an undo list, so that a batch whose WAL
+// write or fsync fails can be rolled back instead of staying visible.
+
+import { unreachable } from '../../shared/errors.js';
+import type { BatchOp, BatchResult, DeleteOp, PutOp, ShardRequest, ShardResponse } from '../../shared/wire.js';
+import { binaryToKey, keyToBinary, type Entry, type Memtable } from '../store/memtable.js';
+
+export type Undo = { readonly key: string; readonly previous: Entry | undefined };
+
+/** What applying one request produced: its response, and for writes the ops to log. */
+export type Applied = {
+  readonly response: ShardResponse;
+  readonly writes: (PutOp | DeleteOp)[];
+};
+
+export class ShardOps {
+  constructor(private readonly table: Memtable) {}
+
+  apply(request: ShardRequest, nowMs: number, undo: Undo[]): Applied {
+    switch (request.kind) {
+      case 'get':
+      case 'put':
+      case 'delete':
+        return this.applyOne(request, nowMs, undo);
+      case 'head':
+        return { response: this.opHead(request.key, nowMs), writes: [] };
+      case 'list':
+        return { response: this.opList(request, nowMs), writes: [] };
+      case 'batch':
+        return this.opBatch(request.ops, nowMs, undo);
+      default:
+        return unreachable(request);
+    }
+  }
+
+  /** Re-applies a logged write during WAL replay (no undo, expired puts skipped). */
+  replay(op: PutOp | DeleteOp, nowMs: number): void {
+    const key = keyToBinary(op.key);
+    if (op.kind === 'delete' || (op.expiresAtMs !== 0 && op.expiresAtMs <= nowMs)) {
+      this.table.set(key, undefined);
+      return;
+    }
+    this.table.set(key, { value: op.value, contentType: op.contentType, expiresAtMs: op.expiresAtMs });
+  }
+
+  rollback(undo: readonly Undo[]): void {
+    for (let i = undo.length - 1; i >= 0; i--) this.table.set(undo[i].key, undo[i].previous);
+  }
+
+  private applyOne(op: BatchOp, nowMs: number, undo: Undo[]): { response: BatchResult; writes: (PutOp | DeleteOp)[] } {
+    switch (op.kind) {
+      case 'get':
+        return { response: this.opGet(op.key, nowMs), writes: [] };
+      case 'put':
+        return { response: this.opPut(op, undo), writes: [op] };
+      case 'delete':
+        return { response: this.opDelete(op.key, nowMs, undo), writes: [op] };
+      default:
+        return unreachable(op);
+    }
+  }
+
+  private opGet(key: Uint8Array, nowMs: number): BatchResult {
+    const entry = this.table.get(keyToBinary(key), nowMs);
+    if (entry === undefined) return { kind: 'missing' };
+    return { kind: 'value', contentType: entry.contentType, expiresAtMs: entry.expiresAtMs, value: entry.value };
+  }
+
+  private opHead(key: Uint8Array, nowMs: number): ShardResponse {
+    const entry = this.table.get(keyToBinary(key), nowMs);
+    if (entry === undefined) return { kind: 'missing' };
+    return { kind: 'meta', contentType: entry.contentType, expiresAtMs: entry.expiresAtMs, size: entry.value.length };
+  }
+
+  private opPut(op: PutOp, undo: Undo[]): BatchResult {
+    const key = keyToBinary(op.key);
+    // The value is a view into the request frame: keep the frame when the value
+    // is most of it (a single PUT), copy it out when it is a small part (a batch).
+    const value = op.value.byteLength * 2 >= op.value.buffer.byteLength ? op.value : op.value.slice();
+    const previous = this.table.set(key, { value, contentType: op.contentType, expiresAtMs: op.expiresAtMs });
+    undo.push({ key, previous });
+    return { kind: 'done' };
+  }
+
+  private opDelete(keyBytes: Uint8Array, nowMs: number, undo: Undo[]): BatchResult {
+    const key = keyToBinary(keyBytes);
+    const existed = this.table.get(key, nowMs) !== undefined;
+    const previous = this.table.set(key, undefined);
+    if (previous !== undefined) undo.push({ key, previous });
+    return { kind: 'deleted', existed };
+  }
+
+  private opList(request: Extract<ShardRequest, { kind: 'list' }>, nowMs: number): ShardResponse {
+    const prefix = keyToBinary(request.prefix);
+    const after = request.after === null ? null : keyToBinary(request.after);
+    const { keys, more } = this.table.list(prefix, after, request.skip, request.limit, nowMs);
+    const total = request.wantTotal ? this.table.count(prefix, nowMs) : 0;
+    return { kind: 'keys', keys: keys.map(binaryToKey), total, more };
+  }
+
+  private opBatch(ops: readonly BatchOp[], nowMs: number, undo: Undo[]): Applied {
+    const results: BatchResult[] = [];
+    const writes: (PutOp | DeleteOp)[] = [];
+    for (const op of ops) {
+      const applied = this.applyOne(op, nowMs, undo);
+      results.push(applied.response);
+      writes.push(...applied.writes);
+    }
+    return { response: { kind: 'results', results }, writes };
+  }
+}

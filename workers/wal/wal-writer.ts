@@ -1,0 +1,292 @@
+// The shard's WAL appender: group-committed writes, async fdatasync under the fsync policy,
+// durability callbacks, and segment rolls. Runs on the shard worker's event loop only.
+// After any failed write or fsync the writer is failed for good: nothing later is acknowledged.
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { WalError, toWalError } from './wal-error.js';
+import { WalFault } from './wal-fault.js';
+import { encodeRecords } from './wal-record.js';
+import { createSegment, segmentFileName } from './wal-segment.js';
+import type { ReplayResult, WalOptions } from './wal-types.js';
+
+export { WalError } from './wal-error.js';
+
+export interface WalAppendRecord {
+  type: number;
+  payload: Uint8Array;
+}
+
+export interface WalWriterStats {
+  lsn: number;
+  durableLsn: number;
+  segment: number;
+  segmentBytes: number;
+  bytesWritten: number;
+  fsyncs: number;
+}
+
+type DurableCallback = (err: WalError | null) => void;
+
+export class WalWriter {
+  private fd: number | null;
+  private segmentBytes = 0;
+  private lsn: number;
+  private durableLsn: number;
+  private bytesWritten = 0;
+  private fsyncs = 0;
+  /** Sorted by lsn; callbacks are always invoked from a fresh stack (never inside append). */
+  private waiters: { lsn: number; cb: DurableCallback }[] = [];
+  private fsyncInFlight = false;
+  private syncWanted = false;
+  private rollPending = false;
+  private batchTimer: NodeJS.Timeout | null = null;
+  private failed: WalError | null = null;
+  private closePromise: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly opts: WalOptions,
+    private readonly fault: WalFault | null,
+    private segment: number,
+    fd: number,
+    lastLsn: number,
+  ) {
+    this.fd = fd;
+    this.lsn = lastLsn;
+    this.durableLsn = lastLsn;
+  }
+
+  /**
+   * Starts a fresh segment after the replayed ones (an old, maybe truncated one is never reused).
+   * REQUIRES: `after` is replayWal's result for opts.dir. Throws WalError if the segment cannot be made.
+   */
+  static open(opts: WalOptions, after: ReplayResult): WalWriter {
+    checkOptions(opts);
+    const fault = WalFault.fromEnv(process.env.MANTIS_FAULT_WAL);
+    const segment = after.lastSegment + 1;
+    const fd = createSegment(opts.dir, segment);
+    opts.log?.('info', 'wal: writing', { dir: opts.dir, segment, lsn: after.lastLsn, fsync: opts.fsync });
+    return new WalWriter(opts, fault, segment, fd, after.lastLsn);
+  }
+
+  get failure(): WalError | null {
+    return this.failed;
+  }
+
+  /**
+   * Writes all records with one write (group commit) and returns the last record's LSN.
+   * The records are not durable yet: ask whenDurable before acknowledging them.
+   * Throws WalError (and stays failed) if storage refuses; throws Error after close().
+   */
+  append(records: readonly WalAppendRecord[]): number {
+    if (this.failed) throw this.failed;
+    if (this.closePromise || this.fd === null) throw new Error('WAL writer is closed');
+    if (records.length === 0) return this.lsn;
+    const first = this.lsn + 1;
+    const buf = encodeRecords(records.map((r, i) => ({ type: r.type, lsn: first + i, payload: r.payload })));
+    try {
+      const err = this.fault?.onWrite();
+      if (err) throw err;
+      for (let off = 0; off < buf.length; ) off += fs.writeSync(this.fd, buf, off, buf.length - off);
+    } catch (err) {
+      throw this.fail(toWalError(err, 'write', this.segmentName()));
+    }
+    this.lsn = first + records.length - 1;
+    this.segmentBytes += buf.length;
+    this.bytesWritten += buf.length;
+    this.opts.metrics?.onWrite(buf.length);
+    if (this.segmentBytes >= this.opts.segmentBytesMax) this.rollWhenIdle();
+    if (this.failed) throw this.failed;
+    if (this.opts.fsync === 'always') this.maybeStartFsync();
+    if (this.opts.fsync === 'batch') this.armBatchTimer();
+    return this.lsn;
+  }
+
+  /** Calls cb once (never synchronously) when everything up to `lsn` is durable under the policy. */
+  whenDurable(lsn: number, cb: DurableCallback): void {
+    if (this.failed) return later(cb, this.failed);
+    if (!Number.isSafeInteger(lsn) || lsn > this.lsn) {
+      throw new RangeError(`whenDurable(${lsn}): not an LSN written by this writer (last ${this.lsn})`);
+    }
+    if (lsn <= this.durableLsn || this.opts.fsync === 'none') return later(cb, null);
+    this.addWaiter(lsn, cb);
+    if (this.opts.fsync === 'always') this.maybeStartFsync();
+    if (this.opts.fsync === 'batch') this.armBatchTimer();
+  }
+
+  /** Makes everything written so far durable whatever the policy. Rejects with the WalError if failed. */
+  flush(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.lsn <= this.durableLsn) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.addWaiter(this.lsn, (err) => (err ? reject(err) : resolve()));
+      this.syncWanted = true;
+      this.maybeStartFsync();
+    });
+  }
+
+  /** Flushes, waits out any fsync in flight, closes the fd. Rejects (fd still closed) if the log failed. */
+  close(): Promise<void> {
+    this.closePromise ??= this.closeOnce();
+    return this.closePromise;
+  }
+
+  stats(): WalWriterStats {
+    const { lsn, durableLsn, segment, segmentBytes, bytesWritten, fsyncs } = this;
+    return { lsn, durableLsn, segment, segmentBytes, bytesWritten, fsyncs };
+  }
+
+  private async closeOnce(): Promise<void> {
+    let failure: WalError | null = null;
+    try {
+      await this.flush();
+    } catch (err) {
+      failure = toWalError(err, 'flush', this.segmentName());
+    }
+    if (this.fsyncInFlight) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.clearBatchTimer();
+    if (this.fd !== null) {
+      const fd = this.fd;
+      this.fd = null;
+      try {
+        fs.closeSync(fd);
+      } catch (err) {
+        failure ??= toWalError(err, 'close', this.segmentName());
+      }
+    }
+    if (failure) throw failure;
+  }
+
+  private maybeStartFsync(): void {
+    if (this.fsyncInFlight || this.failed || this.fd === null || this.lsn <= this.durableLsn) return;
+    const upTo = this.lsn;
+    const started = performance.now();
+    this.fsyncInFlight = true;
+    this.syncWanted = false;
+    this.clearBatchTimer();
+    fs.fdatasync(this.fd, (err) => this.onFsyncDone(err ?? this.fault?.onFsync() ?? null, upTo, started));
+  }
+
+  private onFsyncDone(err: Error | null, upTo: number, started: number): void {
+    this.fsyncInFlight = false;
+    this.countFsync(started);
+    if (err) this.fail(toWalError(err, 'fdatasync', this.segmentName()));
+    if (!this.failed) {
+      this.durableLsn = Math.max(this.durableLsn, upTo);
+      if (this.rollPending) this.roll();
+    }
+    if (!this.failed && this.lsn > this.durableLsn) {
+      // Data written while that fsync ran: under `always` sync it now (group commit).
+      if (this.opts.fsync === 'always' || this.syncWanted) this.maybeStartFsync();
+      else if (this.opts.fsync === 'batch') this.armBatchTimer();
+    }
+    const idle = this.idleWaiters.splice(0);
+    if (!this.fsyncInFlight) for (const resolve of idle) resolve();
+    else this.idleWaiters.push(...idle);
+    this.resolveWaiters();
+  }
+
+  /** REQUIRES nothing in flight: an fd with a pending fdatasync must not be closed. */
+  private rollWhenIdle(): void {
+    if (this.fsyncInFlight) {
+      this.rollPending = true;
+      return;
+    }
+    this.roll();
+    queueMicrotask(() => this.resolveWaiters());
+  }
+
+  private roll(): void {
+    this.rollPending = false;
+    const fd = this.fd;
+    if (fd === null || this.failed) return;
+    const name = this.segmentName();
+    try {
+      const started = performance.now();
+      fs.fdatasyncSync(fd); // rare, so a blocking sync keeps the roll simple
+      const err = this.fault?.onFsync();
+      if (err) throw err;
+      this.countFsync(started);
+      this.durableLsn = this.lsn;
+      this.clearBatchTimer();
+      this.fd = null;
+      fs.closeSync(fd);
+      this.fd = createSegment(this.opts.dir, this.segment + 1);
+      this.segment++;
+      this.segmentBytes = 0;
+    } catch (err) {
+      this.fail(toWalError(err, 'segment roll', name));
+    }
+  }
+
+  private armBatchTimer(): void {
+    if (this.batchTimer || this.failed || this.lsn <= this.durableLsn) return;
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = null;
+      this.syncWanted = true;
+      this.maybeStartFsync();
+    }, this.opts.fsyncBatchMs);
+  }
+
+  private clearBatchTimer(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+  }
+
+  private addWaiter(lsn: number, cb: DurableCallback): void {
+    let i = this.waiters.length;
+    while (i > 0 && this.waiters[i - 1].lsn > lsn) i--;
+    this.waiters.splice(i, 0, { lsn, cb });
+  }
+
+  private resolveWaiters(): void {
+    let n = 0;
+    while (n < this.waiters.length && this.waiters[n].lsn <= this.durableLsn) n++;
+    for (const w of this.waiters.splice(0, n)) w.cb(null);
+  }
+
+  /** Records the first failure; every waiter hears it, on a fresh stack. Returns the failure to throw. */
+  private fail(err: WalError): WalError {
+    if (this.failed) return this.failed;
+    this.failed = err;
+    this.rollPending = false;
+    this.clearBatchTimer();
+    this.opts.log?.('error', 'wal: storage failed, refusing further writes', {
+      code: err.code,
+      sysCode: err.sysCode,
+      error: err.message,
+      lsn: this.lsn,
+      durableLsn: this.durableLsn,
+    });
+    const waiters = this.waiters.splice(0);
+    queueMicrotask(() => {
+      for (const w of waiters) w.cb(err);
+    });
+    return err;
+  }
+
+  private countFsync(started: number): void {
+    this.fsyncs++;
+    this.opts.metrics?.onFsync(performance.now() - started);
+  }
+
+  private segmentName(): string {
+    return segmentFileName(this.segment);
+  }
+}
+
+function later(cb: DurableCallback, err: WalError | null): void {
+  queueMicrotask(() => cb(err));
+}
+
+function checkOptions(opts: WalOptions): void {
+  if (!Number.isSafeInteger(opts.segmentBytesMax) || opts.segmentBytesMax <= 0) {
+    throw new RangeError(`WAL segmentBytesMax must be a positive integer, got ${opts.segmentBytesMax}`);
+  }
+  if (!Number.isFinite(opts.fsyncBatchMs) || opts.fsyncBatchMs < 0) {
+    throw new RangeError(`WAL fsyncBatchMs must be a non-negative number, got ${opts.fsyncBatchMs}`);
+  }
+  if (!['always', 'batch', 'none'].includes(opts.fsync)) {
+    throw new RangeError(`WAL fsync policy must be always, batch or none, got ${String(opts.fsync)}`);
+  }
+}
