@@ -22,38 +22,85 @@ export function createMetrics(pool: ShardPool): Metrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'mantis_process_' });
   const http = httpMetrics(registry);
   shardMetrics(registry, pool);
-  registry.registerMetric(new FsyncHistogram(pool) as unknown as Metric);
+  registry.registerMetric(fsyncHistogram(pool) as unknown as Metric);
   return { registry, http };
 }
 
+const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+
+/**
+ * HTTP counters and latency histograms kept in plain arrays: prom-client's
+ * labelled observe() hashes its labels on every call, which costs more than
+ * the rest of a cache-hit GET. The registry reads these at scrape time.
+ */
 function httpMetrics(registry: client.Registry): HttpMetrics {
-  const requests = new client.Counter({
-    name: 'mantis_http_requests_total',
-    help: 'HTTP requests by route template, method and status',
-    labelNames: ['route', 'method', 'status'],
-    registers: [registry],
-  });
-  const latency = new client.Histogram({
-    name: 'mantis_http_request_duration_seconds',
-    help: 'HTTP request latency by route template',
-    labelNames: ['route'],
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-    registers: [registry],
-  });
-  // Label lookups cost more than the increments: cache the children.
-  const counters = new Map<string, client.Counter.Internal>();
-  const histograms = new Map<string, client.Histogram.Internal<'route'>>();
+  const requests = new Map<string, { labels: Record<string, string>; count: number }>();
+  const latency = new Map<string, { buckets: Float64Array; sum: number; count: number }>();
+  registry.registerMetric(
+    new ArrayMetric('mantis_http_requests_total', 'HTTP requests by route template, method and status', 'counter', () =>
+      [...requests.values()].map((r) => ({ labels: r.labels, value: r.count })),
+    ) as unknown as Metric,
+  );
+  registry.registerMetric(
+    new ArrayMetric('mantis_http_request_duration_seconds', 'HTTP request latency by route template', 'histogram', () =>
+      [...latency].flatMap(([route, h]) => histogramValues('mantis_http_request_duration_seconds', { route }, LATENCY_BUCKETS_S, h.buckets, h.sum, h.count)),
+    ) as unknown as Metric,
+  );
   return {
     observe(route, method, status, seconds) {
-      const id = `${route} ${method} ${status}`;
-      let counter = counters.get(id);
-      if (counter === undefined) counters.set(id, (counter = requests.labels(route, method, String(status))));
-      counter.inc();
-      let histogram = histograms.get(route);
-      if (histogram === undefined) histograms.set(route, (histogram = latency.labels(route)));
-      histogram.observe(seconds);
+      const id = route + ' ' + method + ' ' + status;
+      const counter = requests.get(id);
+      if (counter === undefined) requests.set(id, { labels: { route, method: method.toUpperCase(), status: String(status) }, count: 1 });
+      else counter.count++;
+      let h = latency.get(route);
+      if (h === undefined) latency.set(route, (h = { buckets: new Float64Array(LATENCY_BUCKETS_S.length + 1), sum: 0, count: 0 }));
+      let i = 0;
+      while (i < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[i]) i++;
+      h.buckets[i]++;
+      h.sum += seconds;
+      h.count++;
     },
   };
+}
+
+type Sample = MetricValueWithName<string>;
+
+/** Cumulative Prometheus histogram samples from per-bucket counts (last = +Inf). */
+function histogramValues(name: string, labels: Record<string, string>, bounds: readonly number[], buckets: ArrayLike<number>, sum: number, count: number): Sample[] {
+  const values: Sample[] = [];
+  let cumulative = 0;
+  bounds.forEach((le, i) => {
+    cumulative += buckets[i];
+    values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
+  });
+  values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cumulative + buckets[bounds.length] });
+  values.push({ metricName: `${name}_sum`, labels, value: sum });
+  values.push({ metricName: `${name}_count`, labels, value: count });
+  return values;
+}
+
+/** A metric whose samples are computed at scrape time from our own arrays or shared memory. */
+class ArrayMetric {
+  readonly aggregator = 'sum';
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'histogram',
+    private readonly read: () => Sample[] | { labels: Record<string, string>; value: number }[],
+  ) {}
+
+  collect(): void {}
+
+  async get(): Promise<MetricObjectWithValues<Sample>> {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type as unknown as client.MetricType,
+      aggregator: 'sum',
+      collect: () => undefined,
+      values: this.read() as Sample[],
+    };
+  }
 }
 
 function shardCounter(registry: client.Registry, pool: ShardPool, name: string, help: string, slot: number): void {
@@ -124,31 +171,14 @@ function shardMetrics(registry: client.Registry, pool: ShardPool): void {
   });
 }
 
-/** A histogram whose buckets the shards fill in shared memory. */
-class FsyncHistogram {
-  readonly name = 'mantis_wal_fsync_duration_seconds';
-  readonly help = 'WAL fsync latency';
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  constructor(private readonly pool: ShardPool) {}
-
-  collect(): void {}
-
-  async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
-    const values: MetricValueWithName<string>[] = [];
-    for (const shard of this.pool.shards) {
+function fsyncHistogram(pool: ShardPool): ArrayMetric {
+  const name = 'mantis_wal_fsync_duration_seconds';
+  const bounds = FSYNC_BUCKETS_MS.map((ms) => ms / 1000);
+  return new ArrayMetric(name, 'WAL fsync latency', 'histogram', () =>
+    pool.shards.flatMap((shard) => {
       const m = shard.metrics;
-      const labels = { shard: String(shard.id) };
-      let cumulative = 0;
-      FSYNC_BUCKETS_MS.forEach((le, i) => {
-        cumulative += m[ShardMetric.fsync_bucket_base + i];
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: le / 1000 }, value: cumulative });
-      });
-      cumulative += m[ShardMetric.fsync_bucket_base + FSYNC_BUCKETS_MS.length];
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cumulative });
-      values.push({ metricName: `${this.name}_sum`, labels, value: m[ShardMetric.fsync_seconds_sum] });
-      values.push({ metricName: `${this.name}_count`, labels, value: m[ShardMetric.fsync_count] });
-    }
-    return { name: this.name, help: this.help, type: client.MetricType.Histogram, aggregator: 'sum', collect: () => undefined, values };
-  }
+      const base = ShardMetric.fsync_bucket_base;
+      return histogramValues(name, { shard: String(shard.id) }, bounds, m.subarray(base, base + bounds.length + 1), m[ShardMetric.fsync_seconds_sum], m[ShardMetric.fsync_count]);
+    }),
+  );
 }

@@ -49,6 +49,7 @@ export class ShardActor {
       this.d.reader.drain(frames, LIMITS.batch_frames_max);
       if (frames.length > 0) {
         this.processBatch(frames);
+        if (!this.d.reader.hasData()) this.d.wal.syncWhenIdle();
         // Let fsync completions and timers run between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;

@@ -114,6 +114,17 @@ export class WalWriter {
     if (this.opts.fsync === 'batch') this.armBatchTimer();
   }
 
+  /**
+   * The shard has no more requests waiting. Under `batch`, waiting out the
+   * window now would only add latency (nothing more is coming to share the
+   * fsync), so sync at once — or right after the fsync in flight.
+   */
+  syncWhenIdle(): void {
+    if (this.opts.fsync !== 'batch' || this.failed || this.lsn <= this.durableLsn) return;
+    this.syncWanted = true;
+    this.maybeStartFsync();
+  }
+
   /** Makes everything written so far durable whatever the policy. Rejects with the WalError if failed. */
   flush(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
