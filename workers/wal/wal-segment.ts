@@ -74,3 +74,22 @@ function ensureDir(dir: string): void {
     if (d === top) return;
   }
 }
+
+/**
+ * Removes live segments that hold no bytes (left by starts that wrote
+ * nothing), so restarts do not pile up empty files. They carry no records, so
+ * nothing replay needs is lost; numbers are never reused since a new segment
+ * always takes the highest number seen plus one.
+ */
+export function removeEmptySegments(dir: string): number {
+  let removed = 0;
+  for (const entry of listSegments(dir)) {
+    if (entry.dropped) continue;
+    const file = segmentPath(dir, entry.name);
+    if (fs.statSync(file).size === 0) {
+      fs.unlinkSync(file);
+      removed++;
+    }
+  }
+  return removed;
+}

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { WalError, toWalError } from './wal-error.js';
 import { WalFault } from './wal-fault.js';
 import { encodeRecords } from './wal-record.js';
-import { createSegment, segmentFileName } from './wal-segment.js';
+import { createSegment, removeEmptySegments, segmentFileName } from './wal-segment.js';
 import type { ReplayResult, WalOptions } from './wal-types.js';
 
 export { WalError } from './wal-error.js';
@@ -64,7 +64,8 @@ export class WalWriter {
     checkOptions(opts);
     const fault = WalFault.fromEnv(process.env.MANTIS_FAULT_WAL);
     const segment = after.lastSegment + 1;
-    const fd = createSegment(opts.dir, segment);
+    removeEmptySegments(opts.dir);
+    const fd = createSegment(opts.dir, segment); // also fsyncs the directory, making the removals durable
     opts.log?.('info', 'wal: writing', { dir: opts.dir, segment, lsn: after.lastLsn, fsync: opts.fsync });
     return new WalWriter(opts, fault, segment, fd, after.lastLsn);
   }
