@@ -37,13 +37,17 @@ export class ByteWriter {
     return at;
   }
 
-  u8(v: number): this { this.view.setUint8(this.reserve(1), v); return this; }
-  u16(v: number): this { this.view.setUint16(this.reserve(2), v, true); return this; }
-  u32(v: number): this { this.view.setUint32(this.reserve(4), v >>> 0, true); return this; }
-  f64(v: number): this { this.view.setFloat64(this.reserve(8), v, true); return this; }
-  bytes(v: Uint8Array): this { this.buf.set(v, this.reserve(v.length)); return this; }
+  // reserve() may swap in a bigger buffer: take the offset before touching it.
+  u8(v: number): this { const at = this.reserve(1); this.view.setUint8(at, v); return this; }
+  u16(v: number): this { const at = this.reserve(2); this.view.setUint16(at, v, true); return this; }
+  u32(v: number): this { const at = this.reserve(4); this.view.setUint32(at, v >>> 0, true); return this; }
+  f64(v: number): this { const at = this.reserve(8); this.view.setFloat64(at, v, true); return this; }
+  bytes(v: Uint8Array): this { const at = this.reserve(v.length); this.buf.set(v, at); return this; }
   /** u16 length + bytes. */
-  shortBytes(v: Uint8Array): this { return this.u16(v.length).bytes(v); }
+  shortBytes(v: Uint8Array): this {
+    if (v.length > 0xffff) throw new RangeError(`field of ${v.length} bytes does not fit a u16 length`);
+    return this.u16(v.length).bytes(v);
+  }
   /** u32 length + bytes. */
   longBytes(v: Uint8Array): this { return this.u32(v.length).bytes(v); }
   /** u16 length + UTF-8. */

@@ -77,6 +77,7 @@ export class RingWriter extends RingView {
    * visible to the reader until commit().
    */
   write(message: Uint8Array, offset = 0): number {
+    if (message.length === 0) throw new RangeError('ring messages are never empty (a frame has at least its id)');
     const remaining = message.length - offset;
     let free = this.free();
     if (4 + align4(remaining) <= free) {

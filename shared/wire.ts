@@ -211,7 +211,8 @@ export function encodeResponse(id: number, response: ShardResponse): Uint8Array 
       for (const result of response.results) writeResult(w, result);
       break;
     case 'error':
-      w.u8(responseCode('error')).str(response.code).str(response.message);
+      // Messages are for people: cap them so they always fit the u16 length.
+      w.u8(responseCode('error')).str(response.code).str(response.message.slice(0, 4096));
       break;
     default:
       unreachable(response);

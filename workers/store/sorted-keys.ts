@@ -77,7 +77,7 @@ export class SortedKeys {
   count(start: string, end: string | null): number {
     const from = this.rank(start);
     const to = end === null ? this.size : this.rank(end);
-    return to - from;
+    return Math.max(0, to - from);
   }
 
   /** Number of keys < key. */
