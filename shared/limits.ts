@@ -21,7 +21,7 @@ export const LIMITS = Object.freeze({
   list_limit_max: 1000,
   list_limit_default: 100,
   /** INVALID_PARAMETER above it (offset paging costs O(offset); use cursors). */
-  list_offset_max: 1_000_000,
+  list_offset_max: 100_000,
   /** INVALID_TTL above it (10 years). */
   ttl_seconds_max: 10 * 365 * 24 * 3600,
   /** Bytes of one shard ring (per direction); power of two. */

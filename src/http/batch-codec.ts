@@ -93,7 +93,7 @@ function withIndex<T>(i: number, parse: () => T): T {
 type ResultBody = Record<string, unknown>;
 
 function resultBody(op: BatchOp, result: BatchResult | MantisError, format: BatchFormat): ResultBody {
-  const key = format === 'json' ? Buffer.from(op.key).toString('utf8') : op.key;
+  const key = keyField(op.key, format);
   if (result instanceof MantisError) {
     return { op: op.kind, key, error: { code: result.code, message: result.message, retryable: result.retryable } };
   }
@@ -106,6 +106,16 @@ function resultBody(op: BatchOp, result: BatchResult | MantisError, format: Batc
       return { op: op.kind, key, ok: true };
     case 'deleted':
       return { op: op.kind, key, deleted: result.existed };
+  }
+}
+
+/** Keys come back as strings; in MessagePack a key that is not UTF-8 stays bytes. */
+function keyField(key: Uint8Array, format: BatchFormat): string | Uint8Array {
+  if (format === 'json') return Buffer.from(key).toString('utf8');
+  try {
+    return utf8.decode(key);
+  } catch {
+    return key;
   }
 }
 

@@ -50,6 +50,12 @@ export function readiness(pool: ShardPool): HttpReply {
   return { ...reply, body: JSON.stringify({ ...body, data: { ready: false, shards } }) };
 }
 
+function methodNotAllowed(method: string, path: string): string {
+  if (path === '/api/v1/kv' || path === '/api/v1/kv/') return `${method} is not allowed on /api/v1/kv; use GET to list keys`;
+  if (path === '/api/v1/kv/batch') return `${method} is not allowed on /api/v1/kv/batch; use POST`;
+  return `${method} is not allowed on a key; use GET, HEAD, PUT or DELETE`;
+}
+
 export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { kv } = deps;
@@ -68,7 +74,7 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   app.put('/api/v1/kv/*', async (c) => toResponse(await kv.put(rawKey(c), c.env.rawQuery, c.req.header('content-type'), await bodyOf(c))));
   app.delete('/api/v1/kv/*', async (c) => toResponse(await kv.delete(rawKey(c))));
   app.all('/api/v1/kv/*', (c) =>
-    toResponse(errorReply(new MantisError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on a key; use GET, HEAD, PUT or DELETE`))),
+    toResponse(errorReply(new MantisError('METHOD_NOT_ALLOWED', methodNotAllowed(c.req.method, c.env.rawPath)))),
   );
 
   app.notFound((c) => toResponse(errorReply(new MantisError('NOT_FOUND', `no route for ${c.req.method} ${c.env.rawPath}`))));

@@ -85,7 +85,7 @@ export function parseListParams(query: URLSearchParams): ListParams {
   const cursorRaw = query.get('cursor');
   let cursor: Uint8Array | null = null;
   if (cursorRaw !== null && cursorRaw !== '') {
-    if (offset !== 0) throw new MantisError('INVALID_PARAMETER', 'use either cursor or offset, not both');
+    if (query.has('offset')) throw new MantisError('INVALID_PARAMETER', 'use either cursor or offset, not both');
     if (!/^[A-Za-z0-9_-]+$/.test(cursorRaw)) throw new MantisError('INVALID_PARAMETER', 'cursor is not a cursor this server issued');
     cursor = Buffer.from(cursorRaw, 'base64url');
     if (cursor.length === 0 || cursor.length > LIMITS.key_bytes_max) {

@@ -67,7 +67,7 @@ describe('keyFromPath', () => {
       expect.fail('no error');
     } catch (error) {
       expect(error).toBeInstanceOf(MantisError);
-      if (error instanceof MantisError) expect(error.status).toBe(414);
+      if (error instanceof MantisError) expect(error.status).toBe(400);
     }
   });
 });
