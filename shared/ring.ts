@@ -10,11 +10,15 @@
 // free-running u32 byte counters; capacity is a power of two.
 //
 // Waiting never spins: the reader waits on the tail and the writer on the head
-// with Atomics.waitAsync, so neither thread's event loop blocks.
+// with Atomics.waitAsync, so neither thread's event loop blocks. Each side
+// raises a waiting flag before it sleeps and the other side notifies only when
+// the flag is up: waking a waitAsync costs several microseconds, and a peer
+// that is busy draining will see the new data without being told.
 
 const HEAD = 0;
 const TAIL = 16;
 const WRITER_WAITING = 32;
+const READER_WAITING = 48;
 const CONTROL_BYTES = 256;
 const MORE = 0x80000000;
 const LENGTH_MASK = 0x7fffffff;
@@ -96,7 +100,12 @@ export class RingWriter extends RingView {
   commit(): void {
     if ((Atomics.load(this.control, TAIL) >>> 0) === this.tail) return;
     Atomics.store(this.control, TAIL, this.tail | 0);
-    Atomics.notify(this.control, TAIL);
+    // Sequentially consistent store-then-load on both sides (Dekker): either
+    // the reader sees the new tail before sleeping or we see its flag here.
+    if (Atomics.load(this.control, READER_WAITING) !== 0) {
+      Atomics.store(this.control, READER_WAITING, 0);
+      Atomics.notify(this.control, TAIL);
+    }
   }
 
   /** Resolves once the reader has consumed something since this writer last looked. */
@@ -164,8 +173,13 @@ export class RingReader extends RingView {
 
   /** Resolves when the writer commits something new; never blocks the event loop. */
   waitForData(): Promise<void> {
+    if ((Atomics.load(this.control, TAIL) >>> 0) !== this.head) return Promise.resolve();
+    Atomics.store(this.control, READER_WAITING, 1);
     const tail = Atomics.load(this.control, TAIL);
-    if ((tail >>> 0) !== this.head) return Promise.resolve();
+    if ((tail >>> 0) !== this.head) {
+      Atomics.store(this.control, READER_WAITING, 0);
+      return Promise.resolve();
+    }
     const result = Atomics.waitAsync(this.control, TAIL, tail);
     return result.async ? result.value.then(() => undefined) : Promise.resolve();
   }

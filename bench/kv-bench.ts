@@ -1,0 +1,311 @@
+// KV benchmark: MantisDB against a bare uWebSockets.js server on the same
+// machine in the same run, so the figures are ratios rather than absolutes
+// (see /work/shared/ANCHORS.md for why: the box is small and noisy).
+//
+//   npm run bench:kv                      # 10 s per scenario, 64 connections
+//   BENCH_DURATION_S=3 node dist/bench/kv-bench.js
+//
+// Environment: BENCH_DURATION_S (10), BENCH_CONNECTIONS (64), BENCH_WARMUP_S (2,
+// 0 = none), BENCH_TOOL (wrk | autocannon; default wrk when installed),
+// BENCH_WAIT_IDLE_S (30: how long to wait for a busy machine to settle first).
+// Results go to stdout and to bench/results/kv-<timestamp>.json. The exit code
+// is 1 when something went wrong (failed responses, a server that crashed or
+// would not stop); targets that are missed do not change it.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chooseTool, runAutocannon, runWrk, stopActiveLoad, wrkVersion, type LoadResult, type LoadSettings, type Tool } from './lib/load.js';
+import { KEY_COUNT, preload, smokeCheckBare, smokeCheckBatch, smokeCheckMantis } from './lib/preload.js';
+import { NeighbourMeter, RssSampler, machineBusyShare, procStatusKiB, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
+import {
+  checkTargets,
+  describeErrors,
+  errorCount,
+  fmtMiB,
+  resultsTable,
+  targetsTable,
+  type ScenarioResult,
+} from './lib/report.js';
+import { luaScript, opsPerRequestOf, type Kind, type Scenario, type Target } from './lib/scenarios.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const FSYNC_BATCH_MS = 2;
+
+function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+const progress = (message: string): void => {
+  process.stderr.write(`[kv-bench] ${message}\n`);
+};
+
+type Plan = { readonly scenario: Scenario; readonly label: string; readonly baselineId: string | null };
+
+function scenario(target: Target, kind: Kind): Scenario {
+  return { id: `${target}-${kind}`, target, kind, opsPerRequest: opsPerRequestOf(kind) };
+}
+
+// Bare and MantisDB interleaved, so drift in the machine's speed hits both.
+const PLAN: readonly Plan[] = [
+  { scenario: scenario('bare', 'get'), label: 'bare uWS GET', baselineId: null },
+  { scenario: scenario('mantis', 'get'), label: 'MantisDB GET', baselineId: 'bare-get' },
+  { scenario: scenario('bare', 'put'), label: 'bare uWS PUT', baselineId: null },
+  { scenario: scenario('mantis', 'put'), label: 'MantisDB PUT', baselineId: 'bare-put' },
+  { scenario: scenario('mantis', 'mix'), label: 'MantisDB 90/10 GET/PUT', baselineId: 'bare-get' },
+  { scenario: scenario('mantis', 'batch'), label: 'MantisDB batch ×100 (90 get/10 put)', baselineId: null },
+];
+
+type Servers = { bare: ServerProcess | null; mantis: ServerProcess | null };
+
+async function main(): Promise<number> {
+  const settings: LoadSettings = {
+    durationS: envInt('BENCH_DURATION_S', 10, 1),
+    connections: envInt('BENCH_CONNECTIONS', 64, 1),
+    threads: 1,
+  };
+  const warmupS = envInt('BENCH_WARMUP_S', 2, 0);
+  const waitIdleS = envInt('BENCH_WAIT_IDLE_S', 30, 0);
+  const tool: Tool = chooseTool();
+  const startedAt = new Date();
+  const problems: string[] = [];
+  const problem = (message: string): void => {
+    problems.push(message);
+    progress(`PROBLEM: ${message}`);
+  };
+
+  const tmp = mkdtempSync(join(tmpdir(), 'mantis-kv-bench-'));
+  const dataDir = join(tmp, 'data');
+  const luaDir = join(tmp, 'lua');
+  mkdirSync(luaDir);
+  const servers: Servers = { bare: null, mantis: null };
+  const stops: { bare: StopOutcome | null; mantis: StopOutcome | null } = { bare: null, mantis: null };
+  // One cleanup, however many paths ask for it; every caller waits for the same one.
+  let cleaning: Promise<void> | null = null;
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      stopActiveLoad();
+      const [bareStop, mantisStop] = await Promise.all([
+        servers.bare ? stopServer(servers.bare) : Promise.resolve(null),
+        servers.mantis ? stopServer(servers.mantis) : Promise.resolve(null),
+      ]);
+      stops.bare = bareStop;
+      stops.mantis = mantisStop;
+      rmSync(tmp, { recursive: true, force: true });
+    })();
+    return cleaning;
+  };
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
+    progress(`${signal}: stopping servers and removing ${tmp}`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    progress(`tool ${tool}${tool === 'wrk' ? ` (${wrkVersion() ?? '?'})` : ''}; ${settings.durationS} s per scenario (+${warmupS} s warm-up), ${settings.connections} connections; temp dir ${tmp}`);
+    let busyBefore = await machineBusyShare();
+    const idleDeadline = performance.now() + waitIdleS * 1000;
+    while (busyBefore !== null && busyBefore > 0.15 && performance.now() < idleDeadline) {
+      progress(`machine busy (${(busyBefore * 100).toFixed(0)}% CPU): waiting up to ${waitIdleS} s for it to settle (BENCH_WAIT_IDLE_S)`);
+      busyBefore = await machineBusyShare(2000);
+    }
+    if (busyBefore !== null && busyBefore > 0.15) {
+      problem(`the machine was not idle before the run: ${(busyBefore * 100).toFixed(0)}% of all CPU time busy (other processes compete with the servers and wrk)`);
+    }
+    // Each server is recorded as soon as it is up, so cleanup stops it even if the other fails to start.
+    const [bare, mantis] = await Promise.all([
+      startServer('bare-uws', join(ROOT, 'dist/bench/bare-uws.js'), ['--port', '0', '--host', '127.0.0.1'], /^bare-uws listening on (http:\/\/\S+)/).then(
+        (s) => (servers.bare = s),
+      ),
+      startServer(
+        'MantisDB',
+        join(ROOT, 'dist/src/main.js'),
+        ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--fsync', 'batch', '--fsync-batch-ms', String(FSYNC_BATCH_MS), '--log-level', 'warn'],
+        /^MantisDB listening on (http:\/\/\S+)/,
+      ).then((s) => (servers.mantis = s)),
+    ]);
+    const mantisRss = new RssSampler(mantis.pid);
+    const bareRss = new RssSampler(bare.pid);
+    progress(`bare uWS at ${bare.url} (pid ${bare.pid}); MantisDB at ${mantis.url} (pid ${mantis.pid}), RSS ${fmtMiB(mantisRss.sample())}`);
+
+    progress(`preloading ${KEY_COUNT} keys (100-byte values, 1000 ops per batch, 4 in flight)`);
+    const loaded = await preload(mantis.url, 1000, 4);
+    const preloadMs = loaded.ms;
+    if (loaded.batchError !== null) {
+      problem(`the batch route failed during preload (${loaded.batchError.slice(0, 300)}); preloaded with single PUTs instead`);
+    }
+    const rssAfterPreloadKiB = mantisRss.sample();
+    progress(`preloaded via ${loaded.via} in ${(preloadMs / 1000).toFixed(2)} s (${Math.round(KEY_COUNT / (preloadMs / 1000))} keys/s); MantisDB RSS ${fmtMiB(rssAfterPreloadKiB)}`);
+    await smokeCheckMantis(mantis.url);
+    await smokeCheckBare(bare.url);
+    const batchBroken = await smokeCheckBatch(mantis.url);
+    if (batchBroken !== null) problem(`a 100-op batch is answered wrongly: ${batchBroken.slice(0, 300)} (the batch scenario is still run, its figures are not ops)`);
+
+    const scripts = new Map<Kind, string>();
+    for (const kind of ['get', 'put', 'mix', 'batch'] as const) {
+      const path = join(luaDir, `${kind}.lua`);
+      writeFileSync(path, luaScript(kind));
+      scripts.set(kind, path);
+    }
+    const drive = (server: ServerProcess, kind: Kind, s: LoadSettings): Promise<LoadResult> =>
+      tool === 'wrk' ? runWrk(server.url, scripts.get(kind) as string, s) : runAutocannon(server.url, kind, s);
+
+    const results: ScenarioResult[] = [];
+    for (const plan of PLAN) {
+      const server = plan.scenario.target === 'bare' ? bare : mantis;
+      if (server.exited) throw new Error(`${server.name} has exited (code ${server.exited.code}, signal ${server.exited.signal})`);
+      if (warmupS > 0) {
+        const warm = await drive(server, plan.scenario.kind, { ...settings, durationS: warmupS });
+        if (errorCount(warm) > 0) problem(`${plan.label}: warm-up had failed responses: ${describeErrors(warm)}`);
+      }
+      const meter = new NeighbourMeter([bare.pid, mantis.pid, process.pid]);
+      const load = await drive(server, plan.scenario.kind, settings);
+      const cpu = meter.finish(load.toolCpuTicks);
+      const opsPerSec = load.requestsPerSec * plan.scenario.opsPerRequest;
+      const base = plan.baselineId === null ? undefined : results.find((r) => r.scenario.id === plan.baselineId);
+      const errors = errorCount(load);
+      const rssAfterKiB = plan.scenario.target === 'mantis' ? mantisRss.sample() : null;
+      results.push({
+        scenario: plan.scenario,
+        label: plan.label,
+        load,
+        opsPerSec,
+        baselineId: base ? plan.baselineId : null,
+        ratio: base && base.opsPerSec > 0 ? opsPerSec / base.opsPerSec : null,
+        errors,
+        rssAfterKiB,
+        othersCpu: cpu?.others ?? null,
+      });
+      if (cpu && cpu.others > 0.1) {
+        problem(`${plan.label}: other processes used ${(cpu.others * 100).toFixed(0)}% of all CPU time during the measurement (noisy neighbours: figures unreliable)`);
+      }
+      progress(
+        `${plan.label}: ${Math.round(opsPerSec)} ops/s, p50 ${load.latencyMs.p50?.toFixed(3)} ms, p99 ${load.latencyMs.p99?.toFixed(3)} ms, errors ${describeErrors(load)}` +
+          (rssAfterKiB === null ? '' : `, RSS ${fmtMiB(rssAfterKiB)}`),
+      );
+      if (errors > 0) problem(`${plan.label}: ${describeErrors(load)} out of ${load.requests} requests`);
+    }
+
+    const mantisMemory = mantisRss.stop();
+    const bareMemory = bareRss.stop();
+    const complaints = [...mantis.complaints];
+    await cleanup();
+    for (const [name, stop] of [['bare uWS', stops.bare], ['MantisDB', stops.mantis]] as const) {
+      if (stop && (stop.killed || stop.code !== 0)) problem(`${name} did not stop cleanly on SIGTERM: code ${stop.code}, signal ${stop.signal}${stop.killed ? ', had to be killed' : ''}`);
+    }
+    if (complaints.length > 0) problem(`MantisDB logged ${complaints.length} warning/error line(s); first: ${complaints[0].slice(0, 300)}`);
+
+    const busyAfter = await machineBusyShare();
+    if (busyAfter !== null && busyAfter > 0.15) {
+      problem(`the machine was not idle after the run: ${(busyAfter * 100).toFixed(0)}% of all CPU time busy with the servers stopped`);
+    }
+    const checks = checkTargets(results);
+    const finishedAt = new Date();
+    const anyErrors = results.some((r) => r.errors > 0);
+
+    const out: string[] = [];
+    out.push('');
+    out.push(`MantisDB KV benchmark — ${tool}, -t${settings.threads} -c${settings.connections} -d${settings.durationS}s, ${availableParallelism()} cores, shards = default (${availableParallelism()}), fsync batch ${FSYNC_BATCH_MS} ms`);
+    if (tool === 'autocannon') out.push('Note: autocannon (wrk not found) is a JavaScript load generator, often slower than the servers; ratios are compressed toward 1 and latencies are whole milliseconds.');
+    out.push('');
+    out.push(resultsTable(results));
+    out.push('');
+    out.push(
+      `MantisDB memory: peak RSS ${fmtMiB(mantisMemory.peakRssKiB)} (VmHWM ${fmtMiB(mantisMemory.hwmKiB)}), after preload ${fmtMiB(rssAfterPreloadKiB)}, at end ${fmtMiB(mantisMemory.lastRssKiB)}; bare uWS peak ${fmtMiB(bareMemory.hwmKiB ?? bareMemory.peakRssKiB)}`,
+    );
+    out.push(`Preload: ${KEY_COUNT} keys via ${loaded.via === 'batch' ? '1000-op batches' : 'single PUTs (batch route failed)'} in ${(preloadMs / 1000).toFixed(2)} s; MantisDB stopped in ${stops.mantis?.ms ?? '?'} ms`);
+    out.push('');
+    out.push(targetsTable(checks));
+    out.push('');
+    if (anyErrors) {
+      out.push('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
+      out.push('!!  RESPONSES FAILED: the figures above include failed requests and   !!');
+      out.push('!!  must not be trusted. See the errors column / problems below.      !!');
+      out.push('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
+    }
+    if (problems.length > 0) {
+      out.push('Problems:');
+      for (const p of problems) out.push(`  - ${p}`);
+    }
+
+    const resultsDir = join(ROOT, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const file = join(resultsDir, `kv-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    const json = {
+      benchmark: 'kv',
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      machine: { busyBefore, busyAfter, cores: availableParallelism(), cpu: cpus()[0]?.model ?? null, totalMemMiB: Math.round(totalmem() / 2 ** 20), loadavg: loadavg(), node: process.version, platform: process.platform },
+      settings: { tool, wrk: tool === 'wrk' ? wrkVersion() : null, ...settings, warmupS, waitIdleS, keys: KEY_COUNT, valueBytes: 100 },
+      mantis: {
+        shards: 'default',
+        fsync: 'batch',
+        fsyncBatchMs: FSYNC_BATCH_MS,
+        preload: { ...loaded, ms: Math.round(preloadMs) },
+        batchSmokeCheck: batchBroken,
+        memoryKiB: { ...mantisMemory, afterPreload: rssAfterPreloadKiB },
+        stop: stops.mantis,
+        complaints,
+      },
+      bare: { memoryKiB: bareMemory, stop: stops.bare },
+      scenarios: results.map((r) => ({
+        id: r.scenario.id,
+        label: r.label,
+        target: r.scenario.target,
+        kind: r.scenario.kind,
+        opsPerRequest: r.scenario.opsPerRequest,
+        opsPerSec: r.opsPerSec,
+        requestsPerSec: r.load.requestsPerSec,
+        requests: r.load.requests,
+        durationS: r.load.durationS,
+        latencyMs: r.load.latencyMs,
+        non2xx: r.load.non2xx,
+        socketErrors: r.load.socketErrors,
+        baseline: r.baselineId,
+        ratio: r.ratio,
+        rssAfterKiB: r.rssAfterKiB,
+        othersCpu: r.othersCpu,
+        loadGeneratorCpuTicks: r.load.toolCpuTicks,
+        raw: r.load.raw,
+      })),
+      targets: checks,
+      problems,
+    };
+    writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
+    out.push(`Results written to ${file}`);
+    process.stdout.write(out.join('\n') + '\n');
+    return anyErrors || problems.length > 0 ? 1 : 0;
+  } catch (error) {
+    if (interrupted) return 130;
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    progress(`FAILED: ${message}`);
+    for (const server of [servers.mantis, servers.bare]) {
+      if (server && server.output.length > 0) progress(`${server.name} last output:\n    ${server.output.slice(-15).join('\n    ')}`);
+    }
+    if (servers.mantis) {
+      const rss = procStatusKiB(servers.mantis.pid, 'VmHWM');
+      if (rss !== null) progress(`MantisDB VmHWM at failure: ${fmtMiB(rss)}`);
+    }
+    return 1;
+  } finally {
+    await cleanup();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`[kv-bench] ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,111 @@
+// The printed table, the targets, and the JSON results file.
+
+import type { LoadResult } from './load.js';
+import type { Scenario } from './scenarios.js';
+
+export type ScenarioResult = {
+  readonly scenario: Scenario;
+  readonly label: string;
+  readonly load: LoadResult;
+  readonly opsPerSec: number;
+  /** Compared with this scenario of the bare server (null: no comparison). */
+  readonly baselineId: string | null;
+  readonly ratio: number | null;
+  readonly errors: number;
+  readonly rssAfterKiB: number | null;
+  /** Share of all CPU time other processes used during the measurement (null: unknown). */
+  readonly othersCpu: number | null;
+};
+
+export type TargetCheck = { readonly name: string; readonly goal: string; readonly actual: string; readonly met: boolean; readonly trustworthy: boolean };
+
+export function errorCount(load: LoadResult): number {
+  const s = load.socketErrors;
+  return load.non2xx + s.connect + s.read + s.write + s.timeout;
+}
+
+export function describeErrors(load: LoadResult): string {
+  const s = load.socketErrors;
+  const parts: string[] = [];
+  if (load.non2xx > 0) parts.push(`non-2xx ${load.non2xx}`);
+  for (const [name, n] of Object.entries(s)) if (n > 0) parts.push(`${name} ${n}`);
+  return parts.length === 0 ? '0' : parts.join(', ');
+}
+
+function fmtRate(n: number): string {
+  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(2)}M`;
+  if (n >= 10_000) return `${(n / 1000).toFixed(1)}k`;
+  return n.toFixed(0);
+}
+
+function fmtMs(ms: number | null): string {
+  if (ms === null) return '?';
+  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`;
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[], rightAligned: readonly boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]): string =>
+    '| ' + cells.map((c, i) => (rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ') + ' |';
+  const rule = '|' + widths.map((w, i) => (rightAligned[i] ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+export function resultsTable(results: readonly ScenarioResult[]): string {
+  const rows = results.map((r) => [
+    r.label,
+    fmtRate(r.opsPerSec),
+    r.scenario.opsPerRequest === 1 ? '' : fmtRate(r.load.requestsPerSec),
+    fmtMs(r.load.latencyMs.p50),
+    fmtMs(r.load.latencyMs.p99),
+    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}× ${r.baselineId ?? ''}`.trim(),
+    describeErrors(r.load) === '0' ? '0' : `!! ${describeErrors(r.load)}`,
+    r.othersCpu === null ? '?' : `${(r.othersCpu * 100).toFixed(0)}%`,
+  ]);
+  return table(['scenario', 'ops/s', 'req/s', 'p50', 'p99', 'vs bare', 'errors', 'others\' CPU'], rows, [false, true, true, true, true, false, false, true]);
+}
+
+export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] {
+  const byId = new Map(results.map((r) => [r.scenario.id, r]));
+  const checks: TargetCheck[] = [];
+  const ratioTarget = (id: string, min: number, what: string): void => {
+    const r = byId.get(id);
+    if (!r || r.ratio === null || r.baselineId === null) return;
+    const base = byId.get(r.baselineId);
+    checks.push({
+      name: `${what} ≥ ${min}× bare`,
+      goal: `ratio ≥ ${min}`,
+      actual: `${r.ratio.toFixed(2)}× (${fmtRate(r.opsPerSec)} vs ${fmtRate(base?.opsPerSec ?? 0)})`,
+      met: r.ratio >= min,
+      trustworthy: r.errors === 0 && (base?.errors ?? 0) === 0,
+    });
+  };
+  ratioTarget('mantis-get', 0.6, 'GET');
+  ratioTarget('mantis-put', 0.5, 'PUT');
+  for (const id of ['mantis-get', 'mantis-put', 'mantis-mix']) {
+    const r = byId.get(id);
+    if (!r) continue;
+    const p99 = r.load.latencyMs.p99;
+    checks.push({ name: `${r.label} p99 ≤ 3 ms`, goal: 'p99 ≤ 3 ms', actual: fmtMs(p99), met: p99 !== null && p99 <= 3, trustworthy: r.errors === 0 });
+  }
+  const batch = byId.get('mantis-batch');
+  if (batch) {
+    checks.push({
+      name: 'batch ≥ 400k ops/s',
+      goal: '≥ 400000 ops/s',
+      actual: `${fmtRate(batch.opsPerSec)} ops/s`,
+      met: batch.opsPerSec >= 400_000,
+      trustworthy: batch.errors === 0,
+    });
+  }
+  return checks;
+}
+
+export function targetsTable(checks: readonly TargetCheck[]): string {
+  const rows = checks.map((c) => [c.name, c.actual, c.trustworthy ? (c.met ? 'met' : 'NOT MET') : 'INVALID: responses failed']);
+  return table(['target', 'measured', 'result'], rows, [false, true, false]);
+}
+
+export function fmtMiB(kib: number | null): string {
+  return kib === null ? '?' : `${(kib / 1024).toFixed(1)} MiB`;
+}
