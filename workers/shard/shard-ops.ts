@@ -42,7 +42,8 @@ export class ShardOps {
       this.table.set(key, undefined);
       return;
     }
-    this.table.set(key, { value: op.value, contentType: op.contentType, expiresAtMs: op.expiresAtMs });
+    // Copy: op.value is a view into the whole WAL segment read for replay.
+    this.table.set(key, { value: op.value.slice(), contentType: op.contentType, expiresAtMs: op.expiresAtMs });
   }
 
   rollback(undo: readonly Undo[]): void {
