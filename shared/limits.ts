@@ -11,8 +11,10 @@ export const LIMITS = Object.freeze({
   content_type_bytes_max: 255,
   /** Default of --max-value-bytes; VALUE_TOO_LARGE (413) when crossed. */
   value_bytes_max_default: 16 * 1024 * 1024,
-  /** Upper bound accepted for --max-value-bytes (a frame must fit the ring framing). */
-  value_bytes_max_ceiling: 256 * 1024 * 1024,
+  /** Upper bound accepted for --max-value-bytes: one value must fit one WAL record (64 MiB + 64 KiB). */
+  value_bytes_max_ceiling: 64 * 1024 * 1024,
+  /** The writes of one request must fit one WAL record; VALUE_TOO_LARGE beyond (a batch of many big puts). */
+  request_write_bytes_max: 64 * 1024 * 1024,
   /** Body of JSON routes (batch): BODY_TOO_LARGE when crossed. */
   json_body_overhead_bytes: 1024 * 1024,
   /** BATCH_TOO_LARGE when crossed. */

@@ -10,7 +10,7 @@ import { contentTypeOf, expiryFromTtl, keyFromBytes, keyFromString } from '../kv
 
 export type BatchFormat = 'json' | 'msgpack';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 const JSON_VALUE_TYPE = 'application/json';
@@ -78,7 +78,13 @@ function parseValue(raw: Record<string, unknown>): { value: Uint8Array; contentT
     return { value: Buffer.from(v, 'utf8'), contentType: given ?? TEXT_TYPE };
   }
   if (v === undefined) throw new MantisError('INVALID_BATCH', 'a put needs a value');
-  return { value: Buffer.from(JSON.stringify(v), 'utf8'), contentType: given ?? JSON_VALUE_TYPE };
+  let text: string;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    throw new MantisError('INVALID_BATCH', 'value cannot be stored as JSON (too deeply nested or not representable)');
+  }
+  return { value: Buffer.from(text, 'utf8'), contentType: given ?? JSON_VALUE_TYPE };
 }
 
 function withIndex<T>(i: number, parse: () => T): T {

@@ -42,6 +42,7 @@ export function readiness(pool: ShardPool): HttpReply {
     state: shard.state,
     keys: shard.metrics[ShardMetric.keys],
     restarts: shard.restarts,
+    storage_failed: shard.metrics[ShardMetric.storage_failed] === 1,
     replay: shard.lastReplay,
   }));
   if (pool.allReady()) return okReply({ ready: true, shards });
@@ -57,7 +58,9 @@ function methodNotAllowed(method: string, path: string): string {
 }
 
 export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  // Route on the raw path as received: building a Request normalizes dot
+  // segments ("a/../b"), which would make Hono see another key than the fast path.
+  const app = new Hono<AppEnv>({ getPath: (request, options) => options?.env?.rawPath ?? new URL(request.url).pathname });
   const { kv } = deps;
 
   app.get('/health/live', () => toResponse(okReply({ live: true })));

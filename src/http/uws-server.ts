@@ -46,6 +46,8 @@ type Exchange = {
 };
 
 const BODY_METHODS = new Set(['put', 'post', 'patch']);
+/** Methods a route may answer; others (TRACE, CONNECT, …) get 405 before any parsing. */
+const KNOWN_METHODS = new Set(['get', 'head', 'put', 'post', 'patch', 'delete', 'options']);
 
 export function assertNativeUws(): void {
   if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
@@ -97,6 +99,10 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     });
     if (state.stopping) {
       send(x, errorReply(new MantisError('SHUTTING_DOWN', 'server is shutting down')), true);
+      return;
+    }
+    if (!KNOWN_METHODS.has(method)) {
+      send(x, errorReply(new MantisError('METHOD_NOT_ALLOWED', `${method.toUpperCase()} is not supported`)), true);
       return;
     }
     const contentType = req.getHeader('content-type') || undefined;

@@ -13,7 +13,7 @@ import { LIMITS } from '../../shared/limits.js';
 import { ShardMetric } from '../../shared/metrics-layout.js';
 import { createRing, RingReader, RingWriter } from '../../shared/ring.js';
 import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle } from '../../shared/shard-contract.js';
-import { decodeResponse, encodeRequest, type ShardRequest, type ShardResponse } from '../../shared/wire.js';
+import { decodeResponse, encodeRequest, frameId, type ShardRequest, type ShardResponse } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
 
 const SHARD_ENTRY = new URL('../../workers/shard-main.js', import.meta.url);
@@ -31,6 +31,8 @@ type Generation = {
   readonly admin: Comlink.Remote<ShardAdmin>;
   readonly pending: Map<number, Pending>;
   readonly queue: Uint8Array[];
+  /** Set once the worker is gone: ends the response loop and any wait for ring space. */
+  closed: boolean;
   offset: number;
   queuedBytes: number;
   flushScheduled: boolean;
@@ -84,8 +86,7 @@ export class ShardClient {
     if (gen.queue.length >= LIMITS.shard_queue_requests_max || gen.queuedBytes >= LIMITS.shard_queue_bytes_max) {
       return Promise.reject(new MantisError('SHARD_BUSY', `shard ${this.id} has too many requests queued; retry shortly`));
     }
-    const id = this.nextId;
-    this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1;
+    const id = this.takeId(gen);
     const frame = encodeRequest(id, request);
     return new Promise<ShardResponse>((resolve, reject) => {
       gen.pending.set(id, { resolve, reject });
@@ -96,6 +97,14 @@ export class ShardClient {
         setImmediate(() => this.flush(gen));
       }
     });
+  }
+
+  /** The next request id not still pending (ids are u32 and wrap). */
+  private takeId(gen: Generation): number {
+    let id = this.nextId;
+    while (gen.pending.has(id)) id = id === 0xffffffff ? 1 : id + 1;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
+    return id;
   }
 
   /** Requests queued or in the request ring, and bytes waiting in both rings. */
@@ -126,14 +135,15 @@ export class ShardClient {
       this.options.log.error({ shard: this.id, err: error }, 'shard did not close cleanly');
     }
     this.state = 'stopped';
+    this.settleReady(gen);
     this.failAll(gen, 'SHUTTING_DOWN', 'server is shutting down');
-    gen.reader.interrupt();
+    this.close(gen);
     await gen.worker.terminate();
   }
 
   private flush(gen: Generation): void {
     gen.flushScheduled = false;
-    if (gen !== this.gen) return;
+    if (gen.closed) return;
     let written = 0;
     while (gen.queue.length > written) {
       const frame = gen.queue[written];
@@ -156,12 +166,25 @@ export class ShardClient {
 
   private async readResponses(gen: Generation): Promise<void> {
     const frames: Uint8Array[] = [];
-    while (gen === this.gen) {
+    while (!gen.closed) {
       frames.length = 0;
       gen.reader.drain(frames, LIMITS.batch_frames_max);
       for (const frame of frames) this.settle(gen, frame);
       if (frames.length === 0) await gen.reader.waitForData();
     }
+  }
+
+  /** Answers already in the response ring are delivered, not failed. */
+  private settleReady(gen: Generation): void {
+    const frames: Uint8Array[] = [];
+    gen.reader.drain(frames, Number.MAX_SAFE_INTEGER);
+    for (const frame of frames) this.settle(gen, frame);
+  }
+
+  private close(gen: Generation): void {
+    gen.closed = true;
+    gen.reader.interrupt();
+    gen.writer.interrupt();
   }
 
   private settle(gen: Generation, frame: Uint8Array): void {
@@ -170,12 +193,25 @@ export class ShardClient {
       decoded = decodeResponse(frame);
     } catch (error) {
       this.options.log.error({ shard: this.id, err: error }, 'corrupt response frame from shard');
+      this.rejectUndecodable(gen, frame);
       return;
     }
     const pending = gen.pending.get(decoded.id);
     if (pending === undefined) return;
     gen.pending.delete(decoded.id);
     pending.resolve(decoded.response);
+  }
+
+  private rejectUndecodable(gen: Generation, frame: Uint8Array): void {
+    let id: number;
+    try {
+      id = frameId(frame);
+    } catch {
+      return;
+    }
+    const pending = gen.pending.get(id);
+    gen.pending.delete(id);
+    pending?.reject(new MantisError('INTERNAL', `shard ${this.id} sent a corrupt response`));
   }
 
   private spawn(): void {
@@ -205,6 +241,7 @@ export class ShardClient {
       admin: Comlink.wrap<ShardAdmin>(nodeEndpoint(channel.port1)),
       pending: new Map(),
       queue: [],
+      closed: false,
       offset: 0,
       queuedBytes: 0,
       flushScheduled: false,
@@ -237,8 +274,9 @@ export class ShardClient {
     this.metrics[ShardMetric.restarts]++;
     this.metrics[ShardMetric.ready] = 0;
     this.options.log.error({ shard: this.id, code, inFlight: gen.pending.size }, 'shard thread died; restarting it');
+    this.settleReady(gen);
     this.failAll(gen, 'SHARD_UNAVAILABLE', `shard ${this.id} crashed; the request may or may not have been applied`);
-    gen.reader.interrupt();
+    this.close(gen);
     gen.admin[Comlink.releaseProxy]();
     if (!wasReady && this.readyWaiters.length > 0 && this.recentCrashes >= RESTART_BACKOFF_MS.length) {
       this.state = 'stopped';

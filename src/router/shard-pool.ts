@@ -8,7 +8,7 @@ import { createShardMetrics } from '../../shared/metrics-layout.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { FsyncPolicy } from '../../shared/shard-contract.js';
 import type { Logger } from '../log.js';
-import { ShardClient } from './shard-client.js';
+import { ShardClient, withTimeout } from './shard-client.js';
 
 export type ShardPoolOptions = {
   readonly shards: number;
@@ -19,11 +19,6 @@ export type ShardPoolOptions = {
   readonly logLevel: string;
   readonly log: Logger;
 };
-
-/** A ring must hold a whole small frame; larger ones are fragmented, so 4 MiB is plenty. */
-function ringBytes(): number {
-  return LIMITS.ring_bytes;
-}
 
 export class ShardPool {
   readonly shards: readonly ShardClient[];
@@ -41,7 +36,7 @@ export class ShardPool {
           walSegmentBytes: LIMITS.wal_segment_bytes_max,
           logLevel: options.logLevel,
           log: options.log,
-          ringBytes: ringBytes(),
+          ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),
       );
@@ -50,7 +45,9 @@ export class ShardPool {
   }
 
   async start(): Promise<void> {
-    await Promise.all(this.shards.map((shard) => shard.start()));
+    await Promise.all(
+      this.shards.map((shard) => withTimeout(shard.start(), LIMITS.shard_start_timeout_ms, `shard ${shard.id} start (WAL replay)`)),
+    );
   }
 
   shardFor(key: Uint8Array): ShardClient {

@@ -15,7 +15,7 @@ import {
   WAL_KV_OPS,
   type ShardResponse,
 } from '../../shared/wire.js';
-import type { WalError, WalWriter } from '../wal/index.js';
+import { WalError, type WalWriter } from '../wal/index.js';
 import type { Memtable } from '../store/memtable.js';
 import { ResponseSender } from './response-sender.js';
 import type { ShardOps, Undo } from './shard-ops.js';
@@ -91,12 +91,20 @@ export class ShardActor {
         this.answer(id, { kind: 'error', code: failure.code, message: `shard refuses writes: ${failure.message}` });
         return;
       }
+      const undoFrom = batch.undo.length;
       const applied = this.d.ops.apply(request, nowMs, batch.undo);
       if (applied.writes.length === 0) {
         this.answer(id, applied.response);
         return;
       }
-      records.push({ type: WAL_KV_OPS, payload: encodeWriteOps(applied.writes) });
+      const payload = encodeWriteOps(applied.writes);
+      if (payload.length > LIMITS.request_write_bytes_max) {
+        // One request's writes are one WAL record: refuse this request alone.
+        this.d.ops.rollback(batch.undo.splice(undoFrom));
+        this.answer(id, { kind: 'error', code: 'VALUE_TOO_LARGE', message: `the writes of one request total ${payload.length} bytes; the limit is ${LIMITS.request_write_bytes_max}` });
+        return;
+      }
+      records.push({ type: WAL_KV_OPS, payload });
       batch.writes.push({ id, response: applied.response });
     } catch (error) {
       if (error instanceof InjectedCrash) throw error;
@@ -114,7 +122,8 @@ export class ShardActor {
       lsn = this.d.wal.append(records);
     } catch (error) {
       this.d.ops.rollback(batch.undo);
-      this.failWrites(batch, error as WalError);
+      if (!(error instanceof WalError)) throw error; // a bug, not a disk failure: crash loudly
+      this.failWrites(batch, error);
       return;
     }
     this.inFlight.push(batch);

@@ -185,6 +185,8 @@ export class WalWriter {
     if (err) this.fail(toWalError(err, 'fdatasync', this.segmentName()));
     if (!this.failed) {
       this.durableLsn = Math.max(this.durableLsn, upTo);
+      // Acknowledge what this fsync made durable before a roll that might fail.
+      this.resolveWaiters();
       if (this.rollPending) this.roll();
     }
     if (!this.failed && this.lsn > this.durableLsn) {
@@ -270,9 +272,10 @@ export class WalWriter {
       lsn: this.lsn,
       durableLsn: this.durableLsn,
     });
+    // Waiters already covered by a completed fsync are durable: they succeed.
     const waiters = this.waiters.splice(0);
     queueMicrotask(() => {
-      for (const w of waiters) w.cb(err);
+      for (const w of waiters) w.cb(w.lsn <= this.durableLsn ? null : err);
     });
     return err;
   }
