@@ -64,4 +64,18 @@ describe('wal fault injection', () => {
     expect(() => openWithFault(dir, 'eio-on-wrtie')).toThrow(/MANTIS_FAULT_WAL/);
     expect(process.env.MANTIS_FAULT_WAL).toBeUndefined();
   });
+
+  it('a segment roll that fails after an fsync succeeded keeps that fsync\'s writes acknowledged', async () => {
+    // Fsync #1 (async) makes LSN 1 durable; the roll it triggers needs fsync #2, which fails.
+    // Record 1 (18 bytes) stays under the 30-byte segment; record 2, appended while
+    // fsync #1 runs, crosses it, so the roll waits for that fsync and then fails.
+    const writer = openWithFault(dir, 'eio-on-fsync@1', { fsync: 'always', segmentBytesMax: 30 });
+    const first = durable(writer, appendOne(writer, 'a'));
+    const second = durable(writer, appendOne(writer, 'b'));
+    expect(await first).toBeNull();
+    const err = await second;
+    expect(err).toBeInstanceOf(WalError);
+    expect(writer.stats().durableLsn).toBeGreaterThanOrEqual(1);
+    await expect(writer.close()).rejects.toBeInstanceOf(WalError);
+  });
 });
