@@ -12,6 +12,7 @@ import {
   encodeResponse,
   encodeWriteOps,
   frameId,
+  isWriteRequest,
   WAL_KV_OPS,
   type ShardResponse,
 } from '../../shared/wire.js';
@@ -85,7 +86,7 @@ export class ShardActor {
       if (this.d.crashKey !== null && 'key' in request && Buffer.from(request.key).toString() === this.d.crashKey) {
         this.crashForTest();
       }
-      const isWrite = request.kind === 'put' || request.kind === 'delete' || (request.kind === 'batch' && request.ops.some((op) => op.kind !== 'get'));
+      const isWrite = isWriteRequest(request);
       const failure = this.d.wal.failure;
       if (isWrite && failure !== null) {
         this.answer(id, { kind: 'error', code: failure.code, message: `shard refuses writes: ${failure.message}` });
