@@ -22,15 +22,11 @@ export const ShardMetric = Object.freeze({
   fsync_seconds_sum: 13,
   keys: 14,
   memtable_bytes: 15,
-  ready: 16,
-  replay_records: 17,
-  replay_dropped_bytes: 18,
-  storage_failed: 19,
-  restarts: 20,
-  ttl_expired: 21,
-  wal_lsn: 22,
-  wal_durable_lsn: 23,
-  fsync_bucket_base: 24,
+  replay_dropped_bytes: 16,
+  storage_failed: 17,
+  restarts: 18,
+  ttl_expired: 19,
+  fsync_bucket_base: 20,
 });
 
 export const SHARD_METRIC_SLOTS = ShardMetric.fsync_bucket_base + FSYNC_BUCKETS_MS.length + 1;

@@ -31,7 +31,6 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       dataDir: config.dataDir,
       fsync: config.fsync,
       fsyncBatchMs: config.fsyncBatchMs,
-      maxValueBytes: config.maxValueBytes,
       logLevel: config.logLevel,
       log,
     });

@@ -15,7 +15,7 @@ import { decodeWriteOps, WAL_KV_OPS } from '../shared/wire.js';
 import { Memtable } from './store/memtable.js';
 import { replayWal, WalWriter, type ReplayResult } from './wal/index.js';
 import { ResponseSender } from './shard/response-sender.js';
-import { ShardActor } from './shard/shard-actor.js';
+import { publishTableSize, ShardActor } from './shard/shard-actor.js';
 import { ShardOps } from './shard/shard-ops.js';
 import { createShardLog } from './shard/shard-log.js';
 
@@ -61,7 +61,6 @@ function observeFsync(durationMs: number): void {
 }
 
 async function main(): Promise<void> {
-  metrics[ShardMetric.ready] = 0;
   const table = new Memtable();
   const ops = new ShardOps(table);
   const walDir = join(init.dir, 'wal');
@@ -84,10 +83,8 @@ async function main(): Promise<void> {
     replayResult,
   );
   if (summary.droppedBytes > 0) log('warn', 'WAL replay dropped a torn or corrupt tail', { ...summary });
-  metrics[ShardMetric.replay_records] = summary.records;
   metrics[ShardMetric.replay_dropped_bytes] += summary.droppedBytes;
-  metrics[ShardMetric.keys] = table.size;
-  metrics[ShardMetric.memtable_bytes] = table.bytes;
+  publishTableSize(metrics, table);
 
   const actor = new ShardActor({
     reader: new RingReader(init.requestRing),
@@ -102,16 +99,13 @@ async function main(): Promise<void> {
 
   const sweep = setInterval(() => {
     metrics[ShardMetric.ttl_expired] += table.sweepExpired(Date.now(), LIMITS.ttl_sweep_entries_max);
-    metrics[ShardMetric.keys] = table.size;
-    metrics[ShardMetric.memtable_bytes] = table.bytes;
+    publishTableSize(metrics, table);
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();
 
   const admin: ShardAdmin = {
     stats: (): ShardStats => {
       const w = wal.stats();
-      metrics[ShardMetric.wal_lsn] = w.lsn;
-      metrics[ShardMetric.wal_durable_lsn] = w.durableLsn;
       return {
         shardId: init.shardId,
         keys: table.size,
@@ -129,7 +123,6 @@ async function main(): Promise<void> {
   };
   Comlink.expose(admin, nodeEndpoint(init.adminPort));
 
-  metrics[ShardMetric.ready] = 1;
   post({ kind: 'ready', generation: init.generation, replay: summary, keys: table.size });
   log('info', 'shard ready', { keys: table.size, replayRecords: summary.records, replayMs: Math.round(summary.durationMs) });
   await actor.run();

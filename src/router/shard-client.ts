@@ -272,7 +272,6 @@ export class ShardClient {
     this.state = 'restarting';
     this.restarts++;
     this.metrics[ShardMetric.restarts]++;
-    this.metrics[ShardMetric.ready] = 0;
     this.options.log.error({ shard: this.id, code, inFlight: gen.pending.size }, 'shard thread died; restarting it');
     this.settleReady(gen);
     this.failAll(gen, 'SHARD_UNAVAILABLE', `shard ${this.id} crashed; the request may or may not have been applied`);

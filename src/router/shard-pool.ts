@@ -15,7 +15,6 @@ export type ShardPoolOptions = {
   readonly dataDir: string;
   readonly fsync: FsyncPolicy;
   readonly fsyncBatchMs: number;
-  readonly maxValueBytes: number;
   readonly logLevel: string;
   readonly log: Logger;
 };
@@ -56,10 +55,6 @@ export class ShardPool {
 
   allReady(): boolean {
     return this.shards.every((shard) => shard.state === 'ready');
-  }
-
-  async flushAll(): Promise<void> {
-    await Promise.all(this.shards.map((shard) => shard.admin().flush()));
   }
 
   async stop(timeoutMs: number): Promise<void> {

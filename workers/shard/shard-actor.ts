@@ -36,6 +36,12 @@ export type ActorDeps = {
   readonly crashKey: string | null;
 };
 
+/** Keys and bytes of the memtable, for the router's gauges. */
+export function publishTableSize(metrics: Float64Array, table: Memtable): void {
+  metrics[ShardMetric.keys] = table.size;
+  metrics[ShardMetric.memtable_bytes] = table.bytes;
+}
+
 export class ShardActor {
   /** Batches written to the WAL and not yet durable, oldest first. */
   private readonly inFlight: PendingBatch[] = [];
@@ -72,8 +78,7 @@ export class ShardActor {
     const records: { type: number; payload: Uint8Array }[] = [];
     for (const frame of frames) this.processFrame(frame, nowMs, batch, records);
     if (records.length > 0) this.logBatch(batch, records);
-    m[ShardMetric.keys] = this.d.table.size;
-    m[ShardMetric.memtable_bytes] = this.d.table.bytes;
+    publishTableSize(m, this.d.table);
     this.d.sender.flush();
   }
 
@@ -135,7 +140,6 @@ export class ShardActor {
     if (batch.settled) return;
     if (error !== null) {
       // Nothing from this batch on may be acknowledged: undo newest first.
-      this.d.metrics[ShardMetric.storage_failed] = 1;
       for (let i = this.inFlight.length - 1; i >= 0; i--) this.d.ops.rollback(this.inFlight[i].undo);
       for (const pending of this.inFlight.splice(0)) this.failWrites(pending, error);
       this.d.sender.flush();
