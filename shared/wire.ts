@@ -1,5 +1,5 @@
 // The binary messages that cross a shard ring: tagged data (STYLE habit 2).
-// Request frame:  [u32 request id][u8 op][payload]
+// Request frame:  [u32 request id][u8 op][f64 deadline ms since the epoch, 0 = none][payload]
 // Response frame: [u32 request id][u8 kind][payload]
 // Keys travel as raw UTF-8 bytes; byte order is the order of listings.
 
@@ -81,9 +81,14 @@ function writeBatchOp(w: ByteWriter, op: BatchOp): void {
   if (op.kind === 'put') w.str(op.contentType).f64(op.expiresAtMs).longBytes(op.value);
 }
 
-export function encodeRequest(id: number, request: ShardRequest): Uint8Array {
+/**
+ * REQUIRES: deadlineMs is 0 (no deadline) or an absolute time in ms since the
+ * epoch; the shard answers DEADLINE_EXCEEDED instead of starting the request
+ * once Date.now() >= deadlineMs.
+ */
+export function encodeRequest(id: number, request: ShardRequest, deadlineMs = 0): Uint8Array {
   const w = new ByteWriter(request.kind === 'put' ? 64 + request.key.length + request.value.length : 128);
-  w.u32(id).u8(requestCode(request.kind));
+  w.u32(id).u8(requestCode(request.kind)).f64(deadlineMs);
   switch (request.kind) {
     case 'get':
     case 'head':
@@ -115,34 +120,41 @@ function readBatchOp(r: ByteReader): BatchOp {
   throw new FrameError(`bad batch op ${String(op)}`);
 }
 
-export function decodeRequest(frame: Uint8Array): { id: number; request: ShardRequest } {
+export type DecodedRequest = {
+  readonly id: number;
+  /** Absolute deadline in ms since the epoch; 0 = none. */
+  readonly deadlineMs: number;
+  readonly request: ShardRequest;
+};
+
+export function decodeRequest(frame: Uint8Array): DecodedRequest {
   const r = new ByteReader(frame);
   const id = r.u32();
   const op = REQUEST_OPS[r.u8() - 1];
+  const deadlineMs = r.f64();
+  if (!Number.isFinite(deadlineMs) || deadlineMs < 0) throw new FrameError(`bad deadline in frame ${id}`);
+  return { id, deadlineMs, request: readRequestBody(r, op, id) };
+}
+
+function readRequestBody(r: ByteReader, op: (typeof REQUEST_OPS)[number] | undefined, id: number): ShardRequest {
   switch (op) {
     case 'get':
     case 'head':
     case 'delete':
-      return { id, request: { kind: op, key: r.shortBytes() } };
+      return { kind: op, key: r.shortBytes() };
     case 'put':
-      return {
-        id,
-        request: { kind: 'put', key: r.shortBytes(), contentType: r.str(), expiresAtMs: r.f64(), value: r.rest() },
-      };
+      return { kind: 'put', key: r.shortBytes(), contentType: r.str(), expiresAtMs: r.f64(), value: r.rest() };
     case 'list': {
       const prefix = r.shortBytes();
       const hasAfter = r.u8() === 1;
       const after = r.shortBytes();
-      return {
-        id,
-        request: { kind: 'list', prefix, after: hasAfter ? after : null, skip: r.u32(), limit: r.u32(), wantTotal: r.u8() === 1 },
-      };
+      return { kind: 'list', prefix, after: hasAfter ? after : null, skip: r.u32(), limit: r.u32(), wantTotal: r.u8() === 1 };
     }
     case 'batch': {
       const count = r.u32();
       const ops: BatchOp[] = [];
       for (let i = 0; i < count; i++) ops.push(readBatchOp(r));
-      return { id, request: { kind: 'batch', ops } };
+      return { kind: 'batch', ops };
     }
     default:
       throw new FrameError(`unknown request op in frame ${id}`);

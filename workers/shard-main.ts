@@ -60,6 +60,14 @@ function observeFsync(durationMs: number): void {
   metrics[ShardMetric.fsync_bucket_base + bucket]++;
 }
 
+/** Test-only fault hook: a whole number of ms, or absent/empty for none. */
+function faultDelayMs(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 0;
+  const ms = Number(raw);
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new Error(`MANTIS_FAULT_SHARD_DELAY_MS must be a whole number of ms, got "${raw}"`);
+  return ms;
+}
+
 async function main(): Promise<void> {
   const table = new Memtable();
   const ops = new ShardOps(table);
@@ -95,6 +103,7 @@ async function main(): Promise<void> {
     metrics,
     log,
     crashKey: process.env.MANTIS_FAULT_SHARD_CRASH_KEY ?? null,
+    delayMs: faultDelayMs(process.env.MANTIS_FAULT_SHARD_DELAY_MS),
   });
 
   const sweep = setInterval(() => {

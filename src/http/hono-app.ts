@@ -9,11 +9,13 @@ import { ShardMetric } from '../../shared/metrics-layout.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ShardPool } from '../router/index.js';
+import type { DeadlineHeader } from '../kv/index.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 
-export type Bindings = { readonly rawPath: string; readonly rawQuery: string };
+/** receivedAtMs: when the listener got the request; a Mantis-Deadline-Ms budget counts from it. */
+export type Bindings = { readonly rawPath: string; readonly rawQuery: string; readonly receivedAtMs: number };
 type AppEnv = { Bindings: Bindings };
 
 export type AppDeps = {
@@ -34,6 +36,7 @@ export function toResponse(reply: HttpReply): Response {
 }
 
 const rawKey = (c: Context<AppEnv>): string => c.env.rawPath.slice(KV_ITEM_PREFIX.length);
+const deadlineOf = (c: Context<AppEnv>): DeadlineHeader => ({ header: c.req.header('mantis-deadline-ms'), receivedAtMs: c.env.receivedAtMs });
 const bodyOf = async (c: Context<AppEnv>): Promise<Uint8Array> => new Uint8Array(await c.req.arrayBuffer());
 
 export function readiness(pool: ShardPool): HttpReply {
@@ -70,12 +73,14 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
     return c.body(text, 200, { 'Content-Type': deps.metrics.registry.contentType });
   });
 
-  app.get('/api/v1/kv', async (c) => toResponse(await kv.list(c.env.rawQuery)));
-  app.post('/api/v1/kv/batch', async (c) => toResponse(await kv.batch(c.req.header('content-type'), await bodyOf(c))));
+  app.get('/api/v1/kv', async (c) => toResponse(await kv.list(c.env.rawQuery, deadlineOf(c))));
+  app.post('/api/v1/kv/batch', async (c) => toResponse(await kv.batch(c.req.header('content-type'), await bodyOf(c), deadlineOf(c))));
   // Hono answers HEAD with the GET route; the handler skips the value for HEAD.
-  app.get('/api/v1/kv/*', async (c) => toResponse(await kv.get(rawKey(c), c.req.method === 'HEAD')));
-  app.put('/api/v1/kv/*', async (c) => toResponse(await kv.put(rawKey(c), c.env.rawQuery, c.req.header('content-type'), await bodyOf(c))));
-  app.delete('/api/v1/kv/*', async (c) => toResponse(await kv.delete(rawKey(c))));
+  app.get('/api/v1/kv/*', async (c) => toResponse(await kv.get(rawKey(c), c.req.method === 'HEAD', deadlineOf(c))));
+  app.put('/api/v1/kv/*', async (c) =>
+    toResponse(await kv.put(rawKey(c), c.env.rawQuery, c.req.header('content-type'), await bodyOf(c), deadlineOf(c))),
+  );
+  app.delete('/api/v1/kv/*', async (c) => toResponse(await kv.delete(rawKey(c), deadlineOf(c))));
   app.all('/api/v1/kv/*', (c) =>
     toResponse(errorReply(new MantisError('METHOD_NOT_ALLOWED', methodNotAllowed(c.req.method, c.env.rawPath)))),
   );

@@ -1,10 +1,20 @@
 // The KV routes as plain async functions from parsed request parts to an
 // HttpReply. Both listeners call these: the uWebSockets.js fast path and the
-// Hono app, so one integration suite proves both.
+// Hono app, so one integration suite proves both. Each takes the request's
+// Mantis-Deadline-Ms header as received, with its arrival time.
 
 import { MantisError } from '../../shared/errors.js';
 import type { Logger } from '../log.js';
-import { contentTypeOf, encodeCursor, expiryFromTtl, keyFromPath, parseListParams, type KvService } from '../kv/index.js';
+import {
+  contentTypeOf,
+  deadlineFromHeader,
+  encodeCursor,
+  expiryFromTtl,
+  keyFromPath,
+  parseListParams,
+  type DeadlineHeader,
+  type KvService,
+} from '../kv/index.js';
 import { batchFormatOf, encodeBatchResults, packMsgpack, parseBatch } from './batch-codec.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 
@@ -21,41 +31,45 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
   };
 
   return {
-    get: (rawKey: string, head: boolean): Promise<HttpReply> =>
+    get: (rawKey: string, head: boolean, deadline: DeadlineHeader): Promise<HttpReply> =>
       guard(async () => {
+        const deadlineMs = deadlineFromHeader(deadline);
         const key = keyFromPath(rawKey);
         if (head) {
-          const meta = await kv.cmdHead(key);
+          const meta = await kv.cmdHead(key, deadlineMs);
           if (meta === null) return { ...keyNotFound(), body: '' };
           return { status: 200, contentType: meta.contentType, body: '', headLength: meta.size, headers: expiryHeaders(meta.expiresAtMs) };
         }
-        const entry = await kv.cmdGet(key);
+        const entry = await kv.cmdGet(key, deadlineMs);
         if (entry === null) return keyNotFound();
         return { status: 200, contentType: entry.contentType, body: entry.value, headers: expiryHeaders(entry.expiresAtMs) };
       }),
 
-    put: (rawKey: string, rawQuery: string, contentTypeHeader: string | undefined, body: Uint8Array): Promise<HttpReply> =>
+    put: (rawKey: string, rawQuery: string, contentTypeHeader: string | undefined, body: Uint8Array, deadline: DeadlineHeader): Promise<HttpReply> =>
       guard(async () => {
+        const deadlineMs = deadlineFromHeader(deadline);
         const key = keyFromPath(rawKey);
         const query = new URLSearchParams(rawQuery);
         const expiresAtMs = expiryFromTtl(query.get('ttl'), Date.now());
         const contentType = contentTypeOf(contentTypeHeader);
         if (body.length > maxValueBytes) throw valueTooLarge(body.length, maxValueBytes);
-        await kv.cmdPut(key, contentType, expiresAtMs, body);
+        await kv.cmdPut(key, contentType, expiresAtMs, body, deadlineMs);
         return okReply({ key: Buffer.from(key).toString('utf8'), bytes: body.length, expires_at: isoOrNull(expiresAtMs) });
       }),
 
-    delete: (rawKey: string): Promise<HttpReply> =>
+    delete: (rawKey: string, deadline: DeadlineHeader): Promise<HttpReply> =>
       guard(async () => {
+        const deadlineMs = deadlineFromHeader(deadline);
         const key = keyFromPath(rawKey);
-        const existed = await kv.cmdDelete(key);
+        const existed = await kv.cmdDelete(key, deadlineMs);
         return okReply({ key: Buffer.from(key).toString('utf8'), deleted: existed });
       }),
 
-    list: (rawQuery: string): Promise<HttpReply> =>
+    list: (rawQuery: string, deadline: DeadlineHeader): Promise<HttpReply> =>
       guard(async () => {
+        const deadlineMs = deadlineFromHeader(deadline);
         const params = parseListParams(new URLSearchParams(rawQuery));
-        const result = await kv.cmdList(params);
+        const result = await kv.cmdList(params, deadlineMs);
         const last = result.keys[result.keys.length - 1];
         return okReply(
           result.keys.map((k) => Buffer.from(k).toString('utf8')),
@@ -69,11 +83,12 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         );
       }),
 
-    batch: (contentTypeHeader: string | undefined, body: Uint8Array): Promise<HttpReply> =>
+    batch: (contentTypeHeader: string | undefined, body: Uint8Array, deadline: DeadlineHeader): Promise<HttpReply> =>
       guard(async () => {
+        const deadlineMs = deadlineFromHeader(deadline);
         const format = batchFormatOf(contentTypeHeader);
         const ops = parseBatch(body, format, Date.now(), maxValueBytes);
-        const outcome = await kv.cmdBatch(ops);
+        const outcome = await kv.cmdBatch(ops, deadlineMs);
         const data = encodeBatchResults(ops, outcome.results, format);
         const meta = { count: ops.length };
         if (format === 'msgpack') {

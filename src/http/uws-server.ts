@@ -12,6 +12,7 @@ import { LIMITS } from '../../shared/limits.js';
 import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/metrics.js';
 import type { Bindings } from './hono-app.js';
+import type { DeadlineHeader } from '../kv/index.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
@@ -45,6 +46,7 @@ type Exchange = {
   finished: boolean;
 };
 
+const DEADLINE_HEADER = 'mantis-deadline-ms';
 const BODY_METHODS = new Set(['put', 'post', 'patch']);
 /** Methods a route may answer; others (TRACE, CONNECT, …) get 405 before any parsing. */
 const KNOWN_METHODS = new Set(['get', 'head', 'put', 'post', 'patch', 'delete', 'options']);
@@ -110,11 +112,13 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const limit = bodyLimitOf(route, options.maxValueBytes, LIMITS.json_body_overhead_bytes);
     const declared = req.getHeader('content-length');
     const headers = options.fastPath && isFastRoute(route, method) ? null : collectHeaders(req);
+    // The budget counts from arrival, so time spent reading the body is spent from it.
+    const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
 
     const dispatch = (body: Uint8Array | null): void => {
       const served = headers === null
-        ? serveFast(options.kv, x, path, query, contentType, body)
-        : serveHono(options.app, x, path, query, headers, body);
+        ? serveFast(options.kv, x, { path, query, contentType, deadline }, body)
+        : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs }, body);
       served.then((reply) => send(x, reply), (error: unknown) => fail(x, error));
     };
     if (!hasBody) return dispatch(null);
@@ -161,32 +165,39 @@ function isFastRoute(route: RouteLabel, method: string): boolean {
   }
 }
 
-function serveFast(kv: KvHandlers, x: Exchange, path: string, query: string, contentType: string | undefined, body: Uint8Array | null): Promise<HttpReply> {
-  const rawKey = path.slice(KV_ITEM_PREFIX.length);
+type FastRequest = {
+  readonly path: string;
+  readonly query: string;
+  readonly contentType: string | undefined;
+  readonly deadline: DeadlineHeader;
+};
+
+function serveFast(kv: KvHandlers, x: Exchange, r: FastRequest, body: Uint8Array | null): Promise<HttpReply> {
+  const rawKey = r.path.slice(KV_ITEM_PREFIX.length);
   switch (x.route) {
     case '/api/v1/kv':
-      return kv.list(query);
+      return kv.list(r.query, r.deadline);
     case '/api/v1/kv/batch':
-      return kv.batch(contentType, body ?? new Uint8Array(0));
+      return kv.batch(r.contentType, body ?? new Uint8Array(0), r.deadline);
     default:
-      if (x.method === 'put') return kv.put(rawKey, query, contentType, body ?? new Uint8Array(0));
-      if (x.method === 'delete') return kv.delete(rawKey);
-      return kv.get(rawKey, x.method === 'head');
+      if (x.method === 'put') return kv.put(rawKey, r.query, r.contentType, body ?? new Uint8Array(0), r.deadline);
+      if (x.method === 'delete') return kv.delete(rawKey, r.deadline);
+      return kv.get(rawKey, x.method === 'head', r.deadline);
   }
 }
+
+type HonoRequest = { readonly path: string; readonly query: string; readonly headers: Headers; readonly receivedAtMs: number };
 
 async function serveHono(
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see ListenerOptions.app
   app: Hono<any>,
   x: Exchange,
-  path: string,
-  query: string,
-  headers: Headers,
+  { path, query, headers, receivedAtMs }: HonoRequest,
   body: Uint8Array | null,
 ): Promise<HttpReply> {
   const url = `http://mantisdb${path}${query === '' ? '' : `?${query}`}`;
   const request = new Request(url, { method: x.method.toUpperCase(), headers, body });
-  const bindings: Bindings = { rawPath: path, rawQuery: query };
+  const bindings: Bindings = { rawPath: path, rawQuery: query, receivedAtMs };
   const response = await app.fetch(request, bindings);
   const replyHeaders: [string, string][] = [];
   response.headers.forEach((value, name) => {

@@ -98,3 +98,25 @@ export function parseListParams(query: URLSearchParams): ListParams {
 export function encodeCursor(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('base64url');
 }
+
+/** Longest budget Mantis-Deadline-Ms may carry (one day); INVALID_PARAMETER beyond. */
+export const DEADLINE_BUDGET_MS_MAX = 86_400_000;
+
+/** The Mantis-Deadline-Ms header as received, and when its request arrived. */
+export type DeadlineHeader = { readonly header: string | undefined; readonly receivedAtMs: number };
+
+/**
+ * The absolute deadline (ms since the epoch) of a request from its
+ * Mantis-Deadline-Ms header, the remaining budget in whole ms; 0 = none.
+ * A budget of 0 means the request has already run out of time.
+ */
+export function deadlineFromHeader({ header, receivedAtMs }: DeadlineHeader): number {
+  if (header === undefined || header === '') return 0;
+  if (!/^\d{1,9}$/.test(header) || Number(header) > DEADLINE_BUDGET_MS_MAX) {
+    throw new MantisError(
+      'INVALID_PARAMETER',
+      `Mantis-Deadline-Ms must be a whole number of milliseconds in 0..${DEADLINE_BUDGET_MS_MAX}, got "${header.slice(0, 40)}"`,
+    );
+  }
+  return receivedAtMs + Number(header);
+}

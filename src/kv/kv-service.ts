@@ -1,10 +1,12 @@
 // Cmd* functions: the router side of every KV operation. They pick the
 // owning shard by slot, send the request over its ring, and turn shard error
 // responses into MantisErrors. Listing scatters to every shard and merges.
+// Every cmd takes deadlineMs: absolute ms since the epoch, 0 = none (see
+// ShardClient.call); a scatter checks it once before sending any part.
 
 import { MantisError } from '../../shared/errors.js';
 import type { BatchOp, BatchResult, ShardResponse, ValueResult } from '../../shared/wire.js';
-import type { ShardPool } from '../router/index.js';
+import { deadlineExceeded, type ShardPool } from '../router/index.js';
 import type { ListParams } from './kv-input.js';
 
 export type HeadResult = { readonly contentType: string; readonly size: number; readonly expiresAtMs: number };
@@ -24,37 +26,39 @@ function unexpected(response: ShardResponse): never {
 export class KvService {
   constructor(private readonly pool: ShardPool) {}
 
-  async cmdGet(key: Uint8Array): Promise<ValueResult | null> {
-    const response = await this.pool.shardFor(key).call({ kind: 'get', key });
+  async cmdGet(key: Uint8Array, deadlineMs = 0): Promise<ValueResult | null> {
+    const response = await this.pool.shardFor(key).call({ kind: 'get', key }, deadlineMs);
     if (response.kind === 'value') return response;
     if (response.kind === 'missing') return null;
     return unexpected(response);
   }
 
-  async cmdHead(key: Uint8Array): Promise<HeadResult | null> {
-    const response = await this.pool.shardFor(key).call({ kind: 'head', key });
+  async cmdHead(key: Uint8Array, deadlineMs = 0): Promise<HeadResult | null> {
+    const response = await this.pool.shardFor(key).call({ kind: 'head', key }, deadlineMs);
     if (response.kind === 'meta') return response;
     if (response.kind === 'missing') return null;
     return unexpected(response);
   }
 
-  async cmdPut(key: Uint8Array, contentType: string, expiresAtMs: number, value: Uint8Array): Promise<void> {
-    const response = await this.pool.shardFor(key).call({ kind: 'put', key, contentType, expiresAtMs, value });
+  async cmdPut(key: Uint8Array, contentType: string, expiresAtMs: number, value: Uint8Array, deadlineMs = 0): Promise<void> {
+    const response = await this.pool.shardFor(key).call({ kind: 'put', key, contentType, expiresAtMs, value }, deadlineMs);
     if (response.kind !== 'done') unexpected(response);
   }
 
-  async cmdDelete(key: Uint8Array): Promise<boolean> {
-    const response = await this.pool.shardFor(key).call({ kind: 'delete', key });
+  async cmdDelete(key: Uint8Array, deadlineMs = 0): Promise<boolean> {
+    const response = await this.pool.shardFor(key).call({ kind: 'delete', key }, deadlineMs);
     if (response.kind === 'deleted') return response.existed;
     return unexpected(response);
   }
 
   /** Scatter to every shard, merge in byte order, cut the page. */
-  async cmdList(params: ListParams): Promise<ListResult> {
+  async cmdList(params: ListParams, deadlineMs = 0): Promise<ListResult> {
+    assertBeforeDeadline(deadlineMs);
     const want = params.offset + params.limit;
     const parts = await Promise.all(
       this.pool.shards.map(async (shard) => {
-        const response = await shard.call({ kind: 'list', prefix: params.prefix, after: params.cursor, skip: 0, limit: want, wantTotal: true });
+        const request = { kind: 'list', prefix: params.prefix, after: params.cursor, skip: 0, limit: want, wantTotal: true } as const;
+        const response = await shard.call(request, deadlineMs);
         return response.kind === 'keys' ? response : unexpected(response);
       }),
     );
@@ -65,7 +69,8 @@ export class KvService {
   }
 
   /** Groups ops by shard (one atomic request per shard) and reassembles results in order. */
-  async cmdBatch(ops: readonly BatchOp[]): Promise<BatchOutcome> {
+  async cmdBatch(ops: readonly BatchOp[], deadlineMs = 0): Promise<BatchOutcome> {
+    assertBeforeDeadline(deadlineMs);
     const groups = new Map<number, { ops: BatchOp[]; positions: number[] }>();
     ops.forEach((op, position) => {
       const shard = this.pool.shardFor(op.key).id;
@@ -79,7 +84,7 @@ export class KvService {
     await Promise.all(
       [...groups].map(async ([shard, group]) => {
         try {
-          const response = await this.pool.shards[shard].call({ kind: 'batch', ops: group.ops });
+          const response = await this.pool.shards[shard].call({ kind: 'batch', ops: group.ops }, deadlineMs);
           if (response.kind !== 'results') unexpected(response);
           group.positions.forEach((position, i) => (results[position] = response.results[i]));
         } catch (error) {
@@ -91,6 +96,11 @@ export class KvService {
     );
     return { results, error: firstError };
   }
+}
+
+/** A scatter is refused whole when its deadline has passed, so no part of it is applied. */
+function assertBeforeDeadline(deadlineMs: number): void {
+  if (deadlineMs !== 0 && Date.now() >= deadlineMs) throw deadlineExceeded('before it was sent to the shards');
 }
 
 /** k-way merge of sorted key lists (byte order), small k. */

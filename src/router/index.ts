@@ -1,2 +1,2 @@
 export { ShardPool, type ShardPoolOptions } from './shard-pool.js';
-export { ShardClient, withTimeout, type ShardState } from './shard-client.js';
+export { ShardClient, deadlineExceeded, withTimeout, type ShardState } from './shard-client.js';

@@ -77,8 +77,13 @@ export class ShardClient {
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
-  /** Sends one request; settles with the shard's response or a MantisError. */
-  call(request: ShardRequest): Promise<ShardResponse> {
+  /**
+   * Sends one request; settles with the shard's response or a MantisError.
+   * deadlineMs: absolute (ms since the epoch), 0 = none. A request already
+   * past it is refused here; the shard refuses it if it is late when it starts.
+   */
+  call(request: ShardRequest, deadlineMs = 0): Promise<ShardResponse> {
+    if (deadlineMs !== 0 && Date.now() >= deadlineMs) return Promise.reject(deadlineExceeded('before it was sent to a shard'));
     const gen = this.gen;
     if (this.state !== 'ready' || gen === null) {
       return Promise.reject(new MantisError('SHARD_UNAVAILABLE', `shard ${this.id} is ${this.state}; retry shortly`));
@@ -87,7 +92,7 @@ export class ShardClient {
       return Promise.reject(new MantisError('SHARD_BUSY', `shard ${this.id} has too many requests queued; retry shortly`));
     }
     const id = this.takeId(gen);
-    const frame = encodeRequest(id, request);
+    const frame = encodeRequest(id, request, deadlineMs);
     return new Promise<ShardResponse>((resolve, reject) => {
       gen.pending.set(id, { resolve, reject });
       gen.queue.push(frame);
@@ -296,6 +301,10 @@ export class ShardClient {
     gen.queue.length = 0;
     gen.queuedBytes = 0;
   }
+}
+
+export function deadlineExceeded(where: string): MantisError {
+  return new MantisError('DEADLINE_EXCEEDED', `the request's deadline (Mantis-Deadline-Ms) passed ${where}; it was not applied`);
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -138,8 +138,24 @@ describe('requests', () => {
     const frame = encodeRequest(0xdeadbeef, request);
     const decoded = decodeRequest(frame);
     expect(decoded.id).toBe(0xdeadbeef);
+    expect(decoded.deadlineMs).toBe(0);
     expect(frameId(frame)).toBe(0xdeadbeef);
     expect(normalise(decoded.request)).toEqual(normalise(request));
+  });
+
+  it.each(REQUESTS)('carries an absolute deadline with %s', (_, request) => {
+    const deadlineMs = 1_800_000_000_123.5;
+    const decoded = decodeRequest(encodeRequest(3, request, deadlineMs));
+    expect(decoded.deadlineMs).toBe(deadlineMs);
+    expect(normalise(decoded.request)).toEqual(normalise(request));
+  });
+
+  it('throws FrameError for a deadline that is negative, NaN or infinite', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const frame = encodeRequest(4, { kind: 'get', key: u8('a') });
+      new DataView(frame.buffer, frame.byteOffset).setFloat64(5, bad, true);
+      expectFrameError(() => decodeRequest(frame), `deadline ${bad}`);
+    }
   });
 
   it.each(LARGE_REQUESTS)('round-trips %s (larger than the first buffer guess)', (_, request) => {
@@ -158,7 +174,7 @@ describe('requests', () => {
   it('throws FrameError for a put cut inside its header; a cut value is the rest of the frame', () => {
     const request = put(u8('key'), u8('value-bytes'), 'text/plain', EXPIRY);
     const frame = encodeRequest(9, request);
-    const headerBytes = 4 + 1 + 2 + 3 + 2 + 'text/plain'.length + 8;
+    const headerBytes = 4 + 1 + 8 + 2 + 3 + 2 + 'text/plain'.length + 8;
     expect(frame.length).toBe(headerBytes + request.value.length);
     for (let length = 0; length < headerBytes; length++) {
       expectFrameError(() => decodeRequest(frame.subarray(0, length)), `put cut to ${length}`);
@@ -173,8 +189,9 @@ describe('requests', () => {
     expectFrameError(() => decodeRequest(bin(1, 0, 0, 0, 0)), 'op 0');
     expectFrameError(() => decodeRequest(bin(1, 0, 0, 0, 7)), 'op 7');
     expectFrameError(() => decodeRequest(bin(1, 0, 0, 0, 0xff)), 'op 255');
-    const head = encodeRequest(1, { kind: 'head', key: u8('x') }).subarray(4);
-    const batchWithHead = new Uint8Array([1, 0, 0, 0, 6, 1, 0, 0, 0, ...head]);
+    const head = encodeRequest(1, { kind: 'head', key: u8('x') });
+    const headOp = [head[4], ...head.subarray(13)];
+    const batchWithHead = new Uint8Array([1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, ...headOp]);
     expectFrameError(() => decodeRequest(batchWithHead), 'a head op inside a batch');
     expectFrameError(() => frameId(bin(1, 2, 3)), 'frameId of 3 bytes');
   });
@@ -261,7 +278,7 @@ describe('WAL write ops', () => {
 
   it('rejects a get op in a WAL record', () => {
     const batch = encodeRequest(0, { kind: 'batch', ops: [{ kind: 'get', key: u8('a') }] });
-    expectFrameError(() => decodeWriteOps(batch.subarray(5)), 'get in WAL');
+    expectFrameError(() => decodeWriteOps(batch.subarray(13)), 'get in WAL');
   });
 });
 

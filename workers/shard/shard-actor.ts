@@ -34,6 +34,8 @@ export type ActorDeps = {
   readonly metrics: Float64Array;
   readonly log: ShardLog;
   readonly crashKey: string | null;
+  /** Fault hook (MANTIS_FAULT_SHARD_DELAY_MS): wait this long before each drained batch; 0 = off. */
+  readonly delayMs: number;
 };
 
 /** Keys and bytes of the memtable, for the router's gauges. */
@@ -55,6 +57,7 @@ export class ShardActor {
       frames.length = 0;
       this.d.reader.drain(frames, LIMITS.batch_frames_max);
       if (frames.length > 0) {
+        if (this.d.delayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.d.delayMs));
         this.processBatch(frames);
         if (!this.d.reader.hasData()) this.d.wal.syncWhenIdle();
         // Let fsync completions and timers run between batches.
@@ -86,8 +89,12 @@ export class ShardActor {
     let id = 0;
     try {
       id = frameId(frame);
-      const { request } = decodeRequest(frame);
+      const { request, deadlineMs } = decodeRequest(frame);
       this.countOp(request.kind, request.kind === 'batch' ? request.ops.length : 1);
+      if (deadlineMs !== 0 && Date.now() >= deadlineMs) {
+        this.answer(id, { kind: 'error', code: 'DEADLINE_EXCEEDED', message: 'the request\'s deadline (Mantis-Deadline-Ms) passed before its shard started it; it was not applied' });
+        return;
+      }
       if (this.d.crashKey !== null && 'key' in request && Buffer.from(request.key).toString() === this.d.crashKey) {
         this.crashForTest();
       }
