@@ -1,0 +1,51 @@
+// Block framing: [payload][u8 compression][u32 crc32(payload + compression byte)].
+// Writers frame (compressing data blocks when lz4 pays); readers verify, then decompress.
+
+import { compressSync, uncompressSync } from 'lz4-napi';
+import { crc32 } from 'node:zlib';
+import { BLOCK_TRAILER_BYTES, COMPRESSION_LZ4, COMPRESSION_NONE, CorruptionError } from './sst-format.js';
+
+/** The payload to store and its compression byte: lz4 only when it saves ≥ 1/8 of the bytes. */
+export function choosePayload(raw: Uint8Array, compress: boolean): { payload: Uint8Array; compression: number } {
+  if (compress && raw.length >= 64) {
+    const packed = compressSync(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+    if (packed.length <= raw.length - raw.length / 8) return { payload: packed, compression: COMPRESSION_LZ4 };
+  }
+  return { payload: raw, compression: COMPRESSION_NONE };
+}
+
+/** The 5-byte trailer for a payload. */
+export function blockTrailer(payload: Uint8Array, compression: number): Uint8Array {
+  const out = Buffer.allocUnsafe(BLOCK_TRAILER_BYTES);
+  out[0] = compression;
+  out.writeUInt32LE(crc32(out.subarray(0, 1), crc32(payload)), 1);
+  return out;
+}
+
+/**
+ * Verifies a framed block (payload + trailer) read from `offset` of `file` and returns
+ * the decoded payload. Throws CorruptionError on a bad crc, an unknown compression or
+ * an lz4 stream that does not decode.
+ */
+export function unframeBlock(framed: Uint8Array, file: string, offset: number): Uint8Array {
+  const size = framed.length - BLOCK_TRAILER_BYTES;
+  if (size < 0) throw new CorruptionError('block shorter than its trailer', file, offset);
+  const payload = framed.subarray(0, size);
+  const compression = framed[size];
+  const stored = Buffer.from(framed.buffer, framed.byteOffset + size + 1, 4).readUInt32LE(0);
+  const actual = crc32(framed.subarray(size, size + 1), crc32(payload));
+  if (stored !== actual) {
+    throw new CorruptionError(`bad block checksum (stored ${hex(stored)}, computed ${hex(actual)})`, file, offset);
+  }
+  if (compression === COMPRESSION_NONE) return payload;
+  if (compression !== COMPRESSION_LZ4) throw new CorruptionError(`unknown compression ${compression}`, file, offset);
+  try {
+    return uncompressSync(payload);
+  } catch (err) {
+    throw new CorruptionError(`undecodable block: lz4 ${(err as Error).message}`, file, offset);
+  }
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16).padStart(8, '0');
+}
