@@ -42,6 +42,14 @@ export const LIMITS = Object.freeze({
   /** TTL sweeper: interval and the most entries one sweep may remove. */
   ttl_sweep_interval_ms: 250,
   ttl_sweep_entries_max: 2000,
+  /** Writes held during an LSM write stall are answered SHARD_BUSY (503, retryable) after this long. */
+  write_stall_max_ms: 5_000,
+  /** While storage is failed, a shard probes the disk this often to resume writes. */
+  storage_probe_interval_ms: 1_000,
+  /** The probe resumes writes only with at least this much free space (besides a test write that must succeed). */
+  storage_probe_free_bytes_min: 4 * 1024 * 1024,
+  /** How often a shard publishes its storage gauges (disk usage, free space, levels). */
+  storage_stats_interval_ms: 1_000,
 });
 
 export type Limits = typeof LIMITS;

@@ -184,6 +184,11 @@ export class RingReader extends RingView {
     return result.async ? result.value.then(() => undefined) : Promise.resolve();
   }
 
+  /** Resolves a pending waitForData() now (from the reader's own thread), e.g. when held work became runnable. */
+  wake(): void {
+    Atomics.notify(this.control, TAIL);
+  }
+
   private release(): void {
     if ((Atomics.load(this.control, HEAD) >>> 0) === this.head) return;
     Atomics.store(this.control, HEAD, this.head | 0);

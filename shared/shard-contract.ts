@@ -18,6 +18,17 @@ export type ShardInit = {
   readonly fsyncBatchMs: number;
   readonly walSegmentBytes: number;
   readonly logLevel: string;
+  readonly storage: StorageInit;
+};
+
+/** LSM sizing for one shard (flags --memory-budget-mb, --block-bytes, --level1-mb, --level-multiplier). */
+export type StorageInit = {
+  /** This shard's share of the process memory budget. */
+  readonly memoryBudgetBytes: number;
+  readonly blockBytes: number;
+  /** null = derived from the memtable size. */
+  readonly level1Bytes: number | null;
+  readonly levelMultiplier: number;
 };
 
 export type ReplaySummary = {
@@ -38,6 +49,8 @@ export type ShardStats = {
   readonly shardId: number;
   readonly keys: number;
   readonly memtableBytes: number;
+  /** The LSM store's own figures (levels, tables, cache, amplification counters). */
+  readonly lsm: Record<string, unknown>;
   readonly wal: {
     readonly lsn: number;
     readonly durableLsn: number;

@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { LIMITS } from '../shared/limits.js';
-import type { FsyncPolicy } from '../shared/shard-contract.js';
+import type { FsyncPolicy, StorageInit } from '../shared/shard-contract.js';
 
 export type Config = {
   readonly host: string;
@@ -17,6 +17,7 @@ export type Config = {
   readonly maxValueBytes: number;
   readonly logLevel: string;
   readonly httpFastPath: boolean;
+  readonly storage: StorageInit;
 };
 
 type Option = {
@@ -36,6 +37,10 @@ export const OPTIONS: readonly Option[] = [
   { flag: 'max-value-bytes', env: 'MANTIS_MAX_VALUE_BYTES', fallback: String(LIMITS.value_bytes_max_default), help: 'largest value accepted (413 above)' },
   { flag: 'log-level', env: 'MANTIS_LOG_LEVEL', fallback: 'info', help: 'pino level: fatal error warn info debug trace silent' },
   { flag: 'http-fast-path', env: 'MANTIS_HTTP_FAST_PATH', fallback: 'on', help: 'on | off: serve the hot KV routes natively in uWebSockets.js' },
+  { flag: 'memory-budget-mb', env: 'MANTIS_MEMORY_BUDGET_MB', fallback: '256', help: 'memtables + block cache + table indexes and filters, split across shards' },
+  { flag: 'block-bytes', env: 'MANTIS_BLOCK_BYTES', fallback: '8192', help: 'target size of an SSTable data block before compression' },
+  { flag: 'level1-mb', env: 'MANTIS_LEVEL1_MB', fallback: '', help: 'target size of LSM level 1 per shard (default: 4 memtables)' },
+  { flag: 'level-multiplier', env: 'MANTIS_LEVEL_MULTIPLIER', fallback: '10', help: 'each LSM level is this many times the one above' },
 ];
 
 export class ConfigError extends Error {}
@@ -92,6 +97,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     maxValueBytes: integer('max-value-bytes', get('max-value-bytes'), 1, LIMITS.value_bytes_max_ceiling),
     logLevel: get('log-level'),
     httpFastPath: fastPath === 'on',
+    storage: {
+      memoryBudgetBytes: integer('memory-budget-mb', get('memory-budget-mb'), 4, 1024 * 1024) * 1024 * 1024,
+      blockBytes: integer('block-bytes', get('block-bytes'), 1024, 1024 * 1024),
+      level1Bytes: get('level1-mb') === '' ? null : integer('level1-mb', get('level1-mb'), 1, 1024 * 1024) * 1024 * 1024,
+      levelMultiplier: integer('level-multiplier', get('level-multiplier'), 2, 100),
+    },
   };
 }
 

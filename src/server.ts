@@ -33,6 +33,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       fsyncBatchMs: config.fsyncBatchMs,
       logLevel: config.logLevel,
       log,
+      storage: config.storage,
     });
     await pool.start();
     const metrics = createMetrics(pool);

@@ -1,7 +1,9 @@
-// Entry point of one shard actor (a worker thread). It replays the shard's
-// WAL into a fresh memtable, tells the router it is ready, then serves the
-// request ring until the router terminates it. Administration (stats, flush,
-// close) is exposed over comlink on a dedicated MessagePort.
+// Entry point of one shard actor (a worker thread). It opens the shard's LSM
+// tables, replays the WAL tail they do not cover into a fresh memtable, tells
+// the router it is ready, then serves the request ring until the router
+// terminates it. Administration (stats, flush, close) is exposed over comlink
+// on a dedicated MessagePort; flushes and compactions go to the task pool
+// through another.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -12,14 +14,16 @@ import { ShardMetric, FSYNC_BUCKETS_MS } from '../shared/metrics-layout.js';
 import { RingReader, RingWriter } from '../shared/ring.js';
 import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle, ShardStats } from '../shared/shard-contract.js';
 import { decodeWriteOps, WAL_KV_OPS } from '../shared/wire.js';
-import { Memtable } from './store/memtable.js';
+import { LsmStore, tuningFromBudget } from './lsm/index.js';
 import { replayWal, WalWriter, type ReplayResult } from './wal/index.js';
+import { PoolClient } from './shard/pool-client.js';
 import { ResponseSender } from './shard/response-sender.js';
-import { publishTableSize, ShardActor } from './shard/shard-actor.js';
+import { ShardActor } from './shard/shard-actor.js';
+import { probeStorage, publishDisk, publishMemory } from './shard/storage-health.js';
 import { ShardOps } from './shard/shard-ops.js';
 import { createShardLog } from './shard/shard-log.js';
 
-type WorkerInput = ShardInit & { readonly adminPort: MessagePort };
+type WorkerInput = ShardInit & { readonly adminPort: MessagePort; readonly poolPort: MessagePort };
 
 const init = workerData as WorkerInput;
 const log = createShardLog(init.shardId, init.logLevel);
@@ -29,13 +33,15 @@ function post(message: ShardLifecycle): void {
   parentPort?.postMessage(message);
 }
 
-function replay(ops: ShardOps, walDir: string): { summary: ReplaySummary; result: ReplayResult } {
+/** Replays the WAL records the tables do not already hold (lsn > flushedLsn). */
+function replay(ops: ShardOps, walDir: string, flushedLsn: number): { summary: ReplaySummary; result: ReplayResult } {
   const started = performance.now();
   const nowMs = Date.now();
   const result = replayWal(
     walDir,
-    (type, _lsn, payload) => {
+    (type, lsn, payload) => {
       if (type !== WAL_KV_OPS) throw new Error(`unknown WAL record type ${type}`);
+      if (lsn <= flushedLsn) return;
       for (const op of decodeWriteOps(payload)) ops.replay(op, nowMs);
     },
     log,
@@ -68,11 +74,36 @@ function faultDelayMs(raw: string | undefined): number {
   return ms;
 }
 
+function openStore(wake: () => void, walRef: { wal: WalWriter | null }): LsmStore {
+  const s = init.storage;
+  const tuning = tuningFromBudget(s.memoryBudgetBytes, {
+    blockBytes: s.blockBytes,
+    level1Bytes: s.level1Bytes ?? undefined,
+    levelMultiplier: s.levelMultiplier,
+  });
+  const pool = new PoolClient(init.poolPort);
+  return LsmStore.open({
+    dir: join(init.dir, 'sst'),
+    tuning,
+    runTask: (task, transfer) => pool.run(task, transfer),
+    log,
+    onFlushed: (_lsn, segment) => {
+      const removed = walRef.wal?.removeSegmentsBefore(segment) ?? 0;
+      if (removed > 0) log('info', 'wal: removed segments now held in tables', { removed, before: segment });
+    },
+    onProgress: wake,
+  });
+}
+
 async function main(): Promise<void> {
-  const table = new Memtable();
-  const ops = new ShardOps(table);
+  const walRef: { wal: WalWriter | null } = { wal: null };
+  let actor: ShardActor | null = null;
+  const store = openStore(() => actor?.wake(), walRef);
+  const ops = new ShardOps(store);
   const walDir = join(init.dir, 'wal');
-  const { summary, result: replayResult } = replay(ops, walDir);
+  const { summary, result: replayed } = replay(ops, walDir, store.flushedLsn);
+  // After a flush retired every segment the log may be empty: it continues above the tables.
+  const replayResult = { ...replayed, lastLsn: Math.max(replayed.lastLsn, store.flushedLsn) };
   const wal = WalWriter.open(
     {
       dir: walDir,
@@ -92,13 +123,15 @@ async function main(): Promise<void> {
   );
   if (summary.droppedBytes > 0) log('warn', 'WAL replay dropped a torn or corrupt tail', { ...summary });
   metrics[ShardMetric.replay_dropped_bytes] += summary.droppedBytes;
-  publishTableSize(metrics, table);
+  walRef.wal = wal;
+  publishMemory(metrics, store);
+  publishDisk(metrics, init.dir, wal, store);
 
-  const actor = new ShardActor({
+  actor = new ShardActor({
     reader: new RingReader(init.requestRing),
     sender: new ResponseSender(new RingWriter(init.responseRing)),
     ops,
-    table,
+    store,
     wal,
     metrics,
     log,
@@ -107,34 +140,57 @@ async function main(): Promise<void> {
   });
 
   const sweep = setInterval(() => {
-    metrics[ShardMetric.ttl_expired] += table.sweepExpired(Date.now(), LIMITS.ttl_sweep_entries_max);
-    publishTableSize(metrics, table);
+    metrics[ShardMetric.ttl_expired] += store.sweepExpired(Date.now(), LIMITS.ttl_sweep_entries_max);
+    publishMemory(metrics, store);
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();
+  const health = setInterval(() => {
+    if (wal.failure !== null || store.failure !== null) recoverStorage(wal, store, actor as ShardActor);
+    publishDisk(metrics, init.dir, wal, store);
+  }, LIMITS.storage_probe_interval_ms);
+  health.unref();
 
   const admin: ShardAdmin = {
     stats: (): ShardStats => {
       const w = wal.stats();
       return {
         shardId: init.shardId,
-        keys: table.size,
-        memtableBytes: table.bytes,
+        keys: store.stats().keys,
+        memtableBytes: store.stats().memtableBytes,
+        lsm: store.stats(),
         wal: { ...w, failure: wal.failure?.message ?? null },
         replay: summary,
       };
     },
     flush: () => wal.flush(),
     close: async () => {
-      actor.stop();
+      actor?.stop();
       clearInterval(sweep);
+      clearInterval(health);
       await wal.close();
+      await store.close();
     },
   };
   Comlink.expose(admin, nodeEndpoint(init.adminPort));
 
-  post({ kind: 'ready', generation: init.generation, replay: summary, keys: table.size });
-  log('info', 'shard ready', { keys: table.size, replayRecords: summary.records, replayMs: Math.round(summary.durationMs) });
+  const keys = store.stats().keys;
+  post({ kind: 'ready', generation: init.generation, replay: summary, keys });
+  log('info', 'shard ready', { keys, tables: store.stats().levels.map((l) => l.tables), replayRecords: summary.records, replayMs: Math.round(summary.durationMs) });
   await actor.run();
+}
+
+/** The disk failed earlier: when the probe says it takes writes again, resume the WAL and the LSM. */
+function recoverStorage(wal: WalWriter, store: LsmStore, actor: ShardActor): void {
+  const reason = probeStorage(init.dir);
+  if (reason !== null) return;
+  try {
+    wal.recover();
+  } catch (error) {
+    log('warn', 'storage probe passed but the WAL still fails', { error: String(error) });
+    return;
+  }
+  store.retry();
+  actor.wake();
 }
 
 main().catch((error: unknown) => {

@@ -46,6 +46,11 @@ export function readiness(pool: ShardPool): HttpReply {
     keys: shard.metrics[ShardMetric.keys],
     restarts: shard.restarts,
     storage_failed: shard.metrics[ShardMetric.storage_failed] === 1,
+    disk: {
+      table_bytes: shard.metrics[ShardMetric.lsm_table_bytes],
+      wal_bytes: shard.metrics[ShardMetric.disk_wal_bytes],
+      free_bytes: shard.metrics[ShardMetric.disk_free_bytes],
+    },
     replay: shard.lastReplay,
   }));
   if (pool.allReady()) return okReply({ ready: true, shards });

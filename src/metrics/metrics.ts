@@ -150,10 +150,27 @@ function shardMetrics(registry: client.Registry, pool: ShardPool): void {
   shardCounter(registry, pool, 'mantis_shard_restarts_total', 'Times a shard thread died and was restarted', ShardMetric.restarts);
   shardCounter(registry, pool, 'mantis_ttl_expired_total', 'Expired keys removed by the TTL sweeper', ShardMetric.ttl_expired);
   shardCounter(registry, pool, 'mantis_wal_replay_dropped_bytes_total', 'Torn or corrupt WAL bytes dropped at replay', ShardMetric.replay_dropped_bytes);
+  shardCounter(registry, pool, 'mantis_write_stalls_total', 'Write requests held while the LSM could not take writes', ShardMetric.write_stalls);
+  shardCounter(registry, pool, 'mantis_corrupt_reads_total', 'Reads refused because a table block failed its checksum', ShardMetric.corrupt_reads);
+  shardCounter(registry, pool, 'mantis_lsm_corruptions_total', 'Checksum failures seen by flushes and compactions', ShardMetric.lsm_corruptions);
+  shardCounter(registry, pool, 'mantis_lsm_flushes_total', 'Memtables flushed to level-0 tables', ShardMetric.lsm_flushes);
+  shardCounter(registry, pool, 'mantis_lsm_compactions_total', 'Compactions that merged tables into the next level', ShardMetric.lsm_compactions);
+  shardCounter(registry, pool, 'mantis_lsm_user_bytes_total', 'Key and value bytes written by clients', ShardMetric.lsm_user_bytes);
+  shardCounter(registry, pool, 'mantis_lsm_table_bytes_written_total', 'Table bytes written by flushes and compactions', ShardMetric.lsm_disk_bytes_written);
+  shardCounter(registry, pool, 'mantis_lsm_compaction_bytes_read_total', 'Table bytes read by compactions', ShardMetric.lsm_compaction_bytes_read);
+  shardCounter(registry, pool, 'mantis_block_cache_hits_total', 'Table block reads served from the block cache', ShardMetric.block_cache_hits);
+  shardCounter(registry, pool, 'mantis_block_cache_misses_total', 'Table block reads that went to disk', ShardMetric.block_cache_misses);
+  shardGauge(registry, pool, 'mantis_lsm_tables', 'Live SSTables', (s) => s.metrics[ShardMetric.lsm_tables]);
+  shardGauge(registry, pool, 'mantis_lsm_level0_tables', 'Live level-0 SSTables (writes stall when too many)', (s) => s.metrics[ShardMetric.lsm_level0_tables]);
+  shardGauge(registry, pool, 'mantis_lsm_table_bytes', 'Bytes of live SSTables on disk', (s) => s.metrics[ShardMetric.lsm_table_bytes]);
+  shardGauge(registry, pool, 'mantis_lsm_memory_bytes', 'Memtables + block cache + table indexes and filters', (s) => s.metrics[ShardMetric.lsm_memory_bytes]);
+  shardGauge(registry, pool, 'mantis_block_cache_bytes', 'Bytes held by the block cache', (s) => s.metrics[ShardMetric.block_cache_bytes]);
+  shardGauge(registry, pool, 'mantis_disk_wal_bytes', 'Bytes of WAL segments on disk', (s) => s.metrics[ShardMetric.disk_wal_bytes]);
+  shardGauge(registry, pool, 'mantis_disk_free_bytes', 'Free bytes on the file system of the shard directory', (s) => s.metrics[ShardMetric.disk_free_bytes]);
   shardGauge(registry, pool, 'mantis_shard_keys', 'Keys held by each shard', (s) => s.metrics[ShardMetric.keys]);
   shardGauge(registry, pool, 'mantis_shard_memtable_bytes', 'Approximate memtable bytes', (s) => s.metrics[ShardMetric.memtable_bytes]);
   shardGauge(registry, pool, 'mantis_shard_ready', '1 when the shard has replayed its WAL and serves', (s) => (s.state === 'ready' ? 1 : 0));
-  shardGauge(registry, pool, 'mantis_shard_storage_failed', '1 when a WAL write or fsync failed and the shard refuses writes', (s) => s.metrics[ShardMetric.storage_failed]);
+  shardGauge(registry, pool, 'mantis_shard_storage_failed', '1 when a WAL or table write failed and the shard refuses writes (until its probe sees the disk usable)', (s) => s.metrics[ShardMetric.storage_failed]);
   shardGauge(registry, pool, 'mantis_shard_inflight_requests', 'Requests sent to the shard and not yet answered', (s) => s.depth().inFlight);
   shardGauge(registry, pool, 'mantis_shard_queued_requests', 'Requests waiting for ring space', (s) => s.depth().queued);
   new client.Gauge({

@@ -15,6 +15,7 @@ import { createRing, RingReader, RingWriter } from '../../shared/ring.js';
 import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle } from '../../shared/shard-contract.js';
 import { decodeResponse, encodeRequest, frameId, type ShardRequest, type ShardResponse } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
+import type { TaskPool } from '../pool/task-pool.js';
 
 const SHARD_ENTRY = new URL('../../workers/shard-main.js', import.meta.url);
 const RESTART_BACKOFF_MS = [50, 200, 1000, 5000];
@@ -41,6 +42,8 @@ type Generation = {
 
 export type ShardClientOptions = Omit<ShardInit, 'generation' | 'requestRing' | 'responseRing' | 'metrics'> & {
   readonly log: Logger;
+  /** Where the shard's flushes and compactions run. */
+  readonly pool: TaskPool;
   readonly ringBytes: number;
 };
 
@@ -224,7 +227,9 @@ export class ShardClient {
     const requestRing = createRing(this.options.ringBytes);
     const responseRing = createRing(this.options.ringBytes);
     const channel = new MessageChannel();
-    const init: ShardInit & { adminPort: unknown } = {
+    const poolChannel = new MessageChannel();
+    this.options.pool.serve(poolChannel.port1);
+    const init: ShardInit & { adminPort: unknown; poolPort: unknown } = {
       shardId: this.options.shardId,
       generation: number,
       requestRing,
@@ -235,9 +240,11 @@ export class ShardClient {
       fsyncBatchMs: this.options.fsyncBatchMs,
       walSegmentBytes: this.options.walSegmentBytes,
       logLevel: this.options.logLevel,
+      storage: this.options.storage,
       adminPort: channel.port2,
+      poolPort: poolChannel.port2,
     };
-    const worker = new Worker(SHARD_ENTRY, { workerData: init, transferList: [channel.port2], name: `shard-${this.id}` });
+    const worker = new Worker(SHARD_ENTRY, { workerData: init, transferList: [channel.port2, poolChannel.port2], name: `shard-${this.id}` });
     const gen: Generation = {
       number,
       worker,

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { buildSlotMap, shardOfKey, type SlotMap } from '../../shared/slot.js';
 import { createShardMetrics } from '../../shared/metrics-layout.js';
 import { LIMITS } from '../../shared/limits.js';
-import type { FsyncPolicy } from '../../shared/shard-contract.js';
+import type { FsyncPolicy, StorageInit } from '../../shared/shard-contract.js';
 import type { Logger } from '../log.js';
+import { TaskPool } from '../pool/task-pool.js';
 import { ShardClient, withTimeout } from './shard-client.js';
 
 export type ShardPoolOptions = {
@@ -17,14 +18,19 @@ export type ShardPoolOptions = {
   readonly fsyncBatchMs: number;
   readonly logLevel: string;
   readonly log: Logger;
+  /** Storage sizing for the whole process; the memory budget is split evenly across shards. */
+  readonly storage: StorageInit;
 };
 
 export class ShardPool {
   readonly shards: readonly ShardClient[];
   private readonly slotMap: SlotMap;
+  /** Flushes and compactions of every shard run here. */
+  readonly tasks = new TaskPool();
 
   constructor(options: ShardPoolOptions) {
     this.slotMap = buildSlotMap(options.shards);
+    const storage = { ...options.storage, memoryBudgetBytes: Math.floor(options.storage.memoryBudgetBytes / options.shards) };
     this.shards = Array.from({ length: options.shards }, (_, shardId) => {
       const client = new ShardClient(
         {
@@ -35,6 +41,8 @@ export class ShardPool {
           walSegmentBytes: LIMITS.wal_segment_bytes_max,
           logLevel: options.logLevel,
           log: options.log,
+          pool: this.tasks,
+          storage,
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),
@@ -59,5 +67,6 @@ export class ShardPool {
 
   async stop(timeoutMs: number): Promise<void> {
     await Promise.all(this.shards.map((shard) => shard.stop(timeoutMs)));
+    await this.tasks.close();
   }
 }

@@ -1,7 +1,7 @@
 // workers/store/memtable.ts: point lookups, ordered listing and TTL expiry,
 // checked against a plain Map plus a sorted array.
 import { describe, expect, it } from 'vitest';
-import { binaryToKey, keyToBinary, Memtable, type Entry } from '../../workers/store/memtable.js';
+import { binaryToKey, keyToBinary, KIND_PUT, Memtable, type Entry } from '../../workers/store/memtable.js';
 import { Xorshift32 } from './support/prng.js';
 
 const ALPHABET = ['\x00', '\x01', 'a', 'b', '\x7f', '\x80', '\xfe', '\xff'];
@@ -11,6 +11,8 @@ const entry = (value: string, expiresAtMs = 0, contentType = 'text/plain'): Entr
   value: new Uint8Array(Buffer.from(value)),
   contentType,
   expiresAtMs,
+  seq: 1,
+  kind: KIND_PUT,
 });
 
 const live = (e: Entry, nowMs: number): boolean => e.expiresAtMs === 0 || e.expiresAtMs > nowMs;

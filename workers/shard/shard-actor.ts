@@ -2,6 +2,10 @@
 // them in order, write all of the batch's writes to the WAL in one write
 // (group commit), answer reads at once and writes once the WAL says they are
 // durable under the fsync policy. Waiting is Atomics.waitAsync, never a spin.
+// When the LSM cannot take writes yet (both memtables full, level 0 too deep,
+// or a freeze waiting for in-flight writes to become durable) write requests
+// are held in order — reads go on — and answered SHARD_BUSY once held longer
+// than LIMITS.write_stall_max_ms.
 
 import { LIMITS } from '../../shared/limits.js';
 import { ShardMetric } from '../../shared/metrics-layout.js';
@@ -17,7 +21,7 @@ import {
   type ShardResponse,
 } from '../../shared/wire.js';
 import { WalError, type WalWriter } from '../wal/index.js';
-import type { Memtable } from '../store/memtable.js';
+import { CorruptionError, type LsmStore } from '../lsm/index.js';
 import { ResponseSender } from './response-sender.js';
 import type { ShardOps, Undo } from './shard-ops.js';
 import type { ShardLog } from './shard-log.js';
@@ -29,7 +33,7 @@ export type ActorDeps = {
   readonly reader: RingReader;
   readonly sender: ResponseSender;
   readonly ops: ShardOps;
-  readonly table: Memtable;
+  readonly store: LsmStore;
   readonly wal: WalWriter;
   readonly metrics: Float64Array;
   readonly log: ShardLog;
@@ -38,23 +42,32 @@ export type ActorDeps = {
   readonly delayMs: number;
 };
 
-/** Keys and bytes of the memtable, for the router's gauges. */
-export function publishTableSize(metrics: Float64Array, table: Memtable): void {
-  metrics[ShardMetric.keys] = table.size;
-  metrics[ShardMetric.memtable_bytes] = table.bytes;
-}
+type Held = { readonly frame: Uint8Array; readonly sinceMs: number };
 
 export class ShardActor {
   /** Batches written to the WAL and not yet durable, oldest first. */
   private readonly inFlight: PendingBatch[] = [];
+  /** Write requests held while writes stall, oldest first. */
+  private held: Held[] = [];
+  private stallTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private readonly d: ActorDeps) {}
+
+  /** Held work may be runnable now (a flush or compaction finished, storage recovered). */
+  wake(): void {
+    this.d.reader.wake();
+  }
 
   async run(): Promise<void> {
     const frames: Uint8Array[] = [];
     while (!this.closed) {
       frames.length = 0;
+      this.maybeFreeze();
+      if (this.held.length > 0 && !this.writesStalled()) {
+        // Held writes go first, in arrival order, ahead of anything newer.
+        for (const h of this.held.splice(0)) frames.push(h.frame);
+      }
       this.d.reader.drain(frames, LIMITS.batch_frames_max);
       if (frames.length > 0) {
         if (this.d.delayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.d.delayMs));
@@ -70,6 +83,49 @@ export class ShardActor {
 
   stop(): void {
     this.closed = true;
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+  }
+
+  /** Writes must wait: the store stalls them, or a due freeze waits for in-flight writes to be durable. */
+  private writesStalled(): boolean {
+    const store = this.d.store;
+    return store.writeStalled() || (store.wantsFreeze() && this.inFlight.length > 0);
+  }
+
+  /**
+   * Freezes the full memtable once every write in it is durable (so a WAL failure can never need to
+   * roll back into a table), starting a new WAL segment whose predecessors the flush will retire.
+   */
+  private maybeFreeze(): void {
+    const store = this.d.store;
+    if (!store.wantsFreeze() || this.inFlight.length > 0) return;
+    const segment = this.d.wal.rollNow();
+    if (segment === null) return;
+    store.freeze(this.d.wal.stats().lsn, segment);
+  }
+
+  private hold(frame: Uint8Array): void {
+    this.held.push({ frame, sinceMs: Date.now() });
+    this.d.metrics[ShardMetric.write_stalls]++;
+    this.stallTimer ??= setTimeout(() => this.expireHeld(), LIMITS.write_stall_max_ms);
+  }
+
+  /** Answers SHARD_BUSY to writes held past the bound; re-arms for the rest. */
+  private expireHeld(): void {
+    this.stallTimer = null;
+    const cutoff = Date.now() - LIMITS.write_stall_max_ms;
+    while (this.held.length > 0 && this.held[0].sinceMs <= cutoff) {
+      const { frame } = this.held.shift() as Held;
+      const levels = this.d.store.stats().levels;
+      this.answer(frameId(frame), {
+        kind: 'error',
+        code: 'SHARD_BUSY',
+        message: `writes stalled for ${LIMITS.write_stall_max_ms} ms while storage catches up (level 0 has ${levels[0].tables} tables); retry shortly`,
+      });
+    }
+    this.d.sender.flush();
+    if (this.held.length > 0) this.stallTimer = setTimeout(() => this.expireHeld(), Math.max(1, this.held[0].sinceMs + LIMITS.write_stall_max_ms - Date.now()));
+    this.wake();
   }
 
   private processBatch(frames: Uint8Array[]): void {
@@ -81,7 +137,8 @@ export class ShardActor {
     const records: { type: number; payload: Uint8Array }[] = [];
     for (const frame of frames) this.processFrame(frame, nowMs, batch, records);
     if (records.length > 0) this.logBatch(batch, records);
-    publishTableSize(m, this.d.table);
+    m[ShardMetric.keys] = this.d.store.approxKeys();
+    m[ShardMetric.memtable_bytes] = this.d.store.memtableBytes();
     this.d.sender.flush();
   }
 
@@ -99,9 +156,13 @@ export class ShardActor {
         this.crashForTest();
       }
       const isWrite = isWriteRequest(request);
-      const failure = this.d.wal.failure;
+      const failure = this.d.wal.failure ?? this.d.store.failure;
       if (isWrite && failure !== null) {
         this.answer(id, { kind: 'error', code: failure.code, message: `shard refuses writes: ${failure.message}` });
+        return;
+      }
+      if (isWrite && (this.held.length > 0 || this.writesStalled())) {
+        this.hold(frame);
         return;
       }
       const undoFrom = batch.undo.length;
@@ -122,6 +183,12 @@ export class ShardActor {
     } catch (error) {
       if (error instanceof InjectedCrash) throw error;
       this.d.metrics[ShardMetric.ops_error]++;
+      if (error instanceof CorruptionError) {
+        this.d.metrics[ShardMetric.corrupt_reads]++;
+        this.d.log('error', 'corrupt table block; refusing this read', { id, file: error.file, offset: error.offset });
+        this.answer(id, { kind: 'error', code: 'DATA_CORRUPT', message: `${error.message}; the keys in this block cannot be read until it is repaired` });
+        return;
+      }
       const message = error instanceof FrameError ? `corrupt request frame: ${error.message}` : String(error);
       this.d.log('error', 'request failed inside shard', { id, error: message });
       this.answer(id, { kind: 'error', code: 'INTERNAL', message });
@@ -157,6 +224,8 @@ export class ShardActor {
     batch.settled = true;
     for (const write of batch.writes) this.answer(write.id, write.response);
     this.d.sender.flush();
+    // A freeze may have been waiting for exactly this.
+    if (this.inFlight.length === 0 && this.d.store.wantsFreeze()) this.wake();
   }
 
   private failWrites(batch: PendingBatch, error: WalError): void {

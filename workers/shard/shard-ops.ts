@@ -1,13 +1,16 @@
-// Op* functions run inside a shard and apply one request to its memtable
+// Op* functions run inside a shard and apply one request to its LSM store
 // (Dragonfly's Cmd*/Op* split: the router's cmd* functions send, these apply).
 // A write records what it replaced in an undo list, so that a batch whose WAL
 // write or fsync fails can be rolled back instead of staying visible.
+// Reads may read table blocks from disk synchronously: the shard thread owns
+// its tables, and a block read is one pread (usually page-cached).
 
 import { unreachable } from '../../shared/errors.js';
 import type { BatchOp, BatchResult, DeleteOp, PutOp, ShardRequest, ShardResponse } from '../../shared/wire.js';
-import { binaryToKey, keyToBinary, type Entry, type Memtable } from '../store/memtable.js';
+import type { LsmStore, Undo } from '../lsm/index.js';
+import { binaryToKey, keyToBinary } from '../store/memtable.js';
 
-export type Undo = { readonly key: string; readonly previous: Entry | undefined };
+export type { Undo } from '../lsm/index.js';
 
 /** What applying one request produced: its response, and for writes the ops to log. */
 export type Applied = {
@@ -16,7 +19,7 @@ export type Applied = {
 };
 
 export class ShardOps {
-  constructor(private readonly table: Memtable) {}
+  constructor(private readonly store: LsmStore) {}
 
   apply(request: ShardRequest, nowMs: number, undo: Undo[]): Applied {
     switch (request.kind) {
@@ -35,19 +38,18 @@ export class ShardOps {
     }
   }
 
-  /** Re-applies a logged write during WAL replay (no undo, expired puts skipped). */
+  /** Re-applies a logged write during WAL replay (no undo; an expired put replays as a delete). */
   replay(op: PutOp | DeleteOp, nowMs: number): void {
-    const key = keyToBinary(op.key);
     if (op.kind === 'delete' || (op.expiresAtMs !== 0 && op.expiresAtMs <= nowMs)) {
-      this.table.set(key, undefined);
+      this.store.delete(op.key.slice());
       return;
     }
-    // Copy: op.value is a view into the whole WAL segment read for replay.
-    this.table.set(key, { value: op.value.slice(), contentType: op.contentType, expiresAtMs: op.expiresAtMs });
+    // Copy: op.key and op.value are views into the whole WAL segment read for replay.
+    this.store.put(op.key.slice(), op.value.slice(), op.contentType, op.expiresAtMs);
   }
 
   rollback(undo: readonly Undo[]): void {
-    for (let i = undo.length - 1; i >= 0; i--) this.table.set(undo[i].key, undo[i].previous);
+    this.store.rollback(undo);
   }
 
   private applyOne(op: BatchOp, nowMs: number, undo: Undo[]): { response: BatchResult; writes: (PutOp | DeleteOp)[] } {
@@ -64,40 +66,36 @@ export class ShardOps {
   }
 
   private opGet(key: Uint8Array, nowMs: number): BatchResult {
-    const entry = this.table.get(keyToBinary(key), nowMs);
+    const entry = this.store.get(key, nowMs);
     if (entry === undefined) return { kind: 'missing' };
     return { kind: 'value', contentType: entry.contentType, expiresAtMs: entry.expiresAtMs, value: entry.value };
   }
 
   private opHead(key: Uint8Array, nowMs: number): ShardResponse {
-    const entry = this.table.get(keyToBinary(key), nowMs);
+    const entry = this.store.get(key, nowMs);
     if (entry === undefined) return { kind: 'missing' };
     return { kind: 'meta', contentType: entry.contentType, expiresAtMs: entry.expiresAtMs, size: entry.value.length };
   }
 
   private opPut(op: PutOp, undo: Undo[]): BatchResult {
-    const key = keyToBinary(op.key);
     // The value is a view into the request frame: keep the frame when the value
     // is most of it (a single PUT), copy it out when it is a small part (a batch).
     const value = op.value.byteLength * 2 >= op.value.buffer.byteLength ? op.value : op.value.slice();
-    const previous = this.table.set(key, { value, contentType: op.contentType, expiresAtMs: op.expiresAtMs });
-    undo.push({ key, previous });
+    undo.push(this.store.put(op.key, value, op.contentType, op.expiresAtMs));
     return { kind: 'done' };
   }
 
-  private opDelete(keyBytes: Uint8Array, nowMs: number, undo: Undo[]): BatchResult {
-    const key = keyToBinary(keyBytes);
-    const existed = this.table.get(key, nowMs) !== undefined;
-    const previous = this.table.set(key, undefined);
-    if (previous !== undefined) undo.push({ key, previous });
+  private opDelete(key: Uint8Array, nowMs: number, undo: Undo[]): BatchResult {
+    const existed = this.store.get(key, nowMs) !== undefined;
+    undo.push(this.store.delete(key));
     return { kind: 'deleted', existed };
   }
 
   private opList(request: Extract<ShardRequest, { kind: 'list' }>, nowMs: number): ShardResponse {
     const prefix = keyToBinary(request.prefix);
     const after = request.after === null ? null : keyToBinary(request.after);
-    const { keys, more } = this.table.list(prefix, after, request.skip, request.limit, nowMs);
-    const total = request.wantTotal ? this.table.count(prefix, nowMs) : 0;
+    const { keys, more } = this.store.list(prefix, after, request.skip, request.limit, nowMs);
+    const total = request.wantTotal ? this.store.count(prefix, nowMs) : 0;
     return { kind: 'keys', keys: keys.map(binaryToKey), total, more };
   }
 

@@ -2,15 +2,29 @@
 // through SortedKeys, TTL expiry checked on every read and swept in the
 // background through a min-heap of deadlines. Keys are binary strings of the
 // UTF-8 key bytes (latin1 code units), so ordering is byte ordering.
+// Over disk tables a delete must stay as a tombstone (kind KIND_DELETE) that
+// masks older versions below; get/list/count treat tombstones as absent.
 
+import { KIND_DELETE, KIND_PUT, type EntryKind } from '../lsm/sst-format.js';
 import { prefixEnd, SortedKeys } from './sorted-keys.js';
+
+export { KIND_DELETE, KIND_PUT };
 
 export type Entry = {
   readonly value: Uint8Array;
   readonly contentType: string;
   /** ms since the epoch; 0 = never expires. */
   readonly expiresAtMs: number;
+  /** The shard's sequence number of this version (newer versions have larger ones). */
+  readonly seq: number;
+  readonly kind: EntryKind;
 };
+
+const EMPTY = new Uint8Array(0);
+
+export function tombstone(seq: number): Entry {
+  return { value: EMPTY, contentType: '', expiresAtMs: 0, seq, kind: KIND_DELETE };
+}
 
 const ENTRY_OVERHEAD_BYTES = 96;
 
@@ -22,13 +36,16 @@ export function binaryToKey(key: string): Uint8Array {
   return Buffer.from(key, 'latin1');
 }
 
-const isLive = (entry: Entry, nowMs: number): boolean => entry.expiresAtMs === 0 || entry.expiresAtMs > nowMs;
+/** A put that has not expired: what a read may return. */
+export const isLive = (entry: Entry, nowMs: number): boolean =>
+  entry.kind === KIND_PUT && (entry.expiresAtMs === 0 || entry.expiresAtMs > nowMs);
 
 export class Memtable {
   private readonly entries = new Map<string, Entry>();
   private readonly order = new SortedKeys();
   private readonly deadlines = new DeadlineHeap();
   private ttlEntries = 0;
+  private tombstones = 0;
   bytes = 0;
 
   get size(): number {
@@ -52,6 +69,7 @@ export class Memtable {
     if (previous !== undefined) {
       this.bytes -= sizeOf(key, previous);
       if (previous.expiresAtMs !== 0) this.ttlEntries--;
+      if (previous.kind === KIND_DELETE) this.tombstones--;
     }
     if (entry === undefined) {
       if (previous !== undefined) {
@@ -63,6 +81,7 @@ export class Memtable {
     this.entries.set(key, entry);
     if (previous === undefined) this.order.insert(key);
     this.bytes += sizeOf(key, entry);
+    if (entry.kind === KIND_DELETE) this.tombstones++;
     if (entry.expiresAtMs !== 0) {
       this.ttlEntries++;
       this.deadlines.push(entry.expiresAtMs, key);
@@ -87,10 +106,15 @@ export class Memtable {
     return { keys, more: false };
   }
 
-  /** Live keys with the prefix: O(chunks) when no key carries a TTL. */
+  /** Every stored version (tombstones and expired puts included) from `start` up to `end`, in key order. */
+  *range(start: string, exclusive: boolean, end: string | null): Generator<[string, Entry]> {
+    for (const key of this.order.range(start, exclusive, end)) yield [key, this.entries.get(key) as Entry];
+  }
+
+  /** Live keys with the prefix: O(chunks) when no key carries a TTL and there is no tombstone. */
   count(prefix: string, nowMs: number): number {
     const end = prefixEnd(prefix);
-    if (this.ttlEntries === 0) return this.order.count(prefix, end);
+    if (this.ttlEntries === 0 && this.tombstones === 0) return this.order.count(prefix, end);
     let live = 0;
     for (const key of this.order.range(prefix, false, end)) {
       if (isLive(this.entries.get(key) as Entry, nowMs)) live++;
@@ -106,8 +130,12 @@ export class Memtable {
     }
   }
 
-  /** Removes up to `max` expired entries; returns how many. Needs no WAL record: replay re-checks expiry. */
-  sweepExpired(nowMs: number, max: number): number {
+  /**
+   * Removes up to `max` expired entries; returns how many. Needs no WAL record: replay re-checks expiry.
+   * With `keepTombstones` (older versions may sit in disk tables) an expired put becomes a tombstone
+   * of the same seq instead, so it goes on masking them.
+   */
+  sweepExpired(nowMs: number, max: number, keepTombstones = false): number {
     let removed = 0;
     while (removed < max) {
       const top = this.deadlines.peek();
@@ -115,7 +143,7 @@ export class Memtable {
       this.deadlines.pop();
       const entry = this.entries.get(top.key);
       if (entry !== undefined && entry.expiresAtMs === top.atMs) {
-        this.set(top.key, undefined);
+        this.set(top.key, keepTombstones ? tombstone(entry.seq) : undefined);
         removed++;
       }
     }

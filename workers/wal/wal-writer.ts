@@ -1,12 +1,13 @@
 // The shard's WAL appender: group-committed writes, async fdatasync under the fsync policy,
 // durability callbacks, and segment rolls. Runs on the shard worker's event loop only.
-// After any failed write or fsync the writer is failed for good: nothing later is acknowledged.
+// After a failed write or fsync the writer refuses everything until recover() succeeds: it cuts
+// the segment back to what was acknowledged and continues in a fresh segment.
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { WalError, toWalError } from './wal-error.js';
 import { WalFault } from './wal-fault.js';
 import { encodeRecords } from './wal-record.js';
-import { createSegment, removeEmptySegments, segmentFileName } from './wal-segment.js';
+import { createSegment, listSegments, removeEmptySegments, segmentFileName, segmentPath } from './wal-segment.js';
 import type { ReplayResult, WalOptions } from './wal-types.js';
 
 export { WalError } from './wal-error.js';
@@ -30,6 +31,8 @@ type DurableCallback = (err: WalError | null) => void;
 export class WalWriter {
   private fd: number | null;
   private segmentBytes = 0;
+  /** Bytes of the current segment that hold acknowledged records (fsynced, or written under `none`). */
+  private ackedBytes = 0;
   private lsn: number;
   private durableLsn: number;
   private bytesWritten = 0;
@@ -94,6 +97,7 @@ export class WalWriter {
     }
     this.lsn = first + records.length - 1;
     this.segmentBytes += buf.length;
+    if (this.opts.fsync === 'none') this.ackedBytes = this.segmentBytes;
     this.bytesWritten += buf.length;
     this.opts.metrics?.onWrite(buf.length);
     if (this.segmentBytes >= this.opts.segmentBytesMax) this.rollWhenIdle();
@@ -143,6 +147,61 @@ export class WalWriter {
     return this.closePromise;
   }
 
+  /**
+   * Starts a new segment now, so that every record so far sits in segments before the returned one
+   * (an LSM flush then deletes them once its table is durable). Returns null when that cannot happen
+   * right now (an fsync in flight, or the log failed); ask again later.
+   */
+  rollNow(): number | null {
+    if (this.fsyncInFlight || this.failed || this.fd === null || this.closePromise) return null;
+    if (this.segmentBytes > 0) this.roll();
+    return this.failed ? null : this.segment;
+  }
+
+  /** Deletes the segment files (live or dropped) numbered below `segment`. */
+  removeSegmentsBefore(segment: number): number {
+    let removed = 0;
+    for (const s of listSegments(this.opts.dir)) {
+      if (s.seq >= segment || s.seq === this.segment) continue;
+      fs.rmSync(segmentPath(this.opts.dir, s.name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /**
+   * After a failure: cuts the failed segment back to its acknowledged records (so replay never
+   * stops early on a torn write), continues in a fresh segment, and accepts writes again. The
+   * unacknowledged records were already refused to their clients and rolled back by the shard.
+   * Throws WalError (and stays failed) if the disk still refuses.
+   */
+  recover(): void {
+    const failed = this.failed;
+    if (failed === null || this.closePromise) return;
+    if (this.fsyncInFlight) throw failed;
+    const name = this.segmentName();
+    try {
+      if (this.fd !== null) {
+        fs.ftruncateSync(this.fd, this.ackedBytes);
+        fs.fdatasyncSync(this.fd);
+        fs.closeSync(this.fd);
+        this.fd = null;
+      }
+      this.fd = createSegment(this.opts.dir, this.segment + 1);
+    } catch (err) {
+      throw toWalError(err, 'recover', name);
+    }
+    this.segment++;
+    this.segmentBytes = 0;
+    this.ackedBytes = 0;
+    // Under `none` every written record was acknowledged; otherwise only the fsynced ones were.
+    const kept = this.opts.fsync === 'none' ? this.lsn : this.durableLsn;
+    this.lsn = kept;
+    this.durableLsn = kept;
+    this.failed = null;
+    this.opts.log?.('info', 'wal: storage usable again, accepting writes', { segment: this.segment, lsn: this.lsn, after: failed.message });
+  }
+
   stats(): WalWriterStats {
     const { lsn, durableLsn, segment, segmentBytes, bytesWritten, fsyncs } = this;
     return { lsn, durableLsn, segment, segmentBytes, bytesWritten, fsyncs };
@@ -172,19 +231,22 @@ export class WalWriter {
   private maybeStartFsync(): void {
     if (this.fsyncInFlight || this.failed || this.fd === null || this.lsn <= this.durableLsn) return;
     const upTo = this.lsn;
+    const upToBytes = this.segmentBytes;
+    const segment = this.segment;
     const started = performance.now();
     this.fsyncInFlight = true;
     this.syncWanted = false;
     this.clearBatchTimer();
-    fs.fdatasync(this.fd, (err) => this.onFsyncDone(err ?? this.fault?.onFsync() ?? null, upTo, started));
+    fs.fdatasync(this.fd, (err) => this.onFsyncDone(err ?? this.fault?.onFsync() ?? null, upTo, started, segment, upToBytes));
   }
 
-  private onFsyncDone(err: Error | null, upTo: number, started: number): void {
+  private onFsyncDone(err: Error | null, upTo: number, started: number, segment: number, upToBytes: number): void {
     this.fsyncInFlight = false;
     this.countFsync(started);
     if (err) this.fail(toWalError(err, 'fdatasync', this.segmentName()));
     if (!this.failed) {
       this.durableLsn = Math.max(this.durableLsn, upTo);
+      if (segment === this.segment) this.ackedBytes = Math.max(this.ackedBytes, upToBytes);
       // Acknowledge what this fsync made durable before a roll that might fail.
       this.resolveWaiters();
       if (this.rollPending) this.roll();
@@ -228,6 +290,7 @@ export class WalWriter {
       this.fd = createSegment(this.opts.dir, this.segment + 1);
       this.segment++;
       this.segmentBytes = 0;
+      this.ackedBytes = 0;
     } catch (err) {
       this.fail(toWalError(err, 'segment roll', name));
     }

@@ -1,0 +1,17 @@
+// What an LSM store counts for metrics, the storage benchmark and /health/ready.
+
+export type StorageFailure = { readonly code: 'STORAGE_FULL' | 'STORAGE_IO'; readonly message: string };
+
+export class LsmCounters {
+  /** Key + value (+ content type) bytes the user wrote: the denominator of write amplification. */
+  userBytes = 0;
+  flushes = 0;
+  flushBytes = 0;
+  compactions = 0;
+  trivialMoves = 0;
+  compactionBytesRead = 0;
+  /** Table bytes written by flushes and compactions (the WAL is counted apart). */
+  diskBytesWritten = 0;
+  /** Checksum failures seen by reads, flushes or compactions. */
+  corruptions = 0;
+}
