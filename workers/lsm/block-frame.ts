@@ -3,7 +3,10 @@
 
 import { compressSync, uncompressSync } from 'lz4-napi';
 import { crc32 } from 'node:zlib';
-import { BLOCK_TRAILER_BYTES, COMPRESSION_LZ4, COMPRESSION_NONE, CorruptionError } from './sst-format.js';
+import { BLOCK_TRAILER_BYTES, COMPRESSION_LZ4, COMPRESSION_NONE, CorruptionError, VALUE_BYTES_MAX } from './sst-format.js';
+
+/** No block decodes to more than blockBytes (≤ 64 MiB) plus one maximal entry. */
+const BLOCK_RAW_BYTES_MAX = 2 * VALUE_BYTES_MAX + 1024 * 1024;
 
 /** The payload to store and its compression byte: lz4 only when it saves ≥ 1/8 of the bytes. */
 export function choosePayload(raw: Uint8Array, compress: boolean): { payload: Uint8Array; compression: number } {
@@ -39,6 +42,11 @@ export function unframeBlock(framed: Uint8Array, file: string, offset: number): 
   }
   if (compression === COMPRESSION_NONE) return payload;
   if (compression !== COMPRESSION_LZ4) throw new CorruptionError(`unknown compression ${compression}`, file, offset);
+  // lz4-napi's stream starts with the raw size; never let a bad one drive a huge allocation.
+  const rawBytes = size >= 4 ? Buffer.from(payload.buffer, payload.byteOffset, 4).readUInt32LE(0) : -1;
+  if (rawBytes < 0 || rawBytes > BLOCK_RAW_BYTES_MAX) {
+    throw new CorruptionError(`undecodable block: lz4 raw size ${rawBytes}`, file, offset);
+  }
   try {
     return uncompressSync(payload);
   } catch (err) {

@@ -63,6 +63,10 @@ export class BlockIterator {
 
   /** Positions at the first entry with internal key ≥ (userKey, seq), or invalid past the end. */
   seek(userKey: Uint8Array, seq: number): void {
+    if (this.restartsStart === 0) {
+      this.isValid = false; // an empty block (an empty table's index)
+      return;
+    }
     let lo = 0;
     let hi = this.restartCount - 1;
     while (lo < hi) {

@@ -9,6 +9,7 @@ import { unframeBlock } from './block-frame.js';
 import { BlockIterator } from './block-reader.js';
 import { bloomMayContain } from './bloom.js';
 import { EntryDecoder } from './entry-codec.js';
+import { compareRange } from './key-codec.js';
 import { readExact } from './sst-file-io.js';
 import { decodeFooter, decodeMeta } from './sst-footer.js';
 import {
@@ -95,17 +96,21 @@ export class SstReader implements BlockSource {
       if (stats !== undefined) stats.filterNegatives++;
       return undefined;
     }
-    // The block found by the index may hold only smaller keys (its separator is above
-    // them); then the answer, if any, opens the next block.
-    for (let block = this.index.find(userKey, maxSeq); block < this.index.count; block++) {
-      const it = new BlockIterator(this.readBlock(block, stats, true), this.path, this.index.offsetOf(block));
-      it.seek(userKey, maxSeq);
-      if (!it.valid()) continue;
-      const keyLen = it.keyLength;
-      const sameUser = keyLen - TRAILER_BYTES === userKey.length && Buffer.compare(it.keyBytes.subarray(0, userKey.length), userKey) === 0;
-      return sameUser ? this.decoder.decode(it.keyBytes, keyLen, it.value(), this.index.offsetOf(block)) : undefined;
+    // One block: separators are either a block's last key or a user key strictly
+    // between two blocks, so a block that holds only smaller keys than the target is
+    // followed by a block that starts with a larger user key.
+    const block = this.index.find(userKey, maxSeq);
+    if (block === this.index.count) return undefined;
+    const offset = this.index.offsetOf(block);
+    const it = new BlockIterator(this.readBlock(block, stats, true), this.path, offset);
+    it.seek(userKey, maxSeq);
+    if (!it.valid()) return undefined;
+    const keyLen = it.keyLength;
+    const keys = it.keyBytes;
+    if (keyLen - TRAILER_BYTES !== userKey.length || compareRange(keys, 0, userKey.length, userKey, 0, userKey.length) !== 0) {
+      return undefined;
     }
-    return undefined;
+    return this.decoder.decode(keys, keyLen, it.value(), offset);
   }
 
   /** A cursor over all entries in internal order. */
