@@ -390,7 +390,13 @@ export class LsmStore {
   }
 
   stats() {
-    const levels = this.versions.levels.map((l, i) => ({ level: i, tables: l.length, bytes: this.versions.levelBytes(i) }));
+    const levels = this.versions.levels.map((l, i) => ({
+      level: i,
+      tables: l.length,
+      bytes: this.versions.levelBytes(i),
+      entries: l.reduce((n, r) => n + r.meta.entries, 0),
+      tombstones: l.reduce((n, r) => n + r.meta.tombstones, 0),
+    }));
     const indexBytes = this.versions.all().reduce((s, r) => s + r.memoryBytes, 0);
     const memtableBytes = this.memtableBytes();
     return {
@@ -408,6 +414,15 @@ export class LsmStore {
       ...this.counters,
       reads: { ...this.reads },
     };
+  }
+
+  /** Resolves once no flush or compaction is running or due (tests and benchmarks). */
+  async settle(): Promise<void> {
+    for (;;) {
+      await this.background;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!this.flushing && !this.compacting) return;
+    }
   }
 
   /** Waits for background work, then closes every table. */
