@@ -89,6 +89,7 @@ export class LsmStore {
       store.versions.levels[i] = level.map((m) => SstReader.open(join(o.dir, sstFileName(m.fileNumber)), m.fileNumber, store.cache));
     });
     store.tableEntries = manifest.levels.flat().reduce((n, m) => n + m.entries, 0);
+    setImmediate(() => store.maybeCompact()); // a crash or shutdown may have left a level over its size
     return store;
   }
 
@@ -219,7 +220,7 @@ export class LsmStore {
 
   private onFlushed(frozen: Frozen, result: FlushResult, durationMs: number): void {
     this.flushing = false;
-    if (this.closed) return;
+    // Installed even while closing: the table is done, and installing it shortens the next replay.
     if (result.kind === 'failed') return this.fail('flush', result);
     crashIfFaultPoint('after-sst-write', this.o.log);
     const reader = this.openOrFail('flush', result.table.fileNumber);
@@ -279,7 +280,6 @@ export class LsmStore {
 
   private onCompacted(c: Compaction, result: CompactResult, durationMs: number): void {
     this.compacting = false;
-    if (this.closed) return;
     if (result.kind === 'failed') return this.fail('compaction', result);
     crashIfFaultPoint('after-compaction-write', this.o.log);
     const readers: SstReader[] = [];
