@@ -4,6 +4,7 @@
 // connection, and sends what is left of the budget as Mantis-Deadline-Ms.
 // Retryable failures are tried again after a jittered backoff (RetryPolicy).
 
+import { setMaxListeners } from 'node:events';
 import { AdaptivePool, type Connection, type PoolStats } from './adaptive-pool.js';
 import { CallBudget, sleepWithin } from './call-budget.js';
 import { clientError, MantisClientError } from './client-error.js';
@@ -54,9 +55,12 @@ export class MantisClient {
    */
   async connect(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     const budget = new CallBudget(checkTimeout('timeoutMs', options.timeoutMs ?? 10_000), 0, options.signal);
+    const connections = Math.max(1, this.o.pool.min);
+    // Every warming request listens on this one budget's signal.
+    setMaxListeners(connections + 10, budget.signal);
     try {
       for (;;) {
-        const warm = Array.from({ length: Math.max(1, this.o.pool.min) }, () => this.attempt('ready', { method: 'GET', path: '/health/ready' }, budget, answers.parseReady));
+        const warm = Array.from({ length: connections }, () => this.attempt('ready', { method: 'GET', path: '/health/ready' }, budget, answers.parseReady));
         const outcome = await Promise.allSettled(warm);
         const failed = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
         if (failed === undefined) return;

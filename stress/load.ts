@@ -1,0 +1,149 @@
+// npm run stress -- --duration 60s --rate 5000 --mix get:90,put:10
+//   --keys 1000000 --value-bytes 100 --connections 64 [--url URL [--pid N]]
+//   [--find-max [--p99-bound-ms 50]] [--out DIR]
+//
+// Open-loop load at a constant rate through the MantisDB client (retries and
+// breaker off, so every failure is counted), latencies from the intended send
+// time in HDR histograms, a progress line per second, the server's RSS over
+// time with its fitted slope, and a JSON + self-contained HTML report.
+
+import { availableParallelism, loadavg } from 'node:os';
+import { MantisClient, MantisClientError } from '../src/client/index.js';
+import { UsageError } from './lib/cli-args.js';
+import { findMax } from './lib/find-max.js';
+import { writeReports, type LoadResult } from './lib/load-report.js';
+import { parseLoadOptions, type LoadOptions } from './lib/load-options.js';
+import { runPhase, type PhaseHooks, type SecondStats, type Send } from './lib/open-loop.js';
+import { rssMiB, rssTrend, type RssPoint } from './lib/rss-trend.js';
+import { keyOf, preloadKeys, startOwnServer, type Target } from './lib/target-server.js';
+
+const CLIENT_DESCRIPTION = 'mantisdb/client (undici), retries and breaker off, pool min = max = --connections';
+
+function makeSend(client: MantisClient, o: LoadOptions, value: Buffer): Send {
+  return async (op, i) => {
+    try {
+      if (op === 'put') {
+        await client.put(keyOf(i), value);
+        return null;
+      }
+      const entry = await client.get(keyOf(i));
+      if (entry === null) return o.preload ? 'KEY_MISSING' : null;
+      return entry.value.length === o.valueBytes ? null : 'BAD_VALUE';
+    } catch (error) {
+      return error instanceof MantisClientError ? error.code : 'INTERNAL';
+    }
+  };
+}
+
+function progress(s: SecondStats): void {
+  const rss = s.rssMiB === null ? '' : `  rss ${s.rssMiB} MiB`;
+  console.log(`[${s.t.toFixed(0).padStart(5)}s] ${String(s.completed).padStart(6)} ops/s  p99 ${s.p99Ms.toFixed(2)} ms  errors ${s.errors}  outstanding ${s.outstanding}${rss}`);
+}
+
+async function openTarget(o: LoadOptions): Promise<Target> {
+  if (o.url !== null) return { url: o.url, pid: o.pid, startedHere: false, stop: async () => undefined };
+  console.log(`starting MantisDB from dist/ (fsync ${o.fsync}${o.shards === null ? '' : `, ${o.shards} shards`}) on a temp data dir`);
+  return startOwnServer({ fsync: o.fsync, shards: o.shards });
+}
+
+function settingsOf(o: LoadOptions): Record<string, string | number | boolean | null> {
+  return {
+    durationMs: o.durationMs, rate: o.rate, getShare: o.mix.getShare, keys: o.keys, valueBytes: o.valueBytes, connections: o.connections,
+    fsync: o.url === null ? o.fsync : null, shards: o.shards, warmupMs: o.warmupMs, findMax: o.findMax, p99BoundMs: o.p99BoundMs, backlogMax: o.backlogMax,
+  };
+}
+
+function printSummary(r: LoadResult): void {
+  if (r.run !== null) {
+    const l = r.run.latency;
+    console.log(`\nachieved ${r.run.achievedRate} ops/s of ${r.run.targetRate} target; ${r.run.completed} completed, ${r.run.errorCount} errors`);
+    console.log(`latency from intended send: p50 ${l.p50Ms} ms  p90 ${l.p90Ms} ms  p99 ${l.p99Ms} ms  p99.9 ${l.p999Ms} ms  max ${l.maxMs} ms`);
+    for (const [code, n] of Object.entries(r.run.errors)) console.log(`  error ${code}: ${n}`);
+    console.log(`harness event-loop delay: p99 ${r.run.loopDelayMs.p99} ms, max ${r.run.loopDelayMs.max} ms`);
+  }
+  if (r.findMax !== null) console.log(`\nhighest rate that held (p99 <= ${r.findMax.p99BoundMs} ms): ${r.findMax.maxRate ?? 'none'} ops/s`);
+  const rss = r.rss;
+  if (rss.samples === 0) console.log(`server RSS: not sampled (${rss.note})`);
+  else console.log(`server RSS: ${rss.firstMiB} -> ${rss.lastMiB} MiB (peak ${rss.peakMiB}); slope ${rss.slopeMiBPerMin} MiB/min, second half ${rss.secondHalfSlopeMiBPerMin} MiB/min`);
+}
+
+async function measure(o: LoadOptions, target: Target, client: MantisClient): Promise<LoadResult> {
+  const startedAt = new Date().toISOString();
+  const value = Buffer.alloc(o.valueBytes, 'x');
+  let preload: LoadResult['preload'] = null;
+  if (o.preload) {
+    const started = performance.now();
+    let shown = 0;
+    await preloadKeys(client, o.keys, value, (done) => {
+      if (done - shown >= 100_000 || done === o.keys) console.log(`preloaded ${(shown = done)} of ${o.keys} keys`);
+    });
+    preload = { keys: o.keys, ms: Math.round(performance.now() - started) };
+  }
+  const send = makeSend(client, o, value);
+  const phase = { rate: o.rate, getShare: o.mix.getShare, keys: o.keys, backlogMax: o.backlogMax };
+  if (o.warmupMs > 0 && !o.findMax) {
+    console.log(`warming up for ${o.warmupMs / 1000} s at ${o.rate} ops/s (not measured)`);
+    await runPhase({ ...phase, durationMs: o.warmupMs }, send);
+  }
+  const rssPoints: RssPoint[] = [];
+  const t0 = performance.now();
+  const pid = target.pid;
+  const hooks: PhaseHooks = {
+    onSecond: progress,
+    sampleRssMiB: () => {
+      const rss = pid === null ? null : rssMiB(pid);
+      if (rss !== null) rssPoints.push({ t: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rss });
+      return rss;
+    },
+  };
+  const cpu = process.cpuUsage();
+  const run = o.findMax ? null : await runPhase({ ...phase, durationMs: o.durationMs }, send, hooks);
+  const max = o.findMax
+    ? await findMax({ ...o, getShare: o.mix.getShare }, send, hooks, (s) => console.log(`step ${s.rate} ops/s: achieved ${s.achievedRate}, p99 ${s.p99Ms} ms -> ${s.passed ? 'held' : `failed (${s.why})`}`))
+    : null;
+  const used = process.cpuUsage(cpu);
+  const note = pid === null ? 'the server pid is unknown (pass --pid with --url)' : null;
+  return {
+    kind: o.findMax ? 'find-max' : 'load',
+    startedAt,
+    command: `npm run stress -- ${process.argv.slice(2).join(' ')}`.trim(),
+    settings: settingsOf(o),
+    target: { url: target.url, startedHere: target.startedHere, pid },
+    machine: { cores: availableParallelism(), node: process.version, loadAverage: loadavg() },
+    client: CLIENT_DESCRIPTION,
+    preload,
+    run,
+    findMax: max,
+    rss: rssTrend(rssPoints, note),
+    rssPoints,
+    harnessCpuMs: Math.round((used.user + used.system) / 1000),
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseLoadOptions(process.argv.slice(2));
+  const target = await openTarget(o);
+  const client = new MantisClient({
+    url: target.url,
+    name: 'stress',
+    retry: false,
+    breaker: false,
+    timeoutMs: 60_000,
+    pool: { min: o.connections, max: o.connections, queueMax: o.backlogMax + 1, idleTimeoutMs: 600_000 },
+  });
+  try {
+    await client.connect({ timeoutMs: 120_000 });
+    const result = await measure(o, target, client);
+    printSummary(result);
+    const files = writeReports(o.outDir, result);
+    console.log(`report: ${files.html}\njson:   ${files.json}`);
+  } finally {
+    await client.close();
+    await target.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof UsageError ? `stress: ${error.message}` : error);
+  process.exit(error instanceof UsageError ? 2 : 1);
+});
