@@ -37,7 +37,7 @@ describe('block cache', () => {
     );
   });
 
-  it('evicts the least recently used block first', () => {
+  it('evicts the least recently used block first (a hit earns a second chance)', () => {
     const cache = new BlockCache(8 * (1000 + CACHE_ENTRY_OVERHEAD_BYTES) * 4); // room for 32 blocks of 1000
     for (let i = 0; i < 32; i++) cache.set(1, i, block(1000, i));
     expect(cache.entries).toBe(32);

@@ -1,11 +1,13 @@
 // Decompressed, checksum-verified blocks of one shard's tables, bounded in bytes.
-// LRU through a Map's insertion order: a hit moves the block to the back, eviction
-// takes from the front. Runs on the shard's thread only (not shared across threads).
+// Second-chance LRU (CLOCK) over a Map's insertion order: a hit only sets a
+// referenced bit (no reordering on the read path); eviction takes from the front,
+// moving referenced blocks to the back once with the bit cleared. Runs on the
+// shard's thread only (not shared across threads).
 
 /** Per-entry bookkeeping charged against the capacity besides the block bytes. */
 export const CACHE_ENTRY_OVERHEAD_BYTES = 80;
 
-type CacheEntry = { readonly fileNumber: number; readonly block: Uint8Array; readonly charge: number };
+type CacheEntry = { readonly fileNumber: number; readonly block: Uint8Array; readonly charge: number; referenced: boolean };
 
 const TWO_32 = 2 ** 32;
 const FILE_NUMBER_PACKED_MAX = 2 ** 21;
@@ -42,8 +44,7 @@ export class BlockCache {
       return undefined;
     }
     this.hits++;
-    this.map.delete(key);
-    this.map.set(key, entry);
+    entry.referenced = true;
     return entry.block;
   }
 
@@ -58,7 +59,7 @@ export class BlockCache {
       this.used -= old.charge;
     }
     while (this.used + charge > this.capacityBytes) this.evictOldest();
-    this.map.set(key, { fileNumber, block, charge });
+    this.map.set(key, { fileNumber, block, charge, referenced: false });
     this.used += charge;
   }
 
@@ -77,13 +78,19 @@ export class BlockCache {
     this.used = 0;
   }
 
+  /** Evicts the first unreferenced block from the front, giving referenced ones a second chance. */
   private evictOldest(): void {
-    const first = this.map.entries().next();
-    if (first.done === true) return;
-    const [key, entry] = first.value;
-    this.map.delete(key);
-    this.used -= entry.charge;
-    this.evictions++;
+    for (const [key, entry] of this.map) {
+      this.map.delete(key);
+      if (entry.referenced) {
+        entry.referenced = false;
+        this.map.set(key, entry);
+        continue;
+      }
+      this.used -= entry.charge;
+      this.evictions++;
+      return;
+    }
   }
 }
 

@@ -2,32 +2,44 @@
 // bounds-checked: a block that cannot be decoded throws CorruptionError, never
 // yields garbage or reads past its end.
 
-import { compareEncoded, VarintReader } from './key-codec.js';
+import { compareEncoded } from './key-codec.js';
 import { CorruptionError, TRAILER_BYTES } from './sst-format.js';
 
+const EMPTY = new Uint8Array(0);
+
 export class BlockIterator {
-  private readonly restartsStart: number;
-  private readonly restartCount: number;
-  private readonly view: DataView;
+  private data: Uint8Array = EMPTY;
+  private blockOffset = 0;
+  private restartsStart = 0;
+  private restartCount = 0;
   private keyBuf = new Uint8Array(64);
   private keyLen = 0;
   private nextAt = 0;
+  /** Parse position inside parseAt. */
+  private cursor = 0;
   private valueStart = 0;
   private valueLen = 0;
   private isValid = false;
 
-  /** `file`/`blockOffset` locate errors. Throws CorruptionError when the restart array is malformed. */
+  /** `file` and the block's offset locate errors. Throws CorruptionError when the restart array is malformed. */
   constructor(
-    readonly data: Uint8Array,
+    data: Uint8Array,
     private readonly file: string,
-    private readonly blockOffset: number,
+    blockOffset: number,
   ) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.reset(data, blockOffset);
+  }
+
+  /** Points this cursor at another block (reuses the key buffer). Unpositioned until a seek. */
+  reset(data: Uint8Array, blockOffset: number): void {
+    this.data = data;
+    this.blockOffset = blockOffset;
+    this.isValid = false;
+    this.keyLen = 0;
     if (data.length < 8) this.fail(`block of ${data.length} bytes is too short`);
-    this.restartCount = this.view.getUint32(data.length - 4, true);
-    const restartsStart = data.length - 4 - this.restartCount * 4;
-    if (this.restartCount === 0 || restartsStart < 0) this.fail(`bad restart count ${this.restartCount}`);
-    this.restartsStart = restartsStart;
+    this.restartCount = readU32(data, data.length - 4);
+    this.restartsStart = data.length - 4 - this.restartCount * 4;
+    if (this.restartCount === 0 || this.restartsStart < 0) this.fail(`bad restart count ${this.restartCount}`);
   }
 
   valid(): boolean {
@@ -87,7 +99,7 @@ export class BlockIterator {
   }
 
   private restartOffset(index: number): number {
-    const offset = this.view.getUint32(this.restartsStart + index * 4, true);
+    const offset = readU32(this.data, this.restartsStart + index * 4);
     if (offset >= this.restartsStart) this.fail(`restart ${index} points past the entries (${offset})`);
     return offset;
   }
@@ -97,13 +109,14 @@ export class BlockIterator {
       this.isValid = false;
       return;
     }
-    const r = new VarintReader(this.data, at, this.restartsStart);
-    const shared = r.read();
-    const unshared = r.read();
-    const valueLen = r.read();
-    const keyStart = r.pos;
+    const d = this.data;
+    this.cursor = at;
+    const shared = this.varint();
+    const unshared = this.varint();
+    const valueLen = this.varint();
+    const keyStart = this.cursor;
     const valueStart = keyStart + unshared;
-    if (r.bad || shared > this.keyLen || valueStart + valueLen > this.restartsStart) {
+    if (shared > this.keyLen || valueStart + valueLen > this.restartsStart) {
       this.fail(`bad entry at block offset ${at}`);
     }
     const keyLen = shared + unshared;
@@ -113,7 +126,12 @@ export class BlockIterator {
       grown.set(this.keyBuf.subarray(0, shared), 0);
       this.keyBuf = grown;
     }
-    this.keyBuf.set(this.data.subarray(keyStart, valueStart), shared);
+    if (unshared < 32) {
+      const kb = this.keyBuf;
+      for (let i = 0; i < unshared; i++) kb[shared + i] = d[keyStart + i];
+    } else {
+      this.keyBuf.set(d.subarray(keyStart, valueStart), shared);
+    }
     this.keyLen = keyLen;
     this.valueStart = valueStart;
     this.valueLen = valueLen;
@@ -121,8 +139,32 @@ export class BlockIterator {
     this.isValid = true;
   }
 
+  /** Reads a varint at this.cursor (bounded by the restart array) and advances past it. */
+  private varint(): number {
+    const d = this.data;
+    const end = this.restartsStart;
+    let p = this.cursor;
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 5; i++) {
+      if (p >= end) break;
+      const b = d[p++];
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        this.cursor = p;
+        return value;
+      }
+      scale *= 128;
+    }
+    return this.fail(`bad varint at block offset ${this.cursor}`);
+  }
+
   private fail(what: string): never {
     this.isValid = false;
     throw new CorruptionError(`undecodable block: ${what}`, this.file, this.blockOffset);
   }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }

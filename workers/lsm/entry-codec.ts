@@ -6,6 +6,9 @@ import { CorruptionError, KIND_DELETE, KIND_PUT, TRAILER_BYTES, type LsmEntry } 
 
 const PUT_HEADER_FIXED_BYTES = 9;
 const EMPTY = new Uint8Array(0);
+/** Scratch for reading an unaligned f64 without allocating a DataView per entry. */
+const F64_BYTES = new Uint8Array(8);
+const F64_VIEW = new DataView(F64_BYTES.buffer);
 
 /** The header bytes that precede a put's value (a fresh buffer). */
 export function encodePutHeader(expiresAtMs: number, contentType: string): Uint8Array {
@@ -27,13 +30,14 @@ export class EntryDecoder {
 
   /**
    * The entry for internal key keyBuf[0, keyLen) and its stored value (blockOffset locates
-   * errors). key and value
-   * are views (valid until keyBuf/value change). Throws CorruptionError on a bad kind or header.
+   * errors). key and value are views (valid until keyBuf/value change); a caller that
+   * already holds the equal user key passes it as `userKey` to be used instead.
+   * Throws CorruptionError on a bad kind or header.
    */
-  decode(keyBuf: Uint8Array, keyLen: number, stored: Uint8Array, blockOffset: number): LsmEntry {
+  decode(keyBuf: Uint8Array, keyLen: number, stored: Uint8Array, blockOffset: number, userKey?: Uint8Array): LsmEntry {
     this.blockOffset = blockOffset;
     const kind = keyBuf[keyLen - 1];
-    const key = keyBuf.subarray(0, keyLen - TRAILER_BYTES);
+    const key = userKey ?? keyBuf.subarray(0, keyLen - TRAILER_BYTES);
     const seq = readTrailerSeq(keyBuf, keyLen);
     if (kind === KIND_DELETE) {
       if (stored.length !== 0) this.fail(`delete with a ${stored.length}-byte value`);
@@ -41,8 +45,8 @@ export class EntryDecoder {
     }
     if (kind !== KIND_PUT) this.fail(`unknown entry kind ${kind}`);
     if (stored.length < PUT_HEADER_FIXED_BYTES) this.fail(`put value of ${stored.length} bytes has no header`);
-    const view = new DataView(stored.buffer, stored.byteOffset, PUT_HEADER_FIXED_BYTES);
-    const expiresAtMs = view.getFloat64(0, true);
+    for (let i = 0; i < 8; i++) F64_BYTES[i] = stored[i];
+    const expiresAtMs = F64_VIEW.getFloat64(0, true);
     const typeLen = stored[8];
     const valueStart = PUT_HEADER_FIXED_BYTES + typeLen;
     if (valueStart > stored.length) this.fail(`content type of ${typeLen} bytes overruns the value`);

@@ -41,6 +41,7 @@ export class SstReader implements BlockSource {
   /** Bytes held in memory for this table (index + filter + meta), for the memory budget. */
   readonly memoryBytes: number;
   private closed = false;
+  private cursor: BlockIterator | null = null;
   private readonly decoder: EntryDecoder;
 
   private constructor(
@@ -102,7 +103,7 @@ export class SstReader implements BlockSource {
     const block = this.index.find(userKey, maxSeq);
     if (block === this.index.count) return undefined;
     const offset = this.index.offsetOf(block);
-    const it = new BlockIterator(this.readBlock(block, stats, true), this.path, offset);
+    const it = this.getCursor(this.readBlock(block, stats, true), offset);
     it.seek(userKey, maxSeq);
     if (!it.valid()) return undefined;
     const keyLen = it.keyLength;
@@ -110,7 +111,15 @@ export class SstReader implements BlockSource {
     if (keyLen - TRAILER_BYTES !== userKey.length || compareRange(keys, 0, userKey.length, userKey, 0, userKey.length) !== 0) {
       return undefined;
     }
-    return this.decoder.decode(keys, keyLen, it.value(), offset);
+    // The entry's key is the caller's own userKey: nothing here aliases the reused cursor.
+    return this.decoder.decode(keys, keyLen, it.value(), offset, userKey);
+  }
+
+  /** One cursor reused by every get (a get finishes with it before returning). */
+  private getCursor(data: Uint8Array, offset: number): BlockIterator {
+    if (this.cursor === null) this.cursor = new BlockIterator(data, this.path, offset);
+    else this.cursor.reset(data, offset);
+    return this.cursor;
   }
 
   /** A cursor over all entries in internal order. */
@@ -128,7 +137,9 @@ export class SstReader implements BlockSource {
       return cached;
     }
     const length = this.index.sizeOf(block) + BLOCK_TRAILER_BYTES;
-    const payload = unframeBlock(readExact(this.fd, this.path, offset, length), this.path, offset);
+    const decoded = unframeBlock(readExact(this.fd, this.path, offset, length), this.path, offset);
+    // A plain Uint8Array view: subarrays of it are much cheaper than Buffer subarrays.
+    const payload = new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
     if (stats !== undefined) {
       stats.blocksRead++;
       stats.bytesRead += length;
