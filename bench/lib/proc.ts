@@ -103,7 +103,7 @@ export async function stopServer(server: ServerProcess, graceMs = 15_000): Promi
     if (server.exited) resolve();
   });
   server.child.kill('SIGTERM');
-  const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
+  const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref())]);
   if (inTime) return done(false);
   server.child.kill('SIGKILL');
   await exited;
