@@ -1,8 +1,9 @@
 // Block framing: [payload][u8 compression][u32 crc32(payload + compression byte)].
 // Writers frame (compressing data blocks when lz4 pays); readers verify, then decompress.
 
-import { compressSync, uncompressSync } from 'lz4-napi';
+import { uncompressSync } from 'lz4-napi';
 import { crc32 } from 'node:zlib';
+import { lz4Compress } from './lz4-compressor.js';
 import { BLOCK_TRAILER_BYTES, COMPRESSION_LZ4, COMPRESSION_NONE, CorruptionError, VALUE_BYTES_MAX } from './sst-format.js';
 
 /** No block decodes to more than blockBytes (≤ 64 MiB) plus one maximal entry. */
@@ -11,8 +12,8 @@ const BLOCK_RAW_BYTES_MAX = 2 * VALUE_BYTES_MAX + 1024 * 1024;
 /** The payload to store and its compression byte: lz4 only when it saves ≥ 1/8 of the bytes. */
 export function choosePayload(raw: Uint8Array, compress: boolean): { payload: Uint8Array; compression: number } {
   if (compress && raw.length >= 64) {
-    const packed = compressSync(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
-    if (packed.length <= raw.length - raw.length / 8) return { payload: packed, compression: COMPRESSION_LZ4 };
+    const packed = lz4Compress(raw, Math.floor(raw.length - raw.length / 8) - 4);
+    if (packed !== null) return { payload: packed, compression: COMPRESSION_LZ4 };
   }
   return { payload: raw, compression: COMPRESSION_NONE };
 }

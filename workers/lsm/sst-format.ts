@@ -6,11 +6,11 @@
 //   [data block 0] ... [data block N-1] [filter block] [meta block] [index block] [footer]
 //
 // Every block is framed as  [payload][u8 compression][u32 crc32]  where compression is
-// 0 (none) or 1 (lz4-napi compressSync: a 4-byte little-endian raw size, then the lz4
-// block), and the crc (zlib CRC-32, little-endian) covers the payload and the
-// compression byte. A block handle (offset, size) names the payload; the 5-byte
-// trailer follows it. Only data blocks are compressed, and only when lz4 saves at
-// least 1/8 of the bytes.
+// 0 (none) or 1 (lz4 in lz4-napi's framing: a 4-byte little-endian raw size, then an
+// lz4 block; written by lz4-compressor.ts, read by lz4-napi's uncompressSync). The crc
+// (zlib CRC-32, little-endian) covers the payload and the compression byte. A block
+// handle (offset, size) names the payload; the 5-byte trailer follows it. Only data
+// blocks are compressed, and only when lz4 saves at least 1/8 of the bytes.
 //
 // Internal key = user key + 8-byte trailer: 7-byte big-endian seq, then 1-byte kind
 // (0 delete, 1 put). Internal order: user key ascending bytewise, then seq descending.
