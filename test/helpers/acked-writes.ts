@@ -30,14 +30,23 @@ export type LoadOptions = {
   readonly seed: number;
 };
 
-export type LoadStats = { acked: number; refused: number; unknown: number; ackedBytes: number; requests: number; statuses: Map<string, number> };
+export type LoadStats = {
+  acked: number;
+  refused: number;
+  unknown: number;
+  ackedBytes: number;
+  requests: number;
+  statuses: Map<string, number>;
+  /** When the current run of refused requests began (no request acknowledged since), or null. */
+  refusingSinceMs: number | null;
+};
 
 export class AckedWrites {
   private readonly keys = new Map<string, KeyOp[]>();
   private requests = 0;
   /** Ops of each request that got no answer (at most one per writer). */
   private readonly unanswered = new Map<number, { key: string; op: KeyOp }[]>();
-  readonly stats: LoadStats = { acked: 0, refused: 0, unknown: 0, ackedBytes: 0, requests: 0, statuses: new Map() };
+  readonly stats: LoadStats = { acked: 0, refused: 0, unknown: 0, ackedBytes: 0, requests: 0, statuses: new Map(), refusingSinceMs: null };
 
   constructor(private readonly prefix: string) {}
 
@@ -99,6 +108,8 @@ export class AckedWrites {
       if (outcome === 'acked') this.stats.ackedBytes += op.bytes;
     }
     this.stats[outcome] += ops.length;
+    if (outcome === 'acked') this.stats.refusingSinceMs = null;
+    if (outcome === 'refused') this.stats.refusingSinceMs ??= Date.now();
     if (outcome === 'unknown') {
       this.unanswered.set(request, ops);
       return false;
