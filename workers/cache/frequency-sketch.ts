@@ -5,6 +5,8 @@
 
 const PROBES = 4;
 const COUNTER_MAX = 15;
+/** As Caffeine: sixteen 4-bit counters per expected entry (8 bytes) keeps collisions rare. */
+const COUNTERS_PER_ENTRY = 16;
 const SEEDS = [0x97cb3127, 0xb7a5ce3d, 0x5f2a9e41, 0xcfa28f0b];
 
 function probeIndex(hash: number, probe: number, mask: number): number {
@@ -23,7 +25,7 @@ export class FrequencySketch {
 
   /** `expectedEntries`: about how many entries the cache holds. */
   constructor(expectedEntries: number) {
-    const counters = 2 ** Math.ceil(Math.log2(Math.max(64, expectedEntries * 4)));
+    const counters = 2 ** Math.ceil(Math.log2(Math.max(64, expectedEntries * COUNTERS_PER_ENTRY)));
     this.words = new Uint32Array(counters / 8);
     this.mask = counters - 1;
     this.sampleSize = 10 * Math.max(64, expectedEntries);
