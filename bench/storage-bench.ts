@@ -94,9 +94,15 @@ async function measure(engine: StorageEngine, run: () => Promise<PhaseResult> | 
   const meter = new NeighbourMeter([process.pid]);
   const r = await run();
   const cpu = meter.finish(0);
-  const line = `${r.phase} ${engine.id}: ${Math.round(r.opsPerSec)} ops/s over ${r.ops} ops in ${(r.ms / 1000).toFixed(1)} s` + (r.settleMs > 0 ? `, settled in ${(r.settleMs / 1000).toFixed(1)} s, ${r.writeStalls} stalled batches` : '') + (r.wrong > 0 ? `, WRONG ${r.wrong}: ${r.wrongExamples[0]}` : '');
+  const line = `${r.phase} ${engine.id}: ${Math.round(r.opsPerSec)} ops/s over ${r.ops} ops in ${(r.ms / 1000).toFixed(1)} s` + (r.settleMs > 0 ? `, settled in ${(r.settleMs / 1000).toFixed(1)} s, ${r.writeStalls} stalled batches (${r.level0Stalls} for level 0) waiting ${(r.writeStallMs / 1000).toFixed(1)} s` : '') + (r.wrong > 0 ? `, WRONG ${r.wrong}: ${r.wrongExamples[0]}` : '');
   progress(line);
   return { ...r, othersCpu: cpu?.others ?? null };
+}
+
+function describeTasks(tasks: MantisEngine['tasks']): string {
+  const one = (name: string, t: { count: number; ms: number; maxMs: number }): string =>
+    `${t.count} ${name}${t.count === 0 ? '' : ` mean ${(t.ms / t.count).toFixed(0)} max ${t.maxMs.toFixed(0)}`}`;
+  return `${one('flushes', tasks.flush)}; ${one('compactions', tasks.compact)}`;
 }
 
 function gitState(): string {
@@ -175,6 +181,9 @@ async function main(): Promise<number> {
         spaceAmp: disk / live,
         layout: e.counters().layout,
         writeStalls: results.filter((r) => r.engine === e.id).reduce((n, r) => n + r.writeStalls, 0),
+        writeStallMs: results.filter((r) => r.engine === e.id).reduce((n, r) => n + r.writeStallMs, 0),
+        level0Stalls: results.filter((r) => r.engine === e.id).reduce((n, r) => n + r.level0Stalls, 0),
+        poolTasks: e instanceof MantisEngine ? describeTasks(e.tasks) : 'n/a',
         reopenMs: NaN,
       });
       await e.close();
@@ -244,7 +253,7 @@ async function main(): Promise<number> {
   if (http) {
     out.push('');
     out.push(`End to end: dist/src/main.js --shards 2 --memory-budget-mb ${o.budgetMiB}; ${keyCount} keys (${fmtMiB(http.loadUserBytes)}) loaded through POST /api/v1/kv/batch (1000 ops, 4 in flight) in ${(http.loadMs / 1000).toFixed(1)} s (${http.loadRetries} SHARD_BUSY retries), settled ${(http.settleMs / 1000).toFixed(1)} s, ${fmtMiB(http.diskBytes ?? 0)} on disk;`);
-    out.push(`  stopped, ${http.cacheDrop}, restarted (ready in ${http.restartReadyMs.toFixed(0)} ms); RSS after load ${fmtMiB((http.rssKiB.afterLoad ?? 0) * 1024)}, settled ${fmtMiB((http.rssKiB.afterSettle ?? 0) * 1024)}, restarted ${fmtMiB((http.rssKiB.afterRestart ?? 0) * 1024)}, after the cold reads ${fmtMiB((http.rssKiB.afterColdReads ?? 0) * 1024)}; server wrote ${fmtMiB(http.serverWriteBytesDuringReads ?? 0)} during the reads.`);
+    out.push(`  stopped, ${http.cacheDrop}, restarted (ready in ${http.restartReadyMs.toFixed(0)} ms), code warmed with 2000 GETs of absent keys + 200 of keys outside the measured set; RSS after load ${fmtMiB((http.rssKiB.afterLoad ?? 0) * 1024)}, settled ${fmtMiB((http.rssKiB.afterSettle ?? 0) * 1024)}, restarted ${fmtMiB((http.rssKiB.afterRestart ?? 0) * 1024)}, after the cold reads ${fmtMiB((http.rssKiB.afterColdReads ?? 0) * 1024)}; server wrote ${fmtMiB(http.serverWriteBytesDuringReads ?? 0)} during the reads.`);
     out.push(httpTable(http, o.httpConnections));
   }
   if (checks.length > 0) {

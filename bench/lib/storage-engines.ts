@@ -25,6 +25,10 @@ export type EngineCounters = {
   readonly tableBytesWritten: number | null;
   readonly walBytesWritten: number | null;
   readonly writeStalls: number;
+  /** Time write batches spent waiting for a stall to clear. */
+  readonly writeStallMs: number;
+  /** Stalls that began with level 0 at its stall limit (the rest: both memtables full, the flush not done). */
+  readonly level0Stalls: number;
   readonly layout: string;
 };
 
@@ -62,6 +66,8 @@ export class MantisEngine implements StorageEngine {
   private wal: WalWriter | null = null;
   private progressWaiters: (() => void)[] = [];
   private stalls = 0;
+  private stallMs = 0;
+  private level0Stalls = 0;
   private nowMs = Date.now();
   /** Log lines at warn/error (a flush or compaction that failed): reported as problems. */
   readonly complaints: string[] = [];
@@ -78,7 +84,7 @@ export class MantisEngine implements StorageEngine {
     const store = LsmStore.open({
       dir: join(this.dir, 'sst'),
       tuning: this.tuning,
-      runTask: (task: LsmTask, transfer: ArrayBuffer[]) => this.pool.pool.run(task, { transferList: transfer }) as Promise<LsmTaskResult>,
+      runTask: (task: LsmTask, transfer: ArrayBuffer[]) => this.timed(task, this.pool.pool.run(task, { transferList: transfer }) as Promise<LsmTaskResult>),
       log: (level, msg, fields) => {
         if (level !== 'info') this.complaints.push(`${level}: ${msg} ${JSON.stringify(fields ?? {})}`);
       },
@@ -99,6 +105,21 @@ export class MantisEngine implements StorageEngine {
     );
     this.store = store;
     await Promise.resolve();
+  }
+
+  /** Pool tasks by kind: how many, and ms from posting to the result (queueing behind other tasks included). */
+  readonly tasks = { flush: { count: 0, ms: 0, maxMs: 0 }, compact: { count: 0, ms: 0, maxMs: 0 } };
+
+  private timed(task: LsmTask, run: Promise<LsmTaskResult>): Promise<LsmTaskResult> {
+    const started = performance.now();
+    return run.then((result) => {
+      const t = this.tasks[task.kind];
+      const ms = performance.now() - started;
+      t.count++;
+      t.ms += ms;
+      t.maxMs = Math.max(t.maxMs, ms);
+      return result;
+    });
   }
 
   private get s(): LsmStore {
@@ -124,6 +145,7 @@ export class MantisEngine implements StorageEngine {
     this.maybeFreeze();
     if (store.writeStalled()) {
       this.stalls++;
+      if (store.stats().levels[0].tables >= this.tuning.level0StallTables) this.level0Stalls++;
       const since = performance.now();
       while (store.writeStalled()) {
         if (store.failure !== null) throw new Error(`LsmStore refuses writes: ${store.failure.code} ${store.failure.message}`);
@@ -136,6 +158,7 @@ export class MantisEngine implements StorageEngine {
         }
         this.maybeFreeze();
       }
+      this.stallMs += performance.now() - since;
     }
     const ops: PutOp[] = [];
     for (let i = 0; i < keys.length; i++) {
@@ -182,6 +205,8 @@ export class MantisEngine implements StorageEngine {
       tableBytesWritten: st.diskBytesWritten,
       walBytesWritten: this.wal?.stats().bytesWritten ?? 0,
       writeStalls: this.stalls,
+      writeStallMs: this.stallMs,
+      level0Stalls: this.level0Stalls,
       layout: st.levels.filter((l) => l.tables > 0).map((l) => `L${l.level}:${l.tables}`).join(' '),
     };
   }
@@ -255,7 +280,7 @@ export class LevelEngine implements StorageEngine {
       const n = Number(this.d.getProperty(`leveldb.num-files-at-level${l}`));
       if (n > 0) levels.push(`L${l}:${n}`);
     }
-    return { blocksRead: null, blockCacheHits: null, tableBytesWritten: compactionWriteBytes(this.d.getProperty('leveldb.stats')), walBytesWritten: null, writeStalls: 0, layout: levels.join(' ') };
+    return { blocksRead: null, blockCacheHits: null, tableBytesWritten: compactionWriteBytes(this.d.getProperty('leveldb.stats')), walBytesWritten: null, writeStalls: 0, writeStallMs: 0, level0Stalls: 0, layout: levels.join(' ') };
   }
 
   diskBytes(): number {

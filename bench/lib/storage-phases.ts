@@ -26,6 +26,8 @@ export type PhaseResult = {
   readonly tableBytesWritten: number | null;
   readonly walBytesWritten: number | null;
   readonly writeStalls: number;
+  readonly writeStallMs: number;
+  readonly level0Stalls: number;
   /** Answers that did not match what was written (first few described). */
   readonly wrong: number;
   readonly wrongExamples: string[];
@@ -64,6 +66,8 @@ function finish(
     tableBytesWritten: diff(c1.tableBytesWritten, c0.tableBytesWritten),
     walBytesWritten: diff(c1.walBytesWritten, c0.walBytesWritten),
     writeStalls: c1.writeStalls - c0.writeStalls,
+    writeStallMs: c1.writeStallMs - c0.writeStallMs,
+    level0Stalls: c1.level0Stalls - c0.level0Stalls,
     wrong: wrongCount,
     wrongExamples: wrong,
   };

@@ -18,8 +18,12 @@ export type EngineSummary = {
   readonly liveUserBytes: number;
   readonly spaceAmp: number;
   readonly layout: string;
-  /** Write batches that had to wait for a flush or compaction (MantisDB only). */
+  /** Write batches that had to wait for a flush or compaction (MantisDB only), how long, and how many for level 0. */
   readonly writeStalls: number;
+  readonly writeStallMs: number;
+  readonly level0Stalls: number;
+  /** MantisDB's pool tasks during the writes: count, mean and max ms from posting to result. */
+  readonly poolTasks: string;
   readonly reopenMs: number;
 };
 
@@ -78,7 +82,12 @@ export function amplificationTable(m: EngineSummary, l: EngineSummary): string {
     ['  directory bytes (tables + WAL/log + manifest)', fmtMiB(m.diskBytes), fmtMiB(l.diskBytes)],
     ['  live user bytes (newest key + value of every key)', fmtMiB(m.liveUserBytes), fmtMiB(l.liveUserBytes)],
     ['  tables per level after settling', m.layout || '—', l.layout || '—'],
-    ['write batches stalled (waited for a flush/compaction)', String(m.writeStalls), 'n/a (not visible)'],
+    [
+      'write batches stalled: count (level 0 full / memtables full), total wait',
+      `${m.writeStalls} (${m.level0Stalls} / ${m.writeStalls - m.level0Stalls}), ${(m.writeStallMs / 1000).toFixed(1)} s`,
+      'n/a (not visible)',
+    ],
+    ['pool tasks during the writes (ms from posting to result, queueing included)', m.poolTasks, 'n/a'],
     ['reopen (page cache dropped first)', Number.isNaN(m.reopenMs) ? 'n/a' : `${m.reopenMs.toFixed(0)} ms`, Number.isNaN(l.reopenMs) ? 'n/a' : `${l.reopenMs.toFixed(0)} ms`],
   ];
   return table(['figure', 'MantisDB', 'LevelDB'], rows, [false, true, true]);
