@@ -48,6 +48,8 @@ export const LIMITS = Object.freeze({
   storage_probe_interval_ms: 1_000,
   /** The probe resumes writes only with at least this much free space (besides a test write that must succeed). */
   storage_probe_free_bytes_min: 4 * 1024 * 1024,
+  /** V8 young generation of shard and pool threads: garbage is scavenged before it inflates RSS. */
+  worker_young_generation_mb: 8,
   /** How often a shard publishes its storage gauges (disk usage, free space, levels). */
   storage_stats_interval_ms: 1_000,
 });

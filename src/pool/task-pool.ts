@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { LIMITS } from '../../shared/limits.js';
 
 // Compiled layout: dist/src/pool/task-pool.js → dist/workers/pool/pool-main.js
 const POOL_ENTRY = fileURLToPath(new URL('../../workers/pool/pool-main.js', import.meta.url));
@@ -18,7 +19,13 @@ export class TaskPool {
 
   /** One thread per two cores (at least one): shards keep the other cores. */
   constructor(threads = Math.max(1, Math.floor(availableParallelism() / 2))) {
-    this.pool = new Piscina({ filename: POOL_ENTRY, minThreads: 1, maxThreads: threads, idleTimeout: 30_000 });
+    this.pool = new Piscina({
+      filename: POOL_ENTRY,
+      minThreads: 1,
+      maxThreads: threads,
+      idleTimeout: 30_000,
+      resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb },
+    });
   }
 
   get threads(): number {

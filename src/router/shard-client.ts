@@ -244,7 +244,13 @@ export class ShardClient {
       adminPort: channel.port2,
       poolPort: poolChannel.port2,
     };
-    const worker = new Worker(SHARD_ENTRY, { workerData: init, transferList: [channel.port2, poolChannel.port2], name: `shard-${this.id}` });
+    const worker = new Worker(SHARD_ENTRY, {
+      workerData: init,
+      transferList: [channel.port2, poolChannel.port2],
+      name: `shard-${this.id}`,
+      // A small young generation: short-lived request garbage is scavenged sooner, so RSS stays near the live data.
+      resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb },
+    });
     const gen: Generation = {
       number,
       worker,
