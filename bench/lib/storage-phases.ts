@@ -28,6 +28,8 @@ export type PhaseResult = {
   readonly writeStalls: number;
   readonly writeStallMs: number;
   readonly level0Stalls: number;
+  /** Point reads: per-get latency in µs (timer overhead included, ~0.05 µs). */
+  readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number } | null;
   /** Answers that did not match what was written (first few described). */
   readonly wrong: number;
   readonly wrongExamples: string[];
@@ -68,9 +70,16 @@ function finish(
     writeStalls: c1.writeStalls - c0.writeStalls,
     writeStallMs: c1.writeStallMs - c0.writeStallMs,
     level0Stalls: c1.level0Stalls - c0.level0Stalls,
+    latencyUs: null,
     wrong: wrongCount,
     wrongExamples: wrong,
   };
+}
+
+function percentiles(samples: Float64Array): { p50: number; p99: number; max: number } {
+  const sorted = samples.slice().sort();
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] * 1000;
+  return { p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
 /** Writes the keys `order` in batches of `batchSize` (values: each key's next version), then settles. */
@@ -106,12 +115,17 @@ export function readPhase(phase: PhaseId, engine: StorageEngine, data: DataSet, 
   const got: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(keys.length);
   const io0 = readIo();
   const c0 = engine.counters();
+  const samples = new Float64Array(keys.length * passes);
   const started = performance.now();
-  for (let p = 0; p < passes; p++) {
-    for (let j = 0; j < keys.length; j++) got[j] = engine.get(keys[j]);
+  for (let p = 0, n = 0; p < passes; p++) {
+    for (let j = 0; j < keys.length; j++) {
+      const t0 = performance.now();
+      got[j] = engine.get(keys[j]);
+      samples[n++] = performance.now() - t0;
+    }
   }
   const ms = performance.now() - started;
-  const result = finish(phase, engine, keys.length * passes, ms, 0, 0, io0, c0, [], 0);
+  const result = { ...finish(phase, engine, keys.length * passes, ms, 0, 0, io0, c0, [], 0), latencyUs: percentiles(samples) };
   const wrong: string[] = [];
   let wrongCount = 0;
   for (let j = 0; j < keys.length; j++) {

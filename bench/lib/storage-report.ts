@@ -43,6 +43,7 @@ export const fmtMiB = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)
 const fmtX = (x: number | null): string => (x === null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`);
 const fmtMs = (ms: number): string => (Number.isFinite(ms) ? `${ms.toFixed(2)} ms` : 'n/a');
 const withSettle = (r: Measured): number => r.ops / ((r.ms + r.settleMs) / 1000);
+const fmtUs = (us: number | undefined): string => (us === undefined ? '—' : us.toFixed(0));
 const perOp = (n: number | null, ops: number, digits = 2): string => (n === null ? 'n/a' : (n / ops).toFixed(digits));
 
 export function phaseTable(results: readonly Measured[]): string {
@@ -63,13 +64,14 @@ export function phaseTable(results: readonly Measured[]): string {
       isRead ? hitShare : '',
       isRead || phase === 'scan' ? `${readKiB(m)} / ${readKiB(l)}` : '',
       !isRead && phase !== 'scan' ? `${m ? (m.settleMs / 1000).toFixed(1) : '—'} / ${l ? (l.settleMs / 1000).toFixed(1) : '—'}` : '',
+      isRead ? `${fmtUs(m?.latencyUs?.p99)} / ${fmtUs(l?.latencyUs?.p99)}` : '',
       `${m?.othersCpu == null ? '?' : (m.othersCpu * 100).toFixed(0)}% / ${l?.othersCpu == null ? '?' : (l.othersCpu * 100).toFixed(0)}%`,
     ];
   });
   return table(
-    ['phase', 'MantisDB ops/s', 'LevelDB ops/s', 'Mantis/LevelDB', 'same incl. settle', 'Mantis blocks read/op', 'Mantis block-cache hits', 'disk KiB read/op M / L', 'settle s M / L', "others' CPU M / L"],
+    ['phase', 'MantisDB ops/s', 'LevelDB ops/s', 'Mantis/LevelDB', 'same incl. settle', 'Mantis blocks read/op', 'Mantis block-cache hits', 'disk KiB read/op M / L', 'settle s M / L', 'get p99 µs M / L', "others' CPU M / L"],
     rows,
-    [false, true, true, true, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true, true, true, true],
   );
 }
 
