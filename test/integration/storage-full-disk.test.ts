@@ -4,12 +4,12 @@
 // reads go on, nothing acknowledged is lost, /health/ready and
 // mantis_shard_storage_failed say the shard failed; once the filler is
 // deleted the shard's probe resumes writes by itself, and everything
-// acknowledged before and after survives a restart. Skipped, with the reason,
-// only where mounting is refused (not root, no CAP_SYS_ADMIN).
+// acknowledged before and after survives a restart. With a 12 MiB filler a
+// compaction runs out of room first; with less than a memtable left, the
+// WAL's write() does. Skipped, with the reason, only where mounting is
+// refused (not root, no CAP_SYS_ADMIN).
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AckedWrites, type LoadOptions } from '../helpers/acked-writes.js';
@@ -17,6 +17,7 @@ import { waitUntil } from '../helpers/http-client.js';
 import { kvUrl } from '../helpers/kv-client.js';
 import { cleanup, startServer, type FsyncPolicy } from '../helpers/server-process.js';
 import { readiness, scrape } from '../helpers/storage-fixtures.js';
+import { fillLeaving, mountTmpfs } from '../helpers/tmpfs.js';
 
 const MiB = 1024 * 1024;
 const TMPFS_MB = 32;
@@ -33,66 +34,48 @@ const REFUSING_FOR_MS = 2_500;
 /** Bounds the run if the disk never fills (refused requests are answered at once, so allow many). */
 const REQUESTS_PER_WRITER_MAX = 20_000;
 const REQUESTS_AFTER_RECOVERY = 50;
+/** Less than one memtable (1 MiB): the WAL runs out before any table is written. */
+const WAL_FIRST_FREE_BYTES = 900 * 1024;
 
-function tryMount(dir: string): string | null {
-  if (process.platform !== 'linux') return `tmpfs mounts need Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root';
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_MB}m`, 'tmpfs', dir], { stdio: 'pipe' });
-    return null;
-  } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    return `mount -t tmpfs was refused: ${stderr || String(error)}`;
-  }
-}
-
-const mountPoint = mkdtempSync(join(tmpdir(), 'mantis-fulldisk-'));
-const refused = tryMount(mountPoint);
-let unmounted = false;
-
-function unmount(): void {
-  if (unmounted) return;
-  unmounted = true;
-  if (refused === null) execFileSync('umount', [mountPoint], { stdio: 'pipe' });
-  rmSync(mountPoint, { recursive: true, force: true });
-}
+const tmpfs = mountTmpfs(TMPFS_MB);
 
 // Servers first (a busy mount cannot be unmounted), then the mount, even when a test failed.
 afterAll(async () => {
   await cleanup();
-  unmount();
-});
-// Last resort if the test process dies without afterAll.
-process.once('exit', () => {
-  try {
-    unmount();
-  } catch {
-    // nothing more can be done here
-  }
+  tmpfs.unmount();
 });
 
-describe.skipIf(refused !== null)(`a full disk (tmpfs of ${TMPFS_MB} MiB)${refused === null ? '' : ` — skipped: ${refused}`}`, () => {
-  it.each<FsyncPolicy>(['batch', 'always'])(
-    'refuses writes when full, serves reads, loses nothing, and resumes once space returns (--fsync %s)',
+describe.skipIf(tmpfs.refused !== null)(`a full disk (tmpfs of ${TMPFS_MB} MiB)${tmpfs.refused === null ? '' : ` — skipped: ${tmpfs.refused}`}`, () => {
+  it.each<{ fsync: FsyncPolicy; walFirst: boolean }>([
+    { fsync: 'batch', walFirst: false },
+    { fsync: 'always', walFirst: false },
+    { fsync: 'always', walFirst: true },
+  ])(
+    'refuses writes when full, serves reads, loses nothing, and resumes once space returns (--fsync $fsync, WAL fills first: $walFirst)',
     { timeout: 90_000 },
-    async (fsync) => {
-      const dataDir = join(mountPoint, `data-${fsync}`);
-      const filler = join(mountPoint, `filler-${fsync}`);
+    async ({ fsync, walFirst }) => {
+      const name = `${fsync}${walFirst ? '-wal' : ''}`;
+      const dataDir = join(tmpfs.dir, `data-${name}`);
+      const filler = join(tmpfs.dir, `filler-${name}`);
       mkdirSync(dataDir);
-      writeFileSync(filler, Buffer.alloc(FILLER_BYTES, 1));
+      // A 12 MiB filler leaves room for flushes and compactions (one of which runs out first);
+      // leaving less than a memtable makes the WAL's write() run out first.
+      if (!walFirst) writeFileSync(filler, Buffer.alloc(FILLER_BYTES, 1));
       const server = await startServer({ shards: 1, fsync, dataDir, extraArgs: ARGS });
-      const model = new AckedWrites(`full-${fsync}/`);
+      if (walFirst) fillLeaving(tmpfs.dir, filler, WAL_FIRST_FREE_BYTES);
+      const model = new AckedWrites(`full-${name}/`);
 
       const full = (): boolean => model.stats.refusingSinceMs !== null && Date.now() - model.stats.refusingSinceMs >= REFUSING_FOR_MS;
-      await model.run(server.url, { ...LOAD, seed: fsync.length }, full, REQUESTS_PER_WRITER_MAX);
+      await model.run(server.url, { ...LOAD, seed: name.length }, full, REQUESTS_PER_WRITER_MAX);
       const statuses = Object.fromEntries(model.stats.statuses);
       const health = await readiness(server.url);
       console.log(
-        `[full disk, --fsync ${fsync}] ${(model.stats.ackedBytes / MiB).toFixed(1)} MiB acknowledged (${model.stats.acked} ops) before the disk filled; ` +
+        `[full disk, --fsync ${fsync}${walFirst ? ', WAL first' : ''}] ${(model.stats.ackedBytes / MiB).toFixed(1)} MiB acknowledged (${model.stats.acked} ops) before the disk filled; ` +
           `answers ${JSON.stringify(statuses)}; disk ${JSON.stringify(health.shards[0].disk)}`,
       );
       expect(full(), `the disk never stayed full: ${JSON.stringify(statuses)}`).toBe(true);
       expect(model.stats.unknown, 'every write got an answer').toBe(0);
+      if (walFirst) expect(server.output().stdout).toContain('WAL write failed');
       expect(Object.keys(statuses).filter((s) => !['200', '507 STORAGE_FULL', '503 STORAGE_IO', '503 SHARD_BUSY'].includes(s))).toEqual([]);
 
       // Writes stay refused; reads go on and show exactly what was acknowledged.
@@ -118,7 +101,7 @@ describe.skipIf(refused !== null)(`a full disk (tmpfs of ${TMPFS_MB} MiB)${refus
       );
       expect(resumed).toBe(true);
       const before = { ...model.stats };
-      await model.run(server.url, { ...LOAD, seed: 100 + fsync.length }, () => false, REQUESTS_AFTER_RECOVERY);
+      await model.run(server.url, { ...LOAD, seed: 100 + name.length }, () => false, REQUESTS_AFTER_RECOVERY);
       expect({ refused: model.stats.refused - before.refused, unknown: model.stats.unknown - before.unknown }).toEqual({ refused: 0, unknown: 0 });
       expect(await model.verify(server.url)).toEqual([]);
       expect((await readiness(server.url)).shards[0].storage_failed).toBe(false);
