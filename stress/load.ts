@@ -2,38 +2,24 @@
 //   --keys 1000000 --value-bytes 100 --connections 64 [--url URL [--pid N]]
 //   [--find-max [--p99-bound-ms 50]] [--out DIR]
 //
-// Open-loop load at a constant rate through the MantisDB client (retries and
-// breaker off, so every failure is counted), latencies from the intended send
-// time in HDR histograms, a progress line per second, the server's RSS over
-// time with its fitted slope, and a JSON + self-contained HTML report.
+// Open-loop load at a constant rate (undici Pool, every failure counted),
+// latencies from the intended send time in HDR histograms, a progress line
+// per second, the server's RSS over time with its fitted slope, and a JSON +
+// self-contained HTML report. Keys are preloaded with mantisdb/client's batch.
+// SIGINT/SIGTERM stop the run and the server it started.
 
 import { availableParallelism, loadavg } from 'node:os';
-import { MantisClient, MantisClientError } from '../src/client/index.js';
+import { MantisClient } from '../src/client/index.js';
 import { UsageError } from './lib/cli-args.js';
 import { findMax } from './lib/find-max.js';
 import { writeReports, type LoadResult } from './lib/load-report.js';
 import { parseLoadOptions, type LoadOptions } from './lib/load-options.js';
-import { runPhase, type PhaseHooks, type SecondStats, type Send } from './lib/open-loop.js';
+import { HttpSender } from './lib/http-sender.js';
+import { runPhase, type PhaseHooks, type SecondStats } from './lib/open-loop.js';
 import { rssMiB, rssTrend, type RssPoint } from './lib/rss-trend.js';
-import { keyOf, preloadKeys, startOwnServer, type Target } from './lib/target-server.js';
+import { preloadKeys, startOwnServer, type Target } from './lib/target-server.js';
 
-const CLIENT_DESCRIPTION = 'mantisdb/client (undici), retries and breaker off, pool min = max = --connections';
-
-function makeSend(client: MantisClient, o: LoadOptions, value: Buffer): Send {
-  return async (op, i) => {
-    try {
-      if (op === 'put') {
-        await client.put(keyOf(i), value);
-        return null;
-      }
-      const entry = await client.get(keyOf(i));
-      if (entry === null) return o.preload ? 'KEY_MISSING' : null;
-      return entry.value.length === o.valueBytes ? null : 'BAD_VALUE';
-    } catch (error) {
-      return error instanceof MantisClientError ? error.code : 'INTERNAL';
-    }
-  };
-}
+const CLIENT_DESCRIPTION = 'undici Pool, one HTTP/1.1 keep-alive connection per --connections, no pipelining, no retries';
 
 function progress(s: SecondStats): void {
   const rss = s.rssMiB === null ? '' : `  rss ${s.rssMiB} MiB`;
@@ -79,7 +65,9 @@ async function measure(o: LoadOptions, target: Target, client: MantisClient): Pr
     });
     preload = { keys: o.keys, ms: Math.round(performance.now() - started) };
   }
-  const send = makeSend(client, o, value);
+  const sender = new HttpSender(target.url, o.connections, value, o.preload);
+  await sender.warm();
+  const send = sender.send;
   const phase = { rate: o.rate, getShare: o.mix.getShare, keys: o.keys, backlogMax: o.backlogMax };
   if (o.warmupMs > 0 && !o.findMax) {
     console.log(`warming up for ${o.warmupMs / 1000} s at ${o.rate} ops/s (not measured)`);
@@ -102,6 +90,7 @@ async function measure(o: LoadOptions, target: Target, client: MantisClient): Pr
     ? await findMax({ ...o, getShare: o.mix.getShare }, send, hooks, (s) => console.log(`step ${s.rate} ops/s: achieved ${s.achievedRate}, p99 ${s.p99Ms} ms -> ${s.passed ? 'held' : `failed (${s.why})`}`))
     : null;
   const used = process.cpuUsage(cpu);
+  await sender.close();
   const note = pid === null ? 'the server pid is unknown (pass --pid with --url)' : null;
   return {
     kind: o.findMax ? 'find-max' : 'load',
@@ -129,8 +118,14 @@ async function main(): Promise<void> {
     retry: false,
     breaker: false,
     timeoutMs: 60_000,
-    pool: { min: o.connections, max: o.connections, queueMax: o.backlogMax + 1, idleTimeoutMs: 600_000 },
+    pool: { min: 1, max: 4 },
   });
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    console.error(`\n${signal}: stopping`);
+    void target.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
   try {
     await client.connect({ timeoutMs: 120_000 });
     const result = await measure(o, target, client);

@@ -81,6 +81,6 @@ export function parseLoadOptions(argv: readonly string[]): LoadOptions {
     p99BoundMs: positiveNumber('p99-bound-ms', get('p99-bound-ms', '50')),
     startRate: positiveNumber('start-rate', get('start-rate', '2000')),
     stepDurationMs: durationMs('step-duration', get('step-duration', '10s')),
-    backlogMax: integer('backlog-max', get('backlog-max', '100000'), 1, 10_000_000),
+    backlogMax: integer('backlog-max', get('backlog-max', '20000'), 1, 10_000_000),
   };
 }
