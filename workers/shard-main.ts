@@ -98,7 +98,10 @@ function openStore(wake: () => void, walRef: { wal: WalWriter | null }): LsmStor
 async function main(): Promise<void> {
   const walRef: { wal: WalWriter | null } = { wal: null };
   let actor: ShardActor | null = null;
-  const store = openStore(() => actor?.wake(), walRef);
+  const store = openStore(() => {
+    actor?.wake();
+    metrics[ShardMetric.storage_failed] = walRef.wal?.failure != null || store.failure !== null ? 1 : 0;
+  }, walRef);
   const ops = new ShardOps(store);
   const walDir = join(init.dir, 'wal');
   const { summary, result: replayed } = replay(ops, walDir, store.flushedLsn);
@@ -145,8 +148,8 @@ async function main(): Promise<void> {
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();
   const health = setInterval(() => {
+    publishDisk(metrics, init.dir, wal, store); // before the probe, so a failure shows at least one tick
     if (wal.failure !== null || store.failure !== null) recoverStorage(wal, store, actor as ShardActor);
-    publishDisk(metrics, init.dir, wal, store);
   }, LIMITS.storage_probe_interval_ms);
   health.unref();
 
@@ -181,7 +184,7 @@ async function main(): Promise<void> {
 
 /** The disk failed earlier: when the probe says it takes writes again, resume the WAL and the LSM. */
 function recoverStorage(wal: WalWriter, store: LsmStore, actor: ShardActor): void {
-  const reason = probeStorage(init.dir);
+  const reason = probeStorage(init.dir, store.failure?.freeBytesNeeded ?? 0);
   if (reason !== null) return;
   try {
     wal.recover();

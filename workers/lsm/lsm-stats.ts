@@ -1,6 +1,11 @@
 // What an LSM store counts for metrics, the storage benchmark and /health/ready.
 
-export type StorageFailure = { readonly code: 'STORAGE_FULL' | 'STORAGE_IO'; readonly message: string };
+export type StorageFailure = {
+  readonly code: 'STORAGE_FULL' | 'STORAGE_IO';
+  readonly message: string;
+  /** Free bytes the failed work needs before a retry makes sense (the probe waits for them). */
+  readonly freeBytesNeeded: number;
+};
 
 export class LsmCounters {
   /** Key + value (+ content type) bytes the user wrote: the denominator of write amplification. */

@@ -9,7 +9,7 @@
 // retry() resumes once the shard's probe sees the disk usable again.
 
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { binaryToKey, isLive, keyToBinary, Memtable, tombstone, type Entry } from '../store/memtable.js';
 import { prefixEnd } from '../store/sorted-keys.js';
 import { BlockCache } from './block-cache.js';
@@ -61,6 +61,8 @@ export class LsmStore {
   private closed = false;
   private background: Promise<unknown> = Promise.resolve();
   private tableEntries = 0;
+  /** Tables whose blocks failed a checksum during compaction: never picked again. */
+  private readonly quarantined = new Set<number>();
   failure: StorageFailure | null = null;
   readonly counters = new LsmCounters();
   readonly reads: ReadStats = newReadStats();
@@ -221,7 +223,7 @@ export class LsmStore {
   private onFlushed(frozen: Frozen, result: FlushResult, durationMs: number): void {
     this.flushing = false;
     // Installed even while closing: the table is done, and installing it shortens the next replay.
-    if (result.kind === 'failed') return this.fail('flush', result);
+    if (result.kind === 'failed') return this.fail('flush', result, frozen.table.bytes);
     crashIfFaultPoint('after-sst-write', this.o.log);
     const reader = this.openOrFail('flush', result.table.fileNumber);
     if (reader === null) return;
@@ -241,7 +243,7 @@ export class LsmStore {
   /** Starts the most urgent compaction unless one runs (one at a time per shard). */
   maybeCompact(): void {
     if (this.compacting || this.closed || this.failure !== null) return;
-    const c = this.versions.pick(this.o.tuning);
+    const c = this.versions.pick(this.o.tuning, this.quarantined);
     if (c === null) return;
     if (c.level > 0 && c.inputs.length === 1 && c.overlaps.length === 0 && !(c.bottom && hasGarbage(c))) {
       this.trivialMove(c);
@@ -280,7 +282,11 @@ export class LsmStore {
 
   private onCompacted(c: Compaction, result: CompactResult, durationMs: number): void {
     this.compacting = false;
-    if (result.kind === 'failed') return this.fail('compaction', result);
+    if (result.kind === 'failed') {
+      const inputs = [...c.inputs, ...c.overlaps];
+      if (result.corrupt) return this.quarantine(inputs.map((m) => m.fileNumber), result.file, result.message);
+      return this.fail('compaction', result, inputs.reduce((n, m) => n + m.fileBytes, 0));
+    }
     crashIfFaultPoint('after-compaction-write', this.o.log);
     const readers: SstReader[] = [];
     for (const m of result.outputs) {
@@ -325,7 +331,7 @@ export class LsmStore {
       writeManifest(this.o.dir, next);
     } catch (error) {
       for (const r of [...change.level0, ...change.sorted]) if (!change.remove.has(r.meta.fileNumber)) this.discard(r);
-      this.fail('manifest', { errno: (error as NodeJS.ErrnoException).code ?? null, corrupt: false, message: String(error) });
+      this.fail('manifest', { errno: (error as NodeJS.ErrnoException).code ?? null, corrupt: false, message: String(error) }, 0);
       return false;
     }
     crashIfFaultPoint('after-manifest', this.o.log);
@@ -344,7 +350,7 @@ export class LsmStore {
       return SstReader.open(path, fileNumber, this.cache);
     } catch (error) {
       fs.rmSync(path, { force: true });
-      this.fail(what, { errno: (error as NodeJS.ErrnoException).code ?? null, corrupt: error instanceof CorruptionError, message: String(error) });
+      this.fail(what, { errno: (error as NodeJS.ErrnoException).code ?? null, corrupt: error instanceof CorruptionError, message: String(error) }, 0);
       return null;
     }
   }
@@ -356,12 +362,36 @@ export class LsmStore {
     fs.rmSync(r.path, { force: true });
   }
 
-  private fail(what: string, f: { errno: string | null; corrupt: boolean; message: string }): void {
+  private fail(what: string, f: { errno: string | null; corrupt: boolean; message: string }, freeBytesNeeded: number): void {
     const full = f.errno === 'ENOSPC' || f.errno === 'EDQUOT';
-    this.failure = { code: full ? 'STORAGE_FULL' : 'STORAGE_IO', message: `${what} failed: ${f.message}` };
+    this.failure = { code: full ? 'STORAGE_FULL' : 'STORAGE_IO', message: `${what} failed: ${f.message}`, freeBytesNeeded };
     if (f.corrupt) this.counters.corruptions++;
-    this.o.log('error', `lsm: ${what} failed; refusing writes until storage recovers`, { errno: f.errno, error: f.message });
+    this.o.log('error', `lsm: ${what} failed; refusing writes until storage recovers`, { errno: f.errno, error: f.message, freeBytesNeeded });
     this.o.onProgress?.();
+  }
+
+  /**
+   * A compaction input failed its checksum. That is not a disk the probe can heal: writes go on,
+   * the damaged table keeps serving its good blocks, and compactions that would read it are no
+   * longer picked (level 0 may then fill up and stall writes, with a message naming the table).
+   */
+  private quarantine(inputs: number[], file: string | null, message: string): void {
+    this.counters.corruptions++;
+    const bad = file === null ? NaN : Number(basename(file).slice(0, 12));
+    for (const n of Number.isNaN(bad) ? inputs : [bad]) this.quarantined.add(n);
+    this.o.log('error', 'lsm: corrupt table found by compaction; compactions that read it are stopped', {
+      tables: [...this.quarantined],
+      error: message,
+    });
+    this.o.onProgress?.();
+  }
+
+  /** Why writes stall, for the SHARD_BUSY message. */
+  stallReason(): string {
+    const l0 = this.versions.levels[0].length;
+    const why = this.frozen !== null && this.active.bytes >= this.o.tuning.memtableBytes ? 'both memtables are full' : `level 0 has ${l0} tables`;
+    const bad = this.quarantined.size > 0 ? `; compaction is blocked by corrupt table(s) ${[...this.quarantined].map(sstFileName).join(', ')}` : '';
+    return why + bad;
   }
 
   /** The disk looks usable again (the shard's probe): clear the failure and redo the pending flush. */

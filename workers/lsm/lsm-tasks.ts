@@ -38,7 +38,14 @@ export type CompactTask = {
 
 export type LsmTask = FlushTask | CompactTask;
 
-export type TaskFailure = { readonly kind: 'failed'; readonly errno: string | null; readonly corrupt: boolean; readonly message: string };
+export type TaskFailure = {
+  readonly kind: 'failed';
+  readonly errno: string | null;
+  readonly corrupt: boolean;
+  /** The table whose checksum failed, when corrupt. */
+  readonly file: string | null;
+  readonly message: string;
+};
 export type FlushResult = { readonly kind: 'flushed'; readonly table: SstMeta } | TaskFailure;
 export type CompactResult =
   | {
@@ -71,6 +78,7 @@ function failure(error: unknown): TaskFailure {
     kind: 'failed',
     errno: typeof errno === 'string' ? errno : null,
     corrupt: error instanceof CorruptionError,
+    file: error instanceof CorruptionError ? error.file : null,
     message: error instanceof Error ? error.message : String(error),
   };
 }

@@ -83,24 +83,34 @@ export class VersionSet {
     return lo;
   }
 
-  pick(t: LsmTuning): Compaction | null {
-    if (this.levels[0].length >= t.level0CompactTables) return this.expand(0, this.levels[0].map((r) => r.meta));
-    let best = -1;
-    let bestScore = 1;
+  /** The most urgent compaction that reads no quarantined table, or null. */
+  pick(t: LsmTuning, quarantined: ReadonlySet<number> = new Set()): Compaction | null {
+    const clean = (c: Compaction): boolean => ![...c.inputs, ...c.overlaps].some((m) => quarantined.has(m.fileNumber));
+    if (this.levels[0].length >= t.level0CompactTables) {
+      const c = this.expand(0, this.levels[0].map((r) => r.meta));
+      if (clean(c)) return c;
+    }
+    const scored: { level: number; score: number }[] = [];
     for (let level = 1; level < this.levels.length - 1; level++) {
       const score = this.levelBytes(level) / levelTargetBytes(t, level);
-      if (score >= bestScore) {
-        best = level;
-        bestScore = score;
+      if (score >= 1) scored.push({ level, score });
+    }
+    scored.sort((a, b) => b.score - a.score);
+    for (const { level } of scored) {
+      const tables = this.levels[level];
+      const pointer = this.compactPointer[level];
+      let start = pointer === null ? 0 : tables.findIndex((r) => compareKeys(r.meta.smallestKey, pointer) > 0);
+      if (start < 0) start = 0;
+      // Round robin over the key space, skipping tables whose compaction would read a quarantined one.
+      for (let k = 0; k < tables.length; k++) {
+        const i = (start + k) % tables.length;
+        const c = this.expand(level, [tables[i].meta]);
+        if (!clean(c)) continue;
+        this.compactPointer[level] = tables[i].meta.largestKey;
+        return c;
       }
     }
-    if (best < 0) return null;
-    const tables = this.levels[best];
-    const pointer = this.compactPointer[best];
-    let i = pointer === null ? 0 : tables.findIndex((r) => compareKeys(r.meta.smallestKey, pointer) > 0);
-    if (i < 0) i = 0;
-    this.compactPointer[best] = tables[i].meta.largestKey;
-    return this.expand(best, [tables[i].meta]);
+    return null;
   }
 
   private expand(level: number, inputs: SstMeta[]): Compaction {

@@ -7,6 +7,7 @@
 // are held in order — reads go on — and answered SHARD_BUSY once held longer
 // than LIMITS.write_stall_max_ms.
 
+import { basename } from 'node:path';
 import { LIMITS } from '../../shared/limits.js';
 import { ShardMetric } from '../../shared/metrics-layout.js';
 import { FrameError } from '../../shared/byte-io.js';
@@ -116,11 +117,10 @@ export class ShardActor {
     const cutoff = Date.now() - LIMITS.write_stall_max_ms;
     while (this.held.length > 0 && this.held[0].sinceMs <= cutoff) {
       const { frame } = this.held.shift() as Held;
-      const levels = this.d.store.stats().levels;
       this.answer(frameId(frame), {
         kind: 'error',
         code: 'SHARD_BUSY',
-        message: `writes stalled for ${LIMITS.write_stall_max_ms} ms while storage catches up (level 0 has ${levels[0].tables} tables); retry shortly`,
+        message: `writes stalled for ${LIMITS.write_stall_max_ms} ms while storage catches up (${this.d.store.stallReason()}); retry shortly`,
       });
     }
     this.d.sender.flush();
@@ -186,7 +186,8 @@ export class ShardActor {
       if (error instanceof CorruptionError) {
         this.d.metrics[ShardMetric.corrupt_reads]++;
         this.d.log('error', 'corrupt table block; refusing this read', { id, file: error.file, offset: error.offset });
-        this.answer(id, { kind: 'error', code: 'DATA_CORRUPT', message: `${error.message}; the keys in this block cannot be read until it is repaired` });
+        const where = `table ${basename(error.file)} at offset ${error.offset}`;
+        this.answer(id, { kind: 'error', code: 'DATA_CORRUPT', message: `a block of ${where} failed its checksum; the keys in it cannot be read until it is repaired or overwritten` });
         return;
       }
       const message = error instanceof FrameError ? `corrupt request frame: ${error.message}` : String(error);

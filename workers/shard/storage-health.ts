@@ -66,11 +66,12 @@ export function publishDisk(m: Float64Array, shardDir: string, wal: WalWriter, s
  * Whether the disk under dir takes writes again: enough free space, and a
  * small file written, fsynced and removed. Returns null when usable, else why not.
  */
-export function probeStorage(dir: string): string | null {
+export function probeStorage(dir: string, freeBytesNeeded: number): string | null {
   const probe = join(dir, '.probe');
   try {
     const free = freeBytes(dir);
-    if (free < LIMITS.storage_probe_free_bytes_min) return `only ${free} bytes free`;
+    const needed = Math.max(LIMITS.storage_probe_free_bytes_min, freeBytesNeeded);
+    if (free < needed) return `only ${free} bytes free, ${needed} needed`;
     const fd = fs.openSync(probe, 'w');
     try {
       fs.writeSync(fd, Buffer.alloc(64 * 1024));

@@ -335,12 +335,32 @@ export class WalWriter {
       lsn: this.lsn,
       durableLsn: this.durableLsn,
     });
+    this.cutBackToAcked();
     // Waiters already covered by a completed fsync are durable: they succeed.
     const waiters = this.waiters.splice(0);
     queueMicrotask(() => {
       for (const w of waiters) w.cb(w.lsn <= this.durableLsn ? null : err);
     });
     return err;
+  }
+
+  /**
+   * Removes the records about to be refused from the segment at once, so that a crash before
+   * recover() cannot replay a write its client was told had failed.
+   */
+  private cutBackToAcked(): void {
+    if (this.fd === null) return;
+    try {
+      fs.ftruncateSync(this.fd, this.ackedBytes);
+      fs.fdatasyncSync(this.fd);
+      this.segmentBytes = this.ackedBytes;
+    } catch (err) {
+      this.opts.log?.('error', 'wal: could not cut refused records off the failed segment; a crash before recovery may replay them', {
+        segment: this.segmentName(),
+        ackedBytes: this.ackedBytes,
+        error: String(err),
+      });
+    }
   }
 
   private countFsync(started: number): void {
