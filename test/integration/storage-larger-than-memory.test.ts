@@ -20,7 +20,7 @@ const KEYS = 23_000;
 const VALUE_BYTES: readonly [number, number] = [3072, 5120];
 const BATCH_OPS = 200;
 const TTL_KEYS = 60;
-/** Generous: node + uWS + shard and pool threads cost a fixed ~200–300 MiB before any data. */
+/** Generous: the process idles at ~90 MiB and peaks at ~240–300 MiB here (4 MiB budget, 100 MiB written). */
 const RSS_MIB_MAX = 400;
 
 const bigKey = (i: number): string => `big/k${String(i).padStart(8, '0')}`;
@@ -132,7 +132,10 @@ async function writeAll(server: ServerProcess, phases: BatchOp[][][]): Promise<n
   return requests;
 }
 
-describe.each([{ shards: 1 }, { shards: 2 }])('a data set 20× the memory budget ($shards shard(s), --memory-budget-mb 4)', ({ shards }) => {
+/** One shard: the whole budget is one shard's (a 2-shard run costs twice the time for little more). */
+const shards = 1;
+
+describe('a data set 20× the memory budget (1 shard, --memory-budget-mb 4)', () => {
   /** Max RSS seen while writing, reading, and reading after the restart (MiB). */
   const rss = { writing: 0, reading: 0, afterRestart: 0 };
 
@@ -192,10 +195,8 @@ describe.each([{ shards: 1 }, { shards: 2 }])('a data set 20× the memory budget
     expect(await restarted.stop('SIGTERM')).toBe(0);
   });
 
-  // Fails today: lz4-napi's compressSync (workers/lsm/block-frame.ts) leaks each output buffer
-  // natively, so RSS grows with the bytes flushed and compacted (~450 MiB after 100 MiB written,
-  // ~690 MiB after 190 MiB). Upstream: antoniomuso/lz4-napi#678. Remove .fails once fixed.
-  it.fails(`keeps the server's RSS under ${RSS_MIB_MAX} MiB throughout`, () => {
+  it(`keeps the server's RSS under ${RSS_MIB_MAX} MiB throughout`, () => {
+    expect(rss.writing, 'the data set was written and measured').toBeGreaterThan(0);
     expect(Math.max(rss.writing, rss.reading, rss.afterRestart)).toBeLessThan(RSS_MIB_MAX);
   });
 });
