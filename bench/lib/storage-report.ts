@@ -80,7 +80,7 @@ export function amplificationTable(m: EngineSummary, l: EngineSummary): string {
     ['write amplification: write() syscall bytes / user bytes (both write phases + settling)', fmtX(m.writeAmp), fmtX(l.writeAmp)],
     ['  same, pages dirtied (/proc/self/io write_bytes) / user bytes', fmtX(m.writeAmpDirtied), fmtX(l.writeAmpDirtied)],
     ["  engine's own counters: Mantis tables + WAL; LevelDB leveldb.stats Write(MB), tables only", fmtX(m.writeAmpEngine), fmtX(l.writeAmpEngine)],
-    ['space amplification: directory bytes after settling / live user bytes', fmtX(m.spaceAmp), fmtX(l.spaceAmp)],
+    ['space amplification: directory bytes after settling / live user bytes (< 1: both compress)', fmtX(m.spaceAmp), fmtX(l.spaceAmp)],
     ['  directory bytes (tables + WAL/log + manifest)', fmtMiB(m.diskBytes), fmtMiB(l.diskBytes)],
     ['  live user bytes (newest key + value of every key)', fmtMiB(m.liveUserBytes), fmtMiB(l.liveUserBytes)],
     ['  tables per level after settling', m.layout || '—', l.layout || '—'],
