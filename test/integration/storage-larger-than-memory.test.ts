@@ -112,12 +112,23 @@ async function verifyListing(url: string, expected: Expected, prefix: string, li
   return pages;
 }
 
+/** Pages through a prefix by offset (skipping live keys only, over tombstones and expired entries). */
+async function verifyOffsetPaging(url: string, expected: Expected, prefix: string, limit: number): Promise<void> {
+  const want = [...expected].filter(([key, v]) => key.startsWith(prefix) && v !== undefined).map(([key]) => key).sort();
+  for (let offset = 0; offset < want.length + limit; offset += limit) {
+    const page = await expectOk<string[]>(await fetch(`${url}/api/v1/kv?prefix=${encodeURIComponent(prefix)}&limit=${limit}&offset=${offset}`));
+    expect(page.data, `offset ${offset}`).toEqual(want.slice(offset, offset + limit));
+    expect(page.meta.total).toBe(want.length);
+  }
+}
+
 async function verifyAll(url: string, expected: Expected): Promise<void> {
   await verifyBatchGet(url, expected);
   await verifyGets(url, expected);
   await verifyListing(url, expected, 'big/', 1000);
   await verifyListing(url, expected, 'big/k0001', 300);
   await verifyListing(url, expected, 'ttl/', 50);
+  await verifyOffsetPaging(url, expected, 'big/k0002', 250);
 }
 
 async function writeAll(server: ServerProcess, phases: BatchOp[][][]): Promise<number> {
