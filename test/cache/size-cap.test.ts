@@ -43,6 +43,8 @@ describe('size cap', () => {
       }
       const stats = s.writer.stats();
       expect(stats.bytes).toBeLessThanOrEqual(CAPACITY);
+      expect(stats.chargedBytes).toBeLessThanOrEqual(CAPACITY);
+      expect(stats.chargedBytes).toBeGreaterThanOrEqual(stats.bytes);
       expect(stats.entries).toBeLessThanOrEqual(stats.entriesMax);
     }
     expect(evictions).toBeGreaterThan(1000);

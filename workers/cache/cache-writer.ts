@@ -5,6 +5,13 @@
 // (key + value + content type + ENTRY_OVERHEAD_BYTES per entry, never above
 // the capacity after any call returns).
 //
+// The policy weighs an entry by its CHARGE: the largest of its logical bytes,
+// its arena block scaled to the capacity (block × capacity / arena), and
+// capacity / entriesMax. Keeping the charges within the capacity therefore
+// keeps the logical bytes, the arena and the index all within bounds, so
+// W-TinyLFU's admission duel decides nearly every eviction; the allocator
+// failing (external fragmentation) only adds plain evictions.
+//
 // Publishing protocol: a new entry's bytes are written into a block no slot
 // references, then the slot is switched to it under its seqlock; the block an
 // entry leaves (overwrite, delete, eviction, expiry) is freed only after the
@@ -21,12 +28,9 @@ import { BuddyAllocator } from './buddy-allocator.js';
 import { ContentTypeEncoder, copyEntryKey, entryContentType, writeEntry } from './cache-entry-codec.js';
 import { CacheIndex, NO_SLOT } from './cache-index.js';
 import { NO_NODE } from './node-lists.js';
-import { TinyLfuPolicy, type PolicyWeights } from './tiny-lfu-policy.js';
+import { TinyLfuPolicy, type PolicyTuning, type PolicyWeights } from './tiny-lfu-policy.js';
 
-export interface CacheWriterOptions {
-  /** Share of the capacity for the W-TinyLFU admission window (default 0.01). */
-  readonly windowFraction?: number;
-}
+export type CacheWriterOptions = PolicyTuning;
 
 export interface CacheSetResult {
   /** False: the key is NOT in the cache afterwards (refused, or lost admission). */
@@ -40,6 +44,8 @@ export interface CacheSetResult {
 export interface CacheWriterStats {
   readonly capacityBytes: number;
   readonly bytes: number;
+  /** Sum of policy charges (≥ bytes; see the header comment). */
+  readonly chargedBytes: number;
   readonly entries: number;
   readonly entriesMax: number;
   readonly evictions: number;
@@ -61,6 +67,9 @@ export class CacheWriter {
   private readonly policy: TinyLfuPolicy;
   private readonly types = new ContentTypeEncoder();
   private readonly nodeBytes: Float64Array;
+  private readonly nodeCharge: Float64Array;
+  private readonly chargeMin: number;
+  private chargedBytes = 0;
   private readonly freeNodes: Int32Array;
   private freeNodeCount: number;
   private logicalBytes = 0;
@@ -78,8 +87,10 @@ export class CacheWriter {
     this.allocator = new BuddyAllocator(layout.arenaBytes, layout.blockBytesMax);
     const nodeCapacity = layout.entriesMax + 1;
     this.index = new CacheIndex(this.views, nodeCapacity);
-    this.policy = new TinyLfuPolicy(nodeCapacity, layout.capacityBytes, layout.entriesMax, options.windowFraction);
+    this.policy = new TinyLfuPolicy(nodeCapacity, layout.capacityBytes, layout.entriesMax, options);
     this.nodeBytes = new Float64Array(nodeCapacity);
+    this.nodeCharge = new Float64Array(nodeCapacity);
+    this.chargeMin = Math.ceil(layout.capacityBytes / layout.entriesMax);
     this.freeNodes = Int32Array.from({ length: nodeCapacity }, (_, i) => nodeCapacity - 1 - i);
     this.freeNodeCount = nodeCapacity;
     const header = this.views.header;
@@ -105,7 +116,8 @@ export class CacheWriter {
       this.publish();
       return { stored: false, refused: true, evicted };
     }
-    const entry = { key, type, value, expiresAtMs, logical: payload + ENTRY_OVERHEAD_BYTES };
+    const logical = payload + ENTRY_OVERHEAD_BYTES;
+    const entry = { key, type, value, expiresAtMs, logical, charge: this.chargeOf(logical, payload + ENTRY_HEADER_BYTES) };
     let stored = slot !== NO_SLOT && this.overwrite(slot, entry, evicted);
     if (!stored) {
       if (slot !== NO_SLOT) this.removeSlot(this.index.find(key, hash));
@@ -184,6 +196,7 @@ export class CacheWriter {
     return {
       capacityBytes: this.capacityBytes,
       bytes: this.logicalBytes,
+      chargedBytes: this.chargedBytes,
       entries: this.entries,
       entriesMax: this.views.layout.entriesMax,
       evictions: readCounter(header, H.evictions),
@@ -196,6 +209,11 @@ export class CacheWriter {
     };
   }
 
+  private chargeOf(logical: number, physical: number): number {
+    const block = this.allocator.blockBytesFor(physical);
+    return Math.max(logical, this.chargeMin, Math.ceil((block * this.capacityBytes) / this.allocator.arenaBytes));
+  }
+
   private fits(key: Uint8Array, payload: number): boolean {
     return key.length <= KEY_BYTES_MAX
       && payload + ENTRY_OVERHEAD_BYTES <= this.entryBytesMax
@@ -206,11 +224,12 @@ export class CacheWriter {
   private overwrite(slot: number, entry: NewEntry, evicted: Uint8Array[]): boolean {
     const node = this.index.nodeAt(slot);
     const oldBytes = this.nodeBytes[node];
+    const oldCharge = this.nodeCharge[node];
     this.policy.access(node);
-    this.policy.resize(node, entry.logical);
-    const block = this.makeRoom(entry.logical - oldBytes, 0, entry, node, NO_NODE, evicted);
+    this.policy.resize(node, entry.charge);
+    const block = this.makeRoom(entry.logical - oldBytes, entry.charge - oldCharge, 0, entry, node, NO_NODE, evicted);
     if (block < 0) {
-      this.policy.resize(node, oldBytes);
+      this.policy.resize(node, oldCharge);
       return false;
     }
     const at = this.arenaStart + block;
@@ -220,14 +239,16 @@ export class CacheWriter {
     this.index.replaceEntry(liveSlot, at);
     this.allocator.free(oldEntry - this.arenaStart);
     this.nodeBytes[node] = entry.logical;
+    this.nodeCharge[node] = entry.charge;
     this.logicalBytes += entry.logical - oldBytes;
+    this.chargedBytes += entry.charge - oldCharge;
     return true;
   }
 
   private insert(hash: number, entry: NewEntry, evicted: Uint8Array[]): boolean {
     const node = this.freeNodes[--this.freeNodeCount];
-    this.policy.insert(node, hash, entry.logical);
-    const block = this.makeRoom(entry.logical, 1, entry, NO_NODE, node, evicted);
+    this.policy.insert(node, hash, entry.charge);
+    const block = this.makeRoom(entry.logical, entry.charge, 1, entry, NO_NODE, node, evicted);
     if (block < 0) {
       this.policy.remove(node);
       this.freeNodes[this.freeNodeCount++] = node;
@@ -237,24 +258,28 @@ export class CacheWriter {
     writeEntry(this.views, at, entry.key, entry.type, entry.value, entry.expiresAtMs);
     this.index.insert(hash, at, node);
     this.nodeBytes[node] = entry.logical;
+    this.nodeCharge[node] = entry.charge;
     this.logicalBytes += entry.logical;
+    this.chargedBytes += entry.charge;
     this.entries++;
     return true;
   }
 
   /**
-   * Evicts until `addedBytes` more logical bytes and `addedEntries` more
-   * entries fit and a block for the entry is allocated; returns its arena
+   * Evicts until `addedBytes` more logical bytes, `addedCharge` more charge and
+   * `addedEntries` more entries fit and a block for the entry is allocated; returns its arena
    * offset, or -1 when the policy would rather evict `newcomer` (or nothing
    * but `pinned` is left).
    */
   private makeRoom(
-    addedBytes: number, addedEntries: number, entry: NewEntry, pinned: number, newcomer: number, evicted: Uint8Array[],
+    addedBytes: number, addedCharge: number, addedEntries: number,
+    entry: NewEntry, pinned: number, newcomer: number, evicted: Uint8Array[],
   ): number {
     const physical = ENTRY_HEADER_BYTES + entry.key.length + entry.type.length + entry.value.length;
     const { entriesMax } = this.views.layout;
     for (;;) {
-      if (this.logicalBytes + addedBytes <= this.capacityBytes && this.entries + addedEntries <= entriesMax) {
+      if (this.logicalBytes + addedBytes <= this.capacityBytes && this.chargedBytes + addedCharge <= this.capacityBytes
+        && this.entries + addedEntries <= entriesMax) {
         const block = this.allocator.alloc(physical);
         if (block >= 0) return block;
       }
@@ -274,6 +299,7 @@ export class CacheWriter {
     this.allocator.free(entry - this.arenaStart);
     this.policy.remove(node);
     this.logicalBytes -= this.nodeBytes[node];
+    this.chargedBytes -= this.nodeCharge[node];
     this.entries--;
     this.freeNodes[this.freeNodeCount++] = node;
   }
@@ -290,4 +316,5 @@ interface NewEntry {
   readonly value: Uint8Array;
   readonly expiresAtMs: number;
   readonly logical: number;
+  readonly charge: number;
 }

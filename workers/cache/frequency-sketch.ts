@@ -7,6 +7,7 @@ const PROBES = 4;
 const COUNTER_MAX = 15;
 /** As Caffeine: sixteen 4-bit counters per expected entry (8 bytes) keeps collisions rare. */
 const COUNTERS_PER_ENTRY = 16;
+export const SAMPLE_FACTOR_DEFAULT = 10;
 const SEEDS = [0x97cb3127, 0xb7a5ce3d, 0x5f2a9e41, 0xcfa28f0b];
 
 function probeIndex(hash: number, probe: number, mask: number): number {
@@ -23,12 +24,15 @@ export class FrequencySketch {
   private readonly sampleSize: number;
   private additions = 0;
 
-  /** `expectedEntries`: about how many entries the cache holds. */
-  constructor(expectedEntries: number) {
+  /**
+   * `expectedEntries`: about how many entries the cache holds; counters are
+   * halved every `sampleFactor` × expectedEntries increments.
+   */
+  constructor(expectedEntries: number, sampleFactor = SAMPLE_FACTOR_DEFAULT) {
     const counters = 2 ** Math.ceil(Math.log2(Math.max(64, expectedEntries * COUNTERS_PER_ENTRY)));
     this.words = new Uint32Array(counters / 8);
     this.mask = counters - 1;
-    this.sampleSize = 10 * Math.max(64, expectedEntries);
+    this.sampleSize = sampleFactor * Math.max(64, expectedEntries);
   }
 
   frequency(hash: number): number {

@@ -18,6 +18,13 @@ const PROTECTED = 3;
 const WINDOW_FRACTION_DEFAULT = 0.01;
 const PROTECTED_FRACTION = 0.8;
 
+export interface PolicyTuning {
+  /** Share of the weight for the admission window (default 0.01). */
+  readonly windowFraction?: number;
+  /** The sketch halves its counters every sampleFactor × expected entries accesses. */
+  readonly sampleFactor?: number;
+}
+
 export interface PolicyWeights {
   readonly window: number;
   readonly probation: number;
@@ -34,9 +41,10 @@ export class TinyLfuPolicy {
   private readonly mainMax: number;
   private readonly protectedMax: number;
 
-  constructor(nodeCapacity: number, weightMax: number, expectedEntries: number, windowFraction = WINDOW_FRACTION_DEFAULT) {
+  constructor(nodeCapacity: number, weightMax: number, expectedEntries: number, tuning: PolicyTuning = {}) {
+    const windowFraction = tuning.windowFraction ?? WINDOW_FRACTION_DEFAULT;
     this.lists = new NodeLists(nodeCapacity, 3);
-    this.sketch = new FrequencySketch(expectedEntries);
+    this.sketch = new FrequencySketch(expectedEntries, tuning.sampleFactor);
     this.hashes = new Uint32Array(nodeCapacity);
     this.weights = new Float64Array(nodeCapacity);
     this.windowMax = Math.max(1, Math.floor(weightMax * windowFraction));
