@@ -23,7 +23,9 @@ import {
   ENTRY_HEADER_BYTES, ENTRY_OVERHEAD_BYTES, H, KEY_BYTES_MAX, addCounter, readCounter,
 } from '../../shared/cache/cache-layout.js';
 import type { CacheHit } from '../../shared/cache/cache-reader.js';
-import { entryExpiresAtMs, entryValueLength, segmentViews, type SegmentViews } from '../../shared/cache/segment-views.js';
+import {
+  entryContentTypeLength, entryExpiresAtMs, entryValueLength, segmentViews, type SegmentViews,
+} from '../../shared/cache/segment-views.js';
 import { BuddyAllocator } from './buddy-allocator.js';
 import { ContentTypeEncoder, copyEntryKey, entryContentType, writeEntry } from './cache-entry-codec.js';
 import { CacheIndex, NO_SLOT } from './cache-index.js';
@@ -145,7 +147,7 @@ export class CacheWriter {
     if (expiresAtMs !== 0 && expiresAtMs <= nowMs) return null;
     this.policy.access(this.index.nodeAt(slot));
     const length = entryValueLength(this.views, entry);
-    const start = entry + ENTRY_HEADER_BYTES + key.length + this.views.bytes[entry + 14];
+    const start = entry + ENTRY_HEADER_BYTES + key.length + entryContentTypeLength(this.views, entry);
     return { value: this.views.bytes.slice(start, start + length), contentType: entryContentType(this.views, entry), expiresAtMs };
   }
 
