@@ -85,7 +85,7 @@ function openStore(wake: () => void, walRef: { wal: WalWriter | null }): LsmStor
   return LsmStore.open({
     dir: join(init.dir, 'sst'),
     tuning,
-    runTask: (task, transfer) => pool.run(task, transfer),
+    runTask: (task, transfer) => pool.run(task, transfer, task.kind === 'flush' ? 'urgent' : 'background'),
     log,
     onFlushed: (_lsn, segment) => {
       const removed = walRef.wal?.removeSegmentsBefore(segment) ?? 0;

@@ -1,7 +1,10 @@
-// The piscina pool for stateless heavy work (LSM flushes and compactions
-// today). It lives on the main thread; each shard reaches it through its own
-// MessagePort: {id, task} in, {id, result} or {id, error} out. The router
-// never looks inside a task. Buffers a task carries are transferred, not copied.
+// The piscina pools for stateless heavy work (LSM flushes and compactions
+// today). They live on the main thread; each shard reaches them through its
+// own MessagePort: {id, lane, task} in, {id, result} or {id, error} out. The
+// router never looks inside a task. Buffers a task carries are transferred.
+// Two lanes, as LevelDB flushes its immutable memtable in the middle of a
+// compaction: a flush (which writers may be waiting for) never queues behind
+// a long compaction.
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -12,30 +15,33 @@ import { LIMITS } from '../../shared/limits.js';
 // Compiled layout: dist/src/pool/task-pool.js → dist/workers/pool/pool-main.js
 const POOL_ENTRY = fileURLToPath(new URL('../../workers/pool/pool-main.js', import.meta.url));
 
-type TaskMessage = { readonly id: number; readonly task: unknown; readonly transfer: readonly ArrayBuffer[] };
+export type TaskLane = 'urgent' | 'background';
+
+type TaskMessage = { readonly id: number; readonly lane: TaskLane; readonly task: unknown; readonly transfer: readonly ArrayBuffer[] };
+
+function createPool(maxThreads: number): Piscina {
+  return new Piscina({
+    filename: POOL_ENTRY,
+    minThreads: 1,
+    maxThreads,
+    idleTimeout: 30_000,
+    resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb },
+  });
+}
 
 export class TaskPool {
-  private readonly pool: Piscina;
+  private readonly lanes: Record<TaskLane, Piscina>;
 
-  /** One thread per two cores (at least one): shards keep the other cores. */
-  constructor(threads = Math.max(1, Math.floor(availableParallelism() / 2))) {
-    this.pool = new Piscina({
-      filename: POOL_ENTRY,
-      minThreads: 1,
-      maxThreads: threads,
-      idleTimeout: 30_000,
-      resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb },
-    });
-  }
-
-  get threads(): number {
-    return this.pool.threads.length;
+  /** Urgent work (flushes) gets one thread; background work (compactions) one per two cores. */
+  constructor(backgroundThreads = Math.max(1, Math.floor(availableParallelism() / 2))) {
+    this.lanes = { urgent: createPool(1), background: createPool(backgroundThreads) };
   }
 
   /** Answers the tasks a shard posts on `port` until the port closes. */
   serve(port: MessagePort): void {
     port.on('message', (message: TaskMessage) => {
-      this.pool.run(message.task, { transferList: [...message.transfer] }).then(
+      const pool = this.lanes[message.lane] ?? this.lanes.background;
+      pool.run(message.task, { transferList: [...message.transfer] }).then(
         (result: unknown) => port.postMessage({ id: message.id, result }),
         (error: unknown) => port.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) }),
       );
@@ -44,6 +50,6 @@ export class TaskPool {
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    await Promise.all([this.lanes.urgent.destroy(), this.lanes.background.destroy()]);
   }
 }

@@ -191,7 +191,16 @@ export class LsmStore {
    */
   writeStalled(): boolean {
     const memtablesFull = this.frozen !== null && this.active.bytes >= this.o.tuning.memtableBytes;
-    return memtablesFull || this.versions.levels[0].length >= this.o.tuning.level0StallTables;
+    return memtablesFull || (this.versions.levels[0].length >= this.o.tuning.level0StallTables && !this.level0Blocked());
+  }
+
+  /**
+   * A quarantined table sits in level 0, so no level-0 compaction can run (moving newer tables past
+   * an older one would let it shadow them). Stalling would then stop writes for good: instead the
+   * shard runs degraded — level 0 keeps growing, reads check more tables — until an operator repairs it.
+   */
+  private level0Blocked(): boolean {
+    return this.quarantined.size > 0 && this.versions.levels[0].some((r) => this.quarantined.has(r.meta.fileNumber));
   }
 
   /**
@@ -379,7 +388,7 @@ export class LsmStore {
     this.counters.corruptions++;
     const bad = file === null ? NaN : Number(basename(file).slice(0, 12));
     for (const n of Number.isNaN(bad) ? inputs : [bad]) this.quarantined.add(n);
-    this.o.log('error', 'lsm: corrupt table found by compaction; compactions that read it are stopped', {
+    this.o.log('error', 'lsm: corrupt table found by compaction; compactions that read it are stopped, the shard runs degraded until it is repaired', {
       tables: [...this.quarantined],
       error: message,
     });
@@ -441,6 +450,7 @@ export class LsmStore {
       tableRawBytes: this.versions.all().reduce((s, r) => s + r.meta.rawBytes, 0),
       levels,
       stalled: this.writeStalled(),
+      quarantinedTables: [...this.quarantined],
       ...this.counters,
       reads: { ...this.reads },
     };

@@ -21,11 +21,12 @@ export class PoolClient {
     port.unref();
   }
 
-  run<R>(task: unknown, transfer: ArrayBuffer[]): Promise<R> {
+  /** lane 'urgent' for work writers may wait for (flushes), 'background' for the rest. */
+  run<R>(task: unknown, transfer: ArrayBuffer[], lane: 'urgent' | 'background'): Promise<R> {
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
-      this.port.postMessage({ id, task, transfer }, transfer);
+      this.port.postMessage({ id, lane, task, transfer }, transfer);
     });
   }
 }

@@ -278,11 +278,13 @@ export class WalWriter {
     if (fd === null || this.failed) return;
     const name = this.segmentName();
     try {
-      const started = performance.now();
-      fs.fdatasyncSync(fd); // rare, so a blocking sync keeps the roll simple
-      const err = this.fault?.onFsync();
-      if (err) throw err;
-      this.countFsync(started);
+      if (this.opts.fsync !== 'none') {
+        const started = performance.now();
+        fs.fdatasyncSync(fd); // rare, so a blocking sync keeps the roll simple
+        const err = this.fault?.onFsync();
+        if (err) throw err;
+        this.countFsync(started);
+      }
       this.durableLsn = this.lsn;
       this.clearBatchTimer();
       this.fd = null;
