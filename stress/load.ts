@@ -12,11 +12,12 @@ import { availableParallelism, loadavg } from 'node:os';
 import { MantisClient } from '../src/client/index.js';
 import { UsageError } from './lib/cli-args.js';
 import { findMax } from './lib/find-max.js';
-import { writeReports, type LoadResult } from './lib/load-report.js';
+import { serverLine, writeReports, type LoadResult } from './lib/load-report.js';
 import { parseLoadOptions, type LoadOptions } from './lib/load-options.js';
 import { HttpSender } from './lib/http-sender.js';
 import { runPhase, type PhaseHooks, type SecondStats } from './lib/open-loop.js';
 import { rssMiB, rssTrend, type RssPoint } from './lib/rss-trend.js';
+import { scrape, serverView } from './lib/server-metrics.js';
 import { preloadKeys, startOwnServer, type Target } from './lib/target-server.js';
 
 const CLIENT_DESCRIPTION = 'undici Pool, one HTTP/1.1 keep-alive connection per --connections, no pipelining, no retries';
@@ -48,6 +49,7 @@ function printSummary(r: LoadResult): void {
     console.log(`harness event-loop delay: p99 ${r.run.loopDelayMs.p99} ms, max ${r.run.loopDelayMs.max} ms`);
   }
   if (r.findMax !== null) console.log(`\nhighest rate that held (p99 <= ${r.findMax.p99BoundMs} ms): ${r.findMax.maxRate ?? 'none'} ops/s`);
+  console.log(`server side: ${serverLine(r.server)}`);
   const rss = r.rss;
   if (rss.samples === 0) console.log(`server RSS: not sampled (${rss.note})`);
   else console.log(`server RSS: ${rss.firstMiB} -> ${rss.lastMiB} MiB (peak ${rss.peakMiB}); slope ${rss.slopeMiBPerMin} MiB/min, second half ${rss.secondHalfSlopeMiBPerMin} MiB/min`);
@@ -85,11 +87,13 @@ async function measure(o: LoadOptions, target: Target, client: MantisClient): Pr
     },
   };
   const cpu = process.cpuUsage();
+  const before = await scrape(target.url);
   const run = o.findMax ? null : await runPhase({ ...phase, durationMs: o.durationMs }, send, hooks);
   const max = o.findMax
     ? await findMax({ ...o, getShare: o.mix.getShare }, send, hooks, (s) => console.log(`step ${s.rate} ops/s: achieved ${s.achievedRate}, p99 ${s.p99Ms} ms -> ${s.passed ? 'held' : `failed (${s.why})`}`))
     : null;
   const used = process.cpuUsage(cpu);
+  const after = await scrape(target.url);
   await sender.close();
   const note = pid === null ? 'the server pid is unknown (pass --pid with --url)' : null;
   return {
@@ -105,6 +109,7 @@ async function measure(o: LoadOptions, target: Target, client: MantisClient): Pr
     findMax: max,
     rss: rssTrend(rssPoints, note),
     rssPoints,
+    server: serverView(before, after),
     harnessCpuMs: Math.round((used.user + used.system) / 1000),
   };
 }

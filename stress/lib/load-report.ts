@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PhaseResult } from './open-loop.js';
 import type { RssPoint, RssTrend } from './rss-trend.js';
+import type { ServerView } from './server-metrics.js';
 import { escapeXml, lineChart } from './svg-chart.js';
 
 export type FindMaxStep = {
@@ -37,6 +38,8 @@ export type LoadResult = {
   readonly findMax: FindMaxResult | null;
   readonly rss: RssTrend;
   readonly rssPoints: readonly RssPoint[];
+  /** The server's own account of the measured part (null when it could not be scraped). */
+  readonly server: ServerView | null;
   /** CPU time this harness process used, ms (user + system): it shares the machine with the server. */
   readonly harnessCpuMs: number;
 };
@@ -69,8 +72,16 @@ function summaryTable(r: LoadResult): string {
     ['server RSS', r.rss.samples === 0 ? r.rss.note : `${r.rss.firstMiB} → ${r.rss.lastMiB} MiB (peak ${r.rss.peakMiB})`],
     ['RSS slope', r.rss.slopeMiBPerMin === null ? null : `${r.rss.slopeMiBPerMin} MiB/min (second half: ${r.rss.secondHalfSlopeMiBPerMin} MiB/min)`],
     ['harness CPU', `${(r.harnessCpuMs / 1000).toFixed(1)} s`],
+    ['server side', serverLine(r.server)],
   );
   return `<table>${rows.map((c) => row(c)).join('')}</table>`;
+}
+
+export function serverLine(v: ServerView | null): string {
+  if (v === null) return 'not scraped';
+  const bound = (ms: number | null): string => (ms === null ? '—' : `≤ ${ms} ms`);
+  return `HTTP p50 ${bound(v.httpP50UpperMs)}, p99 ${bound(v.httpP99UpperMs)}, p99.9 ${bound(v.httpP999UpperMs)} (histogram buckets, ${v.httpRequests} requests); ` +
+    `${v.flushes} flushes, ${v.compactions} compactions (${v.compactionMiBRead} MiB read), ${v.writeStalls} write stalls`;
 }
 
 function errorTable(errors: Record<string, number>): string {
