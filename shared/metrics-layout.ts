@@ -44,7 +44,8 @@ export const ShardMetric = Object.freeze({
   disk_wal_bytes: 35,
   disk_free_bytes: 36,
   lsm_corruptions: 37,
-  fsync_bucket_base: 38,
+  lsm_quarantined_tables: 38,
+  fsync_bucket_base: 39,
 });
 
 export const SHARD_METRIC_SLOTS = ShardMetric.fsync_bucket_base + FSYNC_BUCKETS_MS.length + 1;

@@ -46,6 +46,7 @@ export function readiness(pool: ShardPool): HttpReply {
     keys: shard.metrics[ShardMetric.keys],
     restarts: shard.restarts,
     storage_failed: shard.metrics[ShardMetric.storage_failed] === 1,
+    quarantined_tables: shard.metrics[ShardMetric.lsm_quarantined_tables],
     disk: {
       table_bytes: shard.metrics[ShardMetric.lsm_table_bytes],
       wal_bytes: shard.metrics[ShardMetric.disk_wal_bytes],

@@ -49,6 +49,7 @@ export function publishMemory(m: Float64Array, store: LsmStore): void {
   m[ShardMetric.lsm_disk_bytes_written] = s.diskBytesWritten;
   m[ShardMetric.lsm_compaction_bytes_read] = s.compactionBytesRead;
   m[ShardMetric.lsm_corruptions] = s.corruptions;
+  m[ShardMetric.lsm_quarantined_tables] = s.quarantinedTables.length;
 }
 
 /** The gauges that touch the file system: disk usage and free space. About once a second. */
