@@ -26,6 +26,14 @@ export type HttpSettings = {
 
 export type LatencySummary = { readonly requests: number; readonly seconds: number; readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number; readonly wrong: number; readonly wrongExamples: string[]; readonly othersCpu: number | null };
 
+export type ColdRun = {
+  readonly connections: number;
+  readonly cold: LatencySummary;
+  readonly warm: LatencySummary;
+  readonly rssAfterCold: number | null;
+  readonly serverWriteBytes: number | null;
+};
+
 export type HttpResult = {
   readonly loadMs: number;
   readonly loadUserBytes: number;
@@ -34,6 +42,8 @@ export type HttpResult = {
   readonly diskBytes: number | null;
   readonly restartReadyMs: number;
   readonly cacheDrop: string;
+  /** One connection, then HttpSettings.connections; cold/warm below are the last run's (the target's). */
+  readonly runs: ColdRun[];
   readonly cold: LatencySummary;
   readonly warm: LatencySummary;
   readonly rssKiB: { afterLoad: number | null; afterSettle: number | null; afterRestart: number | null; afterColdReads: number | null; afterWarmReads: number | null };
@@ -182,24 +192,40 @@ export async function runHttpPhase(s: HttpSettings, progress: (m: string) => voi
     await stopServer(server);
     server = null;
     const diskBytes = dirBytes(dataDir);
-    const drop = dropPageCache();
-    const restartStart = performance.now();
-    server = await startServer('MantisDB', s.serverScript, serverArgs(s, dataDir), READY, 120_000);
-    const restartReadyMs = performance.now() - restartStart;
-    progress(`restarted in ${restartReadyMs.toFixed(0)} ms (${drop.how}); warm-up of ${WARMUP_ABSENT} absent + ${WARMUP_PRESENT} other keys, then ${s.requests} cold GETs of distinct random keys, ${s.connections} connections`);
-    const rssAfterRestart = procStatusKiB(server.pid, 'VmRSS');
-    const io0 = readIo(server.pid);
-    // Warm the server's code (JIT, its own pages after the cache drop), not the data: GETs of absent
-    // keys (bloom filters answer) and of a few existing keys outside the measured set.
-    const chosen = distinctIndices(s.keyCount, s.requests + WARMUP_PRESENT, s.seed);
-    const keys = chosen.slice(0, s.requests);
-    await warmUp(server.url, chosen.slice(s.requests), s.connections);
-    const cold = await closedLoopGets(server.url, keys, s.connections, server.pid);
-    const rssAfterCold = procStatusKiB(server.pid, 'VmRSS');
-    const warm = await closedLoopGets(server.url, keys, s.connections, server.pid);
-    const io1 = readIo(server.pid);
-    const rssAfterWarm = procStatusKiB(server.pid, 'VmRSS');
-    complaints.push(...server.complaints);
+    // Two cold runs on disjoint keys, each after its own restart with the page cache dropped:
+    // one connection (a lone GET's latency), then s.connections (light concurrent load).
+    const perRun = s.requests + WARMUP_PRESENT;
+    const chosen = distinctIndices(s.keyCount, 2 * perRun, s.seed);
+    const runs: ColdRun[] = [];
+    let restartReadyMs = 0;
+    let cacheDrop = '';
+    let rssAfterRestart: number | null = null;
+    for (const [n, connections] of [1, s.connections].entries()) {
+      if (server !== null) {
+        complaints.push(...server.complaints);
+        await stopServer(server);
+      }
+      const drop = dropPageCache();
+      cacheDrop = drop.how;
+      const restartStart = performance.now();
+      server = await startServer('MantisDB', s.serverScript, serverArgs(s, dataDir), READY, 120_000);
+      restartReadyMs = performance.now() - restartStart;
+      rssAfterRestart = procStatusKiB(server.pid, 'VmRSS');
+      progress(`restarted in ${restartReadyMs.toFixed(0)} ms (${drop.how}); warm-up of ${WARMUP_ABSENT} absent + ${WARMUP_PRESENT} other keys, then ${s.requests} cold GETs of distinct random keys, ${connections} connection(s)`);
+      const keys = chosen.slice(n * perRun, n * perRun + s.requests);
+      // Warm the server's code (JIT, its own pages after the cache drop), not the data: GETs of absent
+      // keys (bloom filters answer) and of a few existing keys outside the measured set.
+      await warmUp(server.url, chosen.slice(n * perRun + s.requests, (n + 1) * perRun), connections);
+      const io0 = readIo(server.pid);
+      const cold = await closedLoopGets(server.url, keys, connections, server.pid);
+      const rssAfterCold = procStatusKiB(server.pid, 'VmRSS');
+      const warm = await closedLoopGets(server.url, keys, connections, server.pid);
+      const io1 = readIo(server.pid);
+      runs.push({ connections, cold, warm, rssAfterCold, serverWriteBytes: io0 !== null && io1 !== null ? io1.wchar - io0.wchar : null });
+    }
+    const main = runs[runs.length - 1];
+    const rssAfterWarm = server === null ? null : procStatusKiB(server.pid, 'VmRSS');
+    if (server !== null) complaints.push(...server.complaints);
     return {
       loadMs: loaded.ms,
       loadUserBytes: loaded.userBytes,
@@ -207,11 +233,12 @@ export async function runHttpPhase(s: HttpSettings, progress: (m: string) => voi
       settleMs,
       diskBytes,
       restartReadyMs,
-      cacheDrop: drop.how,
-      cold,
-      warm,
-      rssKiB: { afterLoad: rssAfterLoad, afterSettle: rssAfterSettle, afterRestart: rssAfterRestart, afterColdReads: rssAfterCold, afterWarmReads: rssAfterWarm },
-      serverWriteBytesDuringReads: io0 !== null && io1 !== null ? io1.wchar - io0.wchar : null,
+      cacheDrop,
+      runs,
+      cold: main.cold,
+      warm: main.warm,
+      rssKiB: { afterLoad: rssAfterLoad, afterSettle: rssAfterSettle, afterRestart: rssAfterRestart, afterColdReads: main.rssAfterCold, afterWarmReads: rssAfterWarm },
+      serverWriteBytesDuringReads: main.serverWriteBytes,
       complaints,
     };
   } finally {

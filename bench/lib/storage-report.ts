@@ -110,10 +110,14 @@ const latencyRow = (label: string, s: LatencySummary): string[] => [
   s.othersCpu === null ? '?' : `${(s.othersCpu * 100).toFixed(0)}%`,
 ];
 
-export function httpTable(h: HttpResult, connections: number): string {
+export function httpTable(h: HttpResult): string {
+  const rows = h.runs.flatMap((r) => [
+    latencyRow(`cold, ${r.connections} conn: after restart, page cache dropped`, r.cold),
+    latencyRow(`warm, ${r.connections} conn: the same keys again`, r.warm),
+  ]);
   return table(
     ['HTTP GET of random existing keys', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'wrong', "others' CPU"],
-    [latencyRow(`cold: after restart, page cache dropped (${connections} conns)`, h.cold), latencyRow('warm: the same keys again', h.warm)],
+    rows,
     [false, true, true, true, true, true, true, false, true],
   );
 }
@@ -145,8 +149,8 @@ export function checkTargets(results: readonly Measured[], mantis: EngineSummary
     { target: 'warm random reads ≥ 0.5× LevelDB', measured: wr.text, met: wr.r === null ? null : wr.r >= 0.5, noise: wr.noise },
     { target: 'write amplification ≤ 12', measured: fmtX(mantis.writeAmp), met: mantis.writeAmp === null ? null : mantis.writeAmp <= 12, noise: null },
     {
-      target: 'cold random GET over HTTP p99 ≤ 5 ms',
-      measured: http === null ? 'not run' : fmtMs(http.cold.p99),
+      target: 'cold random GET over HTTP p99 ≤ 5 ms (judged at the most connections)',
+      measured: http === null ? 'not run' : http.runs.map((r) => `${fmtMs(r.cold.p99)} at ${r.connections} conn`).join(', '),
       met: http === null ? null : http.cold.p99 <= 5 && http.cold.wrong === 0,
       noise: http?.cold.othersCpu ?? null,
     },
