@@ -50,6 +50,10 @@ export const LIMITS = Object.freeze({
   storage_probe_free_bytes_min: 4 * 1024 * 1024,
   /** V8 young generation of shard and pool threads: garbage is scavenged before it inflates RSS. */
   worker_young_generation_mb: 8,
+  /** Upper bound of --cache-mb (the whole process; each shard's segment is at most 1 GiB of logical bytes). */
+  cache_mb_max: 256 * 1024,
+  /** Cache index slots one TTL sweep tick may examine (bounds how long the sweep holds the shard). */
+  cache_sweep_slots_max: 16_384,
   /** How often a shard publishes its storage gauges (disk usage, free space, levels). */
   storage_stats_interval_ms: 1_000,
 });

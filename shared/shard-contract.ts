@@ -19,6 +19,12 @@ export type ShardInit = {
   readonly walSegmentBytes: number;
   readonly logLevel: string;
   readonly storage: StorageInit;
+  /**
+   * This shard's cache segment (shared/cache), or null when the cache is off.
+   * Created by the router and kept across restarts: the shard's CacheWriter
+   * clears it when it starts, and only the shard writes it.
+   */
+  readonly cache: SharedArrayBuffer | null;
 };
 
 /** LSM sizing for one shard (flags --memory-budget-mb, --block-bytes, --level1-mb, --level-multiplier). */

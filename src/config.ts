@@ -18,6 +18,8 @@ export type Config = {
   readonly logLevel: string;
   readonly httpFastPath: boolean;
   readonly storage: StorageInit;
+  /** Bytes of shared memory for the cache, split evenly across shards; 0 = no cache. */
+  readonly cacheBytes: number;
 };
 
 type Option = {
@@ -41,6 +43,7 @@ export const OPTIONS: readonly Option[] = [
   { flag: 'block-bytes', env: 'MANTIS_BLOCK_BYTES', fallback: '8192', help: 'target size of an SSTable data block before compression' },
   { flag: 'level1-mb', env: 'MANTIS_LEVEL1_MB', fallback: '', help: 'target size of LSM level 1 per shard (default: 4 memtables)' },
   { flag: 'level-multiplier', env: 'MANTIS_LEVEL_MULTIPLIER', fallback: '10', help: 'each LSM level is this many times the one above' },
+  { flag: 'cache-mb', env: 'MANTIS_CACHE_MB', fallback: '64', help: 'shared-memory cache in front of storage, split across shards; 0 = off' },
 ];
 
 export class ConfigError extends Error {}
@@ -103,6 +106,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       level1Bytes: get('level1-mb') === '' ? null : integer('level1-mb', get('level1-mb'), 1, 1024 * 1024) * 1024 * 1024,
       levelMultiplier: integer('level-multiplier', get('level-multiplier'), 2, 100),
     },
+    cacheBytes: integer('cache-mb', get('cache-mb'), 0, LIMITS.cache_mb_max) * 1024 * 1024,
   };
 }
 

@@ -34,6 +34,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       logLevel: config.logLevel,
       log,
       storage: config.storage,
+      cacheBytes: config.cacheBytes,
     });
     await pool.start();
     const metrics = createMetrics(pool);

@@ -21,6 +21,7 @@ import { ResponseSender } from './shard/response-sender.js';
 import { ShardActor } from './shard/shard-actor.js';
 import { probeStorage, publishDisk, publishMemory } from './shard/storage-health.js';
 import { ShardOps } from './shard/shard-ops.js';
+import { ShardCache } from './shard/shard-cache.js';
 import { createShardLog } from './shard/shard-log.js';
 
 type WorkerInput = ShardInit & { readonly adminPort: MessagePort; readonly poolPort: MessagePort };
@@ -102,7 +103,9 @@ async function main(): Promise<void> {
     actor?.wake();
     metrics[ShardMetric.storage_failed] = walRef.wal?.failure != null || store.failure !== null ? 1 : 0;
   }, walRef);
-  const ops = new ShardOps(store);
+  // Clears whatever a previous generation of this shard left in the segment, before ready is posted.
+  const cache = init.cache === null ? null : new ShardCache(init.cache);
+  const ops = new ShardOps(store, cache);
   const walDir = join(init.dir, 'wal');
   const { summary, result: replayed } = replay(ops, walDir, store.flushedLsn);
   // After a flush retired every segment the log may be empty: it continues above the tables.
@@ -143,7 +146,9 @@ async function main(): Promise<void> {
   });
 
   const sweep = setInterval(() => {
-    metrics[ShardMetric.ttl_expired] += store.sweepExpired(Date.now(), LIMITS.ttl_sweep_entries_max);
+    const nowMs = Date.now();
+    metrics[ShardMetric.ttl_expired] += store.sweepExpired(nowMs, LIMITS.ttl_sweep_entries_max);
+    cache?.tick(nowMs);
     publishMemory(metrics, store);
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();

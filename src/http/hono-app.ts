@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ShardPool } from '../router/index.js';
 import type { DeadlineHeader } from '../kv/index.js';
+import { cacheStatsReply } from './cache-stats.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
@@ -79,6 +80,7 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
     return c.body(text, 200, { 'Content-Type': deps.metrics.registry.contentType });
   });
 
+  app.get('/api/v1/cache/stats', () => toResponse(cacheStatsReply(deps.pool)));
   app.get('/api/v1/kv', async (c) => toResponse(await kv.list(c.env.rawQuery, deadlineOf(c))));
   app.post('/api/v1/kv/batch', async (c) => toResponse(await kv.batch(c.req.header('content-type'), await bodyOf(c), deadlineOf(c))));
   // Hono answers HEAD with the GET route; the handler skips the value for HEAD.

@@ -12,6 +12,7 @@ export type RouteLabel =
   | '/health/live'
   | '/health/ready'
   | '/api/metrics/prometheus'
+  | '/api/v1/cache/stats'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
@@ -22,6 +23,7 @@ export function routeOf(method: string, path: string): RouteLabel {
     case '/health/live':
     case '/health/ready':
     case '/api/metrics/prometheus':
+    case '/api/v1/cache/stats':
       return path;
     default:
       return 'unmatched';

@@ -3,10 +3,14 @@
 // responses into MantisErrors. Listing scatters to every shard and merges.
 // Every cmd takes deadlineMs: absolute ms since the epoch, 0 = none (see
 // ShardClient.call); a scatter checks it once before sending any part.
+// GET and HEAD first look in the owning shard's cache segment (read on this
+// thread, no hop); a hit is exact because the shard writes through its cache
+// before it acknowledges a write, so only a miss goes over the ring.
 
+import { cacheHash, type CacheHit } from '../../shared/cache/index.js';
 import { MantisError } from '../../shared/errors.js';
 import type { BatchOp, BatchResult, ShardResponse, ValueResult } from '../../shared/wire.js';
-import { deadlineExceeded, type ShardPool } from '../router/index.js';
+import { deadlineExceeded, type ShardClient, type ShardPool } from '../router/index.js';
 import type { ListParams } from './kv-input.js';
 
 export type HeadResult = { readonly contentType: string; readonly size: number; readonly expiresAtMs: number };
@@ -27,14 +31,20 @@ export class KvService {
   constructor(private readonly pool: ShardPool) {}
 
   async cmdGet(key: Uint8Array, deadlineMs = 0): Promise<ValueResult | null> {
-    const response = await this.pool.shardFor(key).call({ kind: 'get', key }, deadlineMs);
+    const shard = this.pool.shardFor(key);
+    const hit = cachedHit(shard, key, deadlineMs);
+    if (hit !== null) return { kind: 'value', contentType: hit.contentType, expiresAtMs: hit.expiresAtMs, value: hit.value };
+    const response = await shard.call({ kind: 'get', key }, deadlineMs);
     if (response.kind === 'value') return response;
     if (response.kind === 'missing') return null;
     return unexpected(response);
   }
 
   async cmdHead(key: Uint8Array, deadlineMs = 0): Promise<HeadResult | null> {
-    const response = await this.pool.shardFor(key).call({ kind: 'head', key }, deadlineMs);
+    const shard = this.pool.shardFor(key);
+    const hit = cachedHit(shard, key, deadlineMs);
+    if (hit !== null) return { contentType: hit.contentType, size: hit.value.length, expiresAtMs: hit.expiresAtMs };
+    const response = await shard.call({ kind: 'head', key }, deadlineMs);
     if (response.kind === 'meta') return response;
     if (response.kind === 'missing') return null;
     return unexpected(response);
@@ -96,6 +106,17 @@ export class KvService {
     );
     return { results, error: firstError };
   }
+}
+
+/**
+ * The cached entry, or null (go to the ring). A request already past its
+ * deadline is refused first, as ShardClient.call would, so a hit never
+ * answers what the ring path would have refused.
+ */
+function cachedHit(shard: ShardClient, key: Uint8Array, deadlineMs: number): CacheHit | null {
+  const nowMs = Date.now();
+  if (deadlineMs !== 0 && nowMs >= deadlineMs) throw deadlineExceeded('before it was sent to a shard');
+  return shard.cachedGet(key, cacheHash(key), nowMs);
 }
 
 /** A scatter is refused whole when its deadline has passed, so no part of it is applied. */

@@ -3,6 +3,7 @@
 // shard writes (no messages), and ring depths straight from the rings.
 
 import client, { type Metric, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
+import type { CacheSegmentStats } from '../../shared/cache/index.js';
 import { FSYNC_BUCKETS_MS, ShardMetric } from '../../shared/metrics-layout.js';
 import type { ShardPool } from '../router/index.js';
 
@@ -22,6 +23,7 @@ export function createMetrics(pool: ShardPool): Metrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'mantis_process_' });
   const http = httpMetrics(registry);
   shardMetrics(registry, pool);
+  cacheMetrics(registry, pool);
   registry.registerMetric(fsyncHistogram(pool) as unknown as Metric);
   return { registry, http };
 }
@@ -187,6 +189,41 @@ function shardMetrics(registry: client.Registry, pool: ShardPool): void {
       }
     },
   });
+}
+
+/** Per-shard cache figures, read from each segment's header at scrape time (no series when the cache is off). */
+function cacheMetrics(registry: client.Registry, pool: ShardPool): void {
+  const series = (read: (s: CacheSegmentStats) => number) => (): { labels: Record<string, string>; value: number }[] =>
+    pool.shards.flatMap((shard) => {
+      const stats = shard.cacheStats();
+      return stats === null ? [] : [{ labels: { shard: String(shard.id) }, value: read(stats) }];
+    });
+  const counters: [string, string, (s: CacheSegmentStats) => number][] = [
+    ['mantis_cache_hits_total', 'GETs and HEADs answered from the cache segment by the router (no thread hop)', (s) => s.hits],
+    ['mantis_cache_misses_total', 'Router cache lookups that went on to the shard ring', (s) => s.misses],
+    ['mantis_cache_fallbacks_total', 'Lookups that gave up on an entry the shard kept rewriting (counted as misses too)', (s) => s.fallbacks],
+    ['mantis_cache_evictions_total', 'Entries evicted to make room (W-TinyLFU)', (s) => s.evictions],
+    ['mantis_cache_expirations_total', 'Expired entries removed by the sweeper', (s) => s.expirations],
+    ['mantis_cache_refused_total', 'Values too large for the cache segment (served from storage instead)', (s) => s.refused],
+  ];
+  for (const [name, help, read] of counters) registry.registerMetric(new ArrayMetric(name, help, 'counter', series(read)) as unknown as Metric);
+  const gauges: [string, string, (s: CacheSegmentStats) => number][] = [
+    ['mantis_cache_bytes', 'Logical bytes cached (key + value + content type + per-entry overhead)', (s) => s.bytes],
+    ['mantis_cache_entries', 'Entries cached', (s) => s.entries],
+    ['mantis_cache_capacity_bytes', 'Logical capacity of the cache segment', (s) => s.capacityBytes],
+  ];
+  for (const [name, help, read] of gauges) {
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['shard'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { labels, value } of series(read)()) this.set(labels, value);
+      },
+    });
+  }
 }
 
 function fsyncHistogram(pool: ShardPool): ArrayMetric {

@@ -8,6 +8,7 @@
 import { Worker, MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { CacheReader, readCacheStats, type CacheHit, type CacheSegmentStats } from '../../shared/cache/index.js';
 import { MantisError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { ShardMetric } from '../../shared/metrics-layout.js';
@@ -57,12 +58,15 @@ export class ShardClient {
   private nextId = 1;
   private readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   private recentCrashes = 0;
+  /** Reads hits out of the shard's cache segment on this (the main) thread; null when the cache is off. */
+  private readonly cacheReader: CacheReader | null;
 
   constructor(
     private readonly options: ShardClientOptions,
     private readonly metricsBuffer: SharedArrayBuffer,
   ) {
     this.metrics = new Float64Array(metricsBuffer);
+    this.cacheReader = options.cache === null ? null : new CacheReader(options.cache);
   }
 
   get id(): number {
@@ -105,6 +109,24 @@ export class ShardClient {
         setImmediate(() => this.flush(gen));
       }
     });
+  }
+
+  /**
+   * The shard's cached entry for `key`, read from its segment with no thread
+   * hop, or null: not cached, expired, moving under the read, or the cache is
+   * off — the caller then asks the shard over the ring. Only a ready shard's
+   * segment is read: while a shard restarts its segment may hold writes of the
+   * dead generation, which its successor's CacheWriter clears before ready.
+   * REQUIRES: hash === cacheHash(key); main thread only.
+   */
+  cachedGet(key: Uint8Array, hash: number, nowMs: number): CacheHit | null {
+    if (this.cacheReader === null || this.state !== 'ready') return null;
+    return this.cacheReader.get(key, hash, nowMs);
+  }
+
+  /** The segment's counters (no message to the shard); null when the cache is off. */
+  cacheStats(): CacheSegmentStats | null {
+    return this.options.cache === null ? null : readCacheStats(this.options.cache);
   }
 
   /** The next request id not still pending (ids are u32 and wrap). */
@@ -241,6 +263,7 @@ export class ShardClient {
       walSegmentBytes: this.options.walSegmentBytes,
       logLevel: this.options.logLevel,
       storage: this.options.storage,
+      cache: this.options.cache,
       adminPort: channel.port2,
       poolPort: poolChannel.port2,
     };

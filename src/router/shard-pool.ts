@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { buildSlotMap, shardOfKey, type SlotMap } from '../../shared/slot.js';
 import { createShardMetrics } from '../../shared/metrics-layout.js';
 import { LIMITS } from '../../shared/limits.js';
+import { cacheCapacityForSegmentBytes, createCacheSegment } from '../../shared/cache/index.js';
 import type { FsyncPolicy, StorageInit } from '../../shared/shard-contract.js';
 import type { Logger } from '../log.js';
 import { TaskPool } from '../pool/task-pool.js';
@@ -20,6 +21,8 @@ export type ShardPoolOptions = {
   readonly log: Logger;
   /** Storage sizing for the whole process; the memory budget is split evenly across shards. */
   readonly storage: StorageInit;
+  /** Shared memory for the cache across all shards (--cache-mb); 0 = no cache. */
+  readonly cacheBytes: number;
 };
 
 export class ShardPool {
@@ -31,6 +34,7 @@ export class ShardPool {
   constructor(options: ShardPoolOptions) {
     this.slotMap = buildSlotMap(options.shards);
     const storage = { ...options.storage, memoryBudgetBytes: Math.floor(options.storage.memoryBudgetBytes / options.shards) };
+    const cacheCapacityBytes = cacheCapacityForSegmentBytes(Math.floor(options.cacheBytes / options.shards));
     this.shards = Array.from({ length: options.shards }, (_, shardId) => {
       const client = new ShardClient(
         {
@@ -43,6 +47,8 @@ export class ShardPool {
           log: options.log,
           pool: this.tasks,
           storage,
+          // One segment per shard for the life of the process: a restarted shard takes it over.
+          cache: cacheCapacityBytes > 0 ? createCacheSegment(cacheCapacityBytes) : null,
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),

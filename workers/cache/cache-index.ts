@@ -112,6 +112,8 @@ export class CacheIndex {
   /** A new writer starts from an empty index, bumping the seq of any slot a previous writer left. */
   private clearAll(): void {
     for (let slot = 0; slot < this.slotCount; slot++) {
+      // A writer that died inside writeSlot (a crashed shard) left an odd seq: even it out first.
+      if ((Atomics.load(this.slots, slot * SLOT_WORDS) & 1) !== 0) Atomics.add(this.slots, slot * SLOT_WORDS, 1);
       if (this.slots[slot * SLOT_WORDS + SLOT_ENTRY] !== 0) this.writeSlot(slot, 0, 0, 0);
     }
     Atomics.store(this.views.header, H.probeMax, 0);

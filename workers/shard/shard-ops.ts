@@ -4,11 +4,14 @@
 // write or fsync fails can be rolled back instead of staying visible.
 // Reads may read table blocks from disk synchronously: the shard thread owns
 // its tables, and a block read is one pread (usually page-cached).
+// With a cache, every applied write goes through it too (ShardCache), a GET
+// the store answers loads the cache, and a rollback drops the undone keys.
 
 import { unreachable } from '../../shared/errors.js';
 import type { BatchOp, BatchResult, DeleteOp, PutOp, ShardRequest, ShardResponse } from '../../shared/wire.js';
 import type { LsmStore, Undo } from '../lsm/index.js';
 import { binaryToKey, keyToBinary } from '../store/memtable.js';
+import type { ShardCache } from './shard-cache.js';
 
 export type { Undo } from '../lsm/index.js';
 
@@ -19,7 +22,11 @@ export type Applied = {
 };
 
 export class ShardOps {
-  constructor(private readonly store: LsmStore) {}
+  /** cache: this shard's cache segment writer, or null when the cache is off. */
+  constructor(
+    private readonly store: LsmStore,
+    private readonly cache: ShardCache | null = null,
+  ) {}
 
   apply(request: ShardRequest, nowMs: number, undo: Undo[]): Applied {
     switch (request.kind) {
@@ -50,6 +57,7 @@ export class ShardOps {
 
   rollback(undo: readonly Undo[]): void {
     this.store.rollback(undo);
+    this.cache?.forget(undo);
   }
 
   private applyOne(op: BatchOp, nowMs: number, undo: Undo[]): { response: BatchResult; writes: (PutOp | DeleteOp)[] } {
@@ -68,6 +76,7 @@ export class ShardOps {
   private opGet(key: Uint8Array, nowMs: number): BatchResult {
     const entry = this.store.get(key, nowMs);
     if (entry === undefined) return { kind: 'missing' };
+    this.cache?.store(key, entry.value, entry.contentType, entry.expiresAtMs); // read-through
     return { kind: 'value', contentType: entry.contentType, expiresAtMs: entry.expiresAtMs, value: entry.value };
   }
 
@@ -82,12 +91,14 @@ export class ShardOps {
     // is most of it (a single PUT), copy it out when it is a small part (a batch).
     const value = op.value.byteLength * 2 >= op.value.buffer.byteLength ? op.value : op.value.slice();
     undo.push(this.store.put(op.key, value, op.contentType, op.expiresAtMs));
+    this.cache?.store(op.key, value, op.contentType, op.expiresAtMs); // write-through, before any ack
     return { kind: 'done' };
   }
 
   private opDelete(key: Uint8Array, nowMs: number, undo: Undo[]): BatchResult {
     const existed = this.store.get(key, nowMs) !== undefined;
     undo.push(this.store.delete(key));
+    this.cache?.remove(key);
     return { kind: 'deleted', existed };
   }
 
