@@ -7,29 +7,17 @@
 // Prints cycles, writes acknowledged, writes lost (must be 0) and restart
 // times; writes a JSON result; exits 1 if anything was lost or corrupt.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stopServer } from '../bench/lib/proc.js';
+import { rng } from '../bench/lib/storage-data.js';
 import { UsageError } from './lib/cli-args.js';
 import { startAndConnect, verifyAll, writeUntilKilled, type Problem } from './lib/crash-cycle.js';
 import { CrashModel } from './lib/crash-model.js';
 import { parseCrashOptions, type CrashOptions } from './lib/crash-options.js';
 
 type CycleRecord = { cycle: number; sent: number; acknowledged: number; killedAfterMs: number; restartMs: number | null; unackedApplied: number };
-
-/** mulberry32: a small seeded generator, so key choices and kill moments can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function spread(values: readonly number[]): { min: number; median: number; max: number } | null {
   if (values.length === 0) return null;
@@ -38,7 +26,7 @@ function spread(values: readonly number[]): { min: number; median: number; max: 
 }
 
 async function run(o: CrashOptions, dataDir: string): Promise<{ records: CycleRecord[]; problems: Problem[]; model: CrashModel; readyLine: number[]; healthReady: number[] }> {
-  const random = seeded(o.seed);
+  const random = rng(o.seed); // seeded: key choices and kill moments can be replayed
   const model = new CrashModel(o.keys);
   const records: CycleRecord[] = [];
   const problems: Problem[] = [];

@@ -44,10 +44,6 @@ export class CallBudget {
     return clientError('DEADLINE_EXCEEDED', `the call ran out of its ${this.timeoutMs} ms budget`, source, cause);
   }
 
-  get done(): boolean {
-    return this.signal.aborted || this.remainingMs() === 0;
-  }
-
   dispose(): void {
     clearTimeout(this.timer);
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);

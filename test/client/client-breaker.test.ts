@@ -7,30 +7,18 @@
 // SO_REUSEADDR only then, and without it the killed server's TIME_WAIT
 // connections would keep the port from being bound again for a minute.
 
-import { createServer } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MantisClient, MantisClientError } from '../../src/client/index.js';
 import { waitUntil } from '../helpers/http-client.js';
 import { metricValue } from '../helpers/prom-values.js';
+import { freePort } from '../helpers/client-support.js';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const VOLUME = 5;
 const RESET_TIMEOUT_MS = 300;
 
 let server: ServerProcess;
-
-/** A port that was free a moment ago (the kernel picks it; there is a small race). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 beforeAll(async () => {
   server = await startServer({ shards: 1, extraArgs: ['--port', String(await freePort())] });

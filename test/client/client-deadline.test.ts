@@ -6,7 +6,8 @@
 // either, because the shard saw the same deadline.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MantisClient, MantisClientError } from '../../src/client/index.js';
+import { MantisClient } from '../../src/client/index.js';
+import { rejection } from '../helpers/client-support.js';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const SHARD_DELAY_MS = 300;
@@ -24,12 +25,6 @@ afterAll(async () => {
   await probe?.close();
   await cleanup();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<MantisClientError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  if (!(error instanceof MantisClientError)) throw new Error(`expected a MantisClientError, got ${String(error)}`);
-  return error;
-}
 
 describe('deadlines', () => {
   it('gets 504 DEADLINE_EXCEEDED from the server when the shard starts too late, and the write did not happen', async () => {

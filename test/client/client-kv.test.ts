@@ -5,7 +5,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MantisClient, MantisClientError } from '../../src/client/index.js';
+import { MantisClient } from '../../src/client/index.js';
+import { rejection } from '../helpers/client-support.js';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
@@ -21,12 +22,6 @@ afterAll(async () => {
   await client?.close();
   await cleanup();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<MantisClientError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  if (!(error instanceof MantisClientError)) throw new Error(`expected a MantisClientError, got ${String(error)}`);
-  return error;
-}
 
 describe('MantisClient KV calls', () => {
   it('puts and gets bytes and text with their content type; a missing key is null', async () => {

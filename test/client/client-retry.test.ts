@@ -4,11 +4,11 @@
 // crashes the shard on every attempt) is sent `attempts` times; a refused
 // connection is retried too; CIRCUIT_OPEN is not.
 
-import { createServer } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MantisClient, MantisClientError } from '../../src/client/index.js';
+import { MantisClient } from '../../src/client/index.js';
 import { metricValue } from '../helpers/prom-values.js';
+import { freePort, rejection } from '../helpers/client-support.js';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const ATTEMPTS = 3;
@@ -29,23 +29,6 @@ function newClient(url: string, registry: Registry): MantisClient {
 async function attemptsOf(registry: Registry, op: string): Promise<number> {
   const ok = await metricValue(registry, 'mantis_client_requests_total', { op, outcome: 'ok' });
   return ok + (await metricValue(registry, 'mantis_client_requests_total', { op, outcome: 'error' }));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<MantisClientError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  if (!(error instanceof MantisClientError)) throw new Error(`expected a MantisClientError, got ${String(error)}`);
-  return error;
-}
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 describe('retries', () => {
@@ -81,7 +64,7 @@ describe('retries', () => {
 
   it('retries a refused connection (CONNECTION_FAILED, retryable)', async () => {
     const registry = new Registry();
-    const client = newClient(`http://127.0.0.1:${await closedPort()}`, registry);
+    const client = newClient(`http://127.0.0.1:${await freePort()}`, registry);
     try {
       const error = await rejection(client.get('k'));
       expect(error).toMatchObject({ code: 'CONNECTION_FAILED', status: 0, retryable: true, source: 'transport' });
@@ -94,7 +77,7 @@ describe('retries', () => {
   it('does not retry CIRCUIT_OPEN', async () => {
     const registry = new Registry();
     const client = new MantisClient({
-      url: `http://127.0.0.1:${await closedPort()}`,
+      url: `http://127.0.0.1:${await freePort()}`,
       registry,
       retry: { attempts: 5, baseDelayMs: 1, maxDelayMs: 2 },
       breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 },
