@@ -230,7 +230,7 @@ async function main(): Promise<number> {
       if (http.complaints.length > 0) problems.push(`the server logged ${http.complaints.length} warning/error line(s); first: ${http.complaints[0].slice(0, 300)}`);
     }
   } finally {
-    await pool.pool.destroy();
+    await pool.destroy();
     rmSync(tmp, { recursive: true, force: true });
   }
 
@@ -239,7 +239,7 @@ async function main(): Promise<number> {
   const checks = m ? checkTargets(results, m, http) : [];
   const out: string[] = [''];
   out.push(`MantisDB storage benchmark — ${startedAt.toISOString()}, ${availableParallelism()} cores, node ${process.version}, code ${gitState()}`);
-  out.push(`Memory budget ${o.budgetMiB} MiB for each engine: MantisDB one LsmStore (memtable ${fmtMiB(tuning.memtableBytes)} ×2, block cache ${fmtMiB(tuning.blockCacheBytes)}, ${tuning.sst.blockBytes}-byte blocks, lz4) + WalWriter fsync 'none', flushes/compactions in a ${pool.threads}-thread piscina pool;`);
+  out.push(`Memory budget ${o.budgetMiB} MiB for each engine: MantisDB one LsmStore (memtable ${fmtMiB(tuning.memtableBytes)} ×2, block cache ${fmtMiB(tuning.blockCacheBytes)}, ${tuning.sst.blockBytes}-byte blocks, lz4) + WalWriter fsync 'none', flushes on a 1-thread and compactions on a ${pool.backgroundThreads}-thread piscina pool (the server's two lanes);`);
   out.push(`LevelDB 1.x via classic-level, defaults (4 KiB blocks, snappy, bloom 10 bits) except writeBufferSize ${fmtMiB(tuning.memtableBytes)} and cacheSize ${fmtMiB(tuning.blockCacheBytes)}, sync: false.`);
   out.push(`Data: ${keyCount} keys of ${13} bytes, values 100..1024 bytes (~2:1 compressible), ${fmtMiB(keyCount * averageEntryBytes)} ≈ ${(keyCount * averageEntryBytes / (o.budgetMiB * MiB)).toFixed(1)}× the budget; then ${counts.randomWrites} random overwrites.`);
   out.push(`Reads: ${counts.coldReads} distinct random keys cold (${cacheDrop}, before reopening each engine), the same keys again, then a hot set of ${counts.hotKeys} of them (fits the block cache) read ${counts.warmReads} times;`);
@@ -254,7 +254,7 @@ async function main(): Promise<number> {
   out.push('  miss faults in a readahead window and later keys often find their block already cached; MantisDB preads exactly one block per miss.');
   if (http) {
     out.push('');
-    out.push(`End to end: dist/src/main.js --shards 2 --memory-budget-mb ${o.budgetMiB}; ${keyCount} keys (${fmtMiB(http.loadUserBytes)}) loaded through POST /api/v1/kv/batch (1000 ops, 4 in flight) in ${(http.loadMs / 1000).toFixed(1)} s (${http.loadRetries} SHARD_BUSY retries), settled ${(http.settleMs / 1000).toFixed(1)} s, ${fmtMiB(http.diskBytes ?? 0)} on disk;`);
+    out.push(`End to end: dist/src/main.js --shards 2 --memory-budget-mb ${o.budgetMiB} --cache-mb 0 (storage, not the router cache); ${keyCount} keys (${fmtMiB(http.loadUserBytes)}) loaded through POST /api/v1/kv/batch (1000 ops, 4 in flight) in ${(http.loadMs / 1000).toFixed(1)} s (${http.loadRetries} SHARD_BUSY retries), settled ${(http.settleMs / 1000).toFixed(1)} s, ${fmtMiB(http.diskBytes ?? 0)} on disk;`);
     out.push(`  stopped, ${http.cacheDrop}, restarted (ready in ${http.restartReadyMs.toFixed(0)} ms; once per run below, each on its own keys), code warmed with 2000 GETs of absent keys + 200 of keys outside the measured set; RSS after load ${fmtMiB((http.rssKiB.afterLoad ?? 0) * 1024)}, settled ${fmtMiB((http.rssKiB.afterSettle ?? 0) * 1024)}, restarted ${fmtMiB((http.rssKiB.afterRestart ?? 0) * 1024)}, after the cold reads ${fmtMiB((http.rssKiB.afterColdReads ?? 0) * 1024)}; server wrote ${fmtMiB(http.serverWriteBytesDuringReads ?? 0)} during the reads.`);
     out.push(httpTable(http));
   }

@@ -49,12 +49,26 @@ export interface StorageEngine {
   diskBytes(): number;
 }
 
-export type PoolHandle = { readonly pool: Piscina; readonly threads: number };
+export type PoolHandle = {
+  /** Flushes (writers may be waiting for them): one thread, never behind a compaction. */
+  readonly urgent: Piscina;
+  /** Compactions. */
+  readonly background: Piscina;
+  readonly backgroundThreads: number;
+  destroy(): Promise<void>;
+};
 
-/** The same pool the server builds (src/pool/task-pool.ts): one thread per two cores, at least one. */
-export function createLsmPool(entry: string, threads: number): PoolHandle {
-  const pool = new Piscina({ filename: entry, minThreads: 1, maxThreads: threads, idleTimeout: 30_000 });
-  return { pool, threads };
+/**
+ * The same two lanes the server builds (src/pool/task-pool.ts, routed by task kind as in
+ * workers/shard-main.ts): flushes on a one-thread urgent pool, compactions on a background
+ * pool of one thread per two cores, each thread with the server's young-generation limit.
+ */
+export function createLsmPool(entry: string, backgroundThreads: number): PoolHandle {
+  const create = (maxThreads: number): Piscina =>
+    new Piscina({ filename: entry, minThreads: 1, maxThreads, idleTimeout: 30_000, resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb } });
+  const urgent = create(1);
+  const background = create(backgroundThreads);
+  return { urgent, background, backgroundThreads, destroy: async () => void (await Promise.all([urgent.destroy(), background.destroy()])) };
 }
 
 const STALL_TIMEOUT_MS = 120_000;
@@ -84,7 +98,8 @@ export class MantisEngine implements StorageEngine {
     const store = LsmStore.open({
       dir: join(this.dir, 'sst'),
       tuning: this.tuning,
-      runTask: (task: LsmTask, transfer: ArrayBuffer[]) => this.timed(task, this.pool.pool.run(task, { transferList: transfer }) as Promise<LsmTaskResult>),
+      runTask: (task: LsmTask, transfer: ArrayBuffer[]) =>
+        this.timed(task, (task.kind === 'flush' ? this.pool.urgent : this.pool.background).run(task, { transferList: transfer }) as Promise<LsmTaskResult>),
       log: (level, msg, fields) => {
         if (level !== 'info') this.complaints.push(`${level}: ${msg} ${JSON.stringify(fields ?? {})}`);
       },

@@ -53,8 +53,9 @@ export type HttpResult = {
 
 const READY = /^MantisDB listening on (http:\/\/\S+)/;
 
+/** --cache-mb 0: the router's value cache would answer the warm passes and add its own memory; this measures storage. */
 function serverArgs(s: HttpSettings, dataDir: string): string[] {
-  return ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--shards', String(s.shards), '--memory-budget-mb', String(s.memoryBudgetMiB), '--log-level', 'warn'];
+  return ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--shards', String(s.shards), '--memory-budget-mb', String(s.memoryBudgetMiB), '--cache-mb', '0', '--log-level', 'warn'];
 }
 
 async function postBatch(pool: Pool, ops: readonly object[]): Promise<'ok' | 'retry'> {
