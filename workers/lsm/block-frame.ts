@@ -18,6 +18,27 @@ export function choosePayload(raw: Uint8Array, compress: boolean): { payload: Ui
   return { payload: raw, compression: COMPRESSION_NONE };
 }
 
+/**
+ * Decides whether trying lz4 on the next block is worth it: after a run of blocks that did not
+ * compress (random or already-compressed values), only every 16th block is tried, so a table of
+ * incompressible data does not pay for a compressor that keeps failing. Any success resets it.
+ */
+export class CompressionGate {
+  private failures = 0;
+  private skipped = 0;
+
+  shouldTry(): boolean {
+    if (this.failures < 4) return true;
+    if (++this.skipped < 16) return false;
+    this.skipped = 0;
+    return true;
+  }
+
+  record(compressed: boolean): void {
+    this.failures = compressed ? 0 : this.failures + 1;
+  }
+}
+
 /** The 5-byte trailer for a payload. */
 export function blockTrailer(payload: Uint8Array, compression: number): Uint8Array {
   const out = Buffer.allocUnsafe(BLOCK_TRAILER_BYTES);

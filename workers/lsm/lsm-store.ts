@@ -10,7 +10,7 @@
 
 import * as fs from 'node:fs';
 import { basename, join } from 'node:path';
-import { binaryToKey, isLive, keyToBinary, Memtable, tombstone, type Entry } from '../store/memtable.js';
+import { isLive, keyToBinary, Memtable, tombstone, type Entry } from '../store/memtable.js';
 import { prefixEnd } from '../store/sorted-keys.js';
 import { BlockCache } from './block-cache.js';
 import { crashIfFaultPoint } from './lsm-fault.js';
@@ -220,10 +220,7 @@ export class LsmStore {
     this.flushing = true;
     const fileNumber = this.nextFile++;
     const table = frozen.table;
-    const entries = (function* () {
-      for (const [key, entry] of table.range('', false, null)) yield { key: binaryToKey(key), entry };
-    })();
-    const run = packRun(entries, table.size);
+    const run = packRun(() => table.range('', false, null));
     const started = performance.now();
     const task = this.o.runTask({ kind: 'flush', dir: this.o.dir, fileNumber, sst: this.o.tuning.sst, run }, [run]);
     this.track(task.then((result) => this.onFlushed(frozen, result as FlushResult, performance.now() - started)));

@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import { BlockBuilder } from './block-builder.js';
-import { blockTrailer, choosePayload } from './block-frame.js';
+import { blockTrailer, choosePayload, CompressionGate } from './block-frame.js';
 import { bloomHash, buildBloom } from './bloom.js';
 import { encodePutHeader } from './entry-codec.js';
 import {
@@ -21,6 +21,7 @@ import {
 import { BufferedAppender } from './sst-file-io.js';
 import { encodeFooter, encodeMeta } from './sst-footer.js';
 import {
+  COMPRESSION_NONE,
   CONTENT_TYPE_BYTES_MAX,
   DEFAULT_SST_OPTIONS,
   FORMAT_VERSION,
@@ -42,6 +43,7 @@ type WriterState = 'open' | 'finished' | 'aborted' | 'failed';
 export class SstWriter {
   private readonly data: BlockBuilder;
   private readonly index = new BlockBuilder(1, 4096);
+  private readonly gate = new CompressionGate();
   private readonly out: BufferedAppender;
   private state: WriterState = 'open';
   private fdOpen = true;
@@ -228,7 +230,9 @@ export class SstWriter {
   }
 
   private writeBlock(raw: Uint8Array, compress: boolean): BlockHandle {
-    const { payload, compression } = choosePayload(raw, compress);
+    const tried = compress && this.gate.shouldTry();
+    const { payload, compression } = choosePayload(raw, tried);
+    if (tried) this.gate.record(compression !== COMPRESSION_NONE);
     const handle = { offset: this.out.offset, size: payload.length };
     this.out.append(payload);
     this.out.append(blockTrailer(payload, compression));
