@@ -126,7 +126,8 @@ export function listen(options: ListenerOptions): Promise<Listener> {
   });
 
   return new Promise((resolve, reject) => {
-    app.listen(options.host, options.port, (socket) => {
+    // Exclusive: without it uSockets sets SO_REUSEPORT, and a second server could share the port.
+    listenExclusive(app, options.host, options.port, (socket) => {
       if (socket === false) {
         reject(new Error(`cannot listen on ${options.host}:${options.port} (address in use or not available)`));
         return;
@@ -209,6 +210,17 @@ async function serveHono(
     return { status: response.status, contentType, body: '', headers: replyHeaders, headLength: length };
   }
   return { status: response.status, contentType, body: new Uint8Array(await response.arrayBuffer()), headers: replyHeaders };
+}
+
+type ListenCallback = (socket: uWS.us_listen_socket | false) => void;
+
+/**
+ * app.listen(host, port, options, cb): the native build takes listen options with a host, but its
+ * typings only declare them without one.
+ */
+function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, cb: ListenCallback): void {
+  const listen = app.listen.bind(app) as unknown as (host: string, port: number, options: number, cb: ListenCallback) => void;
+  listen(host, port, (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
 }
 
 function collectHeaders(req: uWS.HttpRequest): Headers {
