@@ -130,7 +130,7 @@ async function runOps(ops: Op[]): Promise<{ store: LsmStore; model: Map<string, 
 }
 
 describe('LsmStore against a Map', () => {
-  it('agrees on get, list, cursors and count through flushes and compactions', async () => {
+  it('agrees on get, list, cursors and count through flushes and compactions', { timeout: 180_000 }, async () => {
     let flushes = 0;
     let compactions = 0;
     let deepest = 0;
