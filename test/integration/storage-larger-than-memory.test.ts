@@ -20,7 +20,13 @@ const KEYS = 23_000;
 const VALUE_BYTES: readonly [number, number] = [3072, 5120];
 const BATCH_OPS = 200;
 const TTL_KEYS = 60;
-/** Generous: the process idles at ~90 MiB and peaks at ~240–300 MiB here (4 MiB budget, 100 MiB written). */
+/**
+ * The bound is about the LSM's memory budget, so the cache (a separate, fixed allotment with its
+ * own size-cap tests) is off here. With it on, RSS while reading rose by more than the cache's
+ * size (16 MiB → +36 MiB, 64 MiB → +75 MiB on a busy machine), not yet explained.
+ */
+const CACHE_MB = 0;
+/** Generous: the process idles at ~90 MiB and peaks at ~240–350 MiB here (4 MiB budget, 100 MiB written). */
 const RSS_MIB_MAX = 400;
 
 const bigKey = (i: number): string => `big/k${String(i).padStart(8, '0')}`;
@@ -154,7 +160,7 @@ describe('a data set 20× the memory budget (1 shard, --memory-budget-mb 4)', ()
     const { expected, phases, shortTtl } = plan(20261126 + shards);
     const liveBytes = liveBytesOf(expected);
     expect(liveBytes).toBeGreaterThanOrEqual(20 * BUDGET_MB * MiB);
-    const args = ['--memory-budget-mb', String(BUDGET_MB)];
+    const args = ['--memory-budget-mb', String(BUDGET_MB), '--cache-mb', String(CACHE_MB)];
     const server = await startServer({ shards, fsync: 'batch', extraArgs: args });
     const pid = server.proc.pid as number;
 
