@@ -38,12 +38,27 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         if (head) {
           const meta = await kv.cmdHead(key, deadlineMs);
           if (meta === null) return { ...keyNotFound(), body: '' };
-          return { status: 200, contentType: meta.contentType, body: '', headLength: meta.size, headers: expiryHeaders(meta.expiresAtMs) };
+          return headReply(meta.contentType, meta.size, meta.expiresAtMs);
         }
         const entry = await kv.cmdGet(key, deadlineMs);
         if (entry === null) return keyNotFound();
-        return { status: 200, contentType: entry.contentType, body: entry.value, headers: expiryHeaders(entry.expiresAtMs) };
+        return valueReply(entry.contentType, entry.value, entry.expiresAtMs);
       }),
+
+    /**
+     * GET or HEAD answered synchronously from the owning shard's cache (the
+     * fast path's hit path: no hop, no promise); null when not cached — then
+     * call get(). Errors (bad key, deadline passed) are replies, as in get().
+     */
+    cachedGet: (rawKey: string, head: boolean, deadline: DeadlineHeader): HttpReply | null => {
+      try {
+        const hit = kv.cachedGet(keyFromPath(rawKey), deadlineFromHeader(deadline));
+        if (hit === null) return null;
+        return head ? headReply(hit.contentType, hit.value.length, hit.expiresAtMs) : valueReply(hit.contentType, hit.value, hit.expiresAtMs);
+      } catch (error) {
+        return replyForError(error, report);
+      }
+    },
 
     put: (rawKey: string, rawQuery: string, contentTypeHeader: string | undefined, body: Uint8Array, deadline: DeadlineHeader): Promise<HttpReply> =>
       guard(async () => {
@@ -117,8 +132,18 @@ function keyNotFound(): HttpReply {
   return errorReply(new MantisError('KEY_NOT_FOUND', 'no such key (or it expired)'));
 }
 
-function expiryHeaders(expiresAtMs: number): (readonly [string, string])[] {
-  return expiresAtMs === 0 ? [] : [['Mantis-Expires-At', new Date(expiresAtMs).toISOString()]];
+function valueReply(contentType: string, value: Uint8Array, expiresAtMs: number): HttpReply {
+  return { status: 200, contentType, body: value, headers: expiryHeaders(expiresAtMs) };
+}
+
+function headReply(contentType: string, size: number, expiresAtMs: number): HttpReply {
+  return { status: 200, contentType, body: '', headLength: size, headers: expiryHeaders(expiresAtMs) };
+}
+
+const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
+
+function expiryHeaders(expiresAtMs: number): readonly (readonly [string, string])[] {
+  return expiresAtMs === 0 ? NO_HEADERS : [['Mantis-Expires-At', new Date(expiresAtMs).toISOString()]];
 }
 
 function isoOrNull(ms: number): string | null {

@@ -116,6 +116,11 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
 
     const dispatch = (body: Uint8Array | null): void => {
+      if (headers === null && route === '/api/v1/kv/:key' && (method === 'get' || method === 'head')) {
+        // A cache hit is answered in this same callback; a miss goes on to the shard below.
+        const hit = options.kv.cachedGet(path.slice(KV_ITEM_PREFIX.length), method === 'head', deadline);
+        if (hit !== null) return send(x, hit);
+      }
       const served = headers === null
         ? serveFast(options.kv, x, { path, query, contentType, deadline }, body)
         : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs }, body);

@@ -30,6 +30,14 @@ function unexpected(response: ShardResponse): never {
 export class KvService {
   constructor(private readonly pool: ShardPool) {}
 
+  /**
+   * The cached entry of key with no thread hop and no promise (the listener's
+   * hit path), or null: ask cmdGet/cmdHead. Throws DEADLINE_EXCEEDED as they would.
+   */
+  cachedGet(key: Uint8Array, deadlineMs = 0): CacheHit | null {
+    return cachedHit(this.pool.shardFor(key), key, deadlineMs);
+  }
+
   async cmdGet(key: Uint8Array, deadlineMs = 0): Promise<ValueResult | null> {
     const shard = this.pool.shardFor(key);
     const hit = cachedHit(shard, key, deadlineMs);

@@ -47,6 +47,18 @@ describe.each([true, false])('cache read path, 2 shards (fast path %s)', (fastPa
     expect(after.shardReads).toBe(before.shardReads);
   });
 
+  it('refuses a GET of a cached key whose budget is spent (Mantis-Deadline-Ms: 0) with 504, as the ring path does', async () => {
+    const key = `${namespace('deadline')}k`;
+    await expectOk(await putValue(server.url, key, 'cached', 'text/plain'));
+    for (const method of ['GET', 'HEAD']) {
+      const late = await fetch(kvUrl(server.url, key), { method, headers: { 'Mantis-Deadline-Ms': '0' } });
+      expect(late.status).toBe(504);
+    }
+    await expectError(await fetch(kvUrl(server.url, key), { headers: { 'Mantis-Deadline-Ms': '0' } }), 504, 'DEADLINE_EXCEEDED');
+    const inTime = await fetch(kvUrl(server.url, key), { headers: { 'Mantis-Deadline-Ms': '5000' } });
+    expect(await inTime.text()).toBe('cached');
+  });
+
   it('returns the new value immediately after each overwrite is acknowledged', async () => {
     const key = `${namespace('overwrite')}k`;
     for (let version = 0; version < 200; version++) {
