@@ -87,7 +87,7 @@ class ArrayMetric {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly type: 'counter' | 'histogram',
+    readonly type: 'counter' | 'gauge' | 'histogram',
     private readonly read: () => Sample[] | { labels: Record<string, string>; value: number }[],
   ) {}
 
@@ -198,32 +198,18 @@ function cacheMetrics(registry: client.Registry, pool: ShardPool): void {
       const stats = shard.cacheStats();
       return stats === null ? [] : [{ labels: { shard: String(shard.id) }, value: read(stats) }];
     });
-  const counters: [string, string, (s: CacheSegmentStats) => number][] = [
-    ['mantis_cache_hits_total', 'GETs and HEADs answered from the cache segment by the router (no thread hop)', (s) => s.hits],
-    ['mantis_cache_misses_total', 'Router cache lookups that went on to the shard ring', (s) => s.misses],
-    ['mantis_cache_fallbacks_total', 'Lookups that gave up on an entry the shard kept rewriting (counted as misses too)', (s) => s.fallbacks],
-    ['mantis_cache_evictions_total', 'Entries evicted to make room (W-TinyLFU)', (s) => s.evictions],
-    ['mantis_cache_expirations_total', 'Expired entries removed by the sweeper', (s) => s.expirations],
-    ['mantis_cache_refused_total', 'Values too large for the cache segment (served from storage instead)', (s) => s.refused],
+  const figures: [string, string, 'counter' | 'gauge', (s: CacheSegmentStats) => number][] = [
+    ['mantis_cache_hits_total', 'GETs and HEADs answered from the cache segment by the router (no thread hop)', 'counter', (s) => s.hits],
+    ['mantis_cache_misses_total', 'Router cache lookups that went on to the shard ring', 'counter', (s) => s.misses],
+    ['mantis_cache_fallbacks_total', 'Lookups that gave up on an entry the shard kept rewriting (counted as misses too)', 'counter', (s) => s.fallbacks],
+    ['mantis_cache_evictions_total', 'Entries evicted to make room (W-TinyLFU)', 'counter', (s) => s.evictions],
+    ['mantis_cache_expirations_total', 'Expired entries removed by the sweeper', 'counter', (s) => s.expirations],
+    ['mantis_cache_refused_total', 'Values too large for the cache segment (served from storage instead)', 'counter', (s) => s.refused],
+    ['mantis_cache_bytes', 'Logical bytes cached (key + value + content type + per-entry overhead)', 'gauge', (s) => s.bytes],
+    ['mantis_cache_entries', 'Entries cached', 'gauge', (s) => s.entries],
+    ['mantis_cache_capacity_bytes', 'Logical capacity of the cache segment', 'gauge', (s) => s.capacityBytes],
   ];
-  for (const [name, help, read] of counters) registry.registerMetric(new ArrayMetric(name, help, 'counter', series(read)) as unknown as Metric);
-  const gauges: [string, string, (s: CacheSegmentStats) => number][] = [
-    ['mantis_cache_bytes', 'Logical bytes cached (key + value + content type + per-entry overhead)', (s) => s.bytes],
-    ['mantis_cache_entries', 'Entries cached', (s) => s.entries],
-    ['mantis_cache_capacity_bytes', 'Logical capacity of the cache segment', (s) => s.capacityBytes],
-  ];
-  for (const [name, help, read] of gauges) {
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['shard'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { labels, value } of series(read)()) this.set(labels, value);
-      },
-    });
-  }
+  for (const [name, help, type, read] of figures) registry.registerMetric(new ArrayMetric(name, help, type, series(read)) as unknown as Metric);
 }
 
 function fsyncHistogram(pool: ShardPool): ArrayMetric {
