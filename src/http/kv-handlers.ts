@@ -31,16 +31,17 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
   };
 
   return {
-    get: (rawKey: string, head: boolean, deadline: DeadlineHeader): Promise<HttpReply> =>
+    /** cacheTried: the caller already looked in the cache (cachedGet) and missed. */
+    get: (rawKey: string, head: boolean, deadline: DeadlineHeader, cacheTried = false): Promise<HttpReply> =>
       guard(async () => {
         const deadlineMs = deadlineFromHeader(deadline);
         const key = keyFromPath(rawKey);
         if (head) {
-          const meta = await kv.cmdHead(key, deadlineMs);
+          const meta = await kv.cmdHead(key, deadlineMs, cacheTried);
           if (meta === null) return { ...keyNotFound(), body: '' };
           return headReply(meta.contentType, meta.size, meta.expiresAtMs);
         }
-        const entry = await kv.cmdGet(key, deadlineMs);
+        const entry = await kv.cmdGet(key, deadlineMs, cacheTried);
         if (entry === null) return keyNotFound();
         return valueReply(entry.contentType, entry.value, entry.expiresAtMs);
       }),

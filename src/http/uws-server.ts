@@ -95,6 +95,14 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const route = routeOf(method, path);
     const x: Exchange = { res, method, route, started: performance.now(), aborted: false, finished: false };
     state.inFlight++;
+    // GET only: uWS counts endWithoutBody (HEAD) as no answer unless an abort handler is attached.
+    const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get';
+    if (cacheable) {
+      // A cache hit is answered here, inside this callback: nothing is left in flight, so no abort handler.
+      const early: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
+      const hit = options.kv.cachedGet(path.slice(KV_ITEM_PREFIX.length), false, early);
+      if (hit !== null) return send(x, hit);
+    }
     res.onAborted(() => {
       x.aborted = true;
       finish(x, 499);
@@ -116,13 +124,8 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
 
     const dispatch = (body: Uint8Array | null): void => {
-      if (headers === null && route === '/api/v1/kv/:key' && (method === 'get' || method === 'head')) {
-        // A cache hit is answered in this same callback; a miss goes on to the shard below.
-        const hit = options.kv.cachedGet(path.slice(KV_ITEM_PREFIX.length), method === 'head', deadline);
-        if (hit !== null) return send(x, hit);
-      }
       const served = headers === null
-        ? serveFast(options.kv, x, { path, query, contentType, deadline }, body)
+        ? serveFast(options.kv, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
         : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs }, body);
       served.then((reply) => send(x, reply), (error: unknown) => fail(x, error));
     };
@@ -176,6 +179,8 @@ type FastRequest = {
   readonly query: string;
   readonly contentType: string | undefined;
   readonly deadline: DeadlineHeader;
+  /** GET/HEAD: the cache already missed for this request (do not look, or count a miss, twice). */
+  readonly cacheTried: boolean;
 };
 
 function serveFast(kv: KvHandlers, x: Exchange, r: FastRequest, body: Uint8Array | null): Promise<HttpReply> {
@@ -188,7 +193,7 @@ function serveFast(kv: KvHandlers, x: Exchange, r: FastRequest, body: Uint8Array
     default:
       if (x.method === 'put') return kv.put(rawKey, r.query, r.contentType, body ?? new Uint8Array(0), r.deadline);
       if (x.method === 'delete') return kv.delete(rawKey, r.deadline);
-      return kv.get(rawKey, x.method === 'head', r.deadline);
+      return kv.get(rawKey, x.method === 'head', r.deadline, r.cacheTried);
   }
 }
 

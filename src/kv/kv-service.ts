@@ -38,9 +38,10 @@ export class KvService {
     return cachedHit(this.pool.shardFor(key), key, deadlineMs);
   }
 
-  async cmdGet(key: Uint8Array, deadlineMs = 0): Promise<ValueResult | null> {
+  /** cacheTried: the caller's cachedGet already missed; go straight to the ring. */
+  async cmdGet(key: Uint8Array, deadlineMs = 0, cacheTried = false): Promise<ValueResult | null> {
     const shard = this.pool.shardFor(key);
-    const hit = cachedHit(shard, key, deadlineMs);
+    const hit = cacheTried ? null : cachedHit(shard, key, deadlineMs);
     if (hit !== null) return { kind: 'value', contentType: hit.contentType, expiresAtMs: hit.expiresAtMs, value: hit.value };
     const response = await shard.call({ kind: 'get', key }, deadlineMs);
     if (response.kind === 'value') return response;
@@ -48,9 +49,9 @@ export class KvService {
     return unexpected(response);
   }
 
-  async cmdHead(key: Uint8Array, deadlineMs = 0): Promise<HeadResult | null> {
+  async cmdHead(key: Uint8Array, deadlineMs = 0, cacheTried = false): Promise<HeadResult | null> {
     const shard = this.pool.shardFor(key);
-    const hit = cachedHit(shard, key, deadlineMs);
+    const hit = cacheTried ? null : cachedHit(shard, key, deadlineMs);
     if (hit !== null) return { contentType: hit.contentType, size: hit.value.length, expiresAtMs: hit.expiresAtMs };
     const response = await shard.call({ kind: 'head', key }, deadlineMs);
     if (response.kind === 'meta') return response;

@@ -59,6 +59,16 @@ describe.each([true, false])('cache read path, 2 shards (fast path %s)', (fastPa
     expect(await inTime.text()).toBe('cached');
   });
 
+  it('counts exactly one miss for each GET or HEAD the cache cannot answer', async () => {
+    const key = `${namespace('miss')}absent`;
+    const before = await cacheStats(server.url);
+    for (let i = 0; i < 5; i++) await expectError(await fetch(kvUrl(server.url, key)), 404, 'KEY_NOT_FOUND');
+    for (let i = 0; i < 3; i++) expect((await fetch(kvUrl(server.url, key), { method: 'HEAD' })).status).toBe(404);
+    const after = await cacheStats(server.url);
+    expect(after.total.misses - before.total.misses).toBe(8);
+    expect(after.total.hits).toBe(before.total.hits);
+  });
+
   it('returns the new value immediately after each overwrite is acknowledged', async () => {
     const key = `${namespace('overwrite')}k`;
     for (let version = 0; version < 200; version++) {
