@@ -220,9 +220,11 @@ export class LsmStore {
     this.flushing = true;
     const fileNumber = this.nextFile++;
     const table = frozen.table;
-    const run = packRun(() => table.range('', false, null));
     const started = performance.now();
-    const task = this.o.runTask({ kind: 'flush', dir: this.o.dir, fileNumber, sst: this.o.tuning.sst, run }, [run]);
+    // The memtable charges more per entry than its packed form takes, so its bytes bound the buffer.
+    const task = packRun(table.range('', false, null), 4 + table.bytes).then((run) =>
+      this.o.runTask({ kind: 'flush', dir: this.o.dir, fileNumber, sst: this.o.tuning.sst, run }, [run]),
+    );
     this.track(task.then((result) => this.onFlushed(frozen, result as FlushResult, performance.now() - started)));
   }
 
