@@ -25,6 +25,7 @@ import { KEY_COUNT, preload, smokeCheckBare, smokeCheckMantis } from './lib/prel
 import { NeighbourMeter, startServer, stopServer, type ServerProcess } from './lib/proc.js';
 import { describeErrors, errorCount, table } from './lib/report.js';
 import { luaScript } from './lib/scenarios.js';
+import { envInt } from './lib/env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TARGET_RATIO = 0.75;
@@ -32,14 +33,6 @@ const TARGET_RATIO = 0.75;
 const progress = (message: string): void => {
   process.stderr.write(`[cache-bench] ${message}\n`);
 };
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return value;
-}
 
 type TargetName = 'bare' | 'cache' | 'ring';
 const LABELS: Record<TargetName, string> = {

@@ -29,17 +29,10 @@ import {
   type ScenarioResult,
 } from './lib/report.js';
 import { luaScript, opsPerRequestOf, type Kind, type Scenario, type Target } from './lib/scenarios.js';
+import { envInt } from './lib/env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FSYNC_BATCH_MS = 2;
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return value;
-}
 
 const progress = (message: string): void => {
   process.stderr.write(`[kv-bench] ${message}\n`);
