@@ -14,25 +14,19 @@ import { ENTRY_OVERHEAD_BYTES, CacheReader, cacheHash, createCacheSegment } from
 import { CacheWriter } from '../workers/cache/index.js';
 import { beladyHits, lruHits, type TraceHits } from './lib/cache-baselines.js';
 import { SeededRandom, ZipfSampler, zipfTrace } from './lib/cache-zipf.js';
+import { envInt } from './lib/env.js';
 
-const KEYS = envInt('CACHE_SIM_KEYS', 1_000_000);
+const KEYS = envInt('CACHE_SIM_KEYS', 1_000_000, 1);
 // 30 GETs per key on average: a shorter trace weighs the cold start (first misses of the hot keys) more.
-const OPS = envInt('CACHE_SIM_OPS', 30_000_000);
-const VALUE_BYTES = envInt('CACHE_SIM_VALUE_BYTES', 64);
-const SEED = envInt('CACHE_SIM_SEED', 42);
-const READS = envInt('CACHE_SIM_READS', 5_000_000);
+const OPS = envInt('CACHE_SIM_OPS', 30_000_000, 1);
+const VALUE_BYTES = envInt('CACHE_SIM_VALUE_BYTES', 64, 1);
+const SEED = envInt('CACHE_SIM_SEED', 42, 1);
+const READS = envInt('CACHE_SIM_READS', 5_000_000, 1);
 const ZIPF_S = 0.99;
 const CONTENT_TYPE = 'application/octet-stream';
 const KEY_WIDTH = 11; // "k" + 10 digits
 /** The shard drains the read buffer on every set and, besides, on this period (its sweeper tick). */
 const DRAIN_EVERY_OPS = 1000;
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return n;
-}
 
 interface Keys { readonly bytes: Uint8Array; readonly hashes: Uint32Array }
 

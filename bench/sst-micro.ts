@@ -14,19 +14,13 @@ import { BlockCache } from '../workers/lsm/block-cache.js';
 import { KIND_PUT, newReadStats, type LsmEntry, type SstOptions } from '../workers/lsm/sst-format.js';
 import { SstReader } from '../workers/lsm/sst-reader.js';
 import { SstWriter } from '../workers/lsm/sst-writer.js';
+import { envInt } from './lib/env.js';
 
-const ENTRIES = envInt('SST_BENCH_ENTRIES', 100_000);
-const VALUE_BYTES = envInt('SST_BENCH_VALUE_BYTES', 100);
-const GETS = envInt('SST_BENCH_GETS', 200_000);
-const REPEATS = envInt('SST_BENCH_REPEATS', 3);
+const ENTRIES = envInt('SST_BENCH_ENTRIES', 100_000, 1);
+const VALUE_BYTES = envInt('SST_BENCH_VALUE_BYTES', 100, 1);
+const GETS = envInt('SST_BENCH_GETS', 200_000, 1);
+const REPEATS = envInt('SST_BENCH_REPEATS', 3, 1);
 const MIB = 1024 * 1024;
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return n;
-}
 
 function keyOf(i: number): Buffer {
   return Buffer.from(`user:${String(i).padStart(10, '0')}`);
