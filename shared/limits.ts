@@ -57,6 +57,8 @@ export const LIMITS = Object.freeze({
    * per removal). A 64 MiB cache on 2 shards is swept whole in about 20 s; reads check TTLs anyway.
    */
   cache_sweep_slots_max: 4096,
+  /** Mantis-Deadline-Ms above this (one day) is INVALID_PARAMETER. */
+  deadline_budget_ms_max: 86_400_000,
   /** How often a shard publishes its storage gauges (disk usage, free space, levels). */
   storage_stats_interval_ms: 1_000,
 });

@@ -99,9 +99,6 @@ export function encodeCursor(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('base64url');
 }
 
-/** Longest budget Mantis-Deadline-Ms may carry (one day); INVALID_PARAMETER beyond. */
-export const DEADLINE_BUDGET_MS_MAX = 86_400_000;
-
 /** The Mantis-Deadline-Ms header as received, and when its request arrived. */
 export type DeadlineHeader = { readonly header: string | undefined; readonly receivedAtMs: number };
 
@@ -112,10 +109,10 @@ export type DeadlineHeader = { readonly header: string | undefined; readonly rec
  */
 export function deadlineFromHeader({ header, receivedAtMs }: DeadlineHeader): number {
   if (header === undefined || header === '') return 0;
-  if (!/^\d{1,9}$/.test(header) || Number(header) > DEADLINE_BUDGET_MS_MAX) {
+  if (!/^\d{1,9}$/.test(header) || Number(header) > LIMITS.deadline_budget_ms_max) {
     throw new MantisError(
       'INVALID_PARAMETER',
-      `Mantis-Deadline-Ms must be a whole number of milliseconds in 0..${DEADLINE_BUDGET_MS_MAX}, got "${header.slice(0, 40)}"`,
+      `Mantis-Deadline-Ms must be a whole number of milliseconds in 0..${LIMITS.deadline_budget_ms_max}, got "${header.slice(0, 40)}"`,
     );
   }
   return receivedAtMs + Number(header);
