@@ -161,11 +161,12 @@ async function main(): Promise<void> {
   const admin: ShardAdmin = {
     stats: (): ShardStats => {
       const w = wal.stats();
+      const lsm = store.stats();
       return {
         shardId: init.shardId,
-        keys: store.stats().keys,
-        memtableBytes: store.stats().memtableBytes,
-        lsm: store.stats(),
+        keys: lsm.keys,
+        memtableBytes: lsm.memtableBytes,
+        lsm,
         wal: { ...w, failure: wal.failure?.message ?? null },
         replay: summary,
       };
@@ -181,9 +182,10 @@ async function main(): Promise<void> {
   };
   Comlink.expose(admin, nodeEndpoint(init.adminPort));
 
-  const keys = store.stats().keys;
+  const opened = store.stats();
+  const keys = opened.keys;
   post({ kind: 'ready', generation: init.generation, replay: summary, keys });
-  log('info', 'shard ready', { keys, tables: store.stats().levels.map((l) => l.tables), replayRecords: summary.records, replayMs: Math.round(summary.durationMs) });
+  log('info', 'shard ready', { keys, tables: opened.levels.map((l) => l.tables), replayRecords: summary.records, replayMs: Math.round(summary.durationMs) });
   await actor.run();
 }
 

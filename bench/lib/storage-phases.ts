@@ -9,7 +9,8 @@ import { ioDelta, readIo, type IoCounters } from './storage-io.js';
 
 export type PhaseId = 'seq-write' | 'random-write' | 'cold-read' | 'repeat-read' | 'warm-read' | 'scan';
 
-export type PhaseResult = {
+/** A phase's figures; the engine counters are deltas over the phase. */
+export type PhaseResult = Omit<EngineCounters, 'layout'> & {
   readonly phase: PhaseId;
   readonly engine: string;
   readonly ops: number;
@@ -21,13 +22,6 @@ export type PhaseResult = {
   readonly userBytes: number;
   /** Process I/O over the phase (writes: including the settle). */
   readonly io: IoCounters | null;
-  readonly blocksRead: number | null;
-  readonly blockCacheHits: number | null;
-  readonly tableBytesWritten: number | null;
-  readonly walBytesWritten: number | null;
-  readonly writeStalls: number;
-  readonly writeStallMs: number;
-  readonly level0Stalls: number;
   /** Point reads: per-get latency in µs (timer overhead included, ~0.05 µs). */
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly max: number } | null;
   /** Answers that did not match what was written (first few described). */

@@ -5,7 +5,8 @@ import type { CacheSegmentStats } from '../../shared/cache/index.js';
 import type { ShardPool } from '../router/index.js';
 import { okReply, type HttpReply } from './reply.js';
 
-type CacheFigures = {
+/** One shard's (or the total's) figures as the route answers them. */
+export type CacheFigures = {
   readonly hits: number;
   readonly misses: number;
   readonly hit_rate: number | null;

@@ -3,21 +3,11 @@
 // shard-side GET/HEAD counts from mantis_shard_ops_total, so a test can tell a
 // hit served by the router (no hop) from a read that went over the ring.
 
+import type { CacheFigures } from '../../src/http/cache-stats.js';
 import { expectOk } from './http-client.js';
 import { scrape } from './storage-fixtures.js';
 
-export type CacheFigures = {
-  readonly hits: number;
-  readonly misses: number;
-  readonly hit_rate: number | null;
-  readonly evictions: number;
-  readonly expirations: number;
-  readonly refused: number;
-  readonly fallbacks: number;
-  readonly bytes: number;
-  readonly entries: number;
-  readonly capacity: number;
-};
+export type { CacheFigures };
 
 export type CacheStats = {
   readonly enabled: boolean;
