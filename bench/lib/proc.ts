@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { serverProcessEnv } from '../../src/process-env.js';
 
 export type ServerProcess = {
   readonly name: string;
@@ -44,7 +45,7 @@ function isComplaint(line: string, fromStderr: boolean): boolean {
  * `timeoutMs` passes first.
  */
 export function startServer(name: string, script: string, args: readonly string[], ready: RegExp, timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: serverProcessEnv() });
   return new Promise<ServerProcess>((resolve, reject) => {
     const output: string[] = [];
     const complaints: string[] = [];

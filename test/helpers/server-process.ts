@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverProcessEnv } from '../../src/process-env.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'none';
 
@@ -77,7 +78,7 @@ function argsFor(options: ServerOptions, dataDir: string): string[] {
 
 function spawnServer(options: ServerOptions): Spawned {
   const dataDir = options.dataDir ?? makeDataDir();
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  const env: NodeJS.ProcessEnv = serverProcessEnv({ ...process.env, ...options.env });
   // MANTIS_* from the developer's shell must not change what a test starts.
   for (const name of Object.keys(env)) {
     if (name.startsWith('MANTIS_') && options.env?.[name] === undefined) delete env[name];

@@ -4,7 +4,7 @@
 // still opens) and restarts. GETs of the keys in that block answer 500
 // DATA_CORRUPT — every time, never a wrong value — while every other key reads
 // exactly, mantis_corrupt_reads_total counts the refusals and the log has an
-// error line. A single flush leaves one level-0 table, so no compaction can
+// error line. One flush (two if a second races in) leaves level-0 tables too few for a compaction, so none can
 // rewrite the damaged table before the reads.
 
 import { afterAll, describe, expect, it } from 'vitest';

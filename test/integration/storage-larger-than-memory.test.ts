@@ -26,7 +26,11 @@ const TTL_KEYS = 60;
  * size (16 MiB → +36 MiB, 64 MiB → +75 MiB on a busy machine), not yet explained.
  */
 const CACHE_MB = 0;
-/** Generous: the process idles at ~90 MiB and peaks at ~240–350 MiB here (4 MiB budget, 100 MiB written). */
+/**
+ * Generous: the process idles at ~90 MiB and peaks at ~230–320 MiB here (4 MiB budget, 100 MiB
+ * written) with MALLOC_ARENA_MAX=2, which the helper sets as `npm start` does; without it reading
+ * peaked at 386–405 MiB.
+ */
 const RSS_MIB_MAX = 400;
 
 const bigKey = (i: number): string => `big/k${String(i).padStart(8, '0')}`;
