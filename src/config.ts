@@ -20,6 +20,14 @@ export type Config = {
   readonly storage: StorageInit;
   /** Bytes of shared memory for the cache, split evenly across shards; 0 = no cache. */
   readonly cacheBytes: number;
+  /** write-back policy: dirty writes reach the WAL within this many ms. */
+  readonly writeBackMs: number;
+  /** JSON file of cache policies by key prefix loaded at start ('' = none). */
+  readonly cachePoliciesFile: string;
+  /** Warn when a shard's cache hit rate stays below this (0..1; 0 = never warn)… */
+  readonly cacheHitRateWarn: number;
+  /** …for this many seconds in a row. */
+  readonly cacheHitRateWindowS: number;
 };
 
 type Option = {
@@ -44,6 +52,10 @@ export const OPTIONS: readonly Option[] = [
   { flag: 'level1-mb', env: 'MANTIS_LEVEL1_MB', fallback: '', help: 'target size of LSM level 1 per shard (default: 4 memtables)' },
   { flag: 'level-multiplier', env: 'MANTIS_LEVEL_MULTIPLIER', fallback: '10', help: 'each LSM level is this many times the one above' },
   { flag: 'cache-mb', env: 'MANTIS_CACHE_MB', fallback: '64', help: 'shared-memory cache in front of storage, split across shards; 0 = off' },
+  { flag: 'write-back-ms', env: 'MANTIS_WRITE_BACK_MS', fallback: '100', help: 'write-back cache policy: acknowledged writes reach the WAL within this many ms' },
+  { flag: 'cache-policies', env: 'MANTIS_CACHE_POLICIES', fallback: '', help: 'JSON file of cache policies by key prefix, loaded at start' },
+  { flag: 'cache-hit-rate-warn', env: 'MANTIS_CACHE_HIT_RATE_WARN', fallback: '0.5', help: 'warn when a shard\'s cache hit rate stays below this (0..1; 0 = off)' },
+  { flag: 'cache-hit-rate-window-s', env: 'MANTIS_CACHE_HIT_RATE_WINDOW_S', fallback: '60', help: 'seconds the hit rate must stay low before the warning' },
 ];
 
 export class ConfigError extends Error {}
@@ -58,6 +70,11 @@ function integer(name: string, raw: string, min: number, max: number): number {
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`--${name} must be in ${min}..${max}, got ${value}`);
   return value;
+}
+
+function fraction(name: string, raw: string): number {
+  if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(raw)) throw new ConfigError(`--${name} must be a number in 0..1, got "${raw}"`);
+  return Number(raw);
 }
 
 function parseArgv(argv: readonly string[]): Map<string, string> {
@@ -107,6 +124,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       levelMultiplier: integer('level-multiplier', get('level-multiplier'), 2, 100),
     },
     cacheBytes: integer('cache-mb', get('cache-mb'), 0, LIMITS.cache_mb_max) * 1024 * 1024,
+    writeBackMs: integer('write-back-ms', get('write-back-ms'), 1, 60_000),
+    cachePoliciesFile: get('cache-policies'),
+    cacheHitRateWarn: fraction('cache-hit-rate-warn', get('cache-hit-rate-warn')),
+    cacheHitRateWindowS: integer('cache-hit-rate-window-s', get('cache-hit-rate-window-s'), 1, 86_400),
   };
 }
 

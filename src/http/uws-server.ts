@@ -27,6 +27,12 @@ export type ListenerOptions = {
   readonly app: Hono<any>;
   readonly metrics: HttpMetrics;
   readonly log: Logger;
+  /**
+   * Routes served natively outside the request/response cycle (WebSocket, SSE streams), registered
+   * before the catch-all. Their close() runs when the listener stops accepting: long-lived streams
+   * are not requests in flight and must end for the shutdown to proceed.
+   */
+  readonly attach?: (app: uWS.TemplatedApp) => { close(): void };
 };
 
 export type Listener = {
@@ -88,6 +94,8 @@ export function listen(options: ListenerOptions): Promise<Listener> {
   const fail = (x: Exchange, error: unknown): void =>
     send(x, replyForError(error, (e) => options.log.error({ err: e }, 'unexpected error in the listener')));
 
+  const attached = options.attach?.(app) ?? null;
+
   app.any('/*', (res, req) => {
     const method = req.getMethod();
     const path = req.getUrl();
@@ -145,6 +153,7 @@ export function listen(options: ListenerOptions): Promise<Listener> {
         stopAccepting: () => {
           state.stopping = true;
           uWS.us_listen_socket_close(socket);
+          attached?.close();
         },
         drained: (timeoutMs) =>
           state.inFlight === 0
