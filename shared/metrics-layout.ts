@@ -45,7 +45,10 @@ export const ShardMetric = Object.freeze({
   disk_free_bytes: 36,
   lsm_corruptions: 37,
   lsm_quarantined_tables: 38,
-  fsync_bucket_base: 39,
+  write_back_flushes: 39,
+  /** Write-back requests acknowledged and not yet handed to the WAL. */
+  write_back_pending: 40,
+  fsync_bucket_base: 41,
 });
 
 export const SHARD_METRIC_SLOTS = ShardMetric.fsync_bucket_base + FSYNC_BUCKETS_MS.length + 1;

@@ -2,6 +2,8 @@
 // the data a shard starts with, its lifecycle messages, and the admin API it
 // exposes over comlink (control plane, never on the hot path).
 
+import type { PolicyRule } from './cache/policy.js';
+
 export type FsyncPolicy = 'always' | 'batch' | 'none';
 
 export type ShardInit = {
@@ -25,6 +27,12 @@ export type ShardInit = {
    * clears it when it starts, and only the shard writes it.
    */
   readonly cache: SharedArrayBuffer | null;
+  /** The shared interest word of the invalidation channel (shared/cache/invalidation.ts). */
+  readonly cacheEvents: SharedArrayBuffer;
+  /** Cache policies by key prefix in force when the shard starts (setCachePolicies changes them). */
+  readonly cachePolicies: readonly PolicyRule[];
+  /** write-back: acknowledged writes reach the WAL within this many ms. */
+  readonly writeBackMs: number;
 };
 
 /** LSM sizing for one shard (flags --memory-budget-mb, --block-bytes, --level1-mb, --level-multiplier). */
@@ -73,6 +81,8 @@ export interface ShardAdmin {
   stats(): ShardStats;
   /** Makes everything written so far durable, whatever the fsync policy. */
   flush(): Promise<void>;
+  /** Replaces the cache policies (the router's table, which it persists). */
+  setCachePolicies(rules: readonly PolicyRule[]): void;
   /** Flushes and closes the WAL; the shard refuses writes afterwards. */
   close(): Promise<void>;
 }

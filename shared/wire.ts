@@ -32,7 +32,21 @@ export type ShardRequest =
       readonly limit: number;
       readonly wantTotal: boolean;
     }
-  | { readonly kind: 'batch'; readonly ops: readonly BatchOp[] };
+  | { readonly kind: 'batch'; readonly ops: readonly BatchOp[] }
+  | InvalidateRequest;
+
+/**
+ * Drops cached entries (never stored data, except that a cache-only key's data is its cache
+ * entry) and emits an invalidation event per key: by `keys` (events for every key given, cached or
+ * not: a subscriber may hold any of them) or by `prefix` (events for the entries removed).
+ */
+export type InvalidateRequest = {
+  readonly kind: 'invalidate';
+  readonly reason: 'explicit' | 'cascade';
+  readonly keys: readonly Uint8Array[];
+  /** null: by keys. */
+  readonly prefix: Uint8Array | null;
+};
 
 export type ValueResult = {
   readonly kind: 'value';
@@ -51,10 +65,12 @@ export type ShardResponse =
   | { readonly kind: 'meta'; readonly contentType: string; readonly expiresAtMs: number; readonly size: number }
   | { readonly kind: 'keys'; readonly keys: Uint8Array[]; readonly total: number; readonly more: boolean }
   | { readonly kind: 'results'; readonly results: BatchResult[] }
+  /** Cache entries an invalidate request removed. */
+  | { readonly kind: 'invalidated'; readonly removed: number }
   | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string };
 
-const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch'] as const;
-const RESPONSE_KINDS = ['value', 'missing', 'done', 'deleted', 'meta', 'keys', 'results', 'error'] as const;
+const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch', 'invalidate'] as const;
+const RESPONSE_KINDS = ['value', 'missing', 'done', 'deleted', 'meta', 'keys', 'results', 'error', 'invalidated'] as const;
 const requestCode = (kind: ShardRequest['kind']): number => REQUEST_OPS.indexOf(kind) + 1;
 const responseCode = (kind: ShardResponse['kind']): number => RESPONSE_KINDS.indexOf(kind) + 1;
 
@@ -68,6 +84,7 @@ export function isWriteRequest(request: ShardRequest): boolean {
     case 'get':
     case 'head':
     case 'list':
+    case 'invalidate':
       return false;
     default:
       return unreachable(request);
@@ -105,6 +122,11 @@ export function encodeRequest(id: number, request: ShardRequest, deadlineMs = 0)
     case 'batch':
       w.u32(request.ops.length);
       for (const op of request.ops) writeBatchOp(w, op);
+      break;
+    case 'invalidate':
+      w.u8(request.reason === 'cascade' ? 1 : 0).u8(request.prefix === null ? 0 : 1).shortBytes(request.prefix ?? new Uint8Array(0));
+      w.u32(request.keys.length);
+      for (const key of request.keys) w.shortBytes(key);
       break;
     default:
       unreachable(request);
@@ -155,6 +177,15 @@ function readRequestBody(r: ByteReader, op: (typeof REQUEST_OPS)[number] | undef
       const ops: BatchOp[] = [];
       for (let i = 0; i < count; i++) ops.push(readBatchOp(r));
       return { kind: 'batch', ops };
+    }
+    case 'invalidate': {
+      const reason = r.u8() === 1 ? 'cascade' : 'explicit';
+      const hasPrefix = r.u8() === 1;
+      const prefix = r.shortBytes();
+      const count = r.u32();
+      const keys: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) keys.push(r.shortBytes());
+      return { kind: 'invalidate', reason, prefix: hasPrefix ? prefix : null, keys };
     }
     default:
       throw new FrameError(`unknown request op in frame ${id}`);
@@ -222,6 +253,9 @@ export function encodeResponse(id: number, response: ShardResponse): Uint8Array 
       w.u8(responseCode('results')).u32(response.results.length);
       for (const result of response.results) writeResult(w, result);
       break;
+    case 'invalidated':
+      w.u8(responseCode('invalidated')).u32(response.removed);
+      break;
     case 'error':
       // Messages are for people: cap them so they always fit the u16 length.
       w.u8(responseCode('error')).str(response.code).str(response.message.slice(0, 4096));
@@ -258,6 +292,8 @@ export function decodeResponse(frame: Uint8Array): { id: number; response: Shard
       const message = r.str();
       return { id, response: { kind, code: isErrorCode(code) ? code : 'INTERNAL', message } };
     }
+    case 'invalidated':
+      return { id, response: { kind, removed: r.u32() } };
     case undefined:
       throw new FrameError(`unknown response kind in frame ${id}`);
     default:

@@ -13,6 +13,8 @@ import { KvService } from './kv/index.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics/metrics.js';
 import { ShardPool } from './router/index.js';
+import { createInterest } from '../shared/cache/invalidation.js';
+import { InvalidationHub } from './cache/invalidation-hub.js';
 
 export type Server = {
   readonly url: string;
@@ -24,6 +26,8 @@ export type Server = {
 export async function startServer(config: Config, log: Logger): Promise<Server> {
   const lock: DataDirLock = await lockDataDir(config.dataDir);
   let pool: ShardPool | null = null;
+  const cacheEvents = createInterest();
+  const hub = new InvalidationHub(cacheEvents);
   try {
     const shards = resolveShardCount(config.dataDir, config.shards, defaultShardCount());
     pool = new ShardPool({
@@ -35,6 +39,9 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       log,
       storage: config.storage,
       cacheBytes: config.cacheBytes,
+      cacheEvents,
+      cachePolicies: [],
+      writeBackMs: config.writeBackMs,
     });
     await pool.start();
     const metrics = createMetrics(pool);
@@ -56,9 +63,13 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       url: `http://${host}:${listener.port}`,
       port: listener.port,
       shards,
-      stop: () => stopServer(listener, running, lock, log),
+      stop: async () => {
+        await stopServer(listener, running, lock, log);
+        hub.close();
+      },
     };
   } catch (error) {
+    hub.close();
     await pool?.stop(LIMITS.shutdown_drain_timeout_ms).catch(() => undefined);
     lock.release();
     throw error;

@@ -22,6 +22,8 @@ import { ShardActor } from './shard/shard-actor.js';
 import { probeStorage, publishDisk, publishMemory } from './shard/storage-health.js';
 import { ShardOps } from './shard/shard-ops.js';
 import { ShardCache } from './shard/shard-cache.js';
+import { ShardEvents } from './shard/shard-events.js';
+import { PolicyTable } from '../shared/cache/policy.js';
 import { createShardLog } from './shard/shard-log.js';
 
 type WorkerInput = ShardInit & { readonly adminPort: MessagePort; readonly poolPort: MessagePort };
@@ -104,8 +106,10 @@ async function main(): Promise<void> {
     metrics[ShardMetric.storage_failed] = walRef.wal?.failure != null || store.failure !== null ? 1 : 0;
   }, walRef);
   // Clears whatever a previous generation of this shard left in the segment, before ready is posted.
-  const cache = init.cache === null ? null : new ShardCache(init.cache);
-  const ops = new ShardOps(store, cache);
+  const events = new ShardEvents(init.shardId, init.cacheEvents);
+  const cache = init.cache === null ? null : new ShardCache(init.cache, events);
+  const ops = new ShardOps(store, cache, events);
+  ops.setPolicies(new PolicyTable(init.cachePolicies));
   const walDir = join(init.dir, 'wal');
   const { summary, result: replayed } = replay(ops, walDir, store.flushedLsn);
   // After a flush retired every segment the log may be empty: it continues above the tables.
@@ -143,6 +147,8 @@ async function main(): Promise<void> {
     log,
     crashKey: process.env.MANTIS_FAULT_SHARD_CRASH_KEY ?? null,
     delayMs: faultDelayMs(process.env.MANTIS_FAULT_SHARD_DELAY_MS),
+    events,
+    writeBackMs: init.writeBackMs,
   });
 
   const sweep = setInterval(() => {
@@ -171,9 +177,18 @@ async function main(): Promise<void> {
         replay: summary,
       };
     },
-    flush: () => wal.flush(),
+    flush: () => {
+      actor?.flushWriteBack();
+      return wal.flush();
+    },
+    setCachePolicies: (rules) => {
+      // Pending write-back writes go to the WAL under the policy they were acknowledged with.
+      actor?.flushWriteBack();
+      ops.setPolicies(new PolicyTable(rules));
+    },
     close: async () => {
       actor?.stop();
+      events.close();
       clearInterval(sweep);
       clearInterval(health);
       await wal.close();

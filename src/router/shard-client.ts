@@ -8,6 +8,7 @@
 import { Worker, MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { PolicyRule } from '../../shared/cache/policy.js';
 import { CacheReader, readCacheStats, type CacheHit, type CacheSegmentStats } from '../../shared/cache/index.js';
 import { MantisError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
@@ -67,6 +68,17 @@ export class ShardClient {
   ) {
     this.metrics = new Float64Array(metricsBuffer);
     this.cacheReader = options.cache === null ? null : new CacheReader(options.cache);
+    this.cachePolicies = options.cachePolicies;
+  }
+
+  /** The policies this shard has (and starts with after a restart). */
+  private cachePolicies: readonly PolicyRule[];
+
+  async setCachePolicies(rules: readonly PolicyRule[]): Promise<void> {
+    this.cachePolicies = rules;
+    const gen = this.gen;
+    // A shard that is starting gets them in its init; one that is down gets them when it restarts.
+    if (gen !== null && this.state === 'ready') await gen.admin.setCachePolicies(rules);
   }
 
   get id(): number {
@@ -264,6 +276,9 @@ export class ShardClient {
       logLevel: this.options.logLevel,
       storage: this.options.storage,
       cache: this.options.cache,
+      cacheEvents: this.options.cacheEvents,
+      cachePolicies: this.cachePolicies,
+      writeBackMs: this.options.writeBackMs,
       adminPort: channel.port2,
       poolPort: poolChannel.port2,
     };

@@ -8,6 +8,7 @@ import { createShardMetrics } from '../../shared/metrics-layout.js';
 import { LIMITS } from '../../shared/limits.js';
 import { cacheCapacityForSegmentBytes, createCacheSegment } from '../../shared/cache/index.js';
 import type { FsyncPolicy, StorageInit } from '../../shared/shard-contract.js';
+import type { PolicyRule } from '../../shared/cache/policy.js';
 import type { Logger } from '../log.js';
 import { TaskPool } from '../pool/task-pool.js';
 import { ShardClient, withTimeout } from './shard-client.js';
@@ -23,6 +24,10 @@ export type ShardPoolOptions = {
   readonly storage: StorageInit;
   /** Shared memory for the cache across all shards (--cache-mb); 0 = no cache. */
   readonly cacheBytes: number;
+  /** The invalidation channel's shared interest word. */
+  readonly cacheEvents: SharedArrayBuffer;
+  readonly cachePolicies: readonly PolicyRule[];
+  readonly writeBackMs: number;
 };
 
 export class ShardPool {
@@ -49,6 +54,9 @@ export class ShardPool {
           storage,
           // One segment per shard for the life of the process: a restarted shard takes it over.
           cache: cacheCapacityBytes > 0 ? createCacheSegment(cacheCapacityBytes) : null,
+          cacheEvents: options.cacheEvents,
+          cachePolicies: options.cachePolicies,
+          writeBackMs: options.writeBackMs,
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),
@@ -61,6 +69,11 @@ export class ShardPool {
     await Promise.all(
       this.shards.map((shard) => withTimeout(shard.start(), LIMITS.shard_start_timeout_ms, `shard ${shard.id} start (WAL replay)`)),
     );
+  }
+
+  /** Sends new cache policies to every shard (a restarting shard starts with them). */
+  async setCachePolicies(rules: readonly PolicyRule[]): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.setCachePolicies(rules)));
   }
 
   shardFor(key: Uint8Array): ShardClient {

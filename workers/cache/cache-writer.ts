@@ -24,7 +24,7 @@ import {
 } from '../../shared/cache/cache-layout.js';
 import type { CacheHit } from '../../shared/cache/cache-reader.js';
 import {
-  entryContentTypeLength, entryExpiresAtMs, entryValueLength, segmentViews, type SegmentViews,
+  entryContentTypeLength, entryExpiresAtMs, entryKeyLength, entryValueLength, segmentViews, type SegmentViews,
 } from '../../shared/cache/segment-views.js';
 import { BuddyAllocator } from './buddy-allocator.js';
 import { ContentTypeEncoder, copyEntryKey, entryContentType, writeEntry } from './cache-entry-codec.js';
@@ -136,6 +136,38 @@ export class CacheWriter {
     this.removeSlot(slot);
     this.publish();
     return true;
+  }
+
+  /** Whether set() would store this entry (false: too large for the segment, it would be refused). */
+  accepts(key: Uint8Array, value: Uint8Array, contentType: string): boolean {
+    return this.fits(key, key.length + this.types.encode(contentType).length + value.length);
+  }
+
+  /** Removes every entry whose key starts with `prefix` (bytes); returns their keys. Examines every index slot. */
+  removeByPrefix(prefix: Uint8Array): Uint8Array[] {
+    const removed: Uint8Array[] = [];
+    const { bytes } = this.views;
+    for (let slot = 0; slot < this.index.slotCount && this.entries > 0; ) {
+      const entry = this.index.entryAt(slot);
+      if (entry !== 0 && entryKeyLength(this.views, entry) >= prefix.length) {
+        const start = entry + ENTRY_HEADER_BYTES;
+        let match = true;
+        for (let i = 0; i < prefix.length; i++) {
+          if (bytes[start + i] !== prefix[i]) {
+            match = false;
+            break;
+          }
+        }
+        if (match) {
+          removed.push(copyEntryKey(this.views, entry));
+          this.removeSlot(slot); // the run shifts back into this slot: look at it again
+          continue;
+        }
+      }
+      slot++;
+    }
+    if (removed.length > 0) this.publish();
+    return removed;
   }
 
   /** The shard's own lookup (counts as an access). Expired entries read as absent. */

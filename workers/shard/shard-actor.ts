@@ -6,11 +6,18 @@
 // or a freeze waiting for in-flight writes to become durable) write requests
 // are held in order — reads go on — and answered SHARD_BUSY once held longer
 // than LIMITS.write_stall_max_ms.
+// Write-back writes (a cache policy) are acknowledged as soon as they are
+// applied and collected here; they are logged to the WAL as one batch within
+// writeBackMs, before any freeze (so a flushed table never holds a write the
+// WAL has not seen) and before the shard closes. A crash loses at most the
+// write-back writes acknowledged in the last writeBackMs (plus, for a power
+// loss, the fsync policy's window).
 
 import { basename } from 'node:path';
 import { LIMITS } from '../../shared/limits.js';
 import { ShardMetric } from '../../shared/metrics-layout.js';
 import { FrameError } from '../../shared/byte-io.js';
+import { MantisError } from '../../shared/errors.js';
 import { RingReader } from '../../shared/ring.js';
 import {
   decodeRequest,
@@ -26,6 +33,7 @@ import { CorruptionError, type LsmStore } from '../lsm/index.js';
 import { ResponseSender } from './response-sender.js';
 import type { ShardOps, Undo } from './shard-ops.js';
 import type { ShardLog } from './shard-log.js';
+import type { ShardEvents } from './shard-events.js';
 
 type PendingWrite = { readonly id: number; readonly response: ShardResponse };
 type PendingBatch = { readonly writes: PendingWrite[]; readonly undo: Undo[]; settled: boolean };
@@ -41,7 +49,13 @@ export type ActorDeps = {
   readonly crashKey: string | null;
   /** Fault hook (MANTIS_FAULT_SHARD_DELAY_MS): wait this long before each drained batch; 0 = off. */
   readonly delayMs: number;
+  /** Invalidation events of each batch, posted at its end; null when nothing listens (tests). */
+  readonly events: ShardEvents | null;
+  /** write-back: acknowledged writes reach the WAL within this many ms. */
+  readonly writeBackMs: number;
 };
+
+type WalRecord = { type: number; payload: Uint8Array };
 
 type Held = { readonly frame: Uint8Array; readonly sinceMs: number };
 
@@ -52,6 +66,9 @@ export class ShardActor {
   private held: Held[] = [];
   private stallTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Write-back writes acknowledged and not yet handed to the WAL, in apply order. */
+  private writeBack: WalRecord[] = [];
+  private writeBackTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly d: ActorDeps) {}
 
@@ -83,8 +100,34 @@ export class ShardActor {
   }
 
   stop(): void {
+    this.flushWriteBack();
     this.closed = true;
     if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    if (this.writeBackTimer !== null) clearTimeout(this.writeBackTimer);
+  }
+
+  /** Hands every pending write-back write to the WAL now (the timer, a freeze, a policy change, shutdown). */
+  flushWriteBack(): void {
+    if (this.writeBackTimer !== null) {
+      clearTimeout(this.writeBackTimer);
+      this.writeBackTimer = null;
+    }
+    if (this.writeBack.length === 0) return;
+    const records = this.writeBack;
+    this.writeBack = [];
+    this.d.metrics[ShardMetric.write_back_pending] = 0;
+    this.d.metrics[ShardMetric.write_back_flushes]++;
+    this.logBatch({ writes: [], undo: [], settled: false }, records);
+  }
+
+  private deferWrites(payload: Uint8Array): void {
+    this.writeBack.push({ type: WAL_KV_OPS, payload });
+    this.d.metrics[ShardMetric.write_back_pending] = this.writeBack.length;
+    this.writeBackTimer ??= setTimeout(() => {
+      this.writeBackTimer = null;
+      this.flushWriteBack();
+      this.d.sender.flush();
+    }, this.d.writeBackMs);
   }
 
   /** Writes must wait: the store stalls them, or a due freeze waits for in-flight writes to be durable. */
@@ -99,7 +142,10 @@ export class ShardActor {
    */
   private maybeFreeze(): void {
     const store = this.d.store;
-    if (!store.wantsFreeze() || this.inFlight.length > 0) return;
+    if (!store.wantsFreeze()) return;
+    // Write-back writes are in the memtable: they must be in the WAL before it freezes.
+    if (this.writeBack.length > 0) this.flushWriteBack();
+    if (this.inFlight.length > 0) return;
     const segment = this.d.wal.rollNow();
     if (segment === null) return;
     store.freeze(this.d.wal.stats().lsn, segment);
@@ -134,15 +180,17 @@ export class ShardActor {
     m[ShardMetric.frames_drained] += frames.length;
     const nowMs = Date.now();
     const batch: PendingBatch = { writes: [], undo: [], settled: false };
-    const records: { type: number; payload: Uint8Array }[] = [];
+    const records: WalRecord[] = [];
+    this.d.events?.refresh();
     for (const frame of frames) this.processFrame(frame, nowMs, batch, records);
     if (records.length > 0) this.logBatch(batch, records);
+    this.d.events?.post();
     m[ShardMetric.keys] = this.d.store.approxKeys();
     m[ShardMetric.memtable_bytes] = this.d.store.memtableBytes();
     this.d.sender.flush();
   }
 
-  private processFrame(frame: Uint8Array, nowMs: number, batch: PendingBatch, records: { type: number; payload: Uint8Array }[]): void {
+  private processFrame(frame: Uint8Array, nowMs: number, batch: PendingBatch, records: WalRecord[]): void {
     let id = 0;
     try {
       id = frameId(frame);
@@ -167,6 +215,7 @@ export class ShardActor {
       }
       const undoFrom = batch.undo.length;
       const applied = this.d.ops.apply(request, nowMs, batch.undo);
+      if (applied.deferred.length > 0) this.deferWrites(encodeWriteOps(applied.deferred));
       if (applied.writes.length === 0) {
         this.answer(id, applied.response);
         return;
@@ -183,6 +232,11 @@ export class ShardActor {
     } catch (error) {
       if (error instanceof InjectedCrash) throw error;
       this.d.metrics[ShardMetric.ops_error]++;
+      if (error instanceof MantisError) {
+        // Refused before anything of the request was applied (e.g. a cache-only value too large).
+        this.answer(id, { kind: 'error', code: error.code, message: error.message });
+        return;
+      }
       if (error instanceof CorruptionError) {
         this.d.metrics[ShardMetric.corrupt_reads]++;
         this.d.log('error', 'corrupt table block; refusing this read', { id, file: error.file, offset: error.offset });
@@ -197,7 +251,7 @@ export class ShardActor {
   }
 
   /** One WAL write for the whole batch; acks wait for durability. */
-  private logBatch(batch: PendingBatch, records: { type: number; payload: Uint8Array }[]): void {
+  private logBatch(batch: PendingBatch, records: WalRecord[]): void {
     let lsn: number;
     try {
       lsn = this.d.wal.append(records);
@@ -233,6 +287,11 @@ export class ShardActor {
     batch.settled = true;
     this.d.metrics[ShardMetric.storage_failed] = 1;
     this.d.log('error', 'WAL write failed; refusing writes', { code: error.code, error: error.message });
+    if (batch.writes.length === 0) {
+      // A write-back batch: its writes were acknowledged already. They stay in the memtable (a later
+      // flush may still save them) but a crash before that loses them.
+      this.d.log('error', 'write-back writes acknowledged earlier did not reach the WAL', { code: error.code });
+    }
     for (const write of batch.writes) {
       this.answer(write.id, { kind: 'error', code: error.code, message: `write not durable: ${error.message}` });
     }

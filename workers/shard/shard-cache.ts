@@ -6,28 +6,55 @@
 // drops its keys, so the next read falls back to the store and sees the truth.
 // Read-through: a GET the store answers loads the value. Values too large for
 // the segment are simply not cached (CacheWriter refuses them and drops any
-// older entry for the key).
+// older entry for the key). Entries leaving on their own — evicted to make
+// room, expired by the sweeper — are reported as invalidation events.
 
 import { LIMITS } from '../../shared/limits.js';
+import type { CacheHit } from '../../shared/cache/index.js';
 import { CacheWriter } from '../cache/index.js';
 import type { Undo } from '../lsm/index.js';
 import { binaryToKey } from '../store/memtable.js';
+import type { ShardEvents } from './shard-events.js';
 
 export class ShardCache {
   private readonly writer: CacheWriter;
 
   /** Takes the segment over: whatever a previous shard generation left in it is cleared. */
-  constructor(segment: SharedArrayBuffer) {
+  constructor(
+    segment: SharedArrayBuffer,
+    private readonly events: ShardEvents | null = null,
+  ) {
     this.writer = new CacheWriter(segment);
   }
 
-  /** Write-through of an applied put (and read-through of a stored value: the same operation). */
-  store(key: Uint8Array, value: Uint8Array, contentType: string, expiresAtMs: number): void {
-    this.writer.set(key, value, contentType, expiresAtMs);
+  /** Write-through of an applied put (and read-through of a stored value: the same operation). False: refused (too large). */
+  store(key: Uint8Array, value: Uint8Array, contentType: string, expiresAtMs: number): boolean {
+    const result = this.writer.set(key, value, contentType, expiresAtMs);
+    if (result.evicted.length > 0 && this.events?.active === true) {
+      const now = Date.now();
+      for (const evicted of result.evicted) this.events.emit(evicted, 'eviction', now);
+    }
+    return result.stored;
   }
 
-  remove(key: Uint8Array): void {
-    this.writer.delete(key);
+  /** Whether store() would take the entry (a cache-only put must not be acknowledged otherwise). */
+  accepts(key: Uint8Array, value: Uint8Array, contentType: string): boolean {
+    return this.writer.accepts(key, value, contentType);
+  }
+
+  /** The shard's own lookup: cache-only keys are answered from here. */
+  get(key: Uint8Array, nowMs: number): CacheHit | null {
+    return this.writer.get(key, nowMs);
+  }
+
+  /** True when an entry was removed. */
+  remove(key: Uint8Array): boolean {
+    return this.writer.delete(key);
+  }
+
+  /** Removes the entries under `prefix`; returns their keys. */
+  removeByPrefix(prefix: Uint8Array): Uint8Array[] {
+    return this.writer.removeByPrefix(prefix);
   }
 
   /** The writes in `undo` are being rolled back: none of their keys may stay cached. */
@@ -37,11 +64,15 @@ export class ShardCache {
 
   /**
    * The sweeper tick: removes expired entries (at most LIMITS.cache_sweep_slots_max
-   * index slots examined, so a tick holds the shard for a bounded time) and
-   * feeds the router's recorded hits to the eviction policy.
+   * index slots examined, so a tick holds the shard for a bounded time), reports
+   * them, and feeds the router's recorded hits to the eviction policy.
    */
   tick(nowMs: number): void {
-    this.writer.sweepExpired(nowMs, LIMITS.cache_sweep_slots_max);
+    const expired = this.writer.sweepExpired(nowMs, LIMITS.cache_sweep_slots_max);
+    if (expired.length > 0 && this.events !== null && this.events.refresh()) {
+      for (const key of expired) this.events.emit(key, 'ttl', nowMs);
+      this.events.post();
+    }
     this.writer.drainReadBuffer();
   }
 }

@@ -6,40 +6,64 @@
 // its tables, and a block read is one pread (usually page-cached).
 // With a cache, every applied write goes through it too (ShardCache), a GET
 // the store answers loads the cache, and a rollback drops the undone keys.
+// The key's cache policy (shared/cache/policy.ts) decides how: write-through
+// and write-around writes are logged before their ack; write-back writes are
+// applied at once and handed back as `deferred`, for the actor to log within
+// --write-back-ms after acknowledging them; cache-only writes touch the cache
+// alone. Every change is reported to ShardEvents for invalidation subscribers.
 
-import { unreachable } from '../../shared/errors.js';
-import type { BatchOp, BatchResult, DeleteOp, PutOp, ShardRequest, ShardResponse } from '../../shared/wire.js';
+import { MantisError, unreachable } from '../../shared/errors.js';
+import { DEFAULT_POLICY, PolicyTable, type ResolvedPolicy } from '../../shared/cache/policy.js';
+import type { BatchOp, BatchResult, DeleteOp, InvalidateRequest, PutOp, ShardRequest, ShardResponse } from '../../shared/wire.js';
 import type { LsmStore, Undo } from '../lsm/index.js';
 import { binaryToKey, keyToBinary } from '../store/memtable.js';
 import type { ShardCache } from './shard-cache.js';
+import type { ShardEvents } from './shard-events.js';
 
 export type { Undo } from '../lsm/index.js';
 
-/** What applying one request produced: its response, and for writes the ops to log. */
+type Write = PutOp | DeleteOp;
+
+/** What applying one request produced: its response, the writes to log before the ack, and write-back writes to log later. */
 export type Applied = {
   readonly response: ShardResponse;
-  readonly writes: (PutOp | DeleteOp)[];
+  readonly writes: Write[];
+  readonly deferred: Write[];
 };
 
+const NONE: Write[] = [];
+
 export class ShardOps {
+  private policies = new PolicyTable();
+
   /** cache: this shard's cache segment writer, or null when the cache is off. */
   constructor(
     private readonly store: LsmStore,
     private readonly cache: ShardCache | null = null,
+    private readonly events: ShardEvents | null = null,
   ) {}
+
+  setPolicies(policies: PolicyTable): void {
+    this.policies = policies;
+  }
 
   apply(request: ShardRequest, nowMs: number, undo: Undo[]): Applied {
     switch (request.kind) {
       case 'get':
       case 'put':
-      case 'delete':
-        return this.applyOne(request, nowMs, undo);
+      case 'delete': {
+        if (request.kind === 'put') this.checkCacheOnly(request);
+        const applied = this.applyOne(request, nowMs, undo);
+        return { response: applied.response, writes: applied.deferred ? NONE : applied.writes, deferred: applied.deferred ? applied.writes : NONE };
+      }
       case 'head':
-        return { response: this.opHead(request.key, nowMs), writes: [] };
+        return { response: this.opHead(request.key, nowMs), writes: NONE, deferred: NONE };
       case 'list':
-        return { response: this.opList(request, nowMs), writes: [] };
+        return { response: this.opList(request, nowMs), writes: NONE, deferred: NONE };
       case 'batch':
         return this.opBatch(request.ops, nowMs, undo);
+      case 'invalidate':
+        return { response: this.opInvalidate(request, nowMs), writes: NONE, deferred: NONE };
       default:
         return unreachable(request);
     }
@@ -60,44 +84,94 @@ export class ShardOps {
     this.cache?.forget(undo);
   }
 
-  private applyOne(op: BatchOp, nowMs: number, undo: Undo[]): { response: BatchResult; writes: (PutOp | DeleteOp)[] } {
+  private policyOf(key: Uint8Array): ResolvedPolicy {
+    const policy = this.policies.resolve(key);
+    // Without a cache every key is stored and logged.
+    return this.cache === null && policy.write !== 'through' ? DEFAULT_POLICY : policy;
+  }
+
+  /** A cache-only put the segment would refuse must be refused before anything is applied. */
+  private checkCacheOnly(op: PutOp): void {
+    if (this.cache === null || this.policyOf(op.key).write !== 'cache-only') return;
+    if (!this.cache.accepts(op.key, op.value, op.contentType)) {
+      throw new MantisError('VALUE_TOO_LARGE', `the key is under a cache-only prefix and its value (${op.value.length} bytes) is larger than a cache entry may be`);
+    }
+  }
+
+  private applyOne(op: BatchOp, nowMs: number, undo: Undo[]): { response: BatchResult; writes: Write[]; deferred: boolean } {
+    const policy = this.policyOf(op.key);
     switch (op.kind) {
       case 'get':
-        return { response: this.opGet(op.key, nowMs), writes: [] };
+        return { response: this.opGet(op.key, nowMs, policy), writes: NONE, deferred: false };
       case 'put':
-        return { response: this.opPut(op, undo), writes: [op] };
+        this.events?.emit(op.key, 'write', nowMs);
+        return { response: this.opPut(op, undo, policy), writes: policy.write === 'cache-only' ? NONE : [op], deferred: policy.write === 'back' };
       case 'delete':
-        return { response: this.opDelete(op.key, nowMs, undo), writes: [op] };
+        this.events?.emit(op.key, 'delete', nowMs);
+        return { response: this.opDelete(op.key, nowMs, undo, policy), writes: policy.write === 'cache-only' ? NONE : [op], deferred: policy.write === 'back' };
       default:
         return unreachable(op);
     }
   }
 
-  private opGet(key: Uint8Array, nowMs: number): BatchResult {
+  private opGet(key: Uint8Array, nowMs: number, policy: ResolvedPolicy): BatchResult {
+    if (policy.write === 'cache-only') {
+      const hit = this.cache?.get(key, nowMs) ?? null;
+      return hit === null ? { kind: 'missing' } : { kind: 'value', contentType: hit.contentType, expiresAtMs: hit.expiresAtMs, value: hit.value };
+    }
     const entry = this.store.get(key, nowMs);
     if (entry === undefined) return { kind: 'missing' };
-    this.cache?.store(key, entry.value, entry.contentType, entry.expiresAtMs); // read-through
+    if (policy.readThrough) this.cache?.store(key, entry.value, entry.contentType, entry.expiresAtMs);
     return { kind: 'value', contentType: entry.contentType, expiresAtMs: entry.expiresAtMs, value: entry.value };
   }
 
   private opHead(key: Uint8Array, nowMs: number): ShardResponse {
+    if (this.policyOf(key).write === 'cache-only') {
+      const hit = this.cache?.get(key, nowMs) ?? null;
+      return hit === null ? { kind: 'missing' } : { kind: 'meta', contentType: hit.contentType, expiresAtMs: hit.expiresAtMs, size: hit.value.length };
+    }
     const entry = this.store.get(key, nowMs);
     if (entry === undefined) return { kind: 'missing' };
     return { kind: 'meta', contentType: entry.contentType, expiresAtMs: entry.expiresAtMs, size: entry.value.length };
   }
 
-  private opPut(op: PutOp, undo: Undo[]): BatchResult {
+  private opPut(op: PutOp, undo: Undo[], policy: ResolvedPolicy): BatchResult {
     // The value is a view into the request frame: keep the frame when the value
     // is most of it (a single PUT), copy it out when it is a small part (a batch).
     const value = op.value.byteLength * 2 >= op.value.buffer.byteLength ? op.value : op.value.slice();
-    undo.push(this.store.put(op.key, value, op.contentType, op.expiresAtMs));
-    this.cache?.store(op.key, value, op.contentType, op.expiresAtMs); // write-through, before any ack
-    return { kind: 'done' };
+    switch (policy.write) {
+      case 'cache-only':
+        // Checked before anything was applied (checkCacheOnly), so the segment takes it.
+        this.cache?.store(op.key, value, op.contentType, op.expiresAtMs);
+        return { kind: 'done' };
+      case 'back': {
+        // Acknowledged before it is logged: a later WAL failure cannot take it back, so no undo.
+        this.store.put(op.key, value, op.contentType, op.expiresAtMs);
+        this.cache?.store(op.key, value, op.contentType, op.expiresAtMs);
+        return { kind: 'done' };
+      }
+      case 'around':
+        undo.push(this.store.put(op.key, value, op.contentType, op.expiresAtMs));
+        this.cache?.remove(op.key);
+        return { kind: 'done' };
+      case 'through':
+        undo.push(this.store.put(op.key, value, op.contentType, op.expiresAtMs));
+        this.cache?.store(op.key, value, op.contentType, op.expiresAtMs); // before any ack
+        return { kind: 'done' };
+      default:
+        return unreachable(policy.write);
+    }
   }
 
-  private opDelete(key: Uint8Array, nowMs: number, undo: Undo[]): BatchResult {
+  private opDelete(key: Uint8Array, nowMs: number, undo: Undo[], policy: ResolvedPolicy): BatchResult {
+    if (policy.write === 'cache-only') {
+      const existed = this.cache?.get(key, nowMs) != null;
+      this.cache?.remove(key);
+      return { kind: 'deleted', existed };
+    }
     const existed = this.store.get(key, nowMs) !== undefined;
-    undo.push(this.store.delete(key));
+    const change = this.store.delete(key);
+    if (policy.write !== 'back') undo.push(change);
     this.cache?.remove(key);
     return { kind: 'deleted', existed };
   }
@@ -111,13 +185,30 @@ export class ShardOps {
   }
 
   private opBatch(ops: readonly BatchOp[], nowMs: number, undo: Undo[]): Applied {
+    for (const op of ops) if (op.kind === 'put') this.checkCacheOnly(op);
     const results: BatchResult[] = [];
-    const writes: (PutOp | DeleteOp)[] = [];
+    const writes: Write[] = [];
+    const deferred: Write[] = [];
     for (const op of ops) {
       const applied = this.applyOne(op, nowMs, undo);
       results.push(applied.response);
-      writes.push(...applied.writes);
+      (applied.deferred ? deferred : writes).push(...applied.writes);
     }
-    return { response: { kind: 'results', results }, writes };
+    return { response: { kind: 'results', results }, writes, deferred };
+  }
+
+  private opInvalidate(request: InvalidateRequest, nowMs: number): ShardResponse {
+    let removed = 0;
+    if (request.prefix !== null) {
+      const keys = this.cache?.removeByPrefix(request.prefix) ?? [];
+      for (const key of keys) this.events?.emit(key, request.reason, nowMs);
+      removed = keys.length;
+    } else {
+      for (const key of request.keys) {
+        if (this.cache?.remove(key) === true) removed++;
+        this.events?.emit(key, request.reason, nowMs);
+      }
+    }
+    return { kind: 'invalidated', removed };
   }
 }
