@@ -61,6 +61,15 @@ export const LIMITS = Object.freeze({
   deadline_budget_ms_max: 86_400_000,
   /** How often a shard publishes its storage gauges (disk usage, free space, levels). */
   storage_stats_interval_ms: 1_000,
+  /**
+   * Bytes an invalidation subscriber (WebSocket or SSE) may fall behind: beyond it the stream is
+   * cut (WebSocket close 1008), never thinned, so the client knows to resubscribe and resync.
+   */
+  cache_stream_backlog_bytes_max: 4 * 1024 * 1024,
+  /** A WebSocket control message above this is INVALID_PARAMETER (the socket stays open). */
+  cache_stream_message_bytes_max: 4096,
+  /** Prefixes one WebSocket may hold at once; INVALID_PARAMETER beyond. */
+  cache_stream_prefixes_max: 64,
 });
 
 export type Limits = typeof LIMITS;

@@ -15,6 +15,8 @@ import { createMetrics } from './metrics/metrics.js';
 import { ShardPool } from './router/index.js';
 import { createInterest } from '../shared/cache/invalidation.js';
 import { InvalidationHub } from './cache/invalidation-hub.js';
+import { HitRateMonitor } from './cache/hit-rate-monitor.js';
+import { attachInvalidationStreams } from './http/invalidation-streams.js';
 
 export type Server = {
   readonly url: string;
@@ -56,7 +58,10 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       app,
       metrics: metrics.http,
       log,
+      attach: (uws) => attachInvalidationStreams(uws, { hub, log, registry: metrics.registry }),
     });
+    const monitor = new HitRateMonitor({ shards: pool.shards, hub, log, registry: metrics.registry, threshold: config.cacheHitRateWarn, windowS: config.cacheHitRateWindowS });
+    monitor.start();
     const running = pool;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
@@ -64,6 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       port: listener.port,
       shards,
       stop: async () => {
+        monitor.stop();
         await stopServer(listener, running, lock, log);
         hub.close();
       },

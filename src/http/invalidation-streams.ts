@@ -1,0 +1,532 @@
+// Cache invalidation events for clients, natively on the uWS app (outside the
+// request/response cycle, so long-lived streams are not requests in flight):
+//
+//   WebSocket /ws
+//     → {"subscribe":"invalidations","prefix":"user:"}    (prefix optional, default '')
+//     ← {"type":"subscribed","stream":"invalidations","prefix":"user:"}
+//     ← {"type":"invalidation","key":"user:1","reason":"write","ts":1700000000000}
+//     ← {"type":"warning","reason":"low_hit_rate","shard":0,...}
+//     → {"unsubscribe":"invalidations","prefix":"user:"}
+//     ← {"type":"unsubscribed","stream":"invalidations","prefix":"user:"}
+//     A bad message gets {"type":"error","code":...,"message":...}; the socket stays open.
+//
+//   SSE GET /api/v1/cache/invalidations/stream?prefix=user:
+//     event: subscribed / invalidation / warning, data: the same JSON, id: 1, 2, …
+//     a ": ping" comment every 15 s.
+//
+// Every event reaches a connection at most once (one hub subscription per
+// connection covering all its prefixes, filtered here) and is never dropped
+// silently: a subscriber more than LIMITS.cache_stream_backlog_bytes_max
+// behind is cut (WebSocket close 1008; SSE connection closed) and must
+// resubscribe and resync. Events of one turn go out corked, in one write.
+
+import client from 'prom-client';
+import type uWS from 'uWebSockets.js';
+import { MantisError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
+import type { InvalidationHub, StreamEvent } from '../cache/invalidation-hub.js';
+import type { Logger } from '../log.js';
+import { errorReply, statusLine, type HttpReply } from './reply.js';
+
+export const WS_PATH = '/ws';
+export const SSE_PATH = '/api/v1/cache/invalidations/stream';
+export const STREAM_NAME = 'invalidations';
+export const SLOW_SUBSCRIBER_CLOSE = { code: 1008, reason: 'subscriber too slow; resubscribe and resync' } as const;
+export const SHUTDOWN_CLOSE = { code: 1001, reason: 'server shutting down' } as const;
+
+const SSE_HEARTBEAT_MS = 15_000;
+/** Frames above this make uWS close the socket (1009); below it an oversized message gets an error frame. */
+const WS_FRAME_BYTES_MAX = 64 * 1024;
+/** uWS pings an idle socket and closes it when this passes with no traffic at all. */
+const WS_IDLE_TIMEOUT_S = 120;
+/** ws.send() result: the message was dropped (uWS's maxBackpressure crossed). */
+const WS_SEND_DROPPED = 2;
+
+export type StreamsOptions = {
+  readonly hub: Pick<InvalidationHub, 'subscribe'>;
+  readonly log: Logger;
+  /** Registers mantis_cache_subscribers{transport} and the stream counters when given. */
+  readonly registry?: client.Registry;
+};
+
+export type Streams = {
+  /** Ends every stream (WebSocket close 1001, SSE end) and refuses new ones with 503. Idempotent. */
+  close(): void;
+};
+
+type Transport = 'ws' | 'sse';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A prefix as a client gives it: a well-formed string of at most key_bytes_max UTF-8 bytes. */
+export function checkPrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string') throw new MantisError('INVALID_PARAMETER', 'prefix must be a string');
+  if (!prefix.isWellFormed()) throw new MantisError('INVALID_PARAMETER', 'prefix is not valid Unicode (lone surrogate)');
+  const bytes = Buffer.byteLength(prefix, 'utf8');
+  if (bytes > LIMITS.key_bytes_max) {
+    throw new MantisError('INVALID_PARAMETER', `prefix is ${bytes} bytes; no key is longer than ${LIMITS.key_bytes_max}`);
+  }
+  return prefix;
+}
+
+/** The prefix query parameter (the first one; '' when absent), strictly percent-decoded ('+' is a space). */
+export function prefixFromQuery(rawQuery: string): string {
+  for (const part of rawQuery.split('&')) {
+    const eq = part.indexOf('=');
+    if ((eq === -1 ? part : part.slice(0, eq)) !== 'prefix') continue;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent((eq === -1 ? '' : part.slice(eq + 1)).replaceAll('+', ' '));
+    } catch {
+      throw new MantisError('INVALID_PARAMETER', 'prefix is not valid percent-encoded UTF-8');
+    }
+    return checkPrefix(decoded);
+  }
+  return '';
+}
+
+type Control = { readonly action: 'subscribe' | 'unsubscribe'; readonly prefix: string };
+
+/** A WebSocket control message, or a MantisError saying what is wrong with it. */
+export function parseControl(message: ArrayBuffer, isBinary: boolean): Control {
+  if (isBinary) throw new MantisError('INVALID_PARAMETER', 'binary frames are not accepted; send JSON in a text frame');
+  if (message.byteLength > LIMITS.cache_stream_message_bytes_max) {
+    throw new MantisError('INVALID_PARAMETER', `the message is ${message.byteLength} bytes; the limit is ${LIMITS.cache_stream_message_bytes_max}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(message));
+  } catch {
+    throw new MantisError('INVALID_JSON', 'the message is not valid JSON (UTF-8)');
+  }
+  const usage = `expected {"subscribe":"${STREAM_NAME}","prefix":"..."} or {"unsubscribe":"${STREAM_NAME}","prefix":"..."}`;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MantisError('INVALID_PARAMETER', `the message must be a JSON object; ${usage}`);
+  const fields = parsed as Record<string, unknown>;
+  const subscribe = Object.hasOwn(fields, 'subscribe');
+  if (subscribe === Object.hasOwn(fields, 'unsubscribe')) throw new MantisError('INVALID_PARAMETER', `exactly one of "subscribe" and "unsubscribe" is needed; ${usage}`);
+  const action = subscribe ? 'subscribe' : 'unsubscribe';
+  const extra = Object.keys(fields).find((k) => k !== action && k !== 'prefix');
+  if (extra !== undefined) throw new MantisError('INVALID_PARAMETER', `unknown field "${extra}"; ${usage}`);
+  const stream = fields[action];
+  if (stream !== STREAM_NAME) throw new MantisError('INVALID_PARAMETER', `unknown stream ${JSON.stringify(stream)}; the only stream is "${STREAM_NAME}"`);
+  return { action, prefix: fields.prefix === undefined ? '' : checkPrefix(fields.prefix) };
+}
+
+function commonPrefix(prefixes: Iterable<string>): string {
+  let common: string | null = null;
+  for (const p of prefixes) {
+    if (common === null) common = p;
+    let i = 0;
+    while (i < common.length && i < p.length && common.charCodeAt(i) === p.charCodeAt(i)) i++;
+    common = common.slice(0, i);
+  }
+  return common ?? '';
+}
+
+/**
+ * One connection's prefixes behind a single hub subscription (on their common
+ * prefix), filtered here: an event matching several prefixes is delivered once.
+ */
+class PrefixSet {
+  private readonly prefixes = new Set<string>();
+  private unsubscribe: (() => void) | null = null;
+  private subscribedTo = '';
+
+  constructor(
+    private readonly hub: StreamsOptions['hub'],
+    private readonly deliver: (event: StreamEvent) => void,
+  ) {}
+
+  get size(): number {
+    return this.prefixes.size;
+  }
+
+  has(prefix: string): boolean {
+    return this.prefixes.has(prefix);
+  }
+
+  add(prefix: string): void {
+    this.prefixes.add(prefix);
+    this.resubscribe();
+  }
+
+  delete(prefix: string): void {
+    if (this.prefixes.delete(prefix)) this.resubscribe();
+  }
+
+  clear(): void {
+    this.prefixes.clear();
+    this.resubscribe();
+  }
+
+  // Synchronous on the main thread: no event can fall between the old subscription and the new one.
+  private resubscribe(): void {
+    const common = commonPrefix(this.prefixes);
+    if (this.unsubscribe !== null && this.prefixes.size > 0 && common === this.subscribedTo) return;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.prefixes.size === 0) return;
+    this.subscribedTo = common;
+    this.unsubscribe = this.hub.subscribe(common, (event) => {
+      if (event.type !== 'invalidation' || this.prefixes.size === 1 || this.matches(event.key)) this.deliver(event);
+    });
+  }
+
+  private matches(key: string): boolean {
+    for (const p of this.prefixes) if (key.startsWith(p)) return true;
+    return false;
+  }
+}
+
+type Counts = Record<Transport, number>;
+
+type Conn = {
+  /** Sends what this turn queued. */
+  flush(): void;
+};
+
+/** What every connection of one listener shares. */
+type Context = {
+  readonly hub: StreamsOptions['hub'];
+  /** Queues conn.flush() for the end of this turn. */
+  markDirty(conn: Conn): void;
+  forget(conn: Conn): void;
+  json(event: StreamEvent): string;
+  cutOff(transport: Transport, backlogBytes: number): void;
+  readonly sent: Counts;
+};
+
+type WsData = { conn: WsConn | null };
+
+const BACKLOG_MAX = LIMITS.cache_stream_backlog_bytes_max;
+
+class WsConn implements Conn {
+  readonly subs: PrefixSet;
+  private pending: string[] = [];
+  open = true;
+
+  constructor(
+    private readonly ws: uWS.WebSocket<WsData>,
+    private readonly ctx: Context,
+  ) {
+    this.subs = new PrefixSet(ctx.hub, (event) => {
+      this.pending.push(ctx.json(event));
+      ctx.sent.ws++;
+      ctx.markDirty(this);
+    });
+  }
+
+  flush(): void {
+    if (!this.open || this.pending.length === 0) return;
+    const frames = this.pending;
+    this.pending = [];
+    let over = false;
+    this.ws.cork(() => {
+      for (const frame of frames) {
+        over = this.ws.send(frame, false, false) === WS_SEND_DROPPED || this.ws.getBufferedAmount() > BACKLOG_MAX;
+        if (over) break;
+      }
+    });
+    if (over) this.cutOff();
+  }
+
+  /** Answers a control message, after anything already queued (order holds). */
+  answer(reply: Record<string, unknown>): void {
+    this.flush();
+    if (!this.open) return;
+    this.ws.cork(() => this.ws.send(JSON.stringify(reply), false, false));
+    if (this.ws.getBufferedAmount() > BACKLOG_MAX) this.cutOff();
+  }
+
+  end(code: number, reason: string): void {
+    if (!this.open) return;
+    this.flush();
+    // end() runs the close handler at once (→ closed()); the close frame follows what is buffered.
+    if (this.open) this.ws.end(code, reason);
+  }
+
+  closed(): void {
+    this.open = false;
+    this.pending = [];
+    this.subs.clear();
+    this.ctx.forget(this);
+  }
+
+  private cutOff(): void {
+    this.ctx.cutOff('ws', this.ws.getBufferedAmount());
+    this.end(SLOW_SUBSCRIBER_CLOSE.code, SLOW_SUBSCRIBER_CLOSE.reason);
+  }
+}
+
+class SseConn implements Conn {
+  readonly subs: PrefixSet;
+  private pending: string[] = [];
+  /** Set when uWS buffered a write: later text waits in backlog until the socket is writable. */
+  private blocked = false;
+  private backlog: string[] = [];
+  private backlogBytes = 0;
+  private nextId = 1;
+  open = true;
+
+  constructor(
+    private readonly res: uWS.HttpResponse,
+    private readonly ctx: Context,
+  ) {
+    this.subs = new PrefixSet(ctx.hub, (event) => {
+      ctx.sent.sse++;
+      this.push(`id: ${this.nextId++}\nevent: ${event.type}\ndata: ${ctx.json(event)}\n\n`);
+    });
+  }
+
+  push(text: string): void {
+    this.pending.push(text);
+    this.ctx.markDirty(this);
+  }
+
+  flush(): void {
+    if (!this.open || this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    if (!this.blocked) {
+      this.write(text);
+      return;
+    }
+    this.backlog.push(text);
+    this.backlogBytes += Buffer.byteLength(text);
+    if (this.backlogBytes > BACKLOG_MAX) {
+      this.ctx.cutOff('sse', this.backlogBytes);
+      this.res.close(); // runs onAborted → closed()
+    }
+  }
+
+  /**
+   * uWS calls this only while it holds unsent bytes and, with this handler
+   * registered, drains them only when written to: send the backlog, or a
+   * comment line when there is none. (Without the handler uWS would drain by
+   * itself but then time the response out 10 s later.)
+   */
+  writable(): boolean {
+    if (!this.open) return true;
+    const text = this.backlog.length > 0 ? this.backlog.join('') : ':\n';
+    this.backlog = [];
+    this.backlogBytes = 0;
+    this.blocked = false;
+    return this.write(text);
+  }
+
+  end(): void {
+    if (!this.open) return;
+    this.flush();
+    if (!this.open) return;
+    if (this.blocked) {
+      this.res.close();
+      return;
+    }
+    this.closed();
+    // Not end('', true): after chunked writes this uWS build then sends a malformed chunk.
+    this.res.cork(() => this.res.end());
+  }
+
+  closed(): void {
+    this.open = false;
+    this.pending = [];
+    this.backlog = [];
+    this.subs.clear();
+    this.ctx.forget(this);
+  }
+
+  private write(text: string): boolean {
+    let ok = true;
+    this.res.cork(() => {
+      ok = this.res.write(text);
+    });
+    if (!ok) this.blocked = true;
+    return ok;
+  }
+}
+
+export function attachInvalidationStreams(app: uWS.TemplatedApp, options: StreamsOptions): Streams {
+  const { hub, log } = options;
+  const wsConns = new Set<WsConn>();
+  const sseConns = new Set<SseConn>();
+  const sent: Counts = { ws: 0, sse: 0 };
+  const cutOffs: Counts = { ws: 0, sse: 0 };
+  let closed = false;
+
+  // Events arrive one by one from the hub; each connection writes a turn's worth at once.
+  const dirty = new Set<Conn>();
+  let flushQueued = false;
+  const flushAll = (): void => {
+    flushQueued = false;
+    const conns = [...dirty];
+    dirty.clear();
+    for (const c of conns) c.flush();
+  };
+  // The hub hands every matching subscription the same event object: serialize it once.
+  let lastEvent: StreamEvent | null = null;
+  let lastJson = '';
+  const ctx: Context = {
+    hub,
+    sent,
+    markDirty(conn) {
+      dirty.add(conn);
+      if (flushQueued) return;
+      flushQueued = true;
+      queueMicrotask(flushAll);
+    },
+    forget(conn) {
+      dirty.delete(conn);
+      wsConns.delete(conn as WsConn);
+      sseConns.delete(conn as SseConn);
+    },
+    json(event) {
+      if (event !== lastEvent) {
+        lastEvent = event;
+        lastJson = JSON.stringify(event);
+      }
+      return lastJson;
+    },
+    cutOff(transport, backlogBytes) {
+      cutOffs[transport]++;
+      log.warn({ transport, backlog_bytes: backlogBytes, limit_bytes: BACKLOG_MAX }, 'invalidation subscriber cut off: too far behind');
+    },
+  };
+
+  const sendReply = (res: uWS.HttpResponse, reply: HttpReply, close: boolean): void => {
+    res.cork(() => {
+      res.writeStatus(statusLine(reply.status));
+      res.writeHeader('Content-Type', reply.contentType);
+      for (const [name, value] of reply.headers ?? []) res.writeHeader(name, value);
+      res.end(reply.body, close);
+    });
+  };
+  const shuttingDown = (): MantisError => new MantisError('SHUTTING_DOWN', 'server is shutting down');
+
+  app.ws<WsData>(WS_PATH, {
+    maxPayloadLength: WS_FRAME_BYTES_MAX,
+    idleTimeout: WS_IDLE_TIMEOUT_S,
+    sendPingsAutomatically: true,
+    // Above the bound by a margin: the cut-off after each send comes first, so uWS never drops a message.
+    maxBackpressure: BACKLOG_MAX + 2 * WS_FRAME_BYTES_MAX,
+    closeOnBackpressureLimit: 0,
+    upgrade: (res, req, context) => {
+      if (closed) return sendReply(res, errorReply(shuttingDown()), true);
+      res.upgrade<WsData>(
+        { conn: null },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
+    },
+    open: (ws) => {
+      const conn = new WsConn(ws, ctx);
+      ws.getUserData().conn = conn;
+      wsConns.add(conn);
+    },
+    message: (ws, message, isBinary) => {
+      const conn = ws.getUserData().conn;
+      if (conn === null || !conn.open) return;
+      let control: Control;
+      try {
+        control = parseControl(message, isBinary);
+        if (control.action === 'subscribe' && !conn.subs.has(control.prefix) && conn.subs.size >= LIMITS.cache_stream_prefixes_max) {
+          throw new MantisError('INVALID_PARAMETER', `a socket may hold at most ${LIMITS.cache_stream_prefixes_max} prefixes`);
+        }
+      } catch (error) {
+        if (!(error instanceof MantisError)) throw error;
+        return conn.answer({ type: 'error', code: error.code, message: error.message });
+      }
+      const { action, prefix } = control;
+      if (action === 'subscribe') conn.subs.add(prefix);
+      else conn.subs.delete(prefix);
+      log.debug({ transport: 'ws', action, prefix }, 'invalidation stream');
+      conn.answer({ type: action === 'subscribe' ? 'subscribed' : 'unsubscribed', stream: STREAM_NAME, prefix });
+    },
+    close: (ws) => {
+      ws.getUserData().conn?.closed();
+    },
+  });
+
+  app.get(SSE_PATH, (res, req) => {
+    if (closed) return sendReply(res, errorReply(shuttingDown()), true);
+    let prefix: string;
+    try {
+      prefix = prefixFromQuery(req.getQuery() ?? '');
+    } catch (error) {
+      if (!(error instanceof MantisError)) throw error;
+      return sendReply(res, errorReply(error), false);
+    }
+    const conn = new SseConn(res, ctx);
+    sseConns.add(conn);
+    res.onAborted(() => conn.closed());
+    res.onWritable(() => conn.writable());
+    res.cork(() => {
+      res.writeStatus(statusLine(200));
+      res.writeHeader('Content-Type', 'text/event-stream');
+      res.writeHeader('Cache-Control', 'no-cache');
+      res.writeHeader('X-Accel-Buffering', 'no');
+    });
+    // The first write sends the headers; a client that has read this is subscribed.
+    conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: STREAM_NAME, prefix })}\n\n`);
+    conn.flush();
+    conn.subs.add(prefix);
+    log.debug({ transport: 'sse', prefix }, 'invalidation stream');
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const c of sseConns) c.push(': ping\n\n');
+  }, SSE_HEARTBEAT_MS);
+  heartbeat.unref();
+
+  if (options.registry !== undefined) registerStreamMetrics(options.registry, { wsConns, sseConns, sent, cutOffs });
+
+  return {
+    close: () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      for (const c of [...wsConns]) c.end(SHUTDOWN_CLOSE.code, SHUTDOWN_CLOSE.reason);
+      for (const c of [...sseConns]) c.end();
+    },
+  };
+}
+
+type StreamFigures = {
+  readonly wsConns: ReadonlySet<WsConn>;
+  readonly sseConns: ReadonlySet<SseConn>;
+  readonly sent: Counts;
+  readonly cutOffs: Counts;
+};
+
+const TRANSPORTS = ['ws', 'sse'] as const;
+
+/** Read at scrape time from the listener's own sets and counts. */
+function registerStreamMetrics(registry: client.Registry, figures: StreamFigures): void {
+  const registers = [registry];
+  const subscribed = (conns: ReadonlySet<{ readonly subs: PrefixSet }>): number => [...conns].filter((c) => c.subs.size > 0).length;
+  new client.Gauge({
+    name: 'mantis_cache_subscribers',
+    help: 'Connections subscribed to cache invalidation events, by transport',
+    labelNames: ['transport'],
+    registers,
+    collect() {
+      this.set({ transport: 'ws' }, subscribed(figures.wsConns));
+      this.set({ transport: 'sse' }, subscribed(figures.sseConns));
+    },
+  });
+  const counter = (name: string, help: string, counts: Counts): void => {
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of TRANSPORTS) this.inc({ transport: t }, counts[t]);
+      },
+    });
+  };
+  counter('mantis_cache_stream_events_total', 'Invalidation and warning events handed to subscriber connections, by transport', figures.sent);
+  counter('mantis_cache_stream_cutoffs_total', `Subscribers disconnected for falling more than ${BACKLOG_MAX} bytes behind, by transport`, figures.cutOffs);
+}
