@@ -107,6 +107,31 @@ describe('DependencyGraph', () => {
     await graph.close();
   });
 
+  it('walks in chunks with descendantsAsync, letting the event loop run, to the same result', async () => {
+    const graph = await DependencyGraph.open(tempDir());
+    for (const [p, c] of ['ab', 'bc', 'ca', 'cd', 'de', 'df', 'eg', 'fg']) await graph.add(p, c);
+    expect(await graph.descendantsAsync(['c'])).toEqual(graph.descendants(['c']));
+    // Three levels under r: 30 + 900 + 27,000 keys.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => graph.add('r', `r${i}`)));
+    await Promise.all(Array.from({ length: 900 }, (_, i) => graph.add(`r${i % 30}`, `s${i}`)));
+    await Promise.all(Array.from({ length: 27_000 }, (_, i) => graph.add(`s${i % 900}`, `t${i}`)));
+    let walking = true;
+    let turns = 0;
+    const spin = (): void => {
+      if (!walking) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const keys = await graph.descendantsAsync(['r']);
+    walking = false;
+    expect(keys).toEqual(graph.descendants(['r']));
+    expect(keys).toHaveLength(27_930);
+    expect(turns).toBeGreaterThanOrEqual(2);
+    await expect(graph.descendantsAsync(['r'], -1)).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+    await graph.close();
+  });
+
   it('commits the calls of one turn with one write and one fdatasync, in call order', async () => {
     const dir = tempDir();
     const graph = await DependencyGraph.open(dir);
