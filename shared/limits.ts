@@ -70,6 +70,13 @@ export const LIMITS = Object.freeze({
   cache_stream_message_bytes_max: 4096,
   /** Prefixes one WebSocket may hold at once; INVALID_PARAMETER beyond. */
   cache_stream_prefixes_max: 64,
+  /**
+   * Durable cache dependency edges (POST /api/v1/cache/dependencies); DEPENDENCY_LIMIT (507)
+   * beyond. They live in main-thread memory: 1M edges measured ~350 MB of heap and 1.5 s to reopen.
+   */
+  cache_dependencies_max: 200_000,
+  /** Keys with tags (PUT ?tags=) held in the main thread's tag index; TAG_LIMIT (507) beyond. */
+  cache_tagged_keys_max: 1_000_000,
 });
 
 export type Limits = typeof LIMITS;

@@ -29,6 +29,10 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config, log);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`mantisdb: ${error.message}\n`);
+      process.exit(2);
+    }
     const message = error instanceof DataDirError ? error.message : error instanceof Error ? error.message : String(error);
     process.stderr.write(`mantisdb: ${message}\n`);
     log.fatal({ err: error }, 'server failed to start');

@@ -17,6 +17,13 @@ import { createInterest } from '../shared/cache/invalidation.js';
 import { InvalidationHub } from './cache/invalidation-hub.js';
 import { HitRateMonitor } from './cache/hit-rate-monitor.js';
 import { attachInvalidationStreams } from './http/invalidation-streams.js';
+import { CacheControl } from './cache/cache-control.js';
+import { DependencyGraph } from './cache/dependency-graph.js';
+import { PolicyFileError, PolicyStore } from './cache/policy-store.js';
+import { TagIndex } from './cache/tag-index.js';
+import { prefixProblem } from './http/cache-routes.js';
+import { ConfigError } from './config.js';
+import { join } from 'node:path';
 
 export type Server = {
   readonly url: string;
@@ -30,8 +37,14 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   let pool: ShardPool | null = null;
   const cacheEvents = createInterest();
   const hub = new InvalidationHub(cacheEvents);
+  let graph: DependencyGraph | null = null;
   try {
     const shards = resolveShardCount(config.dataDir, config.shards, defaultShardCount());
+    const policies = await openPolicies(config);
+    if (policies.ignoredConfigFile !== null) {
+      log.warn({ file: policies.ignoredConfigFile }, 'cache policies come from the data directory (saved by PUT /api/v1/cache/policies); the --cache-policies file is not read');
+    }
+    graph = await DependencyGraph.open(join(config.dataDir, 'cache'), { maxEdges: LIMITS.cache_dependencies_max, log });
     pool = new ShardPool({
       shards,
       dataDir: config.dataDir,
@@ -42,13 +55,14 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       storage: config.storage,
       cacheBytes: config.cacheBytes,
       cacheEvents,
-      cachePolicies: [],
+      cachePolicies: policies.rules,
       writeBackMs: config.writeBackMs,
     });
     await pool.start();
     const metrics = createMetrics(pool);
-    const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log);
-    const app = createHonoApp({ kv, pool, metrics, log });
+    const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
+    const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());
+    const app = createHonoApp({ kv, pool, metrics, log, cache });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -71,10 +85,12 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       stop: async () => {
         monitor.stop();
         await stopServer(listener, running, lock, log);
+        await cache.close();
         hub.close();
       },
     };
   } catch (error) {
+    await graph?.close().catch(() => undefined);
     hub.close();
     await pool?.stop(LIMITS.shutdown_drain_timeout_ms).catch(() => undefined);
     lock.release();
@@ -88,4 +104,14 @@ async function stopServer(listener: Listener, pool: ShardPool, lock: DataDirLock
   if (!drained) log.warn('in-flight requests did not finish before the shutdown timeout');
   await pool.stop(LIMITS.shutdown_drain_timeout_ms);
   lock.release();
+}
+
+/** The cache policies: a bad --cache-policies file is a configuration error (exit 2). */
+async function openPolicies(config: Config): Promise<PolicyStore> {
+  try {
+    return await PolicyStore.open(config.dataDir, config.cachePoliciesFile, prefixProblem);
+  } catch (error) {
+    if (error instanceof PolicyFileError && error.source === 'config-file') throw new ConfigError(error.message);
+    throw error;
+  }
 }

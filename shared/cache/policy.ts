@@ -66,7 +66,7 @@ export function parsePolicyRules(input: unknown, validPrefix: (prefix: string) =
     if (seen.has(prefix)) throw new PolicyError(`policies[${i}].prefix "${prefix}" appears twice`);
     seen.add(prefix);
     if (typeof policy !== 'string' || !(CACHE_POLICY_NAMES as readonly string[]).includes(policy)) {
-      throw new PolicyError(`policies[${i}].policy must be one of ${CACHE_POLICY_NAMES.join(', ')}`);
+      throw new PolicyError(`policies[${i}].policy ${JSON.stringify(policy)} is not one of ${CACHE_POLICY_NAMES.join(', ')}`);
     }
     if (readThrough !== undefined && typeof readThrough !== 'boolean') throw new PolicyError(`policies[${i}].read_through must be a boolean`);
     if (policy === 'cache-only' && readThrough === true) throw new PolicyError(`policies[${i}]: a cache-only prefix has no storage to read through to`);

@@ -11,6 +11,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { ShardPool } from '../router/index.js';
 import type { DeadlineHeader } from '../kv/index.js';
 import { cacheStatsReply } from './cache-stats.js';
+import { registerCacheRoutes } from './cache-routes.js';
+import type { CacheControl } from '../cache/cache-control.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
@@ -24,6 +26,7 @@ export type AppDeps = {
   readonly pool: ShardPool;
   readonly metrics: Metrics;
   readonly log: Logger;
+  readonly cache: CacheControl;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -81,6 +84,7 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get('/api/v1/cache/stats', () => toResponse(cacheStatsReply(deps.pool)));
+  registerCacheRoutes(app, deps.cache);
   app.get('/api/v1/kv', async (c) => toResponse(await kv.list(c.env.rawQuery, deadlineOf(c))));
   app.post('/api/v1/kv/batch', async (c) => toResponse(await kv.batch(c.req.header('content-type'), await bodyOf(c), deadlineOf(c))));
   // Hono answers HEAD with the GET route; the handler skips the value for HEAD.

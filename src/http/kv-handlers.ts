@@ -20,7 +20,19 @@ import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 
 export type KvHandlers = ReturnType<typeof createKvHandlers>;
 
-export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logger) {
+/** What the cache's tag index needs to hear from the KV routes (PUT ?tags=a,b and DELETE). */
+export type KeyHooks = {
+  /** Validates ?tags= for key (throws a MantisError, e.g. when no more keys can be tagged); called before the write is sent. */
+  parseTags(raw: string, key: string): string[];
+  /** After an acknowledged PUT: the key's tags are now exactly `tags` (none when ?tags= was absent). */
+  onPut(key: string, tags: readonly string[]): void;
+  /** After an acknowledged DELETE. */
+  onDelete(key: string): void;
+};
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
+export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logger, hooks: KeyHooks | null = null) {
   const report = (error: unknown): void => log.error({ err: error }, 'unexpected error in a KV route');
   const guard = async (work: () => Promise<HttpReply>): Promise<HttpReply> => {
     try {
@@ -69,8 +81,14 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         const expiresAtMs = expiryFromTtl(query.get('ttl'), Date.now());
         const contentType = contentTypeOf(contentTypeHeader);
         if (body.length > maxValueBytes) throw valueTooLarge(body.length, maxValueBytes);
+        const rawTags = query.get('tags');
+        const tags = rawTags === null || hooks === null ? NO_TAGS : hooks.parseTags(rawTags, Buffer.from(key).toString('utf8'));
         await kv.cmdPut(key, contentType, expiresAtMs, body, deadlineMs);
-        return okReply({ key: Buffer.from(key).toString('utf8'), bytes: body.length, expires_at: isoOrNull(expiresAtMs) });
+        const name = Buffer.from(key).toString('utf8');
+        hooks?.onPut(name, tags);
+        return okReply(tags.length === 0
+          ? { key: name, bytes: body.length, expires_at: isoOrNull(expiresAtMs) }
+          : { key: name, bytes: body.length, expires_at: isoOrNull(expiresAtMs), tags });
       }),
 
     delete: (rawKey: string, deadline: DeadlineHeader): Promise<HttpReply> =>
@@ -78,7 +96,9 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         const deadlineMs = deadlineFromHeader(deadline);
         const key = keyFromPath(rawKey);
         const existed = await kv.cmdDelete(key, deadlineMs);
-        return okReply({ key: Buffer.from(key).toString('utf8'), deleted: existed });
+        const name = Buffer.from(key).toString('utf8');
+        hooks?.onDelete(name);
+        return okReply({ key: name, deleted: existed });
       }),
 
     list: (rawQuery: string, deadline: DeadlineHeader): Promise<HttpReply> =>

@@ -13,6 +13,9 @@ export type RouteLabel =
   | '/health/ready'
   | '/api/metrics/prometheus'
   | '/api/v1/cache/stats'
+  | '/api/v1/cache/policies'
+  | '/api/v1/cache/invalidate'
+  | '/api/v1/cache/dependencies'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
@@ -24,6 +27,9 @@ export function routeOf(method: string, path: string): RouteLabel {
     case '/health/ready':
     case '/api/metrics/prometheus':
     case '/api/v1/cache/stats':
+    case '/api/v1/cache/policies':
+    case '/api/v1/cache/invalidate':
+    case '/api/v1/cache/dependencies':
       return path;
     default:
       return 'unmatched';

@@ -124,9 +124,10 @@ export function listen(options: ListenerOptions): Promise<Listener> {
       return;
     }
     const contentType = req.getHeader('content-type') || undefined;
-    const hasBody = BODY_METHODS.has(method);
     const limit = bodyLimitOf(route, options.maxValueBytes, LIMITS.json_body_overhead_bytes);
     const declared = req.getHeader('content-length');
+    // A DELETE may carry a body (DELETE /api/v1/cache/dependencies takes JSON); read it when declared.
+    const hasBody = BODY_METHODS.has(method) || (method === 'delete' && declared !== '' && declared !== '0');
     const headers = options.fastPath && isFastRoute(route, method) ? null : collectHeaders(req);
     // The budget counts from arrival, so time spent reading the body is spent from it.
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };

@@ -104,7 +104,7 @@ describe('PolicyStore', () => {
       ['{"policies": [', 'not valid JSON'],
       ['{"rules": []}', 'expected an array of rules or {"policies": [...]}'],
       ['"write-back"', 'expected an array of rules'],
-      [JSON.stringify([{ prefix: 'a', policy: 'write-sideways' }]), 'policies[0].policy must be one of'],
+      [JSON.stringify([{ prefix: 'a', policy: 'write-sideways' }]), 'policies[0].policy "write-sideways" is not one of'],
       [JSON.stringify({ policies: [{ prefix: 'bad', policy: 'write-back' }] }), 'policies[0].prefix: prefixes starting with "bad"'],
       [JSON.stringify([{ prefix: 'a', policy: 'cache-only', read_through: true }]), 'no storage to read through to'],
     ];

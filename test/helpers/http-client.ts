@@ -29,10 +29,10 @@ export function parseEnvelope<T>(text: string): Envelope<T> {
   return parsed as Envelope<T>;
 }
 
-/** Asserts a 2xx JSON success envelope and returns it. */
-export async function expectOk<T>(response: Response): Promise<Success<T>> {
+/** Asserts a JSON success envelope with this status (200 unless given) and returns it. */
+export async function expectOk<T>(response: Response, status = 200): Promise<Success<T>> {
   const text = await response.text();
-  expect(response.status, text).toBe(200);
+  expect(response.status, text).toBe(status);
   expect(response.headers.get('content-type')).toMatch(/^application\/json/);
   const envelope = parseEnvelope<T>(text);
   if (!envelope.success) throw new Error(`expected success, got ${text}`);
