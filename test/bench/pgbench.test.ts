@@ -1,6 +1,6 @@
 // The PostgreSQL baseline runner (bench/lib/pgbench.ts) for the transaction
 // benchmark: its parsers on real pgbench 15 output and per-transaction logs
-// saved under fixtures/, and, when PostgreSQL is installed, a real 3-second
+// saved under fixtures/ (*.txnlog: --log files; *.log is gitignored), and, when PostgreSQL is installed, a real 3-second
 // TPC-B run against a throwaway cluster that must be gone afterwards, even
 // when the process that started it is killed with SIGKILL.
 // Behaviour only: no figure here is a speed.
@@ -98,7 +98,7 @@ describe('pgbench summary parser', () => {
 
 describe('pgbench per-transaction log parser', () => {
   it('reads latencies in µs and matches an independent computation of the percentiles', () => {
-    const text = fixture('pgbench-15-tpcb.log');
+    const text = fixture('pgbench-15-tpcb.txnlog');
     const log = parsePgbenchLog(text);
     expect(log).toMatchObject({ ok: 120, failed: 0, skipped: 0, unparsed: 0 });
     expect(Array.from(log.latenciesUs.slice(0, 3))).toEqual([3470, 991, 759]);
@@ -112,8 +112,8 @@ describe('pgbench per-transaction log parser', () => {
   });
 
   it('counts failed transactions, with and without --failures-detailed and retries', () => {
-    expect(parsePgbenchLog(fixture('pgbench-15-failed.log'))).toMatchObject({ ok: 15, failed: 66, skipped: 0, unparsed: 0 });
-    const retries = parsePgbenchLog(fixture('pgbench-15-retries.log'));
+    expect(parsePgbenchLog(fixture('pgbench-15-failed.txnlog'))).toMatchObject({ ok: 15, failed: 66, skipped: 0, unparsed: 0 });
+    const retries = parsePgbenchLog(fixture('pgbench-15-retries.txnlog'));
     expect(retries).toMatchObject({ ok: 49, failed: 11, unparsed: 0 });
     expect(retries.latenciesUs.length).toBe(49);
   });
