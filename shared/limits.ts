@@ -75,6 +75,11 @@ export const LIMITS = Object.freeze({
    * beyond. They live in main-thread memory: 1M edges measured ~350 MB of heap and 1.5 s to reopen.
    */
   cache_dependencies_max: 200_000,
+  /**
+   * Cache index slots one slice of an invalidation by prefix examines: ~65k slots hold a shard for
+   * a few ms; the router sends slices until the whole index is covered.
+   */
+  cache_invalidate_slots_max: 65_536,
   /** Keys with tags (PUT ?tags=) held in the main thread's tag index; TAG_LIMIT (507) beyond. */
   cache_tagged_keys_max: 1_000_000,
 });

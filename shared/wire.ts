@@ -46,6 +46,12 @@ export type InvalidateRequest = {
   readonly keys: readonly Uint8Array[];
   /** null: by keys. */
   readonly prefix: Uint8Array | null;
+  /**
+   * By prefix, the scan is sliced so a shard is never held long: examine index slots from
+   * `fromSlot`, at most `slotBudget` of them; the answer says where to go on (-1: done).
+   */
+  readonly fromSlot: number;
+  readonly slotBudget: number;
 };
 
 export type ValueResult = {
@@ -65,8 +71,8 @@ export type ShardResponse =
   | { readonly kind: 'meta'; readonly contentType: string; readonly expiresAtMs: number; readonly size: number }
   | { readonly kind: 'keys'; readonly keys: Uint8Array[]; readonly total: number; readonly more: boolean }
   | { readonly kind: 'results'; readonly results: BatchResult[] }
-  /** Cache entries an invalidate request removed. */
-  | { readonly kind: 'invalidated'; readonly removed: number }
+  /** Cache entries an invalidate request removed; by prefix, the slot to go on from (-1: done). */
+  | { readonly kind: 'invalidated'; readonly removed: number; readonly nextSlot: number }
   | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string };
 
 const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch', 'invalidate'] as const;
@@ -125,6 +131,7 @@ export function encodeRequest(id: number, request: ShardRequest, deadlineMs = 0)
       break;
     case 'invalidate':
       w.u8(request.reason === 'cascade' ? 1 : 0).u8(request.prefix === null ? 0 : 1).shortBytes(request.prefix ?? new Uint8Array(0));
+      w.u32(request.fromSlot).u32(request.slotBudget);
       w.u32(request.keys.length);
       for (const key of request.keys) w.shortBytes(key);
       break;
@@ -182,10 +189,12 @@ function readRequestBody(r: ByteReader, op: (typeof REQUEST_OPS)[number] | undef
       const reason = r.u8() === 1 ? 'cascade' : 'explicit';
       const hasPrefix = r.u8() === 1;
       const prefix = r.shortBytes();
+      const fromSlot = r.u32();
+      const slotBudget = r.u32();
       const count = r.u32();
       const keys: Uint8Array[] = [];
       for (let i = 0; i < count; i++) keys.push(r.shortBytes());
-      return { kind: 'invalidate', reason, prefix: hasPrefix ? prefix : null, keys };
+      return { kind: 'invalidate', reason, prefix: hasPrefix ? prefix : null, fromSlot, slotBudget, keys };
     }
     default:
       throw new FrameError(`unknown request op in frame ${id}`);
@@ -254,7 +263,7 @@ export function encodeResponse(id: number, response: ShardResponse): Uint8Array 
       for (const result of response.results) writeResult(w, result);
       break;
     case 'invalidated':
-      w.u8(responseCode('invalidated')).u32(response.removed);
+      w.u8(responseCode('invalidated')).u32(response.removed).f64(response.nextSlot);
       break;
     case 'error':
       // Messages are for people: cap them so they always fit the u16 length.
@@ -293,7 +302,7 @@ export function decodeResponse(frame: Uint8Array): { id: number; response: Shard
       return { id, response: { kind, code: isErrorCode(code) ? code : 'INTERNAL', message } };
     }
     case 'invalidated':
-      return { id, response: { kind, removed: r.u32() } };
+      return { id, response: { kind, removed: r.u32(), nextSlot: r.f64() } };
     case undefined:
       throw new FrameError(`unknown response kind in frame ${id}`);
     default:

@@ -57,6 +57,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       cacheEvents,
       cachePolicies: policies.rules,
       writeBackMs: config.writeBackMs,
+      onShardCrash: (shard) => hub.publishReset(shard),
     });
     await pool.start();
     const metrics = createMetrics(pool);
@@ -84,8 +85,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       shards,
       stop: async () => {
         monitor.stop();
-        await stopServer(listener, running, lock, log);
-        await cache.close();
+        // The dependency log is closed before the data-dir lock is released.
+        await stopServer(listener, running, lock, log, () => cache.close());
         hub.close();
       },
     };
@@ -98,11 +99,12 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   }
 }
 
-async function stopServer(listener: Listener, pool: ShardPool, lock: DataDirLock, log: Logger): Promise<void> {
+async function stopServer(listener: Listener, pool: ShardPool, lock: DataDirLock, log: Logger, beforeUnlock: () => Promise<void>): Promise<void> {
   listener.stopAccepting();
   const drained = await listener.drained(LIMITS.shutdown_drain_timeout_ms);
   if (!drained) log.warn('in-flight requests did not finish before the shutdown timeout');
   await pool.stop(LIMITS.shutdown_drain_timeout_ms);
+  await beforeUnlock().catch((error: unknown) => log.error({ err: error }, 'closing the cache dependency log failed'));
   lock.release();
 }
 

@@ -23,6 +23,7 @@ import { probeStorage, publishDisk, publishMemory } from './shard/storage-health
 import { ShardOps } from './shard/shard-ops.js';
 import { ShardCache } from './shard/shard-cache.js';
 import { ShardEvents } from './shard/shard-events.js';
+import { binaryToKey } from './store/memtable.js';
 import { PolicyTable } from '../shared/cache/policy.js';
 import { createShardLog } from './shard/shard-log.js';
 
@@ -153,8 +154,20 @@ async function main(): Promise<void> {
 
   const sweep = setInterval(() => {
     const nowMs = Date.now();
-    metrics[ShardMetric.ttl_expired] += store.sweepExpired(nowMs, LIMITS.ttl_sweep_entries_max);
-    cache?.tick(nowMs);
+    // Keys expired in the memtable are reported here (and dropped from the cache at once); the
+    // cache's own tick reports cached keys that expire outside the memtable, each key once.
+    const reported = new Set<string>();
+    const listening = events.refresh();
+    metrics[ShardMetric.ttl_expired] += store.sweepExpired(nowMs, LIMITS.ttl_sweep_entries_max, (key) => {
+      const bytes = binaryToKey(key);
+      cache?.expire(bytes);
+      if (listening) {
+        reported.add(key);
+        events.emit(bytes, 'ttl', nowMs);
+      }
+    });
+    events.post();
+    cache?.tick(nowMs, reported);
     publishMemory(metrics, store);
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();

@@ -19,11 +19,25 @@ export type InvalidationEvent = {
   readonly ts: number;
 };
 
-/** One BroadcastChannel message: a shard's events in the order it applied them. */
+/**
+ * One BroadcastChannel message: a shard's events in the order it applied them, as one JSON string
+ * of [key, reason index, ts] triples. Every thread with the channel open receives (and clones)
+ * every message, shards included: one string clones far cheaper than an array of objects.
+ */
 export type InvalidationMessage = {
   readonly shard: number;
-  readonly events: readonly InvalidationEvent[];
+  readonly events: string;
 };
+
+export function encodeEvents(events: readonly InvalidationEvent[]): string {
+  return JSON.stringify(events.map((e) => [e.key, INVALIDATION_REASONS.indexOf(e.reason), e.ts]));
+}
+
+/** REQUIRES: text from encodeEvents (a message from our own shards). */
+export function decodeEvents(text: string): InvalidationEvent[] {
+  const rows = JSON.parse(text) as [string, number, number][];
+  return rows.map(([key, reason, ts]) => ({ key, reason: INVALIDATION_REASONS[reason], ts }));
+}
 
 /** Int32 slots of the shared interest word. */
 export const Interest = {

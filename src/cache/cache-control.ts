@@ -6,7 +6,11 @@
 // cycle-safe walk of the graph — are invalidated on their owning shards with
 // reason "cascade"; cascade events never start a cascade of their own (the
 // walk already covered everything reachable). Evictions do not cascade: the
-// stored value did not change.
+// stored value did not change. An explicit invalidation by key or tag runs
+// its cascade itself and answers after it; the shards' "explicit" events for
+// those keys are then skipped here (`cascadedByRequest`).
+// Tags: a key's tags are dropped on DELETE and when a `delete` or `ttl` event
+// names it, so the index holds only keys that still exist.
 
 import { MantisError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
@@ -38,6 +42,8 @@ export type InvalidateResult = {
 export class CacheControl {
   private cascadeQueue: string[] = [];
   private cascadeRunning = false;
+  /** Keys whose explicit invalidation cascades in the request (count of pending "explicit" events to skip). */
+  private readonly cascadedByRequest = new Map<string, number>();
   /** Cascade walks done and keys they invalidated, for stats and tests. */
   readonly cascadeStats = { walks: 0, keys: 0, failures: 0 };
 
@@ -51,7 +57,12 @@ export class CacheControl {
     private readonly log: Logger,
   ) {
     hub.onEvents((_shard, events) => this.onShardEvents(events));
-    hub.setInternalInterest(graph.edgeCount > 0);
+    this.updateInterest();
+  }
+
+  /** The shards post events while edges or tagged keys exist (cascades, tag clean-up), not only for subscribers. */
+  private updateInterest(): void {
+    this.hub.setInternalInterest(this.graph.edgeCount > 0 || this.tags.size > 0);
   }
 
   // ---- policies ----------------------------------------------------------------
@@ -73,13 +84,23 @@ export class CacheControl {
 
   /** After an acknowledged PUT with ?tags=…: the key's tags become exactly these. */
   tagKey(key: string, tags: readonly string[]): void {
-    if (tags.length === 0) this.tags.untag(key);
-    else this.tags.tag(key, tags);
+    if (tags.length === 0) {
+      if (this.tags.size > 0 && this.tags.untag(key)) this.updateInterest();
+      return;
+    }
+    try {
+      this.tags.tag(key, tags);
+    } catch (error) {
+      // Only a race of concurrent PUTs past the limit gets here (parseTags checked it): the write is
+      // acknowledged already, so its tags are dropped and said so in the log.
+      this.log.warn({ err: error, key }, 'tags of an acknowledged PUT could not be recorded');
+    }
+    this.updateInterest();
   }
 
   /** After an acknowledged DELETE. */
   forgetKey(key: string): void {
-    this.tags.untag(key);
+    if (this.tags.size > 0 && this.tags.untag(key)) this.updateInterest();
   }
 
   /** The KV routes' hooks: ?tags= on PUT, and tags dropped on DELETE. */
@@ -103,27 +124,31 @@ export class CacheControl {
   async invalidate(target: InvalidateTarget): Promise<InvalidateResult> {
     if ('prefix' in target) {
       const prefix = Buffer.from(target.prefix, 'utf8');
-      const removed = await Promise.all(this.pool.shards.map((shard) => this.callInvalidate(shard, 'explicit', [], prefix)));
+      const removed = await Promise.all(this.pool.shards.map((shard) => this.invalidatePrefix(shard, prefix)));
       return { keys: 0, removed: removed.reduce((a, b) => a + b, 0), dependents: 0 };
     }
     const keys = 'key' in target ? [target.key] : this.tags.keysOf(target.tag);
+    const cascades = this.graph.edgeCount > 0;
+    // The answer comes after the cascade, so a read issued after it never finds a dependent cached.
+    if (cascades) for (const key of keys) this.cascadedByRequest.set(key, (this.cascadedByRequest.get(key) ?? 0) + 1);
     const removed = await this.invalidateKeys(keys, 'explicit');
-    // The shards' "explicit" events start the cascade (onShardEvents); this only counts it.
-    const dependents = this.graph.edgeCount === 0 ? 0 : (await this.graph.descendantsAsync(keys)).length;
-    return { keys: keys.length, removed, dependents };
+    if (!cascades) return { keys: keys.length, removed, dependents: 0 };
+    const dependents = await this.graph.descendantsAsync(keys);
+    if (dependents.length > 0) await this.invalidateKeys(dependents, 'cascade');
+    return { keys: keys.length, removed, dependents: dependents.length };
   }
 
   // ---- dependencies --------------------------------------------------------------
 
   async addDependency(parent: string, child: string): Promise<boolean> {
     const created = await this.graph.add(parent, child);
-    this.hub.setInternalInterest(this.graph.edgeCount > 0);
+    this.updateInterest();
     return created;
   }
 
   async removeDependency(parent: string, child: string): Promise<boolean> {
     const removed = await this.graph.remove(parent, child);
-    this.hub.setInternalInterest(this.graph.edgeCount > 0);
+    this.updateInterest();
     return removed;
   }
 
@@ -146,11 +171,26 @@ export class CacheControl {
   // ---- internals -----------------------------------------------------------------
 
   private onShardEvents(events: readonly InvalidationEvent[]): void {
+    if (this.tags.size > 0) {
+      let untagged = false;
+      for (const event of events) if ((event.reason === 'delete' || event.reason === 'ttl') && this.tags.untag(event.key)) untagged = true;
+      if (untagged) this.updateInterest();
+    }
     if (this.graph.edgeCount === 0) return;
     for (const event of events) {
+      if (event.reason === 'explicit' && this.skipExplicit(event.key)) continue;
       if (CASCADING_REASONS.has(event.reason) && this.graph.hasChildren(event.key)) this.cascadeQueue.push(event.key);
     }
     if (this.cascadeQueue.length > 0 && !this.cascadeRunning) void this.runCascades();
+  }
+
+  /** True for an "explicit" event whose cascade its request runs itself. */
+  private skipExplicit(key: string): boolean {
+    const pending = this.cascadedByRequest.get(key);
+    if (pending === undefined) return false;
+    if (pending <= 1) this.cascadedByRequest.delete(key);
+    else this.cascadedByRequest.set(key, pending - 1);
+    return true;
   }
 
   /** One walk for every root queued meanwhile: a burst of parent writes costs one cascade round. */
@@ -197,8 +237,21 @@ export class CacheControl {
     return removed.reduce((a, b) => a + b, 0);
   }
 
+  /** One shard's cache, slice by slice, so the shard serves other requests between slices. */
+  private async invalidatePrefix(shard: ShardClient, prefix: Uint8Array): Promise<number> {
+    let removed = 0;
+    for (let from = 0; from !== -1; ) {
+      const response = await shard.call({ kind: 'invalidate', reason: 'explicit', keys: [], prefix, fromSlot: from, slotBudget: LIMITS.cache_invalidate_slots_max });
+      if (response.kind === 'error') throw new MantisError(response.code, response.message);
+      if (response.kind !== 'invalidated') throw new Error(`assertion failed: unexpected shard response ${response.kind} to invalidate`);
+      removed += response.removed;
+      from = response.nextSlot;
+    }
+    return removed;
+  }
+
   private async callInvalidate(shard: ShardClient, reason: 'explicit' | 'cascade', keys: Uint8Array[], prefix: Uint8Array | null): Promise<number> {
-    const response = await shard.call({ kind: 'invalidate', reason, keys, prefix });
+    const response = await shard.call({ kind: 'invalidate', reason, keys, prefix, fromSlot: 0, slotBudget: 0 });
     if (response.kind === 'invalidated') return response.removed;
     if (response.kind === 'error') throw new MantisError(response.code, response.message);
     throw new Error(`assertion failed: unexpected shard response ${response.kind} to invalidate`);

@@ -5,7 +5,7 @@
 // Shards post only while the shared interest count is above zero.
 
 import { BroadcastChannel } from 'node:worker_threads';
-import { INVALIDATION_CHANNEL, Interest, type InvalidationEvent, type InvalidationMessage } from '../../shared/cache/invalidation.js';
+import { INVALIDATION_CHANNEL, Interest, decodeEvents, type InvalidationEvent, type InvalidationMessage } from '../../shared/cache/invalidation.js';
 
 export type HitRateWarning = {
   readonly type: 'warning';
@@ -18,7 +18,19 @@ export type HitRateWarning = {
   readonly ts: number;
 };
 
-export type StreamEvent = ({ readonly type: 'invalidation' } & InvalidationEvent) | HitRateWarning;
+/**
+ * A shard thread died and was restarted: its cache segment is cleared, and its cache-only keys and
+ * write-back writes not yet in the WAL are gone. No per-key events can be sent for them, so every
+ * subscriber is told to drop what it holds and resync.
+ */
+export type ShardReset = {
+  readonly type: 'reset';
+  readonly reason: 'shard_restart';
+  readonly shard: number;
+  readonly ts: number;
+};
+
+export type StreamEvent = ({ readonly type: 'invalidation' } & InvalidationEvent) | HitRateWarning | ShardReset;
 
 /** Gets each event a subscription asks for, in order (per key, the order the shard applied them). */
 export type Subscriber = (event: StreamEvent) => void;
@@ -71,6 +83,12 @@ export class InvalidationHub {
     for (const s of this.subscriptions) this.deliver(s, warning);
   }
 
+  /** A shard restarted (see ShardReset): to every subscriber, whatever its prefix. */
+  publishReset(shard: number): void {
+    const reset: ShardReset = { type: 'reset', reason: 'shard_restart', shard, ts: Date.now() };
+    for (const s of this.subscriptions) this.deliver(s, reset);
+  }
+
   close(): void {
     this.subscriptions.clear();
     this.updateInterest();
@@ -78,9 +96,10 @@ export class InvalidationHub {
   }
 
   private receive(message: InvalidationMessage): void {
-    for (const listener of this.internal) listener(message.shard, message.events);
+    const events = decodeEvents(message.events);
+    for (const listener of this.internal) listener(message.shard, events);
     if (this.subscriptions.size === 0) return;
-    for (const event of message.events) {
+    for (const event of events) {
       const streamed: StreamEvent = { type: 'invalidation', key: event.key, reason: event.reason, ts: event.ts };
       for (const s of this.subscriptions) if (event.key.startsWith(s.prefix)) this.deliver(s, streamed);
     }

@@ -127,7 +127,7 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const limit = bodyLimitOf(route, options.maxValueBytes, LIMITS.json_body_overhead_bytes);
     const declared = req.getHeader('content-length');
     // A DELETE may carry a body (DELETE /api/v1/cache/dependencies takes JSON); read it when declared.
-    const hasBody = BODY_METHODS.has(method) || (method === 'delete' && declared !== '' && declared !== '0');
+    const hasBody = BODY_METHODS.has(method) || (method === 'delete' && ((declared !== '' && declared !== '0') || req.getHeader('transfer-encoding') !== ''));
     const headers = options.fastPath && isFastRoute(route, method) ? null : collectHeaders(req);
     // The budget counts from arrival, so time spent reading the body is spent from it.
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };

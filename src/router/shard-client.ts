@@ -40,10 +40,20 @@ type Generation = {
   queuedBytes: number;
   flushScheduled: boolean;
   waitingForSpace: boolean;
+  /** The cache policies this generation has: what it started with, then each push it confirmed. */
+  policies: readonly PolicyRule[];
+  /** Resolves when the worker is gone (an admin call to it never settles then). */
+  readonly exited: Promise<void>;
+  markExited(): void;
 };
+
+/** An admin call to a live shard answers in ms; past this it is treated as failed. */
+const ADMIN_CALL_TIMEOUT_MS = 10_000;
 
 export type ShardClientOptions = Omit<ShardInit, 'generation' | 'requestRing' | 'responseRing' | 'metrics'> & {
   readonly log: Logger;
+  /** The shard thread died unexpectedly (it is being restarted). */
+  readonly onCrash?: (shard: number) => void;
   /** Where the shard's flushes and compactions run. */
   readonly pool: TaskPool;
   readonly ringBytes: number;
@@ -74,11 +84,25 @@ export class ShardClient {
   /** The policies this shard has (and starts with after a restart). */
   private cachePolicies: readonly PolicyRule[];
 
+  /**
+   * A shard that is ready gets the rules now; one that is starting or restarting gets them when it
+   * reports ready (its init may hold older ones); a new generation starts with them.
+   */
   async setCachePolicies(rules: readonly PolicyRule[]): Promise<void> {
     this.cachePolicies = rules;
     const gen = this.gen;
-    // A shard that is starting gets them in its init; one that is down gets them when it restarts.
-    if (gen !== null && this.state === 'ready') await gen.admin.setCachePolicies(rules);
+    if (gen !== null && this.state === 'ready') await this.pushPolicies(gen);
+  }
+
+  private async pushPolicies(gen: Generation): Promise<void> {
+    const rules = this.cachePolicies;
+    if (gen.policies === rules) return;
+    const outcome = await Promise.race([
+      withTimeout(gen.admin.setCachePolicies(rules), ADMIN_CALL_TIMEOUT_MS, `shard ${this.id} setCachePolicies`).then(() => 'done' as const),
+      gen.exited.then(() => 'exited' as const),
+    ]);
+    // A generation that died meanwhile is replaced by one that starts with this.cachePolicies.
+    if (outcome === 'done') gen.policies = rules;
   }
 
   get id(): number {
@@ -289,9 +313,14 @@ export class ShardClient {
       // A small young generation: short-lived request garbage is scavenged sooner, so RSS stays near the live data.
       resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb },
     });
+    let markExited = (): void => undefined;
+    const exited = new Promise<void>((resolve) => (markExited = resolve));
     const gen: Generation = {
       number,
       worker,
+      policies: this.cachePolicies,
+      exited,
+      markExited,
       writer: new RingWriter(requestRing),
       reader: new RingReader(responseRing),
       admin: Comlink.wrap<ShardAdmin>(nodeEndpoint(channel.port1)),
@@ -317,17 +346,23 @@ export class ShardClient {
       this.lastReplay = message.replay;
       this.recentCrashes = 0;
       for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+      // Rules changed while it started: it has the ones from its init.
+      if (gen.policies !== this.cachePolicies) {
+        this.pushPolicies(gen).catch((error: unknown) => this.options.log.error({ shard: this.id, err: error }, 'could not give a restarted shard the cache policies'));
+      }
     } else {
       this.options.log.error({ shard: this.id, error: message.message }, 'shard failed to start');
     }
   }
 
   private onExit(gen: Generation, code: number): void {
+    gen.markExited();
     if (gen !== this.gen || this.state === 'stopping' || this.state === 'stopped') return;
     const wasReady = this.state === 'ready';
     this.state = 'restarting';
     this.restarts++;
     this.metrics[ShardMetric.restarts]++;
+    this.options.onCrash?.(this.id);
     this.options.log.error({ shard: this.id, code, inFlight: gen.pending.size }, 'shard thread died; restarting it');
     this.settleReady(gen);
     this.failAll(gen, 'SHARD_UNAVAILABLE', `shard ${this.id} crashed; the request may or may not have been applied`);

@@ -28,6 +28,8 @@ export type ShardPoolOptions = {
   readonly cacheEvents: SharedArrayBuffer;
   readonly cachePolicies: readonly PolicyRule[];
   readonly writeBackMs: number;
+  /** A shard thread died unexpectedly (it is being restarted). */
+  readonly onShardCrash?: (shard: number) => void;
 };
 
 export class ShardPool {
@@ -57,6 +59,7 @@ export class ShardPool {
           cacheEvents: options.cacheEvents,
           cachePolicies: options.cachePolicies,
           writeBackMs: options.writeBackMs,
+          onCrash: options.onShardCrash,
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),

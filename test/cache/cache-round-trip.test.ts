@@ -71,6 +71,28 @@ describe('round trips', () => {
   });
 });
 
+describe('removeByPrefix', () => {
+  it('removes exactly the keys under the prefix, slice by slice, and says where to go on', () => {
+    const s = makeSegment(256 * 1024);
+    const value = new Uint8Array(40);
+    for (let i = 0; i < 600; i++) s.writer.set(bytes(`${i % 3 === 0 ? 'a:' : 'b:'}${i}`), value, '', 0);
+    const removed: string[] = [];
+    let slices = 0;
+    for (let from = 0; from !== -1; slices++) {
+      const slice = s.writer.removeByPrefix(bytes('a:'), from, 97);
+      for (const key of slice.keys) removed.push(Buffer.from(key).toString());
+      expect(slice.next === -1 || slice.next > from).toBe(true);
+      from = slice.next;
+    }
+    expect(slices).toBeGreaterThan(3);
+    expect(removed.sort()).toEqual(Array.from({ length: 200 }, (_, k) => `a:${3 * k}`).sort());
+    for (let i = 0; i < 600; i++) expect(s.writer.get(bytes(`${i % 3 === 0 ? 'a:' : 'b:'}${i}`), 0) === null).toBe(i % 3 === 0);
+    expect(s.writer.removeByPrefix(bytes('zz')).keys).toEqual([]);
+    expect(s.writer.removeByPrefix(new Uint8Array(0)).keys.length).toBe(400);
+    expect(s.writer.stats().entries).toBe(0);
+  });
+});
+
 describe('TTL', () => {
   it('is a miss once expiresAtMs <= now, on both sides, and a hit one ms before', () => {
     const s = makeSegment(MIB);

@@ -63,4 +63,20 @@ describe('W-TinyLFU', () => {
     expect(s.writer.get(bytes('often'), 0)).not.toBeNull();
     expect(survivors(s, 'filler', 20)).toBeLessThan(5);
   });
+
+  it('admits a forced newcomer (a cache-only value) even when the duel would turn it away', () => {
+    const s = makeSegment(CAPACITY);
+    // Values larger than the window (about 1 % of the capacity) go straight to the duel.
+    const big = new Uint8Array(2000);
+    for (let i = 0; i < 40; i++) s.writer.set(bytes(`base${i}`), big, '', 0);
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 40; i++) s.writer.get(bytes(`base${i}`), 0);
+    let turnedAway = 0;
+    for (let i = 0; i < 20; i++) {
+      if (!s.writer.set(bytes(`plain${i}`), big, '', 0).stored) turnedAway++;
+      const forced = s.writer.set(bytes(`forced${i}`), big, '', 0, true);
+      expect(forced.stored).toBe(true);
+      expect(s.writer.get(bytes(`forced${i}`), 0)).not.toBeNull();
+    }
+    expect(turnedAway, 'without force, new keys lose the duel').toBeGreaterThan(10);
+  });
 });

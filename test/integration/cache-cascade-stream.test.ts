@@ -3,11 +3,12 @@
 // write, then one "cascade" event for each dependent on either shard, through
 // a cycle, each once — and the other reasons: "ttl" when the sweeper expires a
 // cached key, "explicit" for POST /api/v1/cache/invalidate, "eviction" when
-// the cache makes room.
+// the cache makes room; and a "reset" to every subscriber when a shard thread
+// dies (its segment is cleared, so no per-key events can cover it).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSlotMap, shardOfKey } from '../../shared/slot.js';
-import { expectOk } from '../helpers/http-client.js';
+import { expectOk, waitUntil } from '../helpers/http-client.js';
 import { addDependency, invalidate } from '../helpers/cache-control.js';
 import { putValue } from '../helpers/kv-client.js';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -32,7 +33,7 @@ describe('subscribers and the cache\'s own changes (2 shards)', () => {
   let sse: SseClient;
 
   beforeAll(async () => {
-    server = await startServer({ shards: SHARDS, extraArgs: ['--cache-mb', '8'] });
+    server = await startServer({ shards: SHARDS, extraArgs: ['--cache-mb', '8'], env: { MANTIS_FAULT_SHARD_CRASH_KEY: 'crash:now' } });
     ws = await openWs(server.url);
     expect(await wsSubscribe(ws, 'app:')).toMatchObject({ type: 'subscribed', prefix: 'app:' });
     sse = await openSse(server.url, 'app:');
@@ -104,5 +105,18 @@ describe('subscribers and the cache\'s own changes (2 shards)', () => {
     const events = await filler.inbox.until((m) => m.type === 'invalidation' && m.reason === 'eviction', 10_000, 'an eviction event');
     expect(events.some((m) => m.reason === 'eviction' && String(m.key).startsWith('fill:'))).toBe(true);
     filler.close();
+  });
+
+  it('both get a reset, whatever their prefix, when a shard thread dies', { timeout: 30_000 }, async () => {
+    const shard = shardOfKey(slots, Buffer.from('crash:now'));
+    const crashed = await fetch(`${server.url}/api/v1/kv/crash:now`, { method: 'PUT', body: 'x' });
+    expect(crashed.status).toBeGreaterThanOrEqual(500);
+    await crashed.arrayBuffer();
+    const fromWs = await ws.inbox.until((m) => m.type === 'reset', 10_000, 'a reset on the WebSocket');
+    expect(fromWs[fromWs.length - 1]).toMatchObject({ type: 'reset', reason: 'shard_restart', shard });
+    const fromSse = await sse.inbox.until((e) => e.event === 'reset', 10_000, 'a reset on SSE');
+    expect(fromSse[fromSse.length - 1].data).toMatchObject({ type: 'reset', reason: 'shard_restart', shard });
+    // The restarted shard serves again.
+    await waitUntil(async () => ((await fetch(`${server.url}/health/ready`)).status === 200 ? true : undefined), { timeoutMs: 10_000, what: 'the shard back' });
   });
 });

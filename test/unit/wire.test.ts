@@ -32,9 +32,9 @@ const put = (key: Uint8Array, value: Uint8Array, contentType = 'application/octe
 
 const REQUESTS: ReadonlyArray<readonly [string, ShardRequest]> = [
   ['get', { kind: 'get', key: u8('user:1') }],
-  ['invalidate by keys', { kind: 'invalidate', reason: 'explicit', prefix: null, keys: [u8('user:1'), u8('ключ/😀'), bin(0, 0xff)] }],
-  ['invalidate by prefix (cascade)', { kind: 'invalidate', reason: 'cascade', prefix: u8('user:'), keys: [] }],
-  ['invalidate by the empty prefix', { kind: 'invalidate', reason: 'explicit', prefix: new Uint8Array(0), keys: [] }],
+  ['invalidate by keys', { kind: 'invalidate', reason: 'explicit', prefix: null, fromSlot: 0, slotBudget: 0, keys: [u8('user:1'), u8('ключ/😀'), bin(0, 0xff)] }],
+  ['invalidate by prefix (cascade)', { kind: 'invalidate', reason: 'cascade', prefix: u8('user:'), fromSlot: 131072, slotBudget: 65536, keys: [] }],
+  ['invalidate by the empty prefix', { kind: 'invalidate', reason: 'explicit', prefix: new Uint8Array(0), fromSlot: 0, slotBudget: 1, keys: [] }],
   ['get of a binary key', { kind: 'get', key: bin(0, 0xff, 0x7b, 0x7d, 0x80) }],
   ['head', { kind: 'head', key: u8('ключ/😀') }],
   ['put with a binary value', put(u8('k'), allBytes(), 'image/png', EXPIRY)],
@@ -64,7 +64,8 @@ const RESPONSES: ReadonlyArray<readonly [string, ShardResponse]> = [
   ['value', { kind: 'value', contentType: 'image/png', expiresAtMs: EXPIRY, value: allBytes() }],
   ['value, empty, no expiry', { kind: 'value', contentType: 'application/octet-stream', expiresAtMs: 0, value: new Uint8Array(0) }],
   ['missing', { kind: 'missing' }],
-  ['invalidated', { kind: 'invalidated', removed: 1234 }],
+  ['invalidated', { kind: 'invalidated', removed: 1234, nextSlot: 65536 }],
+  ['invalidated, done', { kind: 'invalidated', removed: 0, nextSlot: -1 }],
   ['done', { kind: 'done' }],
   ['deleted (existed)', { kind: 'deleted', existed: true }],
   ['deleted (absent)', { kind: 'deleted', existed: false }],
@@ -206,7 +207,7 @@ describe('requests', () => {
     expect(isWriteRequest({ kind: 'list', prefix: u8(''), after: null, skip: 0, limit: 1, wantTotal: false })).toBe(false);
     expect(isWriteRequest(put(u8('a'), u8('v')))).toBe(true);
     expect(isWriteRequest({ kind: 'delete', key: u8('a') })).toBe(true);
-    expect(isWriteRequest({ kind: 'invalidate', reason: 'explicit', prefix: null, keys: [u8('a')] })).toBe(false);
+    expect(isWriteRequest({ kind: 'invalidate', reason: 'explicit', prefix: null, fromSlot: 0, slotBudget: 0, keys: [u8('a')] })).toBe(false);
     expect(isWriteRequest({ kind: 'batch', ops: [{ kind: 'get', key: u8('a') }] })).toBe(false);
     expect(isWriteRequest({ kind: 'batch', ops: [{ kind: 'get', key: u8('a') }, { kind: 'delete', key: u8('b') }] })).toBe(true);
   });

@@ -103,8 +103,10 @@ export class CacheWriter {
   /**
    * Caches key → value until expiresAtMs (0 = never), replacing any entry for
    * the key. REQUIRES: expiresAtMs finite and ≥ 0; contentType printable ASCII.
+   * `force`: admit the entry whatever the policy thinks of it (evicting others): a cache-only
+   * value has nowhere else to live, so the admission duel must not turn it away.
    */
-  set(key: Uint8Array, value: Uint8Array, contentType: string, expiresAtMs: number): CacheSetResult {
+  set(key: Uint8Array, value: Uint8Array, contentType: string, expiresAtMs: number, force = false): CacheSetResult {
     if (!(expiresAtMs >= 0) || !Number.isFinite(expiresAtMs)) throw new RangeError(`bad expiresAtMs ${expiresAtMs}`);
     this.drainReadBuffer();
     const type = this.types.encode(contentType);
@@ -123,7 +125,7 @@ export class CacheWriter {
     let stored = slot !== NO_SLOT && this.overwrite(slot, entry, evicted);
     if (!stored) {
       if (slot !== NO_SLOT) this.removeSlot(this.index.find(key, hash));
-      stored = this.insert(hash, entry, evicted);
+      stored = this.insert(hash, entry, evicted, force);
     }
     addCounter(this.views.header, H.evictions, evicted.length);
     this.publish();
@@ -143,11 +145,18 @@ export class CacheWriter {
     return this.fits(key, key.length + this.types.encode(contentType).length + value.length);
   }
 
-  /** Removes every entry whose key starts with `prefix` (bytes); returns their keys. Examines every index slot. */
-  removeByPrefix(prefix: Uint8Array): Uint8Array[] {
+  /**
+   * Removes the entries whose key starts with `prefix` (bytes) among index slots from `fromSlot`,
+   * examining at most `budget` of them; returns their keys and the slot to go on from (-1: the
+   * end). Between slices, writes may shift an entry backwards across the cursor (backward-shift
+   * deletion), so a scan in slices can miss an entry written before it started.
+   */
+  removeByPrefix(prefix: Uint8Array, fromSlot = 0, budget = Number.MAX_SAFE_INTEGER): { keys: Uint8Array[]; next: number } {
     const removed: Uint8Array[] = [];
     const { bytes } = this.views;
-    for (let slot = 0; slot < this.index.slotCount && this.entries > 0; ) {
+    const end = Math.min(this.index.slotCount, fromSlot + budget);
+    let slot = fromSlot;
+    while (slot < end && this.entries > 0) {
       const entry = this.index.entryAt(slot);
       if (entry !== 0 && entryKeyLength(this.views, entry) >= prefix.length) {
         const start = entry + ENTRY_HEADER_BYTES;
@@ -167,7 +176,23 @@ export class CacheWriter {
       slot++;
     }
     if (removed.length > 0) this.publish();
-    return removed;
+    return { keys: removed, next: slot >= this.index.slotCount || this.entries === 0 ? -1 : slot };
+  }
+
+  /** Removes the key's entry because its TTL ran out (counted as an expiration); true when one was there. */
+  expire(key: Uint8Array): boolean {
+    const slot = this.index.find(key, cacheHash(key));
+    if (slot === NO_SLOT) return false;
+    this.removeSlot(slot);
+    addCounter(this.views.header, H.expirations, 1);
+    this.publish();
+    return true;
+  }
+
+  /** The expiry of the key's entry (0 = never), or -1 when not cached; not an access. */
+  expiryOf(key: Uint8Array): number {
+    const slot = this.index.find(key, cacheHash(key));
+    return slot === NO_SLOT ? -1 : entryExpiresAtMs(this.views, this.index.entryAt(slot));
   }
 
   /** The shard's own lookup (counts as an access). Expired entries read as absent. */
@@ -279,10 +304,11 @@ export class CacheWriter {
     return true;
   }
 
-  private insert(hash: number, entry: NewEntry, evicted: Uint8Array[]): boolean {
+  private insert(hash: number, entry: NewEntry, evicted: Uint8Array[], force: boolean): boolean {
     const node = this.freeNodes[--this.freeNodeCount];
     this.policy.insert(node, hash, entry.charge);
-    const block = this.makeRoom(entry.logical, entry.charge, 1, entry, NO_NODE, node, evicted);
+    // Forced: the newcomer is pinned, so only others are evicted.
+    const block = this.makeRoom(entry.logical, entry.charge, 1, entry, force ? node : NO_NODE, force ? NO_NODE : node, evicted);
     if (block < 0) {
       this.policy.remove(node);
       this.freeNodes[this.freeNodeCount++] = node;

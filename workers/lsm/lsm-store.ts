@@ -174,8 +174,9 @@ export class LsmStore {
     for (let i = undo.length - 1; i >= 0; i--) this.active.set(undo[i].key, undo[i].previous);
   }
 
-  sweepExpired(nowMs: number, max: number): number {
-    return this.active.sweepExpired(nowMs, max, !this.memoryOnly());
+  /** Expires due keys of the active memtable (at most `max`); onExpired gets each key (binary string). */
+  sweepExpired(nowMs: number, max: number, onExpired?: (key: string) => void): number {
+    return this.active.sweepExpired(nowMs, max, !this.memoryOnly(), onExpired);
   }
 
   // ---- flush and compaction ---------------------------------------------------

@@ -214,17 +214,21 @@ export class ShardActor {
         return;
       }
       const undoFrom = batch.undo.length;
-      const applied = this.d.ops.apply(request, nowMs, batch.undo);
-      if (applied.deferred.length > 0) this.deferWrites(encodeWriteOps(applied.deferred));
-      if (applied.writes.length === 0) {
-        this.answer(id, applied.response);
+      const deferredUndo: Undo[] = [];
+      const applied = this.d.ops.apply(request, nowMs, batch.undo, deferredUndo);
+      const payload = applied.writes.length === 0 ? null : encodeWriteOps(applied.writes);
+      const deferred = applied.deferred.length === 0 ? null : encodeWriteOps(applied.deferred);
+      const bytes = Math.max(payload?.length ?? 0, deferred?.length ?? 0);
+      if (bytes > LIMITS.request_write_bytes_max) {
+        // One request's writes (logged now, or write-back later) are one WAL record: refuse this request alone.
+        this.d.ops.rollback(batch.undo.splice(undoFrom));
+        this.d.ops.rollback(deferredUndo);
+        this.answer(id, { kind: 'error', code: 'VALUE_TOO_LARGE', message: `the writes of one request total ${bytes} bytes; the limit is ${LIMITS.request_write_bytes_max}` });
         return;
       }
-      const payload = encodeWriteOps(applied.writes);
-      if (payload.length > LIMITS.request_write_bytes_max) {
-        // One request's writes are one WAL record: refuse this request alone.
-        this.d.ops.rollback(batch.undo.splice(undoFrom));
-        this.answer(id, { kind: 'error', code: 'VALUE_TOO_LARGE', message: `the writes of one request total ${payload.length} bytes; the limit is ${LIMITS.request_write_bytes_max}` });
+      if (deferred !== null) this.deferWrites(deferred);
+      if (payload === null) {
+        this.answer(id, applied.response);
         return;
       }
       records.push({ type: WAL_KV_OPS, payload });
@@ -270,6 +274,7 @@ export class ShardActor {
     if (error !== null) {
       // Nothing from this batch on may be acknowledged: undo newest first.
       for (let i = this.inFlight.length - 1; i >= 0; i--) this.d.ops.rollback(this.inFlight[i].undo);
+      this.d.events?.post();
       for (const pending of this.inFlight.splice(0)) this.failWrites(pending, error);
       this.d.sender.flush();
       return;

@@ -13,11 +13,20 @@ import { LIMITS } from '../../shared/limits.js';
 import type { CacheHit } from '../../shared/cache/index.js';
 import { CacheWriter } from '../cache/index.js';
 import type { Undo } from '../lsm/index.js';
-import { binaryToKey } from '../store/memtable.js';
+import { binaryToKey, DeadlineHeap, keyToBinary } from '../store/memtable.js';
 import type { ShardEvents } from './shard-events.js';
+
+/** Deadlines tracked for prompt TTL events, at most this many (beyond, the slot sweep finds the rest). */
+const DEADLINES_MAX = 1_000_000;
 
 export class ShardCache {
   private readonly writer: CacheWriter;
+  /**
+   * Entries stored with a TTL, by deadline, so an expiry is reported within a tick rather than when
+   * the budgeted slot sweep comes round (tens of seconds on a large segment). Items whose entry was
+   * overwritten or removed are skipped when they come due.
+   */
+  private readonly deadlines = new DeadlineHeap();
 
   /** Takes the segment over: whatever a previous shard generation left in it is cleared. */
   constructor(
@@ -27,9 +36,13 @@ export class ShardCache {
     this.writer = new CacheWriter(segment);
   }
 
-  /** Write-through of an applied put (and read-through of a stored value: the same operation). False: refused (too large). */
-  store(key: Uint8Array, value: Uint8Array, contentType: string, expiresAtMs: number): boolean {
-    const result = this.writer.set(key, value, contentType, expiresAtMs);
+  /**
+   * Write-through of an applied put (and read-through of a stored value: the same operation).
+   * False: not stored (too large, or turned away by the admission policy unless `force`).
+   */
+  store(key: Uint8Array, value: Uint8Array, contentType: string, expiresAtMs: number, force = false): boolean {
+    const result = this.writer.set(key, value, contentType, expiresAtMs, force);
+    if (result.stored && expiresAtMs !== 0 && this.deadlines.size < DEADLINES_MAX) this.deadlines.push(expiresAtMs, keyToBinary(key));
     if (result.evicted.length > 0 && this.events?.active === true) {
       const now = Date.now();
       for (const evicted of result.evicted) this.events.emit(evicted, 'eviction', now);
@@ -52,9 +65,14 @@ export class ShardCache {
     return this.writer.delete(key);
   }
 
-  /** Removes the entries under `prefix`; returns their keys. */
-  removeByPrefix(prefix: Uint8Array): Uint8Array[] {
-    return this.writer.removeByPrefix(prefix);
+  /** The key expired (the store's sweep found it): out of the cache too, counted as an expiration. */
+  expire(key: Uint8Array): void {
+    this.writer.expire(key);
+  }
+
+  /** Removes the entries under `prefix` in a slice of the index (see CacheWriter.removeByPrefix). */
+  removeByPrefix(prefix: Uint8Array, fromSlot: number, budget: number): { keys: Uint8Array[]; next: number } {
+    return this.writer.removeByPrefix(prefix, fromSlot, budget);
   }
 
   /** The writes in `undo` are being rolled back: none of their keys may stay cached. */
@@ -63,12 +81,25 @@ export class ShardCache {
   }
 
   /**
-   * The sweeper tick: removes expired entries (at most LIMITS.cache_sweep_slots_max
-   * index slots examined, so a tick holds the shard for a bounded time), reports
-   * them, and feeds the router's recorded hits to the eviction policy.
+   * The sweeper tick: removes expired entries — those due in the deadline heap, then a
+   * budgeted slot sweep (at most LIMITS.cache_sweep_slots_max of each, so a tick holds the
+   * shard for a bounded time) — reports them unless `reported` (binary keys the store's own
+   * sweep just reported) has them, and feeds the router's recorded hits to the eviction policy.
    */
-  tick(nowMs: number): void {
-    const expired = this.writer.sweepExpired(nowMs, LIMITS.cache_sweep_slots_max);
+  tick(nowMs: number, reported: ReadonlySet<string> = new Set()): void {
+    const expired: Uint8Array[] = [];
+    for (let n = 0; n < LIMITS.cache_sweep_slots_max; n++) {
+      const top = this.deadlines.peek();
+      if (top === undefined || top.atMs > nowMs) break;
+      this.deadlines.pop();
+      const key = binaryToKey(top.key);
+      if (this.writer.expiryOf(key) !== top.atMs) continue; // overwritten, removed or evicted since
+      this.writer.expire(key);
+      if (!reported.has(top.key)) expired.push(key);
+    }
+    for (const key of this.writer.sweepExpired(nowMs, LIMITS.cache_sweep_slots_max)) {
+      if (!reported.has(keyToBinary(key))) expired.push(key);
+    }
     if (expired.length > 0 && this.events !== null && this.events.refresh()) {
       for (const key of expired) this.events.emit(key, 'ttl', nowMs);
       this.events.post();

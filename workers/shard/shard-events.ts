@@ -4,7 +4,7 @@
 // while nobody listens (the shared interest word is read once per batch).
 
 import { BroadcastChannel } from 'node:worker_threads';
-import { INVALIDATION_CHANNEL, Interest, type InvalidationEvent, type InvalidationReason } from '../../shared/cache/invalidation.js';
+import { INVALIDATION_CHANNEL, Interest, encodeEvents, type InvalidationEvent, type InvalidationMessage, type InvalidationReason } from '../../shared/cache/invalidation.js';
 
 /** Events held before a post at most; a larger batch posts in several messages. */
 const EVENTS_PER_MESSAGE_MAX = 4096;
@@ -40,7 +40,8 @@ export class ShardEvents {
   /** Posts what the batch collected. */
   post(): void {
     if (this.pending.length === 0) return;
-    this.channel.postMessage({ shard: this.shard, events: this.pending });
+    const message: InvalidationMessage = { shard: this.shard, events: encodeEvents(this.pending) };
+    this.channel.postMessage(message);
     this.pending = [];
   }
 

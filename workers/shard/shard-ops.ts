@@ -13,6 +13,7 @@
 // alone. Every change is reported to ShardEvents for invalidation subscribers.
 
 import { MantisError, unreachable } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import { DEFAULT_POLICY, PolicyTable, type ResolvedPolicy } from '../../shared/cache/policy.js';
 import type { BatchOp, BatchResult, DeleteOp, InvalidateRequest, PutOp, ShardRequest, ShardResponse } from '../../shared/wire.js';
 import type { LsmStore, Undo } from '../lsm/index.js';
@@ -47,13 +48,18 @@ export class ShardOps {
     this.policies = policies;
   }
 
-  apply(request: ShardRequest, nowMs: number, undo: Undo[]): Applied {
+  /**
+   * undo collects what the logged writes replaced (rolled back if their WAL write fails);
+   * deferredUndo what write-back writes replaced, used only to refuse the whole request before
+   * its ack (e.g. over the WAL record limit) — once acknowledged they are never rolled back.
+   */
+  apply(request: ShardRequest, nowMs: number, undo: Undo[], deferredUndo: Undo[] = []): Applied {
     switch (request.kind) {
       case 'get':
       case 'put':
       case 'delete': {
         if (request.kind === 'put') this.checkCacheOnly(request);
-        const applied = this.applyOne(request, nowMs, undo);
+        const applied = this.applyOne(request, nowMs, undo, deferredUndo);
         return { response: applied.response, writes: applied.deferred ? NONE : applied.writes, deferred: applied.deferred ? applied.writes : NONE };
       }
       case 'head':
@@ -61,7 +67,7 @@ export class ShardOps {
       case 'list':
         return { response: this.opList(request, nowMs), writes: NONE, deferred: NONE };
       case 'batch':
-        return this.opBatch(request.ops, nowMs, undo);
+        return this.opBatch(request.ops, nowMs, undo, deferredUndo);
       case 'invalidate':
         return { response: this.opInvalidate(request, nowMs), writes: NONE, deferred: NONE };
       default:
@@ -79,9 +85,14 @@ export class ShardOps {
     this.store.put(op.key.slice(), op.value.slice(), op.contentType, op.expiresAtMs);
   }
 
+  /** Undoes writes; subscribers hear of each key again (its `write` event went out when it was applied). */
   rollback(undo: readonly Undo[]): void {
     this.store.rollback(undo);
     this.cache?.forget(undo);
+    if (this.events?.active === true) {
+      const now = Date.now();
+      for (const entry of undo) this.events.emit(binaryToKey(entry.key), 'write', now);
+    }
   }
 
   private policyOf(key: Uint8Array): ResolvedPolicy {
@@ -98,17 +109,17 @@ export class ShardOps {
     }
   }
 
-  private applyOne(op: BatchOp, nowMs: number, undo: Undo[]): { response: BatchResult; writes: Write[]; deferred: boolean } {
+  private applyOne(op: BatchOp, nowMs: number, undo: Undo[], deferredUndo: Undo[]): { response: BatchResult; writes: Write[]; deferred: boolean } {
     const policy = this.policyOf(op.key);
     switch (op.kind) {
       case 'get':
         return { response: this.opGet(op.key, nowMs, policy), writes: NONE, deferred: false };
       case 'put':
         this.events?.emit(op.key, 'write', nowMs);
-        return { response: this.opPut(op, undo, policy), writes: policy.write === 'cache-only' ? NONE : [op], deferred: policy.write === 'back' };
+        return { response: this.opPut(op, policy.write === 'back' ? deferredUndo : undo, policy), writes: policy.write === 'cache-only' ? NONE : [op], deferred: policy.write === 'back' };
       case 'delete':
         this.events?.emit(op.key, 'delete', nowMs);
-        return { response: this.opDelete(op.key, nowMs, undo, policy), writes: policy.write === 'cache-only' ? NONE : [op], deferred: policy.write === 'back' };
+        return { response: this.opDelete(op.key, nowMs, policy.write === 'back' ? deferredUndo : undo, policy), writes: policy.write === 'cache-only' ? NONE : [op], deferred: policy.write === 'back' };
       default:
         return unreachable(op);
     }
@@ -141,15 +152,17 @@ export class ShardOps {
     const value = op.value.byteLength * 2 >= op.value.buffer.byteLength ? op.value : op.value.slice();
     switch (policy.write) {
       case 'cache-only':
-        // Checked before anything was applied (checkCacheOnly), so the segment takes it.
+        // Size checked before anything was applied (checkCacheOnly); forced past the admission
+        // policy, which would otherwise turn a new key away (the value has no other home).
+        if (this.cache?.store(op.key, value, op.contentType, op.expiresAtMs, true) === false) {
+          throw new Error(`assertion failed: the cache refused a cache-only entry it accepts (${value.length} bytes)`);
+        }
+        return { kind: 'done' };
+      case 'back':
+        // `undo` is the request's deferred undo: used only if the request is refused before its ack.
+        undo.push(this.store.put(op.key, value, op.contentType, op.expiresAtMs));
         this.cache?.store(op.key, value, op.contentType, op.expiresAtMs);
         return { kind: 'done' };
-      case 'back': {
-        // Acknowledged before it is logged: a later WAL failure cannot take it back, so no undo.
-        this.store.put(op.key, value, op.contentType, op.expiresAtMs);
-        this.cache?.store(op.key, value, op.contentType, op.expiresAtMs);
-        return { kind: 'done' };
-      }
       case 'around':
         undo.push(this.store.put(op.key, value, op.contentType, op.expiresAtMs));
         this.cache?.remove(op.key);
@@ -170,8 +183,7 @@ export class ShardOps {
       return { kind: 'deleted', existed };
     }
     const existed = this.store.get(key, nowMs) !== undefined;
-    const change = this.store.delete(key);
-    if (policy.write !== 'back') undo.push(change);
+    undo.push(this.store.delete(key));
     this.cache?.remove(key);
     return { kind: 'deleted', existed };
   }
@@ -184,13 +196,13 @@ export class ShardOps {
     return { kind: 'keys', keys: keys.map(binaryToKey), total, more };
   }
 
-  private opBatch(ops: readonly BatchOp[], nowMs: number, undo: Undo[]): Applied {
+  private opBatch(ops: readonly BatchOp[], nowMs: number, undo: Undo[], deferredUndo: Undo[]): Applied {
     for (const op of ops) if (op.kind === 'put') this.checkCacheOnly(op);
     const results: BatchResult[] = [];
     const writes: Write[] = [];
     const deferred: Write[] = [];
     for (const op of ops) {
-      const applied = this.applyOne(op, nowMs, undo);
+      const applied = this.applyOne(op, nowMs, undo, deferredUndo);
       results.push(applied.response);
       (applied.deferred ? deferred : writes).push(...applied.writes);
     }
@@ -200,15 +212,16 @@ export class ShardOps {
   private opInvalidate(request: InvalidateRequest, nowMs: number): ShardResponse {
     let removed = 0;
     if (request.prefix !== null) {
-      const keys = this.cache?.removeByPrefix(request.prefix) ?? [];
-      for (const key of keys) this.events?.emit(key, request.reason, nowMs);
-      removed = keys.length;
+      const budget = Math.min(Math.max(1, request.slotBudget), LIMITS.cache_invalidate_slots_max);
+      const slice = this.cache?.removeByPrefix(request.prefix, request.fromSlot, budget) ?? { keys: [], next: -1 };
+      for (const key of slice.keys) this.events?.emit(key, request.reason, nowMs);
+      return { kind: 'invalidated', removed: slice.keys.length, nextSlot: slice.next };
     } else {
       for (const key of request.keys) {
         if (this.cache?.remove(key) === true) removed++;
         this.events?.emit(key, request.reason, nowMs);
       }
     }
-    return { kind: 'invalidated', removed };
+    return { kind: 'invalidated', removed, nextSlot: -1 };
   }
 }

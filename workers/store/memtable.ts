@@ -135,7 +135,7 @@ export class Memtable {
    * With `keepTombstones` (older versions may sit in disk tables) an expired put becomes a tombstone
    * of the same seq instead, so it goes on masking them.
    */
-  sweepExpired(nowMs: number, max: number, keepTombstones = false): number {
+  sweepExpired(nowMs: number, max: number, keepTombstones = false, onExpired?: (key: string) => void): number {
     let removed = 0;
     while (removed < max) {
       const top = this.deadlines.peek();
@@ -144,6 +144,7 @@ export class Memtable {
       const entry = this.entries.get(top.key);
       if (entry !== undefined && entry.expiresAtMs === top.atMs) {
         this.set(top.key, keepTombstones ? tombstone(entry.seq) : undefined);
+        onExpired?.(top.key);
         removed++;
       }
     }
@@ -155,7 +156,8 @@ function sizeOf(key: string, entry: Entry): number {
   return key.length + entry.value.length + entry.contentType.length + ENTRY_OVERHEAD_BYTES;
 }
 
-class DeadlineHeap {
+/** A min-heap of (deadline, key); stale items are the caller's to skip when popped. */
+export class DeadlineHeap {
   private readonly at: number[] = [];
   private readonly keys: string[] = [];
 
