@@ -52,6 +52,9 @@ export class CacheReader {
   /** A private word: an atomic read-modify-write on it orders the copy before the seq re-check. */
   private readonly fence = new Int32Array(new SharedArrayBuffer(64));
   private readonly contentTypes = new ContentTypeCache();
+  /** Where borrowed reads copy values to: reused, so a hit answered at once allocates no buffer. */
+  private scratch = new Uint8Array(4096);
+  private borrowing = false;
   private lookups = 0;
   private hits = 0;
   private retries = 0;
@@ -70,10 +73,13 @@ export class CacheReader {
   /**
    * The live, unexpired entry for `key`, or null (absent, expired, or the
    * shard was busy with it: fall back to the ring). Never blocks.
+   * `borrow`: the value is a view of a buffer this reader reuses, valid only until its next get()
+   * (for a caller that writes it out at once, such as the listener's hit path).
    * REQUIRES: hash === cacheHash(key).
    */
-  get(key: Uint8Array, hash: number, nowMs: number): CacheHit | null {
+  get(key: Uint8Array, hash: number, nowMs: number, borrow = false): CacheHit | null {
     this.lookups++;
+    this.borrowing = borrow;
     for (let attempt = 0; attempt <= READER_RETRIES_MAX; attempt++) {
       const probe = this.probe(key, hash, nowMs);
       if (probe === RETRY) {
@@ -141,7 +147,13 @@ export class CacheReader {
     const expiresAtMs = entryExpiresAtMs(v, entry);
     if (expiresAtMs !== 0 && !(expiresAtMs > nowMs)) return EXPIRED;
     const contentType = this.contentTypes.decode(bytes, keyStart + keyLength, typeLength);
-    return { value: bytes.slice(valueStart, valueEnd), contentType, expiresAtMs };
+    if (!this.borrowing) return { value: bytes.slice(valueStart, valueEnd), contentType, expiresAtMs };
+    const length = valueEnd - valueStart;
+    if (length > this.scratch.length) this.scratch = new Uint8Array(Math.max(length, this.scratch.length * 2));
+    const scratch = this.scratch;
+    if (length <= 256) for (let i = 0; i < length; i++) scratch[i] = bytes[valueStart + i];
+    else scratch.set(bytes.subarray(valueStart, valueEnd));
+    return { value: scratch.subarray(0, length), contentType, expiresAtMs };
   }
 
   /** Lossy: when the shard has not drained the buffer, the access is dropped. */

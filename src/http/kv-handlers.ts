@@ -65,7 +65,8 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
      */
     cachedGet: (rawKey: string, head: boolean, deadline: DeadlineHeader): HttpReply | null => {
       try {
-        const hit = kv.cachedGet(keyFromPath(rawKey), deadlineFromHeader(deadline));
+        // Borrowed: the reply is written out before any other cached read on this thread.
+        const hit = kv.cachedGet(keyFromPath(rawKey), deadlineFromHeader(deadline), true);
         if (hit === null) return null;
         return head ? headReply(hit.contentType, hit.value.length, hit.expiresAtMs) : valueReply(hit.contentType, hit.value, hit.expiresAtMs);
       } catch (error) {

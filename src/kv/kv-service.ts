@@ -34,8 +34,8 @@ export class KvService {
    * The cached entry of key with no thread hop and no promise (the listener's
    * hit path), or null: ask cmdGet/cmdHead. Throws DEADLINE_EXCEEDED as they would.
    */
-  cachedGet(key: Uint8Array, deadlineMs = 0): CacheHit | null {
-    return cachedHit(this.pool.shardFor(key), key, deadlineMs);
+  cachedGet(key: Uint8Array, deadlineMs = 0, borrow = false): CacheHit | null {
+    return cachedHit(this.pool.shardFor(key), key, deadlineMs, borrow);
   }
 
   /** cacheTried: the caller's cachedGet already missed; go straight to the ring. */
@@ -122,10 +122,10 @@ export class KvService {
  * deadline is refused first, as ShardClient.call would, so a hit never
  * answers what the ring path would have refused.
  */
-function cachedHit(shard: ShardClient, key: Uint8Array, deadlineMs: number): CacheHit | null {
+function cachedHit(shard: ShardClient, key: Uint8Array, deadlineMs: number, borrow = false): CacheHit | null {
   const nowMs = Date.now();
   if (deadlineMs !== 0 && nowMs >= deadlineMs) throw deadlineExceeded('before it was sent to a shard');
-  return shard.cachedGet(key, cacheHash(key), nowMs);
+  return shard.cachedGet(key, cacheHash(key), nowMs, borrow);
 }
 
 /** A scatter is refused whole when its deadline has passed, so no part of it is applied. */

@@ -155,9 +155,10 @@ export class ShardClient {
    * dead generation, which its successor's CacheWriter clears before ready.
    * REQUIRES: hash === cacheHash(key); main thread only.
    */
-  cachedGet(key: Uint8Array, hash: number, nowMs: number): CacheHit | null {
+  /** borrow: see CacheReader.get (the value is valid until the next cached read on this thread). */
+  cachedGet(key: Uint8Array, hash: number, nowMs: number, borrow = false): CacheHit | null {
     if (this.cacheReader === null || this.state !== 'ready') return null;
-    return this.cacheReader.get(key, hash, nowMs);
+    return this.cacheReader.get(key, hash, nowMs, borrow);
   }
 
   /** The segment's counters (no message to the shard); null when the cache is off. */

@@ -34,6 +34,20 @@ describe('round trips', () => {
     expect(text(s.read('k')?.value ?? new Uint8Array())).toBe('two');
   });
 
+  it('lends a reused buffer when asked to borrow: exact until the next read, small and large values alike', () => {
+    const s = makeSegment(MIB);
+    const big = new Uint8Array(10_000).map((_, i) => i % 251);
+    s.writer.set(bytes('small'), bytes('tiny'), 'text/plain', 0);
+    s.writer.set(bytes('big'), big, 'application/octet-stream', 0);
+    const get = (key: string) => s.reader.get(bytes(key), cacheHash(bytes(key)), 0, true);
+    const small = get('small');
+    expect(text(small?.value ?? new Uint8Array())).toBe('tiny');
+    const large = get('big');
+    expect(Buffer.from(large?.value ?? []).equals(Buffer.from(big))).toBe(true);
+    expect(text(get('small')?.value ?? new Uint8Array())).toBe('tiny');
+    expect(large?.value.buffer).toBe(get('small')?.value.buffer); // the same scratch buffer, reused
+  });
+
   it('overwrites in place, deletes, and reports whether a delete found the key', () => {
     const s = makeSegment(MIB);
     for (let version = 0; version < 50; version++) {
