@@ -48,7 +48,9 @@ export const ShardMetric = Object.freeze({
   write_back_flushes: 39,
   /** Write-back requests acknowledged and not yet handed to the WAL. */
   write_back_pending: 40,
-  fsync_bucket_base: 41,
+  /** Requests refused because their Mantis-Deadline-Ms passed before the shard started them. */
+  deadline_exceeded: 41,
+  fsync_bucket_base: 42,
 });
 
 export const SHARD_METRIC_SLOTS = ShardMetric.fsync_bucket_base + FSYNC_BUCKETS_MS.length + 1;

@@ -163,6 +163,7 @@ function shardMetrics(registry: client.Registry, pool: ShardPool): void {
   shardCounter(registry, pool, 'mantis_block_cache_hits_total', 'Table block reads served from the block cache', ShardMetric.block_cache_hits);
   shardCounter(registry, pool, 'mantis_block_cache_misses_total', 'Table block reads that went to disk', ShardMetric.block_cache_misses);
   shardGauge(registry, pool, 'mantis_lsm_quarantined_tables', 'Tables a compaction found corrupt; compactions skip them (repair needed)', (s) => s.metrics[ShardMetric.lsm_quarantined_tables]);
+  shardCounter(registry, pool, 'mantis_shard_deadline_exceeded_total', 'Requests a shard refused because their deadline (Mantis-Deadline-Ms) had passed', ShardMetric.deadline_exceeded);
   shardCounter(registry, pool, 'mantis_cache_write_back_flushes_total', 'Batches of write-back writes handed to the WAL', ShardMetric.write_back_flushes);
   shardGauge(registry, pool, 'mantis_cache_write_back_pending', 'Write-back requests acknowledged and not yet in the WAL', (s) => s.metrics[ShardMetric.write_back_pending]);
   shardGauge(registry, pool, 'mantis_lsm_tables', 'Live SSTables', (s) => s.metrics[ShardMetric.lsm_tables]);

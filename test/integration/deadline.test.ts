@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, expectOk } from '../helpers/http-client.js';
 import { kvUrl } from '../helpers/kv-client.js';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { scrape } from '../helpers/storage-fixtures.js';
 
 const SHARD_DELAY_MS = 200;
 const SHORT_BUDGET_MS = 50;
@@ -40,8 +41,10 @@ describe.each([true, false])('Mantis-Deadline-Ms (fast path %s)', (fastPath) => 
   });
 
   it('answers 504 DEADLINE_EXCEEDED when the shard starts the write too late, and the write did not happen', async () => {
+    const refusedBefore = (await scrape(server.url)).value('mantis_shard_deadline_exceeded_total');
     const started = performance.now();
     const error = await expectError(await put(server.url, 'late-shard', String(SHORT_BUDGET_MS)), 504, 'DEADLINE_EXCEEDED');
+    expect((await scrape(server.url)).value('mantis_shard_deadline_exceeded_total'), 'counted by the shard').toBe(refusedBefore + 1);
     expect(error.message).toContain('shard');
     // The shard answered after its delay, i.e. it was the shard that refused it.
     expect(performance.now() - started).toBeGreaterThanOrEqual(SHARD_DELAY_MS - 5);

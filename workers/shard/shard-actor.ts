@@ -197,6 +197,7 @@ export class ShardActor {
       const { request, deadlineMs } = decodeRequest(frame);
       this.countOp(request.kind, request.kind === 'batch' ? request.ops.length : 1);
       if (deadlineMs !== 0 && Date.now() >= deadlineMs) {
+        this.d.metrics[ShardMetric.deadline_exceeded]++;
         this.answer(id, { kind: 'error', code: 'DEADLINE_EXCEEDED', message: 'the request\'s deadline (Mantis-Deadline-Ms) passed before its shard started it; it was not applied' });
         return;
       }
