@@ -51,7 +51,8 @@ export class KvService {
 
   async cmdHead(key: Uint8Array, deadlineMs = 0, cacheTried = false): Promise<HeadResult | null> {
     const shard = this.pool.shardFor(key);
-    const hit = cacheTried ? null : cachedHit(shard, key, deadlineMs);
+    // Borrowed: only the length is kept, so the value is not copied out for a HEAD.
+    const hit = cacheTried ? null : cachedHit(shard, key, deadlineMs, true);
     if (hit !== null) return { contentType: hit.contentType, size: hit.value.length, expiresAtMs: hit.expiresAtMs };
     const response = await shard.call({ kind: 'head', key }, deadlineMs);
     if (response.kind === 'meta') return response;
