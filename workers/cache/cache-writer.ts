@@ -140,6 +140,11 @@ export class CacheWriter {
     return true;
   }
 
+  /** The most entries the segment's index holds. */
+  get entriesMax(): number {
+    return this.views.layout.entriesMax;
+  }
+
   /** Whether set() would store this entry (false: too large for the segment, it would be refused). */
   accepts(key: Uint8Array, value: Uint8Array, contentType: string): boolean {
     return this.fits(key, key.length + this.types.encode(contentType).length + value.length);

@@ -16,8 +16,6 @@ import type { Undo } from '../lsm/index.js';
 import { binaryToKey, DeadlineHeap, keyToBinary } from '../store/memtable.js';
 import type { ShardEvents } from './shard-events.js';
 
-/** Deadlines tracked for prompt TTL events, at most this many (beyond, the slot sweep finds the rest). */
-const DEADLINES_MAX = 1_000_000;
 
 export class ShardCache {
   private readonly writer: CacheWriter;
@@ -27,6 +25,11 @@ export class ShardCache {
    * overwritten or removed are skipped when they come due.
    */
   private readonly deadlines = new DeadlineHeap();
+  /**
+   * Deadlines tracked at most: twice what the segment can hold (stale items of overwritten entries
+   * take the rest); beyond, the slot sweep finds the expired entries.
+   */
+  private readonly deadlinesMax: number;
 
   /** Takes the segment over: whatever a previous shard generation left in it is cleared. */
   constructor(
@@ -34,6 +37,7 @@ export class ShardCache {
     private readonly events: ShardEvents | null = null,
   ) {
     this.writer = new CacheWriter(segment);
+    this.deadlinesMax = 2 * this.writer.entriesMax;
   }
 
   /**
@@ -42,7 +46,7 @@ export class ShardCache {
    */
   store(key: Uint8Array, value: Uint8Array, contentType: string, expiresAtMs: number, force = false): boolean {
     const result = this.writer.set(key, value, contentType, expiresAtMs, force);
-    if (result.stored && expiresAtMs !== 0 && this.deadlines.size < DEADLINES_MAX) this.deadlines.push(expiresAtMs, keyToBinary(key));
+    if (result.stored && expiresAtMs !== 0 && this.deadlines.size < this.deadlinesMax) this.deadlines.push(expiresAtMs, keyToBinary(key));
     if (result.evicted.length > 0 && this.events?.active === true) {
       const now = Date.now();
       for (const evicted of result.evicted) this.events.emit(evicted, 'eviction', now);
