@@ -369,7 +369,7 @@ async function writeMark(path: string, mark: bigint): Promise<void> {
   await fsyncDir(dirname(path));
 }
 
-// shared/ does not import from src/: these mirror src/cache/durable-file.ts.
+// shared/ does not import from src/: these mirror src/durable/durable-file.ts.
 
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');

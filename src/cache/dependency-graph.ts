@@ -5,7 +5,8 @@
 //
 // Writes. add/remove queue their edge; the calls of one event-loop turn share
 // one write and one fdatasync (group commit), one group in flight at a time,
-// records in call order (dependency-log.ts has the format). The graph in
+// records in call order (dependency-log.ts has the records,
+// src/durable/group-log.ts the log and the writer). The graph in
 // memory changes only after its group is durable, so what a reader sees has
 // been acknowledged. A failed write rejects its whole group, is cut from the
 // file, and writes go on; a failed fdatasync rejects its group and every
@@ -20,11 +21,11 @@
 // meanwhile are copied over, and the new file is fsynced and renamed in
 // place, and the directory fsynced.
 
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle } from 'node:fs/promises';
 import { LIMITS } from '../../shared/limits.js';
-import { createLog, DependencyError, encodeHeader, encodeRecords, HEADER_BYTES, LOG_FILE, recordBytes, replayLog, type EdgeOp, type LogRecord } from './dependency-log.js';
-import { ensureDir, fsyncDir, readAt, readIfExists, storageCode, writeAt } from './durable-file.js';
+import { readAt, storageCode, writeAt } from '../durable/durable-file.js';
+import { AppendFailure, GroupCommitter, GroupLogFile, HEADER_BYTES, type GroupLogLogger } from '../durable/group-log.js';
+import { DEPENDENCY_LOG, DependencyError, LOG_FILE, type EdgeOp, type LogRecord } from './dependency-log.js';
 import { EdgeSet } from './edge-set.js';
 
 export { DependencyError, type DependencyErrorCode } from './dependency-log.js';
@@ -44,7 +45,7 @@ const COMPACT_DEAD_RECORDS_MIN = 1000;
 const COMPACT_CHUNK_RECORDS = 4096;
 
 /** What the graph logs through (a pino Logger fits). */
-export type GraphLogger = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+export type GraphLogger = GroupLogLogger;
 
 export type DependencyGraphOptions = {
   /** add() of a new edge beyond this many is refused with DEPENDENCY_LIMIT. */
@@ -85,24 +86,17 @@ export class DependencyGraph {
   private queue: Pending[] = [];
   /** Queued or in-flight calls per edge: while any, a call on that edge waits its turn. */
   private readonly queuedPerEdge = new Map<string, number>();
-  private commitScheduled = false;
-  /** Group commits and the compaction's swap run one at a time, in this chain. */
-  private chain: Promise<void> = Promise.resolve();
+  /** Group commits and the compaction's swap run one at a time, in its chain. */
+  private readonly committer = new GroupCommitter(() => this.commitGroup());
   private failure: DependencyError | null = null;
   private closing = false;
   private closed: Promise<void> | null = null;
   private compaction: Promise<void> | null = null;
   private compactAboveDead = COMPACT_DEAD_RECORDS_MIN;
-  private readonly counters = { writes: 0, fsyncs: 0, compactions: 0 };
 
   private constructor(
-    private readonly dir: string,
-    private readonly path: string,
-    private handle: FileHandle,
+    private readonly file: GroupLogFile<LogRecord>,
     private readonly edges: EdgeSet,
-    private logBytes: number,
-    private records: number,
-    private nextGroup: number,
     private readonly maxEdges: number,
     private readonly log: GraphLogger,
   ) {}
@@ -116,29 +110,13 @@ export class DependencyGraph {
     const maxEdges = options.maxEdges ?? DEPENDENCY_EDGES_MAX_DEFAULT;
     if (!Number.isSafeInteger(maxEdges) || maxEdges < 1) throw new DependencyError('INVALID_PARAMETER', `maxEdges must be a positive integer, got ${maxEdges}`);
     const log = options.log ?? SILENT;
-    await ensureDir(dir);
-    const path = join(dir, LOG_FILE);
-    // A compaction cut short by a crash: the log itself was never replaced.
-    await rm(`${path}.tmp`, { force: true });
     const edges = new EdgeSet();
-    const buf = await readIfExists(path);
-    const replay = buf === null ? null : replayLog(buf, path, (group) => applyGroup(edges, group));
-    if (replay === null) {
-      if (buf !== null) log.warn({ path, bytes: buf.length }, 'dependency log has no complete header (cut while it was created); starting it again');
-      const handle = await createLog(dir, path);
-      return new DependencyGraph(dir, path, handle, edges, HEADER_BYTES, 0, 1, maxEdges, log);
+    // A failed fdatasync fails the graph (fail()), so its group is left as it is.
+    const file = await GroupLogFile.open(dir, LOG_FILE, DEPENDENCY_LOG, (group) => applyGroup(edges, group), log, { afterFailure: 'keep' });
+    if (edges.size > maxEdges) {
+      log.warn({ path: file.path, edges: edges.size, maxEdges }, 'dependency log holds more edges than maxEdges; new edges are refused until some are removed');
     }
-    const handle = await open(path, 'r+');
-    if (replay.tornTail !== null) {
-      await handle.truncate(replay.goodBytes);
-      await handle.datasync();
-      log.warn(
-        { path, offset: replay.tornTail.offset, reason: replay.tornTail.reason, droppedBytes: (buf?.length ?? 0) - replay.goodBytes },
-        'dependency log had a torn tail (a group never acknowledged); cut it off',
-      );
-    }
-    if (edges.size > maxEdges) log.warn({ path, edges: edges.size, maxEdges }, 'dependency log holds more edges than maxEdges; new edges are refused until some are removed');
-    return new DependencyGraph(dir, path, handle, edges, replay.goodBytes, replay.records, replay.nextGroup, maxEdges, log);
+    return new DependencyGraph(file, edges, maxEdges, log);
   }
 
   get edgeCount(): number {
@@ -234,21 +212,21 @@ export class DependencyGraph {
   stats(): DependencyGraphStats {
     return {
       edges: this.edges.size,
-      records: this.records,
-      deadRecords: this.records - this.edges.size,
-      logBytes: this.logBytes,
-      ...this.counters,
+      records: this.file.records,
+      deadRecords: this.file.records - this.edges.size,
+      logBytes: this.file.bytes,
+      ...this.file.counters,
       failed: this.failure !== null,
     };
   }
 
   /** Resolves once no call is queued, no group is in flight and no compaction runs. */
   async idle(): Promise<void> {
-    while (this.commitScheduled || this.queue.length > 0 || this.compaction !== null) {
+    while (this.committer.scheduled || this.queue.length > 0 || this.compaction !== null) {
       if (this.compaction !== null) await this.compaction;
       // A commit scheduled for this turn joins the chain first.
       else await new Promise<void>((resolve) => setImmediate(resolve));
-      await this.chain;
+      await this.committer.settled();
     }
   }
 
@@ -274,24 +252,8 @@ export class DependencyGraph {
     this.queuedPerEdge.set(id, (this.queuedPerEdge.get(id) ?? 0) + 1);
     return new Promise<boolean>((resolve, reject) => {
       this.queue.push({ op, parent, child, id, resolve, reject });
-      this.scheduleCommit();
+      this.committer.schedule();
     });
-  }
-
-  /** One commit per event-loop turn: every call of the turn joins it. */
-  private scheduleCommit(): void {
-    if (this.commitScheduled) return;
-    this.commitScheduled = true;
-    setImmediate(() => void this.exclusive(() => this.commitGroup()));
-  }
-
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task);
-    this.chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
   }
 
   /** Takes calls in order up to the group bounds and decides each against what the earlier ones will have done. */
@@ -314,7 +276,7 @@ export class DependencyGraph {
       if (changes) {
         const record = { op: pending.op, parent: pending.parent, child: pending.child };
         records.push(record);
-        bytes += recordBytes(record);
+        bytes += DEPENDENCY_LOG.recordBytes(record);
         effect.set(pending.id, pending.op === 'add');
         edges += pending.op === 'add' ? 1 : -1;
       }
@@ -326,7 +288,6 @@ export class DependencyGraph {
 
   /** Runs in the chain. Never throws: each call of the group is settled. */
   private async commitGroup(): Promise<void> {
-    this.commitScheduled = false;
     const failure = this.failure;
     if (failure !== null) {
       for (const pending of this.queue.splice(0)) {
@@ -339,12 +300,10 @@ export class DependencyGraph {
     let error: Error | null = null;
     if (records.length > 0) {
       try {
-        await this.append(encodeRecords(records, this.nextGroup));
+        await this.append(records);
         applyGroup(this.edges, records);
-        this.records += records.length;
-        this.nextGroup = (this.nextGroup + 1) >>> 0;
       } catch (caught) {
-        error = caught instanceof DependencyError ? caught : storageError(caught, `append to ${this.path}`);
+        error = caught instanceof DependencyError ? caught : storageError(caught, `append to ${this.file.path}`);
       }
     }
     for (const { pending, changes } of ops) {
@@ -352,7 +311,7 @@ export class DependencyGraph {
       if (error !== null) pending.reject(error);
       else pending.resolve(changes);
     }
-    if (this.queue.length > 0) this.scheduleCommit();
+    if (this.queue.length > 0) this.committer.schedule();
     this.maybeCompact();
   }
 
@@ -362,23 +321,16 @@ export class DependencyGraph {
     else this.queuedPerEdge.set(pending.id, left);
   }
 
-  /** Writes one group at the end of the log and fdatasyncs it. */
-  private async append(buf: Buffer): Promise<void> {
+  /** Writes one group at the end of the log and fdatasyncs it (a failed write is cut off the file, so the next group follows whole ones). */
+  private async append(records: readonly LogRecord[]): Promise<void> {
     try {
-      await writeAt(this.handle, buf, this.logBytes);
-      this.counters.writes++;
-    } catch (error) {
-      // Cut whatever part reached the file, so the next group follows whole ones.
-      await this.handle.truncate(this.logBytes).catch((cut: unknown) => this.fail(cut, 'truncate after a failed write'));
-      throw storageError(error, `write to ${this.path}`);
+      await this.file.append(records);
+    } catch (caught) {
+      if (!(caught instanceof AppendFailure)) throw caught;
+      if (caught.stage === 'fdatasync') throw this.fail(caught.error, 'fdatasync');
+      if (!caught.cut) this.fail(caught.cutError, 'truncate after a failed write');
+      throw storageError(caught.error, `write to ${this.file.path}`);
     }
-    try {
-      await this.handle.datasync();
-      this.counters.fsyncs++;
-    } catch (error) {
-      throw this.fail(error, 'fdatasync');
-    }
-    this.logBytes += buf.length;
   }
 
   /** From now on every write is refused with this error. */
@@ -386,26 +338,26 @@ export class DependencyGraph {
     const message = error instanceof Error ? error.message : String(error);
     this.failure ??= new DependencyError(
       storageCode(error),
-      `${what} of ${this.path} failed (${message}); dependency writes are refused until the server restarts`,
+      `${what} of ${this.file.path} failed (${message}); dependency writes are refused until the server restarts`,
       error,
     );
-    this.log.warn({ err: error, path: this.path }, this.failure.message);
+    this.log.warn({ err: error, path: this.file.path }, this.failure.message);
     return this.failure;
   }
 
   private async shutdown(): Promise<void> {
     this.closing = true;
     await this.compaction;
-    while (this.queue.length > 0) await this.exclusive(() => this.commitGroup());
-    await this.chain;
-    await this.handle.close();
+    while (this.queue.length > 0) await this.committer.runGroup();
+    await this.committer.settled();
+    await this.file.close();
   }
 
   // ---- compaction ----------------------------------------------------------------
 
   private maybeCompact(): void {
     if (this.compaction !== null || this.closing || this.failure !== null) return;
-    const dead = this.records - this.edges.size;
+    const dead = this.file.records - this.edges.size;
     if (dead <= this.edges.size || dead <= this.compactAboveDead) return;
     this.compaction = this.compact().finally(() => {
       this.compaction = null;
@@ -413,46 +365,41 @@ export class DependencyGraph {
   }
 
   private async compact(): Promise<void> {
-    const start = { bytes: this.logBytes, records: this.records, group: this.nextGroup };
-    const tmpPath = `${this.path}.tmp`;
+    const file = this.file;
+    const start = { bytes: file.bytes, records: file.records, group: file.nextGroup };
     let tmp: FileHandle | null = null;
     let installed = false;
     try {
       // Read-write: once renamed it is the log, and the next compaction reads its tail.
-      tmp = await open(tmpPath, 'w+');
+      tmp = await file.openRewrite();
       const snapshot = await this.writeSnapshot(tmp, start.group);
       // The bulk is synced before the swap, so the swap waits only for the tail.
       await tmp.datasync();
       const target = tmp;
-      await this.exclusive(async () => {
+      await this.committer.exclusive(async () => {
         if (this.closing || this.failure !== null) throw new CompactionAborted();
-        const tail = Buffer.alloc(this.logBytes - start.bytes);
-        await readAt(this.handle, tail, start.bytes);
+        const tail = Buffer.alloc(file.bytes - start.bytes);
+        await readAt(file.handle, tail, start.bytes);
         await writeAt(target, tail, snapshot.bytes);
-        await target.datasync();
-        await rename(tmpPath, this.path);
-        // The path names the new file now: append to it whatever happens next.
+        // fdatasync, rename over the log, append to the new file from now on.
+        await file.installRewrite(target, {
+          bytes: snapshot.bytes + tail.length,
+          records: snapshot.records + (file.records - start.records),
+          nextGroup: file.nextGroup,
+        });
         installed = true;
-        const old = this.handle;
-        this.handle = target;
-        this.logBytes = snapshot.bytes + tail.length;
-        this.records = snapshot.records + (this.records - start.records);
-        await old.close().catch(() => undefined);
-        await fsyncDir(this.dir).catch((error: unknown) => {
+        await file.syncDir().catch((error: unknown) => {
           throw this.fail(error, 'fsync of the directory after compaction');
         });
       });
-      this.counters.compactions++;
-      this.log.info({ path: this.path, edges: this.edges.size, records: this.records, bytes: this.logBytes }, 'dependency log compacted');
+      file.counters.compactions++;
+      this.log.info({ path: file.path, edges: this.edges.size, records: file.records, bytes: file.bytes }, 'dependency log compacted');
     } catch (error) {
-      if (!installed) {
-        await tmp?.close().catch(() => undefined);
-        await rm(tmpPath, { force: true }).catch(() => undefined);
-      }
+      if (!installed) await file.abandonRewrite(tmp);
       if (error instanceof CompactionAborted) return;
       // Not again until the dead records have doubled.
-      this.compactAboveDead = Math.max(COMPACT_DEAD_RECORDS_MIN, 2 * (this.records - this.edges.size));
-      this.log.warn({ err: error, path: this.path }, 'dependency log compaction failed; the old log stays in use');
+      this.compactAboveDead = Math.max(COMPACT_DEAD_RECORDS_MIN, 2 * (file.records - this.edges.size));
+      this.log.warn({ err: error, path: file.path }, 'dependency log compaction failed; the old log stays in use');
     }
   }
 
@@ -474,12 +421,12 @@ export class DependencyGraph {
       for (; next.done !== true && chunk.length < COMPACT_CHUNK_RECORDS; next = edges.next()) {
         chunk.push({ op: 'add', parent: next.value[0], child: next.value[1] });
       }
-      const buf = encodeRecords(chunk, group, next.done === true);
+      const buf = DEPENDENCY_LOG.encode(chunk, group, next.done === true);
       await writeAt(tmp, buf, bytes);
       bytes += buf.length;
       records += chunk.length;
     }
-    await writeAt(tmp, encodeHeader(records > 0 ? group : firstTailGroup), 0);
+    await writeAt(tmp, DEPENDENCY_LOG.header(records > 0 ? group : firstTailGroup), 0);
     return { bytes, records };
   }
 }

@@ -14,18 +14,22 @@
 //           | u16 participants | u16 shard id × participants
 //   done    u8 txn id bytes | txn id (UTF-8)
 //
-// Writes (as src/cache/dependency-graph.ts). logCommit calls of one
-// event-loop turn share one write and one fdatasync (group commit), one group
-// in flight at a time, records in call order; a decision counts (decisionOf,
-// pending) only once its group is durable, and logCommit resolves then.
+// The log is a group log (src/durable/group-log.ts has the framing, the
+// groups, the scan at open, the group writer and the rewrite), as the
+// dependency log is; this file has its records and its policies.
+//
+// Writes. logCommit calls of one event-loop turn share one write and one
+// fdatasync (group commit), one group in flight at a time, records in call
+// order; a decision counts (decisionOf, pending) only once its group is
+// durable, and logCommit resolves then.
 // markDone is lazy: its record rides along with the next commit group, or is
 // written (with its own fdatasync, shared by every done of the wait) after
 // `doneFlushMs` when no commit comes. Every group is fdatasynced before the
 // next is written, even a group of done records, so only the final group can
 // be torn by a crash.
 //
-// Damage (as src/cache/dependency-log.ts). Groups are numbered consecutively
-// (mod 2^32) from the header's first group; replay applies a group only once
+// Damage (group-log.ts). Groups are numbered consecutively (mod 2^32) from
+// the header's first group; replay applies a group only once
 // it has read its last record. A record that does not parse ends the good
 // part; if a valid record of a later group follows it, an acknowledged group
 // follows the damage, which is then not a torn tail: open refuses with
@@ -57,11 +61,10 @@
 // decision. Pending decisions are the transactions in flight, few, so this
 // costs about two fsyncs once per `compactMinDead` transactions.
 
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { type FileHandle } from 'node:fs/promises';
 import { MantisError } from '../../shared/errors.js';
-import { ensureDir, fsyncDir, readIfExists, storageCode, writeAt } from '../cache/durable-file.js';
+import { storageCode, writeAt } from '../durable/durable-file.js';
+import { AppendFailure, GroupCommitter, GroupLogFile, GroupLogFormat, HEADER_BYTES, type GroupLogLogger, type RecordCodec } from '../durable/group-log.js';
 
 export const COORDINATOR_LOG_FILE = 'coordinator.log';
 /** A transaction id is 1..255 bytes of UTF-8. */
@@ -73,13 +76,10 @@ export const COMPACT_MIN_DEAD_DEFAULT = 10_000;
 /** Default of options.doneFlushMs. */
 export const DONE_FLUSH_MS_DEFAULT = 200;
 
-const HEADER_BYTES = 16;
-const MAGIC = Buffer.from('MNTSCLG1', 'latin1');
-const RECORD_HEADER_BYTES = 11;
+/** u16 body bytes. */
+const HEAD_BYTES = 2;
 const KIND_COMMIT = 1;
 const KIND_DONE = 2;
-const KIND_MASK = 0x03;
-const LAST_IN_GROUP = 0x80;
 /** A group commit writes at most this much; the rest goes in the next group at once. */
 const GROUP_RECORDS_MAX = 4096;
 const GROUP_BYTES_MAX = 1024 * 1024;
@@ -109,7 +109,7 @@ export type CommitDecision = { readonly outcome: 'commit'; readonly commitTs: nu
 export type PendingDecision = CommitDecision & { readonly txnId: string };
 
 /** What the log logs through (a pino Logger fits). */
-export type CoordinatorLogLogger = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+export type CoordinatorLogLogger = GroupLogLogger;
 
 export type CoordinatorLogOptions = {
   /** Compact when more dead records than this (and than pending decisions) are in the file. */
@@ -150,24 +150,17 @@ export class CoordinatorLog {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Ids whose decision is in doubt (a failed fdatasync that could not be undone). */
   private readonly doubtful = new Map<string, CoordinatorLogError>();
-  private commitScheduled = false;
   private doneTimer: NodeJS.Timeout | null = null;
-  /** Group commits and compactions run one at a time, in this chain. */
-  private chain: Promise<void> = Promise.resolve();
+  /** Group commits and compactions run one at a time, in its chain. */
+  private readonly committer = new GroupCommitter(() => this.commitGroup());
   private failure: CoordinatorLogError | null = null;
   private closing = false;
   private closed: Promise<void> | null = null;
   private compactAboveDead: number;
-  private readonly counters = { writes: 0, fsyncs: 0, compactions: 0 };
 
   private constructor(
-    private readonly dir: string,
-    private readonly path: string,
-    private handle: FileHandle,
+    private readonly file: GroupLogFile<LogRecord>,
     private readonly decisions: Map<string, CommitDecision>,
-    private logBytes: number,
-    private records: number,
-    private nextGroup: number,
     private readonly compactMinDead: number,
     private readonly doneFlushMs: number,
     private readonly log: CoordinatorLogLogger,
@@ -186,34 +179,11 @@ export class CoordinatorLog {
     if (!Number.isSafeInteger(compactMinDead) || compactMinDead < 0) throw new CoordinatorLogError('INVALID_PARAMETER', `compactMinDead must be a whole number, got ${compactMinDead}`);
     if (!(doneFlushMs >= 0)) throw new CoordinatorLogError('INVALID_PARAMETER', `doneFlushMs must be ≥ 0, got ${doneFlushMs}`);
     const log = options.log ?? SILENT;
-    await ensureDir(dir);
-    const path = join(dir, COORDINATOR_LOG_FILE);
-    // A compaction cut short by a crash: the log itself was never replaced.
-    await rm(`${path}.tmp`, { force: true });
     const decisions = new Map<string, CommitDecision>();
-    const buf = await readIfExists(path);
-    const replay = buf === null ? null : replayLog(buf, path, (group) => applyGroup(decisions, group));
-    if (replay === null) {
-      if (buf !== null) log.warn({ path, bytes: buf.length }, 'coordinator log has no complete header (cut while it was created); starting it again');
-      const handle = await createLog(dir, path);
-      return new CoordinatorLog(dir, path, handle, decisions, HEADER_BYTES, 0, 1, compactMinDead, doneFlushMs, log);
-    }
-    const handle = await open(path, 'r+');
-    if (replay.tornTail !== null) {
-      try {
-        await handle.truncate(replay.goodBytes);
-        await handle.datasync();
-      } catch (error) {
-        await handle.close();
-        throw error;
-      }
-      log.warn(
-        { path, offset: replay.tornTail.offset, reason: replay.tornTail.reason, droppedBytes: (buf?.length ?? 0) - replay.goodBytes },
-        'coordinator log had a torn tail (a group never acknowledged); cut it off',
-      );
-    }
-    if (decisions.size > 0) log.info({ path, pending: decisions.size }, 'coordinator log has commit decisions to finish');
-    return new CoordinatorLog(dir, path, handle, decisions, replay.goodBytes, replay.records, replay.nextGroup, compactMinDead, doneFlushMs, log);
+    // A failed write or fdatasync is cut off durably: a rejected decision must never come back.
+    const file = await GroupLogFile.open(dir, COORDINATOR_LOG_FILE, COORDINATOR_LOG, (group) => applyGroup(decisions, group), log, { afterFailure: 'cut' });
+    if (decisions.size > 0) log.info({ path: file.path, pending: decisions.size }, 'coordinator log has commit decisions to finish');
+    return new CoordinatorLog(file, decisions, compactMinDead, doneFlushMs, log);
   }
 
   /**
@@ -286,7 +256,8 @@ export class CoordinatorLog {
   }
 
   stats(): CoordinatorLogStats {
-    return { records: this.records, pending: this.decisions.size, bytes: this.logBytes, ...this.counters, failed: this.failure !== null };
+    const file = this.file;
+    return { records: file.records, pending: this.decisions.size, bytes: file.bytes, ...file.counters, failed: this.failure !== null };
   }
 
   /**
@@ -296,11 +267,11 @@ export class CoordinatorLog {
    */
   async idle(): Promise<void> {
     if (this.queue.length > 0) this.scheduleCommit();
-    while (this.commitScheduled) {
+    while (this.committer.scheduled) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      await this.chain;
+      await this.committer.settled();
     }
-    await this.chain;
+    await this.committer.settled();
   }
 
   /** Writes what is queued (done records included), then closes. Later logCommit calls: SHUTTING_DOWN. */
@@ -317,42 +288,24 @@ export class CoordinatorLog {
       clearTimeout(this.doneTimer);
       this.doneTimer = null;
     }
-    if (this.commitScheduled) return;
-    this.commitScheduled = true;
-    setImmediate(() => void this.exclusive(() => this.commitGroup()));
-  }
-
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task);
-    this.chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    this.committer.schedule();
   }
 
   /** Runs in the chain. Never throws: every commit call of the group is settled. */
   private async commitGroup(): Promise<void> {
-    this.commitScheduled = false;
     if (this.failure !== null) {
       this.rejectQueue(this.failure);
       return;
     }
     let taken = 0;
     let bytes = 0;
-    for (; taken < this.queue.length && taken < GROUP_RECORDS_MAX && bytes < GROUP_BYTES_MAX; taken++) bytes += recordBytes(this.queue[taken].record);
+    for (; taken < this.queue.length && taken < GROUP_RECORDS_MAX && bytes < GROUP_BYTES_MAX; taken++) bytes += COORDINATOR_LOG.recordBytes(this.queue[taken].record);
     const group = this.queue.slice(0, taken);
     this.queue = this.queue.slice(taken);
     if (group.length === 0) return;
-    const buf = encodeRecords(
-      group.map((q) => q.record),
-      this.nextGroup,
-    );
     let error: CoordinatorLogError | null = null;
     try {
-      await this.append(buf);
-      this.records += group.length;
-      this.nextGroup = (this.nextGroup + 1) >>> 0;
+      await this.append(group.map((q) => q.record));
     } catch (caught) {
       error = caught as CoordinatorLogError;
     }
@@ -373,7 +326,7 @@ export class CoordinatorLog {
       }
     }
     if (error !== null) {
-      this.log.warn({ err: error, path: this.path, decisions: group.length - dones.length, inDoubt: error.inDoubt }, 'coordinator log write failed');
+      this.log.warn({ err: error, path: this.file.path, decisions: group.length - dones.length, inDoubt: error.inDoubt }, 'coordinator log write failed');
       // Done records are only an optimisation: keep them for the next group while the log can go on.
       if (this.failure === null && dones.length > 0) this.queue = dones.concat(this.queue);
     }
@@ -384,7 +337,7 @@ export class CoordinatorLog {
   }
 
   private armDoneTimer(): void {
-    if (this.commitScheduled || this.doneTimer !== null) return;
+    if (this.committer.scheduled || this.doneTimer !== null) return;
     this.doneTimer = setTimeout(() => {
       this.doneTimer = null;
       this.scheduleCommit();
@@ -400,39 +353,26 @@ export class CoordinatorLog {
     }
   }
 
-  /** Writes one group at the end of the log and fdatasyncs it; on failure undoes it (file header). */
-  private async append(buf: Buffer): Promise<void> {
+  /**
+   * Writes one group at the end of the log and fdatasyncs it; on failure the
+   * group was cut off the file, durably (file header), unless that failed too.
+   */
+  private async append(records: readonly LogRecord[]): Promise<void> {
+    const path = this.file.path;
     try {
-      await writeAt(this.handle, buf, this.logBytes);
-      this.counters.writes++;
-    } catch (error) {
-      const undone = await this.undo();
-      const failed = storageError(error, `write to ${this.path}`, false);
-      if (!undone) this.fail(failed, 'the write could not be cut from the file');
-      throw failed;
-    }
-    try {
-      await this.handle.datasync();
-      this.counters.fsyncs++;
-    } catch (error) {
-      const undone = await this.undo();
-      if (undone) throw storageError(error, `fdatasync of ${this.path}`, false);
-      const doubt = storageError(error, `fdatasync of ${this.path}`, true);
+      await this.file.append(records);
+    } catch (caught) {
+      if (!(caught instanceof AppendFailure)) throw caught;
+      if (!caught.cut) this.log.warn({ err: caught.cutError, path }, 'coordinator log: cutting a failed group off failed');
+      if (caught.stage === 'write') {
+        const failed = storageError(caught.error, `write to ${path}`, false);
+        if (!caught.cut) this.fail(failed, 'the write could not be cut from the file');
+        throw failed;
+      }
+      if (caught.cut) throw storageError(caught.error, `fdatasync of ${path}`, false);
+      const doubt = storageError(caught.error, `fdatasync of ${path}`, true);
       this.fail(doubt, 'a group whose fdatasync failed could not be cut from the file');
       throw doubt;
-    }
-    this.logBytes += buf.length;
-  }
-
-  /** Cuts the file back to the groups that are durable, durably. False when it could not. */
-  private async undo(): Promise<boolean> {
-    try {
-      await this.handle.truncate(this.logBytes);
-      await this.handle.datasync();
-      return true;
-    } catch (error) {
-      this.log.warn({ err: error, path: this.path }, 'coordinator log: cutting a failed group off failed');
-      return false;
     }
   }
 
@@ -443,7 +383,7 @@ export class CoordinatorLog {
       `${cause.message}; ${why}, so commit decisions are refused until the server restarts`,
       { cause },
     );
-    this.log.warn({ err: cause, path: this.path }, this.failure.message);
+    this.log.warn({ err: cause, path: this.file.path }, this.failure.message);
   }
 
   private async shutdown(): Promise<void> {
@@ -453,91 +393,68 @@ export class CoordinatorLog {
       this.doneTimer = null;
     }
     // Every commit group settles its calls; done records get one more try (a failed one is queued again).
-    while (this.failure === null && this.queue.some((q) => 'resolve' in q)) await this.exclusive(() => this.commitGroup());
-    if (this.failure === null && this.queue.length > 0) await this.exclusive(() => this.commitGroup());
+    while (this.failure === null && this.queue.some((q) => 'resolve' in q)) await this.committer.runGroup();
+    if (this.failure === null && this.queue.length > 0) await this.committer.runGroup();
     this.rejectQueue(new CoordinatorLogError('SHUTTING_DOWN', 'the coordinator log is closed'));
-    await this.chain;
-    await this.handle.close();
+    await this.committer.settled();
+    await this.file.close();
   }
 
   // ---- compaction ----------------------------------------------------------------
 
   /** Runs in the chain, after a group. */
   private async maybeCompact(): Promise<void> {
-    const dead = this.records - this.decisions.size;
+    const file = this.file;
+    const dead = file.records - this.decisions.size;
     if (this.closing || this.failure !== null || dead <= this.decisions.size || dead <= this.compactAboveDead) return;
-    const tmpPath = `${this.path}.tmp`;
-    const group = this.nextGroup;
+    const group = file.nextGroup;
     const live: LogRecord[] = [];
     for (const [txnId, d] of this.decisions) live.push({ kind: 'commit', txnId, commitTs: d.commitTs, participants: d.participants });
-    const body = live.length > 0 ? encodeRecords(live, group) : Buffer.alloc(0);
+    const body = live.length > 0 ? COORDINATOR_LOG.encode(live, group) : Buffer.alloc(0);
     let tmp: FileHandle | null = null;
-    let target: FileHandle;
     try {
-      target = tmp = await open(tmpPath, 'w+');
-      await writeAt(target, Buffer.concat([encodeHeader(group), body]), 0);
-      await target.datasync();
-      await rename(tmpPath, this.path);
+      tmp = await file.openRewrite();
+      await writeAt(tmp, Buffer.concat([COORDINATOR_LOG.header(group), body]), 0);
+      // fdatasync, rename over the log, append to the new file from now on.
+      await file.installRewrite(tmp, { bytes: HEADER_BYTES + body.length, records: live.length, nextGroup: live.length > 0 ? (group + 1) >>> 0 : group });
     } catch (error) {
-      await tmp?.close().catch(() => undefined);
-      await rm(tmpPath, { force: true }).catch(() => undefined);
+      await file.abandonRewrite(tmp);
       // Not again until the dead records have doubled.
       this.compactAboveDead = Math.max(this.compactMinDead, 2 * dead);
-      this.log.warn({ err: error, path: this.path }, 'coordinator log compaction failed; the old log stays in use');
+      this.log.warn({ err: error, path: file.path }, 'coordinator log compaction failed; the old log stays in use');
       return;
     }
-    // The path names the new file now: append to it whatever happens next.
-    const old = this.handle;
-    this.handle = target;
-    this.logBytes = HEADER_BYTES + body.length;
-    this.records = live.length;
-    if (live.length > 0) this.nextGroup = (group + 1) >>> 0;
     this.compactAboveDead = this.compactMinDead;
-    await old.close().catch(() => undefined);
     try {
       // Until the rename is durable a crash may bring the old file back: nothing may be acknowledged past it.
-      await fsyncDir(this.dir);
+      await file.syncDir();
     } catch (error) {
-      this.fail(storageError(error, `fsync of ${this.dir} after compaction`, false), 'the compacted log may not be the one a restart finds');
+      this.fail(storageError(error, `fsync of ${file.dir} after compaction`, false), 'the compacted log may not be the one a restart finds');
       return;
     }
-    this.counters.compactions++;
-    this.log.info({ path: this.path, pending: live.length, bytes: this.logBytes }, 'coordinator log compacted');
+    file.counters.compactions++;
+    this.log.info({ path: file.path, pending: live.length, bytes: file.bytes }, 'coordinator log compacted');
   }
 }
 
 // ---- format ----------------------------------------------------------------------
 
-function encodeHeader(firstGroup: number): Buffer {
-  const header = Buffer.alloc(HEADER_BYTES);
-  MAGIC.copy(header, 0);
-  header.writeUInt32LE(firstGroup >>> 0, 8);
-  header.writeUInt32LE(crc32(header.subarray(0, 12)), 12);
-  return header;
-}
-
+/** Bytes of the body: what follows the u16 body length. */
 function bodyBytes(record: LogRecord): number {
   const id = 1 + Buffer.byteLength(record.txnId, 'utf8');
   return record.kind === 'done' ? id : id + 8 + 2 + 2 * record.participants.length;
 }
 
-function recordBytes(record: LogRecord): number {
-  return RECORD_HEADER_BYTES + bodyBytes(record);
-}
-
-/** The records of one group, in order, the last one marked. */
-function encodeRecords(records: readonly LogRecord[], group: number): Buffer {
-  let total = 0;
-  for (const record of records) total += recordBytes(record);
-  const buf = Buffer.allocUnsafe(total);
-  let off = 0;
-  records.forEach((record, i) => {
-    const start = off;
-    const kind = record.kind === 'commit' ? KIND_COMMIT : KIND_DONE;
-    buf.writeUInt32LE(group >>> 0, start + 4);
-    buf.writeUInt8(kind | (i === records.length - 1 ? LAST_IN_GROUP : 0), start + 8);
-    buf.writeUInt16LE(bodyBytes(record), start + 9);
-    off = start + RECORD_HEADER_BYTES;
+const DECISION_CODEC: RecordCodec<LogRecord> = {
+  magic: 'MNTSCLG1',
+  name: 'coordinator log',
+  headBytes: HEAD_BYTES,
+  isKind: (kind) => kind === KIND_COMMIT || kind === KIND_DONE,
+  kindOf: (record) => (record.kind === 'commit' ? KIND_COMMIT : KIND_DONE),
+  bytes: (record) => HEAD_BYTES + bodyBytes(record),
+  write(record, buf, at) {
+    buf.writeUInt16LE(bodyBytes(record), at);
+    let off = at + HEAD_BYTES;
     const idBytes = buf.write(record.txnId, off + 1, 'utf8');
     buf.writeUInt8(idBytes, off);
     off += 1 + idBytes;
@@ -547,122 +464,29 @@ function encodeRecords(records: readonly LogRecord[], group: number): Buffer {
       off += 10;
       for (const shard of record.participants) off = buf.writeUInt16LE(shard, off);
     }
-    buf.writeUInt32LE(crc32(buf.subarray(start + 4, off)), start);
-  });
-  return buf;
-}
-
-/** A new empty log: header, fdatasync, then the directory entry. */
-async function createLog(dir: string, path: string): Promise<FileHandle> {
-  const handle = await open(path, 'w+');
-  try {
-    await writeAt(handle, encodeHeader(1), 0);
-    await handle.datasync();
-    await fsyncDir(dir);
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-  return handle;
-}
-
-type Parsed = { readonly record: LogRecord; readonly group: number; readonly last: boolean; readonly end: number };
-
-/** The record at `off`, or why there is none. */
-function parseRecord(buf: Buffer, off: number): Parsed | string {
-  if (buf.length - off < RECORD_HEADER_BYTES) return 'truncated record header';
-  const flags = buf[off + 8];
-  const kind = flags & KIND_MASK;
-  if ((flags & ~(KIND_MASK | LAST_IN_GROUP)) !== 0 || (kind !== KIND_COMMIT && kind !== KIND_DONE)) return 'bad record flags';
-  const end = off + RECORD_HEADER_BYTES + buf.readUInt16LE(off + 9);
-  if (end > buf.length) return 'truncated record';
-  if (crc32(buf.subarray(off + 4, end)) !== buf.readUInt32LE(off)) return 'checksum mismatch';
-  const body = off + RECORD_HEADER_BYTES;
-  const idBytes = end > body ? buf[body] : 0;
-  const idEnd = body + 1 + idBytes;
-  if (idBytes === 0 || idEnd > end) return 'bad transaction id length';
-  const txnId = buf.toString('utf8', body + 1, idEnd);
-  const group = buf.readUInt32LE(off + 4);
-  const last = (flags & LAST_IN_GROUP) !== 0;
-  if (kind === KIND_DONE) return idEnd === end ? { record: { kind: 'done', txnId }, group, last, end } : 'bad done record length';
-  if (end - idEnd < 10) return 'bad commit record length';
-  const commitTs = buf.readBigUInt64LE(idEnd);
-  const count = buf.readUInt16LE(idEnd + 8);
-  if (end !== idEnd + 10 + 2 * count) return 'bad commit record length';
-  if (commitTs < 1n || commitTs > BigInt(Number.MAX_SAFE_INTEGER)) return 'bad commit timestamp';
-  const participants: number[] = [];
-  for (let i = 0; i < count; i++) participants.push(buf.readUInt16LE(idEnd + 10 + 2 * i));
-  return { record: { kind: 'commit', txnId, commitTs: Number(commitTs), participants }, group, last, end };
-}
-
-type ReplayResult = {
-  /** Bytes of whole groups: the file is cut here when it is longer. */
-  readonly goodBytes: number;
-  /** Records in those groups. */
-  readonly records: number;
-  /** The number the next group written must carry. */
-  readonly nextGroup: number;
-  /** Why the tail was dropped (null when the file ended cleanly). */
-  readonly tornTail: { readonly offset: number; readonly reason: string } | null;
+    return off;
+  },
+  end: (buf, at) => at + HEAD_BYTES + buf.readUInt16LE(at),
+  read(buf, at, end, kind) {
+    const body = at + HEAD_BYTES;
+    const idBytes = end > body ? buf[body] : 0;
+    const idEnd = body + 1 + idBytes;
+    if (idBytes === 0 || idEnd > end) return 'bad transaction id length';
+    const txnId = buf.toString('utf8', body + 1, idEnd);
+    if (kind === KIND_DONE) return idEnd === end ? { kind: 'done', txnId } : 'bad done record length';
+    if (end - idEnd < 10) return 'bad commit record length';
+    const commitTs = buf.readBigUInt64LE(idEnd);
+    const count = buf.readUInt16LE(idEnd + 8);
+    if (end !== idEnd + 10 + 2 * count) return 'bad commit record length';
+    if (commitTs < 1n || commitTs > BigInt(Number.MAX_SAFE_INTEGER)) return 'bad commit timestamp';
+    const participants: number[] = [];
+    for (let i = 0; i < count; i++) participants.push(buf.readUInt16LE(idEnd + 10 + 2 * i));
+    return { kind: 'commit', txnId, commitTs: Number(commitTs), participants };
+  },
+  corrupt: (message) => new CoordinatorLogError('DATA_CORRUPT', message),
 };
 
-/**
- * Reads a whole log, handing each complete group to `apply` in order.
- * Returns null when there is no usable header and nothing else (a file cut
- * while it was being created: start it again). Throws DATA_CORRUPT when the
- * damage is not a torn tail (see the file header).
- */
-function replayLog(buf: Buffer, path: string, apply: (group: readonly LogRecord[]) => void): ReplayResult | null {
-  const headerOk = buf.length >= HEADER_BYTES && buf.subarray(0, 8).equals(MAGIC) && crc32(buf.subarray(0, 12)) === buf.readUInt32LE(12);
-  if (!headerOk) {
-    if (buf.length <= HEADER_BYTES) return null;
-    throw new CoordinatorLogError('DATA_CORRUPT', `${path}: bad header (not a coordinator log, or damaged); the data directory is damaged`);
-  }
-  let expected = buf.readUInt32LE(8);
-  let groupStart = HEADER_BYTES;
-  let records = 0;
-  let pending: LogRecord[] = [];
-  for (let off = HEADER_BYTES; off < buf.length; ) {
-    const parsed = parseRecord(buf, off);
-    const problem = typeof parsed === 'string' ? parsed : parsed.group !== expected ? `group ${parsed.group} where ${expected} was due` : null;
-    if (problem !== null) {
-      // A record that parsed (a wrong group) is itself evidence: scan from it.
-      refuseIfAcknowledgedFollows(buf, typeof parsed === 'string' ? off + 1 : off, expected, path, off, problem);
-      return { goodBytes: groupStart, records, nextGroup: expected, tornTail: { offset: off, reason: problem } };
-    }
-    const record = parsed as Parsed;
-    pending.push(record.record);
-    off = record.end;
-    if (record.last) {
-      apply(pending);
-      records += pending.length;
-      pending = [];
-      expected = (expected + 1) >>> 0;
-      groupStart = off;
-    }
-  }
-  const tornTail = pending.length > 0 ? { offset: groupStart, reason: `group ${expected} has no last record` } : null;
-  return { goodBytes: groupStart, records, nextGroup: expected, tornTail };
-}
-
-/** Throws DATA_CORRUPT when a valid record of a group other than `group` starts at or after `from`. */
-function refuseIfAcknowledgedFollows(buf: Buffer, from: number, group: number, path: string, damagedAt: number, problem: string): void {
-  for (let off = from; off + RECORD_HEADER_BYTES <= buf.length; ) {
-    const parsed = parseRecord(buf, off);
-    if (typeof parsed === 'string') {
-      off++;
-      continue;
-    }
-    if (parsed.group !== group) {
-      throw new CoordinatorLogError(
-        'DATA_CORRUPT',
-        `${path}: the record at byte ${damagedAt} is damaged (${problem}) and acknowledged records follow it ` +
-          `(group ${parsed.group} at byte ${off}); the data directory is damaged`,
-      );
-    }
-    off = parsed.end;
-  }
-}
+const COORDINATOR_LOG = new GroupLogFormat(DECISION_CODEC);
 
 function applyGroup(decisions: Map<string, CommitDecision>, group: readonly LogRecord[]): void {
   for (const record of group) {

@@ -14,7 +14,9 @@ import { tempDirMaker } from './temp-dirs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_GRAPH = join(ROOT, 'dist/src/cache/dependency-graph.js');
-const GRAPH_SOURCES = ['dependency-graph', 'dependency-log', 'durable-file', 'edge-set'].map((m) => `src/cache/${m}.ts`).concat(['shared/limits.ts', 'shared/errors.ts']);
+const GRAPH_SOURCES = ['dependency-graph', 'dependency-log', 'edge-set']
+  .map((m) => `src/cache/${m}.ts`)
+  .concat(['src/durable/group-log.ts', 'src/durable/durable-file.ts', 'shared/limits.ts', 'shared/errors.ts']);
 
 const tempDir = tempDirMaker('mantis-deps-');
 

@@ -15,7 +15,7 @@ import { tempDirMaker } from '../cache/temp-dirs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_LOG = join(ROOT, 'dist/src/txn/coordinator-log.js');
-const LOG_SOURCES = ['src/txn/coordinator-log.ts', 'src/cache/durable-file.ts', 'shared/errors.ts'];
+const LOG_SOURCES = ['src/txn/coordinator-log.ts', 'src/durable/group-log.ts', 'src/durable/durable-file.ts', 'shared/errors.ts'];
 
 const tempDir = tempDirMaker('mantis-coord-');
 

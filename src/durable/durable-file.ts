@@ -1,7 +1,7 @@
-// Durable file steps for the main thread's cache files (dependency log,
-// policies): asynchronous, so the event loop keeps serving while the disk
-// syncs. The shard-side equivalents (workers/lsm/manifest.ts, data-dir.ts)
-// are synchronous; these may not be.
+// Durable file steps for the main thread's files (the group logs of
+// group-log.ts, cache policies): asynchronous, so the event loop keeps
+// serving while the disk syncs. The shard-side equivalents
+// (workers/lsm/manifest.ts, data-dir.ts) are synchronous; these may not be.
 
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
