@@ -2,18 +2,16 @@
 // cycle-safe walks, group commit, refusals, a torn tail cut off and a damaged
 // middle refused, compaction (also with writes racing it), write and fsync
 // failures, and acknowledged edges surviving kill -9 of a writer process.
-import { execSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DependencyError, DependencyGraph, type GraphLogger } from '../../src/cache/dependency-graph.js';
 import { encodeHeader, encodeRecords, LOG_FILE } from '../../src/cache/dependency-log.js';
+import { ensureBuilt, runAndKill, wholeLines } from '../helpers/child-process.js';
 import { tempDirMaker } from './temp-dirs.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIST_GRAPH = join(ROOT, 'dist/src/cache/dependency-graph.js');
+const DIST_GRAPH = 'dist/src/cache/dependency-graph.js';
 const GRAPH_SOURCES = ['dependency-graph', 'dependency-log', 'edge-set']
   .map((m) => `src/cache/${m}.ts`)
   .concat(['src/durable/group-log.ts', 'src/durable/durable-file.ts', 'shared/limits.ts', 'shared/errors.ts']);
@@ -378,47 +376,16 @@ describe('DependencyGraph', () => {
   });
 
   describe('kill -9 of a writer process', () => {
-    beforeAll(() => {
-      const newest = Math.max(...GRAPH_SOURCES.map((f) => statSync(join(ROOT, f)).mtimeMs));
-      if (existsSync(DIST_GRAPH) && statSync(DIST_GRAPH).mtimeMs >= newest) return;
-      try {
-        execSync('npm run build --silent', { cwd: ROOT, stdio: 'pipe' });
-      } catch (error) {
-        // tsc still emits on type errors elsewhere in the tree; only a missing graph is fatal.
-        if (!existsSync(DIST_GRAPH)) throw error;
-      }
-    });
+    beforeAll(() => ensureBuilt(DIST_GRAPH, GRAPH_SOURCES));
 
     /** Runs the writer until it has acknowledged `acks` calls, then SIGKILLs it; returns its output. */
-    function runAndKill(dir: string, prefix: string, acks: number): Promise<string> {
-      const child = spawn(process.execPath, [join(ROOT, 'test/cache/fixtures/dependency-writer.mjs'), dir, prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`writer acknowledged too little in time:\n${stdout.slice(-500)}\n${stderr}`));
-        }, 30_000);
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.split('\n').length > acks && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        });
-        child.on('exit', (code, signal) => {
-          clearTimeout(timer);
-          if (signal === 'SIGKILL') resolve(stdout);
-          else reject(new Error(`writer exited with ${code}: ${stderr}`));
-        });
-      });
-    }
+    const runWriter = (dir: string, prefix: string, acks: number): Promise<string> => runAndKill('test/cache/fixtures/dependency-writer.mjs', [dir, prefix], acks, 'writer');
 
     it('keeps every acknowledged add and removal across three kills', async () => {
       const dir = tempDir();
       const log = recordingLog();
       for (const round of ['r0:', 'r1:', 'r2:']) {
-        const output = await runAndKill(dir, round, 600);
-        // Only whole lines count: the last one may have been cut by the kill.
-        const lines = output.split('\n').slice(0, -1);
+        const lines = wholeLines(await runWriter(dir, round, 600));
         const added = lines.filter((l) => l.startsWith('add ')).map((l) => Number(l.slice(4)));
         const removed = new Set(lines.filter((l) => l.startsWith('del ')).map((l) => Number(l.slice(4))));
         expect(added.length).toBeGreaterThan(100);

@@ -4,17 +4,15 @@
 // keeping exactly the pending decisions, injected ENOSPC / EIO (undone, so a
 // rejected decision never comes back; in doubt when the undo fails too), and
 // acknowledged decisions surviving kill -9 of a writer process.
-import { execSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COORDINATOR_LOG_FILE, CoordinatorLog, CoordinatorLogError, type CoordinatorLogLogger } from '../../src/txn/coordinator-log.js';
 import { tempDirMaker } from '../cache/temp-dirs.js';
+import { ensureBuilt, runAndKill, wholeLines } from '../helpers/child-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIST_LOG = join(ROOT, 'dist/src/txn/coordinator-log.js');
+const DIST_LOG = 'dist/src/txn/coordinator-log.js';
 const LOG_SOURCES = ['src/txn/coordinator-log.ts', 'src/durable/group-log.ts', 'src/durable/durable-file.ts', 'shared/errors.ts'];
 
 const tempDir = tempDirMaker('mantis-coord-');
@@ -390,39 +388,10 @@ describe('CoordinatorLog', () => {
   });
 
   describe('kill -9 of a writer process', () => {
-    beforeAll(() => {
-      const newest = Math.max(...LOG_SOURCES.map((f) => statSync(join(ROOT, f)).mtimeMs));
-      if (existsSync(DIST_LOG) && statSync(DIST_LOG).mtimeMs >= newest) return;
-      try {
-        execSync('npm run build --silent', { cwd: ROOT, stdio: 'pipe' });
-      } catch (error) {
-        // tsc still emits on type errors elsewhere in the tree; only a missing log is fatal.
-        if (!existsSync(DIST_LOG)) throw error;
-      }
-    }, 120_000);
+    beforeAll(() => ensureBuilt(DIST_LOG, LOG_SOURCES), 120_000);
 
     /** Runs the writer until it has printed `lines` lines, then SIGKILLs it; returns its output. */
-    function runAndKill(dir: string, prefix: string, lines: number): Promise<string> {
-      const child = spawn(process.execPath, [join(ROOT, 'test/txn/fixtures/coordinator-writer.mjs'), dir, prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`writer acknowledged too little in time:\n${stdout.slice(-500)}\n${stderr}`));
-        }, 30_000);
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.split('\n').length > lines && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        });
-        child.on('exit', (code, signal) => {
-          clearTimeout(timer);
-          if (signal === 'SIGKILL') resolve(stdout);
-          else reject(new Error(`writer exited with ${code}: ${stderr}`));
-        });
-      });
-    }
+    const runWriter = (dir: string, prefix: string, lines: number): Promise<string> => runAndKill('test/txn/fixtures/coordinator-writer.mjs', [dir, prefix], lines, 'writer');
 
     it('keeps every acknowledged decision not marked done, across three kills and the compactions between', async () => {
       const dir = tempDir();
@@ -432,9 +401,7 @@ describe('CoordinatorLog', () => {
         ['r1-', 2500],
         ['r2-', 800],
       ] as const) {
-        const output = await runAndKill(dir, prefix, lines);
-        // Only whole lines count: the last one may have been cut by the kill.
-        const whole = output.split('\n').slice(0, -1);
+        const whole = wholeLines(await runWriter(dir, prefix, lines));
         const acked = whole.filter((l) => l.startsWith('commit ')).map((l) => Number(l.slice(7)));
         const done = new Set(whole.filter((l) => l.startsWith('done ')).map((l) => Number(l.slice(5))));
         expect(acked.length).toBeGreaterThan(300);

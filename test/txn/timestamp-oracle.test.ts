@@ -3,34 +3,23 @@
 // the GC horizon, restart monotonicity through the durable high-water mark,
 // exhaustion (refused, never an unreserved timestamp), a failing reservation
 // disk, and kill -9 of a process taking timestamps.
-import { execSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MantisError } from '../../shared/errors.js';
 import { createOracle, ORACLE_BYTES, RESERVATION_FILE, TimestampOracle, TimestampReserver } from '../../shared/txn/timestamp-oracle.js';
 import { tempDirMaker } from '../cache/temp-dirs.js';
+import { ensureBuilt, ROOT, runAndKill, wholeLines } from '../helpers/child-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIST_ORACLE = join(ROOT, 'dist/shared/txn/timestamp-oracle.js');
+const DIST_ORACLE = 'dist/shared/txn/timestamp-oracle.js';
 const SOURCES = ['shared/txn/timestamp-oracle.ts', 'shared/errors.ts'];
 
 const tempDir = tempDirMaker('mantis-ts-');
 
 /** Builds dist/ when the compiled oracle is missing or older than its sources. */
-function ensureBuilt(): void {
-  const newest = Math.max(...SOURCES.map((f) => statSync(join(ROOT, f)).mtimeMs));
-  if (existsSync(DIST_ORACLE) && statSync(DIST_ORACLE).mtimeMs >= newest) return;
-  try {
-    execSync('npm run build --silent', { cwd: ROOT, stdio: 'pipe' });
-  } catch (error) {
-    // tsc still emits on type errors elsewhere in the tree; only a missing oracle is fatal.
-    if (!existsSync(DIST_ORACLE)) throw error;
-  }
-}
+const ensureOracleBuilt = (): void => ensureBuilt(DIST_ORACLE, SOURCES);
 
 type WorkerResult = { out: Float64Array; refused: number; horizon: number };
 
@@ -112,7 +101,7 @@ afterEach(() => {
 });
 
 describe('TimestampOracle', () => {
-  beforeAll(ensureBuilt, 120_000);
+  beforeAll(ensureOracleBuilt, 120_000);
 
   it('hands out start + 1, start + 2, ... and refuses a buffer that is not an oracle', () => {
     const oracle = new TimestampOracle(createOracle(41));
@@ -186,7 +175,7 @@ describe('TimestampOracle', () => {
 });
 
 describe('TimestampReserver (durable high-water mark)', () => {
-  beforeAll(ensureBuilt, 120_000);
+  beforeAll(ensureOracleBuilt, 120_000);
 
   it('starts every run above everything the previous runs handed out', async () => {
     const dir = tempDir();
@@ -274,37 +263,13 @@ describe('TimestampReserver (durable high-water mark)', () => {
 
   describe('kill -9 of a process taking timestamps', () => {
     /** Runs the taker until it has printed `lines` bursts, then SIGKILLs it; returns its output. */
-    function runAndKill(dir: string, block: number, lines: number): Promise<string> {
-      const child = spawn(process.execPath, [join(ROOT, 'test/txn/fixtures/timestamp-taker.mjs'), dir, String(block)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`taker printed too little in time:\n${stdout.slice(-500)}\n${stderr}`));
-        }, 30_000);
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.split('\n').length > lines && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        });
-        child.on('exit', (code, signal) => {
-          clearTimeout(timer);
-          if (signal === 'SIGKILL') resolve(stdout);
-          else reject(new Error(`taker exited with ${code}: ${stderr}`));
-        });
-      });
-    }
+    const runTaker = (dir: string, block: number, lines: number): Promise<string> => runAndKill('test/txn/fixtures/timestamp-taker.mjs', [dir, String(block)], lines, 'taker');
 
     it('after each of three kills, every new timestamp is larger than every one the dead process printed', async () => {
       const dir = tempDir();
       let before = 0;
       for (const lines of [150, 400, 250]) {
-        const output = await runAndKill(dir, 1000, lines);
-        // Only whole lines count: the last one may have been cut by the kill.
-        const printed = output
-          .split('\n')
-          .slice(0, -1)
+        const printed = wholeLines(await runTaker(dir, 1000, lines))
           .filter((l) => l.startsWith('ts '))
           .flatMap((l) => l.slice(3).split(' ').map(Number));
         expect(printed.length).toBeGreaterThan(1000);
