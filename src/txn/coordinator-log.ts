@@ -86,7 +86,7 @@ const GROUP_BYTES_MAX = 1024 * 1024;
 /** This many queued done records are written without waiting for doneFlushMs. */
 const DONE_QUEUE_FLUSH = 4096;
 
-export type CoordinatorLogErrorCode = 'INVALID_PARAMETER' | 'STORAGE_IO' | 'STORAGE_FULL' | 'SHUTTING_DOWN' | 'DATA_CORRUPT';
+export type CoordinatorLogErrorCode = 'INVALID_PARAMETER' | 'STORAGE_IO' | 'STORAGE_FULL' | 'SHUTTING_DOWN' | 'DATA_CORRUPT' | 'TXN_ABORTED';
 
 /** An expected failure of the coordinator log; `cause` holds the fs error behind STORAGE_* codes. */
 export class CoordinatorLogError extends MantisError {
@@ -150,6 +150,11 @@ export class CoordinatorLog {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Ids whose decision is in doubt (a failed fdatasync that could not be undone). */
   private readonly doubtful = new Map<string, CoordinatorLogError>();
+  /**
+   * Transactions a participant was told are aborted (presumed abort) while this process runs: a
+   * later logCommit of one is refused, so the answer given can never turn into a commit.
+   */
+  private readonly presumedAborted = new Set<string>();
   private doneTimer: NodeJS.Timeout | null = null;
   /** Group commits and compactions run one at a time, in its chain. */
   private readonly committer = new GroupCommitter(() => this.commitGroup());
@@ -201,6 +206,9 @@ export class CoordinatorLog {
     if (this.decisions.has(txnId) || this.inFlight.has(txnId) || this.doubtful.has(txnId)) {
       return Promise.reject(new CoordinatorLogError('INVALID_PARAMETER', `transaction ${txnId} already has a commit decision`));
     }
+    if (this.presumedAborted.has(txnId)) {
+      return Promise.reject(new CoordinatorLogError('TXN_ABORTED', `transaction ${txnId} was already declared aborted to a participant (presumed abort)`));
+    }
     const record = { kind: 'commit' as const, txnId, commitTs, participants: [...participants] };
     const promise = new Promise<void>((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
@@ -248,6 +256,26 @@ export class CoordinatorLog {
   async settle(txnId: string): Promise<CommitDecision | null> {
     await this.inFlight.get(txnId);
     return this.decisionOf(txnId);
+  }
+
+  /**
+   * A participant's inquiry: the durable commit decision, or null — and then the transaction is
+   * aborted for good in this process (a later logCommit of it is refused with TXN_ABORTED), so
+   * the participant may act on the null. Waits for a logCommit of it in flight first. Throws the
+   * CoordinatorLogError (inDoubt) for a decision whose fate is in doubt: the participant must wait.
+   */
+  async abortIfUndecided(txnId: string): Promise<CommitDecision | null> {
+    // Until no logCommit of it is queued or in flight; from that check to the mark nothing awaits,
+    // so no logCommit can slip in between.
+    for (let pending = this.inFlight.get(txnId); pending !== undefined; pending = this.inFlight.get(txnId)) await pending;
+    const decision = this.decisionOf(txnId);
+    if (decision === null) this.presumedAborted.add(txnId);
+    return decision;
+  }
+
+  /** The router forgot the transaction (finished, or aborted and reported): drop its abort mark. */
+  forgetAborted(txnId: string): void {
+    this.presumedAborted.delete(txnId);
   }
 
   /** Durable commit decisions not yet done, in log order: what recovery must re-send. */

@@ -138,6 +138,21 @@ describe('CoordinatorLog', () => {
     await log.close();
   });
 
+  it('abortIfUndecided: a presumed-abort answer is final in this process; a decision being logged is waited for', async () => {
+    const log = await CoordinatorLog.open(tempDir());
+    expect(await log.abortIfUndecided('gone')).toBeNull();
+    await expect(log.logCommit('gone', 5, [0])).rejects.toMatchObject({ code: 'TXN_ABORTED' });
+    expect(log.decisionOf('gone')).toBeNull();
+    // A logCommit queued before the inquiry wins: the inquiry sees the commit.
+    const commit = log.logCommit('racing', 6, [0, 1]);
+    expect(await log.abortIfUndecided('racing')).toEqual({ outcome: 'commit', commitTs: 6, participants: [0, 1] });
+    await commit;
+    log.forgetAborted('gone');
+    await log.logCommit('gone', 7, [0]);
+    expect(log.decisionOf('gone')).toEqual({ outcome: 'commit', commitTs: 7, participants: [0] });
+    await log.close();
+  });
+
   it('done records are lazy: they ride along with the next commit group or get one fdatasync after doneFlushMs', async () => {
     const dir = tempDir();
     const log = await CoordinatorLog.open(dir, { doneFlushMs: 50 });

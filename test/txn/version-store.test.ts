@@ -343,6 +343,19 @@ describe('VersionStore details', () => {
     expect(vs.inspect('hot')?.versions.map((v) => v.ts)).toEqual([995, 996, 997, 998, 999]);
   });
 
+  it('starts at a given horizon (a shard restarted on its own): older snapshots are refused, not validated', () => {
+    const vs = new VersionStore({ horizon: 100 });
+    expect(() => vs.writeConflict(['a'], 99)).toThrow(SnapshotTooOldError);
+    expect(() => vs.readConflict(['a'], 50)).toThrow(SnapshotTooOldError);
+    expect(() => vs.rangeConflict(['a'], 99)).toThrow(SnapshotTooOldError);
+    expect(() => vs.lookup('a', 1)).toThrow(SnapshotTooOldError);
+    expect(vs.writeConflict(['a'], 100)).toBeNull();
+    expect(() => vs.recordCommit(100, [{ key: 'a' }], noPrev)).toThrow(/recorded before/);
+    vs.recordCommit(101, [{ key: 'a' }], noPrev);
+    expect(vs.writeConflict(['a'], 100)).toBe('a');
+    expect(() => new VersionStore({ horizon: -1 })).toThrow(RangeError);
+  });
+
   it('commit order and key assertions, all-or-nothing', () => {
     const vs = new VersionStore();
     vs.recordCommit(5, [{ key: 'a' }], noPrev);
@@ -372,9 +385,9 @@ describe('VersionStore details', () => {
     const vs = new VersionStore();
     expect(vs.lock('t1', ['a', 'b'])).toBeNull();
     expect(vs.lock('t1', ['b', 'c'])).toBeNull();
-    expect(vs.lock(2, ['x', 'c', 'a'])).toEqual({ key: 'c', txnId: 't1' });
+    expect(vs.lock('t2', ['x', 'c', 'a'])).toEqual({ key: 'c', txnId: 't1' });
     expect(vs.lockedBy('x')).toBeUndefined();
-    expect(vs.foreignIntent(['x', 'b'], 2)).toEqual({ key: 'b', txnId: 't1' });
+    expect(vs.foreignIntent(['x', 'b'], 't2')).toEqual({ key: 'b', txnId: 't1' });
     expect(vs.foreignIntent(['x', 'b'], 't1')).toBeNull();
     expect(vs.lookup('a', 0)).toEqual({ kind: 'locked', txnId: 't1' });
     expect(vs.lookup('a', 0, 't1')).toEqual({ kind: 'latest' });
@@ -382,8 +395,8 @@ describe('VersionStore details', () => {
     expect(vs.bytes).toBeGreaterThan(0);
     expect(vs.unlock('t1')).toBe(3);
     expect(vs.unlock('t1')).toBe(0);
-    expect(vs.lock(2, ['x', 'c', 'a'])).toBeNull();
-    expect(vs.unlock(2)).toBe(3);
+    expect(vs.lock('t2', ['x', 'c', 'a'])).toBeNull();
+    expect(vs.unlock('t2')).toBe(3);
     expect(vs.bytes).toBe(0);
   });
 

@@ -2,7 +2,8 @@
 // between its prepare and its commit or abort. A key has at most one holder;
 // locking is all-or-nothing. Keys are binary strings.
 
-export type TxnId = string | number;
+/** The same id the router, the coordinator log, the ring and the WAL use (shared/txn/txn-wire.ts). */
+export type TxnId = string;
 
 /** A key held by another transaction. */
 export type IntentConflict = { readonly key: string; readonly txnId: TxnId };

@@ -86,6 +86,13 @@ export type VersionStoreOptions = {
    * per-key order is asserted either way.
    */
   readonly strictCommitOrder?: boolean;
+  /**
+   * The GC horizon to start at. A shard thread restarted on its own (the router's transactions
+   * outlive it) must start at the oracle's current timestamp: it no longer knows which keys were
+   * committed after an older snapshot, so such a snapshot must get SnapshotTooOldError rather than
+   * pass validation. 0 (the default) only for a whole-process start, when no snapshot exists.
+   */
+  readonly horizon?: number;
 };
 
 /** A snapshot older than the GC horizon: versions it could need are gone. */
@@ -121,6 +128,10 @@ export class VersionStore {
 
   constructor(options: VersionStoreOptions = {}) {
     this.strict = options.strictCommitOrder ?? true;
+    const horizon = options.horizon ?? 0;
+    if (!Number.isSafeInteger(horizon) || horizon < 0) throw new RangeError(`horizon must be a safe integer >= 0, got ${horizon}`);
+    this.h = horizon;
+    this.maxTs = horizon;
   }
 
   // ---- commits ----------------------------------------------------------------
