@@ -52,10 +52,11 @@
 // horizon starts at 0 (collect nothing) and never goes down: lowering it is a
 // bug (versions may already be gone), so it throws.
 
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { assert, MantisError } from '../errors.js';
+import { ensureDir, readIfExists, storageCode, writeFileDurably } from '../durable-file.js';
 
 const WORDS = 40;
 /** Bytes of the oracle's SharedArrayBuffer. */
@@ -340,13 +341,8 @@ function encodeMark(mark: bigint): Buffer {
 
 /** The mark in `path`, null when there is no file. Throws DATA_CORRUPT on a damaged file. */
 async function readMark(path: string): Promise<number | null> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+  const buf = await readIfExists(path);
+  if (buf === null) return null;
   const ok = buf.length === FILE_BYTES && buf.subarray(0, 8).equals(FILE_MAGIC) && crc32(buf.subarray(0, 16)) === buf.readUInt32LE(16);
   const mark = ok ? buf.readBigUInt64LE(8) : -1n;
   if (!ok || mark > MAX_TS) {
@@ -356,41 +352,6 @@ async function readMark(path: string): Promise<number | null> {
 }
 
 /** Replaces the mark whole: write tmp, fsync, rename over, fsync the directory. */
-async function writeMark(path: string, mark: bigint): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(encodeMark(mark));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  await fsyncDir(dirname(path));
-}
-
-// shared/ does not import from src/: these mirror src/durable/durable-file.ts.
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function ensureDir(dir: string): Promise<void> {
-  const target = resolve(dir);
-  const first = await mkdir(target, { recursive: true });
-  if (first === undefined) return;
-  for (let d = target; ; d = dirname(d)) {
-    await fsyncDir(dirname(d));
-    if (d === resolve(first) || d === dirname(d)) return;
-  }
-}
-
-function storageCode(error: unknown): 'STORAGE_FULL' | 'STORAGE_IO' {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' ? 'STORAGE_FULL' : 'STORAGE_IO';
+function writeMark(path: string, mark: bigint): Promise<void> {
+  return writeFileDurably(path, encodeMark(mark));
 }

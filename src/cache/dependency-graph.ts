@@ -23,7 +23,7 @@
 
 import { type FileHandle } from 'node:fs/promises';
 import { LIMITS } from '../../shared/limits.js';
-import { readAt, storageCode, writeAt } from '../durable/durable-file.js';
+import { readAt, storageCode, writeAt } from '../../shared/durable-file.js';
 import { AppendFailure, GroupCommitter, GroupLogFile, HEADER_BYTES, type GroupLogLogger } from '../durable/group-log.js';
 import { DEPENDENCY_LOG, DependencyError, LOG_FILE, type EdgeOp, type LogRecord } from './dependency-log.js';
 import { EdgeSet } from './edge-set.js';

@@ -7,7 +7,7 @@
 //   3. none: every key gets the default policy.
 // The data-dir file is ours: {"format":1,"crc32":N,"policies":[...]}, N the
 // crc32 of JSON.stringify(policies), replaced whole
-// (src/durable/durable-file.ts). It is checked on load like the config file,
+// (shared/durable-file.ts). It is checked on load like the config file,
 // with parsePolicyRules.
 
 import { readFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { MantisError } from '../../shared/errors.js';
 import { parsePolicyRules, PolicyError, type PolicyRule } from '../../shared/cache/policy.js';
-import { ensureDir, storageCode, writeFileDurably } from '../durable/durable-file.js';
+import { ensureDir, storageCode, writeFileDurably } from '../../shared/durable-file.js';
 
 export const POLICIES_DIR = 'cache';
 export const POLICIES_FILE = 'policies.json';

@@ -39,7 +39,7 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ensureDir, fsyncDir, readIfExists, writeAt } from './durable-file.js';
+import { ensureDir, fsyncDir, readIfExists, writeAt } from '../../shared/durable-file.js';
 
 export const HEADER_BYTES = 16;
 /** crc32, group, flags: the bytes every record starts with. */

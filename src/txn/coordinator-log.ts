@@ -63,7 +63,7 @@
 
 import { type FileHandle } from 'node:fs/promises';
 import { MantisError } from '../../shared/errors.js';
-import { storageCode, writeAt } from '../durable/durable-file.js';
+import { storageCode, writeAt } from '../../shared/durable-file.js';
 import { AppendFailure, GroupCommitter, GroupLogFile, GroupLogFormat, HEADER_BYTES, type GroupLogLogger, type RecordCodec } from '../durable/group-log.js';
 
 export const COORDINATOR_LOG_FILE = 'coordinator.log';

@@ -14,7 +14,7 @@ import { tempDirMaker } from './temp-dirs.js';
 const DIST_GRAPH = 'dist/src/cache/dependency-graph.js';
 const GRAPH_SOURCES = ['dependency-graph', 'dependency-log', 'edge-set']
   .map((m) => `src/cache/${m}.ts`)
-  .concat(['src/durable/group-log.ts', 'src/durable/durable-file.ts', 'shared/limits.ts', 'shared/errors.ts']);
+  .concat(['src/durable/group-log.ts', 'shared/durable-file.ts', 'shared/limits.ts', 'shared/errors.ts']);
 
 const tempDir = tempDirMaker('mantis-deps-');
 

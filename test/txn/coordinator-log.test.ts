@@ -13,7 +13,7 @@ import { tempDirMaker } from '../cache/temp-dirs.js';
 import { ensureBuilt, runAndKill, wholeLines } from '../helpers/child-process.js';
 
 const DIST_LOG = 'dist/src/txn/coordinator-log.js';
-const LOG_SOURCES = ['src/txn/coordinator-log.ts', 'src/durable/group-log.ts', 'src/durable/durable-file.ts', 'shared/errors.ts'];
+const LOG_SOURCES = ['src/txn/coordinator-log.ts', 'src/durable/group-log.ts', 'shared/durable-file.ts', 'shared/errors.ts'];
 
 const tempDir = tempDirMaker('mantis-coord-');
 

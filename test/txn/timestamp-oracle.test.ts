@@ -14,7 +14,7 @@ import { tempDirMaker } from '../cache/temp-dirs.js';
 import { ensureBuilt, ROOT, runAndKill, wholeLines } from '../helpers/child-process.js';
 
 const DIST_ORACLE = 'dist/shared/txn/timestamp-oracle.js';
-const SOURCES = ['shared/txn/timestamp-oracle.ts', 'shared/errors.ts'];
+const SOURCES = ['shared/txn/timestamp-oracle.ts', 'shared/durable-file.ts', 'shared/errors.ts'];
 
 const tempDir = tempDirMaker('mantis-ts-');
 

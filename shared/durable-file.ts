@@ -1,5 +1,6 @@
 // Durable file steps for the main thread's files (the group logs of
-// group-log.ts, cache policies): asynchronous, so the event loop keeps
+// src/durable/group-log.ts, cache policies, the timestamp reservation of
+// shared/txn/timestamp-oracle.ts): asynchronous, so the event loop keeps
 // serving while the disk syncs. The shard-side equivalents
 // (workers/lsm/manifest.ts, data-dir.ts) are synchronous; these may not be.
 
