@@ -1,29 +1,28 @@
-// Composition root: data directory lock → shard actors (WAL replay) → routes
+// Composition root: data directory lock → cache policies and dependency log →
+// shard actors (WAL replay) → routes
 // → listener. stop() is the graceful path SIGTERM/SIGINT take: stop
 // accepting, let in-flight requests finish, flush every WAL, end the shards.
 
+import { join } from 'node:path';
+import { createInterest } from '../shared/cache/invalidation.js';
 import { LIMITS } from '../shared/limits.js';
-import type { Config } from './config.js';
-import { defaultShardCount } from './config.js';
+import { CacheControl } from './cache/cache-control.js';
+import { DependencyGraph } from './cache/dependency-graph.js';
+import { HitRateMonitor } from './cache/hit-rate-monitor.js';
+import { InvalidationHub } from './cache/invalidation-hub.js';
+import { PolicyFileError, PolicyStore } from './cache/policy-store.js';
+import { TagIndex } from './cache/tag-index.js';
+import { ConfigError, defaultShardCount, type Config } from './config.js';
 import { lockDataDir, resolveShardCount, type DataDirLock } from './data-dir.js';
+import { prefixProblem } from './http/cache-routes.js';
 import { createHonoApp } from './http/hono-app.js';
+import { attachInvalidationStreams } from './http/invalidation-streams.js';
 import { createKvHandlers } from './http/kv-handlers.js';
 import { listen, type Listener } from './http/uws-server.js';
 import { KvService } from './kv/index.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics/metrics.js';
 import { ShardPool } from './router/index.js';
-import { createInterest } from '../shared/cache/invalidation.js';
-import { InvalidationHub } from './cache/invalidation-hub.js';
-import { HitRateMonitor } from './cache/hit-rate-monitor.js';
-import { attachInvalidationStreams } from './http/invalidation-streams.js';
-import { CacheControl } from './cache/cache-control.js';
-import { DependencyGraph } from './cache/dependency-graph.js';
-import { PolicyFileError, PolicyStore } from './cache/policy-store.js';
-import { TagIndex } from './cache/tag-index.js';
-import { prefixProblem } from './http/cache-routes.js';
-import { ConfigError } from './config.js';
-import { join } from 'node:path';
 
 export type Server = {
   readonly url: string;

@@ -82,10 +82,10 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         const expiresAtMs = expiryFromTtl(query.get('ttl'), Date.now());
         const contentType = contentTypeOf(contentTypeHeader);
         if (body.length > maxValueBytes) throw valueTooLarge(body.length, maxValueBytes);
-        const rawTags = query.get('tags');
-        const tags = rawTags === null || hooks === null ? NO_TAGS : hooks.parseTags(rawTags, Buffer.from(key).toString('utf8'));
-        await kv.cmdPut(key, contentType, expiresAtMs, body, deadlineMs);
         const name = Buffer.from(key).toString('utf8');
+        const rawTags = query.get('tags');
+        const tags = rawTags === null || hooks === null ? NO_TAGS : hooks.parseTags(rawTags, name);
+        await kv.cmdPut(key, contentType, expiresAtMs, body, deadlineMs);
         hooks?.onPut(name, tags);
         return okReply(tags.length === 0
           ? { key: name, bytes: body.length, expires_at: isoOrNull(expiresAtMs) }
