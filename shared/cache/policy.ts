@@ -82,14 +82,11 @@ const latin1 = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffs
  */
 export class PolicyTable {
   private readonly rules: readonly { readonly prefix: string; readonly resolved: ResolvedPolicy }[];
-  /** True when every key uses the default: the hot path skips the lookup. */
-  readonly trivial: boolean;
 
   constructor(readonly source: readonly PolicyRule[] = []) {
     this.rules = source
       .map((rule) => ({ prefix: Buffer.from(rule.prefix, 'utf8').toString('latin1'), resolved: resolveRule(rule) }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
-    this.trivial = this.rules.every((r) => r.resolved.write === 'through' && r.resolved.readThrough);
   }
 
   /** The policy of a key given as its UTF-8 bytes. */
@@ -98,10 +95,5 @@ export class PolicyTable {
     const k = latin1(key);
     for (const rule of this.rules) if (k.startsWith(rule.prefix)) return rule.resolved;
     return DEFAULT_POLICY;
-  }
-
-  /** The policy of a key given as a string. */
-  resolveString(key: string): ResolvedPolicy {
-    return this.resolve(Buffer.from(key, 'utf8'));
   }
 }

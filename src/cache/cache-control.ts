@@ -44,8 +44,6 @@ export class CacheControl {
   private cascadeRunning = false;
   /** Keys whose explicit invalidation cascades in the request (count of pending "explicit" events to skip). */
   private readonly cascadedByRequest = new Map<string, number>();
-  /** Cascade walks done and keys they invalidated, for stats and tests. */
-  readonly cascadeStats = { walks: 0, keys: 0, failures: 0 };
 
   constructor(
     private readonly pool: ShardPool,
@@ -201,14 +199,11 @@ export class CacheControl {
         const roots = [...new Set(this.cascadeQueue.splice(0))];
         // In chunks: a large graph's walk must not hold the main thread.
         const dependents = await this.graph.descendantsAsync(roots);
-        this.cascadeStats.walks++;
         if (dependents.length === 0) continue;
         try {
           await this.invalidateKeys(dependents, 'cascade');
-          this.cascadeStats.keys += dependents.length;
         } catch (error) {
           // A shard restarting clears its whole segment anyway; subscribers are told by the restart.
-          this.cascadeStats.failures++;
           this.log.warn({ err: error, roots: roots.slice(0, 10), dependents: dependents.length }, 'cache dependency cascade failed on a shard');
         }
       }

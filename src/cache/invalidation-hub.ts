@@ -43,18 +43,12 @@ export class InvalidationHub {
   private readonly subscriptions = new Set<Subscription>();
   private readonly internal = new Set<(shard: number, events: readonly InvalidationEvent[]) => void>();
   private internalInterest = 0;
-  /** Events delivered to subscribers, for metrics. */
-  delivered = 0;
 
   constructor(interest: SharedArrayBuffer) {
     this.interest = new Int32Array(interest);
     this.channel.onmessage = (message: unknown) => this.receive((message as { data: InvalidationMessage }).data);
     // The channel must not keep the process alive on its own.
     this.channel.unref();
-  }
-
-  get subscriberCount(): number {
-    return this.subscriptions.size;
   }
 
   /** Delivers every invalidation whose key starts with `prefix` ('' = all) and every warning. */
@@ -106,7 +100,6 @@ export class InvalidationHub {
   }
 
   private deliver(s: Subscription, event: StreamEvent): void {
-    this.delivered++;
     s.deliver(event);
   }
 
