@@ -33,6 +33,8 @@ export type ShardInit = {
   readonly cachePolicies: readonly PolicyRule[];
   /** write-back: acknowledged writes reach the WAL within this many ms. */
   readonly writeBackMs: number;
+  /** The timestamp oracle (shared/txn/timestamp-oracle.ts): commit timestamps and the oldest live snapshot. */
+  readonly oracle: SharedArrayBuffer;
 };
 
 /** LSM sizing for one shard (flags --memory-budget-mb, --block-bytes, --level1-mb, --level-multiplier). */
@@ -56,7 +58,14 @@ export type ReplaySummary = {
 };
 
 export type ShardLifecycle =
-  | { readonly kind: 'ready'; readonly generation: number; readonly replay: ReplaySummary; readonly keys: number }
+  | {
+      readonly kind: 'ready';
+      readonly generation: number;
+      readonly replay: ReplaySummary;
+      readonly keys: number;
+      /** Transactions prepared in the WAL with no decision after replay (re-locked; the router must decide them). */
+      readonly inDoubt: readonly string[];
+    }
   | { readonly kind: 'fatal'; readonly generation: number; readonly message: string };
 
 export type ShardStats = {

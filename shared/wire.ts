@@ -5,6 +5,18 @@
 
 import { ByteReader, ByteWriter, FrameError } from './byte-io.js';
 import { ErrorCode, isErrorCode, unreachable } from './errors.js';
+import {
+  isTxnRequestCode,
+  isTxnResponseCode,
+  readTxnRequestBody,
+  readTxnResponseBody,
+  txnRequestCode,
+  txnResponseCode,
+  writeTxnRequestBody,
+  writeTxnResponseBody,
+  type TxnRequest,
+  type TxnResponse,
+} from './txn/txn-wire.js';
 
 export type PutOp = {
   readonly kind: 'put';
@@ -33,7 +45,9 @@ export type ShardRequest =
       readonly wantTotal: boolean;
     }
   | { readonly kind: 'batch'; readonly ops: readonly BatchOp[] }
-  | InvalidateRequest;
+  | InvalidateRequest
+  /** Transactions (shared/txn/txn-wire.ts: codes from 0x40, bodies encoded there). */
+  | TxnRequest;
 
 /**
  * Drops cached entries (never stored data, except that a cache-only key's data is its cache
@@ -73,12 +87,13 @@ export type ShardResponse =
   | { readonly kind: 'results'; readonly results: BatchResult[] }
   /** Cache entries an invalidate request removed; by prefix, the slot to go on from (-1: done). */
   | { readonly kind: 'invalidated'; readonly removed: number; readonly nextSlot: number }
-  | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string };
+  | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string }
+  | TxnResponse;
 
 const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch', 'invalidate'] as const;
 const RESPONSE_KINDS = ['value', 'missing', 'done', 'deleted', 'meta', 'keys', 'results', 'error', 'invalidated'] as const;
-const requestCode = (kind: ShardRequest['kind']): number => REQUEST_OPS.indexOf(kind) + 1;
-const responseCode = (kind: ShardResponse['kind']): number => RESPONSE_KINDS.indexOf(kind) + 1;
+const requestCode = (kind: (typeof REQUEST_OPS)[number]): number => REQUEST_OPS.indexOf(kind) + 1;
+const responseCode = (kind: (typeof RESPONSE_KINDS)[number]): number => RESPONSE_KINDS.indexOf(kind) + 1;
 
 export function isWriteRequest(request: ShardRequest): boolean {
   switch (request.kind) {
@@ -87,14 +102,28 @@ export function isWriteRequest(request: ShardRequest): boolean {
       return true;
     case 'batch':
       return request.ops.some((op) => op.kind !== 'get');
+    case 'txn-commit':
+    case 'txn-prepare':
+    case 'txn-decide':
+      return true;
     case 'get':
     case 'head':
     case 'list':
     case 'invalidate':
+    case 'txn-read':
+    case 'txn-list':
       return false;
     default:
       return unreachable(request);
   }
+}
+
+function isTxnRequest(request: ShardRequest): request is TxnRequest {
+  return request.kind.startsWith('txn-');
+}
+
+function isTxnResponse(response: ShardResponse): response is TxnResponse {
+  return response.kind.startsWith('txn-');
 }
 
 // ---- requests ---------------------------------------------------------------
@@ -110,6 +139,12 @@ function writeBatchOp(w: ByteWriter, op: BatchOp): void {
  * once Date.now() >= deadlineMs.
  */
 export function encodeRequest(id: number, request: ShardRequest, deadlineMs = 0): Uint8Array {
+  if (isTxnRequest(request)) {
+    const w = new ByteWriter(256);
+    w.u32(id).u8(txnRequestCode(request.kind)).f64(deadlineMs);
+    writeTxnRequestBody(w, request);
+    return w.finish();
+  }
   const w = new ByteWriter(request.kind === 'put' ? 64 + request.key.length + request.value.length : 128);
   w.u32(id).u8(requestCode(request.kind)).f64(deadlineMs);
   switch (request.kind) {
@@ -159,10 +194,11 @@ export type DecodedRequest = {
 export function decodeRequest(frame: Uint8Array): DecodedRequest {
   const r = new ByteReader(frame);
   const id = r.u32();
-  const op = REQUEST_OPS[r.u8() - 1];
+  const code = r.u8();
   const deadlineMs = r.f64();
   if (!Number.isFinite(deadlineMs) || deadlineMs < 0) throw new FrameError(`bad deadline in frame ${id}`);
-  return { id, deadlineMs, request: readRequestBody(r, op, id) };
+  if (isTxnRequestCode(code)) return { id, deadlineMs, request: readTxnRequestBody(r, code) };
+  return { id, deadlineMs, request: readRequestBody(r, REQUEST_OPS[code - 1], id) };
 }
 
 function readRequestBody(r: ByteReader, op: (typeof REQUEST_OPS)[number] | undefined, id: number): ShardRequest {
@@ -242,6 +278,12 @@ function readResult(r: ByteReader, kind: string): BatchResult {
 }
 
 export function encodeResponse(id: number, response: ShardResponse): Uint8Array {
+  if (isTxnResponse(response)) {
+    const w = new ByteWriter(response.kind === 'txn-value' && response.entry !== null ? 64 + response.entry.value.length : 128);
+    w.u32(id).u8(txnResponseCode(response.kind));
+    writeTxnResponseBody(w, response);
+    return w.finish();
+  }
   const w = new ByteWriter(response.kind === 'value' ? 64 + response.value.length : 128);
   w.u32(id);
   switch (response.kind) {
@@ -278,7 +320,9 @@ export function encodeResponse(id: number, response: ShardResponse): Uint8Array 
 export function decodeResponse(frame: Uint8Array): { id: number; response: ShardResponse } {
   const r = new ByteReader(frame);
   const id = r.u32();
-  const kind = RESPONSE_KINDS[r.u8() - 1];
+  const code = r.u8();
+  if (isTxnResponseCode(code)) return { id, response: readTxnResponseBody(r, code) };
+  const kind = RESPONSE_KINDS[code - 1];
   switch (kind) {
     case 'meta':
       return { id, response: { kind, contentType: r.str(), expiresAtMs: r.f64(), size: r.u32() } };

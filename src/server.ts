@@ -23,6 +23,7 @@ import { KvService } from './kv/index.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics/metrics.js';
 import { ShardPool } from './router/index.js';
+import { TimestampReserver } from '../shared/txn/timestamp-oracle.js';
 
 export type Server = {
   readonly url: string;
@@ -37,6 +38,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   const cacheEvents = createInterest();
   const hub = new InvalidationHub(cacheEvents);
   let graph: DependencyGraph | null = null;
+  let timestamps: TimestampReserver | null = null;
   try {
     const shards = resolveShardCount(config.dataDir, config.shards, defaultShardCount());
     const policies = await openPolicies(config);
@@ -44,8 +46,10 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       log.warn({ file: policies.ignoredConfigFile }, 'cache policies come from the data directory (saved by PUT /api/v1/cache/policies); the --cache-policies file is not read');
     }
     graph = await DependencyGraph.open(join(config.dataDir, 'cache'), { maxEdges: LIMITS.cache_dependencies_max, log });
+    timestamps = await TimestampReserver.open(join(config.dataDir, 'txn'), { log });
     pool = new ShardPool({
       shards,
+      oracle: timestamps.buffer,
       dataDir: config.dataDir,
       fsync: config.fsync,
       fsyncBatchMs: config.fsyncBatchMs,
@@ -77,6 +81,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const monitor = new HitRateMonitor({ shards: pool.shards, hub, log, registry: metrics.registry, threshold: config.cacheHitRateWarn, windowS: config.cacheHitRateWindowS });
     monitor.start();
     const running = pool;
+    const reserver = timestamps;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
       url: `http://${host}:${listener.port}`,
@@ -85,12 +90,16 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       stop: async () => {
         monitor.stop();
         // The dependency log is closed before the data-dir lock is released.
-        await stopServer(listener, running, lock, log, () => cache.close());
+        await stopServer(listener, running, lock, log, async () => {
+          await cache.close();
+          await reserver.close();
+        });
         hub.close();
       },
     };
   } catch (error) {
     await graph?.close().catch(() => undefined);
+    await timestamps?.close().catch(() => undefined);
     hub.close();
     await pool?.stop(LIMITS.shutdown_drain_timeout_ms).catch(() => undefined);
     lock.release();
@@ -103,7 +112,7 @@ async function stopServer(listener: Listener, pool: ShardPool, lock: DataDirLock
   const drained = await listener.drained(LIMITS.shutdown_drain_timeout_ms);
   if (!drained) log.warn('in-flight requests did not finish before the shutdown timeout');
   await pool.stop(LIMITS.shutdown_drain_timeout_ms);
-  await beforeUnlock().catch((error: unknown) => log.error({ err: error }, 'closing the cache dependency log failed'));
+  await beforeUnlock().catch((error: unknown) => log.error({ err: error }, 'closing the cache dependency log or the timestamp reservation failed'));
   lock.release();
 }
 

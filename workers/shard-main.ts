@@ -212,7 +212,7 @@ async function main(): Promise<void> {
 
   const opened = store.stats();
   const keys = opened.keys;
-  post({ kind: 'ready', generation: init.generation, replay: summary, keys });
+  post({ kind: 'ready', generation: init.generation, replay: summary, keys, inDoubt: [] });
   log('info', 'shard ready', { keys, tables: opened.levels.map((l) => l.tables), replayRecords: summary.records, replayMs: Math.round(summary.durationMs) });
   await actor.run();
 }

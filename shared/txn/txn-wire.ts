@@ -35,7 +35,7 @@
 //   0x43 txn-read     ts snapshot | key
 //   0x44 txn-list     ts snapshot | key prefix | u8 has after | key after (empty when not) | u32 limit
 // Responses (body after the kind code):
-//   0x40 txn-value     ts version (0 = older than any commit the shard tracks)
+//   0x40 txn-value     u64 version (the LSM sequence number of the version read; 0 = missing)
 //                      | u8 present | present: str content type | f64 expiresAtMs | u32 length | value
 //   0x41 txn-keys      u8 more | keys
 //   0x42 txn-locked    key | txnId
@@ -101,8 +101,8 @@ export const CONFLICT_REASONS = ['write', 'read', 'range', 'locked'] as const;
 export type ConflictReason = (typeof CONFLICT_REASONS)[number];
 
 export type TxnResponse =
-  /** entry null: missing at the snapshot. versionTs: the commit ts of the version read, 0 if older than the shard tracks. */
-  | { readonly kind: 'txn-value'; readonly versionTs: number; readonly entry: TxnEntry | null }
+  /** entry null: missing at the snapshot. version: the shard's LSM sequence number of the version read (0 when missing). */
+  | { readonly kind: 'txn-value'; readonly version: number; readonly entry: TxnEntry | null }
   | { readonly kind: 'txn-keys'; readonly keys: readonly Uint8Array[]; readonly more: boolean }
   /** `key` is held by a prepared transaction whose commit could be visible at the snapshot: retry. */
   | { readonly kind: 'txn-locked'; readonly key: Uint8Array; readonly txnId: TxnId }
@@ -364,7 +364,7 @@ function writesBytes(request: TxnRequest): number {
 export function writeTxnResponseBody(w: ByteWriter, response: TxnResponse): void {
   switch (response.kind) {
     case 'txn-value':
-      writeTs(w, response.versionTs);
+      writeTs(w, response.version);
       if (response.entry === null) w.u8(0);
       else {
         w.u8(1);
@@ -401,13 +401,13 @@ export function readTxnResponseBody(r: ByteReader, code: number): TxnResponse {
   let response: TxnResponse;
   switch (kind) {
     case 'txn-value': {
-      const versionTs = readTs(r);
+      const version = readTs(r);
       const present = r.u8();
-      if (present === 0) response = { kind, versionTs, entry: null };
+      if (present === 0) response = { kind, version, entry: null };
       else if (present === 1) {
         const contentType = r.str();
         const expiresAtMs = readExpiry(r);
-        response = { kind, versionTs, entry: { contentType, expiresAtMs, value: r.longBytes() } };
+        response = { kind, version, entry: { contentType, expiresAtMs, value: r.longBytes() } };
       } else throw new FrameError(`bad present flag ${present}`);
       break;
     }

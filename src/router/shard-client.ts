@@ -16,6 +16,7 @@ import { ShardMetric } from '../../shared/metrics-layout.js';
 import { createRing, RingReader, RingWriter } from '../../shared/ring.js';
 import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle } from '../../shared/shard-contract.js';
 import { decodeResponse, encodeRequest, frameId, type ShardRequest, type ShardResponse } from '../../shared/wire.js';
+import { TimestampOracle } from '../../shared/txn/timestamp-oracle.js';
 import type { Logger } from '../log.js';
 import type { TaskPool } from '../pool/task-pool.js';
 
@@ -54,6 +55,8 @@ export type ShardClientOptions = Omit<ShardInit, 'generation' | 'requestRing' | 
   readonly log: Logger;
   /** The shard thread died unexpectedly (it is being restarted). */
   readonly onCrash?: (shard: number) => void;
+  /** A generation is ready; inDoubt: transactions its WAL holds prepared and undecided (re-locked until decided). */
+  readonly onReady?: (shard: number, generation: number, inDoubt: readonly string[]) => void;
   /** Where the shard's flushes and compactions run. */
   readonly pool: TaskPool;
   readonly ringBytes: number;
@@ -64,8 +67,19 @@ export class ShardClient {
   state: ShardState = 'starting';
   lastReplay: ReplaySummary | null = null;
   restarts = 0;
+  /**
+   * A number no other generation of any shard ever had (a timestamp taken when this generation was
+   * spawned): a key's version is reported as `${epoch}.${seq}`, so a sequence number a restarted
+   * shard hands out again can never match a version read from an earlier generation.
+   */
+  epoch = 0;
   private gen: Generation | null = null;
   private generationNumber = 0;
+
+  /** The current generation's number: it changes when the shard thread is restarted. */
+  get generation(): number {
+    return this.generationNumber;
+  }
   private nextId = 1;
   private readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   private recentCrashes = 0;
@@ -283,6 +297,7 @@ export class ShardClient {
 
   private spawn(): void {
     const number = ++this.generationNumber;
+    this.epoch = new TimestampOracle(this.options.oracle).next();
     const requestRing = createRing(this.options.ringBytes);
     const responseRing = createRing(this.options.ringBytes);
     const channel = new MessageChannel();
@@ -304,6 +319,7 @@ export class ShardClient {
       cacheEvents: this.options.cacheEvents,
       cachePolicies: this.cachePolicies,
       writeBackMs: this.options.writeBackMs,
+      oracle: this.options.oracle,
       adminPort: channel.port2,
       poolPort: poolChannel.port2,
     };
@@ -347,6 +363,7 @@ export class ShardClient {
       this.lastReplay = message.replay;
       this.recentCrashes = 0;
       for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+      this.options.onReady?.(this.id, gen.number, message.inDoubt);
       // Rules changed while it started: it has the ones from its init.
       if (gen.policies !== this.cachePolicies) {
         this.pushPolicies(gen).catch((error: unknown) => this.options.log.error({ shard: this.id, err: error }, 'could not give a restarted shard the cache policies'));

@@ -30,6 +30,10 @@ export type ShardPoolOptions = {
   readonly writeBackMs: number;
   /** A shard thread died unexpectedly (it is being restarted). */
   readonly onShardCrash?: (shard: number) => void;
+  /** The timestamp oracle's buffer (shared/txn/timestamp-oracle.ts), given to every shard. */
+  readonly oracle: SharedArrayBuffer;
+  /** A shard generation is ready, with the transactions it holds prepared and undecided. */
+  readonly onShardReady?: (shard: number, generation: number, inDoubt: readonly string[]) => void;
 };
 
 export class ShardPool {
@@ -60,6 +64,8 @@ export class ShardPool {
           cachePolicies: options.cachePolicies,
           writeBackMs: options.writeBackMs,
           onCrash: options.onShardCrash,
+          onReady: options.onShardReady,
+          oracle: options.oracle,
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),

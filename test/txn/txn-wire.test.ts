@@ -62,7 +62,7 @@ const request: fc.Arbitrary<TxnRequest> = fc.oneof(
 );
 const entry = fc.record({ contentType, expiresAtMs: expiry, value: fc.uint8Array({ maxLength: 12 }) });
 const response: fc.Arbitrary<TxnResponse> = fc.oneof(
-  fc.record({ kind: fc.constant('txn-value' as const), versionTs: ts, entry: fc.option(entry, { nil: null }) }),
+  fc.record({ kind: fc.constant('txn-value' as const), version: ts, entry: fc.option(entry, { nil: null }) }),
   fc.record({ kind: fc.constant('txn-keys' as const), keys, more: fc.boolean() }),
   fc.record({ kind: fc.constant('txn-locked' as const), key, txnId }),
   fc.record({ kind: fc.constant('txn-conflict' as const), key, reason: fc.constantFrom('write' as const, 'read' as const, 'range' as const, 'locked' as const) }),

@@ -70,6 +70,12 @@ export class ShardOps {
         return this.opBatch(request.ops, nowMs, undo, deferredUndo);
       case 'invalidate':
         return { response: this.opInvalidate(request, nowMs), writes: NONE, deferred: NONE };
+      case 'txn-commit':
+      case 'txn-prepare':
+      case 'txn-decide':
+      case 'txn-read':
+      case 'txn-list':
+        throw new MantisError('INTERNAL', `${request.kind} is handled by the shard's transaction participant, not ShardOps`);
       default:
         return unreachable(request);
     }
