@@ -32,6 +32,7 @@ export const ErrorCode = Object.freeze({
   TXN_NOT_FOUND: 'TXN_NOT_FOUND',
   TXN_EXPIRED: 'TXN_EXPIRED',
   TXN_SNAPSHOT_TOO_OLD: 'TXN_SNAPSHOT_TOO_OLD',
+  TXN_LIMIT: 'TXN_LIMIT',
   INTERNAL: 'INTERNAL',
 });
 
@@ -68,6 +69,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   TXN_NOT_FOUND: 404,
   TXN_EXPIRED: 410,
   TXN_SNAPSHOT_TOO_OLD: 410,
+  TXN_LIMIT: 503,
   INTERNAL: 500,
 };
 
@@ -75,6 +77,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'SHARD_UNAVAILABLE',
   'SHARD_BUSY',
   'SHUTTING_DOWN',
+  'TXN_LIMIT',
 ]);
 
 export function httpStatusOf(code: ErrorCode): number {
@@ -92,10 +95,13 @@ export function isErrorCode(value: string): value is ErrorCode {
 /** An expected failure a client can act on. Bugs are assertions, not this. */
 export class MantisError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** Extra fields of the error object a client gets (e.g. a conflict's key and reason). */
+  readonly details: Readonly<Record<string, string>> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Readonly<Record<string, string>>) {
     super(message);
     this.name = 'MantisError';
     this.code = code;
+    this.details = details;
   }
   get status(): number {
     return httpStatusOf(this.code);

@@ -82,6 +82,26 @@ export const LIMITS = Object.freeze({
   cache_invalidate_slots_max: 65_536,
   /** Keys with tags (PUT ?tags=) held in the main thread's tag index; TAG_LIMIT (507) beyond. */
   cache_tagged_keys_max: 1_000_000,
+  /**
+   * Transactions. A plain write of a key a committing transaction holds is retried (backoff up to
+   * txn_locked_backoff_ms_max) for at most this long, then TXN_CONFLICT (409); a snapshot read of
+   * such a key waits as long.
+   */
+  txn_locked_wait_ms_max: 5_000,
+  txn_locked_backoff_ms_max: 20,
+  /** POST /api/v1/txn timeout_ms (idle timeout): default and bound (INVALID_PARAMETER beyond). */
+  txn_timeout_ms_default: 5_000,
+  txn_timeout_ms_max: 600_000,
+  /** Default of --txn-max-age-ms: a transaction older than this is aborted (TXN_SNAPSHOT_TOO_OLD). */
+  txn_max_age_ms_default: 60_000,
+  /** Open transactions at once; TXN_LIMIT (503, retryable) beyond. */
+  txn_active_max: 100_000,
+  /** Ended transactions remembered, so a late commit/rollback gets 410/409 rather than 404. */
+  txn_ended_remembered: 100_000,
+  /** Distinct keys one transaction may write; INVALID_PARAMETER beyond. */
+  txn_writes_max: 10_000,
+  /** Operations and conditions of one POST /api/v1/txn/execute; BATCH_TOO_LARGE beyond. */
+  txn_execute_items_max: 1000,
 });
 
 export type Limits = typeof LIMITS;

@@ -28,6 +28,8 @@ export type Config = {
   readonly cacheHitRateWarn: number;
   /** …for this many seconds in a row. */
   readonly cacheHitRateWindowS: number;
+  /** A transaction older than this is aborted (TXN_SNAPSHOT_TOO_OLD) rather than pin old versions. */
+  readonly txnMaxAgeMs: number;
 };
 
 type Option = {
@@ -56,6 +58,7 @@ export const OPTIONS: readonly Option[] = [
   { flag: 'cache-policies', env: 'MANTIS_CACHE_POLICIES', fallback: '', help: 'JSON file of cache policies by key prefix, loaded at start' },
   { flag: 'cache-hit-rate-warn', env: 'MANTIS_CACHE_HIT_RATE_WARN', fallback: '0.5', help: 'warn when a shard\'s cache hit rate stays below this (0..1; 0 = off)' },
   { flag: 'cache-hit-rate-window-s', env: 'MANTIS_CACHE_HIT_RATE_WINDOW_S', fallback: '60', help: 'seconds the hit rate must stay low before the warning' },
+  { flag: 'txn-max-age-ms', env: 'MANTIS_TXN_MAX_AGE_MS', fallback: String(LIMITS.txn_max_age_ms_default), help: 'a transaction older than this is aborted (TXN_SNAPSHOT_TOO_OLD)' },
 ];
 
 export class ConfigError extends Error {}
@@ -128,6 +131,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     cachePoliciesFile: get('cache-policies'),
     cacheHitRateWarn: fraction('cache-hit-rate-warn', get('cache-hit-rate-warn')),
     cacheHitRateWindowS: integer('cache-hit-rate-window-s', get('cache-hit-rate-window-s'), 1, 86_400),
+    txnMaxAgeMs: integer('txn-max-age-ms', get('txn-max-age-ms'), 100, 86_400_000),
   };
 }
 

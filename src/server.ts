@@ -24,6 +24,10 @@ import type { Logger } from './log.js';
 import { createMetrics } from './metrics/metrics.js';
 import { ShardPool } from './router/index.js';
 import { TimestampReserver } from '../shared/txn/timestamp-oracle.js';
+import { CoordinatorLog } from './txn/coordinator-log.js';
+import { TxnManager } from './txn/txn-manager.js';
+import { createTxnMetrics } from './txn/txn-metrics.js';
+import { createTxnKvHandlers } from './http/txn-routes.js';
 
 export type Server = {
   readonly url: string;
@@ -39,6 +43,10 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   const hub = new InvalidationHub(cacheEvents);
   let graph: DependencyGraph | null = null;
   let timestamps: TimestampReserver | null = null;
+  let coordinator: CoordinatorLog | null = null;
+  let txns: TxnManager | null = null;
+  // In-doubt transactions reported by shards that became ready before the manager existed.
+  const earlyInDoubt: [number, readonly string[]][] = [];
   try {
     const shards = resolveShardCount(config.dataDir, config.shards, defaultShardCount());
     const policies = await openPolicies(config);
@@ -47,9 +55,15 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     }
     graph = await DependencyGraph.open(join(config.dataDir, 'cache'), { maxEdges: LIMITS.cache_dependencies_max, log });
     timestamps = await TimestampReserver.open(join(config.dataDir, 'txn'), { log });
+    coordinator = await CoordinatorLog.open(join(config.dataDir, 'txn'), { log });
     pool = new ShardPool({
       shards,
       oracle: timestamps.buffer,
+      onShardReady: (shard, _generation, inDoubt) => {
+        if (inDoubt.length === 0) return;
+        if (txns === null) earlyInDoubt.push([shard, inDoubt]);
+        else void txns.resolveInDoubt(shard, inDoubt);
+      },
       dataDir: config.dataDir,
       fsync: config.fsync,
       fsyncBatchMs: config.fsyncBatchMs,
@@ -64,15 +78,31 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     });
     await pool.start();
     const metrics = createMetrics(pool);
+    const manager = new TxnManager({
+      pool,
+      oracle: timestamps.buffer,
+      log: coordinator,
+      logger: log,
+      metrics: createTxnMetrics(metrics.registry),
+      maxAgeMs: config.txnMaxAgeMs,
+      fault: process.env.MANTIS_FAULT_TXN,
+    });
+    txns = manager;
+    // Every shard is ready: decide what their WALs hold prepared, then finish logged commits.
+    for (const [shard, inDoubt] of earlyInDoubt.splice(0)) await manager.resolveInDoubt(shard, inDoubt);
+    const resent = await manager.recover();
+    if (resent > 0) log.info({ decisions: resent }, 'two-phase commit decisions from before the restart were sent again');
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());
-    const app = createHonoApp({ kv, pool, metrics, log, cache });
+    const txnKv = createTxnKvHandlers(manager, config.maxValueBytes, log);
+    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txns: manager, maxValueBytes: config.maxValueBytes });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
       fastPath: config.httpFastPath,
       maxValueBytes: config.maxValueBytes,
       kv,
+      txnKv,
       app,
       metrics: metrics.http,
       log,
@@ -82,6 +112,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     monitor.start();
     const running = pool;
     const reserver = timestamps;
+    const decisions = coordinator;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
       url: `http://${host}:${listener.port}`,
@@ -90,8 +121,10 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       stop: async () => {
         monitor.stop();
         // The dependency log is closed before the data-dir lock is released.
+        manager.close();
         await stopServer(listener, running, lock, log, async () => {
           await cache.close();
+          await decisions.close();
           await reserver.close();
         });
         hub.close();
@@ -99,6 +132,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     };
   } catch (error) {
     await graph?.close().catch(() => undefined);
+    txns?.close();
+    await coordinator?.close().catch(() => undefined);
     await timestamps?.close().catch(() => undefined);
     hub.close();
     await pool?.stop(LIMITS.shutdown_drain_timeout_ms).catch(() => undefined);
@@ -112,7 +147,7 @@ async function stopServer(listener: Listener, pool: ShardPool, lock: DataDirLock
   const drained = await listener.drained(LIMITS.shutdown_drain_timeout_ms);
   if (!drained) log.warn('in-flight requests did not finish before the shutdown timeout');
   await pool.stop(LIMITS.shutdown_drain_timeout_ms);
-  await beforeUnlock().catch((error: unknown) => log.error({ err: error }, 'closing the cache dependency log or the timestamp reservation failed'));
+  await beforeUnlock().catch((error: unknown) => log.error({ err: error }, 'closing the cache dependency log, the coordinator log or the timestamp reservation failed'));
   lock.release();
 }
 

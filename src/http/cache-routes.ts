@@ -13,41 +13,9 @@ import { MantisError } from '../../shared/errors.js';
 import { PolicyError, parsePolicyRules } from '../../shared/cache/policy.js';
 import type { CacheControl, InvalidateTarget } from '../cache/cache-control.js';
 import { keyFromString } from '../kv/index.js';
+import { jsonBody, keyField, onlyFields } from './json-body.js';
 import { okReply, type HttpReply } from './reply.js';
 import { toResponse, type Bindings } from './hono-app.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function jsonBody(contentType: string | undefined, body: Uint8Array): Record<string, unknown> {
-  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (type !== 'application/json') throw new MantisError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8.decode(body));
-  } catch {
-    throw new MantisError('INVALID_JSON', 'the body is not valid JSON (UTF-8)');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MantisError('INVALID_JSON', 'the body must be a JSON object');
-  return parsed as Record<string, unknown>;
-}
-
-function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): void {
-  const extra = Object.keys(body).find((k) => !allowed.includes(k));
-  if (extra !== undefined) throw new MantisError('INVALID_PARAMETER', `unknown field "${extra}"; expected ${allowed.map((a) => `"${a}"`).join(', ')}`);
-}
-
-/** A key-shaped string field (validated as a KV key); returns the string. */
-function keyField(body: Record<string, unknown>, name: string): string {
-  const value = body[name];
-  if (value === undefined) throw new MantisError('INVALID_PARAMETER', `"${name}" is required`);
-  try {
-    keyFromString(value);
-  } catch (error) {
-    if (error instanceof MantisError) throw new MantisError(error.code, `"${name}": ${error.message}`);
-    throw error;
-  }
-  return value as string;
-}
 
 /** A prefix is validated as a key would be, except that it may be empty (every key). */
 export function prefixProblem(prefix: string): string | null {

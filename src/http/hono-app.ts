@@ -14,6 +14,8 @@ import { cacheStatsReply } from './cache-stats.js';
 import { registerCacheRoutes } from './cache-routes.js';
 import type { CacheControl } from '../cache/cache-control.js';
 import type { KvHandlers } from './kv-handlers.js';
+import type { TxnManager } from '../txn/txn-manager.js';
+import { registerTxnRoutes, TXN_HEADER, type TxnKvHandlers } from './txn-routes.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 
@@ -27,6 +29,9 @@ export type AppDeps = {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly cache: CacheControl;
+  readonly txnKv: TxnKvHandlers;
+  readonly txns: TxnManager;
+  readonly maxValueBytes: number;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -74,7 +79,8 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   // Route on the raw path as received: building a Request normalizes dot
   // segments ("a/../b"), which would make Hono see another key than the fast path.
   const app = new Hono<AppEnv>({ getPath: (request, options) => options?.env?.rawPath ?? new URL(request.url).pathname });
-  const { kv } = deps;
+  const { kv, txnKv } = deps;
+  const txnOf = (c: Context<AppEnv>): string | undefined => c.req.header(TXN_HEADER);
 
   app.get('/health/live', () => toResponse(okReply({ live: true })));
   app.get('/health/ready', () => toResponse(readiness(deps.pool)));
@@ -85,14 +91,34 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/api/v1/cache/stats', () => toResponse(cacheStatsReply(deps.pool)));
   registerCacheRoutes(app, deps.cache);
-  app.get('/api/v1/kv', async (c) => toResponse(await kv.list(c.env.rawQuery, deadlineOf(c))));
-  app.post('/api/v1/kv/batch', async (c) => toResponse(await kv.batch(c.req.header('content-type'), await bodyOf(c), deadlineOf(c))));
-  // Hono answers HEAD with the GET route; the handler skips the value for HEAD.
-  app.get('/api/v1/kv/*', async (c) => toResponse(await kv.get(rawKey(c), c.req.method === 'HEAD', deadlineOf(c))));
-  app.put('/api/v1/kv/*', async (c) =>
-    toResponse(await kv.put(rawKey(c), c.env.rawQuery, c.req.header('content-type'), await bodyOf(c), deadlineOf(c))),
+  registerTxnRoutes(app, deps.txns, deps.maxValueBytes);
+  // A Mantis-Txn header sends a KV route into that transaction (txn-routes.ts).
+  app.get('/api/v1/kv', async (c) => {
+    const txn = txnOf(c);
+    return toResponse(txn === undefined ? await kv.list(c.env.rawQuery, deadlineOf(c)) : await txnKv.list(txn, c.env.rawQuery, deadlineOf(c)));
+  });
+  app.post('/api/v1/kv/batch', async (c) =>
+    toResponse(txnOf(c) === undefined ? await kv.batch(c.req.header('content-type'), await bodyOf(c), deadlineOf(c)) : await txnKv.batch()),
   );
-  app.delete('/api/v1/kv/*', async (c) => toResponse(await kv.delete(rawKey(c), deadlineOf(c))));
+  // Hono answers HEAD with the GET route; the handler skips the value for HEAD.
+  app.get('/api/v1/kv/*', async (c) => {
+    const txn = txnOf(c);
+    const head = c.req.method === 'HEAD';
+    return toResponse(txn === undefined ? await kv.get(rawKey(c), head, deadlineOf(c)) : await txnKv.get(txn, rawKey(c), head, deadlineOf(c)));
+  });
+  app.put('/api/v1/kv/*', async (c) => {
+    const txn = txnOf(c);
+    const contentType = c.req.header('content-type');
+    return toResponse(
+      txn === undefined
+        ? await kv.put(rawKey(c), c.env.rawQuery, contentType, await bodyOf(c), deadlineOf(c))
+        : await txnKv.put(txn, rawKey(c), c.env.rawQuery, contentType, await bodyOf(c)),
+    );
+  });
+  app.delete('/api/v1/kv/*', async (c) => {
+    const txn = txnOf(c);
+    return toResponse(txn === undefined ? await kv.delete(rawKey(c), deadlineOf(c)) : await txnKv.delete(txn, rawKey(c), deadlineOf(c)));
+  });
   app.all('/api/v1/kv/*', (c) =>
     toResponse(errorReply(new MantisError('METHOD_NOT_ALLOWED', methodNotAllowed(c.req.method, c.env.rawPath)))),
   );

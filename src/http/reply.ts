@@ -22,7 +22,7 @@ export function okReply(data: unknown, meta: Record<string, unknown> = {}, statu
 export function errorReply(error: MantisError): HttpReply {
   const body = JSON.stringify({
     success: false,
-    error: { code: error.code, message: error.message, retryable: error.retryable },
+    error: { code: error.code, message: error.message, retryable: error.retryable, ...error.details },
   });
   const headers: (readonly [string, string])[] = error.retryable ? [['Retry-After', '1']] : [];
   return { status: error.status, contentType: JSON_TYPE, body, headers };

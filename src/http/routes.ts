@@ -4,6 +4,7 @@
 export const KV_ITEM_PREFIX = '/api/v1/kv/';
 export const KV_LIST_PATH = '/api/v1/kv';
 export const KV_BATCH_PATH = '/api/v1/kv/batch';
+const TXN_PREFIX = '/api/v1/txn/';
 
 export type RouteLabel =
   | '/api/v1/kv/:key'
@@ -16,6 +17,10 @@ export type RouteLabel =
   | '/api/v1/cache/policies'
   | '/api/v1/cache/invalidate'
   | '/api/v1/cache/dependencies'
+  | '/api/v1/txn'
+  | '/api/v1/txn/execute'
+  | '/api/v1/txn/:id/commit'
+  | '/api/v1/txn/:id/rollback'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
@@ -30,8 +35,14 @@ export function routeOf(method: string, path: string): RouteLabel {
     case '/api/v1/cache/policies':
     case '/api/v1/cache/invalidate':
     case '/api/v1/cache/dependencies':
+    case '/api/v1/txn':
+    case '/api/v1/txn/execute':
       return path;
     default:
+      if (path.startsWith(TXN_PREFIX)) {
+        if (path.endsWith('/commit')) return '/api/v1/txn/:id/commit';
+        if (path.endsWith('/rollback')) return '/api/v1/txn/:id/rollback';
+      }
       return 'unmatched';
   }
 }

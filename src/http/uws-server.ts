@@ -14,6 +14,7 @@ import type { HttpMetrics } from '../metrics/metrics.js';
 import type { Bindings } from './hono-app.js';
 import type { DeadlineHeader } from '../kv/index.js';
 import type { KvHandlers } from './kv-handlers.js';
+import { TXN_HEADER, type TxnKvHandlers } from './txn-routes.js';
 import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
 
@@ -23,6 +24,8 @@ export type ListenerOptions = {
   readonly fastPath: boolean;
   readonly maxValueBytes: number;
   readonly kv: KvHandlers;
+  /** The KV routes inside a transaction (a Mantis-Txn header). */
+  readonly txnKv: TxnKvHandlers;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's env generic is invariant
   readonly app: Hono<any>;
   readonly metrics: HttpMetrics;
@@ -103,8 +106,11 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const route = routeOf(method, path);
     const x: Exchange = { res, method, route, started: performance.now(), aborted: false, finished: false };
     state.inFlight++;
+    const kvRoute = route === '/api/v1/kv/:key' || route === '/api/v1/kv' || route === '/api/v1/kv/batch';
+    // Inside a transaction: never the cache (reads are at the transaction's snapshot).
+    const txn = kvRoute ? req.getHeader(TXN_HEADER) : '';
     // GET only: uWS counts endWithoutBody (HEAD) as no answer unless an abort handler is attached.
-    const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get';
+    const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get' && txn === '';
     if (cacheable) {
       // A cache hit is answered here, inside this callback: nothing is left in flight, so no abort handler.
       const early: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
@@ -134,7 +140,9 @@ export function listen(options: ListenerOptions): Promise<Listener> {
 
     const dispatch = (body: Uint8Array | null): void => {
       const served = headers === null
-        ? serveFast(options.kv, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
+        ? txn === ''
+          ? serveFast(options.kv, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
+          : serveTxn(options.txnKv, txn, x, { path, query, contentType, deadline, cacheTried: false }, body)
         : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs }, body);
       served.then((reply) => send(x, reply), (error: unknown) => fail(x, error));
     };
@@ -204,6 +212,20 @@ function serveFast(kv: KvHandlers, x: Exchange, r: FastRequest, body: Uint8Array
       if (x.method === 'put') return kv.put(rawKey, r.query, r.contentType, body ?? new Uint8Array(0), r.deadline);
       if (x.method === 'delete') return kv.delete(rawKey, r.deadline);
       return kv.get(rawKey, x.method === 'head', r.deadline, r.cacheTried);
+  }
+}
+
+function serveTxn(kv: TxnKvHandlers, txn: string, x: Exchange, r: FastRequest, body: Uint8Array | null): Promise<HttpReply> {
+  const rawKey = r.path.slice(KV_ITEM_PREFIX.length);
+  switch (x.route) {
+    case '/api/v1/kv':
+      return kv.list(txn, r.query, r.deadline);
+    case '/api/v1/kv/batch':
+      return kv.batch();
+    default:
+      if (x.method === 'put') return kv.put(txn, rawKey, r.query, r.contentType, body ?? new Uint8Array(0));
+      if (x.method === 'delete') return kv.delete(txn, rawKey, r.deadline);
+      return kv.get(txn, rawKey, x.method === 'head', r.deadline);
   }
 }
 

@@ -9,7 +9,8 @@
 
 import { cacheHash, type CacheHit } from '../../shared/cache/index.js';
 import { MantisError } from '../../shared/errors.js';
-import type { BatchOp, BatchResult, ShardResponse, ValueResult } from '../../shared/wire.js';
+import { LIMITS } from '../../shared/limits.js';
+import type { BatchOp, BatchResult, ShardRequest, ShardResponse, ValueResult } from '../../shared/wire.js';
 import { deadlineExceeded, type ShardClient, type ShardPool } from '../router/index.js';
 import type { ListParams } from './kv-input.js';
 
@@ -61,12 +62,12 @@ export class KvService {
   }
 
   async cmdPut(key: Uint8Array, contentType: string, expiresAtMs: number, value: Uint8Array, deadlineMs = 0): Promise<void> {
-    const response = await this.pool.shardFor(key).call({ kind: 'put', key, contentType, expiresAtMs, value }, deadlineMs);
+    const response = await callWrite(this.pool.shardFor(key), { kind: 'put', key, contentType, expiresAtMs, value }, deadlineMs);
     if (response.kind !== 'done') unexpected(response);
   }
 
   async cmdDelete(key: Uint8Array, deadlineMs = 0): Promise<boolean> {
-    const response = await this.pool.shardFor(key).call({ kind: 'delete', key }, deadlineMs);
+    const response = await callWrite(this.pool.shardFor(key), { kind: 'delete', key }, deadlineMs);
     if (response.kind === 'deleted') return response.existed;
     return unexpected(response);
   }
@@ -104,7 +105,7 @@ export class KvService {
     await Promise.all(
       [...groups].map(async ([shard, group]) => {
         try {
-          const response = await this.pool.shards[shard].call({ kind: 'batch', ops: group.ops }, deadlineMs);
+          const response = await callWrite(this.pool.shards[shard], { kind: 'batch', ops: group.ops }, deadlineMs);
           if (response.kind !== 'results') unexpected(response);
           group.positions.forEach((position, i) => (results[position] = response.results[i]));
         } catch (error) {
@@ -117,6 +118,30 @@ export class KvService {
     return { results, error: firstError };
   }
 }
+
+/**
+ * Sends a plain write. A shard answers txn-locked, applying nothing, when a key written is held by
+ * a committing transaction (between its prepare and its decision, usually a few ms): the write is
+ * sent again with backoff until the key is free, within the deadline and at most
+ * LIMITS.txn_locked_wait_ms_max, then refused with TXN_CONFLICT.
+ */
+export async function callWrite(shard: ShardClient, request: ShardRequest, deadlineMs: number): Promise<ShardResponse> {
+  const started = Date.now();
+  let waitMs = 1;
+  for (;;) {
+    const response = await shard.call(request, deadlineMs);
+    if (response.kind !== 'txn-locked') return response;
+    const now = Date.now();
+    if (now - started + waitMs > LIMITS.txn_locked_wait_ms_max || (deadlineMs !== 0 && now + waitMs >= deadlineMs)) {
+      const key = Buffer.from(response.key).toString('utf8');
+      throw new MantisError('TXN_CONFLICT', `key "${key}" is held by committing transaction ${response.txnId}; the write waited ${now - started} ms and was not applied`, { key, reason: 'locked' });
+    }
+    await sleep(waitMs);
+    waitMs = Math.min(waitMs * 2, LIMITS.txn_locked_backoff_ms_max);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The cached entry, or null (go to the ring). A request already past its
