@@ -50,7 +50,26 @@ export const ShardMetric = Object.freeze({
   write_back_pending: 40,
   /** Requests refused because their Mantis-Deadline-Ms passed before the shard started them. */
   deadline_exceeded: 41,
-  fsync_bucket_base: 42,
+  /** Transactions (workers/txn/txn-participant.ts): the version store's keys, older versions and bytes (gauges). */
+  txn_version_keys: 42,
+  txn_versions: 43,
+  txn_version_bytes: 44,
+  /** Intents held: write intents (keys), read intents (keys) and range intents (prefixes) (gauge). */
+  txn_intents: 45,
+  /** One-shard commits (txn-commit) applied. */
+  txn_commits: 46,
+  /** Prepares voted yes (txn-prepare). */
+  txn_prepares: 47,
+  /** Decisions applied to a transaction prepared here: commit, abort. */
+  txn_decided_commit: 48,
+  txn_decided_abort: 49,
+  /** Validations refused (txn-commit and txn-prepare), by reason. */
+  txn_conflicts_write: 50,
+  txn_conflicts_read: 51,
+  txn_conflicts_range: 52,
+  txn_conflicts_locked: 53,
+  /** Always last: the fsync histogram's buckets follow. */
+  fsync_bucket_base: 54,
 });
 
 export const SHARD_METRIC_SLOTS = ShardMetric.fsync_bucket_base + FSYNC_BUCKETS_MS.length + 1;

@@ -1,7 +1,11 @@
 // Entry point of one shard actor (a worker thread). It opens the shard's LSM
 // tables, replays the WAL tail they do not cover into a fresh memtable, tells
 // the router it is ready, then serves the request ring until the router
-// terminates it. Administration (stats, flush, close) is exposed over comlink
+// terminates it. Transactions: the WAL's txn records are folded by the
+// participant during replay (prepared transactions left undecided are in
+// doubt: re-locked and reported in `ready`), a flush keeps the WAL segment of
+// every undecided PREPARE, and the sweep tick collects old versions.
+// Administration (stats, flush, close) is exposed over comlink
 // on a dedicated MessagePort; flushes and compactions go to the task pool
 // through another.
 
@@ -12,10 +16,12 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { LIMITS } from '../shared/limits.js';
 import { ShardMetric, FSYNC_BUCKETS_MS } from '../shared/metrics-layout.js';
 import { RingReader, RingWriter } from '../shared/ring.js';
-import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle, ShardStats } from '../shared/shard-contract.js';
-import { decodeWriteOps, WAL_KV_OPS } from '../shared/wire.js';
+import type { ShardAdmin, ShardInit, ShardLifecycle, ShardStats } from '../shared/shard-contract.js';
+import { TimestampOracle } from '../shared/txn/timestamp-oracle.js';
+import { TxnParticipant } from './txn/txn-participant.js';
 import { LsmStore, tuningFromBudget } from './lsm/index.js';
-import { replayWal, WalWriter, type ReplayResult } from './wal/index.js';
+import { WalWriter } from './wal/index.js';
+import { replayShardWal } from './shard/shard-replay.js';
 import { PoolClient } from './shard/pool-client.js';
 import { ResponseSender } from './shard/response-sender.js';
 import { ShardActor } from './shard/shard-actor.js';
@@ -37,31 +43,6 @@ function post(message: ShardLifecycle): void {
   parentPort?.postMessage(message);
 }
 
-/** Replays the WAL records the tables do not already hold (lsn > flushedLsn). */
-function replay(ops: ShardOps, walDir: string, flushedLsn: number): { summary: ReplaySummary; result: ReplayResult } {
-  const started = performance.now();
-  const nowMs = Date.now();
-  const result = replayWal(
-    walDir,
-    (type, lsn, payload) => {
-      if (type !== WAL_KV_OPS) throw new Error(`unknown WAL record type ${type}`);
-      if (lsn <= flushedLsn) return;
-      for (const op of decodeWriteOps(payload)) ops.replay(op, nowMs);
-    },
-    log,
-  );
-  const summary = {
-    segments: result.segments,
-    records: result.records,
-    bytes: result.bytes,
-    lastLsn: result.lastLsn,
-    droppedBytes: result.truncated?.droppedBytes ?? 0,
-    truncatedReason: result.truncated?.reason ?? null,
-    durationMs: performance.now() - started,
-  };
-  return { summary, result };
-}
-
 function observeFsync(durationMs: number): void {
   metrics[ShardMetric.fsync_count]++;
   metrics[ShardMetric.fsync_seconds_sum] += durationMs / 1000;
@@ -78,7 +59,9 @@ function faultDelayMs(raw: string | undefined): number {
   return ms;
 }
 
-function openStore(wake: () => void, walRef: { wal: WalWriter | null }): LsmStore {
+type Refs = { wal: WalWriter | null; txn: TxnParticipant | null };
+
+function openStore(wake: () => void, walRef: Refs): LsmStore {
   const s = init.storage;
   const tuning = tuningFromBudget(s.memoryBudgetBytes, {
     blockBytes: s.blockBytes,
@@ -92,15 +75,17 @@ function openStore(wake: () => void, walRef: { wal: WalWriter | null }): LsmStor
     runTask: (task, transfer) => pool.run(task, transfer, task.kind === 'flush' ? 'urgent' : 'background'),
     log,
     onFlushed: (_lsn, segment) => {
-      const removed = walRef.wal?.removeSegmentsBefore(segment) ?? 0;
-      if (removed > 0) log('info', 'wal: removed segments now held in tables', { removed, before: segment });
+      // The segment of a PREPARE still undecided stays: its writes are in no table.
+      const before = walRef.txn?.keepSegmentsFrom(segment) ?? segment;
+      const removed = walRef.wal?.removeSegmentsBefore(before) ?? 0;
+      if (removed > 0) log('info', 'wal: removed segments now held in tables', { removed, before });
     },
     onProgress: wake,
   });
 }
 
 async function main(): Promise<void> {
-  const walRef: { wal: WalWriter | null } = { wal: null };
+  const walRef: Refs = { wal: null, txn: null };
   let actor: ShardActor | null = null;
   const store = openStore(() => {
     actor?.wake();
@@ -111,8 +96,19 @@ async function main(): Promise<void> {
   const cache = init.cache === null ? null : new ShardCache(init.cache, events);
   const ops = new ShardOps(store, cache, events);
   ops.setPolicies(new PolicyTable(init.cachePolicies));
+  const oracle = new TimestampOracle(init.oracle);
+  const txn = new TxnParticipant({
+    store,
+    ops,
+    oracle,
+    currentSegment: () => walRef.wal?.currentSegment ?? 0,
+    metrics,
+    log,
+  });
+  ops.setTxnHook(txn);
+  walRef.txn = txn;
   const walDir = join(init.dir, 'wal');
-  const { summary, result: replayed } = replay(ops, walDir, store.flushedLsn);
+  const { summary, result: replayed, inDoubt } = replayShardWal(ops, txn, walDir, store.flushedLsn, log);
   // After a flush retired every segment the log may be empty: it continues above the tables.
   const replayResult = { ...replayed, lastLsn: Math.max(replayed.lastLsn, store.flushedLsn) };
   const wal = WalWriter.open(
@@ -142,6 +138,7 @@ async function main(): Promise<void> {
     reader: new RingReader(init.requestRing),
     sender: new ResponseSender(new RingWriter(init.responseRing)),
     ops,
+    txn,
     store,
     wal,
     metrics,
@@ -168,6 +165,8 @@ async function main(): Promise<void> {
     });
     events.post();
     cache?.tick(nowMs, reported);
+    txn.gc(oracle.oldestSnapshot());
+    txn.publish();
     publishMemory(metrics, store);
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();
@@ -212,7 +211,8 @@ async function main(): Promise<void> {
 
   const opened = store.stats();
   const keys = opened.keys;
-  post({ kind: 'ready', generation: init.generation, replay: summary, keys, inDoubt: [] });
+  txn.publish();
+  post({ kind: 'ready', generation: init.generation, replay: summary, keys, inDoubt });
   log('info', 'shard ready', { keys, tables: opened.levels.map((l) => l.tables), replayRecords: summary.records, replayMs: Math.round(summary.durationMs) });
   await actor.run();
 }

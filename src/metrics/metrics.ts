@@ -23,6 +23,7 @@ export function createMetrics(pool: ShardPool): Metrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'mantis_process_' });
   const http = httpMetrics(registry);
   shardMetrics(registry, pool);
+  txnShardMetrics(registry, pool);
   cacheMetrics(registry, pool);
   registry.registerMetric(fsyncHistogram(pool) as unknown as Metric);
   return { registry, http };
@@ -191,6 +192,40 @@ function shardMetrics(registry: client.Registry, pool: ShardPool): void {
         this.set({ shard: String(shard.id), direction: 'response' }, depth.responseRingBytes);
       }
     },
+  });
+}
+
+/** The shards' transaction participants (workers/txn/txn-participant.ts), from the shared counters. */
+function txnShardMetrics(registry: client.Registry, pool: ShardPool): void {
+  shardGauge(registry, pool, 'mantis_txn_version_keys', 'Keys the MVCC version store tracks (committed after the oldest live snapshot)', (s) => s.metrics[ShardMetric.txn_version_keys]);
+  shardGauge(registry, pool, 'mantis_txn_versions', 'Older versions the MVCC version store keeps for live snapshots', (s) => s.metrics[ShardMetric.txn_versions]);
+  shardGauge(registry, pool, 'mantis_txn_version_bytes', 'Approximate bytes held by the MVCC version store (records, older values, write intents)', (s) => s.metrics[ShardMetric.txn_version_bytes]);
+  shardGauge(registry, pool, 'mantis_txn_intents', 'Intents held by prepared transactions (write and read keys, range prefixes)', (s) => s.metrics[ShardMetric.txn_intents]);
+  shardCounter(registry, pool, 'mantis_txn_shard_commits_total', 'One-shard transaction commits applied', ShardMetric.txn_commits);
+  shardCounter(registry, pool, 'mantis_txn_shard_prepares_total', 'Two-phase commit prepares voted yes', ShardMetric.txn_prepares);
+  const labelled = (name: string, help: string, label: string, slots: Record<string, number>): void => {
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['shard', label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const shard of pool.shards) {
+          for (const [value, slot] of Object.entries(slots)) this.inc({ shard: String(shard.id), [label]: value }, shard.metrics[slot]);
+        }
+      },
+    });
+  };
+  labelled('mantis_txn_shard_decisions_total', 'Decisions applied to transactions prepared on the shard', 'outcome', {
+    commit: ShardMetric.txn_decided_commit,
+    abort: ShardMetric.txn_decided_abort,
+  });
+  labelled('mantis_txn_shard_conflicts_total', 'Transaction validations the shard refused, by reason', 'reason', {
+    write: ShardMetric.txn_conflicts_write,
+    read: ShardMetric.txn_conflicts_read,
+    range: ShardMetric.txn_conflicts_range,
+    locked: ShardMetric.txn_conflicts_locked,
   });
 }
 

@@ -12,6 +12,9 @@
 // WAL has not seen) and before the shard closes. A crash loses at most the
 // write-back writes acknowledged in the last writeBackMs (plus, for a power
 // loss, the fsync policy's window).
+// Transaction requests (txn-*) go to the TxnParticipant: their WAL records join
+// the batch's single write like any write, and commits, prepares and decisions
+// are answered once durable; a rollback also undoes the participant's state.
 
 import { basename } from 'node:path';
 import { LIMITS } from '../../shared/limits.js';
@@ -26,8 +29,11 @@ import {
   frameId,
   isWriteRequest,
   WAL_KV_OPS,
+  type ShardRequest,
   type ShardResponse,
 } from '../../shared/wire.js';
+import type { TxnRequest } from '../../shared/txn/txn-wire.js';
+import type { TxnParticipant } from '../txn/txn-participant.js';
 import { WalError, type WalWriter } from '../wal/index.js';
 import { CorruptionError, type LsmStore } from '../lsm/index.js';
 import { ResponseSender } from './response-sender.js';
@@ -36,12 +42,30 @@ import type { ShardLog } from './shard-log.js';
 import type { ShardEvents } from './shard-events.js';
 
 type PendingWrite = { readonly id: number; readonly response: ShardResponse };
-type PendingBatch = { readonly writes: PendingWrite[]; readonly undo: Undo[]; settled: boolean };
+/** undo: memtable writes to roll back; txnUndo: the participant's state to restore (in order, undone newest first). */
+type PendingBatch = { readonly writes: PendingWrite[]; readonly undo: Undo[]; readonly txnUndo: (() => void)[]; settled: boolean };
+
+const emptyBatch = (): PendingBatch => ({ writes: [], undo: [], txnUndo: [], settled: false });
+
+function isTxnRequest(request: ShardRequest): request is TxnRequest {
+  switch (request.kind) {
+    case 'txn-commit':
+    case 'txn-prepare':
+    case 'txn-decide':
+    case 'txn-read':
+    case 'txn-list':
+      return true;
+    default:
+      return false;
+  }
+}
 
 export type ActorDeps = {
   readonly reader: RingReader;
   readonly sender: ResponseSender;
   readonly ops: ShardOps;
+  /** The shard's transaction participant (txn-* requests). */
+  readonly txn: TxnParticipant;
   readonly store: LsmStore;
   readonly wal: WalWriter;
   readonly metrics: Float64Array;
@@ -117,7 +141,7 @@ export class ShardActor {
     this.writeBack = [];
     this.d.metrics[ShardMetric.write_back_pending] = 0;
     this.d.metrics[ShardMetric.write_back_flushes]++;
-    this.logBatch({ writes: [], undo: [], settled: false }, records);
+    this.logBatch(emptyBatch(), records);
   }
 
   private deferWrites(payload: Uint8Array): void {
@@ -179,7 +203,7 @@ export class ShardActor {
     m[ShardMetric.batches_drained]++;
     m[ShardMetric.frames_drained] += frames.length;
     const nowMs = Date.now();
-    const batch: PendingBatch = { writes: [], undo: [], settled: false };
+    const batch = emptyBatch();
     const records: WalRecord[] = [];
     this.d.events?.refresh();
     for (const frame of frames) this.processFrame(frame, nowMs, batch, records);
@@ -192,6 +216,7 @@ export class ShardActor {
 
   private processFrame(frame: Uint8Array, nowMs: number, batch: PendingBatch, records: WalRecord[]): void {
     let id = 0;
+    const undoFrom = batch.undo.length;
     try {
       id = frameId(frame);
       const { request, deadlineMs } = decodeRequest(frame);
@@ -214,7 +239,14 @@ export class ShardActor {
         this.hold(frame);
         return;
       }
-      const undoFrom = batch.undo.length;
+      if (isTxnRequest(request)) {
+        const applied = this.d.txn.handle(request, nowMs, batch.undo);
+        if (applied.undo !== null) batch.txnUndo.push(applied.undo);
+        for (const record of applied.records) records.push(record);
+        if (applied.durable && applied.records.length > 0) batch.writes.push({ id, response: applied.response });
+        else this.answer(id, applied.response);
+        return;
+      }
       const deferredUndo: Undo[] = [];
       const applied = this.d.ops.apply(request, nowMs, batch.undo, deferredUndo);
       const payload = applied.writes.length === 0 ? null : encodeWriteOps(applied.writes);
@@ -236,6 +268,8 @@ export class ShardActor {
       batch.writes.push({ id, response: applied.response });
     } catch (error) {
       if (error instanceof InjectedCrash) throw error;
+      // Whatever the request applied before it failed is not logged: undo it.
+      if (batch.undo.length > undoFrom) this.d.ops.rollback(batch.undo.splice(undoFrom));
       this.d.metrics[ShardMetric.ops_error]++;
       if (error instanceof MantisError) {
         // Refused before anything of the request was applied (e.g. a cache-only value too large).
@@ -261,7 +295,7 @@ export class ShardActor {
     try {
       lsn = this.d.wal.append(records);
     } catch (error) {
-      this.d.ops.rollback(batch.undo);
+      this.undoBatch(batch);
       if (!(error instanceof WalError)) throw error; // a bug, not a disk failure: crash loudly
       this.failWrites(batch, error);
       return;
@@ -274,7 +308,7 @@ export class ShardActor {
     if (batch.settled) return;
     if (error !== null) {
       // Nothing from this batch on may be acknowledged: undo newest first.
-      for (let i = this.inFlight.length - 1; i >= 0; i--) this.d.ops.rollback(this.inFlight[i].undo);
+      for (let i = this.inFlight.length - 1; i >= 0; i--) this.undoBatch(this.inFlight[i]);
       this.d.events?.post();
       for (const pending of this.inFlight.splice(0)) this.failWrites(pending, error);
       this.d.sender.flush();
@@ -287,6 +321,12 @@ export class ShardActor {
     this.d.sender.flush();
     // A freeze may have been waiting for exactly this.
     if (this.inFlight.length === 0 && this.d.store.wantsFreeze()) this.wake();
+  }
+
+  /** Rolls a batch's writes back, then the participant's state, newest first. */
+  private undoBatch(batch: PendingBatch): void {
+    this.d.ops.rollback(batch.undo);
+    for (let i = batch.txnUndo.length - 1; i >= 0; i--) batch.txnUndo[i]();
   }
 
   private failWrites(batch: PendingBatch, error: WalError): void {

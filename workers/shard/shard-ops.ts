@@ -11,13 +11,20 @@
 // applied at once and handed back as `deferred`, for the actor to log within
 // --write-back-ms after acknowledging them; cache-only writes touch the cache
 // alone. Every change is reported to ShardEvents for invalidation subscribers.
+// Transactions: before a plain request writes anything (every policy but
+// cache-only), the TxnHook checks the keys for foreign intents (answering
+// txn-locked instead) and records the commit in the version store; a rollback
+// of applied writes tells it the version store no longer matches the LSM. A
+// transaction's writes apply through applyTxnWrites, the same path as a
+// write-through plain write.
 
 import { MantisError, unreachable } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { DEFAULT_POLICY, PolicyTable, type ResolvedPolicy } from '../../shared/cache/policy.js';
 import type { BatchOp, BatchResult, DeleteOp, InvalidateRequest, PutOp, ShardRequest, ShardResponse } from '../../shared/wire.js';
+import type { CacheHit } from '../../shared/cache/index.js';
 import type { LsmStore, Undo } from '../lsm/index.js';
-import { binaryToKey, keyToBinary } from '../store/memtable.js';
+import { binaryToKey, keyToBinary, type Entry } from '../store/memtable.js';
 import type { ShardCache } from './shard-cache.js';
 import type { ShardEvents } from './shard-events.js';
 
@@ -34,8 +41,21 @@ export type Applied = {
 
 const NONE: Write[] = [];
 
+/** What the shard's transaction participant needs to see of plain writes (workers/txn/txn-participant.ts). */
+export interface TxnHook {
+  /**
+   * Before a plain request writes these keys (binary strings, distinct): an answer (txn-locked)
+   * refuses the whole request, null lets it go on (its commit is recorded). May throw MantisError
+   * (no timestamp to be had) before recording anything.
+   */
+  beforePlainWrites(keys: readonly string[], nowMs: number): ShardResponse | null;
+  /** Applied writes were undone: commits recorded for them are no longer true. */
+  writesRolledBack(): void;
+}
+
 export class ShardOps {
   private policies = new PolicyTable();
+  private txn: TxnHook | null = null;
 
   /** cache: this shard's cache segment writer, or null when the cache is off. */
   constructor(
@@ -48,6 +68,10 @@ export class ShardOps {
     this.policies = policies;
   }
 
+  setTxnHook(hook: TxnHook): void {
+    this.txn = hook;
+  }
+
   /**
    * undo collects what the logged writes replaced (rolled back if their WAL write fails);
    * deferredUndo what write-back writes replaced, used only to refuse the whole request before
@@ -56,10 +80,16 @@ export class ShardOps {
   apply(request: ShardRequest, nowMs: number, undo: Undo[], deferredUndo: Undo[] = []): Applied {
     switch (request.kind) {
       case 'get':
+        return { response: this.opGet(request.key, nowMs, this.policyOf(request.key)), writes: NONE, deferred: NONE };
       case 'put':
       case 'delete': {
-        if (request.kind === 'put') this.checkCacheOnly(request);
-        const applied = this.applyOne(request, nowMs, undo, deferredUndo);
+        const policy = this.policyOf(request.key);
+        if (request.kind === 'put') this.checkCacheOnly(request, policy);
+        if (policy.write !== 'cache-only' && this.txn !== null) {
+          const refused = this.txn.beforePlainWrites([keyToBinary(request.key)], nowMs);
+          if (refused !== null) return { response: refused, writes: NONE, deferred: NONE };
+        }
+        const applied = this.applyOne(request, policy, nowMs, undo, deferredUndo);
         return { response: applied.response, writes: applied.deferred ? NONE : applied.writes, deferred: applied.deferred ? applied.writes : NONE };
       }
       case 'head':
@@ -91,8 +121,41 @@ export class ShardOps {
     this.store.put(op.key.slice(), op.value.slice(), op.contentType, op.expiresAtMs);
   }
 
+  /**
+   * A transaction's writes (validated: no cache-only key), applied as write-through plain writes
+   * are: memtable, cache written through (or dropped under write-around; write-back counts as
+   * through, since a transaction is logged before its ack), events, undo entries.
+   */
+  applyTxnWrites(writes: readonly Write[], nowMs: number, undo: Undo[]): void {
+    for (const op of writes) {
+      let policy = this.policyOf(op.key);
+      if (policy.write === 'cache-only') throw new Error('assertion failed: a transaction writes a cache-only key');
+      if (policy.write === 'back') policy = { write: 'through', readThrough: policy.readThrough };
+      this.applyOne(op, policy, nowMs, undo, undo);
+    }
+  }
+
+  /** The key is under a cache-only prefix (its data lives in the cache alone). */
+  isCacheOnly(key: Uint8Array): boolean {
+    return this.policyOf(key).write === 'cache-only';
+  }
+
+  /** A cache-only key's value, as a plain GET reads it. */
+  cacheOnlyGet(key: Uint8Array, nowMs: number): CacheHit | null {
+    return this.cache?.get(key, nowMs) ?? null;
+  }
+
+  /** The store's live entry of key, loading the cache as a plain GET does (read-through). */
+  readLatest(key: Uint8Array, nowMs: number): Entry | undefined {
+    const entry = this.store.get(key, nowMs);
+    if (entry !== undefined && this.policyOf(key).readThrough) this.cache?.store(key, entry.value, entry.contentType, entry.expiresAtMs);
+    return entry;
+  }
+
   /** Undoes writes; subscribers hear of each key again (its `write` event went out when it was applied). */
   rollback(undo: readonly Undo[]): void {
+    if (undo.length === 0) return;
+    this.txn?.writesRolledBack();
     this.store.rollback(undo);
     this.cache?.forget(undo);
     if (this.events?.active === true) {
@@ -108,15 +171,14 @@ export class ShardOps {
   }
 
   /** A cache-only put the segment would refuse must be refused before anything is applied. */
-  private checkCacheOnly(op: PutOp): void {
-    if (this.cache === null || this.policyOf(op.key).write !== 'cache-only') return;
+  private checkCacheOnly(op: PutOp, policy: ResolvedPolicy): void {
+    if (this.cache === null || policy.write !== 'cache-only') return;
     if (!this.cache.accepts(op.key, op.value, op.contentType)) {
       throw new MantisError('VALUE_TOO_LARGE', `the key is under a cache-only prefix and its value (${op.value.length} bytes) is larger than a cache entry may be`);
     }
   }
 
-  private applyOne(op: BatchOp, nowMs: number, undo: Undo[], deferredUndo: Undo[]): { response: BatchResult; writes: Write[]; deferred: boolean } {
-    const policy = this.policyOf(op.key);
+  private applyOne(op: BatchOp, policy: ResolvedPolicy, nowMs: number, undo: Undo[], deferredUndo: Undo[]): { response: BatchResult; writes: Write[]; deferred: boolean } {
     switch (op.kind) {
       case 'get':
         return { response: this.opGet(op.key, nowMs, policy), writes: NONE, deferred: false };
@@ -203,12 +265,24 @@ export class ShardOps {
   }
 
   private opBatch(ops: readonly BatchOp[], nowMs: number, undo: Undo[], deferredUndo: Undo[]): Applied {
-    for (const op of ops) if (op.kind === 'put') this.checkCacheOnly(op);
+    const policies = ops.map((op) => this.policyOf(op.key));
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (op.kind === 'put') this.checkCacheOnly(op, policies[i]);
+    }
+    if (this.txn !== null) {
+      const keys = new Set<string>();
+      for (let i = 0; i < ops.length; i++) {
+        if (ops[i].kind !== 'get' && policies[i].write !== 'cache-only') keys.add(keyToBinary(ops[i].key));
+      }
+      const refused = keys.size === 0 ? null : this.txn.beforePlainWrites([...keys], nowMs);
+      if (refused !== null) return { response: refused, writes: NONE, deferred: NONE };
+    }
     const results: BatchResult[] = [];
     const writes: Write[] = [];
     const deferred: Write[] = [];
-    for (const op of ops) {
-      const applied = this.applyOne(op, nowMs, undo, deferredUndo);
+    for (let i = 0; i < ops.length; i++) {
+      const applied = this.applyOne(ops[i], policies[i], nowMs, undo, deferredUndo);
       results.push(applied.response);
       (applied.deferred ? deferred : writes).push(...applied.writes);
     }

@@ -284,6 +284,11 @@ export class VersionStore {
     return this.intents.holder(key);
   }
 
+  /** Every (key, holder) write intent, in locking order. O(intents). */
+  intentEntries(): IterableIterator<[string, TxnId]> {
+    return this.intents.entries();
+  }
+
   /** The first of keys held by a transaction other than txnId (e.g. keys a committing transaction read). */
   foreignIntent(keys: Iterable<string>, txnId?: TxnId): IntentConflict | null {
     return this.intents.firstForeign(keys, txnId);
@@ -348,6 +353,11 @@ export class VersionStore {
   /** Approximate bytes held (records, versions, intents). */
   get bytes(): number {
     return this.recordBytes + this.intents.bytes;
+  }
+
+  /** Write intents held (keys). */
+  get intentCount(): number {
+    return this.intents.size;
   }
 
   get keyCount(): number {

@@ -7,7 +7,8 @@ import { decodeNext } from './wal-record.js';
 import { fsyncDirSync, listSegments, segmentPath, WAL_DROPPED_SUFFIX, type SegmentEntry } from './wal-segment.js';
 import type { ReplayResult, WalLog } from './wal-types.js';
 
-export type WalRecordHandler = (type: number, lsn: number, payload: Uint8Array) => void;
+/** `segment`: the number of the segment file the record is in (segment retention needs it). */
+export type WalRecordHandler = (type: number, lsn: number, payload: Uint8Array, segment: number) => void;
 
 interface BadRecord {
   offset: number;
@@ -34,7 +35,7 @@ export function replayWal(dir: string, onRecord: WalRecordHandler, log?: WalLog)
     const file = segmentPath(dir, live[i].name);
     const buf = readDurably(file);
     result.segments++;
-    const bad = replaySegment(buf, result, onRecord);
+    const bad = replaySegment(buf, live[i].seq, result, onRecord);
     if (bad === null) continue;
     // Drop first, durably: a crash after truncating but before dropping would let
     // later segments replay past the hole.
@@ -61,7 +62,7 @@ export function replayWal(dir: string, onRecord: WalRecordHandler, log?: WalLog)
   return result;
 }
 
-function replaySegment(buf: Uint8Array, result: ReplayResult, onRecord: WalRecordHandler): BadRecord | null {
+function replaySegment(buf: Uint8Array, segment: number, result: ReplayResult, onRecord: WalRecordHandler): BadRecord | null {
   let offset = 0;
   for (;;) {
     const r = decodeNext(buf, offset);
@@ -75,7 +76,7 @@ function replaySegment(buf: Uint8Array, result: ReplayResult, onRecord: WalRecor
         if (r.lsn <= result.lastLsn) {
           return { offset, reason: `corrupt: lsn ${r.lsn} not above previous ${result.lastLsn}` };
         }
-        onRecord(r.type, r.lsn, r.payload);
+        onRecord(r.type, r.lsn, r.payload, segment);
         result.records++;
         result.bytes += r.next - offset;
         result.lastLsn = r.lsn;

@@ -77,6 +77,11 @@ export class WalWriter {
     return this.failed;
   }
 
+  /** The segment the next append lands in (an append rolls only after its write). */
+  get currentSegment(): number {
+    return this.segment;
+  }
+
   /**
    * Writes all records with one write (group commit) and returns the last record's LSN.
    * The records are not durable yet: ask whenDurable before acknowledging them.
