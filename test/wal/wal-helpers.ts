@@ -38,22 +38,26 @@ export interface Replayed {
   result: ReplayResult;
   lsns: number[];
   payloads: string[];
+  /** The segment number replayWal passed with each record. */
+  segments: number[];
   logs: { level: string; msg: string; fields?: Record<string, unknown> }[];
 }
 
 export function replayAll(dir: string): Replayed {
   const lsns: number[] = [];
   const payloads: string[] = [];
+  const segments: number[] = [];
   const logs: Replayed['logs'] = [];
   const result = replayWal(
     dir,
-    (_type, lsn, payload) => {
+    (_type, lsn, payload, segment) => {
       lsns.push(lsn);
       payloads.push(Buffer.from(payload).toString());
+      segments.push(segment);
     },
     (level, msg, fields) => logs.push({ level, msg, fields }),
   );
-  return { result, lsns, payloads, logs };
+  return { result, lsns, payloads, segments, logs };
 }
 
 export function openWriter(dir: string, opts: Partial<WalOptions> = {}): { writer: WalWriter; replayed: Replayed } {

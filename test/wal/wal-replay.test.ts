@@ -33,6 +33,15 @@ describe('wal replay', () => {
     expect(payloads).toEqual(expected);
   });
 
+  it('passes each record\'s segment number (gaps from retired segments included)', () => {
+    writeSegment(dir, 3, range(1, 2));
+    writeSegment(dir, 7, range(3, 5));
+    writeSegment(dir, 8, range(6, 6));
+    const { lsns, segments } = replayAll(dir);
+    expect(lsns).toEqual(range(1, 6));
+    expect(segments).toEqual([3, 3, 7, 7, 7, 8]);
+  });
+
   it('truncates a torn tail at the last whole record', () => {
     writeSegment(dir, 1, range(1, 5));
     const { file, offsets } = writeSegment(dir, 2, range(6, 10));
