@@ -255,16 +255,25 @@ function report(label: string, stats: Stats, extra = ''): void {
   );
 }
 
+/** The server's log lines about in-doubt transactions and recovery, for failure messages. */
+function recoveryLog(server: ServerProcess): string {
+  const { stdout, stderr } = server.output();
+  const lines = `${stdout}\n${stderr}`.split('\n').filter((line) => /doubt|decision|coordinator|txn/i.test(line));
+  return lines.slice(-30).join('\n');
+}
+
 /** The final state, read by plain GETs and by one snapshot transaction: they agree, total 2000, and each account is allowed by the ledger. */
-async function verifyFinal(url: string, bank: Bank, ledger: TransferLedger): Promise<Map<string, number>> {
-  const inTxn = await readInTxn(url, bank.keys, 'snapshot');
+async function verifyFinal(server: ServerProcess, bank: Bank, ledger: TransferLedger): Promise<Map<string, number>> {
+  const inTxn = await readInTxn(server.url, bank.keys, 'snapshot');
   const snapshot = new Map(bank.keys.map((key) => [key, parseBalance(key, inTxn.get(key) ?? null)]));
   const plain = new Map<string, number>();
-  for (const key of bank.keys) plain.set(key, parseBalance(key, await plainGet(url, key)));
-  expect(Object.fromEntries(plain), 'plain GETs vs the snapshot transaction').toEqual(Object.fromEntries(snapshot));
+  for (const key of bank.keys) plain.set(key, parseBalance(key, await plainGet(server.url, key)));
   const sum = [...plain.values()].reduce((a, b) => a + b, 0);
-  expect(sum, `total of ${JSON.stringify(Object.fromEntries(plain))}`).toBe(TOTAL);
-  expect(ledger.check(plain)).toEqual([]);
+  const problems = ledger.check(plain);
+  const context = `total ${sum}; ${problems.length} accounts not as acknowledged:\n${problems.join('\n')}\nserver log:\n${recoveryLog(server)}`;
+  expect(Object.fromEntries(plain), `plain GETs vs the snapshot transaction; ${context}`).toEqual(Object.fromEntries(snapshot));
+  expect(sum, context).toBe(TOTAL);
+  expect(problems, context).toEqual([]);
   return plain;
 }
 
@@ -292,7 +301,7 @@ describe('bank transfers over transactions (4 shards)', () => {
     expect(run.stats.commits).toBeGreaterThan(0);
     expect(run.stats.audits.serializable).toBeGreaterThan(0);
     expect(run.stats.audits.snapshot).toBeGreaterThan(0);
-    await verifyFinal(server.url, bank, run.ledger);
+    await verifyFinal(server, bank, run.ledger);
     await server.stop();
   });
 
@@ -317,8 +326,9 @@ describe('bank transfers over transactions (4 shards)', () => {
     expect(run.stats.failures).toEqual([]);
     expect(run.stats.commits).toBeGreaterThan(0);
 
-    const restarted: ServerProcess = await startServer({ shards: SHARDS, fsync: 'always', dataDir: server.dataDir });
-    const recovered = await verifyFinal(restarted.url, bank, run.ledger);
+    // Recovery's decisions are logged at info: kept for the failure messages.
+    const restarted: ServerProcess = await startServer({ shards: SHARDS, fsync: 'always', dataDir: server.dataDir, extraArgs: ['--log-level', 'info'] });
+    const recovered = await verifyFinal(restarted, bank, run.ledger);
 
     // The restarted server keeps working: 2 s more transfers, audited, then the same checks from the recovered state.
     let stopAgain = false;
@@ -331,7 +341,7 @@ describe('bank transfers over transactions (4 shards)', () => {
     report('after restart', after.stats);
     expect(after.stats.failures).toEqual([]);
     expect(after.stats.commits).toBeGreaterThan(0);
-    await verifyFinal(restarted.url, bank, after.ledger);
+    await verifyFinal(restarted, bank, after.ledger);
     await restarted.stop();
   });
 });

@@ -39,14 +39,17 @@ type Point = (typeof POINTS)[number];
 const PROMPT_PUT_MS = 2_000;
 const EXIT_WAIT_MS = 15_000;
 
+/** Logs at info: recovery's decisions of in-doubt transactions are kept for the failure messages. */
 function start(dataDir?: string, hook?: Point): Promise<ServerProcess> {
-  return startServer({ shards: SHARDS, fsync: 'always', dataDir, env: hook === undefined ? undefined : { MANTIS_FAULT_TXN: hook } });
+  return startServer({ shards: SHARDS, fsync: 'always', dataDir, env: hook === undefined ? undefined : { MANTIS_FAULT_TXN: hook }, extraArgs: ['--log-level', 'info'] });
 }
 
-/** The server's stderr tail, for failure messages. */
+/** The server's stderr and its log lines about transactions, for failure messages. */
 function tail(server: ServerProcess): string {
-  const { stderr } = server.output();
-  return stderr.length > 3000 ? `…${stderr.slice(-3000)}` : stderr;
+  const { stdout, stderr } = server.output();
+  const txnLines = stdout.split('\n').filter((line) => /doubt|decision|decid|coordinator|txn|fault/i.test(line));
+  const text = `${txnLines.slice(-30).join('\n')}\n${stderr}`;
+  return text.length > 6000 ? `…${text.slice(-6000)}` : text;
 }
 
 /**
@@ -140,7 +143,7 @@ describe('two-phase commit interrupted at each fault point (2 shards, --fsync al
     expect(await plainValues(restarted.url, tagged)).toEqual(['a2', 'b2']);
     const expected = point === 'after-prepare' ? ['x0', 'y0'] : ['x1', 'y1'];
     const snapshot = await readInTxn(restarted.url, keys, 'snapshot');
-    expect(keys.map((key) => snapshot.get(key))).toEqual(expected);
+    expect(keys.map((key) => snapshot.get(key)), `snapshot read after the restart\n${tail(restarted)}`).toEqual(expected);
     await restarted.stop();
   });
 });
