@@ -34,7 +34,13 @@
 // read_committed (serializable), --shards N (cores), --modes interactive,cas,
 // --contention low,high, --kinds single,cross, --low-accounts N (10000),
 // --high-accounts N (10), --backoff-max-ms N (10; 0 retries at once),
-// --pg-scales 1,8 (pgbench -s; each a fresh `pgbench -i`), --no-pg, --seed N.
+// --pg-scales 1,8 (pgbench -s; each a fresh `pgbench -i` and a warm-up run),
+// --no-pg, --seed N, --wait-idle-s N (30: wait for the machine to be < 15 %
+// busy before starting). The PostgreSQL cluster starts with MantisDB and each
+// scale is measured right after the MantisDB scenarios it is compared with
+// (scale 1, one branch row, after high contention; the larger scales after
+// low contention), so each pair sees about the same machine; the CPU other
+// processes used is printed beside every row.
 // Results: stdout and bench/results/txn-<timestamp>.json. Exit codes: 0 ok;
 // 1 errors, wrong money or a failure; 2 bad flags; 3 the server has no
 // transaction routes (POST /api/v1/txn is not answered 200).
@@ -45,8 +51,9 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
-import { findPostgres, formatPgbenchResult, PG_NOT_INSTALLED, runPgbench, startTempPostgres, type PgbenchResult } from './lib/pgbench.js';
+import { findPostgres, formatPgbenchResult, PG_NOT_INSTALLED, runPgbench, startTempPostgres, type PgbenchResult, type TempPostgres } from './lib/pgbench.js';
 import { machineBusyShare, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
+import { NamedProcessMeter, type GroupCpu } from './lib/txn-cpu.js';
 import { buildAccountSet, type AccountSet, type Contention, type Transfer, type TransferKind } from './lib/txn-accounts.js';
 import { attemptFor, ISOLATIONS, preloadAccounts, probeTxnRoutes, readBalances, type Isolation, type Mode } from './lib/txn-client.js';
 import { detailTable, mainTable, ratioChecks, ratioTable, TARGET_RATIO } from './lib/txn-report.js';
@@ -71,6 +78,7 @@ type Options = {
   pgScales: number[];
   pg: boolean;
   seed: number;
+  waitIdleS: number;
 };
 
 class UsageError extends Error {}
@@ -78,7 +86,7 @@ class UsageError extends Error {}
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
     clients: 8, durationS: 10, warmupS: 1, isolation: 'serializable', shards: availableParallelism(), modes: ['interactive', 'cas'], contention: ['low', 'high'],
-    kinds: ['single', 'cross'], lowAccounts: 10_000, highAccounts: 10, backoffMaxMs: 10, pgScales: [1, 8], pg: true, seed: 1,
+    kinds: ['single', 'cross'], lowAccounts: 10_000, highAccounts: 10, backoffMaxMs: 10, pgScales: [1, 8], pg: true, seed: 1, waitIdleS: 30,
   };
   const int = (flag: string, raw: string | undefined, min: number): number => {
     const v = Number(raw);
@@ -107,11 +115,14 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--pg-scales') o.pgScales = (argv[++i] ?? '').split(',').map((s) => int(a, s, 1));
     else if (a === '--no-pg') o.pg = false;
     else if (a === '--seed') o.seed = int(a, argv[++i], 0);
+    else if (a === '--wait-idle-s') o.waitIdleS = int(a, argv[++i], 0);
     else if (a === '--help' || a === '-h') throw new UsageError('see the header of bench/txn-bench.ts for the flags');
     else throw new UsageError(`unknown flag ${a} (see the header of bench/txn-bench.ts)`);
   }
   return o;
 }
+
+const share = (x: number | null): string => (x === null ? '?' : `${(100 * x).toFixed(0)} %`);
 
 const progress = (message: string): void => {
   process.stderr.write(`[txn-bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -167,30 +178,50 @@ async function smokeCheck(url: string, set: AccountSet, ledger: Ledger, o: Optio
   }
 }
 
-type PgOutcome = { readonly status: 'ran' | 'not-installed' | 'skipped' | 'failed'; readonly note: string; readonly results: PgbenchResult[]};
+type PgRun = { readonly result: PgbenchResult; readonly cpu: GroupCpu };
 
-async function runPostgres(o: Options): Promise<PgOutcome> {
-  if (!o.pg) return { status: 'skipped', note: 'PostgreSQL baseline skipped (--no-pg)', results: [] };
+/** The baseline's state: a throwaway cluster kept (idle) for the whole run, each scale measured next to its MantisDB counterpart. */
+type PgSession = { status: 'ready' | 'not-installed' | 'skipped' | 'failed'; note: string; cluster: TempPostgres | null; runs: PgRun[] };
+
+async function openPostgres(o: Options): Promise<PgSession> {
+  if (!o.pg) return { status: 'skipped', note: 'PostgreSQL baseline skipped (--no-pg)', cluster: null, runs: [] };
   const install = findPostgres();
-  if (install === null) return { status: 'not-installed', note: `${PG_NOT_INSTALLED} — MantisDB's figures alone`, results: [] };
+  if (install === null) return { status: 'not-installed', note: `${PG_NOT_INSTALLED} — MantisDB's figures alone`, cluster: null, runs: [] };
   progress(`PostgreSQL ${install.version} in ${install.bin}; starting a temp cluster (default configuration)`);
-  const results: PgbenchResult[] = [];
   try {
-    const pg = await startTempPostgres({ install });
-    try {
-      for (const scale of o.pgScales) {
-        progress(`pgbench -i -s ${scale}, then TPC-B-like, ${o.clients} clients for ${o.durationS} s`);
-        const r = await runPgbench(pg, { clients: o.clients, durationS: o.durationS, scale });
-        results.push(r);
-        progress(`pgbench scale ${scale}: ${r.tps.toFixed(0)} tps, p99 ${r.latency.p99Ms.toFixed(2)} ms, failed ${r.failedTransactions}`);
-      }
-    } finally {
-      await pg.stop();
-    }
-    return { status: 'ran', note: '', results };
+    const cluster = await startTempPostgres({ install });
+    progress(`PostgreSQL on 127.0.0.1:${cluster.port}, data in ${cluster.dataDir} (${cluster.filesystem})`);
+    return { status: 'ready', note: '', cluster, runs: [] };
   } catch (error) {
-    return { status: 'failed', note: `PostgreSQL baseline failed: ${error instanceof Error ? error.message : String(error)}`, results };
+    return { status: 'failed', note: `PostgreSQL baseline failed to start: ${error instanceof Error ? error.message : String(error)}`, cluster: null, runs: [] };
   }
+}
+
+/** `pgbench -i -s <scale>` with a warm-up run (as long as MantisDB's, at least 1 s; not counted), then the measured run. */
+async function runPostgresScale(pg: PgSession, o: Options, scale: number): Promise<void> {
+  if (pg.status !== 'ready' || pg.cluster === null) return;
+  try {
+    progress(`pgbench -i -s ${scale} + ${Math.max(1, o.warmupS)} s warm-up, then TPC-B-like, ${o.clients} clients for ${o.durationS} s`);
+    await runPgbench(pg.cluster, { clients: o.clients, durationS: Math.max(1, o.warmupS), scale });
+    const meter = new NamedProcessMeter(new Set(['postgres', 'pgbench']));
+    const result = await runPgbench(pg.cluster, { clients: o.clients, durationS: o.durationS, scale, initialize: false });
+    pg.runs.push({ result, cpu: meter.finish() });
+    progress(`pgbench scale ${scale}: ${result.tps.toFixed(0)} tps, p99 ${result.latency.p99Ms.toFixed(2)} ms, failed ${result.failedTransactions}`);
+  } catch (error) {
+    pg.status = 'failed';
+    pg.note = `PostgreSQL baseline failed at scale ${scale}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** Which pgbench scales run after which contention level: the smallest (one branch) after high contention, the others after low. */
+function pgPlan(o: Options): Map<Contention | 'end', number[]> {
+  const scales = [...new Set(o.pgScales)].sort((a, b) => a - b);
+  const plan = new Map<Contention | 'end', number[]>();
+  if (o.contention.includes('high') && o.contention.includes('low') && scales.length >= 2) {
+    plan.set('high', [scales[0]]);
+    plan.set('low', scales.slice(1));
+  } else plan.set('end', scales);
+  return plan;
 }
 
 async function main(): Promise<number> {
@@ -206,7 +237,12 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const load = loadavg();
-  const busyBefore = await machineBusyShare();
+  let busyBefore = await machineBusyShare();
+  const idleDeadline = performance.now() + o.waitIdleS * 1000;
+  while (busyBefore !== null && busyBefore > 0.15 && performance.now() < idleDeadline) {
+    progress(`machine busy (${(busyBefore * 100).toFixed(0)} % CPU): waiting up to ${o.waitIdleS} s for it to settle (--wait-idle-s)`);
+    busyBefore = await machineBusyShare(2000);
+  }
   const cores = availableParallelism();
   const sets = new Map<Contention, AccountSet>();
   for (const c of o.contention) sets.set(c, buildAccountSet(c, c === 'low' ? o.lowAccounts : o.highAccounts, o.shards, INITIAL_BALANCE));
@@ -224,6 +260,7 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = [];
   const problems: string[] = [];
+  let pg: PgSession = { status: 'skipped', note: 'PostgreSQL baseline not reached', cluster: null, runs: [] };
   let complaints: string[] = [];
   try {
     server = await startMantis(join(tmp, 'data'), o.shards);
@@ -248,6 +285,9 @@ async function main(): Promise<number> {
     await smokeCheck(server.url, first, ledgers.get(first.contention) as Ledger, o);
     progress('smoke check passed: one single-shard and one cross-shard transfer per mode, balances read back');
 
+    pg = await openPostgres(o);
+    if (pg.status === 'failed') problems.push(pg.note);
+    const plan = pgPlan(o);
     const settings = { url: server.url, serverPid: server.pid, clients: o.clients, durationS: o.durationS, warmupS: o.warmupS, isolation: o.isolation, backoffMaxMs: o.backoffMaxMs, seed: o.seed };
     for (const contention of o.contention) {
       const set = sets.get(contention) as AccountSet;
@@ -264,8 +304,11 @@ async function main(): Promise<number> {
           }
         }
       }
+      for (const scale of plan.get(contention) ?? []) await runPostgresScale(pg, o, scale);
     }
+    for (const scale of plan.get('end') ?? []) await runPostgresScale(pg, o, scale);
   } finally {
+    if (pg.cluster !== null) await pg.cluster.stop();
     if (server !== null) {
       stopped = await stopServer(server);
       complaints = [...server.complaints];
@@ -275,12 +318,13 @@ async function main(): Promise<number> {
   if (stopped !== null && (stopped.killed || (stopped.code !== 0 && stopped.code !== null))) problems.push(`MantisDB did not stop cleanly: code ${stopped.code}, signal ${stopped.signal}${stopped.killed ? ', SIGKILLed after 15 s' : ''}`);
   if (complaints.length > 0) problems.push(`the server logged ${complaints.length} warning/error line(s); first: ${complaints.slice(0, 3).map((l) => l.slice(0, 300)).join(' | ')}`);
 
-  const pg = await runPostgres(o);
-  if (pg.status === 'failed') problems.push(pg.note);
+  if (pg.status === 'failed' && !problems.includes(pg.note)) problems.push(pg.note);
+  if (busyBefore !== null && busyBefore > 0.15) problems.push(`machine not idle before the run: ${(busyBefore * 100).toFixed(0)} % CPU busy (other processes); see "others' CPU"`);
+  const pgResults = pg.runs.map((r) => r.result);
 
   // ---- report ----
   const accountsOf = (r: ScenarioResult): number => (sets.get(r.contention) as AccountSet).accounts.length;
-  const checks = ratioChecks(results, pg.results);
+  const checks = ratioChecks(results, pgResults);
   const out: string[] = [''];
   out.push(`MantisDB transaction benchmark — ${startedAt.toISOString()}, ${cores} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, code ${gitState()}`);
   out.push(`Load average at start ${load.map((x) => x.toFixed(2)).join(' ')}; machine ${busyBefore === null ? '?' : `${(100 * busyBefore).toFixed(0)} %`} busy in the second before. The load generator runs in this process and shares the ${cores} cores with the server (and, for the baseline, pgbench with PostgreSQL).`);
@@ -290,7 +334,7 @@ async function main(): Promise<number> {
   out.push(`  interactive: POST /api/v1/txn, GET a, GET b (Mantis-Txn), PUT a, PUT b, POST commit; one-shot CAS: POST /api/v1/txn/execute {get a, get b}, then execute {conditions: both versions, put a, put b}.`);
   out.push(`  A 409 TXN_CONFLICT/TXN_ABORTED is an abort and the transfer is retried (jittered backoff, doubling from 0.5 ms, capped at ${o.backoffMaxMs} ms); tps = committed transfers per second; p50/p99 of the committed attempt (first request → commit answer); abort rate = aborts / attempts.`);
   out.push('');
-  out.push(mainTable(results, accountsOf, pg.results));
+  out.push(mainTable(results, accountsOf, pg.runs));
   out.push('');
   out.push(detailTable(results));
   out.push('  (CPU: share of the whole machine — all cores = 100 % — used by the server, by this process (the clients), and by everything else, over the measured window.)');
@@ -301,12 +345,15 @@ async function main(): Promise<number> {
     out.push(`  ${r.id}: sum ${inv.sum ?? '(accounts missing)'} = expected ${inv.expectedSum}: ${inv.sumOk ? 'yes' : 'NO'}; accounts equal to initial + committed transfers: ${inv.accounts - inv.wrongAccounts}/${inv.accounts}${inv.wrongAccounts > 0 ? ` — e.g. ${inv.examples.join('; ')}` : ''}${inv.unknownOutcomes > 0 ? ` (${inv.unknownOutcomes} unknown outcomes)` : ''}; ${r.committedTotal} transfers committed in all`);
   }
   out.push('');
-  if (pg.status === 'ran' || pg.results.length > 0) {
+  if (pgResults.length > 0) {
     out.push(`Baseline: PostgreSQL with its default configuration in a throwaway cluster, pgbench's built-in TPC-B-like script (per transaction: 3 UPDATEs, 1 SELECT, 1 INSERT in BEGIN…END), ${o.clients} clients, ${o.durationS} s per scale, TCP to 127.0.0.1, latency percentiles from pgbench's per-transaction log:`);
-    for (const r of pg.results) out.push(formatPgbenchResult(r));
+    for (const { result, cpu } of pg.runs) {
+      out.push(formatPgbenchResult(result));
+      out.push(`  CPU over the measured run: postgres + pgbench ≈ ${share(cpu.group)}, everything else ${share(cpu.others)} of the machine (after pgbench -i and a ${Math.max(1, o.warmupS)} s warm-up run, not counted)`);
+    }
     out.push('');
     out.push(ratioTable(checks, o.isolation));
-    out.push(`  Contention matched: high contention against scale ${Math.min(...pg.results.map((r) => r.scale))} (one branch row every transaction updates), low contention against scale ${Math.max(...pg.results.map((r) => r.scale))}. Target (issue 5): cross-shard transfers at serializable ≥ ${TARGET_RATIO}× PostgreSQL's TPC-B tps.`);
+    out.push(`  Contention matched: high contention against scale ${Math.min(...pgResults.map((r) => r.scale))} (one branch row every transaction updates), low contention against scale ${Math.max(...pgResults.map((r) => r.scale))}. Target (issue 5): cross-shard transfers at serializable ≥ ${TARGET_RATIO}× PostgreSQL's TPC-B tps.`);
     out.push('  Not like for like: a TPC-B transaction is 5 statements on 4 tables at READ COMMITTED in one round trip each (prepared); a transfer here is 2 reads + 2 writes over HTTP at the isolation above.');
   } else {
     out.push(`${pg.note}.`);
@@ -330,7 +377,7 @@ async function main(): Promise<number> {
     server: { args: ['--fsync', 'always', '--shards', String(o.shards)], stop: stopped, complaints },
     accounts: Object.fromEntries([...sets].map(([c, s]) => [c, { accounts: s.accounts.length, pairs: s.groups.length, perShard: s.byShard.map((a) => a.length), initialBalance: s.initialBalance }])),
     scenarios: results,
-    postgres: { status: pg.status, note: pg.note, runs: pg.results.map(({ output: _output, ...rest }) => rest) },
+    postgres: { status: pg.status, note: pg.note, runs: pg.runs.map(({ result: { output: _output, ...rest }, cpu }) => ({ ...rest, cpu })) },
     targets: checks.map((c) => ({ ...c, goal: `≥ ${TARGET_RATIO}×` })),
     problems,
   };

@@ -34,7 +34,7 @@ export function pgLabel(r: PgbenchResult): string {
 }
 
 /** The main table: scenario × mode → tps, p50, p99, abort rate; the PostgreSQL rows below. */
-export function mainTable(results: readonly ScenarioResult[], accountsOf: (r: ScenarioResult) => number, pg: readonly PgbenchResult[]): string {
+export function mainTable(results: readonly ScenarioResult[], accountsOf: (r: ScenarioResult) => number, pg: readonly { readonly result: PgbenchResult; readonly cpu: { readonly others: number | null } }[]): string {
   const rows = results.map((r) => [
     scenarioLabel(r, accountsOf(r)),
     MODE_LABEL[r.mode],
@@ -44,12 +44,13 @@ export function mainTable(results: readonly ScenarioResult[], accountsOf: (r: Sc
     pct(r.abortRate),
     r.errors === 0 ? '0' : `!! ${r.errors}`,
     moneyCell(r),
+    cpu(r.cpu.others),
   ]);
-  for (const p of pg) {
+  for (const { result: p, cpu: c } of pg) {
     const attempts = p.transactions + p.failedTransactions;
-    rows.push([pgLabel(p), `${p.settings.default_transaction_isolation ?? '?'}, ${p.queryMode}`, fmtTps(p.tps), fmtMs(p.latency.p50Ms), fmtMs(p.latency.p99Ms), pct(attempts === 0 ? 0 : p.failedTransactions / attempts), '—', '—']);
+    rows.push([pgLabel(p), `${p.settings.default_transaction_isolation ?? '?'}, ${p.queryMode}`, fmtTps(p.tps), fmtMs(p.latency.p50Ms), fmtMs(p.latency.p99Ms), pct(attempts === 0 ? 0 : p.failedTransactions / attempts), '—', '—', cpu(c.others)]);
   }
-  return table(['scenario', 'mode', 'tps', 'p50', 'p99', 'abort rate', 'errors', 'money'], rows, [false, false, true, true, true, true, true, false]);
+  return table(['scenario', 'mode', 'tps', 'p50', 'p99', 'abort rate', 'errors', 'money', "others' CPU"], rows, [false, false, true, true, true, true, true, false, true]);
 }
 
 function reasons(r: ScenarioResult): string {
