@@ -17,9 +17,13 @@
 //
 // Asserted: serializable prevents all ten; each weaker level prevents at least
 // what its definition promises (Adya; Hermitage); and the exact table this
-// design produces (/tmp/txn-contract.md, "Isolation"). A second describe block
-// checks the HTTP conventions of the transaction routes. HERMITAGE_TRACE=1
-// prints every script's requests and answers.
+// design produces (read_committed validates nothing, snapshot adds
+// first-committer-wins on writes, repeatable_read adds item reads,
+// serializable adds predicate reads). A second table runs PostgreSQL's variant
+// scripts and G0 with racing commits. Everything runs with the HTTP fast path
+// on and off; a second describe block checks the HTTP conventions of the
+// transaction routes. HERMITAGE_TRACE=1 prints every script's requests and
+// answers.
 
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
