@@ -223,6 +223,7 @@ export type Write = readonly [key: string, balance: number];
 export class TransferLedger {
   private readonly last = new Map<string, { ts: number; balance: number }>();
   private readonly unanswered = new Map<string, Set<number>>();
+  private readonly unansweredCommits: (readonly Write[])[] = [];
   acknowledged = 0;
   inFlight = 0;
 
@@ -239,6 +240,7 @@ export class TransferLedger {
 
   noAnswer(writes: readonly Write[]): void {
     this.inFlight++;
+    this.unansweredCommits.push(writes);
     for (const [key, balance] of writes) {
       const set = this.unanswered.get(key) ?? new Set<number>();
       set.add(balance);
@@ -252,6 +254,14 @@ export class TransferLedger {
     const values = new Set<number>(this.unanswered.get(key) ?? []);
     if (expected !== undefined) values.add(expected);
     return [...values];
+  }
+
+  /** For a failure message: each unanswered commit's writes and whether each key now shows it (a mix means torn). */
+  describeUnanswered(actual: ReadonlyMap<string, number | null>): string[] {
+    return this.unansweredCommits.map((writes) => {
+      const shown = writes.map(([key, balance]) => `${key} ${actual.get(key) === balance ? 'shows' : 'does not show'} its ${balance}`);
+      return `unanswered commit: ${shown.join(', ')}`;
+    });
   }
 
   /** Problems (empty when every key holds an allowed value). */

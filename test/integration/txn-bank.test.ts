@@ -270,7 +270,13 @@ async function verifyFinal(server: ServerProcess, bank: Bank, ledger: TransferLe
   for (const key of bank.keys) plain.set(key, parseBalance(key, await plainGet(server.url, key)));
   const sum = [...plain.values()].reduce((a, b) => a + b, 0);
   const problems = ledger.check(plain);
-  const context = `total ${sum}; ${problems.length} accounts not as acknowledged:\n${problems.join('\n')}\nserver log:\n${recoveryLog(server)}`;
+  const context = [
+    `total ${sum}; ${problems.length} accounts not as acknowledged:`,
+    ...problems,
+    ...ledger.describeUnanswered(plain),
+    'server log:',
+    recoveryLog(server),
+  ].join('\n');
   expect(Object.fromEntries(plain), `plain GETs vs the snapshot transaction; ${context}`).toEqual(Object.fromEntries(snapshot));
   expect(sum, context).toBe(TOTAL);
   expect(problems, context).toEqual([]);
