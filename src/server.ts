@@ -88,9 +88,9 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       fault: process.env.MANTIS_FAULT_TXN,
     });
     txns = manager;
-    // Every shard is ready: decide what their WALs hold prepared, then finish logged commits.
-    for (const [shard, inDoubt] of earlyInDoubt.splice(0)) await manager.resolveInDoubt(shard, inDoubt);
+    // Every shard is ready: finish the logged commits, then decide what else their WALs hold prepared.
     const resent = await manager.recover();
+    for (const [shard, inDoubt] of earlyInDoubt.splice(0)) await manager.resolveInDoubt(shard, inDoubt);
     if (resent > 0) log.info({ decisions: resent }, 'two-phase commit decisions from before the restart were sent again');
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());

@@ -321,7 +321,8 @@ export class TxnManager {
       }
       const request: ShardRequest = decision === null ? { kind: 'txn-decide', txnId, commit: false } : { kind: 'txn-decide', txnId, commit: true, commitTs: decision.commitTs };
       this.o.logger.info({ txnId, shard: shardId, outcome: decision === null ? 'abort' : 'commit' }, 'deciding an in-doubt transaction');
-      if (decision !== null) this.track(txnId, decision.commitTs, [shardId]);
+      // Every participant, not only this one: the decision is forgotten (markDone) only once all took it.
+      if (decision !== null) this.track(txnId, decision.commitTs, decision.participants);
       try {
         const response = await shard.call(request);
         if (decision !== null && response.kind === 'txn-committed') this.acknowledge(txnId, shardId);
@@ -364,7 +365,8 @@ export class TxnManager {
     if (txn.writes.size === 0) {
       // Read-only: it read exactly the state at its snapshot (every writer is equivalent to running
       // at its commit timestamp), so there is nothing to validate at any isolation level.
-      return { id: txn.id, commitTs: txn.snapshotTs, path: 'read_only' };
+      // Its commit timestamp is the point it read at: its snapshot (read_committed: now).
+      return { id: txn.id, commitTs: this.snapshotOf(txn), path: 'read_only' };
     }
     const parts = new Map<number, Participant>();
     const part = (shard: ShardClient): Participant => {
