@@ -597,17 +597,34 @@ export class TxnManager {
     if (txn.timer !== null) clearTimeout(txn.timer);
     const wasOldest = this.active.keys().next().value === txn.id;
     this.active.delete(txn.id);
-    this.ended.set(txn.id, ended);
-    if (this.ended.size > LIMITS.txn_ended_remembered) this.ended.delete(this.ended.keys().next().value as string);
+    this.remember(txn.id, ended);
     if (abortReason !== null) this.o.metrics.aborts.inc({ reason: abortReason });
     if (wasOldest) this.publishOldest();
   }
 
-  /** The oldest live snapshot (or, with none, the current timestamp) for the shards' version GC. */
+  /**
+   * The oldest live snapshot (or, with none, the current timestamp) for the shards' version GC.
+   * Transactions past --txn-max-age-ms are aborted here first (oldest first: the Map is in begin
+   * order), so an open transaction that is never touched again cannot pin old versions either.
+   */
   private publishOldest(): void {
+    const limit = Date.now() - this.o.maxAgeMs;
+    for (const txn of this.active.values()) {
+      if (txn.beganMs >= limit) break;
+      if (txn.committing) continue; // finishing: it ends on its own
+      if (txn.timer !== null) clearTimeout(txn.timer);
+      this.active.delete(txn.id);
+      this.remember(txn.id, { state: 'too_old' });
+      this.o.metrics.aborts.inc({ reason: 'snapshot_too_old' });
+    }
     const oldest = this.active.values().next().value;
     this.oracle.setOldestSnapshot(oldest === undefined ? null : oldest.snapshotTs);
     this.o.metrics.active.set(this.active.size);
+  }
+
+  private remember(id: string, ended: Ended): void {
+    this.ended.set(id, ended);
+    if (this.ended.size > LIMITS.txn_ended_remembered) this.ended.delete(this.ended.keys().next().value as string);
   }
 
   private exclusive<T>(txn: Txn, work: () => Promise<T>): Promise<T> {
