@@ -104,6 +104,7 @@ async function main(): Promise<void> {
     currentSegment: () => walRef.wal?.currentSegment ?? 0,
     metrics,
     log,
+    versionBytesMax: init.storage.memoryBudgetBytes,
   });
   ops.setTxnHook(txn);
   walRef.txn = txn;

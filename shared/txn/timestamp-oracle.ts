@@ -242,8 +242,20 @@ export class TimestampReserver {
     const words = reserver.words;
     words[LIMIT] = BigInt(start); // nothing may be handed out before the first block is durable
     words[REFILL_AT] = BigInt(start);
-    await reserver.reserve();
-    reserver.log.info({ path, start, reserved: reserver.oracle.reserved() }, 'timestamp oracle started');
+    try {
+      await reserver.reserve();
+      reserver.log.info({ path, start, reserved: reserver.oracle.reserved() }, 'timestamp oracle started');
+    } catch (error) {
+      // Only a disk failure (an errno) falls back; anything else is a bug or a bad directory.
+      if (error instanceof MantisError || typeof (error as NodeJS.ErrnoException | null)?.code !== 'string') throw error;
+      const code = storageCode(error);
+      // A full or failing disk must not stop the server from serving reads: no timestamp is handed
+      // out (writes are refused with this code) until the run loop gets a reservation durable.
+      words[STATE] = code === 'STORAGE_FULL' ? STATE_FULL : STATE_IO;
+      words[REFILL_FLAG] = 1n;
+      reserver.counters.failures++;
+      reserver.log.warn({ err: error, path, start, retryMs }, 'timestamp reservation failed at start; writes are refused until it succeeds');
+    }
     reserver.running = reserver.run();
     return reserver;
   }

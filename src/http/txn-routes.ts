@@ -115,7 +115,7 @@ export function registerTxnRoutes(app: Hono<{ Bindings: Bindings }>, txns: TxnMa
       const body = raw.length === 0 ? {} : jsonBody(c.req.header('content-type'), raw, true);
       onlyFields(body, ['isolation', 'timeout_ms']);
       const isolation = isolationOf(body.isolation);
-      const timeoutMs = body.timeout_ms ?? LIMITS.txn_timeout_ms_default;
+      const timeoutMs = body.timeout_ms === undefined ? LIMITS.txn_timeout_ms_default : body.timeout_ms;
       if (typeof timeoutMs !== 'number' || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > LIMITS.txn_timeout_ms_max) {
         throw new MantisError('INVALID_PARAMETER', `"timeout_ms" must be a whole number of ms from 1 to ${LIMITS.txn_timeout_ms_max}`);
       }

@@ -5,6 +5,7 @@
 // that dies is restarted with fresh rings; everything in flight to it fails
 // with SHARD_UNAVAILABLE (retryable) at once, never a hang.
 
+import { randomInt } from 'node:crypto';
 import { Worker, MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
@@ -16,7 +17,6 @@ import { ShardMetric } from '../../shared/metrics-layout.js';
 import { createRing, RingReader, RingWriter } from '../../shared/ring.js';
 import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle } from '../../shared/shard-contract.js';
 import { decodeResponse, encodeRequest, frameId, type ShardRequest, type ShardResponse } from '../../shared/wire.js';
-import { TimestampOracle } from '../../shared/txn/timestamp-oracle.js';
 import type { Logger } from '../log.js';
 import type { TaskPool } from '../pool/task-pool.js';
 
@@ -68,9 +68,9 @@ export class ShardClient {
   lastReplay: ReplaySummary | null = null;
   restarts = 0;
   /**
-   * A number no other generation of any shard ever had (a timestamp taken when this generation was
-   * spawned): a key's version is reported as `${epoch}.${seq}`, so a sequence number a restarted
-   * shard hands out again can never match a version read from an earlier generation.
+   * 47 random bits drawn when this generation was spawned: a key's version is reported as
+   * `${epoch}.${seq}`, so a sequence number a restarted shard hands out again does not match a
+   * version read from an earlier generation (two generations drawing the same epoch: 2^-47).
    */
   epoch = 0;
   private gen: Generation | null = null;
@@ -297,7 +297,7 @@ export class ShardClient {
 
   private spawn(): void {
     const number = ++this.generationNumber;
-    this.epoch = new TimestampOracle(this.options.oracle).next();
+    this.epoch = randomInt(1, 2 ** 47);
     const requestRing = createRing(this.options.ringBytes);
     const responseRing = createRing(this.options.ringBytes);
     const channel = new MessageChannel();

@@ -28,6 +28,7 @@
 // (setOldestSnapshot) whenever the oldest ends and every 100 ms, which is what
 // the shards' version GC keeps versions for.
 
+import { randomBytes } from 'node:crypto';
 import { MantisError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { TimestampOracle } from '../../shared/txn/timestamp-oracle.js';
@@ -35,7 +36,7 @@ import type { Isolation, TxnEntry, TxnWriteOp } from '../../shared/txn/txn-wire.
 import type { ShardRequest, ShardResponse } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../kv/kv-service.js';
-import type { ShardClient, ShardPool } from '../router/index.js';
+import { withTimeout, type ShardClient, type ShardPool } from '../router/index.js';
 import { CoordinatorLogError, type CoordinatorLog } from './coordinator-log.js';
 import type { TxnMetrics } from './txn-metrics.js';
 
@@ -75,7 +76,8 @@ type Ended =
   | { readonly state: 'committed'; readonly result: CommitResult }
   | { readonly state: 'aborted'; readonly why: string }
   | { readonly state: 'expired' }
-  | { readonly state: 'too_old' };
+  | { readonly state: 'too_old' }
+  | { readonly state: 'unknown'; readonly why: string };
 
 type Txn = {
   readonly id: string;
@@ -106,12 +108,16 @@ const printable = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteO
 const validatesReads = (isolation: Isolation): boolean => isolation === 'repeatable_read' || isolation === 'serializable';
 const PUBLISH_INTERVAL_MS = 100;
 const REDELIVER_INTERVAL_MS = 1000;
+/** How long a one-shard commit whose shard died waits for it to come back before answering TXN_OUTCOME_UNKNOWN. */
+const ONE_SHARD_SETTLE_MS = 10_000;
 
 export class TxnManager {
   private readonly oracle: TimestampOracle;
   private readonly active = new Map<string, Txn>();
   private readonly ended = new Map<string, Ended>();
   private readonly unfinished = new Map<string, Unfinished>();
+  /** Abort decisions some participant has not taken yet, by shard id. */
+  private readonly unfinishedAborts = new Map<string, Set<number>>();
   private readonly publishTimer: NodeJS.Timeout;
   private readonly redeliverTimer: NodeJS.Timeout;
   private readonly idPrefix: string;
@@ -122,8 +128,9 @@ export class TxnManager {
 
   constructor(private readonly o: TxnManagerOptions) {
     this.oracle = new TimestampOracle(o.oracle);
-    // Ids never repeat across restarts: the prefix is a timestamp no earlier start handed out.
-    this.idPrefix = `t${this.oracle.next().toString(36)}-`;
+    // Ids never repeat across restarts: 48 random bits per start (not a timestamp: on a full disk
+    // none may be handed out, and the server must still start and serve reads).
+    this.idPrefix = `t${randomBytes(6).toString('base64url')}-`;
     this.fault = parseFault(o.fault);
     this.publishTimer = setInterval(() => this.publishOldest(), PUBLISH_INTERVAL_MS);
     this.publishTimer.unref();
@@ -170,10 +177,13 @@ export class TxnManager {
       const ended = this.ended.get(id);
       if (ended === undefined) throw notFound(id);
       if (ended.state === 'committed') throw new MantisError('TXN_EXPIRED', `transaction ${id} already committed; it cannot be rolled back`);
+      if (ended.state === 'unknown') throw this.endedError(id);
       return; // aborted, expired, too old: rolled back already
     }
     await this.exclusive(txn, async () => {
       if (this.active.get(id) === txn) this.end(txn, { state: 'aborted', why: 'rolled back' }, 'rollback');
+      // A commit that ran first decided it.
+      else if (this.ended.get(id)?.state === 'committed') throw new MantisError('TXN_EXPIRED', `transaction ${id} already committed; it cannot be rolled back`);
     });
   }
 
@@ -322,10 +332,14 @@ export class TxnManager {
       const request: ShardRequest = decision === null ? { kind: 'txn-decide', txnId, commit: false } : { kind: 'txn-decide', txnId, commit: true, commitTs: decision.commitTs };
       this.o.logger.info({ txnId, shard: shardId, outcome: decision === null ? 'abort' : 'commit' }, 'deciding an in-doubt transaction');
       // Every participant, not only this one: the decision is forgotten (markDone) only once all took it.
-      if (decision !== null) this.track(txnId, decision.commitTs, decision.participants);
+      if (decision === null) {
+        await this.sendAbort(txnId, shardId);
+        continue;
+      }
+      this.track(txnId, decision.commitTs, decision.participants);
       try {
         const response = await shard.call(request);
-        if (decision !== null && response.kind === 'txn-committed') this.acknowledge(txnId, shardId);
+        if (response.kind === 'txn-committed') this.acknowledge(txnId, shardId);
       } catch (error) {
         this.o.logger.warn({ err: error, txnId, shard: shardId }, 'could not send the decision of an in-doubt transaction; it is sent again');
       }
@@ -353,7 +367,9 @@ export class TxnManager {
       this.o.metrics.commitSeconds.observe({ path: result.path }, (performance.now() - started) / 1000);
       return result;
     } catch (error) {
-      if (this.active.get(txn.id) === txn) {
+      if (this.active.get(txn.id) === txn && error instanceof MantisError && error.code === 'TXN_OUTCOME_UNKNOWN') {
+        this.end(txn, { state: 'unknown', why: error.message }, 'outcome_unknown');
+      } else if (this.active.get(txn.id) === txn) {
         const reason = error instanceof MantisError && error.details?.reason !== undefined ? error.details.reason : error instanceof MantisError ? error.code.toLowerCase() : 'internal';
         this.end(txn, { state: 'aborted', why: error instanceof Error ? error.message : String(error) }, reason);
       }
@@ -384,11 +400,34 @@ export class TxnManager {
     const participants = [...parts.values()];
     if (participants.length === 1) {
       const p = participants[0];
-      const response = await p.shard.call({ kind: 'txn-commit', ...body(p) });
+      const request: ShardRequest = { kind: 'txn-commit', ...body(p) };
+      const response = await p.shard.call(request).catch((error: unknown) => this.settleOneShard(txn, p.shard, request, error));
       if (response.kind === 'txn-committed') return { id: txn.id, commitTs: response.commitTs, path: 'one_shard' };
       throw refusal(response);
     }
     return this.twoPhase(txn, participants, body);
+  }
+
+  /**
+   * A one-shard commit whose shard became unavailable may have been logged before the thread died
+   * (its COMMIT_ONE replays). Once the shard is back, the same commit is sent again: the shard
+   * remembers the ids its WAL committed and answers txn-committed; otherwise it validates afresh
+   * (a restarted shard refuses the old snapshot: TXN_SNAPSHOT_TOO_OLD, so not committed). Only when
+   * the shard does not come back is the outcome unknown.
+   */
+  private async settleOneShard(txn: Txn, shard: ShardClient, request: ShardRequest, error: unknown): Promise<ShardResponse> {
+    if (!(error instanceof MantisError) || error.code !== 'SHARD_UNAVAILABLE') throw error;
+    try {
+      await withTimeout(shard.whenReady(), ONE_SHARD_SETTLE_MS, `shard ${shard.id} restart`);
+      const response = await shard.call(request);
+      if (response.kind === 'error' && response.code === 'TXN_SNAPSHOT_TOO_OLD') {
+        throw new MantisError('TXN_ABORTED', `shard ${shard.id} restarted while transaction ${txn.id} was committing; it was not committed`);
+      }
+      return response;
+    } catch (again) {
+      if (again instanceof MantisError && again.code !== 'SHARD_UNAVAILABLE' && again.code !== 'INTERNAL') throw again;
+      throw new MantisError('TXN_OUTCOME_UNKNOWN', `shard ${shard.id} became unavailable while transaction ${txn.id} was committing and did not come back; the transaction may or may not have committed`);
+    }
   }
 
   private async twoPhase(txn: Txn, participants: Participant[], body: (p: Participant) => object): Promise<CommitResult> {
@@ -419,7 +458,7 @@ export class TxnManager {
     } catch (error) {
       if (error instanceof CoordinatorLogError && error.inDoubt) {
         // The decision may be on disk: the participants stay prepared and a restart decides.
-        throw new MantisError('STORAGE_IO', `the commit decision of transaction ${txn.id} may not be durable; its outcome is decided when the server restarts: ${error.message}`);
+        throw new MantisError('TXN_OUTCOME_UNKNOWN', `the commit decision of transaction ${txn.id} may or may not be durable (${error.message}); its outcome is decided when the server restarts`);
       }
       this.abortAll(txn.id, participants);
       throw asMantis(error);
@@ -440,11 +479,31 @@ export class TxnManager {
     return { id: txn.id, commitTs, path: 'two_phase' };
   }
 
+  /**
+   * Tells every participant to abort. One that does not take it (restarting: it reports the
+   * PREPARE when ready; storage failing or stalled: it keeps the keys held) gets it again every
+   * second until it answers txn-aborted.
+   */
   private abortAll(txnId: string, participants: readonly Participant[]): void {
-    for (const p of participants) {
-      // A participant that does not hear it (restarting) reports the PREPARE when ready and gets abort then.
-      p.shard.call({ kind: 'txn-decide', txnId, commit: false }).catch(() => undefined);
+    for (const p of participants) void this.sendAbort(txnId, p.shard.id);
+  }
+
+  private async sendAbort(txnId: string, shardId: number): Promise<void> {
+    const shard = this.o.pool.shards[shardId];
+    let done = false;
+    if (shard.state === 'ready') {
+      try {
+        done = (await shard.call({ kind: 'txn-decide', txnId, commit: false })).kind === 'txn-aborted';
+      } catch {
+        // again at the next tick
+      }
     }
+    const waiting = this.unfinishedAborts.get(txnId);
+    if (done) {
+      waiting?.delete(shardId);
+      if (waiting?.size === 0) this.unfinishedAborts.delete(txnId);
+    } else if (waiting === undefined) this.unfinishedAborts.set(txnId, new Set([shardId]));
+    else waiting.add(shardId);
   }
 
   private track(txnId: string, commitTs: number, shardIds: readonly number[]): void {
@@ -483,6 +542,7 @@ export class TxnManager {
 
   private redeliver(): void {
     for (const txnId of this.unfinished.keys()) void this.deliver(txnId);
+    for (const [txnId, shards] of this.unfinishedAborts) for (const shardId of shards) void this.sendAbort(txnId, shardId);
   }
 
   private async readAt(txn: Txn, key: Uint8Array, deadlineMs: number, validate: boolean): Promise<ReadResult> {
@@ -570,6 +630,8 @@ export class TxnManager {
         return new MantisError('TXN_EXPIRED', `transaction ${id} was idle past its timeout and was aborted`);
       case 'too_old':
         return tooOld(id, this.o.maxAgeMs);
+      case 'unknown':
+        return new MantisError('TXN_OUTCOME_UNKNOWN', ended.why);
     }
   }
 

@@ -74,6 +74,12 @@ export type ParticipantDeps = {
   readonly currentSegment: () => number;
   readonly metrics: Float64Array | null;
   readonly log?: WalLog;
+  /**
+   * Bytes the version store may hold (the shard's share of --memory-budget-mb). Past it, GC
+   * collects up to the current timestamp: snapshots older than that get TXN_SNAPSHOT_TOO_OLD
+   * (their transactions abort) rather than the shard holding unbounded old versions.
+   */
+  readonly versionBytesMax?: number;
 };
 
 type Prepared = {
@@ -139,6 +145,7 @@ export class TxnParticipant implements TxnHook {
   private readonly metrics: Float64Array;
   /** Replay only: the flushed LSN (records at or below it are in the tables). */
   private replayFlushedLsn = 0;
+  private capWarnedMs = 0;
 
   constructor(private readonly d: ParticipantDeps) {
     this.versionStore = this.freshVersions();
@@ -507,7 +514,21 @@ export class TxnParticipant implements TxnHook {
 
   /** One GC slice: versions no snapshot at or above oldestSnapshot can see (never below the store's horizon). */
   gc(oldestSnapshot: number, budget = TXN_GC_KEYS_PER_TICK): GcResult {
-    return this.versionStore.gc(Math.max(oldestSnapshot, this.versionStore.horizon), budget);
+    const store = this.versionStore;
+    let horizon = Math.max(oldestSnapshot, store.horizon);
+    const max = this.d.versionBytesMax ?? Infinity;
+    if (store.bytes > max) {
+      const now = this.d.oracle.current();
+      if (now > horizon) {
+        const nowMs = Date.now();
+        if (nowMs - this.capWarnedMs > 10_000) {
+          this.capWarnedMs = nowMs;
+          this.d.log?.('warn', 'version store over its memory cap: snapshots older than now are refused (TXN_SNAPSHOT_TOO_OLD)', { bytes: store.bytes, max, horizon: now });
+        }
+        horizon = now;
+      }
+    }
+    return store.gc(horizon, budget);
   }
 
   /** Writes the gauges into the shared metrics. */
