@@ -36,7 +36,13 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
     server.listen({ path: name }, () => resolve());
   });
   server.unref();
-  writeFileSync(join(real, 'LOCK'), `${process.pid}\n`);
+  try {
+    writeFileSync(join(real, 'LOCK'), `${process.pid}\n`);
+  } catch {
+    // Only names the holder in a second server's message; the socket is the lock. A full disk must
+    // not keep the server from starting and serving reads.
+    rmSync(join(real, 'LOCK'), { force: true });
+  }
   return { release: () => release(server, real) };
 }
 

@@ -6,7 +6,9 @@
 // deleted the shard's probe resumes writes by itself, and everything
 // acknowledged before and after survives a restart. With a 12 MiB filler a
 // compaction runs out of room first; with less than a memtable left, the
-// WAL's write() does. Skipped, with the reason, only where mounting is
+// WAL's write() does. A server started on a disk with no room at all comes
+// up (the LOCK pid file and the timestamp reservation are retried or skipped),
+// serves reads and takes writes once space returns. Skipped, with the reason, only where mounting is
 // refused (not root, no CAP_SYS_ADMIN).
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -119,4 +121,33 @@ describe.skipIf(tmpfs.refused !== null)(`a full disk (tmpfs of ${TMPFS_MB} MiB)$
       rmSync(dataDir, { recursive: true, force: true });
     },
   );
+
+  it('a server started on a full disk comes up, serves reads, refuses writes, and takes writes once space returns', { timeout: 60_000 }, async () => {
+    const dataDir = join(tmpfs.dir, 'data-start-full');
+    const filler = join(tmpfs.dir, 'filler-start-full');
+    mkdirSync(dataDir);
+    const first = await startServer({ shards: 1, fsync: 'always', dataDir, extraArgs: ARGS });
+    const put = await fetch(kvUrl(first.url, 'start-full/kept'), { method: 'PUT', body: 'kept' });
+    expect(put.status).toBe(200);
+    expect(await first.stop()).toBe(0);
+    fillLeaving(tmpfs.dir, filler, 0);
+    // The timestamp reservation cannot be written: the server must still start (reads need no timestamp).
+    const server = await startServer({ shards: 1, fsync: 'always', dataDir, extraArgs: ARGS });
+    expect(server.output().stdout).toContain('timestamp reservation failed at start');
+    expect(await (await fetch(kvUrl(server.url, 'start-full/kept'))).text()).toBe('kept');
+    const refused = await fetch(kvUrl(server.url, 'start-full/new'), { method: 'PUT', body: 'x' });
+    expect([507, 503]).toContain(refused.status);
+    expect(await refused.text()).toMatch(/"code":"(STORAGE_FULL|STORAGE_IO)"/);
+    rmSync(filler);
+    await waitUntil(
+      async () => {
+        const response = await fetch(kvUrl(server.url, 'start-full/new'), { method: 'PUT', body: 'x' });
+        await response.arrayBuffer();
+        return response.status === 200 ? true : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, what: 'writes to be accepted once space returned' },
+    );
+    expect(await server.stop()).toBe(0);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 });
