@@ -16,14 +16,14 @@
 // bench/results/cache-<timestamp>.json. Exit code 1 when responses failed.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runWrk, stopActiveLoad, wrkVersion, type LoadResult, type LoadSettings } from './lib/load.js';
 import { KEY_COUNT, preload, smokeCheckBare, smokeCheckMantis } from './lib/preload.js';
 import { NeighbourMeter, startServer, stopServer, type ServerProcess } from './lib/proc.js';
-import { describeErrors, errorCount, table } from './lib/report.js';
+import { describeErrors, errorCount, resultsPath, table } from './lib/report.js';
 import { luaScript } from './lib/scenarios.js';
 import { envInt } from './lib/env.js';
 
@@ -159,9 +159,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${text}\n`);
     const failed = all.filter((m) => errorCount(m.load) > 0);
     for (const m of failed) process.stdout.write(`FAILED RESPONSES: ${m.target}#${m.round}: ${describeErrors(m.load)}\n`);
-    const resultsDir = join(ROOT, 'bench', 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    const file = join(resultsDir, `cache-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    const file = resultsPath(ROOT, 'cache', new Date());
     const json = {
       benchmark: 'cache', settings: { ...settings, warmupS, rounds, wrk: wrkVersion(), keys: KEY_COUNT, cores: availableParallelism() },
       simulation: sim, cacheVsBare: ratio, targetRatio: TARGET_RATIO,

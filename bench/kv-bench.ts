@@ -24,6 +24,7 @@ import {
   describeErrors,
   errorCount,
   fmtMiB,
+  resultsPath,
   resultsTable,
   targetsTable,
   type ScenarioResult,
@@ -229,9 +230,7 @@ async function main(): Promise<number> {
       for (const p of problems) out.push(`  - ${p}`);
     }
 
-    const resultsDir = join(ROOT, 'bench', 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    const file = join(resultsDir, `kv-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    const file = resultsPath(ROOT, 'kv', startedAt);
     const json = {
       benchmark: 'kv',
       startedAt: startedAt.toISOString(),

@@ -14,7 +14,7 @@
 // change it.
 
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import { distinctIndices, runHttpPhase, type HttpResult } from './lib/storage-ht
 import { dropPageCache, readIo } from './lib/storage-io.js';
 import { readPhase, scanPhase, writePhase, type PhaseResult } from './lib/storage-phases.js';
 import { NeighbourMeter, machineBusyShare } from './lib/proc.js';
+import { pushProblems, resultsPath } from './lib/report.js';
 import { amplificationTable, checkTargets, fmtMiB, httpTable, phaseTable, targetsTable, type EngineSummary, type Measured } from './lib/storage-report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -262,14 +263,8 @@ async function main(): Promise<number> {
     out.push('');
     out.push(targetsTable(checks));
   }
-  if (problems.length > 0) {
-    out.push('');
-    out.push('Problems:');
-    for (const p of problems) out.push(`  - ${p}`);
-  }
-  const resultsDir = join(ROOT, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `storage-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  pushProblems(out, problems);
+  const file = resultsPath(ROOT, 'storage', startedAt);
   const json = {
     benchmark: 'storage',
     startedAt: startedAt.toISOString(),

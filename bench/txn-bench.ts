@@ -46,13 +46,14 @@
 // transaction routes (POST /api/v1/txn is not answered 200).
 
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { findPostgres, formatPgbenchResult, PG_NOT_INSTALLED, runPgbench, startTempPostgres, type PgbenchResult, type TempPostgres } from './lib/pgbench.js';
 import { machineBusyShare, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
+import { pushProblems, resultsPath } from './lib/report.js';
 import { NamedProcessMeter, type GroupCpu } from './lib/txn-cpu.js';
 import { buildAccountSet, type AccountSet, type Contention, type Transfer, type TransferKind } from './lib/txn-accounts.js';
 import { attemptFor, ISOLATIONS, preloadAccounts, probeTxnRoutes, readBalances, type Isolation, type Mode } from './lib/txn-client.js';
@@ -361,15 +362,9 @@ async function main(): Promise<number> {
   } else {
     out.push(`${pg.note}.`);
   }
-  if (problems.length > 0) {
-    out.push('');
-    out.push('Problems:');
-    for (const p of problems) out.push(`  - ${p}`);
-  }
+  pushProblems(out, problems);
 
-  const resultsDir = join(ROOT, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `txn-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const file = resultsPath(ROOT, 'txn', startedAt);
   const json = {
     benchmark: 'txn',
     startedAt: startedAt.toISOString(),

@@ -1,5 +1,7 @@
 // The printed table, the targets, and the JSON results file.
 
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LoadResult } from './load.js';
 import type { Scenario } from './scenarios.js';
 
@@ -108,4 +110,19 @@ export function targetsTable(checks: readonly TargetCheck[]): string {
 
 export function fmtMiB(kib: number | null): string {
   return kib === null ? '?' : `${(kib / 1024).toFixed(1)} MiB`;
+}
+
+/** bench/results/<kind>-<start time>.json under root (the directory is created). */
+export function resultsPath(root: string, kind: string, startedAt: Date): string {
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${kind}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+}
+
+/** Appends a "Problems:" section listing each problem, when there are any. */
+export function pushProblems(out: string[], problems: readonly string[]): void {
+  if (problems.length === 0) return;
+  out.push('');
+  out.push('Problems:');
+  for (const p of problems) out.push(`  - ${p}`);
 }

@@ -16,7 +16,7 @@ import {
   type KvService,
 } from '../kv/index.js';
 import { batchFormatOf, encodeBatchResults, packMsgpack, parseBatch } from './batch-codec.js';
-import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
+import { errorReply, guarded, okReply, replyForError, type HttpReply } from './reply.js';
 
 export type KvHandlers = ReturnType<typeof createKvHandlers>;
 
@@ -34,13 +34,7 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
 
 export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logger, hooks: KeyHooks | null = null) {
   const report = (error: unknown): void => log.error({ err: error }, 'unexpected error in a KV route');
-  const guard = async (work: () => Promise<HttpReply>): Promise<HttpReply> => {
-    try {
-      return await work();
-    } catch (error) {
-      return replyForError(error, report);
-    }
-  };
+  const guard = guarded(report);
 
   return {
     /** cacheTried: the caller already looked in the cache (cachedGet) and missed. */

@@ -28,6 +28,17 @@ export function errorReply(error: MantisError): HttpReply {
   return { status: error.status, contentType: JSON_TYPE, body, headers };
 }
 
+/** Runs a route's work; whatever it throws becomes the reply (replyForError), unexpected errors reported. */
+export function guarded(report: (error: unknown) => void): (work: () => Promise<HttpReply>) => Promise<HttpReply> {
+  return async (work) => {
+    try {
+      return await work();
+    } catch (error) {
+      return replyForError(error, report);
+    }
+  };
+}
+
 /** Any thrown value as a reply; unknown errors become INTERNAL and are reported. */
 export function replyForError(error: unknown, report: (error: unknown) => void): HttpReply {
   if (error instanceof MantisError) return errorReply(error);

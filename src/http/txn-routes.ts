@@ -17,7 +17,7 @@ import type { Condition, ExecuteOp, ExecuteResult, ReadResult, TxnManager } from
 import { toResponse, type Bindings } from './hono-app.js';
 import { jsonBody, keyField, onlyFields } from './json-body.js';
 import { valueTooLarge } from './kv-handlers.js';
-import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
+import { errorReply, guarded, okReply, type HttpReply } from './reply.js';
 
 export const TXN_HEADER = 'mantis-txn';
 const TXN_ID_MAX_CHARS = 255;
@@ -37,13 +37,7 @@ export function txnIdOf(header: string): string {
 
 export function createTxnKvHandlers(txns: TxnManager, maxValueBytes: number, log: Logger) {
   const report = (error: unknown): void => log.error({ err: error }, 'unexpected error in a transaction route');
-  const guard = async (work: () => Promise<HttpReply>): Promise<HttpReply> => {
-    try {
-      return await work();
-    } catch (error) {
-      return replyForError(error, report);
-    }
-  };
+  const guard = guarded(report);
   return {
     get: (header: string, rawKey: string, head: boolean, deadline: DeadlineHeader): Promise<HttpReply> =>
       guard(async () => {
