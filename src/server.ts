@@ -33,6 +33,10 @@ export type Server = {
   readonly url: string;
   readonly port: number;
   readonly shards: number;
+  /** The transaction manager, for in-process use (bench/txn-engine.ts drives it without HTTP). */
+  readonly txns: TxnManager;
+  /** The shard for a key. */
+  shardOf(key: Uint8Array): number;
   stop(): Promise<void>;
 };
 
@@ -118,6 +122,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       url: `http://${host}:${listener.port}`,
       port: listener.port,
       shards,
+      txns: manager,
+      shardOf: (key) => running.shardFor(key).id,
       stop: async () => {
         monitor.stop();
         // The dependency log is closed before the data-dir lock is released.
