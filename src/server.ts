@@ -27,7 +27,7 @@ import { TimestampReserver } from '../shared/txn/timestamp-oracle.js';
 import { CoordinatorLog } from './txn/coordinator-log.js';
 import { TxnManager } from './txn/txn-manager.js';
 import { createTxnMetrics } from './txn/txn-metrics.js';
-import { createTxnKvHandlers } from './http/txn-routes.js';
+import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.js';
 
 export type Server = {
   readonly url: string;
@@ -99,7 +99,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());
     const txnKv = createTxnKvHandlers(manager, config.maxValueBytes, log);
-    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txns: manager, maxValueBytes: config.maxValueBytes });
+    const txnRoutes = createTxnRouteHandlers(manager, config.maxValueBytes, log);
+    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -107,6 +108,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       maxValueBytes: config.maxValueBytes,
       kv,
       txnKv,
+      txnRoutes,
       app,
       metrics: metrics.http,
       log,

@@ -14,8 +14,7 @@ import { cacheStatsReply } from './cache-stats.js';
 import { registerCacheRoutes } from './cache-routes.js';
 import type { CacheControl } from '../cache/cache-control.js';
 import type { KvHandlers } from './kv-handlers.js';
-import type { TxnManager } from '../txn/txn-manager.js';
-import { registerTxnRoutes, TXN_HEADER, type TxnKvHandlers } from './txn-routes.js';
+import { registerTxnRoutes, TXN_HEADER, type TxnKvHandlers, type TxnRouteHandlers } from './txn-routes.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 
@@ -30,8 +29,7 @@ export type AppDeps = {
   readonly log: Logger;
   readonly cache: CacheControl;
   readonly txnKv: TxnKvHandlers;
-  readonly txns: TxnManager;
-  readonly maxValueBytes: number;
+  readonly txnRoutes: TxnRouteHandlers;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -91,7 +89,7 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/api/v1/cache/stats', () => toResponse(cacheStatsReply(deps.pool)));
   registerCacheRoutes(app, deps.cache);
-  registerTxnRoutes(app, deps.txns, deps.maxValueBytes);
+  registerTxnRoutes(app, deps.txnRoutes);
   // A Mantis-Txn header sends a KV route into that transaction (txn-routes.ts).
   app.get('/api/v1/kv', async (c) => {
     const txn = txnOf(c);

@@ -29,8 +29,8 @@ export type TxnKvHandlers = ReturnType<typeof createTxnKvHandlers>;
 /** The Mantis-Txn header's id (non-empty, printable, at most 255 characters). */
 export function txnIdOf(header: string): string {
   const id = header.trim();
-  if (id === '' || id.length > TXN_ID_MAX_CHARS || !/^[\x21-\x7e]+$/.test(id)) {
-    throw new MantisError('INVALID_PARAMETER', `Mantis-Txn must be a transaction id from POST /api/v1/txn (1–${TXN_ID_MAX_CHARS} printable characters)`);
+  if (id === '' || id.length > TXN_ID_MAX_CHARS || !/^[\x21-\x2e\x30-\x7e]+$/.test(id)) {
+    throw new MantisError('INVALID_PARAMETER', `a transaction id (Mantis-Txn, or in the path) is the id POST /api/v1/txn returned: 1–${TXN_ID_MAX_CHARS} printable characters, no "/"`);
   }
   return id;
 }
@@ -98,54 +98,74 @@ export function createTxnKvHandlers(txns: TxnManager, maxValueBytes: number, log
   };
 }
 
-export function registerTxnRoutes(app: Hono<{ Bindings: Bindings }>, txns: TxnManager, maxValueBytes: number): void {
-  const reply = async (work: () => Promise<HttpReply>): Promise<Response> => toResponse(await work());
+export type TxnRouteHandlers = ReturnType<typeof createTxnRouteHandlers>;
+
+/** The four transaction routes as plain functions (the uWS fast path calls them directly; Hono through registerTxnRoutes). */
+export function createTxnRouteHandlers(txns: TxnManager, maxValueBytes: number, log: Logger) {
+  const guard = guarded((error) => log.error({ err: error }, 'unexpected error in a transaction route'));
+  return {
+    begin: (contentType: string | undefined, raw: Uint8Array): Promise<HttpReply> =>
+      guard(async () => {
+        const body = raw.length === 0 ? {} : jsonBody(contentType, raw, true);
+        onlyFields(body, ['isolation', 'timeout_ms']);
+        const isolation = isolationOf(body.isolation);
+        const timeoutMs = body.timeout_ms === undefined ? LIMITS.txn_timeout_ms_default : body.timeout_ms;
+        if (typeof timeoutMs !== 'number' || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > LIMITS.txn_timeout_ms_max) {
+          throw new MantisError('INVALID_PARAMETER', `"timeout_ms" must be a whole number of ms from 1 to ${LIMITS.txn_timeout_ms_max}`);
+        }
+        const info = txns.begin(isolation, timeoutMs);
+        return okReply({ id: info.id, isolation: info.isolation, timeout_ms: info.timeoutMs, snapshot_ts: info.snapshotTs });
+      }),
+
+    execute: (contentType: string | undefined, raw: Uint8Array, deadline: DeadlineHeader): Promise<HttpReply> =>
+      guard(async () => {
+        const deadlineMs = deadlineFromHeader(deadline);
+        const body = jsonBody(contentType, raw, true);
+        onlyFields(body, ['isolation', 'conditions', 'operations']);
+        const isolation = isolationOf(body.isolation);
+        const conditions = arrayField(body, 'conditions', false).map((c, i) => conditionOf(c, `conditions[${i}]: `));
+        const operations = arrayField(body, 'operations', true).map((o, i) => operationOf(o, `operations[${i}]: `, maxValueBytes));
+        const { commit, results } = await txns.execute(isolation, conditions, operations, deadlineMs);
+        return okReply({ committed: true, commit_ts: commit.commitTs, results: results.map(resultJson) });
+      }),
+
+    /** rawPath: /api/v1/txn/<id>/commit as received. */
+    commit: (rawPath: string): Promise<HttpReply> =>
+      guard(async () => {
+        const id = txnIdOf(idOfPath(rawPath, '/commit'));
+        const result = await txns.commit(id);
+        return okReply({ id, committed: true, commit_ts: result.commitTs });
+      }),
+
+    rollback: (rawPath: string): Promise<HttpReply> =>
+      guard(async () => {
+        const id = txnIdOf(idOfPath(rawPath, '/rollback'));
+        await txns.rollback(id);
+        return okReply({ id, rolled_back: true });
+      }),
+  };
+}
+
+/** The id segment of /api/v1/txn/<id>/<action>, percent-decoded. */
+function idOfPath(rawPath: string, action: string): string {
+  const raw = rawPath.slice(TXN_PATH_PREFIX.length, rawPath.length - action.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new MantisError('INVALID_PARAMETER', 'the transaction id in the path is not valid percent-encoding');
+  }
+}
+
+const TXN_PATH_PREFIX = '/api/v1/txn/';
+
+export function registerTxnRoutes(app: Hono<{ Bindings: Bindings }>, handlers: TxnRouteHandlers): void {
   const bodyOf = async (request: Request): Promise<Uint8Array> => new Uint8Array(await request.arrayBuffer());
-  const deadlineOf = (header: string | undefined, receivedAtMs: number): number => deadlineFromHeader({ header, receivedAtMs });
-
-  app.post('/api/v1/txn', async (c) =>
-    reply(async () => {
-      const raw = await bodyOf(c.req.raw);
-      const body = raw.length === 0 ? {} : jsonBody(c.req.header('content-type'), raw, true);
-      onlyFields(body, ['isolation', 'timeout_ms']);
-      const isolation = isolationOf(body.isolation);
-      const timeoutMs = body.timeout_ms === undefined ? LIMITS.txn_timeout_ms_default : body.timeout_ms;
-      if (typeof timeoutMs !== 'number' || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > LIMITS.txn_timeout_ms_max) {
-        throw new MantisError('INVALID_PARAMETER', `"timeout_ms" must be a whole number of ms from 1 to ${LIMITS.txn_timeout_ms_max}`);
-      }
-      const info = txns.begin(isolation, timeoutMs);
-      return okReply({ id: info.id, isolation: info.isolation, timeout_ms: info.timeoutMs, snapshot_ts: info.snapshotTs });
-    }),
-  );
-
+  app.post('/api/v1/txn', async (c) => toResponse(await handlers.begin(c.req.header('content-type'), await bodyOf(c.req.raw))));
   app.post('/api/v1/txn/execute', async (c) =>
-    reply(async () => {
-      const deadlineMs = deadlineOf(c.req.header('mantis-deadline-ms'), c.env.receivedAtMs);
-      const body = jsonBody(c.req.header('content-type'), await bodyOf(c.req.raw), true);
-      onlyFields(body, ['isolation', 'conditions', 'operations']);
-      const isolation = isolationOf(body.isolation);
-      const conditions = arrayField(body, 'conditions', false).map((c, i) => conditionOf(c, `conditions[${i}]: `));
-      const operations = arrayField(body, 'operations', true).map((o, i) => operationOf(o, `operations[${i}]: `, maxValueBytes));
-      const { commit, results } = await txns.execute(isolation, conditions, operations, deadlineMs);
-      return okReply({ committed: true, commit_ts: commit.commitTs, results: results.map(resultJson) });
-    }),
+    toResponse(await handlers.execute(c.req.header('content-type'), await bodyOf(c.req.raw), { header: c.req.header('mantis-deadline-ms'), receivedAtMs: c.env.receivedAtMs })),
   );
-
-  app.post('/api/v1/txn/:id/commit', (c) =>
-    reply(async () => {
-      const id = txnIdOf(c.req.param('id'));
-      const result = await txns.commit(id);
-      return okReply({ id, committed: true, commit_ts: result.commitTs });
-    }),
-  );
-
-  app.post('/api/v1/txn/:id/rollback', (c) =>
-    reply(async () => {
-      const id = txnIdOf(c.req.param('id'));
-      await txns.rollback(id);
-      return okReply({ id, rolled_back: true });
-    }),
-  );
+  app.post('/api/v1/txn/:id/commit', async (c) => toResponse(await handlers.commit(c.env.rawPath)));
+  app.post('/api/v1/txn/:id/rollback', async (c) => toResponse(await handlers.rollback(c.env.rawPath)));
 }
 
 function isolationOf(value: unknown): Isolation {

@@ -14,7 +14,7 @@ import type { HttpMetrics } from '../metrics/metrics.js';
 import type { Bindings } from './hono-app.js';
 import type { DeadlineHeader } from '../kv/index.js';
 import type { KvHandlers } from './kv-handlers.js';
-import { TXN_HEADER, type TxnKvHandlers } from './txn-routes.js';
+import { TXN_HEADER, type TxnKvHandlers, type TxnRouteHandlers } from './txn-routes.js';
 import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
 
@@ -26,6 +26,8 @@ export type ListenerOptions = {
   readonly kv: KvHandlers;
   /** The KV routes inside a transaction (a Mantis-Txn header). */
   readonly txnKv: TxnKvHandlers;
+  /** POST /api/v1/txn, /execute, /:id/commit, /:id/rollback. */
+  readonly txnRoutes: TxnRouteHandlers;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's env generic is invariant
   readonly app: Hono<any>;
   readonly metrics: HttpMetrics;
@@ -141,7 +143,7 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const dispatch = (body: Uint8Array | null): void => {
       const served = headers === null
         ? txn === ''
-          ? serveFast(options.kv, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
+          ? serveFast(options, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
           : serveTxn(options.txnKv, txn, x, { path, query, contentType, deadline, cacheTried: false }, body)
         : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs }, body);
       served.then((reply) => send(x, reply), (error: unknown) => fail(x, error));
@@ -186,6 +188,10 @@ function isFastRoute(route: RouteLabel, method: string): boolean {
     case '/api/v1/kv':
       return method === 'get';
     case '/api/v1/kv/batch':
+    case '/api/v1/txn':
+    case '/api/v1/txn/execute':
+    case '/api/v1/txn/:id/commit':
+    case '/api/v1/txn/:id/rollback':
       return method === 'post';
     default:
       return false;
@@ -201,13 +207,22 @@ type FastRequest = {
   readonly cacheTried: boolean;
 };
 
-function serveFast(kv: KvHandlers, x: Exchange, r: FastRequest, body: Uint8Array | null): Promise<HttpReply> {
+function serveFast(options: ListenerOptions, x: Exchange, r: FastRequest, body: Uint8Array | null): Promise<HttpReply> {
+  const { kv, txnRoutes } = options;
   const rawKey = r.path.slice(KV_ITEM_PREFIX.length);
   switch (x.route) {
     case '/api/v1/kv':
       return kv.list(r.query, r.deadline);
     case '/api/v1/kv/batch':
       return kv.batch(r.contentType, body ?? new Uint8Array(0), r.deadline);
+    case '/api/v1/txn':
+      return txnRoutes.begin(r.contentType, body ?? new Uint8Array(0));
+    case '/api/v1/txn/execute':
+      return txnRoutes.execute(r.contentType, body ?? new Uint8Array(0), r.deadline);
+    case '/api/v1/txn/:id/commit':
+      return txnRoutes.commit(r.path);
+    case '/api/v1/txn/:id/rollback':
+      return txnRoutes.rollback(r.path);
     default:
       if (x.method === 'put') return kv.put(rawKey, r.query, r.contentType, body ?? new Uint8Array(0), r.deadline);
       if (x.method === 'delete') return kv.delete(rawKey, r.deadline);
