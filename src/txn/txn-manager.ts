@@ -276,7 +276,19 @@ export class TxnManager {
     const txn = this.active.get(info.id) as Txn;
     try {
       return await this.exclusive(txn, async () => {
-        const observed = await Promise.all(conditions.map((c) => this.readAt(txn, c.key, deadlineMs, true)));
+        // Every read at the snapshot goes out at once: the conditions' keys, and each get or delete
+        // of a key no earlier operation of this request writes (those read the request's own write).
+        const written = new Set<string>();
+        const snapshotReads = ops.map((op) => {
+          const bin = binary(op.key);
+          const read = op.kind !== 'put' && !written.has(bin) ? this.readAt(txn, op.key, deadlineMs, false) : null;
+          if (op.kind !== 'get') written.add(bin);
+          return read;
+        });
+        const [observed, prefetched] = await Promise.all([
+          Promise.all(conditions.map((c) => this.readAt(txn, c.key, deadlineMs, true))),
+          Promise.all(snapshotReads),
+        ]);
         conditions.forEach((c, i) => {
           const problem = conditionProblem(c, observed[i]);
           if (problem !== null) {
@@ -284,27 +296,27 @@ export class TxnManager {
             throw new MantisError('TXN_CONFLICT', `condition on key "${key}" failed: ${problem}`, { key, reason: 'condition' });
           }
         });
-        // In order: a get sees the snapshot, or this request's earlier writes.
+        // In order: a get or delete sees the snapshot, or this request's earlier writes.
         const results: ExecuteResult[] = [];
-        for (const op of ops) {
+        ops.forEach((op, i) => {
+          const read = (): ReadResult => {
+            const buffered = txn.writes.get(binary(op.key));
+            return buffered !== undefined ? bufferedRead(buffered) : (prefetched[i] ?? null);
+          };
           switch (op.kind) {
-            case 'get': {
-              const buffered = txn.writes.get(binary(op.key));
-              results.push({ kind: 'get', key: op.key, read: buffered !== undefined ? bufferedRead(buffered) : await this.readAt(txn, op.key, deadlineMs, false) });
+            case 'get':
+              results.push({ kind: 'get', key: op.key, read: read() });
               break;
-            }
             case 'put':
               this.buffer(txn, op);
               results.push({ kind: 'put', key: op.key });
               break;
-            case 'delete': {
-              const existed = await this.existsInView(txn, op.key, deadlineMs);
+            case 'delete':
+              results.push({ kind: 'delete', key: op.key, existed: read() !== null });
               this.buffer(txn, op);
-              results.push({ kind: 'delete', key: op.key, existed });
               break;
-            }
           }
-        }
+        });
         return { commit: await this.commitNow(txn), results };
       });
     } finally {
