@@ -40,8 +40,13 @@ export function routeOf(method: string, path: string): RouteLabel {
       return path;
     default:
       if (path.startsWith(TXN_PREFIX)) {
-        if (path.endsWith('/commit')) return '/api/v1/txn/:id/commit';
-        if (path.endsWith('/rollback')) return '/api/v1/txn/:id/rollback';
+        // Exactly one non-empty segment for the id, as Hono's /api/v1/txn/:id/commit matches.
+        const slash = path.indexOf('/', TXN_PREFIX.length);
+        if (slash > TXN_PREFIX.length) {
+          const action = path.slice(slash);
+          if (action === '/commit') return '/api/v1/txn/:id/commit';
+          if (action === '/rollback') return '/api/v1/txn/:id/rollback';
+        }
       }
       return 'unmatched';
   }

@@ -118,6 +118,7 @@ export class TxnManager {
   private readonly unfinished = new Map<string, Unfinished>();
   /** Abort decisions some participant has not taken yet, by shard id. */
   private readonly unfinishedAborts = new Map<string, Set<number>>();
+  private readonly abortsInFlight = new Set<string>();
   private readonly publishTimer: NodeJS.Timeout;
   private readonly redeliverTimer: NodeJS.Timeout;
   private readonly idPrefix: string;
@@ -176,14 +177,16 @@ export class TxnManager {
     if (txn === undefined) {
       const ended = this.ended.get(id);
       if (ended === undefined) throw notFound(id);
-      if (ended.state === 'committed') throw new MantisError('TXN_EXPIRED', `transaction ${id} already committed; it cannot be rolled back`);
-      if (ended.state === 'unknown') throw this.endedError(id);
+      if (ended.state === 'committed' || ended.state === 'unknown') throw this.endedError(id);
       return; // aborted, expired, too old: rolled back already
     }
     await this.exclusive(txn, async () => {
       if (this.active.get(id) === txn) this.end(txn, { state: 'aborted', why: 'rolled back' }, 'rollback');
-      // A commit that ran first decided it.
-      else if (this.ended.get(id)?.state === 'committed') throw new MantisError('TXN_EXPIRED', `transaction ${id} already committed; it cannot be rolled back`);
+      else {
+        // A commit that ran first decided it: committed, or an outcome nobody knows yet.
+        const state = this.ended.get(id)?.state;
+        if (state === 'committed' || state === 'unknown') throw this.endedError(id);
+      }
     });
   }
 
@@ -429,17 +432,21 @@ export class TxnManager {
    */
   private async settleOneShard(txn: Txn, shard: ShardClient, request: ShardRequest, error: unknown): Promise<ShardResponse> {
     if (!(error instanceof MantisError) || error.code !== 'SHARD_UNAVAILABLE') throw error;
+    const unknown = (why: string): MantisError =>
+      new MantisError('TXN_OUTCOME_UNKNOWN', `shard ${shard.id} became unavailable while transaction ${txn.id} was committing (${why}); the transaction may or may not have committed`);
+    let response: ShardResponse;
     try {
       await withTimeout(shard.whenReady(), ONE_SHARD_SETTLE_MS, `shard ${shard.id} restart`);
-      const response = await shard.call(request);
-      if (response.kind === 'error' && response.code === 'TXN_SNAPSHOT_TOO_OLD') {
-        throw new MantisError('TXN_ABORTED', `shard ${shard.id} restarted while transaction ${txn.id} was committing; it was not committed`);
-      }
-      return response;
+      response = await shard.call(request);
     } catch (again) {
-      if (again instanceof MantisError && again.code !== 'SHARD_UNAVAILABLE' && again.code !== 'INTERNAL') throw again;
-      throw new MantisError('TXN_OUTCOME_UNKNOWN', `shard ${shard.id} became unavailable while transaction ${txn.id} was committing and did not come back; the transaction may or may not have committed`);
+      throw unknown(again instanceof Error ? again.message : String(again));
     }
+    // Definite answers only: committed (now or by the replayed record), or refused by validation.
+    if (response.kind === 'txn-committed' || response.kind === 'txn-conflict') return response;
+    if (response.kind === 'error' && response.code === 'TXN_SNAPSHOT_TOO_OLD') {
+      throw new MantisError('TXN_ABORTED', `shard ${shard.id} restarted while transaction ${txn.id} was committing; it was not committed`);
+    }
+    throw unknown(response.kind === 'error' ? `${response.code}: ${response.message}` : response.kind);
   }
 
   private async twoPhase(txn: Txn, participants: Participant[], body: (p: Participant) => object): Promise<CommitResult> {
@@ -502,12 +509,17 @@ export class TxnManager {
 
   private async sendAbort(txnId: string, shardId: number): Promise<void> {
     const shard = this.o.pool.shards[shardId];
+    const flight = `${shardId} ${txnId}`;
+    if (this.abortsInFlight.has(flight)) return; // the one sent earlier is still on its way
     let done = false;
     if (shard.state === 'ready') {
+      this.abortsInFlight.add(flight);
       try {
         done = (await shard.call({ kind: 'txn-decide', txnId, commit: false })).kind === 'txn-aborted';
       } catch {
         // again at the next tick
+      } finally {
+        this.abortsInFlight.delete(flight);
       }
     }
     const waiting = this.unfinishedAborts.get(txnId);
@@ -635,7 +647,7 @@ export class TxnManager {
     if (ended === undefined) return notFound(id);
     switch (ended.state) {
       case 'committed':
-        return new MantisError('TXN_EXPIRED', `transaction ${id} already committed`);
+        return new MantisError('TXN_EXPIRED', `transaction ${id} already committed (it cannot be rolled back or used again)`);
       case 'aborted':
         return new MantisError('TXN_ABORTED', `transaction ${id} was aborted (${ended.why})`);
       case 'expired':

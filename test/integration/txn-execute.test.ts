@@ -133,6 +133,13 @@ describe.each([true, false])('POST /api/v1/txn/execute (fast path %s)', (fastPat
     expect(await plainGet(a)).toBe('60');
   });
 
+  it('paths that are not a transaction route are 404 NOT_FOUND on both listeners', async () => {
+    for (const path of ['/api/v1/txn//commit', '/api/v1/txn/commit', '/api/v1/txn/a/b/commit', '/api/v1/txn/x/rollback/commit', '/api/v1/txn/x/commitx']) {
+      await expectError(await fetch(`${server.url}${path}`, { method: 'POST' }), 404, 'NOT_FOUND');
+    }
+    await expectError(await fetch(`${server.url}/api/v1/txn/nope/commit`, { method: 'POST' }), 404, 'TXN_NOT_FOUND');
+  });
+
   it.each([
     ['not JSON', '{', 400, 'INVALID_JSON'],
     ['no operations', {}, 400, 'INVALID_PARAMETER'],
