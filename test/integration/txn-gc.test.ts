@@ -68,18 +68,25 @@ describe('version GC and --txn-max-age-ms', () => {
 });
 
 describe('the version store stays within the shard\'s memory budget', () => {
-  it('past the cap, old snapshots are refused (TXN_SNAPSHOT_TOO_OLD) instead of the shard holding more', async () => {
+  it('past the cap, the oldest snapshots are refused (TXN_SNAPSHOT_TOO_OLD) instead of the shard holding more; young ones keep reading', async () => {
     const small = await startServer({ shards: 1, fsync: 'none', extraArgs: ['--memory-budget-mb', '4'] });
     const base = small.url;
     const id = (await expectOk<{ id: string }>(await fetch(`${base}/api/v1/txn`, { method: 'POST', body: JSON.stringify({ isolation: 'snapshot', timeout_ms: 60_000 }) }))).data.id;
     const value = 'x'.repeat(64 * 1024);
     // 16 MiB of overwritten values while the snapshot is open: four times the 4 MiB budget.
     for (let i = 0; i < 256; i++) await expectOk(await fetch(`${base}/api/v1/kv/cap/${i % 8}`, { method: 'PUT', body: value }));
+    // A young snapshot: only the last few writes come after it.
+    const young = (await expectOk<{ id: string }>(await fetch(`${base}/api/v1/txn`, { method: 'POST', body: JSON.stringify({ isolation: 'snapshot', timeout_ms: 60_000 }) }))).data.id;
+    for (let i = 0; i < 4; i++) await expectOk(await fetch(`${base}/api/v1/kv/cap/${i % 8}`, { method: 'PUT', body: value }));
     await waitUntil(async () => ((await scrape(base)).value('mantis_txn_version_bytes') < 4 * 1024 * 1024 ? true : undefined), {
       timeoutMs: 5000,
       what: 'version bytes back under the 4 MiB cap',
     });
     await expectError(await fetch(`${base}/api/v1/kv/cap/0`, { headers: { 'Mantis-Txn': id } }), 410, 'TXN_SNAPSHOT_TOO_OLD');
+    // The oldest history went first: the young snapshot still reads (the version before its writes).
+    const youngRead = await fetch(`${base}/api/v1/kv/cap/0`, { headers: { 'Mantis-Txn': young } });
+    expect(youngRead.status).toBe(200);
+    await youngRead.arrayBuffer();
     // A new transaction works.
     const fresh = (await expectOk<{ id: string }>(await fetch(`${base}/api/v1/txn`, { method: 'POST' }))).data.id;
     const read = await fetch(`${base}/api/v1/kv/cap/0`, { headers: { 'Mantis-Txn': fresh } });

@@ -75,9 +75,9 @@ export type ParticipantDeps = {
   readonly metrics: Float64Array | null;
   readonly log?: WalLog;
   /**
-   * Bytes the version store may hold (the shard's share of --memory-budget-mb). Past it, GC
-   * collects up to the current timestamp: snapshots older than that get TXN_SNAPSHOT_TOO_OLD
-   * (their transactions abort) rather than the shard holding unbounded old versions.
+   * Bytes the version store may hold (the shard's share of --memory-budget-mb). Past it, each GC
+   * tick moves the horizon halfway to the current timestamp: the oldest snapshots get
+   * TXN_SNAPSHOT_TOO_OLD (their transactions abort) rather than the shard holding unbounded versions.
    */
   readonly versionBytesMax?: number;
 };
@@ -518,14 +518,17 @@ export class TxnParticipant implements TxnHook {
     let horizon = Math.max(oldestSnapshot, store.horizon);
     const max = this.d.versionBytesMax ?? Infinity;
     if (store.bytes > max) {
+      // Over the cap: give up the older half of the history kept (in commits, which is what the
+      // bytes grow with), and again each tick while still over, so the oldest snapshots are
+      // refused first and young ones keep working unless the cap really needs their versions.
       const now = this.d.oracle.current();
       if (now > horizon) {
+        horizon += Math.ceil((now - horizon) / 2);
         const nowMs = Date.now();
         if (nowMs - this.capWarnedMs > 10_000) {
           this.capWarnedMs = nowMs;
-          this.d.log?.('warn', 'version store over its memory cap: snapshots older than now are refused (TXN_SNAPSHOT_TOO_OLD)', { bytes: store.bytes, max, horizon: now });
+          this.d.log?.('warn', 'version store over its memory cap: the oldest snapshots are refused (TXN_SNAPSHOT_TOO_OLD)', { bytes: store.bytes, max, horizon });
         }
-        horizon = now;
       }
     }
     return store.gc(horizon, budget);
