@@ -4,7 +4,7 @@
 export const KV_ITEM_PREFIX = '/api/v1/kv/';
 export const KV_LIST_PATH = '/api/v1/kv';
 export const KV_BATCH_PATH = '/api/v1/kv/batch';
-const TXN_PREFIX = '/api/v1/txn/';
+export const TXN_PREFIX = '/api/v1/txn/';
 
 export type RouteLabel =
   | '/api/v1/kv/:key'

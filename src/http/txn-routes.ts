@@ -17,6 +17,7 @@ import type { Condition, ExecuteOp, ExecuteResult, ReadResult, TxnManager } from
 import { toResponse, type Bindings } from './hono-app.js';
 import { jsonBody, keyField, onlyFields } from './json-body.js';
 import { valueTooLarge } from './kv-handlers.js';
+import { TXN_PREFIX } from './routes.js';
 import { errorReply, guarded, okReply, type HttpReply } from './reply.js';
 
 export const TXN_HEADER = 'mantis-txn';
@@ -148,7 +149,7 @@ export function createTxnRouteHandlers(txns: TxnManager, maxValueBytes: number, 
 
 /** The id segment of /api/v1/txn/<id>/<action>, percent-decoded. */
 function idOfPath(rawPath: string, action: string): string {
-  const raw = rawPath.slice(TXN_PATH_PREFIX.length, rawPath.length - action.length);
+  const raw = rawPath.slice(TXN_PREFIX.length, rawPath.length - action.length);
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -156,7 +157,6 @@ function idOfPath(rawPath: string, action: string): string {
   }
 }
 
-const TXN_PATH_PREFIX = '/api/v1/txn/';
 
 export function registerTxnRoutes(app: Hono<{ Bindings: Bindings }>, handlers: TxnRouteHandlers): void {
   const bodyOf = async (request: Request): Promise<Uint8Array> => new Uint8Array(await request.arrayBuffer());

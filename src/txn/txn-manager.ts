@@ -334,7 +334,6 @@ export class TxnManager {
    * coordinator log — its commit decision, or a presumed abort made final there.
    */
   async resolveInDoubt(shardId: number, inDoubt: readonly string[]): Promise<void> {
-    const shard = this.o.pool.shards[shardId];
     for (const txnId of inDoubt) {
       let decision;
       try {
@@ -344,20 +343,14 @@ export class TxnManager {
         this.o.logger.error({ err: error, txnId, shard: shardId }, 'in-doubt transaction cannot be decided until restart');
         continue;
       }
-      const request: ShardRequest = decision === null ? { kind: 'txn-decide', txnId, commit: false } : { kind: 'txn-decide', txnId, commit: true, commitTs: decision.commitTs };
       this.o.logger.info({ txnId, shard: shardId, outcome: decision === null ? 'abort' : 'commit' }, 'deciding an in-doubt transaction');
-      // Every participant, not only this one: the decision is forgotten (markDone) only once all took it.
       if (decision === null) {
         await this.sendAbort(txnId, shardId);
         continue;
       }
+      // Every participant, not only this one: the decision is forgotten (markDone) only once all took it.
       this.track(txnId, decision.commitTs, decision.participants);
-      try {
-        const response = await shard.call(request);
-        if (response.kind === 'txn-committed') this.acknowledge(txnId, shardId);
-      } catch (error) {
-        this.o.logger.warn({ err: error, txnId, shard: shardId }, 'could not send the decision of an in-doubt transaction; it is sent again');
-      }
+      await this.deliver(txnId);
     }
   }
 
