@@ -27,8 +27,21 @@ export function crc16(bytes: Uint8Array, start = 0, end = bytes.length): number 
   return crc;
 }
 
-/** The slot of a key given as UTF-8 bytes, honouring a non-empty {hash tag}. */
+/**
+ * First byte of the internal keys the document store (and later models) write: 0xFF never starts
+ * valid UTF-8, so no KV key (always valid UTF-8) can collide with them, and they sort after every
+ * KV key. An internal key ends with its slot (u16, big-endian): the model chooses it (a document
+ * and its index entries share the slot of the document's _id).
+ */
+export const INTERNAL_KEY_BYTE = 0xff;
+
+export function isInternalKey(key: Uint8Array): boolean {
+  return key.length > 0 && key[0] === INTERNAL_KEY_BYTE;
+}
+
+/** The slot of a key given as UTF-8 bytes, honouring a non-empty {hash tag}; an internal key carries its slot. */
 export function slotOfKey(key: Uint8Array): number {
+  if (key.length >= 3 && key[0] === INTERNAL_KEY_BYTE) return ((key[key.length - 2] << 8) | key[key.length - 1]) % LIMITS.slot_count;
   let open = -1;
   for (let i = 0; i < key.length; i++) {
     if (key[i] === 0x7b) { open = i; break; }

@@ -47,7 +47,18 @@ export type ShardRequest =
   | { readonly kind: 'batch'; readonly ops: readonly BatchOp[] }
   | InvalidateRequest
   /** Transactions (shared/txn/txn-wire.ts: codes from 0x40, bodies encoded there). */
-  | TxnRequest;
+  | TxnRequest
+  | DocRequest;
+
+/**
+ * A document-store command (shared/docs/doc-protocol.ts): `body` is the encoded DocCommand;
+ * `write` says whether it may write (a failed or stalled store holds or refuses it like any write).
+ */
+export type DocRequest = { readonly kind: 'doc'; readonly write: boolean; readonly body: Uint8Array };
+/** The encoded DocAnswer of a `doc` request. */
+export type DocResponse = { readonly kind: 'doc-result'; readonly body: Uint8Array };
+const DOC_REQUEST_CODE = 0x60;
+const DOC_RESPONSE_CODE = 0x60;
 
 /**
  * Drops cached entries (never stored data, except that a cache-only key's data is its cache
@@ -88,7 +99,8 @@ export type ShardResponse =
   /** Cache entries an invalidate request removed; by prefix, the slot to go on from (-1: done). */
   | { readonly kind: 'invalidated'; readonly removed: number; readonly nextSlot: number }
   | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string }
-  | TxnResponse;
+  | TxnResponse
+  | DocResponse;
 
 const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch', 'invalidate'] as const;
 const RESPONSE_KINDS = ['value', 'missing', 'done', 'deleted', 'meta', 'keys', 'results', 'error', 'invalidated'] as const;
@@ -106,6 +118,8 @@ export function isWriteRequest(request: ShardRequest): boolean {
     case 'txn-prepare':
     case 'txn-decide':
       return true;
+    case 'doc':
+      return request.write;
     case 'get':
     case 'head':
     case 'list':
@@ -139,6 +153,11 @@ function writeBatchOp(w: ByteWriter, op: BatchOp): void {
  * once Date.now() >= deadlineMs.
  */
 export function encodeRequest(id: number, request: ShardRequest, deadlineMs = 0): Uint8Array {
+  if (request.kind === 'doc') {
+    const w = new ByteWriter(16 + request.body.length);
+    w.u32(id).u8(DOC_REQUEST_CODE).f64(deadlineMs).u8(request.write ? 1 : 0).bytes(request.body);
+    return w.finish();
+  }
   if (isTxnRequest(request)) {
     const w = new ByteWriter(256);
     w.u32(id).u8(txnRequestCode(request.kind)).f64(deadlineMs);
@@ -198,6 +217,7 @@ export function decodeRequest(frame: Uint8Array): DecodedRequest {
   const deadlineMs = r.f64();
   if (!Number.isFinite(deadlineMs) || deadlineMs < 0) throw new FrameError(`bad deadline in frame ${id}`);
   if (isTxnRequestCode(code)) return { id, deadlineMs, request: readTxnRequestBody(r, code) };
+  if (code === DOC_REQUEST_CODE) return { id, deadlineMs, request: { kind: 'doc', write: r.u8() === 1, body: r.rest() } };
   return { id, deadlineMs, request: readRequestBody(r, REQUEST_OPS[code - 1], id) };
 }
 
@@ -278,6 +298,11 @@ function readResult(r: ByteReader, kind: string): BatchResult {
 }
 
 export function encodeResponse(id: number, response: ShardResponse): Uint8Array {
+  if (response.kind === 'doc-result') {
+    const w = new ByteWriter(8 + response.body.length);
+    w.u32(id).u8(DOC_RESPONSE_CODE).bytes(response.body);
+    return w.finish();
+  }
   if (isTxnResponse(response)) {
     const w = new ByteWriter(response.kind === 'txn-value' && response.entry !== null ? 64 + response.entry.value.length : 128);
     w.u32(id).u8(txnResponseCode(response.kind));
@@ -322,6 +347,7 @@ export function decodeResponse(frame: Uint8Array): { id: number; response: Shard
   const id = r.u32();
   const code = r.u8();
   if (isTxnResponseCode(code)) return { id, response: readTxnResponseBody(r, code) };
+  if (code === DOC_RESPONSE_CODE) return { id, response: { kind: 'doc-result', body: r.rest() } };
   const kind = RESPONSE_KINDS[code - 1];
   switch (kind) {
     case 'meta':

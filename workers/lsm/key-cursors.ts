@@ -12,8 +12,8 @@ import type { VersionSet } from './version-set.js';
 /** One source positioned on a key; next() moves past every version of that key. */
 export interface KeyCursor {
   key: string | null;
-  /** The newest version of `key` in this source. */
-  entry(): Pick<Entry, 'kind' | 'expiresAtMs'>;
+  /** The newest version of `key` in this source (a table's is a view, valid until next()). */
+  entry(): Pick<Entry, 'kind' | 'expiresAtMs' | 'value'>;
   next(): void;
 }
 
@@ -67,7 +67,7 @@ class TablesCursor implements KeyCursor {
     if (exclusive && this.key === start) this.next();
   }
 
-  entry(): Pick<Entry, 'kind' | 'expiresAtMs'> {
+  entry(): Pick<Entry, 'kind' | 'expiresAtMs' | 'value'> {
     return (this.it as SstIterator).entry();
   }
 
@@ -132,5 +132,28 @@ export function mergeKeys(cursors: KeyCursor[], visit: (key: string, kind: numbe
     const { kind, expiresAtMs } = cursors[owner].entry(); // read before next(): a table entry is a view
     for (const c of cursors) if (c.key === min) c.next();
     if (!visit(min, kind, expiresAtMs)) return;
+  }
+}
+
+/**
+ * As mergeKeys, with the newest version's value: visit(key, kind, expiresAtMs, value) runs before
+ * the cursors move on, so `value` (a view into a table block) is valid only during the call.
+ */
+export function mergeEntries(cursors: KeyCursor[], visit: (key: string, kind: number, expiresAtMs: number, value: Uint8Array) => boolean): void {
+  for (;;) {
+    let min: string | null = null;
+    let owner = -1;
+    for (let i = 0; i < cursors.length; i++) {
+      const k = cursors[i].key;
+      if (k !== null && (min === null || k < min)) {
+        min = k;
+        owner = i;
+      }
+    }
+    if (min === null) return;
+    const { kind, expiresAtMs, value } = cursors[owner].entry();
+    const go = visit(min, kind, expiresAtMs, value);
+    for (const c of cursors) if (c.key === min) c.next();
+    if (!go) return;
   }
 }

@@ -18,7 +18,7 @@ import { applyChange, type LevelChange } from './level-change.js';
 import type { LsmTuning } from './lsm-options.js';
 import type { CompactResult, FlushResult, LsmTask, LsmTaskResult } from './lsm-tasks.js';
 import { emptyManifest, MANIFEST_FILE, readManifest, sstFileName, writeManifest, type ManifestState } from './manifest.js';
-import { mergeKeys, openCursors } from './key-cursors.js';
+import { mergeEntries, mergeKeys, openCursors } from './key-cursors.js';
 import { packRun } from './sorted-run.js';
 import { CorruptionError, KIND_PUT, newReadStats, type ReadStats } from './sst-format.js';
 import { SstReader } from './sst-reader.js';
@@ -140,6 +140,18 @@ export class LsmStore {
       return true;
     });
     return live;
+  }
+
+  /**
+   * Live entries from `start` (excluded when `exclusive`) up to `end` (excluded; null = no end), in
+   * key order, until visit returns false. `value` is valid only during the call (copy to keep it).
+   * Synchronous: nothing changes under the scan. May read disk; throws CorruptionError.
+   */
+  scan(start: string, exclusive: boolean, end: string | null, nowMs: number, visit: (key: string, value: Uint8Array) => boolean): void {
+    mergeEntries(this.cursors(start, exclusive, end), (key, kind, expiresAtMs, value) => {
+      if (!isLiveVersion(kind, expiresAtMs, nowMs)) return true;
+      return visit(key, value);
+    });
   }
 
   private cursors(start: string, exclusive: boolean, end: string | null) {

@@ -25,6 +25,7 @@ import type { BatchOp, BatchResult, DeleteOp, InvalidateRequest, PutOp, ShardReq
 import type { CacheHit } from '../../shared/cache/index.js';
 import type { LsmStore, Undo } from '../lsm/index.js';
 import { binaryToKey, keyToBinary, type Entry } from '../store/memtable.js';
+import { INTERNAL_KEY_BYTE, isInternalKey } from '../../shared/slot.js';
 import type { ShardCache } from './shard-cache.js';
 import type { ShardEvents } from './shard-events.js';
 
@@ -40,6 +41,7 @@ export type Applied = {
 };
 
 const NONE: Write[] = [];
+const INTERNAL_PREFIX = String.fromCharCode(INTERNAL_KEY_BYTE);
 
 /** What the shard's transaction participant needs to see of plain writes (workers/txn/txn-participant.ts). */
 export interface TxnHook {
@@ -106,6 +108,8 @@ export class ShardOps {
       case 'txn-read':
       case 'txn-list':
         throw new MantisError('INTERNAL', `${request.kind} is handled by the shard's transaction participant, not ShardOps`);
+      case 'doc':
+        throw new MantisError('INTERNAL', 'doc requests are handled by the shard\'s document engine, not ShardOps');
       default:
         return unreachable(request);
     }
@@ -128,11 +132,37 @@ export class ShardOps {
    */
   applyTxnWrites(writes: readonly Write[], nowMs: number, undo: Undo[]): void {
     for (const op of writes) {
+      if (isInternalKey(op.key)) {
+        this.applyInternal(op, undo);
+        continue;
+      }
       let policy = this.policyOf(op.key);
       if (policy.write === 'cache-only') throw new Error('assertion failed: a transaction writes a cache-only key');
       if (policy.write === 'back') policy = { write: 'through', readThrough: policy.readThrough };
       this.applyOne(op, policy, nowMs, undo, undo);
     }
+  }
+
+  /**
+   * The writes of a document-store command (internal keys: no cache, no invalidation events): the
+   * transaction hook checks them first (a txn-locked answer refuses them all, nothing applied),
+   * then they are applied with undo entries. The caller logs them as one WAL record.
+   */
+  applyInternalWrites(writes: readonly Write[], nowMs: number, undo: Undo[]): ShardResponse | null {
+    if (writes.length === 0) return null;
+    if (this.txn !== null) {
+      const keys = new Set<string>();
+      for (const op of writes) keys.add(keyToBinary(op.key));
+      const refused = this.txn.beforePlainWrites([...keys], nowMs);
+      if (refused !== null) return refused;
+    }
+    for (const op of writes) this.applyInternal(op, undo);
+    return null;
+  }
+
+  private applyInternal(op: Write, undo: Undo[]): void {
+    if (op.kind === 'put') undo.push(this.store.put(op.key, op.value, op.contentType, op.expiresAtMs));
+    else undo.push(this.store.delete(op.key));
   }
 
   /** The key is under a cache-only prefix (its data lives in the cache alone). */
@@ -148,7 +178,7 @@ export class ShardOps {
   /** The store's live entry of key, loading the cache as a plain GET does (read-through). */
   readLatest(key: Uint8Array, nowMs: number): Entry | undefined {
     const entry = this.store.get(key, nowMs);
-    if (entry !== undefined && this.policyOf(key).readThrough) this.cache?.store(key, entry.value, entry.contentType, entry.expiresAtMs);
+    if (entry !== undefined && !isInternalKey(key) && this.policyOf(key).readThrough) this.cache?.store(key, entry.value, entry.contentType, entry.expiresAtMs);
     return entry;
   }
 
@@ -259,8 +289,12 @@ export class ShardOps {
   private opList(request: Extract<ShardRequest, { kind: 'list' }>, nowMs: number): ShardResponse {
     const prefix = keyToBinary(request.prefix);
     const after = request.after === null ? null : keyToBinary(request.after);
-    const { keys, more } = this.store.list(prefix, after, request.skip, request.limit, nowMs);
-    const total = request.wantTotal ? this.store.count(prefix, nowMs) : 0;
+    const listed = this.store.list(prefix, after, request.skip, request.limit, nowMs);
+    // Internal keys (documents, indexes: first byte 0xFF) sort after every KV key; a KV listing never shows them.
+    const keys = listed.keys.filter((k) => k.charCodeAt(0) !== INTERNAL_KEY_BYTE);
+    const more = listed.more && keys.length === listed.keys.length;
+    const internal = request.prefix.length === 0 && request.wantTotal ? this.store.count(INTERNAL_PREFIX, nowMs) : 0;
+    const total = request.wantTotal ? this.store.count(prefix, nowMs) - internal : 0;
     return { kind: 'keys', keys: keys.map(binaryToKey), total, more };
   }
 

@@ -261,14 +261,17 @@ export class TxnParticipant implements TxnHook {
     const last = listed.keys.length === 0 ? null : listed.keys[listed.keys.length - 1];
     const dropped = new Set(hide);
     for (const s of show) dropped.add(s.key);
+    // A KV listing (empty prefix) never shows internal keys (documents, indexes: first byte 0xFF).
+    const kvOnly = prefix.length === 0;
     const extra: string[] = [];
     for (const s of show) {
       if (after !== null && s.key <= after) continue;
       if (!isLive(s.entry, nowMs)) continue;
+      if (kvOnly && s.key.charCodeAt(0) === 0xff) continue;
       if (listed.more && last !== null && s.key > last) continue;
       extra.push(s.key);
     }
-    const keys = listed.keys.filter((k) => !dropped.has(k));
+    const keys = listed.keys.filter((k) => !dropped.has(k) && !(kvOnly && k.charCodeAt(0) === 0xff));
     if (extra.length > 0) {
       keys.push(...extra);
       keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
