@@ -93,7 +93,7 @@ describe('null and missing (jstests null_query_semantics)', () => {
 
   it('$elemMatch needs an array', () => {
     const noArrays = NULL_DOCS.slice(0, 6);
-    for (const q of [
+    for (const q of <Doc[]>[
       { a: { $elemMatch: { $eq: null } } },
       { a: { $elemMatch: { $ne: null } } },
       { 'a.b': { $elemMatch: { $eq: null } } },
