@@ -6,18 +6,25 @@
 // bigint stays bigint (int64; wider ones are kept losslessly as text), -0 stays
 // -0, Date keeps its ms (NaN for an invalid date).
 //
-// Chosen by measurement (bench/docs-codec.ts, one 1 KB document of 13 fields,
-// 3 nested objects, 3 arrays, ObjectId/Date/bigint; median of 5, this 2-core
-// box, busy with other work while measured):
-//   ours (this file)      encode  1.5 µs  decode  2.2 µs  (fields: 0.4 µs)  825 B
-//   msgpackr + bson ext   encode  2.6 µs  decode  3.6 µs                     778 B
-//   bson serialize        encode  5.7 µs  decode  5.9 µs                     935 B
-// (the header figures are refreshed from the bench; see it for the runs.)
-//
+// Chosen by measurement (bench/docs-codec.ts: 20k documents of ~860 B as
+// JSON, 13 fields, 3 nested objects, 3 arrays, ObjectId/Date/Int64; ns per
+// document, best of 9 interleaved rounds on this 2-core box while other work
+// ran on it (load ~4), so absolute figures are inflated, the ranking held in
+// every run):
+//   this codec          encode 2460  decode 2800  size 841 B  (2 fields only: 1070)
+//   msgpackr + ext      encode 3880  decode 3800  size 788 B
+//   bson (js-bson 7)    encode 6000  decode 7300  size 952 B
+// msgpackr is close but renames a "__proto__" field, needs process-global
+// extensions (they would leak into the KV batch codec) and cannot skip an
+// unread field; the 4-byte container lengths that allow skipping cost the
+// 6% in size.
+
 // Layout: value = tag body. Strings: 1- or 4-byte length then UTF-8; the tag
 // says whether the bytes are all ASCII (decoded with latin1, the fast path).
 // Object body: (key value)*, key = u8 length (0xff: u32 follows) + UTF-8.
 // Numbers are little-endian. Field named "__proto__" is kept as an own field.
+// Strings are UTF-8, so a lone surrogate (invalid in BSON too) reads back as
+// U+FFFD: input validation should refuse it.
 
 import { Binary, BSONRegExp, Decimal128, ObjectId } from 'bson';
 import type { Doc, DocValue } from './doc-types.js';
