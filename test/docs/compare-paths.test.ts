@@ -164,6 +164,26 @@ describe('lookupForQuery (MongoDB path traversal)', () => {
     expect(lookupForQuery({ a: [5, 6] }, 'a.01')).toEqual([]);
   });
 
+  it("agrees with MongoDB's own path iterator tests (matcher/path_test.cpp)", () => {
+    // Nested1
+    expect(lookupForQuery({ a: [{ b: 5 }, 3, {}, { b: [9, 11] }, { b: 7 }] }, 'a.b')).toEqual([5, undefined, 9, 11, [9, 11], 7]);
+    // NestedNoLeaf1
+    expect(lookupForQuery({ a: [{ b: 5 }, 3, {}, { b: [9, 11] }, { b: 7 }] }, 'a.b', false)).toEqual([5, undefined, [9, 11], 7]);
+    // NestedPartialMatchScalar, NestedPartialMatchArray, NestedEmptyArray
+    expect(lookupForQuery({ a: 4 }, 'a.b')).toEqual([undefined]);
+    expect(lookupForQuery({ a: [4] }, 'a.b')).toEqual([]);
+    expect(lookupForQuery({ a: { b: [] } }, 'a.b')).toEqual([[]]);
+    // ArrayIndex1-3, ArrayIndexNested1-2
+    expect(lookupForQuery({ a: [5, 7, 3] }, 'a.1')).toEqual([7]);
+    expect(lookupForQuery({ a: [5, [2, 4], 3] }, 'a.1')).toEqual([[2, 4]]);
+    expect(lookupForQuery({ a: [5, { '1': 4 }, 3] }, 'a.1')).toEqual([4, { '1': 4 }]);
+    expect(lookupForQuery({ a: [5, { b: 4 }, 3] }, 'a.1.b')).toEqual([undefined, 4]);
+    expect(lookupForQuery({ a: [5, [{ b: 4 }], 3] }, 'a.1.b')).toEqual([4]);
+    // NestedArrayImplicitTraversal, ArrayOffsetWithImplicitAndExplicitTraversal
+    expect(lookupForQuery({ a: [{ b: [2, 3] }, { b: [4, 5] }] }, 'a.b')).toEqual([2, 3, [2, 3], 4, 5, [4, 5]]);
+    expect(lookupForQuery({ a: [{ b: [2, 3] }, { b: [4, 5] }] }, 'a.0.b')).toEqual([undefined, 2, 3, [2, 3], undefined]);
+  });
+
   it('ignores inherited names', () => {
     expect(lookupForQuery({}, 'constructor')).toEqual([undefined]);
     expect(lookupForQuery(JSON.parse('{"__proto__": 5}') as Doc, '__proto__')).toEqual([5]);
