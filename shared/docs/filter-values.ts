@@ -173,9 +173,10 @@ function isInOperatorObject(x: DocValue): boolean {
 export function regexTest(pattern: string, options: string, where: string): ValueTest {
   if (pattern.includes('\0')) throw badQuery(`${where}: regular expression cannot contain an embedded null byte`);
   const re = compileRegex(pattern, options, where);
+  const sorted = [...options].sort().join(''); // BSONRegExp keeps its options sorted
   return (v) => {
     if (typeof v === 'string') return re.test(v);
-    return isBsonRegExp(v) && v.pattern === pattern && v.options === options;
+    return isBsonRegExp(v) && v.pattern === pattern && [...v.options].sort().join('') === sorted;
   };
 }
 

@@ -323,6 +323,8 @@ describe('$exists, $type, $size, $mod, $regex', () => {
     expect(matches({ a: { $regex: 'x' } }, { a: ['y', 'xx'] })).toBe(true);
     expect(matches({ a: { $regex: 'x' } }, { a: 5 })).toBe(false);
     expect(matches({ a: new BSONRegExp('x', '') }, { a: new BSONRegExp('x', '') })).toBe(true);
+    expect(matches({ a: { $regex: 'x', $options: 'mi' } }, { a: new BSONRegExp('x', 'im') })).toBe(true);
+    expect(matches({ a: { $regex: 'x', $options: 'i' } }, { a: new BSONRegExp('x', 'm') })).toBe(false);
     expect(matches({ a: { $not: new BSONRegExp('^a', '') } }, { a: 'b' })).toBe(true);
     expect(matches({ a: { $not: new BSONRegExp('^a', '') } }, {})).toBe(true);
     // EJSON's legacy {$regex, $options} arrives as a BSONRegExp: same meaning.
