@@ -45,14 +45,21 @@ export function parseEjson(text: string): DocValue {
  */
 export function fromEjson(json: unknown): DocValue {
   if (typeof json !== 'object' || json === null) return json as DocValue;
-  return convert(json as Json[] | JsonObject);
+  return convert(json as Json[] | JsonObject, 0);
 }
 
-function convert(v: Json[] | JsonObject): DocValue {
+/**
+ * Guards the recursion (the stack) only: documents are limited to 100
+ * levels by validation, later; this refuses absurd inputs early.
+ */
+export const EJSON_DEPTH_MAX = 1000;
+
+function convert(v: Json[] | JsonObject, depth: number): DocValue {
+  if (depth > EJSON_DEPTH_MAX) bad(`JSON nested deeper than ${EJSON_DEPTH_MAX} levels`);
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const e = v[i];
-      if (typeof e === 'object' && e !== null) v[i] = convert(e) as Json;
+      if (typeof e === 'object' && e !== null) v[i] = convert(e, depth + 1) as Json;
     }
     return v as DocValue[];
   }
@@ -66,7 +73,7 @@ function convert(v: Json[] | JsonObject): DocValue {
   for (const k in v) {
     const e = v[k];
     if (typeof e === 'object' && e !== null) {
-      const c = convert(e);
+      const c = convert(e, depth + 1);
       if (c !== e) setOwn(v, k, c as Json);
     }
   }

@@ -84,6 +84,8 @@ describe('parseEjson', () => {
     expect(codeOf(() => parseEjson('{"a":{"$numberDecimal":"abc"}}'))).toBe('INVALID_JSON');
     expect(codeOf(() => parseEjson('{"a":{"$minKey":1}}'))).toBe('BAD_QUERY');
     expect(codeOf(() => parseEjson('{"a":{"$timestamp":{"t":1,"i":1}}}'))).toBe('BAD_QUERY');
+    expect(codeOf(() => parseEjson('['.repeat(5000) + ']'.repeat(5000)))).toBe('INVALID_JSON');
+    expect(codeOf(() => parseEjson('['.repeat(500) + ']'.repeat(500)))).toBeUndefined();
   });
 });
 
