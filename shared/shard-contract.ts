@@ -66,7 +66,9 @@ export type ShardLifecycle =
       /** Transactions prepared in the WAL with no decision after replay (re-locked; the router must decide them). */
       readonly inDoubt: readonly string[];
     }
-  | { readonly kind: 'fatal'; readonly generation: number; readonly message: string };
+  | { readonly kind: 'fatal'; readonly generation: number; readonly message: string }
+  /** Document changes the shard made on its own (TTL expiry): `changes` is an encoded DocChange[] (doc-codec). */
+  | { readonly kind: 'doc-changes'; readonly generation: number; readonly changes: Uint8Array };
 
 export type ShardStats = {
   readonly shardId: number;

@@ -30,6 +30,9 @@ import { ShardOps } from './shard/shard-ops.js';
 import { ShardCache } from './shard/shard-cache.js';
 import { ShardEvents } from './shard/shard-events.js';
 import { binaryToKey } from './store/memtable.js';
+import { DocShard } from './docs/doc-shard.js';
+import { encodeValue } from '../shared/docs/doc-codec.js';
+import type { DocValue } from '../shared/docs/doc-types.js';
 import { PolicyTable } from '../shared/cache/policy.js';
 import { createShardLog } from './shard/shard-log.js';
 
@@ -135,6 +138,15 @@ async function main(): Promise<void> {
   publishMemory(metrics, store);
   publishDisk(metrics, init.dir, wal, store);
 
+  // The document engine reads its catalog from the replayed store.
+  const docs = new DocShard({
+    store,
+    ops,
+    postChanges: (changes) => post({ kind: 'doc-changes', generation: init.generation, changes: encodeValue(changes as unknown as DocValue).slice() }),
+    log,
+  });
+  docs.open(Date.now());
+
   actor = new ShardActor({
     reader: new RingReader(init.requestRing),
     sender: new ResponseSender(new RingWriter(init.responseRing)),
@@ -148,7 +160,20 @@ async function main(): Promise<void> {
     delayMs: faultDelayMs(process.env.MANTIS_FAULT_SHARD_DELAY_MS),
     events,
     writeBackMs: init.writeBackMs,
+    docs,
   });
+  let docWorkQueued = false;
+  const docWork = (): void => {
+    if (docWorkQueued) return;
+    docWorkQueued = true;
+    (actor as ShardActor).runInternal((nowMs, undo) => {
+      docWorkQueued = false;
+      const step = docs.background.step(nowMs, undo);
+      // Backfills and drops go on at once (one bounded step per turn); TTL waits for the next tick.
+      if (step.more) setImmediate(docWork);
+      return step.writes;
+    });
+  };
 
   const sweep = setInterval(() => {
     const nowMs = Date.now();
@@ -169,6 +194,7 @@ async function main(): Promise<void> {
     txn.gc(oracle.oldestSnapshot());
     txn.publish();
     publishMemory(metrics, store);
+    docWork();
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();
   const health = setInterval(() => {

@@ -18,6 +18,8 @@ import { createRing, RingReader, RingWriter } from '../../shared/ring.js';
 import type { ReplaySummary, ShardAdmin, ShardInit, ShardLifecycle } from '../../shared/shard-contract.js';
 import { decodeResponse, encodeRequest, frameId, type ShardRequest, type ShardResponse } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
+import { decodeValue } from '../../shared/docs/doc-codec.js';
+import type { DocChange } from '../../shared/docs/doc-protocol.js';
 import type { TaskPool } from '../pool/task-pool.js';
 
 const SHARD_ENTRY = new URL('../../workers/shard-main.js', import.meta.url);
@@ -57,6 +59,8 @@ export type ShardClientOptions = Omit<ShardInit, 'generation' | 'requestRing' | 
   readonly onCrash?: (shard: number) => void;
   /** A generation is ready; inDoubt: transactions its WAL holds prepared and undecided (re-locked until decided). */
   readonly onReady?: (shard: number, generation: number, inDoubt: readonly string[]) => void;
+  /** Document changes a shard made on its own (TTL expiry), for change streams. */
+  readonly onDocChanges?: (shard: number, changes: DocChange[]) => void;
   /** Where the shard's flushes and compactions run. */
   readonly pool: TaskPool;
   readonly ringBytes: number;
@@ -368,6 +372,8 @@ export class ShardClient {
       if (gen.policies !== this.cachePolicies) {
         this.pushPolicies(gen).catch((error: unknown) => this.options.log.error({ shard: this.id, err: error }, 'could not give a restarted shard the cache policies'));
       }
+    } else if (message.kind === 'doc-changes') {
+      this.options.onDocChanges?.(this.id, decodeValue(message.changes) as unknown as DocChange[]);
     } else {
       this.options.log.error({ shard: this.id, error: message.message }, 'shard failed to start');
     }

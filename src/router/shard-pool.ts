@@ -3,6 +3,7 @@
 // through the code, so slots can later move between shards or machines.
 
 import { join } from 'node:path';
+import type { DocChange } from '../../shared/docs/doc-protocol.js';
 import { buildSlotMap, shardOfKey, type SlotMap } from '../../shared/slot.js';
 import { createShardMetrics } from '../../shared/metrics-layout.js';
 import { LIMITS } from '../../shared/limits.js';
@@ -34,6 +35,8 @@ export type ShardPoolOptions = {
   readonly oracle: SharedArrayBuffer;
   /** A shard generation is ready, with the transactions it holds prepared and undecided. */
   readonly onShardReady?: (shard: number, generation: number, inDoubt: readonly string[]) => void;
+  /** Document changes a shard made on its own (TTL expiry, posted over the worker port), for change streams. */
+  readonly onDocChanges?: (shard: number, changes: DocChange[]) => void;
 };
 
 export class ShardPool {
@@ -65,6 +68,7 @@ export class ShardPool {
           writeBackMs: options.writeBackMs,
           onCrash: options.onShardCrash,
           onReady: options.onShardReady,
+          onDocChanges: options.onDocChanges,
           oracle: options.oracle,
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },

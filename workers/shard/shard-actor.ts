@@ -29,6 +29,9 @@ import {
   frameId,
   isWriteRequest,
   WAL_KV_OPS,
+  type DeleteOp,
+  type DocRequest,
+  type PutOp,
   type ShardRequest,
   type ShardResponse,
 } from '../../shared/wire.js';
@@ -77,7 +80,21 @@ export type ActorDeps = {
   readonly events: ShardEvents | null;
   /** write-back: acknowledged writes reach the WAL within this many ms. */
   readonly writeBackMs: number;
+  /** The shard's document engine (`doc` requests); null in tests that run without one. */
+  readonly docs?: DocEngine | null;
 };
+
+/** What the actor needs of the document engine (workers/docs/doc-shard.ts). */
+export interface DocEngine {
+  handle(request: DocRequest, nowMs: number, undo: Undo[]): { response: ShardResponse; writes: (PutOp | DeleteOp)[] };
+}
+
+/**
+ * Work the shard does on its own (index backfill, TTL expiry of documents): it runs between
+ * request batches, applies its writes with undo entries and returns them, and the actor logs them
+ * as one WAL record with the batch. Nothing is answered.
+ */
+export type InternalTask = (nowMs: number, undo: Undo[]) => (PutOp | DeleteOp)[];
 
 type WalRecord = { type: number; payload: Uint8Array };
 
@@ -93,8 +110,20 @@ export class ShardActor {
   /** Write-back writes acknowledged and not yet handed to the WAL, in apply order. */
   private writeBack: WalRecord[] = [];
   private writeBackTimer: NodeJS.Timeout | null = null;
+  /** Internal work waiting for the next turn (runInternal). */
+  private internal: InternalTask[] = [];
 
   constructor(private readonly d: ActorDeps) {}
+
+  /** Queues internal work for the next turn (it waits while writes are stalled or storage has failed). */
+  runInternal(task: InternalTask): void {
+    this.internal.push(task);
+    this.wake();
+  }
+
+  private internalRunnable(): boolean {
+    return this.internal.length > 0 && this.held.length === 0 && this.d.wal.failure === null && this.d.store.failure === null && !this.writesStalled();
+  }
 
   /** Held work may be runnable now (a flush or compaction finished, storage recovered). */
   wake(): void {
@@ -111,7 +140,7 @@ export class ShardActor {
         for (const h of this.held.splice(0)) frames.push(h.frame);
       }
       this.d.reader.drain(frames, LIMITS.batch_frames_max);
-      if (frames.length > 0) {
+      if (frames.length > 0 || this.internalRunnable()) {
         if (this.d.delayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.d.delayMs));
         this.processBatch(frames);
         if (!this.d.reader.hasData()) this.d.wal.syncWhenIdle();
@@ -207,6 +236,7 @@ export class ShardActor {
     const records: WalRecord[] = [];
     this.d.events?.refresh();
     for (const frame of frames) this.processFrame(frame, nowMs, batch, records);
+    if (this.internalRunnable()) this.processInternal(nowMs, batch, records);
     if (records.length > 0) this.logBatch(batch, records);
     this.d.events?.post();
     m[ShardMetric.keys] = this.d.store.approxKeys();
@@ -248,7 +278,7 @@ export class ShardActor {
         return;
       }
       const deferredUndo: Undo[] = [];
-      const applied = this.d.ops.apply(request, nowMs, batch.undo, deferredUndo);
+      const applied = request.kind === 'doc' ? this.applyDoc(request, nowMs, batch.undo) : this.d.ops.apply(request, nowMs, batch.undo, deferredUndo);
       const payload = applied.writes.length === 0 ? null : encodeWriteOps(applied.writes);
       const deferred = applied.deferred.length === 0 ? null : encodeWriteOps(applied.deferred);
       const bytes = Math.max(payload?.length ?? 0, deferred?.length ?? 0);
@@ -286,6 +316,19 @@ export class ShardActor {
       const message = error instanceof FrameError ? `corrupt request frame: ${error.message}` : String(error);
       this.d.log('error', 'request failed inside shard', { id, error: message });
       this.answer(id, { kind: 'error', code: 'INTERNAL', message });
+    }
+  }
+
+  private processInternal(nowMs: number, batch: PendingBatch, records: WalRecord[]): void {
+    for (const task of this.internal.splice(0)) {
+      const undoFrom = batch.undo.length;
+      try {
+        const writes = task(nowMs, batch.undo);
+        if (writes.length > 0) records.push({ type: WAL_KV_OPS, payload: encodeWriteOps(writes) });
+      } catch (error) {
+        if (batch.undo.length > undoFrom) this.d.ops.rollback(batch.undo.splice(undoFrom));
+        this.d.log('error', 'internal shard work failed', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      }
     }
   }
 
@@ -341,6 +384,12 @@ export class ShardActor {
     for (const write of batch.writes) {
       this.answer(write.id, { kind: 'error', code: error.code, message: `write not durable: ${error.message}` });
     }
+  }
+
+  private applyDoc(request: DocRequest, nowMs: number, undo: Undo[]): { response: ShardResponse; writes: (PutOp | DeleteOp)[]; deferred: (PutOp | DeleteOp)[] } {
+    if (this.d.docs === undefined || this.d.docs === null) throw new MantisError('INTERNAL', 'this shard runs without a document engine');
+    const applied = this.d.docs.handle(request, nowMs, undo);
+    return { response: applied.response, writes: applied.writes, deferred: [] };
   }
 
   private answer(id: number, response: ShardResponse): void {
