@@ -812,9 +812,9 @@ describe('pipeline updates', () => {
     expect(refusal({}, [{ $group: { _id: null } }])).toBe('$group is not allowed to be used within an update');
     expect(refusal({}, [{ $set: { a: 1 }, $unset: 'b' }])).toBe('A pipeline stage specification object must contain exactly one field.');
     expect(refusal({}, [{ $set: { a: { $bogus: 1 } } }])).toMatch(/\$bogus/);
-    expect(refusal({}, [{ $replaceWith: 1 }])).toMatch(/^'newRoot' expression must evaluate to an object/);
+    expect(refusal({}, [{ $replaceWith: 1 }])).toMatch(/'newRoot' expression must evaluate to an object/);
     expect(refusal({}, [{ $set: { a: 1 } }], { arrayFilters: [{ x: 1 }] })).toBe('arrayFilters may not be specified for pipeline-style updates');
-    expect(refusal({}, [{ $project: { a: 1, b: 0 } }])).toMatch(/Cannot do exclusion on field b in inclusion projection/);
+    expect(refusal({}, [{ $project: { a: 1, b: 0 } }])).toMatch(/cannot do exclusion on field b in inclusion projection/i);
     expect(compileUpdate([]).kind).toBe('pipeline');
   });
 });
