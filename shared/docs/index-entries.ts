@@ -3,7 +3,8 @@
 //
 // Entry values follow MongoDB's multikey rules: a path through or ending in
 // an array gives one entry per element (an empty leaf array gives one entry,
-// []); a missing field indexes as null; a compound index may reach arrays
+// EMPTY_ARRAY_KEY, which sorts below null as MongoDB's undefined); a missing field indexes as null, also inside an array element
+// ({a: [{b: 1}, {}]} has a.b entries 1 and null); a compound index may reach arrays
 // through at most one array field (else "cannot index parallel arrays").
 // Entries are a superset of what the matcher can match on the path with a
 // non-array operand, which is all the planner needs (it re-applies the
@@ -18,7 +19,7 @@ import { isDoc } from './bson-types.js';
 import { descOf, indexKey } from './doc-keys.js';
 import type { Doc, DocPredicate, DocValue } from './doc-types.js';
 import { compileFilter } from './filter.js';
-import { valueEqualityKey } from './key-codec.js';
+import { EMPTY_ARRAY_KEY, valueEqualityKey } from './key-codec.js';
 import { ownField, parsePath, type FieldPath } from './paths.js';
 
 export type IndexDirection = 1 | -1 | 'hashed' | 'text';
@@ -106,6 +107,15 @@ class PathWalk {
 
   emit(v: DocValue): void {
     this.present = true;
+    this.add(v);
+  }
+
+  /** The field is missing here (in this array element, or the whole path): null, as MongoDB indexes it. */
+  emitMissing(): void {
+    this.add(null);
+  }
+
+  private add(v: DocValue): void {
     const key = valueEqualityKey(v);
     if (this.seen.has(key)) return;
     this.seen.add(key);
@@ -120,9 +130,9 @@ class PathWalk {
 function pathValues(doc: Doc, fp: FieldPath): PathValues {
   const walk = new PathWalk(fp);
   fromDoc(walk, doc, 0);
-  // Nothing found (missing, or arrays without the rest of the path): the
-  // document still gets an entry, as null, so other components find it.
-  if (walk.values.length === 0) walk.values.push(null);
+  // Nothing found (arrays of scalars where the path goes on): the document
+  // still gets an entry, as null, so other components find it.
+  if (walk.values.length === 0) walk.emitMissing();
   return { values: walk.values, arrayAt: walk.arrayAt, present: walk.present };
 }
 
@@ -131,10 +141,10 @@ function fromDoc(walk: PathWalk, doc: Doc, start: number): void {
   let cur = doc;
   for (let i = start; ; i++) {
     const v = ownField(cur, parts[i], inherited[i]);
-    if (v === undefined) return;
+    if (v === undefined) return walk.emitMissing();
     if (Array.isArray(v)) return inArray(walk, v, i + 1);
     if (i === parts.length - 1) return walk.emit(v);
-    if (!isDoc(v)) return;
+    if (!isDoc(v)) return walk.emitMissing();
     cur = v;
   }
 }
@@ -144,7 +154,7 @@ function inArray(walk: PathWalk, arr: DocValue[], next: number): void {
   walk.sawArray(next);
   const n = walk.fp.parts.length;
   if (next === n) {
-    if (arr.length === 0) walk.emit([]);
+    if (arr.length === 0) walk.emit(EMPTY_ARRAY_KEY);
     for (const e of arr) walk.emit(e);
     return;
   }

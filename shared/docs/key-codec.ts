@@ -17,6 +17,8 @@
 //   binData  1e u32be(length) subtype bytes
 //   objectId 23 12 bytes;  bool 28 00|01;  date 2d i64be(ms) with the sign bit flipped
 //   regex    32 escaped-pattern 00 escaped-options 00
+// In a compound index key (encodeIndexKey) the entry of an empty array field
+// is the single byte 03, below null (see EMPTY_ARRAY_ENTRY).
 // Equal values (1, 1n, 1.0, Decimal128("1.00")) get equal bytes, so the type of
 // a number is not recoverable: decodeIndexValue gives a number when the value
 // is an exact double, else a bigint (integral, in Int64 range) or Decimal128.
@@ -65,11 +67,23 @@ export function encodeIndexKey(values: readonly (DocValue | undefined)[], desc: 
   return buf.slice(0, pos);
 }
 
+/**
+ * In an index key (not in encodeIndexValue) the entry of a field holding an
+ * empty array is this one byte, below null: MongoDB indexes it as undefined,
+ * so an index scan in key order meets it where an ascending sort puts an
+ * empty array (first). index-entries gives that entry as EMPTY_ARRAY_KEY (by
+ * identity: an empty array that is an element, as in [[]], stays an array).
+ */
+export const EMPTY_ARRAY_ENTRY = 0x03;
+export const EMPTY_ARRAY_KEY: DocValue[] = Object.freeze([]) as unknown as DocValue[];
+
 /** Appends encodeIndexKey's bytes to the writer (doc-keys builds keys in one pass). */
 function writeIndexKey(values: readonly (DocValue | undefined)[], desc: readonly boolean[]): void {
   for (let i = 0; i < values.length; i++) {
     const from = pos;
-    writeValue(values[i]);
+    const v = values[i];
+    if (v === EMPTY_ARRAY_KEY) put(EMPTY_ARRAY_ENTRY);
+    else writeValue(v);
     if (desc[i] === true) for (let j = from; j < pos; j++) buf[j] = ~buf[j] & 0xff;
   }
 }
@@ -388,6 +402,7 @@ class Reader {
   body(cls: number): DocValue {
     switch (cls) {
       case CANONICAL.null: return null;
+      case EMPTY_ARRAY_ENTRY: return [];
       case CANONICAL.number: return this.number();
       case CANONICAL.string: return this.string();
       case CANONICAL.object: return this.doc();

@@ -18,7 +18,7 @@ import {
 } from '../../shared/docs/doc-keys.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { hashedValue, indexEntryValues, indexWrites, textTokens, type IndexDef } from '../../shared/docs/index-entries.js';
-import { encodeIndexValue } from '../../shared/docs/key-codec.js';
+import { EMPTY_ARRAY_KEY, encodeIndexValue } from '../../shared/docs/key-codec.js';
 import { crc16, slotOfKey } from '../../shared/slot.js';
 import { scalarArb, valueArb } from './codec-arbitraries.js';
 
@@ -39,14 +39,18 @@ describe('indexEntryValues', () => {
 
   it('gives one entry per array element, without duplicates', () => {
     expect(entries([['a', 1]], { a: [1, 2, 2, 1.0] })).toEqual([[1], [2]]);
-    expect(entries([['a', 1]], { a: [] })).toEqual([[[]]]);
+    expect(entries([['a', 1]], { a: [] })[0][0]).toBe(EMPTY_ARRAY_KEY);
+    expect(entries([['a', 1]], { a: [[]] })[0][0]).not.toBe(EMPTY_ARRAY_KEY);
     expect(entries([['a', 1]], { a: [[1, 2], 3] })).toEqual([[[1, 2]], [3]]);
-    expect(entries([['a.b', 1]], { a: [{ b: 1 }, { b: [2, 3] }, { c: 1 }, 7] })).toEqual([[1], [2], [3]]);
+    // {c: 1} lacks b: null, as MongoDB indexes it (and {'a.b': null} matches it); 7 gives nothing.
+    expect(entries([['a.b', 1]], { a: [{ b: 1 }, { b: [2, 3] }, { c: 1 }, 7] })).toEqual([[1], [2], [3], [null]]);
+    expect(entries([['a.b', 1]], { a: [7, [8]] })).toEqual([[null]]);
   });
 
   it('follows numeric parts as positions and as field names', () => {
     expect(entries([['a.0', 1]], { a: [5, 6] })).toEqual([[5]]);
-    expect(entries([['a.1.b', 1]], { a: [{ b: 1 }, { b: 2 }] })).toEqual([[2]]);
+    // Each element is also asked for a field "1" (missing: null), as the matcher does.
+    expect(entries([['a.1.b', 1]], { a: [{ b: 1 }, { b: 2 }] })).toEqual([[null], [2]]);
     expect(entries([['a.0', 1]], { a: [{ 0: 'field' }] })).toEqual([['field'], [{ 0: 'field' }]]);
   });
 
@@ -109,6 +113,14 @@ describe('indexWrites', () => {
   });
 });
 
+const entryArb = fc.oneof({ weight: 5, arbitrary: valueArb }, fc.constant(EMPTY_ARRAY_KEY));
+
+/** Entry order: an empty-array field's entry (EMPTY_ARRAY_KEY) first, then compareValues. */
+function compareEntries(a: DocValue, b: DocValue): number {
+  if (a === EMPTY_ARRAY_KEY || b === EMPTY_ARRAY_KEY) return a === b ? 0 : a === EMPTY_ARRAY_KEY ? -1 : 1;
+  return compareValues(a, b);
+}
+
 describe('doc-keys', () => {
   it('puts a document and its index entries in the slot of its _id', () => {
     fc.assert(
@@ -131,12 +143,12 @@ describe('doc-keys', () => {
 
   it('orders document keys by _id and index keys by value then _id', () => {
     fc.assert(
-      fc.property(valueArb, valueArb, scalarArb, scalarArb, (a, b, idA, idB) => {
+      fc.property(entryArb, entryArb, scalarArb, scalarArb, (a, b, idA, idB) => {
         const byId = Buffer.compare(docKey(1, idA).subarray(6, -2), docKey(1, idB).subarray(6, -2));
         expect(Math.sign(byId) || 0).toBe(compareValues(idA, idB));
         const ka = indexKey(1, 1, [a], [true], idA);
         const kb = indexKey(1, 1, [b], [true], idB);
-        const expected = -compareValues(a, b) || compareValues(idA, idB);
+        const expected = -compareEntries(a, b) || compareValues(idA, idB);
         expect(Math.sign(Buffer.compare(ka.subarray(0, -2), kb.subarray(0, -2))) || 0).toBe(expected || 0);
       }),
       { numRuns: 1000 },
