@@ -13,7 +13,9 @@
 // Router:  const p = compilePipeline(stages, opts);  send p.shard to shards;
 //          for await (const doc of p.run(shardOutputs)) ...
 // Shard:   const run = startShardRun(plan); run.push(docs) ...; run.finish()
-//          (or runShardStages(plan, docs) for everything at once).
+//          (or runShardStages(plan, docs) for everything at once, or
+//          compileShardHalf(stages, group) once and call it per slice);
+//          fieldsNeeded(stages, group) names the top-level fields to decode.
 
 import { badQuery, isPlainDoc } from './agg-expr-core.js';
 import { compileDocStage, DOC_STAGES, type DocFn, type StageContext } from './agg-doc-stages.js';
@@ -27,6 +29,7 @@ import type { Doc } from './doc-types.js';
 import type { ExprVars } from './expr.js';
 
 export type { LookupFn } from './agg-lookup.js';
+export { fieldsNeeded } from './agg-deps.js';
 
 export interface PipelineOptions {
   allowDiskUse: boolean;

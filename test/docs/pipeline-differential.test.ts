@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareValues } from '../../shared/docs/compare.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
-import { runPipeline, type PipelineOptions } from '../../shared/docs/pipeline.js';
+import { compilePipeline, fieldsNeeded, runPipeline, runShardStages, type PipelineOptions } from '../../shared/docs/pipeline.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'mantis-agg-diff-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -175,5 +175,32 @@ describe('pipelines vs mingo', () => {
       }),
       { numRuns: 1500 },
     );
+  });
+});
+
+describe('fields a shard decodes', () => {
+  it('the shard half over only fieldsNeeded(...) gives the same output as over whole documents', () => {
+    let narrowed = 0;
+    fc.assert(
+      fc.property(docsArb, pipelineArb, (docs, { stages }) => {
+        const { shard } = compilePipeline(stages, OPTIONS);
+        const fields = fieldsNeeded(shard.stages, shard.partialGroup);
+        if (fields === null) return;
+        narrowed++;
+        const keep = new Set(fields);
+        const slim = docs.map((d) => Object.fromEntries(Object.entries(d).filter(([k]) => keep.has(k))));
+        expect(runShardStages(shard, slim)).toEqual(runShardStages(shard, docs));
+      }),
+      { numRuns: 1000 },
+    );
+    expect(narrowed).toBeGreaterThan(100);
+  });
+
+  it('reads whole documents when a stage needs them', () => {
+    expect(fieldsNeeded([{ $match: { a: 1 } }], { _id: '$b.c', n: { $sum: '$d' } })?.sort()).toEqual(['a', 'b', 'd']);
+    expect(fieldsNeeded([{ $project: { x: '$y.z' } }], null)?.sort()).toEqual(['_id', 'x', 'y']);
+    expect(fieldsNeeded([{ $match: { a: 1 } }], null)).toBeNull();
+    expect(fieldsNeeded([], { _id: null, all: { $push: '$$ROOT' } })).toBeNull();
+    expect(fieldsNeeded([{ $match: { $where: 'x' } }], { _id: null })).toBeNull();
   });
 });
