@@ -46,11 +46,21 @@ export function compileFilter(filter: Doc, options: FilterOptions = {}): DocPred
 
 /** A condition on one path, before it is bound to the path or to a value. */
 type Cond =
-  | { readonly kind: 'some'; readonly test: ValueTest; readonly leafArrays: boolean }
+  | {
+      readonly kind: 'some';
+      readonly test: ValueTest;
+      readonly leafArrays: boolean;
+      /** Set for equality with a string or boolean: only an identical value is equal. */
+      readonly identity?: string | boolean;
+    }
   | { readonly kind: 'not'; readonly conds: readonly Cond[] }
   | { readonly kind: 'never' };
 
 const some = (test: ValueTest, leafArrays = true): Cond => ({ kind: 'some', test, leafArrays });
+const equals = (c: DocValue): Cond =>
+  typeof c === 'string' || typeof c === 'boolean'
+    ? { kind: 'some', test: eqTest(c), leafArrays: true, identity: c }
+    : some(eqTest(c));
 const not = (conds: readonly Cond[]): Cond => ({ kind: 'not', conds });
 const NEVER: Cond = { kind: 'never' };
 const present: ValueTest = (v) => v !== undefined;
@@ -130,7 +140,7 @@ class FilterCompiler {
   private fieldConds(spec: DocValue, where: string, depth: number): Cond[] {
     if (isBsonRegExp(spec)) return [some(regexTest(spec.pattern, spec.options, where))];
     if (isOperatorDoc(spec)) return this.operators(spec, where, depth);
-    return [some(eqTest(spec))];
+    return [equals(spec)];
   }
 
   /** An operator document ({$gt: 1, $lt: 5}): one condition per operator. */
@@ -155,9 +165,9 @@ class FilterCompiler {
     if (COMPARE_OPS.has(op)) return some(compareTest(op as CompareOp, arg));
     switch (op) {
       case '$eq':
-        return some(eqTest(arg));
+        return equals(arg);
       case '$ne':
-        return not([some(eqTest(arg))]);
+        return not([equals(arg)]);
       case '$in':
         return some(inTest(requireArray(arg, where), where));
       case '$nin':
@@ -202,7 +212,7 @@ class FilterCompiler {
       if (isElemMatch) return some(this.elemMatch((v as Doc).$elemMatch, `${where} $elemMatch`, depth + 1), false);
       if (isOperatorDoc(v)) throw badQuery(`${where}: no $ expressions in $all`);
       if (isBsonRegExp(v)) return some(regexTest(v.pattern, v.options, where));
-      return some(eqTest(v));
+      return equals(v);
     });
   }
 
@@ -233,7 +243,7 @@ class FilterCompiler {
 function bindPath(fp: FieldPath, c: Cond): DocPredicate {
   switch (c.kind) {
     case 'some':
-      return someAt(fp, c.leafArrays, c.test);
+      return c.identity !== undefined ? identityAt(fp, c.identity, c.test) : someAt(fp, c.leafArrays, c.test);
     case 'not': {
       const inner = allOf(c.conds.map((x) => bindPath(fp, x)));
       return (doc) => !inner(doc);
@@ -284,6 +294,31 @@ function someAt(fp: FieldPath, leafArrays: boolean, test: ValueTest): DocPredica
     if (Array.isArray(a)) return someCandidate(doc, fp, leafArrays, test);
     if (!isDoc(a)) return test(undefined);
     return leaf(a[k1]);
+  };
+}
+
+/**
+ * Equality with a string or boolean on a one- or two-part path: no other
+ * value equals it, and an array holds it when `includes` says so.
+ */
+function identityAt(fp: FieldPath, c: string | boolean, test: ValueTest): DocPredicate {
+  const parts = fp.parts;
+  if (fp.inherited.some((x) => x) || parts.length > 2) return (doc) => someCandidate(doc, fp, true, test);
+  const k0 = parts[0];
+  if (parts.length === 1) {
+    return (doc) => {
+      const v = doc[k0];
+      return v === c || (Array.isArray(v) && v.includes(c));
+    };
+  }
+  const k1 = parts[1];
+  return (doc) => {
+    const a = doc[k0];
+    if (typeof a !== 'object' || a === null) return false;
+    if (Array.isArray(a)) return someCandidate(doc, fp, true, test);
+    if (!isDoc(a)) return false;
+    const v = a[k1];
+    return v === c || (Array.isArray(v) && v.includes(c));
   };
 }
 
