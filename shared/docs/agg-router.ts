@@ -5,17 +5,17 @@
 // states). $lookup and $facet live in agg-lookup.ts and reach back here
 // through `compileSub`.
 
-import { badQuery } from './agg-expr-core.js';
+import { badQuery, isPlainDoc } from './agg-expr-core.js';
 import { compileDocStage, DOC_STAGES, type DocFn, type StageContext } from './agg-doc-stages.js';
 import { compileGroup, GroupTable, type CompiledGroup } from './agg-group.js';
 import { compileFacet, compileLookup, type LookupFn } from './agg-lookup.js';
 import { MemoryBudget } from './agg-memory.js';
 import type { Stage } from './agg-normalize.js';
-import { compileSortSpec } from './agg-sort-key.js';
-import { sortStream, type SortSettings } from './agg-sort.js';
+import { sortStream, type DocCompare, type SortSettings } from './agg-sort.js';
 import { readSpill, SpillDir, type SpillWriter } from './agg-spill.js';
 import type { Doc, DocValue } from './doc-types.js';
 import type { ExprVars } from './expr.js';
+import { parseSort } from './sort.js';
 
 export type Batches = AsyncIterable<Doc[]>;
 export type RouterStage = (input: Batches) => AsyncGenerator<Doc[]>;
@@ -72,6 +72,25 @@ function compileBlocking(name: string, spec: DocValue, ctx: RouterContext, merge
     default:
       throw new Error(`assertion failed: no router stage for ${name}`);
   }
+}
+
+/**
+ * The $sort comparator (sort.ts's MongoDB rules); each document's sort key is
+ * computed once per sort, not once per comparison.
+ */
+export function compileSortSpec(spec: DocValue): DocCompare {
+  if (!isPlainDoc(spec) || Object.keys(spec).length === 0) throw badQuery('$sort requires a non-empty object');
+  const sort = parseSort(spec);
+  const keys = new WeakMap<Doc, DocValue[]>();
+  const keyOf = (d: Doc): DocValue[] => {
+    let k = keys.get(d);
+    if (k === undefined) {
+      k = sort.keyOf(d);
+      keys.set(d, k);
+    }
+    return k;
+  };
+  return (a, b) => sort.compareKeys(keyOf(a), keyOf(b));
 }
 
 /** A $limit/$skip operand: a whole number ≥ min. */

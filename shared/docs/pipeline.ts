@@ -22,8 +22,7 @@ import { compileDocStage, DOC_STAGES, type DocFn, type StageContext } from './ag
 import { compileGroup, GroupTable, type CompiledGroup } from './agg-group.js';
 import type { LookupFn } from './agg-lookup.js';
 import { normalizeStages, type Stage } from './agg-normalize.js';
-import { applyDocFns, compileRouterStages, parseCount, type RouterContext } from './agg-router.js';
-import { compileSortSpec } from './agg-sort-key.js';
+import { applyDocFns, compileRouterStages, compileSortSpec, parseCount, type RouterContext } from './agg-router.js';
 import type { DocCompare } from './agg-sort.js';
 import type { Doc } from './doc-types.js';
 import type { ExprVars } from './expr.js';
