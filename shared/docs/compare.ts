@@ -185,7 +185,7 @@ function compareDoubleBigint(d: number, n: bigint): number {
 }
 
 /** A number as sign * coefficient * 10^exponent, or a special value. */
-type Exact =
+export type Exact =
   | { readonly kind: 'nan' }
   | { readonly kind: 'inf'; readonly negative: boolean }
   | { readonly kind: 'finite'; readonly coefficient: bigint; readonly exponent: number };
