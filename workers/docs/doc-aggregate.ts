@@ -4,11 +4,11 @@
 // Partial group states cross the ring as documents; the router merges every
 // slice of every shard. Runs inside a shard.
 
-import { decodeDoc } from '../../shared/docs/doc-codec.js';
+import { decodeDoc, decodeDocFields } from '../../shared/docs/doc-codec.js';
 import type { DocAnswer, DocCommand } from '../../shared/docs/doc-protocol.js';
 import type { Doc } from '../../shared/docs/doc-types.js';
 import { compileFilter } from '../../shared/docs/filter.js';
-import { compileShardHalf } from '../../shared/docs/pipeline.js';
+import { compileShardHalf, fieldsNeeded } from '../../shared/docs/pipeline.js';
 import type { LsmStore } from '../lsm/index.js';
 import type { CollState } from './doc-catalog.js';
 import { choosePlan, planName, scanPlan, type ScanCounters } from './doc-scan.js';
@@ -27,11 +27,16 @@ export function runShardAggregate(store: LsmStore, state: CollState, c: Aggregat
   const plan = choosePlan(state, filter, null, null);
   const counters: ScanCounters = { keysExamined: 0, docsExamined: 0 };
   const matched: Doc[] = [];
+  // Decode only the fields the stages and group read (null: whole documents pass through).
+  const needed = fieldsNeeded(c.stages, c.group);
+  const fields = needed === null ? null : new Set(needed);
+  const decode = fields === null ? decodeDoc : (bytes: Uint8Array) => decodeDocFields(bytes, fields);
   const outcome = scanPlan(store, state, plan, nowMs, c.budget_ms, c.resume, counters, (_key, bytes) => {
-    const doc = decodeDoc(bytes);
+    const doc = decode(bytes);
     if (predicate(doc)) matched.push(doc);
     return true;
   });
   const docs = half(matched);
   return { op: 'aggregated', docs, resume: outcome.resume, stats: { ...planName(plan), ...counters, returned: docs.length } };
 }
+
