@@ -14,7 +14,7 @@ import { MantisError } from '../errors.js';
 import { binaryBytes, isDoc } from './bson-types.js';
 import type { Doc, DocValue } from './doc-types.js';
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
 const INT64_MIN = -(2n ** 63n);

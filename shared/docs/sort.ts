@@ -16,7 +16,7 @@ import type { Doc, DocValue } from './doc-types.js';
 import { badQuery } from './filter-values.js';
 import { checkPath, ownField, parsePath, type FieldPath } from './paths.js';
 
-interface SortKey {
+export interface SortKey {
   readonly path: FieldPath;
   readonly descending: boolean;
 }
