@@ -248,10 +248,10 @@ const SET_OPS: OpTable = {
 
 // ----------------------------------------------------- accumulator style ----
 
-/** $sum/$avg/$min/$max as expressions: one array operand, or several operands. */
-function accumulatorExpr(fn: (values: Value[]) => Value) {
+/** $sum/$avg/$min/$max/$mergeObjects as expressions: one array operand, or several operands. */
+function accumulatorExpr(fn: (values: Value[]) => Value, min = 1) {
   return (args: DocValue, c: ExprCompiler, op: string): Node => {
-    const nodes = compileArgs(args, c, op, 1, Infinity);
+    const nodes = compileArgs(args, c, op, min, Infinity);
     if (nodes.length === 1) {
       const [a] = nodes;
       return (s) => {
@@ -288,25 +288,14 @@ function extreme(sign: 1 | -1) {
 
 // ---------------------------------------------------------------- objects ----
 
-function mergeObjects(args: DocValue, c: ExprCompiler, op: string): Node {
-  const nodes = compileArgs(args, c, op, 0, Infinity);
-  const mergeAll = (values: Value[]): Doc => {
-    const out: Doc = {};
-    for (const v of values) {
-      if (isNullish(v)) continue;
-      if (!isPlainDoc(v)) throw badQuery(`$mergeObjects requires object inputs, but input is of type ${typeLabel(v)}`);
-      Object.assign(out, v);
-    }
-    return out;
-  };
-  if (nodes.length === 1) {
-    const [a] = nodes;
-    return (s) => {
-      const v = a(s);
-      return mergeAll(Array.isArray(v) ? v : [v]);
-    };
+function mergeAll(values: Value[]): Doc {
+  const out: Doc = {};
+  for (const v of values) {
+    if (isNullish(v)) continue;
+    if (!isPlainDoc(v)) throw badQuery(`$mergeObjects requires object inputs, but input is of type ${typeLabel(v)}`);
+    Object.assign(out, v);
   }
-  return (s) => mergeAll(nodes.map((n) => n(s)));
+  return out;
 }
 
 function objectToArray(args: DocValue, c: ExprCompiler, op: string): Node {
@@ -370,7 +359,7 @@ export const ARRAY_OPS: OpTable = {
   $avg: accumulatorExpr(avgValues),
   $min: accumulatorExpr(extreme(-1)),
   $max: accumulatorExpr(extreme(1)),
-  $mergeObjects: mergeObjects,
+  $mergeObjects: accumulatorExpr(mergeAll, 0),
   $objectToArray: objectToArray,
   $arrayToObject: arrayFn((arr, op) => arrayToObject(arr, op)),
   $getField: getField,
