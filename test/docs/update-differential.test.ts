@@ -38,7 +38,7 @@
 //   MongoDB uses the BSON order (compareValues). Compared on same-type values
 //   in their own test.
 // - Positional `$` with an $elemMatch condition: MongoDB's `$` is the element
-//   $elemMatch matched; mingo takes the first element. Not compared.
+//   $elemMatch matched; mingo takes the first element. Not generated.
 // - Pipelines: mingo's $gt treats a missing field as not less than a number
 //   (MongoDB: missing sorts first), and mingo throws an internal error ("bug:
 //   failed to retrieve modified fields") when a pipeline changes nothing; the
@@ -294,8 +294,7 @@ describe('positional $ vs mingo', () => {
     fc.integer({ min: 0, max: 3 }).map((n): Doc => ({ arr: n })),
     fc.integer({ min: 0, max: 3 }).map((n): Doc => ({ 'arr.f': n })),
     fc.integer({ min: 0, max: 3 }).map((n): Doc => ({ 'arr.f': { $gte: n }, other: 1 })),
-    fc.integer({ min: 0, max: 3 }).map((n): Doc => ({ arr: { $elemMatch: { f: { $lt: n } } } })),
-  );
+  ); // no $elemMatch: see the header (the conformance suite covers it)
   const positionalUpdate = fc.oneof(
     scalar.map((v): Doc => ({ $set: { 'arr.$': v } })),
     scalar.map((v): Doc => ({ $set: { 'arr.$.g': v } })),
@@ -306,7 +305,7 @@ describe('positional $ vs mingo', () => {
     const tally: Tally = { compared: 0, skipped: 0 };
     fc.assert(
       fc.property(arrayDoc, condition, positionalUpdate, (input, filter, update) => {
-        if (!compileFilter(filter)(input) || isDoc(filter.arr)) return; // $elemMatch: see the header
+        if (!compileFilter(filter)(input)) return;
         const at = matchedArrayPosition(filter, input);
         expect(at).toBeDefined();
         // Refusals include 'arr.$.g' on a number element (MongoDB refuses, mingo ignores).
