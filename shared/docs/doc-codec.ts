@@ -61,9 +61,21 @@ const INT64_MAX = 2n ** 63n - 1n;
 // many documents anyway). A value that outgrew the chunk gets a chunk of its
 // own, so one 16 MiB document does not pin a 32 MiB chunk for small ones.
 
+// Node's own Buffer string codecs (what toString() and write() call after
+// checking their arguments); untyped in @types/node but there since Node 0.x.
+type SliceBuffer = Buffer & {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+  utf8Write(s: string, offset: number, length: number): number;
+};
+
+function newChunk(size: number): SliceBuffer {
+  return Buffer.allocUnsafeSlow(size) as SliceBuffer;
+}
+
 const CHUNK_BYTES = 256 * 1024;
 const CHUNK_LOW_BYTES = 8 * 1024;
-let out = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+let out = newChunk(CHUNK_BYTES);
 let start = 0;
 let pos = 0;
 const scratch = new ArrayBuffer(8);
@@ -77,7 +89,7 @@ function ensure(extra: number): void {
   const used = pos - start;
   let size = CHUNK_BYTES;
   while (size < used + extra) size *= 2;
-  const grown = Buffer.allocUnsafeSlow(size);
+  const grown = newChunk(size);
   out.copy(grown, 0, start, pos);
   out = grown;
   start = 0;
@@ -99,7 +111,7 @@ export function encodeDoc(doc: Doc): Buffer {
  */
 export function encodeValue(value: DocValue | undefined): Buffer {
   if (out.length - pos < CHUNK_LOW_BYTES || out.length > CHUNK_BYTES) {
-    out = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    out = newChunk(CHUNK_BYTES);
     pos = 0;
   }
   start = pos;
@@ -179,19 +191,19 @@ function writeString(s: string): void {
   }
   const tagAt = pos;
   pos += 5;
-  const len = out.write(s, pos, 'utf8');
+  const len = out.utf8Write(s, pos, out.length - pos);
   out[tagAt] = len === n ? T_ASCII32 : T_UTF8_32;
   out.writeUInt32LE(len, tagAt + 1);
   pos += len;
 }
 
-/** Writes s at `at` (room checked by the caller); returns the byte count. */
-function writeUtf8(s: string, at: number): number {
+/** Writes s at `offset` (room checked by the caller); returns the byte count. */
+function writeUtf8(s: string, offset: number): number {
   const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) return out.write(s, at, 'utf8');
-    out[at + i] = c;
+    if (c >= 0x80) return out.utf8Write(s, offset, out.length - offset);
+    out[offset + i] = c;
   }
   return n;
 }
@@ -207,26 +219,24 @@ function writeKey(k: string): void {
     return;
   }
   out[pos] = 0xff;
-  const len = out.write(k, pos + 5, 'utf8');
+  const len = out.utf8Write(k, pos + 5, out.length - pos - 5);
   out.writeUInt32LE(len, pos + 1);
   pos += 5 + len;
 }
 
+// By prototype, not `v.constructor`: documents come in many shapes, and a
+// property load over many shapes is slower than these builtins.
 function writeObjectValue(v: object): void {
-  const ctor = v.constructor;
-  if (ctor === Object) return writeDoc(v as Doc);
-  if (ctor === Array) return writeArray(v as DocValue[]);
-  if (ctor === Date) return writeDate(v as Date);
+  if (Array.isArray(v)) return writeArray(v as DocValue[]);
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) return writeDoc(v as Doc);
+  if (v instanceof Date) return writeDate(v);
   if (v instanceof ObjectId) return writeOid(v);
   if (v instanceof Decimal128) return writeFixed(T_DECIMAL, v.bytes);
   if (v instanceof Binary) return writeBinary(v);
   if (v instanceof BSONRegExp) return writeRegex(v);
-  if (Array.isArray(v)) return writeArray(v as DocValue[]);
-  if (v instanceof Date) return writeDate(v);
   if (v instanceof Uint8Array) return writeBytes(v);
-  const proto: unknown = Object.getPrototypeOf(v);
-  if (proto === Object.prototype || proto === null) return writeDoc(v as Doc);
-  throw new Error(`doc-codec: cannot encode a ${ctor?.name ?? 'object'}`);
+  throw new Error(`doc-codec: cannot encode a ${(proto as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'object'}`);
 }
 
 function writeDoc(doc: Doc): void {
@@ -320,14 +330,7 @@ function writeRegex(r: BSONRegExp): void {
 
 // ── decoder ──────────────────────────────────────────────────────────────────
 
-// Node's own Buffer string slicers (what toString() calls after checking its
-// arguments); untyped in @types/node but stable since Node 0.x.
-type SliceBuffer = Buffer & {
-  latin1Slice(start: number, end: number): string;
-  utf8Slice(start: number, end: number): string;
-};
-
-let src = Buffer.alloc(0) as SliceBuffer;
+let src = newChunk(0);
 let at = 0;
 
 // A new ObjectId from 12 bytes at an offset: bson 7's own fast constructor form.
@@ -356,20 +359,56 @@ export function decodeValue(bytes: Uint8Array): DocValue | undefined {
   return value;
 }
 
+// The wanted names as bytes, per Set (callers keep one Set per pipeline), so
+// top-level keys are matched without making strings of the unwanted ones.
+type WantedField = { readonly name: string; readonly bytes: Uint8Array };
+const wantedCache = new WeakMap<ReadonlySet<string>, WantedField[][]>();
+const utf8Encoder = new TextEncoder();
+
+function wantedByLength(fields: ReadonlySet<string>): WantedField[][] {
+  let byLength = wantedCache.get(fields);
+  if (byLength !== undefined) return byLength;
+  byLength = [];
+  for (const name of fields) {
+    const bytes = utf8Encoder.encode(name);
+    (byLength[bytes.length] ??= []).push({ name, bytes });
+  }
+  wantedCache.set(fields, byLength);
+  return byLength;
+}
+
+/** The wanted field whose name is the `len` key bytes at `at`, if any. */
+function matchWanted(byLength: WantedField[][], len: number): string | undefined {
+  const candidates = byLength[len];
+  if (candidates === undefined) return undefined;
+  for (const c of candidates) {
+    let i = 0;
+    while (i < len && c.bytes[i] === src[at + i]) i++;
+    if (i === len) return c.name;
+  }
+  return undefined;
+}
+
 /**
  * Only the named top-level fields of a stored document (others are skipped
- * unread); the result keeps the stored field order. REQUIRES: bytes came from
- * encodeDoc.
+ * unread: no string is made of their names); the result keeps the stored
+ * field order. Pass the same Set for every document of a scan: its names are
+ * prepared once per Set. REQUIRES: bytes came from encodeDoc; `fields` is not
+ * changed after its first use.
  */
 export function decodeDocFields(bytes: Uint8Array, fields: ReadonlySet<string>): Doc {
   src = asBuffer(bytes);
   at = 0;
   if (src[at++] !== T_OBJECT) throw new Error('doc-codec: stored value is not a document');
   const end = readU32() + at;
+  const byLength = wantedByLength(fields);
   const doc: Doc = {};
   while (at < end) {
-    const key = readKey();
-    if (fields.has(key)) setField(doc, key, readValue());
+    let len = src[at++];
+    if (len === 0xff) len = readU32();
+    const name = matchWanted(byLength, len);
+    at += len;
+    if (name !== undefined) setField(doc, name, readValue());
     else skipValue();
   }
   return doc;
@@ -431,14 +470,25 @@ function readI64(): bigint {
 function readLatin1(len: number): string {
   const start = at;
   at += len;
-  if (len < 12) return shortAscii(start, len);
-  return src.latin1Slice(start, at);
+  return len <= 8 ? shortAscii(src, start, len) : src.latin1Slice(start, at);
 }
 
-function shortAscii(start: number, len: number): string {
-  let s = '';
-  for (let i = 0; i < len; i++) s += String.fromCharCode(src[start + i]);
-  return s;
+// Short strings (names, tags, codes) are most values: one fromCharCode call
+// with the bytes as arguments is about twice as fast as the native slice or a
+// concatenation loop, and gives a flat string.
+function shortAscii(b: Buffer, i: number, len: number): string {
+  const f = String.fromCharCode;
+  switch (len) {
+    case 0: return '';
+    case 1: return f(b[i]);
+    case 2: return f(b[i], b[i + 1]);
+    case 3: return f(b[i], b[i + 1], b[i + 2]);
+    case 4: return f(b[i], b[i + 1], b[i + 2], b[i + 3]);
+    case 5: return f(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4]);
+    case 6: return f(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5]);
+    case 7: return f(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]);
+    default: return f(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]);
+  }
 }
 
 function readUtf8(len: number): string {
