@@ -115,7 +115,16 @@ export type DocCommand =
    * The shard half of a pipeline: `stages` (the leading $match/$project/$addFields/$set/$unset)
    * over the collection, then the partial `$group` when `group` is not null.
    */
-  | { readonly op: 'aggregate'; readonly coll: string; readonly stages: Doc[]; readonly group: Doc | null; readonly resume: Uint8Array | null; readonly budget_ms: number }
+  | {
+      readonly op: 'aggregate';
+      readonly coll: string;
+      readonly stages: Doc[];
+      readonly group: Doc | null;
+      readonly resume: Uint8Array | null;
+      readonly budget_ms: number;
+      /** The pipeline's $$NOW (ShardPlan.nowMs), so every shard agrees on it; absent: the shard's clock. */
+      readonly now_ms?: number;
+    }
   /** Documents and bytes of a collection on this shard, and index build progress. */
   | { readonly op: 'coll-stats'; readonly coll: string };
 

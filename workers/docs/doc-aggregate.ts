@@ -23,7 +23,7 @@ export function runShardAggregate(store: LsmStore, state: CollState, c: Aggregat
   const rest = leadingMatch === null ? c.stages : c.stages.slice(1);
   const filter = leadingMatch ?? MATCH_ALL;
   const predicate = compileFilter(filter);
-  const half = compileShardHalf(rest, c.group);
+  const half = compileShardHalf(rest, c.group, { nowMs: c.now_ms ?? nowMs });
   const plan = choosePlan(state, filter, null, null);
   const counters: ScanCounters = { keysExamined: 0, docsExamined: 0 };
   const matched: Doc[] = [];
