@@ -75,8 +75,18 @@ export function slotOfDocKey(key: Uint8Array): number {
  * indexEntryValues, desc has one flag per component.
  */
 export function indexKey(collId: number, indexId: number, values: readonly DocValue[], desc: readonly boolean[], id: DocValue): Uint8Array {
+  return buildKey([header(TAG_INDEX, collId, indexId), { values, desc }, idSuffix(id)]);
+}
+
+/** What ends every index entry key of a document: its encoded _id and slot. */
+export function idSuffix(id: DocValue): Uint8Array {
   const idBytes = encodeIndexValue(id);
-  return buildKey([header(TAG_INDEX, collId, indexId), { values, desc }, idBytes, slotBytes(docSlot(idBytes))]);
+  const slot = docSlot(idBytes);
+  const out = new Uint8Array(idBytes.length + SLOT_BYTES);
+  out.set(idBytes, 0);
+  out[idBytes.length] = slot >>> 8;
+  out[idBytes.length + 1] = slot & 0xff;
+  return out;
 }
 
 /** Every entry key of one index starts with this. */

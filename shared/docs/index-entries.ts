@@ -16,10 +16,11 @@
 
 import { MantisError } from '../errors.js';
 import { isDoc } from './bson-types.js';
-import { descOf, indexKey } from './doc-keys.js';
+import { valuesEqual } from './compare.js';
+import { descOf, idSuffix, indexPrefix } from './doc-keys.js';
 import type { Doc, DocPredicate, DocValue } from './doc-types.js';
 import { compileFilter } from './filter.js';
-import { EMPTY_ARRAY_KEY, valueEqualityKey } from './key-codec.js';
+import { buildKey, EMPTY_ARRAY_KEY, valueEqualityKey } from './key-codec.js';
 import { ownField, parsePath, type FieldPath } from './paths.js';
 
 export type IndexDirection = 1 | -1 | 'hashed' | 'text';
@@ -97,11 +98,11 @@ function crossProduct(lists: DocValue[][]): DocValue[][] {
 // ── walking a path ──────────────────────────────────────────────────────────
 
 class PathWalk {
-  readonly seen = new Set<string>();
+  /** Equality keys of `values`, made once a second value comes (most paths have one). */
+  private seen: Set<string> | null = null;
   readonly values: DocValue[] = [];
   arrayAt: string | null = null;
   present = false;
-  missing = false;
 
   constructor(readonly fp: FieldPath) {}
 
@@ -116,6 +117,11 @@ class PathWalk {
   }
 
   private add(v: DocValue): void {
+    if (this.values.length === 0) {
+      this.values.push(v);
+      return;
+    }
+    if (this.seen === null) this.seen = new Set([valueEqualityKey(this.values[0])]);
     const key = valueEqualityKey(v);
     if (this.seen.has(key)) return;
     this.seen.add(key);
@@ -221,24 +227,45 @@ export type IndexWrites = { puts: Uint8Array[]; deletes: Uint8Array[] };
  * newDoc cannot be indexed (parallel arrays, hashed array).
  */
 export function indexWrites(def: IndexDef, collId: number, oldDoc: Doc | null, newDoc: Doc | null): IndexWrites {
-  const oldKeys = entryKeys(def, collId, oldDoc);
-  const newKeys = entryKeys(def, collId, newDoc);
-  const puts: Uint8Array[] = [];
-  const deletes: Uint8Array[] = [];
-  for (const [k, key] of newKeys) if (!oldKeys.has(k)) puts.push(key);
-  for (const [k, key] of oldKeys) if (!newKeys.has(k)) deletes.push(key);
-  return { puts, deletes };
+  const oldEntries = oldDoc === null ? [] : indexEntryValues(def, oldDoc);
+  const newEntries = newDoc === null ? [] : indexEntryValues(def, newDoc);
+  // Most updates leave indexed fields alone: same entries, same _id, no keys to build.
+  if (oldDoc !== null && newDoc !== null && sameEntries(oldEntries, newEntries) && valuesEqual(oldDoc._id, newDoc._id)) {
+    return { puts: [], deletes: [] };
+  }
+  const oldKeys = oldDoc === null ? [] : entryKeys(def, collId, oldDoc, oldEntries);
+  const newKeys = newDoc === null ? [] : entryKeys(def, collId, newDoc, newEntries);
+  if (oldKeys.length === 0 || newKeys.length === 0) return { puts: newKeys, deletes: oldKeys };
+  const oldSet = new Set(oldKeys.map(keyString));
+  const newSet = new Set(newKeys.map(keyString));
+  return {
+    puts: newKeys.filter((k) => !oldSet.has(keyString(k))),
+    deletes: oldKeys.filter((k) => !newSet.has(keyString(k))),
+  };
 }
 
-const latin1 = new TextDecoder('latin1');
+function keyString(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
 
-function entryKeys(def: IndexDef, collId: number, doc: Doc | null): Map<string, Uint8Array> {
-  const keys = new Map<string, Uint8Array>();
-  if (doc === null) return keys;
-  const desc = descOf(def);
-  for (const values of indexEntryValues(def, doc)) {
-    const key = indexKey(collId, def.id, values, desc, doc._id);
-    keys.set(latin1.decode(key), key);
+function sameEntries(a: DocValue[][], b: DocValue[][]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    for (let j = 0; j < a[i].length; j++) {
+      const x = a[i][j];
+      const y = b[i][j];
+      // EMPTY_ARRAY_KEY is told apart by identity (an element [] is another key).
+      if ((x === EMPTY_ARRAY_KEY) !== (y === EMPTY_ARRAY_KEY) || !valuesEqual(x, y)) return false;
+    }
   }
-  return keys;
+  return true;
+}
+
+/** The entry keys of a document (distinct: entries are). */
+function entryKeys(def: IndexDef, collId: number, doc: Doc, entries: DocValue[][]): Uint8Array[] {
+  if (entries.length === 0) return [];
+  const desc = descOf(def);
+  const head = indexPrefix(collId, def.id);
+  const tail = idSuffix(doc._id);
+  return entries.map((values) => buildKey([head, { values, desc }, tail]));
 }

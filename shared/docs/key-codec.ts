@@ -120,12 +120,33 @@ function writeBody(cls: number, v: DocValue | undefined): void {
     case CANONICAL.object: return writeDoc(v as Doc);
     case CANONICAL.array: return writeArray(v as DocValue[]);
     case CANONICAL.binData: return writeBinary(v as Binary);
-    case CANONICAL.objectId: return writeRaw((v as ObjectId).id);
+    case CANONICAL.objectId: return writeOid(v as ObjectId);
     case CANONICAL.bool: return put(v === true ? 1 : 0);
     case CANONICAL.date: return writeDate(v as Date);
     case CANONICAL.regex: return writeRegex(v as BSONRegExp);
     default: throw new Error(`assertion failed: key-codec has no encoding for class ${cls}`);
   }
+}
+
+/** bson 7 keeps an ObjectId as four 24-bit ints; reading them skips `id`'s allocation. */
+type OidInternals = { i0?: number; i1?: number; i2?: number; i3?: number };
+
+function writeOid(oid: ObjectId): void {
+  const raw = oid as unknown as OidInternals;
+  if (typeof raw.i0 !== 'number' || typeof raw.i1 !== 'number' || typeof raw.i2 !== 'number' || typeof raw.i3 !== 'number') {
+    return writeRaw(oid.id);
+  }
+  ensure(12);
+  put24(raw.i0);
+  put24(raw.i1);
+  put24(raw.i2);
+  put24(raw.i3);
+}
+
+function put24(v: number): void {
+  buf[pos++] = (v >>> 16) & 0xff;
+  buf[pos++] = (v >>> 8) & 0xff;
+  buf[pos++] = v & 0xff;
 }
 
 function writeRaw(bytes: Uint8Array): void {
