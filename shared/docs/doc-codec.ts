@@ -11,9 +11,9 @@
 // document, best of 9 interleaved rounds on this 2-core box while other work
 // ran on it (load ~4), so absolute figures are inflated, the ranking held in
 // every run):
-//   this codec          encode 2460  decode 2800  size 841 B  (2 fields only: 1070)
-//   msgpackr + ext      encode 3880  decode 3800  size 788 B
-//   bson (js-bson 7)    encode 6000  decode 7300  size 952 B
+//   this codec          encode 2640  decode 2600  size 841 B  (2 fields only: 800)
+//   msgpackr + ext      encode 4000  decode 4080  size 788 B
+//   bson (js-bson 7)    encode 5990  decode 7320  size 952 B
 // msgpackr is close but renames a "__proto__" field, needs process-global
 // extensions (they would leak into the KV batch codec) and cannot skip an
 // unread field; the 4-byte container lengths that allow skipping cost the
