@@ -274,7 +274,11 @@ export class DocShard {
     const sortLen = Object.keys(sort).length;
     const compare = (a: DocValue[], b: DocValue[]): number => compareKeyTuples(sort, sortLen, a, b);
     // Storage order is the answer's order: stop at the limit instead of keeping the best so far.
-    const inOrder = (plan.kind === 'collscan' && isIdAscending(c.sort)) || (plan.kind === 'ixscan' && plan.coversSort && c.sort !== null);
+    // An index meets ties of the sort in the order of its later components: only when the sort names
+    // every component are ties broken by _id, as the answer's order (and cursors) need.
+    const inOrder =
+      (plan.kind === 'collscan' && isIdAscending(c.sort)) ||
+      (plan.kind === 'ixscan' && plan.coversSort && c.sort !== null && sortNamesEveryComponent(c.sort, plan.index.keys));
     const limit = c.limit > 0 ? c.limit : Infinity;
     let hits: { doc: Doc; key: DocValue[] }[] = [];
     const startAfterId = plan.kind === 'collscan' && isIdAscending(c.sort) && c.after !== null ? c.after[c.after.length - 1] : undefined;
@@ -332,6 +336,11 @@ export function compareKeyTuples(sort: Doc, sortLen: number, a: DocValue[], b: D
 function topK<T extends { key: DocValue[] }>(hits: T[], k: number, compare: (a: DocValue[], b: DocValue[]) => number): T[] {
   hits.sort((x, y) => compare(x.key, y.key));
   return Number.isFinite(k) && hits.length > k ? hits.slice(0, k) : hits;
+}
+
+function sortNamesEveryComponent(sort: Doc, keys: readonly (readonly [string, unknown])[]): boolean {
+  const paths = Object.keys(sort);
+  return paths.length === keys.length && paths.every((p, i) => keys[i][0] === p);
 }
 
 function isIdAscending(sort: Doc | null): boolean {
