@@ -25,7 +25,9 @@ import { createMetrics } from './metrics/metrics.js';
 import { ShardPool } from './router/index.js';
 import { TimestampReserver } from '../shared/txn/timestamp-oracle.js';
 import { CoordinatorLog } from './txn/coordinator-log.js';
-import { TxnManager } from './txn/txn-manager.js';
+import type { TxnManager } from './txn/txn-manager.js';
+import { changeSource, DocService, DocTxnManager } from './docs/index.js';
+import { createDocHandlers } from './http/doc-routes.js';
 import { createTxnMetrics } from './txn/txn-metrics.js';
 import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.js';
 
@@ -49,6 +51,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   let timestamps: TimestampReserver | null = null;
   let coordinator: CoordinatorLog | null = null;
   let txns: TxnManager | null = null;
+  let docs: DocService | null = null;
   // In-doubt transactions reported by shards that became ready before the manager existed.
   const earlyInDoubt: [number, readonly string[]][] = [];
   try {
@@ -79,10 +82,12 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       cachePolicies: policies.rules,
       writeBackMs: config.writeBackMs,
       onShardCrash: (shard) => hub.publishReset(shard),
+      // TTL expiry and other changes a shard makes on its own, for the change streams.
+      onDocChanges: (_shard, changes) => docs?.shardChanges(changes),
     });
     await pool.start();
     const metrics = createMetrics(pool);
-    const manager = new TxnManager({
+    const manager = new DocTxnManager({
       pool,
       oracle: timestamps.buffer,
       log: coordinator,
@@ -96,11 +101,15 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const resent = await manager.recover();
     for (const [shard, inDoubt] of earlyInDoubt.splice(0)) await manager.resolveInDoubt(shard, inDoubt);
     if (resent > 0) log.info({ decisions: resent }, 'two-phase commit decisions from before the restart were sent again');
+    // The document catalog agrees on every shard before the first request.
+    const documents = new DocService({ pool, txns: manager, log, dataDir: config.dataDir });
+    await documents.start();
+    docs = documents;
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());
     const txnKv = createTxnKvHandlers(manager, config.maxValueBytes, log);
     const txnRoutes = createTxnRouteHandlers(manager, config.maxValueBytes, log);
-    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes });
+    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: createDocHandlers(documents, log) });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -112,7 +121,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       app,
       metrics: metrics.http,
       log,
-      attach: (uws) => attachInvalidationStreams(uws, { hub, log, registry: metrics.registry }),
+      attach: (uws) => attachInvalidationStreams(uws, { hub, log, registry: metrics.registry, changes: changeSource(documents.hub) }),
     });
     const monitor = new HitRateMonitor({ shards: pool.shards, hub, log, registry: metrics.registry, threshold: config.cacheHitRateWarn, windowS: config.cacheHitRateWindowS });
     monitor.start();

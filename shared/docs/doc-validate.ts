@@ -52,7 +52,7 @@ let ajvInstance: Ajv2020 | null = null;
 
 function ajv(): Ajv2020 {
   if (ajvInstance !== null) return ajvInstance;
-  const instance = new Ajv2020({ allErrors: false, strict: false, validateSchema: true, unicodeRegExp: false });
+  const instance = new Ajv2020({ allErrors: false, strict: false, validateSchema: true, unicodeRegExp: false, verbose: true });
   instance.addKeyword({
     keyword: 'bsonType',
     schemaType: ['string', 'array'],
@@ -111,8 +111,8 @@ function describeError(error: ErrorObject | undefined): string {
     case 'additionalProperties':
       return `${where} is not allowed (additionalProperties)`;
     case 'bsonType': {
-      const wanted = (error.parentSchema as { bsonType?: unknown } | undefined)?.bsonType;
-      return `${where} must be of BSON type ${JSON.stringify(wanted)}`;
+      const wanted = error.schema as string | string[];
+      return `${where} must be of BSON type ${typeof wanted === 'string' ? wanted : wanted.join(' or ')}`;
     }
     default:
       return `${where} ${error.message ?? 'is invalid'} (${error.keyword})`;

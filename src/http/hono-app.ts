@@ -15,6 +15,7 @@ import { registerCacheRoutes } from './cache-routes.js';
 import type { CacheControl } from '../cache/cache-control.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { registerTxnRoutes, TXN_HEADER, type TxnKvHandlers, type TxnRouteHandlers } from './txn-routes.js';
+import { registerDocRoutes, type DocHandlers } from './doc-routes.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 
@@ -30,6 +31,7 @@ export type AppDeps = {
   readonly cache: CacheControl;
   readonly txnKv: TxnKvHandlers;
   readonly txnRoutes: TxnRouteHandlers;
+  readonly docs: DocHandlers;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -90,6 +92,7 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/api/v1/cache/stats', () => toResponse(cacheStatsReply(deps.pool)));
   registerCacheRoutes(app, deps.cache);
   registerTxnRoutes(app, deps.txnRoutes);
+  registerDocRoutes(app, deps.docs);
   // A Mantis-Txn header sends a KV route into that transaction (txn-routes.ts).
   app.get('/api/v1/kv', async (c) => {
     const txn = txnOf(c);

@@ -14,6 +14,20 @@
 //     event: subscribed / invalidation / warning, data: the same JSON, id: 1, 2, …
 //     a ": ping" comment every 15 s.
 //
+// and the document store's change streams (src/docs/change-hub.ts) on the same
+// socket and as SSE:
+//
+//   WebSocket /ws
+//     → {"subscribe":"changes","collection":"c","filter":{…},"resume_after":"<token>"}   (filter, resume_after optional)
+//     ← {"type":"subscribed","stream":"changes","collection":"c"}
+//     ← {"type":"change","_id":"<token>","operationType":"insert",…}   (MongoDB's change event shape)
+//     → {"unsubscribe":"changes","collection":"c"}
+//     ← {"type":"unsubscribed","stream":"changes","collection":"c"}
+//
+//   SSE GET /api/v1/docs/:c/changes?filter=<JSON>&resume_after=<token>  (or Last-Event-ID)
+//     event: subscribed, then event: change with id: <token> and data: the event JSON.
+//     With ?id_type= the path is a document's (by-id GET) and goes to the routes.
+//
 // Every event reaches a connection at most once (one hub subscription per
 // connection covering all its prefixes, filtered here) and is never dropped
 // silently: a subscriber more than LIMITS.cache_stream_backlog_bytes_max
@@ -25,12 +39,16 @@ import type uWS from 'uWebSockets.js';
 import { MantisError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { InvalidationHub, StreamEvent } from '../cache/invalidation-hub.js';
+import type { ChangeDelivery } from '../docs/change-hub.js';
+import type { ChangeSource } from '../docs/change-source.js';
 import type { Logger } from '../log.js';
 import { errorReply, statusLine, type HttpReply } from './reply.js';
 
 export const WS_PATH = '/ws';
 export const SSE_PATH = '/api/v1/cache/invalidations/stream';
 export const STREAM_NAME = 'invalidations';
+export const CHANGES_STREAM = 'changes';
+export const DOC_CHANGES_SSE_PATH = '/api/v1/docs/:c/changes';
 export const SLOW_SUBSCRIBER_CLOSE = { code: 1008, reason: 'subscriber too slow; resubscribe and resync' } as const;
 export const SHUTDOWN_CLOSE = { code: 1001, reason: 'server shutting down' } as const;
 
@@ -47,6 +65,8 @@ export type StreamsOptions = {
   readonly log: Logger;
   /** Registers mantis_cache_subscribers{transport} and the stream counters when given. */
   readonly registry?: client.Registry;
+  /** The document store's change streams; without it "changes" subscriptions are refused. */
+  readonly changes?: ChangeSource;
 };
 
 export type Streams = {
@@ -108,8 +128,55 @@ export function parseControl(message: ArrayBuffer, isBinary: boolean): Control {
   const extra = Object.keys(fields).find((k) => k !== action && k !== 'prefix');
   if (extra !== undefined) throw new MantisError('INVALID_PARAMETER', `unknown field "${extra}"; ${usage}`);
   const stream = fields[action];
-  if (stream !== STREAM_NAME) throw new MantisError('INVALID_PARAMETER', `unknown stream ${JSON.stringify(stream)}; the only stream is "${STREAM_NAME}"`);
+  if (stream !== STREAM_NAME) throw new MantisError('INVALID_PARAMETER', `unknown stream ${JSON.stringify(stream)}; the streams are "${STREAM_NAME}" and "${CHANGES_STREAM}"`);
   return { action, prefix: fields.prefix === undefined ? '' : checkPrefix(fields.prefix) };
+}
+
+type ChangesControl = { readonly action: 'subscribe' | 'unsubscribe'; readonly collection: string; readonly filter: unknown; readonly resumeAfter: string | null };
+
+/**
+ * A WebSocket message about document change streams ({"subscribe":"changes",…}), or null when the
+ * message is about something else (parseControl reads those). Throws a MantisError for a bad one.
+ */
+export function parseChangesControl(message: ArrayBuffer, isBinary: boolean): ChangesControl | null {
+  if (isBinary || message.byteLength > LIMITS.cache_stream_message_bytes_max) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(message));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const fields = parsed as Record<string, unknown>;
+  const action = fields.subscribe === CHANGES_STREAM ? 'subscribe' : fields.unsubscribe === CHANGES_STREAM ? 'unsubscribe' : null;
+  if (action === null) return null;
+  const usage = `expected {"subscribe":"${CHANGES_STREAM}","collection":"c","filter":{…},"resume_after":"…"} or {"unsubscribe":"${CHANGES_STREAM}","collection":"c"}`;
+  if (Object.hasOwn(fields, 'subscribe') && Object.hasOwn(fields, 'unsubscribe')) throw new MantisError('INVALID_PARAMETER', `exactly one of "subscribe" and "unsubscribe" is needed; ${usage}`);
+  const allowed = action === 'subscribe' ? ['subscribe', 'collection', 'filter', 'resume_after'] : ['unsubscribe', 'collection'];
+  const extra = Object.keys(fields).find((k) => !allowed.includes(k));
+  if (extra !== undefined) throw new MantisError('INVALID_PARAMETER', `unknown field "${extra}"; ${usage}`);
+  if (typeof fields.collection !== 'string') throw new MantisError('INVALID_PARAMETER', `"collection" is required; ${usage}`);
+  const resume = fields.resume_after;
+  if (resume !== undefined && resume !== null && typeof resume !== 'string') throw new MantisError('INVALID_PARAMETER', '"resume_after" must be a resume token (a change event\'s _id)');
+  return { action, collection: fields.collection, filter: fields.filter ?? null, resumeAfter: typeof resume === 'string' ? resume : null };
+}
+
+/**
+ * Subscribes `push` to a collection's changes and answers `ack` first: events the resume token
+ * replays (delivered during subscribe) are held until the acknowledgement is out, so a client
+ * always reads "subscribed" before the first change. Throws what the subscription refused.
+ */
+function subscribeChanges(source: ChangeSource, coll: string, filter: unknown, resumeAfter: string | null, ack: () => void, push: (e: ChangeDelivery) => void): () => void {
+  let held: ChangeDelivery[] | null = [];
+  const unsubscribe = source.subscribe(coll, filter, resumeAfter, (e) => {
+    if (held !== null) held.push(e);
+    else push(e);
+  });
+  ack();
+  const replay = held;
+  held = null;
+  for (const e of replay) push(e);
+  return unsubscribe;
 }
 
 function commonPrefix(prefixes: Iterable<string>): string {
@@ -202,6 +269,8 @@ const BACKLOG_MAX = LIMITS.cache_stream_backlog_bytes_max;
 
 class WsConn implements Conn {
   readonly subs: PrefixSet;
+  /** Document change-stream subscriptions by collection (their unsubscribe functions). */
+  readonly changeSubs = new Map<string, () => void>();
   private pending: string[] = [];
   open = true;
 
@@ -214,6 +283,13 @@ class WsConn implements Conn {
       ctx.sent.ws++;
       ctx.markDirty(this);
     });
+  }
+
+  /** A document change event for this socket (sent with the turn's other frames). */
+  pushChange(json: string): void {
+    if (!this.open) return;
+    this.pending.push(json);
+    this.ctx.markDirty(this);
   }
 
   flush(): void {
@@ -249,6 +325,8 @@ class WsConn implements Conn {
     this.open = false;
     this.pending = [];
     this.subs.clear();
+    for (const unsubscribe of this.changeSubs.values()) unsubscribe();
+    this.changeSubs.clear();
     this.ctx.forget(this);
   }
 
@@ -266,6 +344,8 @@ class SseConn implements Conn {
   private backlog: string[] = [];
   private backlogBytes = 0;
   private nextId = 1;
+  /** A document change stream's unsubscribe function (SSE on /api/v1/docs/:c/changes). */
+  changeSub: (() => void) | null = null;
   open = true;
 
   constructor(
@@ -332,6 +412,8 @@ class SseConn implements Conn {
     this.pending = [];
     this.backlog = [];
     this.subs.clear();
+    this.changeSub?.();
+    this.changeSub = null;
     this.ctx.forget(this);
   }
 
@@ -427,6 +509,14 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData().conn;
       if (conn === null || !conn.open) return;
+      let changes: ChangesControl | null;
+      try {
+        changes = parseChangesControl(message, isBinary);
+        if (changes !== null) return changesControl(conn, changes);
+      } catch (error) {
+        if (!(error instanceof MantisError)) throw error;
+        return conn.answer({ type: 'error', code: error.code, message: error.message });
+      }
       let control: Control;
       try {
         control = parseControl(message, isBinary);
@@ -474,6 +564,67 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     log.debug({ transport: 'sse', prefix }, 'invalidation stream');
   });
 
+  /** A "changes" subscribe or unsubscribe on a socket (one subscription per collection: a new one replaces it). */
+  const changesControl = (conn: WsConn, c: ChangesControl): void => {
+    const answer = { stream: CHANGES_STREAM, collection: c.collection };
+    if (c.action === 'unsubscribe') {
+      conn.changeSubs.get(c.collection)?.();
+      conn.changeSubs.delete(c.collection);
+      return conn.answer({ type: 'unsubscribed', ...answer });
+    }
+    if (options.changes === undefined) throw new MantisError('INVALID_PARAMETER', 'this server has no document change streams');
+    if (!conn.changeSubs.has(c.collection) && conn.changeSubs.size >= LIMITS.cache_stream_prefixes_max) {
+      throw new MantisError('INVALID_PARAMETER', `a socket may watch at most ${LIMITS.cache_stream_prefixes_max} collections`);
+    }
+    conn.changeSubs.get(c.collection)?.();
+    conn.changeSubs.delete(c.collection);
+    const unsubscribe = subscribeChanges(options.changes, c.collection, c.filter, c.resumeAfter, () => conn.answer({ type: 'subscribed', ...answer }), (e) => conn.pushChange(e.json));
+    conn.changeSubs.set(c.collection, unsubscribe);
+    log.debug({ transport: 'ws', collection: c.collection }, 'change stream');
+  };
+
+  app.get(DOC_CHANGES_SSE_PATH, (res, req) => {
+    const query = req.getQuery() ?? '';
+    // With ?id_type= this is GET of the document whose _id is "changes": the routes serve it.
+    if (new URLSearchParams(query).has('id_type')) {
+      req.setYield(true);
+      return;
+    }
+    if (closed) return sendReply(res, errorReply(shuttingDown()), true);
+    const source = options.changes;
+    let request: { coll: string; filter: unknown; resumeAfter: string | null };
+    try {
+      if (source === undefined) throw new MantisError('NOT_FOUND', 'this server has no document change streams');
+      request = changesQuery(req.getParameter(0) ?? '', query, req.getHeader('last-event-id'));
+    } catch (error) {
+      if (!(error instanceof MantisError)) throw error;
+      return sendReply(res, errorReply(error), false);
+    }
+    const conn = new SseConn(res, ctx);
+    let started = false;
+    const start = (): void => {
+      started = true;
+      sseConns.add(conn);
+      res.onAborted(() => conn.closed());
+      res.onWritable(() => conn.writable());
+      res.cork(() => {
+        res.writeStatus(statusLine(200));
+        res.writeHeader('Content-Type', 'text/event-stream');
+        res.writeHeader('Cache-Control', 'no-cache');
+        res.writeHeader('X-Accel-Buffering', 'no');
+      });
+      conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: CHANGES_STREAM, collection: request.coll })}\n\n`);
+      conn.flush();
+    };
+    try {
+      conn.changeSub = subscribeChanges(source as ChangeSource, request.coll, request.filter, request.resumeAfter, start, (e) => conn.push(`id: ${e.token}\nevent: change\ndata: ${e.json}\n\n`));
+    } catch (error) {
+      if (!(error instanceof MantisError) || started) throw error;
+      return sendReply(res, errorReply(error), false);
+    }
+    log.debug({ transport: 'sse', collection: request.coll }, 'change stream');
+  });
+
   const heartbeat = setInterval(() => {
     for (const c of sseConns) c.push(': ping\n\n');
   }, SSE_HEARTBEAT_MS);
@@ -490,6 +641,29 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       for (const c of [...sseConns]) c.end();
     },
   };
+}
+
+/** The SSE change stream's parameters: collection (from the path), ?filter=<JSON>, ?resume_after= or Last-Event-ID. */
+export function changesQuery(rawColl: string, rawQuery: string, lastEventId: string): { coll: string; filter: unknown; resumeAfter: string | null } {
+  let coll: string;
+  let params: URLSearchParams;
+  try {
+    coll = decodeURIComponent(rawColl);
+    params = new URLSearchParams(rawQuery);
+  } catch {
+    throw new MantisError('INVALID_PARAMETER', 'the collection name is not valid percent-encoded UTF-8');
+  }
+  const text = params.get('filter');
+  let filter: unknown = null;
+  if (text !== null && text !== '') {
+    try {
+      filter = JSON.parse(text);
+    } catch {
+      throw new MantisError('INVALID_JSON', '?filter= is not valid JSON');
+    }
+  }
+  const resume = params.get('resume_after') ?? (lastEventId === '' ? null : lastEventId);
+  return { coll, filter, resumeAfter: resume === '' ? null : resume };
 }
 
 type StreamFigures = {

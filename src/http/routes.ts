@@ -5,6 +5,13 @@ export const KV_ITEM_PREFIX = '/api/v1/kv/';
 export const KV_LIST_PATH = '/api/v1/kv';
 export const KV_BATCH_PATH = '/api/v1/kv/batch';
 export const TXN_PREFIX = '/api/v1/txn/';
+export const DOCS_PATH = '/api/v1/docs';
+/**
+ * Request bodies of the document routes: a document may be 16 MiB and an insert carries up to
+ * 1000 documents, so the bound is on the request, not the document (each document is checked
+ * against 16 MiB when parsed): 64 MiB.
+ */
+export const DOCS_BODY_BYTES_MAX = 64 * 1024 * 1024;
 
 export type RouteLabel =
   | '/api/v1/kv/:key'
@@ -21,11 +28,17 @@ export type RouteLabel =
   | '/api/v1/txn/execute'
   | '/api/v1/txn/:id/commit'
   | '/api/v1/txn/:id/rollback'
+  | '/api/v1/docs'
+  | '/api/v1/docs/:c'
+  | '/api/v1/docs/:c/:action'
+  | '/api/v1/docs/:c/:id'
+  | '/api/v1/docs/:c/indexes/:name'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
 export function routeOf(method: string, path: string): RouteLabel {
   if (path.startsWith(KV_ITEM_PREFIX)) return method === 'post' && path === KV_BATCH_PATH ? '/api/v1/kv/batch' : '/api/v1/kv/:key';
+  if (path === DOCS_PATH || path.startsWith(`${DOCS_PATH}/`)) return docsRouteOf(method, path);
   switch (path) {
     case KV_LIST_PATH:
     case '/health/live':
@@ -52,7 +65,26 @@ export function routeOf(method: string, path: string): RouteLabel {
   }
 }
 
+/** The document routes by their shape: action routes are POST, by-id routes never. */
+function docsRouteOf(method: string, path: string): RouteLabel {
+  const segments = path.length <= DOCS_PATH.length + 1 ? 0 : path.slice(DOCS_PATH.length + 1).split('/').length;
+  switch (segments) {
+    case 0:
+      return '/api/v1/docs';
+    case 1:
+      return '/api/v1/docs/:c';
+    case 2:
+      return method === 'post' ? '/api/v1/docs/:c/:action' : '/api/v1/docs/:c/:id';
+    case 3:
+      return '/api/v1/docs/:c/indexes/:name';
+    default:
+      return 'unmatched';
+  }
+}
+
 /** Bytes a request body may have before it is refused with 413. */
 export function bodyLimitOf(route: RouteLabel, maxValueBytes: number, jsonOverheadBytes: number): number {
-  return route === '/api/v1/kv/:key' ? maxValueBytes : maxValueBytes + jsonOverheadBytes;
+  if (route === '/api/v1/kv/:key') return maxValueBytes;
+  if (route.startsWith(DOCS_PATH)) return DOCS_BODY_BYTES_MAX;
+  return maxValueBytes + jsonOverheadBytes;
 }

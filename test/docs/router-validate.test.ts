@@ -49,7 +49,7 @@ describe('compileValidator', () => {
     expect(nested.message).toContain('"user.email"');
     expect(nested.details?.path).toBe('user.email');
     expect(failure(() => validate({ name: 'a', user: {}, tags: ['x', 3] })).details?.path).toBe('tags.1');
-    expect(failure(() => validate({ name: 'a', user: {}, id: 7 })).message).toContain('"id"');
+    expect(failure(() => validate({ name: 'a', user: {}, id: 7 })).message).toContain('"id" must be of BSON type objectId or string');
     expect(failure(() => validate({ name: 'a', user: {}, at: '2020-01-01' })).details?.path).toBe('at');
   });
 

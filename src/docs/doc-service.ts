@@ -1,0 +1,276 @@
+// The document store on the router: what each document route does. Every
+// operation takes the collection's catalog entry and goes one of three ways:
+//   - inside the client's transaction (Mantis-Txn): read at its snapshot,
+//     filtered here, writes buffered in it (txn-doc-commands.ts);
+//   - a write to a collection with a unique index: the same, in a short
+//     transaction of the router's own, committed at once and retried on a
+//     conflict, so the global unique entries stay exact (unique-entries.ts);
+//   - anything else: commands to the shards that own the documents
+//     (plain-doc-commands.ts).
+// Change events reach the hub from the shards' write answers, from
+// transactions when they commit (DocTxnManager) and from the shards' own
+// changes (TTL expiry, via the pool).
+
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MantisError } from '../../shared/errors.js';
+import type { CollectionInfo, DocChange } from '../../shared/docs/doc-protocol.js';
+import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
+import { checkCollectionName, compileValidator } from '../../shared/docs/doc-validate.js';
+import { stringifyEjson } from '../../shared/docs/ejson.js';
+import type { IndexDef } from '../../shared/docs/index-entries.js';
+import type { Logger } from '../log.js';
+import type { ShardPool } from '../router/index.js';
+import { sleep } from '../kv/kv-service.js';
+import { CatalogCache } from './catalog-cache.js';
+import { ChangeHub } from './change-hub.js';
+import { checkReplacementId, prepareDocs, Validators, type FindOutcome, type PipelineSettings, type UpdateOutcome } from './doc-common.js';
+import type { AggregateRequest, CollectionOptions, DeleteRequest, FindAndModifyRequest, FindRequest, IndexRequest, UpdateRequest } from './doc-requests.js';
+import type { DocTxnManager } from './doc-txn-manager.js';
+import { IndexBuilds } from './index-builds.js';
+import { PlainDocCommands, type ShardExplain } from './plain-doc-commands.js';
+import { TxnDocCommands } from './txn-doc-commands.js';
+import { hasUniqueIndex } from './unique-entries.js';
+
+/** The router's own transactions (unique indexes): isolation, idle timeout, attempts on a conflict. */
+const OWN_TXN_TIMEOUT_MS = 30_000;
+const OWN_TXN_ATTEMPTS_MAX = 8;
+/** Upserts that lost an insert race look again this often. */
+const UPSERT_ATTEMPTS_MAX = 3;
+/** Per blocking aggregation stage ($group, $sort, …), as MongoDB's 100 MB. */
+export const AGGREGATE_MEMORY_BYTES = 100 * 1024 * 1024;
+/** Events each watched collection keeps for resuming a change stream. */
+export const CHANGE_RING_EVENTS = 10_000;
+
+export type DocServiceOptions = {
+  readonly pool: ShardPool;
+  readonly txns: DocTxnManager;
+  readonly log: Logger;
+  readonly dataDir: string;
+};
+
+export type CollectionSummary = { readonly info: CollectionInfo; readonly count: number; readonly bytes: number; readonly indexes: ReadonlyMap<string, { entries: number; built: boolean }> };
+
+export class DocService {
+  readonly hub = new ChangeHub({ ringEvents: CHANGE_RING_EVENTS });
+  readonly catalog: CatalogCache;
+  private readonly validators = new Validators();
+  private readonly plain: PlainDocCommands;
+  private readonly inTxn: TxnDocCommands;
+  private readonly builds: IndexBuilds;
+  private readonly pipelines: PipelineSettings;
+
+  constructor(private readonly o: DocServiceOptions) {
+    this.catalog = new CatalogCache(o.pool);
+    this.plain = new PlainDocCommands(o.pool, this.hub);
+    this.inTxn = new TxnDocCommands(o.txns, this.validators);
+    this.builds = new IndexBuilds({ pool: o.pool, catalog: this.catalog, plain: this.plain, txns: o.txns, ops: this.inTxn.ops, ownTxn: (work) => this.ownTxn(work), log: o.log });
+    this.pipelines = { memoryLimitBytes: AGGREGATE_MEMORY_BYTES, tmpDir: join(o.dataDir, 'tmp', 'aggregate') };
+    o.txns.onCommittedChanges = (changes) => this.hub.publish(changes);
+  }
+
+  /**
+   * Once every shard is ready: the aggregation spill directory emptied (a crash may have left
+   * files) and created, the catalog reconciled, interrupted index builds resumed.
+   */
+  async start(): Promise<void> {
+    await rm(this.pipelines.tmpDir, { recursive: true, force: true });
+    await mkdir(this.pipelines.tmpDir, { recursive: true });
+    const infos = await this.catalog.reconcile();
+    this.builds.resume(infos);
+  }
+
+  /** Changes a shard made on its own (TTL expiry). */
+  shardChanges(changes: readonly DocChange[]): void {
+    this.hub.publish(changes);
+  }
+
+  // ---- collections --------------------------------------------------------------
+
+  async listCollections(deadlineMs: number): Promise<CollectionSummary[]> {
+    return Promise.all(this.catalog.all().map((info) => this.summary(info, deadlineMs)));
+  }
+
+  async describe(coll: string, deadlineMs: number): Promise<CollectionSummary> {
+    return this.summary(this.catalog.require(checkCollectionName(coll)), deadlineMs);
+  }
+
+  /** PUT /api/v1/docs/:c: creates the collection or changes its validator. */
+  async putCollection(coll: string, options: CollectionOptions): Promise<{ created: boolean; info: CollectionInfo }> {
+    checkCollectionName(coll);
+    if (options.validator !== null) compileValidator(options.validator);
+    let created = false;
+    const info = await this.catalog.change(coll, (current) => {
+      if (current === undefined) {
+        created = true;
+        return this.catalog.fresh(coll, options.validator);
+      }
+      return { ...current, validator: options.validator };
+    });
+    return { created, info };
+  }
+
+  async dropCollection(coll: string): Promise<void> {
+    await this.catalog.drop(checkCollectionName(coll));
+    this.validators.forget(coll);
+  }
+
+  async createIndex(coll: string, req: IndexRequest): Promise<IndexDef> {
+    return this.builds.create(checkCollectionName(coll), req);
+  }
+
+  async dropIndex(coll: string, name: string): Promise<void> {
+    await this.builds.drop(checkCollectionName(coll), name);
+  }
+
+  // ---- reads ----------------------------------------------------------------------
+
+  async find(coll: string, req: FindRequest, txn: string | null, deadlineMs: number): Promise<FindOutcome> {
+    const info = this.catalog.get(checkCollectionName(coll));
+    if (info === undefined) return { docs: [], nextCursor: null };
+    return txn === null ? this.plain.find(info, req, deadlineMs) : this.inTxn.find(txn, info, req, deadlineMs);
+  }
+
+  async getById(coll: string, id: DocValue, txn: string | null, deadlineMs: number): Promise<Doc> {
+    const info = this.catalog.require(checkCollectionName(coll));
+    const doc = txn === null ? await this.plain.getById(info, id, deadlineMs) : await this.inTxn.ops.readDoc(txn, info, id, deadlineMs);
+    if (doc === null) throw docNotFound(coll, id);
+    return doc;
+  }
+
+  async aggregate(coll: string, req: AggregateRequest, txn: string | null, deadlineMs: number): Promise<Doc[]> {
+    const info = this.catalog.get(checkCollectionName(coll));
+    const lookup = async (from: string, filter: Doc): Promise<Doc[]> => {
+      const foreign = this.catalog.get(from);
+      if (foreign === undefined) return [];
+      return txn === null ? this.plain.findAll(foreign, filter, deadlineMs) : this.inTxn.matching(txn, foreign, filter, deadlineMs);
+    };
+    if (txn !== null) return this.inTxn.aggregate(txn, info, req, this.pipelines, lookup, deadlineMs);
+    return this.plain.aggregate(info, req, this.pipelines, lookup, deadlineMs);
+  }
+
+  async explain(coll: string, req: FindRequest, deadlineMs: number): Promise<ShardExplain[]> {
+    const info = this.catalog.get(checkCollectionName(coll));
+    if (info === undefined) return [];
+    return this.plain.explain(info, req, deadlineMs);
+  }
+
+  // ---- writes -----------------------------------------------------------------------
+
+  /** The _ids of the inserted documents, in order. */
+  async insert(coll: string, raw: readonly Doc[], txn: string | null, deadlineMs: number): Promise<DocValue[]> {
+    const info = await this.catalog.ensure(checkCollectionName(coll));
+    const docs = prepareDocs(raw, this.validators.of(info));
+    await this.write(info, txn, (t) => this.inTxn.insert(t, info, docs, deadlineMs), () => this.plain.insert(info, docs, deadlineMs));
+    return docs.map((d) => d._id);
+  }
+
+  async update(coll: string, req: UpdateRequest, txn: string | null, deadlineMs: number): Promise<UpdateOutcome> {
+    const info = req.upsert ? await this.catalog.ensure(checkCollectionName(coll)) : this.catalog.get(checkCollectionName(coll));
+    if (info === undefined) return { matched: 0, modified: 0, upsertedId: null };
+    return this.write(
+      info,
+      txn,
+      (t) => this.inTxn.update(t, info, req, deadlineMs),
+      () => this.upsertRetried(() => this.plain.update(info, req, (doc) => this.insertUpserted(info, doc, deadlineMs), deadlineMs)),
+    );
+  }
+
+  async remove(coll: string, req: DeleteRequest, txn: string | null, deadlineMs: number): Promise<number> {
+    const info = this.catalog.get(checkCollectionName(coll));
+    if (info === undefined) return 0;
+    return this.write(info, txn, (t) => this.inTxn.remove(t, info, req, deadlineMs), () => this.plain.remove(info, req, deadlineMs));
+  }
+
+  async findAndModify(coll: string, req: FindAndModifyRequest, txn: string | null, deadlineMs: number): Promise<Doc | null> {
+    const info = req.upsert ? await this.catalog.ensure(checkCollectionName(coll)) : this.catalog.get(checkCollectionName(coll));
+    if (info === undefined) return null;
+    return this.write(
+      info,
+      txn,
+      (t) => this.inTxn.findAndModify(t, info, req, deadlineMs),
+      () => this.upsertRetried(() => this.plain.findAndModify(info, req, (doc) => this.insertUpserted(info, doc, deadlineMs), deadlineMs)),
+    );
+  }
+
+  /** PUT by id: 404 DOC_NOT_FOUND when it does not exist and upsert is false. */
+  async replaceById(coll: string, id: DocValue, replacement: Doc, upsert: boolean, txn: string | null, deadlineMs: number): Promise<UpdateOutcome> {
+    checkReplacementId(id, replacement);
+    const info = upsert ? await this.catalog.ensure(checkCollectionName(coll)) : this.catalog.require(checkCollectionName(coll));
+    const outcome = await this.write(info, txn, (t) => this.inTxn.replace(t, info, id, replacement, upsert, deadlineMs), () => this.plain.replace(info, id, replacement, upsert, deadlineMs));
+    if (outcome.matched === 0 && outcome.upsertedId === null) throw docNotFound(coll, id);
+    return outcome;
+  }
+
+  /** PATCH by id: the update document applied to that one document; the document after it. */
+  async patchById(coll: string, id: DocValue, update: Doc | Doc[], txn: string | null, deadlineMs: number): Promise<Doc> {
+    const info = this.catalog.require(checkCollectionName(coll));
+    const req: FindAndModifyRequest = { filter: { _id: id }, update, sort: null, upsert: false, returnAfter: true, remove: false, projection: null, arrayFilters: null };
+    const doc = await this.write(info, txn, (t) => this.inTxn.findAndModify(t, info, req, deadlineMs), () => this.plain.findAndModify(info, req, () => Promise.resolve(), deadlineMs));
+    if (doc === null) throw docNotFound(coll, id);
+    return doc;
+  }
+
+  async deleteById(coll: string, id: DocValue, txn: string | null, deadlineMs: number): Promise<void> {
+    const info = this.catalog.require(checkCollectionName(coll));
+    const deleted = await this.remove(info.name, { filter: { _id: id }, multi: false }, txn, deadlineMs);
+    if (deleted === 0) throw docNotFound(coll, id);
+  }
+
+  // ---- paths ------------------------------------------------------------------------
+
+  /** Runs a write the right way for the collection and the request (see the header). */
+  private async write<T>(info: CollectionInfo, txn: string | null, inTxn: (txn: string) => Promise<T>, plain: () => Promise<T>): Promise<T> {
+    if (txn !== null) return inTxn(txn);
+    if (hasUniqueIndex(info)) return this.ownTxn(inTxn);
+    const release = this.catalog.enterWrite(info);
+    try {
+      return await plain();
+    } finally {
+      release();
+    }
+  }
+
+  /** A short transaction of the router's own, committed at once; a conflict runs the work again. */
+  private async ownTxn<T>(work: (txn: string) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const { id } = this.o.txns.begin('snapshot', OWN_TXN_TIMEOUT_MS);
+      try {
+        const result = await work(id);
+        await this.o.txns.commit(id);
+        return result;
+      } catch (error) {
+        await this.o.txns.rollback(id).catch(() => undefined);
+        const retry = error instanceof MantisError && (error.code === 'TXN_CONFLICT' || error.code === 'TXN_ABORTED') && attempt < OWN_TXN_ATTEMPTS_MAX;
+        if (!retry) throw error;
+        await sleep(Math.floor(Math.random() * 2 ** attempt));
+      }
+    }
+  }
+
+  /** The document an upsert creates, checked and inserted on the plain path. */
+  private async insertUpserted(info: CollectionInfo, doc: Doc, deadlineMs: number): Promise<void> {
+    const [ready] = prepareDocs([doc], this.validators.of(info));
+    await this.plain.insert(info, [ready], deadlineMs);
+  }
+
+  /** An upsert whose insert met a duplicate _id (a racing upsert won) looks again: now it matches. */
+  private async upsertRetried<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!(error instanceof MantisError && error.code === 'DUPLICATE_KEY' && attempt < UPSERT_ATTEMPTS_MAX)) throw error;
+      }
+    }
+  }
+
+  private async summary(info: CollectionInfo, deadlineMs: number): Promise<CollectionSummary> {
+    const stats = await this.plain.stats(info, deadlineMs);
+    return { info, count: stats.count, bytes: stats.bytes, indexes: stats.indexes };
+  }
+}
+
+function docNotFound(coll: string, id: DocValue): MantisError {
+  return new MantisError('DOC_NOT_FOUND', `no document with _id ${stringifyEjson(id)} in collection "${coll}"`);
+}
