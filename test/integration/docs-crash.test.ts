@@ -1,11 +1,14 @@
 // kill -9 during concurrent inserts and updates into a collection with
-// secondary indexes (--fsync always, 2 shards). After the restart every
-// acknowledged document is there with its content, an unacknowledged one is
-// there whole or not at all, an acknowledged update holds (or a later one
-// that was in flight), and every index agrees with a collection scan: the same
-// documents through IXSCAN as through a filter the planner cannot serve from
-// an index, and exactly one index key examined per document returned (no
-// entry lost, none left stale).
+// secondary indexes (--fsync always, 2 shards), and during inserts into one
+// with a unique index. After the restart every acknowledged document is there
+// with its content, an unacknowledged one is there whole or not at all, an
+// acknowledged update holds (or a later one that was in flight), and every
+// index agrees with a collection scan: the same documents through IXSCAN as
+// through a filter the planner cannot serve from an index, one entry per
+// document, and one key examined per document an equality returns (no entry
+// lost, none left stale). With a unique index, a value is taken exactly when
+// a document holding it survived: no orphan global entry blocks a value, and
+// none is missing.
 
 import { Agent } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +20,8 @@ const SHARDS = 2;
 const WORKERS = 32;
 const KILL_AFTER_DOCS = 1500;
 const SEEDED = 400;
+/** Unique-index inserts go through two-phase commit: fewer before the kill. */
+const KILL_AFTER_UNIQUE = 300;
 
 type Written = {
   /** Every insert sent: id → document. */
@@ -168,6 +173,48 @@ describe('kill -9 during inserts into an indexed collection', () => {
     expect(covered).toBe(total);
     for (const k of [0, 7, 500, 999]) await expectIndexAgrees(r, { k }, { $expr: { $eq: ['$k', k] } }, 'k_1', true);
     for (const g of ['a', 'e']) await expectIndexAgrees(r, { g }, { $expr: { $eq: ['$g', g] } }, 'g_k', true);
+    expect(await restarted.stop()).toBe(0);
+  });
+});
+
+describe('kill -9 during inserts into a collection with a unique index', () => {
+  it('keeps every acknowledged document; a value is taken exactly when its document exists', async () => {
+    const server = await startServer({ shards: SHARDS, fsync: 'always' });
+    const c = new DocsClient(server.url, collName('crashu'));
+    await c.insert([{ _id: 'seed', email: 'seed@x' }]);
+    await expectOk(await c.createIndex({ name: 'email_u', keys: { email: 1 }, unique: true }));
+
+    const sent = new Map<string, string>();
+    const acked = new Set<string>();
+    let killed: Promise<void> | null = null;
+    await Promise.all(
+      Array.from({ length: WORKERS }, async (_, w) => {
+        for (let n = 0; ; n++) {
+          const id = `u${w}-${n}`;
+          sent.set(id, `${id}@x`);
+          if ((await tryPost(c, 'insert', { documents: [{ _id: id, email: `${id}@x` }] })) !== 200) return;
+          acked.add(id);
+          if (acked.size >= KILL_AFTER_UNIQUE && killed === null) killed = server.kill9();
+        }
+      }),
+    );
+    expect(killed, 'the server was never killed').not.toBeNull();
+    await killed;
+
+    const restarted = await startServer({ dataDir: server.dataDir, fsync: 'always' });
+    const r = new DocsClient(restarted.url, c.coll);
+    const found = await fetchByIds(r, [...sent.keys()]);
+    const problems: string[] = [];
+    for (const id of acked) if (!found.has(id)) problems.push(`${id}: acknowledged but missing`);
+    // Each value: taken (409) when its document is there, free (200) when it is not — no orphan entry.
+    await Promise.all(
+      [...sent].map(async ([id, email]) => {
+        const status = await tryPost(r, 'insert', { documents: [{ _id: `probe-${id}`, email }] });
+        const want = found.has(id) ? 409 : 200;
+        if (status !== want) problems.push(`${email}: insert answered ${status}, document ${found.has(id) ? 'present' : 'absent'}`);
+      }),
+    );
+    expect(problems.slice(0, 20), `${problems.length} problems after restart`).toEqual([]);
     expect(await restarted.stop()).toBe(0);
   });
 });
