@@ -109,7 +109,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());
     const txnKv = createTxnKvHandlers(manager, config.maxValueBytes, log);
     const txnRoutes = createTxnRouteHandlers(manager, config.maxValueBytes, log);
-    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: createDocHandlers(documents, log) });
+    const docHandlers = createDocHandlers(documents, log);
+    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: docHandlers });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -118,6 +119,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       kv,
       txnKv,
       txnRoutes,
+      docs: docHandlers,
       app,
       metrics: metrics.http,
       log,

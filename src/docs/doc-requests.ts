@@ -4,6 +4,7 @@
 // INVALID_PARAMETER naming it; operators inside filters and updates are
 // checked later by their compilers (400 BAD_QUERY naming the operator).
 
+import { isUtf8 } from 'node:buffer';
 import { ObjectId } from 'bson';
 import { MantisError } from '../../shared/errors.js';
 import { isDoc } from '../../shared/docs/bson-types.js';
@@ -54,8 +55,6 @@ export type IndexRequest = {
 export type CollectionOptions = { readonly validator: Doc | null };
 export type IdType = 'number' | 'string' | 'oid';
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * A request body as a document. The Content-Type may be application/json, none, or text/plain
  * (what fetch sends for a string body); anything else is 415.
@@ -65,12 +64,9 @@ export function bodyDoc(contentType: string | undefined, body: Uint8Array): Doc 
   if (type !== 'application/json' && type !== '' && type !== 'text/plain') {
     throw new MantisError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json (relaxed Extended JSON)');
   }
-  let text: string;
-  try {
-    text = strictUtf8.decode(body);
-  } catch {
-    throw new MantisError('INVALID_JSON', 'the body is not valid UTF-8');
-  }
+  // isUtf8 (simdutf) then a plain decode: faster than a fatal TextDecoder on megabyte inserts.
+  if (!isUtf8(body)) throw new MantisError('INVALID_JSON', 'the body is not valid UTF-8');
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   if (text.trim() === '') throw new MantisError('INVALID_JSON', 'the body is empty; send a JSON object');
   let value: DocValue;
   try {

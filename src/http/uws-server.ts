@@ -1,9 +1,10 @@
 // The listener: uWebSockets.js (native build verified at start). Every
 // request is read here — headers at once, the body with its size limit
 // enforced while it streams, so an oversized value is refused with 413
-// before it is buffered. The hot KV routes are then served natively through
-// the shared handlers (the fast path); everything else, or everything when the
-// fast path is off, goes through the Hono app.
+// before it is buffered. The hot KV routes, the transaction routes and the
+// document routes are then served natively through the shared handlers (the
+// fast path); everything else, or everything when the fast path is off, goes
+// through the Hono app.
 
 import uWS from 'uWebSockets.js';
 import type { Hono } from 'hono';
@@ -15,6 +16,7 @@ import type { Bindings } from './hono-app.js';
 import type { DeadlineHeader } from '../kv/index.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { TXN_HEADER, type TxnKvHandlers, type TxnRouteHandlers } from './txn-routes.js';
+import type { DocHandlers } from './doc-routes.js';
 import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
 
@@ -28,6 +30,8 @@ export type ListenerOptions = {
   readonly txnKv: TxnKvHandlers;
   /** POST /api/v1/txn, /execute, /:id/commit, /:id/rollback. */
   readonly txnRoutes: TxnRouteHandlers;
+  /** Every /api/v1/docs route (served natively when given and the fast path is on). */
+  readonly docs?: DocHandlers;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's env generic is invariant
   readonly app: Hono<any>;
   readonly metrics: HttpMetrics;
@@ -59,6 +63,7 @@ type Exchange = {
 
 const DEADLINE_HEADER = 'mantis-deadline-ms';
 const BODY_METHODS = new Set(['put', 'post', 'patch']);
+const EMPTY = new Uint8Array(0);
 /** Methods a route may answer; others (TRACE, CONNECT, …) get 405 before any parsing. */
 const KNOWN_METHODS = new Set(['get', 'head', 'put', 'post', 'patch', 'delete', 'options']);
 
@@ -109,8 +114,9 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const x: Exchange = { res, method, route, started: performance.now(), aborted: false, finished: false };
     state.inFlight++;
     const kvRoute = route === '/api/v1/kv/:key' || route === '/api/v1/kv' || route === '/api/v1/kv/batch';
+    const docsRoute = route.startsWith('/api/v1/docs');
     // Inside a transaction: never the cache (reads are at the transaction's snapshot).
-    const txn = kvRoute ? req.getHeader(TXN_HEADER) : '';
+    const txn = kvRoute || docsRoute ? req.getHeader(TXN_HEADER) : '';
     // GET only: uWS counts endWithoutBody (HEAD) as no answer unless an abort handler is attached.
     const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get' && txn === '';
     if (cacheable) {
@@ -136,12 +142,15 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const declared = req.getHeader('content-length');
     // A DELETE may carry a body (DELETE /api/v1/cache/dependencies takes JSON); read it when declared.
     const hasBody = BODY_METHODS.has(method) || (method === 'delete' && ((declared !== '' && declared !== '0') || req.getHeader('transfer-encoding') !== ''));
-    const headers = options.fastPath && isFastRoute(route, method) ? null : collectHeaders(req);
+    const docsFast = docsRoute && options.fastPath && options.docs !== undefined;
+    const headers = docsFast || (options.fastPath && isFastRoute(route, method)) ? null : collectHeaders(req);
     // The budget counts from arrival, so time spent reading the body is spent from it.
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
 
     const dispatch = (body: Uint8Array | null): void => {
-      const served = headers === null
+      const served = docsFast
+        ? (options.docs as DocHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
+        : headers === null
         ? txn === ''
           ? serveFast(options, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
           : serveTxn(options.txnKv, txn, x, { path, query, contentType, deadline, cacheTried: false }, body)
