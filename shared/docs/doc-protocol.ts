@@ -158,7 +158,8 @@ export type DocAnswer =
       readonly count: number;
       readonly bytes: number;
       /** Per index: entries on this shard and whether its background build is done here. */
-      readonly indexes: { readonly name: string; readonly entries: number; readonly built: boolean }[];
+      /** error: why the index's background build cannot finish on this shard (a document it cannot hold). */
+      readonly indexes: { readonly name: string; readonly entries: number; readonly built: boolean; readonly error?: string }[];
     };
 
 export function encodeDocCommand(command: DocCommand): Uint8Array {

@@ -112,7 +112,10 @@ export class IndexBuilds {
       const info = this.d.catalog.get(coll);
       if (info === undefined || !info.indexes.some((i) => i.id === def.id)) throw indexGone(coll, def);
       const stats = await this.d.plain.stats(info, 0);
-      if (stats.indexes.get(def.name)?.built === true) return;
+      const built = stats.indexes.get(def.name);
+      if (built?.built === true) return;
+      // A shard met a document the index cannot hold: the build fails (the caller drops the index).
+      if (built?.error !== undefined) throw new MantisError('BAD_QUERY', `index "${def.name}" cannot be built: ${built.error}`);
       await sleep(waitMs);
       waitMs = Math.min(waitMs * 2, POLL_MS_MAX);
     }

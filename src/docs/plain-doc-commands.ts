@@ -109,9 +109,9 @@ export class PlainDocCommands {
   }
 
   /** Documents, bytes and index entries summed over the shards; an index is built when every shard built it. */
-  async stats(info: CollectionInfo, deadlineMs: number): Promise<{ count: number; bytes: number; indexes: Map<string, { entries: number; built: boolean }> }> {
+  async stats(info: CollectionInfo, deadlineMs: number): Promise<{ count: number; bytes: number; indexes: Map<string, { entries: number; built: boolean; error?: string }> }> {
     const answers = await Promise.all(this.pool.shards.map((shard) => callExpect(shard, { op: 'coll-stats', coll: info.name }, false, deadlineMs, 'coll-stats')));
-    const indexes = new Map<string, { entries: number; built: boolean }>();
+    const indexes = new Map<string, { entries: number; built: boolean; error?: string }>();
     let count = 0;
     let bytes = 0;
     for (const a of answers) {
@@ -119,7 +119,8 @@ export class PlainDocCommands {
       bytes += a.bytes;
       for (const i of a.indexes) {
         const known = indexes.get(i.name) ?? { entries: 0, built: true };
-        indexes.set(i.name, { entries: known.entries + i.entries, built: known.built && i.built });
+        const error = known.error ?? i.error;
+        indexes.set(i.name, { entries: known.entries + i.entries, built: known.built && i.built, ...(error === undefined ? {} : { error }) });
       }
     }
     return { count, bytes, indexes };

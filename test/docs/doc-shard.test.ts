@@ -220,6 +220,23 @@ describe('the shard document engine', () => {
     expect(ids(hit.docs)).toEqual([4321]);
   });
 
+  it('fails a backfill that meets a document the index cannot hold, says why, and TTL expiry goes on', () => {
+    const s = newShard();
+    s.run({ op: 'catalog-put', info: info('c', [index(1, 'exp', [['at', 1]], { ttlSeconds: 0 })]) });
+    s.run({ op: 'insert', coll: 'c', docs: [{ _id: 1, a: [1, 2], b: [3, 4] }, { _id: 2, at: new Date(Date.now() - 1000) }] });
+    s.run({ op: 'catalog-put', info: info('c', [index(1, 'exp', [['at', 1]], { ttlSeconds: 0 }), index(2, 'ab', [['a', 1], ['b', 1]], { state: 'building' })], 2) });
+    s.docs.background.catalogChanged(Date.now());
+    s.background();
+    const stats = s.run({ op: 'coll-stats', coll: 'c' });
+    if (stats.op !== 'coll-stats') throw new Error('stats');
+    const ab = stats.indexes.find((i) => i.name === 'ab');
+    expect(ab?.built).toBe(false);
+    expect(ab?.error).toMatch(/parallel arrays/);
+    expect(ids(find(s, {}).docs)).toEqual([1]);
+    // The failed build is not retried: a later step has nothing to do.
+    expect(s.docs.background.busy()).toBe(false);
+  });
+
   it('expires documents through a TTL index and reports each as a delete', () => {
     const s = newShard();
     s.run({ op: 'catalog-put', info: info('c', [index(1, 'exp', [['at', 1]], { ttlSeconds: 0 })]) });

@@ -20,6 +20,8 @@ import { DOC_CONTENT_TYPE, docWrites, INDEX_ENTRY_VALUE } from '../../shared/doc
 import { indexWrites, type IndexDef } from '../../shared/docs/index-entries.js';
 import { encodeIndexKey } from '../../shared/docs/key-codec.js';
 import type { DeleteOp, PutOp } from '../../shared/wire.js';
+import { MantisError } from '../../shared/errors.js';
+import type { DocValue } from '../../shared/docs/doc-types.js';
 import type { LsmStore } from '../lsm/index.js';
 import type { ShardOps, Undo } from '../shard/shard-ops.js';
 import { binaryToKey, keyToBinary } from '../store/memtable.js';
@@ -34,6 +36,8 @@ const DROP_KEYS_MAX = 5000;
 const TTL_DOCS_MAX = 1000;
 const STEP_BUDGET_MS = 15;
 const EARLIEST_DATE = new Date(-8.64e15);
+/** Build-state values: [1, position…] in progress, [0] built, [2, message…] failed. */
+const BUILD_FAILED = 2;
 
 type Build = { readonly collName: string; readonly collId: number; readonly index: IndexDef; position: Uint8Array | null };
 type Drop = { readonly marker: Uint8Array; readonly prefixes: Uint8Array[] };
@@ -161,9 +165,17 @@ export class DocBackground {
     let n = 0;
     let last: string | null = null;
     let finished = true;
+    let failure: string | null = null;
+    const from = writes.length;
     this.store.scan(start, build.position !== null, prefixEnd(prefix), nowMs, (key, value) => {
       const doc = decodeDoc(value);
-      for (const k of indexWrites(build.index, build.collId, null, doc).puts) writes.push({ kind: 'put', key: k, contentType: DOC_CONTENT_TYPE, expiresAtMs: 0, value: INDEX_ENTRY_VALUE });
+      try {
+        for (const k of indexWrites(build.index, build.collId, null, doc).puts) writes.push({ kind: 'put', key: k, contentType: DOC_CONTENT_TYPE, expiresAtMs: 0, value: INDEX_ENTRY_VALUE });
+      } catch (error) {
+        if (!(error instanceof MantisError)) throw error;
+        failure = `document ${JSON.stringify(describeId(doc._id))} cannot be indexed: ${error.message}`;
+        return false;
+      }
       last = key;
       if (++n >= BACKFILL_DOCS_MAX || (n % 64 === 0 && Date.now() >= deadline)) {
         finished = false;
@@ -172,6 +184,19 @@ export class DocBackground {
       return true;
     });
     const stateKey = buildStateKey(build.collId, build.index.id);
+    if (failure !== null) {
+      // The build cannot finish: say so in the build state (coll-stats reports it, the router drops
+      // the index and answers the error); nothing of this step is written.
+      writes.length = from;
+      const message = new TextEncoder().encode(failure);
+      const value = new Uint8Array(1 + message.length);
+      value[0] = BUILD_FAILED;
+      value.set(message, 1);
+      writes.push({ kind: 'put', key: stateKey, contentType: DOC_CONTENT_TYPE, expiresAtMs: 0, value });
+      this.builds.shift();
+      this.log('warn', 'index build failed on this shard', { collection: build.collName, index: build.index.name, error: failure });
+      return;
+    }
     if (finished) {
       writes.push({ kind: 'put', key: stateKey, contentType: DOC_CONTENT_TYPE, expiresAtMs: 0, value: new Uint8Array([0]) });
       this.builds.shift();
@@ -234,11 +259,19 @@ export class DocBackground {
     const bytes = sampled === 0 ? 0 : Math.round((sampledBytes / sampled) * count);
     const indexes = state.info.indexes.map((index) => {
       const building = this.builds.some((b) => b.collId === state.info.id && b.index.id === index.id);
-      const built = !building && this.store.get(buildStateKey(state.info.id, index.id), nowMs)?.value[0] !== 1;
-      return { name: index.name, entries: this.store.count(keyToBinary(indexPrefix(state.info.id, index.id)), nowMs), built };
+      const stateValue = this.store.get(buildStateKey(state.info.id, index.id), nowMs)?.value;
+      const failed = stateValue !== undefined && stateValue[0] === BUILD_FAILED;
+      const built = !building && !failed && stateValue?.[0] !== 1;
+      const entries = this.store.count(keyToBinary(indexPrefix(state.info.id, index.id)), nowMs);
+      if (failed) return { name: index.name, entries, built, error: new TextDecoder().decode(stateValue.subarray(1)) };
+      return { name: index.name, entries, built };
     });
     return { op: 'coll-stats', count, bytes, indexes };
   }
+}
+
+function describeId(id: DocValue): unknown {
+  return typeof id === 'bigint' ? id.toString() : id;
 }
 
 function indexDropMarker(collId: number, indexId: number): Uint8Array {
