@@ -217,7 +217,10 @@ describe('report', () => {
     expect(line('  lookup p99')).toMatch(/4\.00 ms \| +6\.00 ms/);
     expect(line('$match + $group')).toMatch(/1000 ms \| +850 ms \| +1\.18×/);
     expect(line('filter evaluation')).toMatch(/50 ns \| +210 ns \| 4\.20× faster/);
-    expect(line('memory per 1M docs')).toMatch(/300 MiB \| +1\.33 GiB/);
+    expect(line('memory for 1.00M docs')).toMatch(/300 MiB \| +1\.33 GiB \| +0\.22×/);
+    expect(line('  per 1M docs ')).toMatch(/300 MiB \| +1\.33 GiB/);
+    const small = results({ memory: { ...r.memory, docs: 20_000 } });
+    expect(mainTable(small, checkTargets(small))).toContain('per 1M docs (scaled from 20.0k)');
     expect(rssPerMillion(r.memory)).toBe(300 * 2 ** 20);
   });
 
