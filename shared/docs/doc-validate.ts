@@ -264,6 +264,8 @@ function valueBound(value: DocValue, depth: number, path: string): number {
         for (const name in value) bytes += fieldBound(name) + valueBound(value[name], depth + 1, path);
         return bytes;
       }
+      // An invalid Date (a conversion past the range of dates) has no BSON form and no JSON one.
+      if (value instanceof Date && Number.isNaN(value.getTime())) throw new MantisError('DOC_VALIDATION', `field "${path}" holds an invalid date (outside ±8.64e15 ms)`);
       // ObjectId, Date, Decimal128: small; Binary and regex: their own size.
       if ('buffer' in value && value.buffer instanceof Uint8Array) return value.buffer.length + 8;
       if ('pattern' in value && typeof value.pattern === 'string') return 3 * (value.pattern.length + String(value.options).length) + 8;
