@@ -5,6 +5,8 @@
 //   - a write to a collection with a unique index: the same, in a short
 //     transaction of the router's own, committed at once and retried on a
 //     conflict, so the global unique entries stay exact (unique-entries.ts);
+//     inserts there are one-shot transactions with "does not exist yet"
+//     conditions, all reads at once (unique-insert.ts);
 //   - anything else: commands to the shards that own the documents
 //     (plain-doc-commands.ts).
 // Change events reach the hub from the shards' write answers, from
@@ -31,6 +33,7 @@ import { IndexBuilds } from './index-builds.js';
 import { PlainDocCommands, type ShardExplain } from './plain-doc-commands.js';
 import { TxnDocCommands } from './txn-doc-commands.js';
 import { hasUniqueIndex } from './unique-entries.js';
+import { UniqueInserts } from './unique-insert.js';
 
 /** The router's own transactions (unique indexes): isolation, idle timeout, attempts on a conflict. */
 const OWN_TXN_TIMEOUT_MS = 30_000;
@@ -58,6 +61,7 @@ export class DocService {
   private readonly plain: PlainDocCommands;
   private readonly inTxn: TxnDocCommands;
   private readonly builds: IndexBuilds;
+  private readonly uniqueInserts: UniqueInserts;
   private readonly pipelines: PipelineSettings;
 
   constructor(private readonly o: DocServiceOptions) {
@@ -65,6 +69,7 @@ export class DocService {
     this.plain = new PlainDocCommands(o.pool, this.hub);
     this.inTxn = new TxnDocCommands(o.txns, this.validators);
     this.builds = new IndexBuilds({ pool: o.pool, catalog: this.catalog, plain: this.plain, txns: o.txns, ops: this.inTxn.ops, ownTxn: (work) => this.ownTxn(work), log: o.log });
+    this.uniqueInserts = new UniqueInserts(o.pool, o.txns, (changes) => this.hub.publish(changes));
     this.pipelines = { memoryLimitBytes: AGGREGATE_MEMORY_BYTES, tmpDir: join(o.dataDir, 'tmp', 'aggregate') };
     o.txns.onCommittedChanges = (changes) => this.hub.publish(changes);
   }
@@ -161,7 +166,8 @@ export class DocService {
   async insert(coll: string, raw: readonly Doc[], txn: string | null, deadlineMs: number): Promise<DocValue[]> {
     const info = await this.catalog.ensure(checkCollectionName(coll));
     const docs = prepareDocs(raw, this.validators.of(info));
-    await this.write(info, txn, (t) => this.inTxn.insert(t, info, docs, deadlineMs), () => this.plain.insert(info, docs, deadlineMs));
+    if (txn === null && hasUniqueIndex(info)) await this.uniqueInserts.insert(info, docs, deadlineMs);
+    else await this.write(info, txn, (t) => this.inTxn.insert(t, info, docs, deadlineMs), () => this.plain.insert(info, docs, deadlineMs));
     return docs.map((d) => d._id);
   }
 
@@ -221,7 +227,7 @@ export class DocService {
 
   /** Runs a write the right way for the collection and the request (see the header). */
   private async write<T>(info: CollectionInfo, txn: string | null, inTxn: (txn: string) => Promise<T>, plain: () => Promise<T>): Promise<T> {
-    if (txn !== null) return inTxn(txn);
+    if (txn !== null) return this.named(txn, inTxn);
     if (hasUniqueIndex(info)) return this.ownTxn(inTxn);
     const release = this.catalog.enterWrite(info);
     try {
@@ -236,7 +242,7 @@ export class DocService {
     for (let attempt = 1; ; attempt++) {
       const { id } = this.o.txns.begin('snapshot', OWN_TXN_TIMEOUT_MS);
       try {
-        const result = await work(id);
+        const result = await this.named(id, work);
         await this.o.txns.commit(id);
         return result;
       } catch (error) {
@@ -245,6 +251,15 @@ export class DocService {
         if (!retry) throw error;
         await sleep(Math.floor(Math.random() * 2 ** attempt));
       }
+    }
+  }
+
+  /** Runs work in a transaction; a conflict on one of its internal keys is reported by name. */
+  private async named<T>(txn: string, work: (txn: string) => Promise<T>): Promise<T> {
+    try {
+      return await work(txn);
+    } catch (error) {
+      throw this.o.txns.readable(txn, error);
     }
   }
 

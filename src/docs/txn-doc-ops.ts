@@ -17,7 +17,8 @@ import { docKey, docPrefix } from '../../shared/docs/doc-keys.js';
 import type { CollectionInfo, DocChange } from '../../shared/docs/doc-protocol.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { DOC_CONTENT_TYPE, docWrites } from '../../shared/docs/doc-writes.js';
-import type { DocTxnManager } from './doc-txn-manager.js';
+import type { DocTxnManager, KeyName } from './doc-txn-manager.js';
+import { stringifyEjson } from '../../shared/docs/ejson.js';
 import { binaryKey, duplicateId, duplicateKey, ownerBytes, ownerOf, stillHolds, uniqueEntriesOf, type UniqueEntry } from './unique-entries.js';
 
 /** Most documents a scan inside a transaction reads (a find without an _id condition reads the collection). */
@@ -43,6 +44,7 @@ export class TxnDocOps {
     const key = docKey(info.id, id);
     const planned = plan?.written.get(binaryKey(key));
     if (planned !== undefined) return planned;
+    this.txns.nameKey(txn, key, docName(info, id));
     const read = await this.txns.get(txn, key, deadlineMs);
     return read === null ? null : decodeDoc(read.entry.value);
   }
@@ -83,11 +85,18 @@ export class TxnDocOps {
       if (!before.has(bin)) await this.claim(txn, info, id, bin, entry, plan, deadlineMs);
     }
     for (const [bin, entry] of before) {
-      if (!after.has(bin)) await this.release(txn, id, bin, entry, plan, deadlineMs);
+      if (!after.has(bin)) await this.release(txn, info, id, bin, entry, plan, deadlineMs);
     }
     const writes = docWrites(info, oldDoc, newDoc);
-    for (const put of writes.puts) plan.puts.push({ key: put.key, value: Uint8Array.from(put.value) });
-    plan.deletes.push(...writes.deletes);
+    const name = docName(info, id);
+    for (const put of writes.puts) {
+      plan.puts.push({ key: put.key, value: Uint8Array.from(put.value) });
+      this.txns.nameKey(txn, put.key, name);
+    }
+    for (const key of writes.deletes) {
+      plan.deletes.push(key);
+      this.txns.nameKey(txn, key, name);
+    }
     plan.written.set(binaryKey(docKey(info.id, id)), newDoc);
   }
 
@@ -100,6 +109,7 @@ export class TxnDocOps {
   }
 
   private async claim(txn: string, info: CollectionInfo, id: DocValue, bin: string, entry: UniqueEntry, plan: WritePlan, deadlineMs: number): Promise<void> {
+    this.txns.nameKey(txn, entry.key, { ...uniqueName(info, entry), owner: ownerBytes(id) });
     const claimedBy = plan.claimed.get(bin);
     if (claimedBy !== undefined && !valuesEqual(claimedBy, id)) throw duplicateKey(info.name, entry);
     if (claimedBy === undefined && !plan.released.has(bin)) {
@@ -115,7 +125,8 @@ export class TxnDocOps {
     plan.puts.push({ key: entry.key, value: ownerBytes(id) });
   }
 
-  private async release(txn: string, id: DocValue, bin: string, entry: UniqueEntry, plan: WritePlan, deadlineMs: number): Promise<void> {
+  private async release(txn: string, info: CollectionInfo, id: DocValue, bin: string, entry: UniqueEntry, plan: WritePlan, deadlineMs: number): Promise<void> {
+    this.txns.nameKey(txn, entry.key, uniqueName(info, entry));
     const claimedBy = plan.claimed.get(bin);
     if (claimedBy !== undefined) {
       if (!valuesEqual(claimedBy, id)) return; // another document of this operation took it over
@@ -129,4 +140,15 @@ export class TxnDocOps {
     plan.released.add(bin);
     plan.deletes.push(entry.key);
   }
+}
+
+/** How conflicts name a document's keys (the document and its local index entries). */
+export function docName(info: CollectionInfo, id: DocValue): KeyName {
+  return { text: `document ${stringifyEjson(id)} of collection "${info.name}"`, duplicate: null };
+}
+
+/** How conflicts name a global unique entry: another writer of the value won (DUPLICATE_KEY). */
+export function uniqueName(info: CollectionInfo, entry: UniqueEntry): KeyName {
+  const values = entry.index.keys.map(([path], i) => `${path}: ${stringifyEjson(entry.values[i] ?? null)}`).join(', ');
+  return { text: `the value { ${values} } of unique index "${entry.index.name}" of collection "${info.name}"`, duplicate: duplicateKey(info.name, entry) };
 }
