@@ -203,7 +203,10 @@ export class DocService {
   async replaceById(coll: string, id: DocValue, replacement: Doc, upsert: boolean, txn: string | null, deadlineMs: number): Promise<UpdateOutcome> {
     checkReplacementId(id, replacement);
     const info = upsert ? await this.catalog.ensure(checkCollectionName(coll)) : this.catalog.require(checkCollectionName(coll));
-    const outcome = await this.write(info, txn, (t) => this.inTxn.replace(t, info, id, replacement, upsert, deadlineMs), () => this.plain.replace(info, id, replacement, upsert, deadlineMs));
+    // _id first, as in every stored document (the shard keeps the replacement's field order).
+    const { _id: _given, ...fields } = replacement;
+    const ordered: Doc = { _id: id, ...fields };
+    const outcome = await this.write(info, txn, (t) => this.inTxn.replace(t, info, id, ordered, upsert, deadlineMs), () => this.plain.replace(info, id, ordered, upsert, deadlineMs));
     if (outcome.matched === 0 && outcome.upsertedId === null) throw docNotFound(coll, id);
     return outcome;
   }

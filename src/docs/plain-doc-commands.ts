@@ -229,8 +229,10 @@ export class PlainDocCommands {
     returnDoc: 'before' | 'after' | null,
     deadlineMs: number,
   ): Promise<{ modified: boolean; doc: Doc | null } | null> {
+    const pinned = onlyId(filter);
     for (let attempt = 0; attempt < CANDIDATE_ATTEMPTS_MAX; attempt++) {
-      const id = await this.candidate(info, filter, sort, deadlineMs);
+      // One pinned _id needs no candidate search: the shard checks the filter on that document.
+      const id = pinned !== undefined ? pinned : await this.candidate(info, filter, sort, deadlineMs);
       if (id === null) return null;
       const shard = this.shardOfId(info, id);
       const command: DocCommand = mutation.replacement
@@ -239,21 +241,30 @@ export class PlainDocCommands {
       const a = await callExpect(shard, command, true, deadlineMs, 'updated');
       this.hub.publish(a.changes);
       if (a.matched > 0) return { modified: a.modified > 0, doc: a.doc };
+      if (pinned !== undefined) return null;
     }
     throw busyCandidate();
   }
 
   private async deleteOne(info: CollectionInfo, filter: Doc, sort: Doc | null, returnDoc: boolean, deadlineMs: number): Promise<Doc | null> {
+    const pinned = onlyId(filter);
     for (let attempt = 0; attempt < CANDIDATE_ATTEMPTS_MAX; attempt++) {
-      const id = await this.candidate(info, filter, sort, deadlineMs);
+      const id = pinned !== undefined ? pinned : await this.candidate(info, filter, sort, deadlineMs);
       if (id === null) return null;
       const command: DocCommand = { op: 'delete', coll: info.name, filter, multi: false, ids: [id], returnDoc, resume: null, budget_ms: SLICE_BUDGET_MS };
       const a = await callExpect(this.shardOfId(info, id), command, true, deadlineMs, 'deleted');
       this.hub.publish(a.changes);
       if (a.deleted > 0) return a.doc ?? { _id: id };
+      if (pinned !== undefined) return null;
     }
     throw busyCandidate();
   }
+}
+
+/** The one _id a filter pins (undefined: none or several). */
+function onlyId(filter: Doc): DocValue | undefined {
+  const ids = idsOfFilter(filter);
+  return ids !== null && ids.length === 1 ? ids[0] : undefined;
 }
 
 function busyCandidate(): MantisError {
