@@ -18,9 +18,10 @@ type Pending = { readonly changes: DocChange[]; readonly sinceMs: number };
 
 /**
  * What an internal key stands for: text for messages; for a global unique entry the transaction
- * takes, its owner and the error a lost race on it means.
+ * takes, the error a lost race on it means, the owner it writes and what it saw there (a stale
+ * entry it takes over, or null).
  */
-export type KeyName = { readonly text: string; readonly duplicate: MantisError | null; readonly owner?: Uint8Array };
+export type KeyName = { readonly text: string; readonly duplicate: MantisError | null; readonly owner?: Uint8Array; readonly seen?: Uint8Array | null };
 
 /** The form the TxnManager's conflict errors show a key in (details.key). */
 export const printableKey = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8');
@@ -90,7 +91,9 @@ export class DocTxnManager extends TxnManager {
     const claims = this.keyNames.get(id)?.claims;
     if (!(error instanceof MantisError) || error.code !== 'TXN_CONFLICT' || claims === undefined || claims.size === 0) return null;
     const held = await Promise.all([...claims.values()].map(({ key }) => this.plainGet(key).catch(() => null)));
-    const lost = [...claims.values()].find(({ name }, i) => held[i] !== null && Buffer.compare(held[i] as Uint8Array, name.owner as Uint8Array) !== 0);
+    const differs = (a: Uint8Array, b: Uint8Array | null | undefined): boolean => b === null || b === undefined || Buffer.compare(a, b) !== 0;
+    // Lost: someone else's entry is there now (neither ours nor the stale one this transaction saw).
+    const lost = [...claims.values()].find(({ name }, i) => held[i] !== null && differs(held[i] as Uint8Array, name.owner) && differs(held[i] as Uint8Array, name.seen));
     return lost?.name.duplicate ?? null;
   }
 

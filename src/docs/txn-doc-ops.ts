@@ -109,21 +109,25 @@ export class TxnDocOps {
   }
 
   private async claim(txn: string, info: CollectionInfo, id: DocValue, bin: string, entry: UniqueEntry, plan: WritePlan, deadlineMs: number): Promise<void> {
-    this.txns.nameKey(txn, entry.key, { ...uniqueName(info, entry), owner: ownerBytes(id) });
     const claimedBy = plan.claimed.get(bin);
     if (claimedBy !== undefined && !valuesEqual(claimedBy, id)) throw duplicateKey(info.name, entry);
+    let seen: Uint8Array | null = null;
     if (claimedBy === undefined && !plan.released.has(bin)) {
+      this.txns.nameKey(txn, entry.key, uniqueName(info, entry));
       const read = await this.txns.get(txn, entry.key, deadlineMs);
       if (read !== null) {
+        seen = read.entry.value;
         const owner = ownerOf(read.entry.value);
         // Stale when its owner (as this transaction sees it) no longer holds the value.
         if (!valuesEqual(owner, id) && stillHolds(info, entry, await this.readDoc(txn, info, owner, deadlineMs, plan))) throw duplicateKey(info.name, entry);
       }
     }
+    this.txns.nameKey(txn, entry.key, { ...uniqueName(info, entry), owner: ownerBytes(id), seen });
     plan.claimed.set(bin, id);
     plan.released.delete(bin);
     plan.puts.push({ key: entry.key, value: ownerBytes(id) });
   }
+
 
   private async release(txn: string, info: CollectionInfo, id: DocValue, bin: string, entry: UniqueEntry, plan: WritePlan, deadlineMs: number): Promise<void> {
     this.txns.nameKey(txn, entry.key, uniqueName(info, entry));
