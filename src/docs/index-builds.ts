@@ -31,8 +31,12 @@ import type { TxnDocOps } from './txn-doc-ops.js';
 
 const POLL_MS_MIN = 20;
 const POLL_MS_MAX = 500;
-/** Global entries written per transaction while building a unique index. */
-const UNIQUE_BATCH_ENTRIES = 500;
+/**
+ * Global entries written per transaction while building a unique index, and transactions at once
+ * (one transaction's reads go one after another; several run side by side).
+ */
+const UNIQUE_BATCH_ENTRIES = 100;
+const UNIQUE_BATCHES_PARALLEL = 8;
 
 export type OwnTxn = <T>(work: (txn: string) => Promise<T>) => Promise<T>;
 
@@ -134,7 +138,11 @@ export class IndexBuilds {
         resume = answer.resume;
         const batch: { entry: UniqueEntry; doc: Doc }[] = [];
         for (const doc of answer.docs) for (const entry of uniqueEntriesOf(only, doc).values()) batch.push({ entry, doc });
-        for (let at = 0; at < batch.length; at += UNIQUE_BATCH_ENTRIES) await this.writeEntries(only, batch.slice(at, at + UNIQUE_BATCH_ENTRIES));
+        const step = UNIQUE_BATCH_ENTRIES * UNIQUE_BATCHES_PARALLEL;
+        for (let at = 0; at < batch.length; at += step) {
+          const parts = Array.from({ length: UNIQUE_BATCHES_PARALLEL }, (_, i) => batch.slice(at + i * UNIQUE_BATCH_ENTRIES, at + (i + 1) * UNIQUE_BATCH_ENTRIES));
+          await Promise.all(parts.map((part) => this.writeEntries(only, part)));
+        }
       } while (resume !== null);
     }
   }
