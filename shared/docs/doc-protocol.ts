@@ -77,7 +77,17 @@ export type DocCommand =
    * All-or-nothing on this shard: a duplicate _id (or a document the validator refuses) refuses
    * every document of the command. Documents carry their _id already.
    */
-  | { readonly op: 'insert'; readonly coll: string; readonly docs: readonly Doc[] }
+  | {
+      readonly op: 'insert';
+      readonly coll: string;
+      readonly docs: readonly Doc[];
+      /**
+       * Instead of `docs` (then empty): each document's stored form (encodeDoc) and its _id. The
+       * shard stores the bytes as they are and decodes them only to build index entries.
+       */
+      readonly encoded?: readonly Uint8Array[];
+      readonly ids?: readonly DocValue[];
+    }
   | FindCommand
   /**
    * Applies `update` to matching documents, each atomically (a slice is one shard turn). `ids`

@@ -12,6 +12,7 @@ import { MantisError } from '../../shared/errors.js';
 import type { CollectionInfo, DocChange, DocCommand, ExecStats, FindCommand } from '../../shared/docs/doc-protocol.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { docKey } from '../../shared/docs/doc-keys.js';
+import { encodeDoc } from '../../shared/docs/doc-codec.js';
 import { compilePipeline, type LookupFn } from '../../shared/docs/pipeline.js';
 import { compileProjection } from '../../shared/docs/projection.js';
 import type { ShardClient, ShardPool } from '../router/index.js';
@@ -144,7 +145,9 @@ export class PlainDocCommands {
     const watched = this.hub.watches(info.name);
     const results = await Promise.allSettled(
       [...groups].map(async ([shard, group]) => {
-        await callExpect(shard, { op: 'insert', coll: info.name, docs: group }, true, deadlineMs, 'inserted');
+        // Documents travel in their stored form: the shard keeps the bytes and decodes them only to index them.
+        const command: DocCommand = { op: 'insert', coll: info.name, docs: [], ids: group.map((doc) => doc._id), encoded: group.map((doc) => encodeDoc(doc)) };
+        await callExpect(shard, command, true, deadlineMs, 'inserted');
         // The shard's insert events carry no document: the router has it.
         if (watched) this.hub.publish(group.map((doc): DocChange => ({ op: 'insert', coll: info.name, id: doc._id, doc })));
       }),

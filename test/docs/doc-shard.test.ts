@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ObjectId } from 'bson';
-import { decodeValue } from '../../shared/docs/doc-codec.js';
+import { decodeValue, encodeDoc } from '../../shared/docs/doc-codec.js';
 import { indexPrefix } from '../../shared/docs/doc-keys.js';
 import { decodeDocAnswer, encodeDocCommand, type CollectionInfo, type DocAnswer, type DocChange, type DocCommand } from '../../shared/docs/doc-protocol.js';
 import type { Doc } from '../../shared/docs/doc-types.js';
@@ -141,6 +141,19 @@ describe('the shard document engine', () => {
     const byId = find(s, { _id: 3 });
     expect(byId.stats.plan).toBe('IDHACK');
     expect(byId.docs).toEqual([people(10)[3]]);
+  });
+
+  it('inserts documents sent in their stored form, indexing them when the collection has indexes', () => {
+    const s = newShard();
+    s.run({ op: 'catalog-put', info: info('c', [index(1, 'age_1', [['age', 1]])]) });
+    const docs = people(20);
+    const sent = { op: 'insert', coll: 'c', docs: [], ids: docs.map((d) => d._id), encoded: docs.map((d) => encodeDoc(d)) } as const;
+    expect(s.run(sent)).toMatchObject({ op: 'inserted', count: 20 });
+    expect(() => s.run({ ...sent, ids: [5], encoded: [encodeDoc({ _id: 5 })] })).toThrow(MantisError);
+    expect(find(s, {}).docs).toEqual(docs);
+    const viaIndex = find(s, { age: 25 });
+    expect(viaIndex.stats.plan).toBe('IXSCAN');
+    expect(ids(viaIndex.docs)).toEqual([5]);
   });
 
   it('answers the same through an index as by a scan, and keeps entries exact through updates and deletes', () => {

@@ -84,7 +84,7 @@ export class DocShard {
       case 'catalog-drop':
         return this.catalogDrop(c.name, c.id, nowMs, undo);
       case 'insert':
-        return this.insert(c.coll, c.docs, nowMs, undo);
+        return c.encoded !== undefined && c.ids !== undefined ? this.insertEncoded(c.coll, c.ids, c.encoded, nowMs, undo) : this.insert(c.coll, c.docs, nowMs, undo);
       case 'find':
         return read(this.find(c, nowMs));
       case 'update':
@@ -146,6 +146,26 @@ export class DocShard {
     }
     const changes: DocChange[] = docs.map((doc) => ({ op: 'insert', coll, id: doc._id }));
     return this.commit(all, { op: 'inserted', count: docs.length, changes }, nowMs, undo);
+  }
+
+  /** As insert, from stored bytes: documents are decoded only when the collection has indexes to fill. */
+  private insertEncoded(coll: string, ids: readonly DocValue[], encoded: readonly Uint8Array[], nowMs: number, undo: Undo[]) {
+    const state = this.requireColl(coll);
+    if (ids.length !== encoded.length) throw new MantisError('INVALID_PARAMETER', 'insert: ids and encoded documents differ in number');
+    const seen = new Set<string>();
+    const all: DocWrites[] = [];
+    const indexed = state.info.indexes.length > 0;
+    for (let i = 0; i < ids.length; i++) {
+      const key = docKey(state.info.id, ids[i]);
+      const bin = keyToBinary(key);
+      if (seen.has(bin) || this.d.store.get(key, nowMs) !== undefined) {
+        throw new MantisError('DUPLICATE_KEY', `E11000 duplicate key error collection: ${coll} index: _id_ dup key: { _id: ${describe(ids[i])} }`, { index: '_id_', document_index: String(i) });
+      }
+      seen.add(bin);
+      all.push(indexed ? docWrites(state.info, null, decodeDoc(encoded[i]), encoded[i]) : { puts: [{ key, value: encoded[i] }], deletes: [] });
+    }
+    const changes: DocChange[] = ids.map((id) => ({ op: 'insert', coll, id }));
+    return this.commit(all, { op: 'inserted', count: ids.length, changes }, nowMs, undo);
   }
 
   private update(c: Extract<DocCommand, { op: 'update' }>, nowMs: number, undo: Undo[]) {
