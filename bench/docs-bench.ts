@@ -49,7 +49,7 @@ import type { LoadRun } from './lib/docs-load.js';
 import { pgConnect, pgCreateTable, pgSettings, pgSizes, pgVacuum, type PgSizes } from './lib/docs-pg.js';
 import { groupPhase, indexPhase, insertPhase, lookupPhase, type Measured, type Target } from './lib/docs-phases.js';
 import { dirBytes, waitQuiet, type PhaseCpu } from './lib/docs-proc.js';
-import { checksTable, checkTargets, filterTable, fmtBytes, mainTable, type DocsResults } from './lib/docs-report.js';
+import { checksTable, checkTargets, filterTable, fmtBytes, littleLawLine, mainTable, type DocsResults } from './lib/docs-report.js';
 import { findPostgres, PG_NOT_INSTALLED, startTempPostgres, type TempPostgres } from './lib/pgbench.js';
 import { machineBusyShare, procStatusKiB, RssSampler, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
 import { pushProblems, resultsPath } from './lib/report.js';
@@ -376,6 +376,7 @@ async function main(): Promise<number> {
   out.push('');
   out.push('Baseline: PostgreSQL JSONB for inserts, lookups, aggregation and size; mingo for filters. Ratio: MantisDB / baseline (for times, MantisDB time / baseline time; for the filter, how many times faster).');
   out.push(mainTable(results, checks));
+  out.push(littleLawLine(results, o.connections));
   out.push('');
   out.push(checksTable(checks));
   if (filter !== null) {

@@ -15,10 +15,6 @@ export const COUNTRIES = ['DE', 'FR', 'NL', 'US', 'GB', 'JP', 'BR', 'IN', 'ES', 
 const STATUSES = ['active', 'pending', 'closed', 'suspended'] as const;
 /** Cumulative shares of STATUSES: 50 % active, 25 % pending, 15 % closed, 10 % suspended. */
 const STATUS_CUMULATIVE = [0.5, 0.75, 0.9, 1] as const;
-const FILLER = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua ';
-/** Long enough to cut any document's notes from, at any offset into FILLER. */
-const FILLER_LONG = FILLER.repeat(Math.ceil(DOC_BYTES / FILLER.length) + 2);
-
 /** mulberry32: small, fast, good enough to spread values; seeded per document. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -30,6 +26,30 @@ function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Text to cut each document's notes from: pseudo-words from a vocabulary of
+ * 2000, in random order, so the notes compress about as prose does (a
+ * repeated phrase would compress to nothing and flatter a store that
+ * compresses its blocks, as MantisDB does and PostgreSQL does not below 2 KB).
+ */
+const CORPUS = ((): string => {
+  const next = rng(0x5eed);
+  const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'pe', 'da', 'gri', 'fen', 'tor', 'qua', 'bel', 'zon', 'sch', 'ert', 'ion', 'ul'];
+  const words: string[] = [];
+  for (let w = 0; w < 2000; w++) {
+    let word = '';
+    for (let k = 1 + Math.floor(next() * 4); k > 0; k--) word += syllables[Math.floor(next() * syllables.length)];
+    words.push(word);
+  }
+  const parts: string[] = [];
+  for (let n = 0; n < 256 * 1024; ) {
+    const word = words[Math.floor(next() * words.length)];
+    parts.push(word);
+    n += word.length + 1;
+  }
+  return parts.join(' ');
+})();
 
 /** The email of document i: fixed width, so every document has the same length. */
 export function emailOf(i: number): string {
@@ -76,8 +96,8 @@ export function docJson(seed: number, i: number): string {
     `"score":${Math.round(next() * 1e6) / 1e6},"tags":[${tags}],"items":[${items.join(',')}],"created":"${created}","notes":"`;
   const room = DOC_BYTES - head.length - 2;
   if (room < 0) throw new Error(`docJson: the fixed part of document ${i} is ${head.length} bytes, more than ${DOC_BYTES}`);
-  const offset = i % FILLER.length;
-  return head + FILLER_LONG.slice(offset, offset + room) + '"}';
+  const offset = pick(CORPUS.length - room);
+  return head + CORPUS.slice(offset, offset + room) + '"}';
 }
 
 /** Documents [from, to) as JSON strings. */

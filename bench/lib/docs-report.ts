@@ -214,3 +214,16 @@ export function checksTable(checks: readonly DocsCheck[]): string {
   const rows = checks.map((c) => [c.name, c.goal, c.actual, verdict(c), c.note]);
   return table(['target', 'goal', 'measured', 'result', 'note'], rows, [false, false, true, false, false]);
 }
+
+/**
+ * Closed-loop clients make latency and throughput two views of one figure
+ * (Little's law: mean latency = connections / throughput), so the p99 target
+ * at 64 connections is also a throughput target; say so beside the figures.
+ */
+export function littleLawLine(r: DocsResults, connections: number, p99TargetMs = TARGETS.lookupP99Ms): string {
+  const mean = (run: { opsPerSec: number } | null): string => (run === null || run.opsPerSec === 0 ? '—' : fmtMs((connections / run.opsPerSec) * 1000));
+  return (
+    `Lookups at ${connections} closed-loop connections: mean latency = ${connections} / throughput (Little's law) — MantisDB ${mean(r.lookup.mantis)}, PostgreSQL ${mean(r.lookup.pg)}; ` +
+    `a p99 ≤ ${p99TargetMs} ms needs a mean well under it, i.e. more than ${fmtRate((connections * 1000) / p99TargetMs)} lookups/s.`
+  );
+}

@@ -16,7 +16,7 @@ import { CATEGORIES, compareGroups, DOC_BYTES, docBatch, docJson, emailOf, expec
 import { explainUsesIndex, insertBody } from '../../bench/lib/docs-http.js';
 import { closedLoop, loadBatches, timedRuns } from '../../bench/lib/docs-load.js';
 import { insertSql } from '../../bench/lib/docs-pg.js';
-import { checksTable, checkTargets, filterTable, fmtBytes, fmtMs, mainTable, rssPerMillion, type DocsResults } from '../../bench/lib/docs-report.js';
+import { checksTable, checkTargets, filterTable, fmtBytes, fmtMs, littleLawLine, mainTable, rssPerMillion, type DocsResults } from '../../bench/lib/docs-report.js';
 import { findPostgres } from '../../bench/lib/pgbench.js';
 import { compileFilter } from '../../shared/docs/filter.js';
 import type { Doc } from '../../shared/docs/doc-types.js';
@@ -222,6 +222,12 @@ describe('report', () => {
     const small = results({ memory: { ...r.memory, docs: 20_000 } });
     expect(mainTable(small, checkTargets(small))).toContain('per 1M docs (scaled from 20.0k)');
     expect(rssPerMillion(r.memory)).toBe(300 * 2 ** 20);
+  });
+
+  it("ties the lookup latency to the throughput at a fixed number of connections (Little's law)", () => {
+    const line = littleLawLine(results(), 64);
+    expect(line).toContain('MantisDB 3.20 ms, PostgreSQL 2.56 ms');
+    expect(line).toContain('more than 12.8k lookups/s');
   });
 
   it('formats absent figures as dashes', () => {
