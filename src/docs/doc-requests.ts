@@ -7,6 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ObjectId } from 'bson';
 import { MantisError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import { isDoc } from '../../shared/docs/bson-types.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { parseEjson } from '../../shared/docs/ejson.js';
@@ -172,7 +173,9 @@ export function findRequest(body: Doc, fields: readonly string[] = FIND_FIELDS):
     filter: filterOf(body),
     projection: docField(body, 'projection', null),
     sort: sortOf(body),
-    skip: intField(body, 'skip', 0, 0, Number.MAX_SAFE_INTEGER),
+    // Each shard is asked for skip + limit documents and the router holds them: skip is bounded as
+    // the KV routes' offset is (cursors page through more).
+    skip: intField(body, 'skip', 0, 0, LIMITS.list_offset_max),
     limit: intField(body, 'limit', FIND_LIMIT_DEFAULT, 1, FIND_LIMIT_MAX),
     cursor: typeof cursor === 'string' ? cursor : null,
     hint: stringField(body, 'hint'),
