@@ -6,7 +6,9 @@
 //     transaction of the router's own, committed at once and retried on a
 //     conflict, so the global unique entries stay exact (unique-entries.ts);
 //     inserts there are one-shot transactions with "does not exist yet"
-//     conditions, all reads at once (unique-insert.ts);
+//     conditions, all reads at once (unique-insert.ts); an update or delete
+//     whose filter pins no _id finds its candidates with the plain find first
+//     and changes them by _id, a batch per transaction (unique-writes.ts);
 //   - anything else: commands to the shards that own the documents
 //     (plain-doc-commands.ts).
 // Change events reach the hub from the shards' write answers, from
@@ -26,7 +28,7 @@ import type { ShardPool } from '../router/index.js';
 import { sleep } from '../kv/kv-service.js';
 import { CatalogCache } from './catalog-cache.js';
 import { ChangeHub } from './change-hub.js';
-import { checkReplacementId, prepareDocs, Validators, type FindOutcome, type PipelineSettings, type UpdateOutcome } from './doc-common.js';
+import { checkReplacementId, idsOfFilter, prepareDocs, Validators, type FindOutcome, type PipelineSettings, type UpdateOutcome } from './doc-common.js';
 import type { AggregateRequest, CollectionOptions, DeleteRequest, FindAndModifyRequest, FindRequest, IndexRequest, UpdateRequest } from './doc-requests.js';
 import type { DocTxnManager } from './doc-txn-manager.js';
 import { IndexBuilds } from './index-builds.js';
@@ -34,6 +36,7 @@ import { PlainDocCommands, type ShardExplain } from './plain-doc-commands.js';
 import { TxnDocCommands } from './txn-doc-commands.js';
 import { hasUniqueIndex } from './unique-entries.js';
 import { UniqueInserts } from './unique-insert.js';
+import { UniqueWrites } from './unique-writes.js';
 
 /** The router's own transactions (unique indexes): isolation, idle timeout, attempts on a conflict. */
 const OWN_TXN_TIMEOUT_MS = 30_000;
@@ -62,6 +65,7 @@ export class DocService {
   private readonly inTxn: TxnDocCommands;
   private readonly builds: IndexBuilds;
   private readonly uniqueInserts: UniqueInserts;
+  private readonly uniqueWrites: UniqueWrites;
   private readonly pipelines: PipelineSettings;
 
   constructor(private readonly o: DocServiceOptions) {
@@ -70,6 +74,7 @@ export class DocService {
     this.inTxn = new TxnDocCommands(o.txns, this.validators);
     this.builds = new IndexBuilds({ pool: o.pool, catalog: this.catalog, plain: this.plain, txns: o.txns, ops: this.inTxn.ops, ownTxn: (work) => this.ownTxn(work), log: o.log });
     this.uniqueInserts = new UniqueInserts(o.pool, o.txns, (changes) => this.hub.publish(changes));
+    this.uniqueWrites = new UniqueWrites({ pool: o.pool, catalog: this.catalog, txn: this.inTxn, ownTxn: (work) => this.ownTxn(work) });
     this.pipelines = { memoryLimitBytes: AGGREGATE_MEMORY_BYTES, tmpDir: join(o.dataDir, 'tmp', 'aggregate') };
     o.txns.onCommittedChanges = (changes) => this.hub.publish(changes);
   }
@@ -174,6 +179,7 @@ export class DocService {
   async update(coll: string, req: UpdateRequest, txn: string | null, deadlineMs: number): Promise<UpdateOutcome> {
     const info = req.upsert ? await this.catalog.ensure(checkCollectionName(coll)) : this.catalog.get(checkCollectionName(coll));
     if (info === undefined) return { matched: 0, modified: 0, upsertedId: null };
+    if (this.byCandidates(info, req.filter, txn)) return this.uniqueWrites.update(info, req, deadlineMs);
     return this.write(
       info,
       txn,
@@ -185,12 +191,14 @@ export class DocService {
   async remove(coll: string, req: DeleteRequest, txn: string | null, deadlineMs: number): Promise<number> {
     const info = this.catalog.get(checkCollectionName(coll));
     if (info === undefined) return 0;
+    if (this.byCandidates(info, req.filter, txn)) return this.uniqueWrites.remove(info, req, deadlineMs);
     return this.write(info, txn, (t) => this.inTxn.remove(t, info, req, deadlineMs), () => this.plain.remove(info, req, deadlineMs));
   }
 
   async findAndModify(coll: string, req: FindAndModifyRequest, txn: string | null, deadlineMs: number): Promise<Doc | null> {
     const info = req.upsert ? await this.catalog.ensure(checkCollectionName(coll)) : this.catalog.get(checkCollectionName(coll));
     if (info === undefined) return null;
+    if (this.byCandidates(info, req.filter, txn)) return this.uniqueWrites.findAndModify(info, req, deadlineMs);
     return this.write(
       info,
       txn,
@@ -227,6 +235,15 @@ export class DocService {
   }
 
   // ---- paths ------------------------------------------------------------------------
+
+  /**
+   * Whether a write goes by candidates (unique-writes.ts): outside a client transaction, on a
+   * collection with a unique index, with a filter that pins no _id (one that does reads its
+   * documents by key in one transaction of the router's own).
+   */
+  private byCandidates(info: CollectionInfo, filter: Doc, txn: string | null): boolean {
+    return txn === null && hasUniqueIndex(info) && idsOfFilter(filter) === null;
+  }
 
   /** Runs a write the right way for the collection and the request (see the header). */
   private async write<T>(info: CollectionInfo, txn: string | null, inTxn: (txn: string) => Promise<T>, plain: () => Promise<T>): Promise<T> {

@@ -6,20 +6,26 @@
 
 import { MantisError } from '../../shared/errors.js';
 import type { CollectionInfo } from '../../shared/docs/doc-protocol.js';
-import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
+import type { Doc, DocPredicate, DocValue } from '../../shared/docs/doc-types.js';
 import { checkDocument } from '../../shared/docs/doc-validate.js';
 import { compileFilter } from '../../shared/docs/filter.js';
 import { compilePipeline } from '../../shared/docs/pipeline.js';
 import { getPath } from '../../shared/docs/paths.js';
 import { compileProjection } from '../../shared/docs/projection.js';
 import { sortKeyOf } from '../../shared/docs/sort.js';
-import { compileMutation, idsOfFilter, type FindOutcome, type PipelineSettings, type UpdateOutcome, type Validators } from './doc-common.js';
+import { compileMutation, idsOfFilter, type FindOutcome, type Mutation, type PipelineSettings, type UpdateOutcome, type Validators } from './doc-common.js';
 import type { AggregateRequest, DeleteRequest, FindAndModifyRequest, FindRequest, UpdateRequest } from './doc-requests.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './find-cursor.js';
 import { keyComparator, mergeRuns, type Keyed } from './find-merge.js';
 import { TxnDocOps, WritePlan } from './txn-doc-ops.js';
 import type { DocTxnManager } from './doc-txn-manager.js';
 
+/** What one transaction of a write by candidates did: candidates gone through, matched, modified (deleted). */
+export type CandidateBatch = { readonly consumed: number; readonly matched: number; readonly modified: number };
+/** The document a single-document write by candidates changed: before, after (null: deleted), and whether it changed. */
+export type FirstModified = { readonly before: Doc; readonly after: Doc | null; readonly modified: boolean };
+/** When a transaction of a write by candidates is full (checked before each further document). */
+export type WriteBudget = { full(plan: WritePlan, docs: number): boolean };
 
 export class TxnDocCommands {
   readonly ops: TxnDocOps;
@@ -137,8 +143,73 @@ export class TxnDocCommands {
     return { matched: 1, modified: next === null ? 0 : 1, upsertedId: null };
   }
 
+  // ---- by candidate _ids (unique-writes.ts) ----------------------------------------
+  // Writes outside a client transaction to a collection with a unique index find their candidates
+  // with the plain, index-backed find first; each batch of them is then read here by _id at the
+  // snapshot of one of the router's own transactions and checked against the filter again (a
+  // candidate may have changed since the find saw it).
+
+  /**
+   * Updates the candidates still matching, in order, until `budget` says the transaction is full;
+   * how many candidates it went through (the rest go in the next transaction).
+   */
+  async updateCandidates(txn: string, info: CollectionInfo, ids: readonly DocValue[], predicate: DocPredicate, mutation: Mutation, now: Date, budget: WriteBudget, deadlineMs: number): Promise<CandidateBatch> {
+    const plan = new WritePlan();
+    let consumed = 0;
+    let matched = 0;
+    let modified = 0;
+    while (consumed < ids.length && !budget.full(plan, consumed)) {
+      const doc = await this.ops.readDoc(txn, info, ids[consumed++], deadlineMs, plan);
+      if (doc === null || !predicate(doc)) continue;
+      matched++;
+      if ((await this.planUpdate(txn, info, doc, mutation, now, plan, deadlineMs)) !== null) modified++;
+    }
+    await this.ops.apply(txn, plan, deadlineMs);
+    return { consumed, matched, modified };
+  }
+
+  /** Deletes the candidates still matching, in order, until `budget` says the transaction is full. */
+  async removeCandidates(txn: string, info: CollectionInfo, ids: readonly DocValue[], predicate: DocPredicate, budget: WriteBudget, deadlineMs: number): Promise<CandidateBatch> {
+    const plan = new WritePlan();
+    let consumed = 0;
+    let matched = 0;
+    while (consumed < ids.length && !budget.full(plan, consumed)) {
+      const doc = await this.ops.readDoc(txn, info, ids[consumed++], deadlineMs, plan);
+      if (doc === null || !predicate(doc)) continue;
+      matched++;
+      await this.planDelete(txn, info, doc, plan, deadlineMs);
+    }
+    await this.ops.apply(txn, plan, deadlineMs);
+    return { consumed, matched, modified: matched };
+  }
+
+  /**
+   * The first candidate (in the given order) that still matches, updated (mutation) or deleted
+   * (null); null when none of them matches any more.
+   */
+  async modifyFirst(txn: string, info: CollectionInfo, ids: readonly DocValue[], predicate: DocPredicate, mutation: Mutation | null, now: Date, deadlineMs: number): Promise<FirstModified | null> {
+    for (const id of ids) {
+      const doc = await this.ops.readDoc(txn, info, id, deadlineMs);
+      if (doc === null || !predicate(doc)) continue;
+      const plan = new WritePlan();
+      let after: Doc | null = null;
+      if (mutation === null) await this.planDelete(txn, info, doc, plan, deadlineMs);
+      else after = await this.planUpdate(txn, info, doc, mutation, now, plan, deadlineMs);
+      await this.ops.apply(txn, plan, deadlineMs);
+      return { before: doc, after: after ?? (mutation === null ? null : doc), modified: mutation === null || after !== null };
+    }
+    return null;
+  }
+
+  /** Inserts the document an upsert creates when nothing matched; that document. */
+  async insertUpsert(txn: string, info: CollectionInfo, mutation: Mutation, now: Date, deadlineMs: number): Promise<Doc> {
+    const doc = this.checked(info, mutation.upsert(now));
+    await this.insert(txn, info, [doc], deadlineMs);
+    return doc;
+  }
+
   /** Plans one document's update; the new document, or null when nothing changed. */
-  private async planUpdate(txn: string, info: CollectionInfo, doc: Doc, mutation: ReturnType<typeof compileMutation>, now: Date, plan: WritePlan, deadlineMs: number): Promise<Doc | null> {
+  private async planUpdate(txn: string, info: CollectionInfo, doc: Doc, mutation: Mutation, now: Date, plan: WritePlan, deadlineMs: number): Promise<Doc | null> {
     const result = mutation.apply(doc, now);
     if (!result.modified) return null;
     const next = this.checked(info, result.doc);
