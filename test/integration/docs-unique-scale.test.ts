@@ -7,7 +7,9 @@
 // succeed, and the unique index stays exact afterwards: every value a
 // document holds is taken (another insert of it is 409), every value given
 // up is free again, the index has one entry per document and a query by
-// value through it finds exactly its holder.
+// value through it finds exactly its holder. Racing upserts by the unique
+// field end with one document, updated by every racer but the one that
+// inserted it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk } from '../helpers/http-client.js';
@@ -19,6 +21,7 @@ afterAll(cleanup);
 const SHARDS = 2;
 const DOCS = 12_000;
 const INDEX = 'email_u';
+const RACERS = 8;
 
 let server: ServerProcess;
 beforeAll(async () => {
@@ -108,5 +111,16 @@ describe(`writes by a non-_id filter on a unique-indexed collection of ${DOCS} d
     await expectTaken(c, [`all-${emailOf(0)}`, `all-${emailOf(11998)}`, 'all-last@x']);
     await expectFree(c, [emailOf(0), emailOf(5000), 'renamed@x', `few-${emailOf(9007)}`]);
     expect(await c.findAll({ filter: { email: emailOf(5000) } })).toEqual([]);
+  });
+
+  it(`${RACERS} racing upserts by the unique field: one inserts, the others find its document and update it`, async () => {
+    const c = new DocsClient(server.url, collName('uupsert'));
+    await c.insert([{ _id: 'seed', email: 'seed@x' }]);
+    await expectOk(await c.createIndex({ name: INDEX, keys: { email: 1 }, unique: true }));
+    const results = await Promise.all(Array.from({ length: RACERS }, () => c.update({ filter: { email: 'race@x' }, update: { $inc: { hits: 1 } }, upsert: true })));
+    const inserted = results.filter((r) => r.upserted_id !== null && r.upserted_id !== undefined);
+    expect(inserted, JSON.stringify(results)).toHaveLength(1);
+    expect(results.filter((r) => r.matched === 1 && r.modified === 1)).toHaveLength(RACERS - 1);
+    expect(await c.findAll({ filter: { email: 'race@x' } })).toEqual([{ _id: inserted[0].upserted_id, email: 'race@x', hits: RACERS }]);
   });
 });
