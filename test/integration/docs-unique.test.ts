@@ -96,6 +96,24 @@ describe('unique index across shards', () => {
     for (const id of ids.filter((id) => id !== winners[0])) expect((await expectOk<JsonDoc>(await c.getById(id))).data).toEqual({ _id: id, email: `${id}@x` });
   });
 
+  it('two transactions inserting one value on different shards: one commits, the other is refused with a readable 409', async () => {
+    const c = await uniqueCollection('utxn');
+    const [[a], [b]] = idsPerShard('ut-', SHARDS, 1);
+    const begin = async (): Promise<string> => (await expectOk<{ id: string }>(await fetch(`${server.url}/api/v1/txn`, { method: 'POST' }))).data.id;
+    const [t1, t2] = [await begin(), await begin()];
+    await c.inTxn(t1).insert([{ _id: a, email: 'both@x' }]);
+    await c.inTxn(t2).insert([{ _id: b, email: 'both@x' }]);
+    await expectOk(await fetch(`${server.url}/api/v1/txn/${t1}/commit`, { method: 'POST' }));
+    const second = await fetch(`${server.url}/api/v1/txn/${t2}/commit`, { method: 'POST' });
+    expect(second.status).toBe(409);
+    const text = await second.text();
+    const error = (JSON.parse(text) as { error: { code: string; message: string; key?: string } }).error;
+    expect(['TXN_CONFLICT', 'DUPLICATE_KEY']).toContain(error.code);
+    // The error is for a person: no raw internal key bytes (U+FFFD, control characters).
+    expect(text, 'the 409 names what collided in readable text').not.toMatch(/\ufffd|\\u00[01][0-9a-f]/);
+    expect(await c.findAll({ filter: { email: 'both@x' } })).toEqual([{ _id: a, email: 'both@x' }]);
+  });
+
   it('numbers of different types are one value (5, 5.0, NumberLong 5); "5" is another', async () => {
     const c = await uniqueCollection('unum');
     await c.insert([{ _id: 'n1', email: 5 }]);
