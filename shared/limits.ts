@@ -50,6 +50,11 @@ export const LIMITS = Object.freeze({
   storage_probe_free_bytes_min: 4 * 1024 * 1024,
   /** V8 young generation of shard and pool threads: garbage is scavenged before it inflates RSS. */
   worker_young_generation_mb: 8,
+  /**
+   * V8 old generation of a shard thread. Past it the shard thread alone is terminated (and restarted,
+   * answering SHARD_UNAVAILABLE meanwhile) instead of V8's heap-limit abort taking the whole process.
+   */
+  shard_old_generation_mb: 4096,
   /** Upper bound of --cache-mb (the whole process; each shard's segment is at most 1 GiB of logical bytes). */
   cache_mb_max: 256 * 1024,
   /**

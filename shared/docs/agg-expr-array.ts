@@ -167,11 +167,17 @@ function slice(args: DocValue, c: ExprCompiler, op: string): Node {
   };
 }
 
+/** $range's most elements: about what fits a 16 MiB document. */
+const RANGE_ELEMENTS_MAX = 1_000_000;
+
 function range(args: DocValue, c: ExprCompiler, op: string): Node {
   const nodes = compileArgs(args, c, op, 2, 3);
   return (s) => {
     const [start, end, step = 1] = nodes.map((n, i) => requireInt(n(s), op, ['the start', 'the end', 'the step'][i]));
     if (step === 0) throw badQuery('$range requires a non-zero step value');
+    // An array a document could hold: past it the request is refused, not the process's memory spent.
+    const count = Math.max(0, Math.ceil((end - start) / step));
+    if (count > RANGE_ELEMENTS_MAX) throw badQuery(`$range would produce ${count} elements; the limit is ${RANGE_ELEMENTS_MAX}`);
     const out: number[] = [];
     for (let i = start; step > 0 ? i < end : i > end; i += step) out.push(i);
     return out;

@@ -2,6 +2,7 @@
 // $indexOfBytes in UTF-8 bytes and the *CP variants in code points; case
 // mapping ($toLower, $toUpper, $strcasecmp) is ASCII only, as MongoDB's is.
 
+import { nestsUnboundedQuantifiers } from './regex-guard.js';
 import { BSONRegExp } from 'bson';
 import {
   badQuery,
@@ -209,11 +210,17 @@ export function compileRegex(pattern: string, options: string, op: string, extra
       throw badQuery(`${op}: invalid flag in regex options: ${ch}`);
     }
   }
+  let re: RegExp;
   try {
-    return new RegExp(source, flags);
+    re = new RegExp(source, flags);
   } catch (e) {
     throw badQuery(`${op}: invalid regular expression: ${(e as Error).message}`);
   }
+  // Checked once the pattern is known to be valid (regex-guard.ts: a shard has no regex time limit).
+  if (nestsUnboundedQuantifiers(source)) {
+    throw badQuery(`${op}: the pattern nests unbounded quantifiers (as (a+)+ does), which can take exponential time; rewrite it without the nesting`);
+  }
+  return re;
 }
 
 function stripExtended(source: string): string {

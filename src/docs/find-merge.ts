@@ -61,9 +61,18 @@ export async function collectRuns(sources: readonly SliceSource[]): Promise<Keye
   return perSource.flat();
 }
 
+/** A bound on a page's bytes: the page ends early (more: true) before the document that would cross it (never empty). */
+export type PageBytes = { readonly bytesMax: number; readonly sizeOf: (doc: Doc) => number };
+
 /** Merges sorted runs, skips `skip` and returns the next `limit` (0: all), and whether more follow. */
-export function mergeRuns(runs: readonly Keyed[][], compare: KeyCompare, skip: number, limit: number): MergedPage {
-  if (runs.length === 1 && skip === 0 && (limit === 0 || runs[0].length <= limit)) {
+export function mergeRuns(runs: readonly Keyed[][], compare: KeyCompare, skip: number, limit: number, bytes?: PageBytes): MergedPage {
+  let used = 0;
+  const fits = (doc: Doc, count: number): boolean => {
+    if (bytes === undefined) return true;
+    used += bytes.sizeOf(doc);
+    return count === 0 || used <= bytes.bytesMax;
+  };
+  if (bytes === undefined && runs.length === 1 && skip === 0 && (limit === 0 || runs[0].length <= limit)) {
     const only = runs[0];
     return { docs: only.map((k) => k.doc), lastKey: only.length === 0 ? null : only[only.length - 1].key, more: false };
   }
@@ -78,17 +87,20 @@ export function mergeRuns(runs: readonly Keyed[][], compare: KeyCompare, skip: n
     }
     if (best < 0) return { docs, lastKey, more: false };
     if (limit !== 0 && docs.length === limit) return { docs, lastKey, more: true };
-    const item = runs[best][at[best]++];
+    const item = runs[best][at[best]];
     if (skipped < skip) {
+      at[best]++;
       skipped++;
       continue;
     }
+    if (!fits(item.doc, docs.length)) return { docs, lastKey, more: true };
+    at[best]++;
     docs.push(item.doc);
     lastKey = item.key;
   }
 }
 
 /** collectRuns then mergeRuns. */
-export async function mergePage(sources: readonly SliceSource[], compare: KeyCompare, skip: number, limit: number): Promise<MergedPage> {
-  return mergeRuns(await collectRuns(sources), compare, skip, limit);
+export async function mergePage(sources: readonly SliceSource[], compare: KeyCompare, skip: number, limit: number, bytes?: PageBytes): Promise<MergedPage> {
+  return mergeRuns(await collectRuns(sources), compare, skip, limit, bytes);
 }

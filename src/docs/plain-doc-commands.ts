@@ -57,7 +57,9 @@ export class PlainDocCommands {
       op: 'find', coll: info.name, filter: req.filter, sort: req.sort, projection: req.projection,
       limit: skip + req.limit + 1, after, resume: null, budget_ms: SLICE_BUDGET_MS, hint: req.hint,
     };
-    const page = await mergePage(this.shardsFor(info, req.filter).map((shard) => findSource(shard, command, deadlineMs)), compare, skip, req.limit);
+    // A page ends before the document that would take it past FIND_PAGE_BYTES_MAX (next_cursor goes on from there).
+    const bytes = { bytesMax: FIND_PAGE_BYTES_MAX, sizeOf: (doc: Doc) => encodeDoc(doc).length };
+    const page = await mergePage(this.shardsFor(info, req.filter).map((shard) => findSource(shard, command, deadlineMs)), compare, skip, req.limit, bytes);
     const nextCursor = page.more && page.lastKey !== null ? encodeCursor(queryFingerprint(shape), page.lastKey) : null;
     return { docs: page.docs, nextCursor };
   }
@@ -69,11 +71,11 @@ export class PlainDocCommands {
     return page.docs;
   }
 
-  /** The _id of the first document matching filter in sort order, or null. */
-  async candidate(info: CollectionInfo, filter: Doc, sort: Doc | null, deadlineMs: number): Promise<DocValue | null> {
+  /** The _id of the first document matching filter in sort order (boxed: an _id may be null), or null for none. */
+  async candidate(info: CollectionInfo, filter: Doc, sort: Doc | null, deadlineMs: number): Promise<{ readonly id: DocValue } | null> {
     const command: FindCommand = { op: 'find', coll: info.name, filter, sort, projection: ID_ONLY, limit: 1, after: null, resume: null, budget_ms: SLICE_BUDGET_MS, hint: null };
     const page = await mergePage(this.shardsFor(info, filter).map((shard) => findSource(shard, command, deadlineMs)), keyComparator(sort), 0, 1);
-    return page.lastKey === null ? null : page.lastKey[page.lastKey.length - 1];
+    return page.lastKey === null ? null : { id: page.lastKey[page.lastKey.length - 1] };
   }
 
   async getById(info: CollectionInfo, id: DocValue, deadlineMs: number): Promise<Doc | null> {
@@ -105,7 +107,14 @@ export class PlainDocCommands {
     const command: DocCommand = { op: 'aggregate', coll: info?.name ?? '', stages: pipeline.shard.stages, group: pipeline.shard.partialGroup, resume: null, budget_ms: SLICE_BUDGET_MS, now_ms: pipeline.shard.nowMs };
     const input = info === undefined ? [] : scatterBatches(this.pool.shards, (shard, push) => runSliced(shard, command, false, deadlineMs, 'aggregated', (a) => push(a.docs)));
     const out: Doc[] = [];
-    for await (const doc of pipeline.run(input)) out.push(doc);
+    let bytes = 0;
+    for await (const doc of pipeline.run(input)) {
+      bytes += encodeDoc(doc).length;
+      if (bytes > AGGREGATE_RESULT_BYTES_MAX) {
+        throw new MantisError('AGGREGATE_MEMORY_LIMIT', `the aggregation's result passed ${AGGREGATE_RESULT_BYTES_MAX} bytes, the most one answer holds; add $limit or $project to the pipeline`);
+      }
+      out.push(doc);
+    }
     return out;
   }
 
@@ -235,8 +244,9 @@ export class PlainDocCommands {
     const pinned = onlyId(filter);
     for (let attempt = 0; attempt < CANDIDATE_ATTEMPTS_MAX; attempt++) {
       // One pinned _id needs no candidate search: the shard checks the filter on that document.
-      const id = pinned !== undefined ? pinned : await this.candidate(info, filter, sort, deadlineMs);
-      if (id === null) return null;
+      const found = pinned !== undefined ? { id: pinned } : await this.candidate(info, filter, sort, deadlineMs);
+      if (found === null) return null;
+      const id = found.id;
       const shard = this.shardOfId(info, id);
       const command: DocCommand = mutation.replacement
         ? { op: 'replace', coll: info.name, id, filter, replacement: spec.update as Doc, upsert: false, returnDoc }
@@ -252,8 +262,9 @@ export class PlainDocCommands {
   private async deleteOne(info: CollectionInfo, filter: Doc, sort: Doc | null, returnDoc: boolean, deadlineMs: number): Promise<Doc | null> {
     const pinned = onlyId(filter);
     for (let attempt = 0; attempt < CANDIDATE_ATTEMPTS_MAX; attempt++) {
-      const id = pinned !== undefined ? pinned : await this.candidate(info, filter, sort, deadlineMs);
-      if (id === null) return null;
+      const found = pinned !== undefined ? { id: pinned } : await this.candidate(info, filter, sort, deadlineMs);
+      if (found === null) return null;
+      const id = found.id;
       const command: DocCommand = { op: 'delete', coll: info.name, filter, multi: false, ids: [id], returnDoc, resume: null, budget_ms: SLICE_BUDGET_MS };
       const a = await callExpect(this.shardOfId(info, id), command, true, deadlineMs, 'deleted');
       this.hub.publish(a.changes);
@@ -265,6 +276,11 @@ export class PlainDocCommands {
 }
 
 /** The one _id a filter pins (undefined: none or several). */
+/** Documents of one find page, encoded: past it the page ends early with a next_cursor (a 16 MiB document still fits). */
+const FIND_PAGE_BYTES_MAX = 16 * 1024 * 1024;
+/** Documents of one aggregate answer, encoded: AGGREGATE_MEMORY_LIMIT beyond. */
+const AGGREGATE_RESULT_BYTES_MAX = 64 * 1024 * 1024;
+
 function onlyId(filter: Doc): DocValue | undefined {
   const ids = idsOfFilter(filter);
   return ids !== null && ids.length === 1 ? ids[0] : undefined;

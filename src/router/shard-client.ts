@@ -332,7 +332,7 @@ export class ShardClient {
       transferList: [channel.port2, poolChannel.port2],
       name: `shard-${this.id}`,
       // A small young generation: short-lived request garbage is scavenged sooner, so RSS stays near the live data.
-      resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb },
+      resourceLimits: { maxYoungGenerationSizeMb: LIMITS.worker_young_generation_mb, maxOldGenerationSizeMb: LIMITS.shard_old_generation_mb },
     });
     let markExited = (): void => undefined;
     const exited = new Promise<void>((resolve) => (markExited = resolve));
