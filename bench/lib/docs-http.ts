@@ -63,6 +63,17 @@ export async function httpExplain(client: Client, collection: string, filter: Re
 }
 
 /**
+ * The `state` of index `name` in a GET /api/v1/docs/:c answer ("building",
+ * "ready"), or null when the index is not listed.
+ */
+export function indexState(collection: unknown, name: string): string | null {
+  const indexes = (collection as { indexes?: unknown } | null)?.indexes;
+  if (!Array.isArray(indexes)) return null;
+  const found = indexes.find((i: unknown) => (i as { name?: unknown } | null)?.name === name) as { state?: unknown } | undefined;
+  return found === undefined ? null : String(found.state);
+}
+
+/**
  * Whether an explain answer shows an index scan on `index` and no
  * collection scan on any shard. The plan's exact shape is the router's;
  * this reads it as text, looking for the index name and the words used for

@@ -13,7 +13,7 @@ import { Query } from 'mingo';
 import { describe, expect, it } from 'vitest';
 import { BENCH_FILTERS, parsedDocs, runFilterPhase, type FilterEngine } from '../../bench/lib/docs-filter.js';
 import { CATEGORIES, compareGroups, DOC_BYTES, docBatch, docJson, emailOf, expectedGroups, indexStream, type GroupRow } from '../../bench/lib/docs-gen.js';
-import { explainUsesIndex, insertBody } from '../../bench/lib/docs-http.js';
+import { explainUsesIndex, indexState, insertBody } from '../../bench/lib/docs-http.js';
 import { closedLoop, loadBatches, timedRuns } from '../../bench/lib/docs-load.js';
 import { insertSql } from '../../bench/lib/docs-pg.js';
 import { checksTable, checkTargets, filterTable, fmtBytes, fmtMs, littleLawLine, mainTable, rssPerMillion, type DocsResults } from '../../bench/lib/docs-report.js';
@@ -93,6 +93,14 @@ describe('request bodies', () => {
   it('a PostgreSQL multi-row INSERT has one jsonb parameter per document', () => {
     expect(insertSql(3)).toBe('INSERT INTO docs (doc) VALUES ($1::jsonb),($2::jsonb),($3::jsonb)');
     expect(insertSql(1000).match(/::jsonb/g)).toHaveLength(1000);
+  });
+
+  it('reads an index state from a collection description', () => {
+    const described = { name: 'c', indexes: [{ name: '_id_', state: 'ready' }, { name: 'email', state: 'building', building: true }] };
+    expect(indexState(described, 'email')).toBe('building');
+    expect(indexState(described, '_id_')).toBe('ready');
+    expect(indexState(described, 'nope')).toBeNull();
+    expect(indexState({ indexes: 3 }, 'email')).toBeNull();
   });
 
   it('reads an explain answer as using the index only when no shard scans the collection', () => {
