@@ -81,9 +81,11 @@ export async function insertPhase(t: Target, s: InsertSettings): Promise<Measure
  * Builds the lookup index and returns how long until it serves: PostgreSQL's
  * CREATE INDEX returns when it is built; MantisDB builds in the background,
  * so the clock runs until the collection lists the index as ready (polled
- * with a backoff from 20 ms to 1 s, as the router polls its shards: explain
- * would run the query, a collection scan while the index is building, and
- * slow the build down), and explain then must show it in use on every shard.
+ * with a backoff from 20 ms to 1 s, as the router polls its shards), and
+ * explain then must show it in use on every shard. Explain is not the poll
+ * because it runs the query, a collection scan while the index builds; it
+ * made little difference, though (200k documents: 8.4 s waiting on the state,
+ * 7.2 s polling explain every 20 ms): the time is the build's own.
  */
 export async function indexPhase(t: Target, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
