@@ -136,7 +136,8 @@ export type DocCommand =
       readonly now_ms?: number;
     }
   /** Documents and bytes of a collection on this shard, and index build progress. */
-  | { readonly op: 'coll-stats'; readonly coll: string };
+  /** counts false: only the index build states (cheap: index builds poll it), counts and bytes 0. */
+  | { readonly op: 'coll-stats'; readonly coll: string; readonly counts?: boolean };
 
 export type DocAnswer =
   | { readonly op: 'ok' }

@@ -115,7 +115,8 @@ export class IndexBuilds {
     for (;;) {
       const info = this.d.catalog.get(coll);
       if (info === undefined || !info.indexes.some((i) => i.id === def.id)) throw indexGone(coll, def);
-      const stats = await this.d.plain.stats(info, 0);
+      // Build states only: counting documents and entries walks the collection on every shard.
+      const stats = await this.d.plain.stats(info, 0, false);
       const built = stats.indexes.get(def.name);
       if (built?.built === true) return;
       // A shard met a document the index cannot hold: the build fails (the caller drops the index).

@@ -119,8 +119,8 @@ export class PlainDocCommands {
   }
 
   /** Documents, bytes and index entries summed over the shards; an index is built when every shard built it. */
-  async stats(info: CollectionInfo, deadlineMs: number): Promise<{ count: number; bytes: number; indexes: Map<string, { entries: number; built: boolean; error?: string }> }> {
-    const answers = await Promise.all(this.pool.shards.map((shard) => callExpect(shard, { op: 'coll-stats', coll: info.name }, false, deadlineMs, 'coll-stats')));
+  async stats(info: CollectionInfo, deadlineMs: number, counts = true): Promise<{ count: number; bytes: number; indexes: Map<string, { entries: number; built: boolean; error?: string }> }> {
+    const answers = await Promise.all(this.pool.shards.map((shard) => callExpect(shard, { op: 'coll-stats', coll: info.name, counts }, false, deadlineMs, 'coll-stats')));
     const indexes = new Map<string, { entries: number; built: boolean; error?: string }>();
     let count = 0;
     let bytes = 0;

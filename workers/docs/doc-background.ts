@@ -247,22 +247,25 @@ export class DocBackground {
     return n;
   }
 
-  collStats(state: CollState, nowMs: number): DocAnswer {
+  /** Documents, bytes (from a sample) and entries per index on this shard; counts false: build states only. */
+  collStats(state: CollState, counts: boolean, nowMs: number): DocAnswer {
     const prefix = keyToBinary(docPrefix(state.info.id));
-    const count = this.store.count(prefix, nowMs);
+    const count = counts ? this.store.count(prefix, nowMs) : 0;
     let sampled = 0;
     let sampledBytes = 0;
-    this.store.scan(prefix, false, prefixEnd(prefix), nowMs, (_key, value) => {
-      sampledBytes += value.length;
-      return ++sampled < 256;
-    });
+    if (counts) {
+      this.store.scan(prefix, false, prefixEnd(prefix), nowMs, (_key, value) => {
+        sampledBytes += value.length;
+        return ++sampled < 256;
+      });
+    }
     const bytes = sampled === 0 ? 0 : Math.round((sampledBytes / sampled) * count);
     const indexes = state.info.indexes.map((index) => {
       const building = this.builds.some((b) => b.collId === state.info.id && b.index.id === index.id);
       const stateValue = this.store.get(buildStateKey(state.info.id, index.id), nowMs)?.value;
       const failed = stateValue !== undefined && stateValue[0] === BUILD_FAILED;
       const built = !building && !failed && stateValue?.[0] !== 1;
-      const entries = this.store.count(keyToBinary(indexPrefix(state.info.id, index.id)), nowMs);
+      const entries = counts ? this.store.count(keyToBinary(indexPrefix(state.info.id, index.id)), nowMs) : 0;
       if (failed) return { name: index.name, entries, built, error: new TextDecoder().decode(stateValue.subarray(1)) };
       return { name: index.name, entries, built };
     });

@@ -96,7 +96,7 @@ export class DocShard {
       case 'aggregate':
         return read(this.aggregate(c, nowMs));
       case 'coll-stats':
-        return read(this.collStats(c.coll, nowMs));
+        return read(this.collStats(c.coll, c.counts !== false, nowMs));
       default:
         return unreachable(c);
     }
@@ -324,10 +324,10 @@ export class DocShard {
     return runShardAggregate(this.d.store, state, c, nowMs);
   }
 
-  private collStats(coll: string, nowMs: number): DocAnswer {
+  private collStats(coll: string, counts: boolean, nowMs: number): DocAnswer {
     const state = this.catalog.get(coll);
     if (state === undefined) return { op: 'coll-stats', count: 0, bytes: 0, indexes: [] };
-    return this.background.collStats(state, nowMs);
+    return this.background.collStats(state, counts, nowMs);
   }
 }
 
