@@ -242,7 +242,9 @@ export class TxnManager {
       this.touch(txn);
       const binPrefix = binary(prefix);
       let deletes = 0;
-      for (const [bin, op] of txn.writes) if (op.kind === 'delete' && bin.startsWith(binPrefix)) deletes++;
+      // The empty prefix lists KV keys only: internal keys (documents, indexes: first byte 0xFF) are not under it.
+      const under = (bin: string): boolean => bin.startsWith(binPrefix) && (binPrefix.length > 0 || bin.charCodeAt(0) !== 0xff);
+      for (const [bin, op] of txn.writes) if (op.kind === 'delete' && under(bin)) deletes++;
       const snapshotTs = this.snapshotOf(txn);
       const parts = await Promise.all(
         this.o.pool.shards.map((shard) =>
@@ -258,7 +260,7 @@ export class TxnManager {
       }
       const nowMs = Date.now();
       for (const [bin, op] of txn.writes) {
-        if (!bin.startsWith(binPrefix)) continue;
+        if (!under(bin)) continue;
         if (op.kind === 'put' && (op.expiresAtMs === 0 || op.expiresAtMs > nowMs)) keys.set(bin, op.key);
         else keys.delete(bin);
       }

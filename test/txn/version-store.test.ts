@@ -253,7 +253,9 @@ class World {
     const order = [...KEYS].reverse();
     expect(this.store.writeConflict(order, s)).toBe(order.find(newer) ?? null);
     expect(this.store.readConflict(KEYS, s)).toBe(KEYS.find(newer) ?? null);
-    const firstUnder = (p: string): string | undefined => KEYS.filter((k) => k.startsWith(p) && newer(k)).sort()[0];
+    // The empty prefix (every KV key) does not cover internal keys (first byte 0xFF).
+    const under = (k: string, p: string): boolean => k.startsWith(p) && (p !== '' || !k.startsWith('\xff'));
+    const firstUnder = (p: string): string | undefined => KEYS.filter((k) => under(k, p) && newer(k)).sort()[0];
     for (const p of PREFIXES) expect(this.store.rangeConflict([p], s)).toBe(firstUnder(p) ?? null);
     const expectedRange = PREFIXES.map(firstUnder).find((k) => k !== undefined) ?? null;
     expect(this.store.rangeConflict(PREFIXES, s)).toBe(expectedRange);
@@ -398,6 +400,15 @@ describe('VersionStore details', () => {
     expect(vs.lock('t2', ['x', 'c', 'a'])).toBeNull();
     expect(vs.unlock('t2')).toBe(3);
     expect(vs.bytes).toBe(0);
+  });
+
+  it('the empty prefix (a listing of every KV key) does not cover internal keys (first byte 0xFF)', () => {
+    const vs = new VersionStore();
+    vs.recordCommit(10, [{ key: '\xffDdoc', entry: put('d') }], noPrev);
+    expect(vs.rangeConflict([''], 5)).toBeNull();
+    expect(vs.rangeConflict(['\xff'], 5)).toBe('\xffDdoc');
+    vs.recordCommit(11, [{ key: 'kv', entry: put('k') }], noPrev);
+    expect(vs.rangeConflict([''], 5)).toBe('kv');
   });
 
   it('tombstones are stored as absent; bytes count values', () => {

@@ -403,7 +403,7 @@ export class TxnParticipant implements TxnHook {
       if (versions.intentCount > 0) {
         for (const prefix of prefixes) {
           for (const [key, holder] of versions.intentEntries()) {
-            if (holder !== txnId && key.startsWith(prefix)) return this.conflict('locked', key);
+            if (holder !== txnId && underPrefix(key, prefix)) return this.conflict('locked', key);
           }
         }
       }
@@ -444,7 +444,7 @@ export class TxnParticipant implements TxnHook {
     }
     if (this.ranges.size > 0) {
       for (const [prefix, set] of this.ranges.holders) {
-        if (!key.startsWith(prefix)) continue;
+        if (!underPrefix(key, prefix)) continue;
         const holder = other(set, self);
         if (holder !== undefined) return holder;
       }
@@ -604,4 +604,12 @@ function checkRecordSize(bytes: number): void {
   if (bytes > LIMITS.request_write_bytes_max) {
     throw new MantisError('VALUE_TOO_LARGE', `the writes of one transaction on a shard total ${bytes} bytes; the limit is ${LIMITS.request_write_bytes_max}`);
   }
+}
+
+/**
+ * A listed prefix covers a key. The empty prefix is a listing of every KV key: internal keys
+ * (documents, indexes: first byte 0xFF) are not under it, as a KV listing never shows them.
+ */
+function underPrefix(key: string, prefix: string): boolean {
+  return key.startsWith(prefix) && (prefix.length > 0 || key.charCodeAt(0) !== 0xff);
 }

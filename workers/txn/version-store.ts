@@ -112,6 +112,9 @@ function assertTs(ts: number, what: string): void {
   if (!Number.isSafeInteger(ts) || ts <= 0) throw new Error(`assertion failed: ${what} ${ts} is not a positive safe integer`);
 }
 
+/** Binary-string form of the first internal key byte (0xFF): every internal key sorts at or after it. */
+const INTERNAL_KEYS_START = '\xff';
+
 export class VersionStore {
   /** Map order = order of each key's latest recordCommit (ascending latestTs under strict order). */
   private readonly records = new Map<string, VersionChain>();
@@ -263,7 +266,9 @@ export class VersionStore {
   rangeConflict(prefixes: Iterable<string>, snapshotTs: number): string | null {
     this.checkSnapshot(snapshotTs);
     for (const prefix of prefixes) {
-      for (const rec of this.order.newerThan(prefix, prefixEnd(prefix), snapshotTs)) return rec.key;
+      // The empty prefix lists KV keys only: it ends where internal keys (first byte 0xFF) begin.
+      const end = prefix.length === 0 ? INTERNAL_KEYS_START : prefixEnd(prefix);
+      for (const rec of this.order.newerThan(prefix, end, snapshotTs)) return rec.key;
     }
     return null;
   }
