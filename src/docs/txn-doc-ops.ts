@@ -130,7 +130,9 @@ export class TxnDocOps {
 
 
   private async release(txn: string, info: CollectionInfo, id: DocValue, bin: string, entry: UniqueEntry, plan: WritePlan, deadlineMs: number): Promise<void> {
-    this.txns.nameKey(txn, entry.key, uniqueName(info, entry));
+    // Giving a value up cannot lose a race for it: a conflict on this key is a plain conflict
+    // (retried), never DUPLICATE_KEY.
+    this.txns.nameKey(txn, entry.key, { ...uniqueName(info, entry), duplicate: null });
     const claimedBy = plan.claimed.get(bin);
     if (claimedBy !== undefined) {
       if (!valuesEqual(claimedBy, id)) return; // another document of this operation took it over
