@@ -141,7 +141,8 @@ export type DocCommand =
 
 export type DocAnswer =
   | { readonly op: 'ok' }
-  | { readonly op: 'catalog'; readonly collections: CollectionInfo[] }
+  /** dropped: ids of collections this shard dropped (their keys may still be being deleted): a drop wins over any entry of that id. */
+  | { readonly op: 'catalog'; readonly collections: CollectionInfo[]; readonly dropped?: number[] }
   | { readonly op: 'inserted'; readonly count: number; readonly changes: DocChange[] }
   | {
       readonly op: 'found';

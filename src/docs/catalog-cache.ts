@@ -34,12 +34,20 @@ export class CatalogCache {
   /** Reads every shard's catalog; the highest version of each collection wins and is pushed where it differs. */
   async reconcile(): Promise<CollectionInfo[]> {
     const catalogs = await Promise.all(this.pool.shards.map((shard) => callExpect(shard, { op: 'catalog-get' }, false, 0, 'catalog')));
+    // A drop wins: a collection id any shard dropped (a crash cut the drop short) is dropped everywhere.
+    const dropped = new Set<number>(catalogs.flatMap((c) => c.dropped ?? []));
     const best = new Map<string, CollectionInfo>();
     for (const catalog of catalogs) {
       for (const info of catalog.collections) {
+        if (dropped.has(info.id)) continue;
         const known = best.get(info.name);
         if (known === undefined || info.version > known.version) best.set(info.name, info);
       }
+    }
+    const unfinished = new Map<number, string>();
+    for (const catalog of catalogs) for (const info of catalog.collections) if (dropped.has(info.id)) unfinished.set(info.id, info.name);
+    for (const [id, name] of unfinished) {
+      await Promise.all(this.pool.shards.map((shard) => callExpect(shard, { op: 'catalog-drop', name, id }, true, 0, 'ok')));
     }
     await Promise.all(
       this.pool.shards.map(async (shard, i) => {

@@ -172,6 +172,17 @@ describe('the shard document engine', () => {
     expect(find(s, {}).docs).toEqual([]);
   });
 
+  it('reports a collection it dropped and refuses to bring that id back until its keys are gone', () => {
+    const s = newShard();
+    s.run({ op: 'catalog-put', info: info('c') });
+    s.run({ op: 'insert', coll: 'c', docs: people(20) });
+    s.run({ op: 'catalog-drop', name: 'c', id: 7 });
+    expect(s.run({ op: 'catalog-get' })).toMatchObject({ op: 'catalog', collections: [], dropped: [7] });
+    expect(() => s.run({ op: 'catalog-put', info: info('c', [], 5) })).toThrow(/dropped/);
+    s.background();
+    expect(s.run({ op: 'catalog-get' })).toMatchObject({ op: 'catalog', collections: [], dropped: [] });
+  });
+
   it('replays documents, index entries and the catalog from the WAL', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mantis-docshard-'));
     dirs.push(dir);

@@ -110,6 +110,15 @@ export class DocBackground {
     this.builds = this.builds.filter((b) => b.collId !== collId);
   }
 
+  /** Ids of collections dropped here whose keys are still being deleted (their drop markers). */
+  droppedCollections(): number[] {
+    const ids: number[] = [];
+    for (const d of this.drops) {
+      if (d.marker.length === 6) ids.push(new DataView(d.marker.buffer, d.marker.byteOffset, d.marker.byteLength).getUint32(2));
+    }
+    return ids;
+  }
+
   /** Anything to do now? (TTL is checked on every tick anyway.) */
   busy(): boolean {
     return this.builds.length > 0 || this.drops.length > 0;

@@ -78,7 +78,7 @@ export class DocShard {
   private run(c: DocCommand, nowMs: number, undo: Undo[]): { answer: DocAnswer; writes: Write[] } | ShardResponse {
     switch (c.op) {
       case 'catalog-get':
-        return read({ op: 'catalog', collections: this.catalog.all().map((s) => s.info) });
+        return read({ op: 'catalog', collections: this.catalog.all().map((s) => s.info), dropped: this.background.droppedCollections() });
       case 'catalog-put':
         return this.catalogPut(c.info, nowMs, undo);
       case 'catalog-drop':
@@ -105,6 +105,11 @@ export class DocShard {
   // ---- catalog --------------------------------------------------------------
 
   private catalogPut(info: CollectionInfo, nowMs: number, undo: Undo[]) {
+    // A drop wins: an entry for a collection id this shard dropped must not bring it back (its keys
+    // are being deleted, and new writes under that id would be deleted with them).
+    if (this.background.droppedCollections().includes(info.id)) {
+      throw new MantisError('COLLECTION_NOT_FOUND', `collection "${info.name}" (id ${info.id}) was dropped on this shard`);
+    }
     const current = this.catalog.get(info.name);
     if (current !== undefined && current.info.version > info.version) return read({ op: 'ok' });
     const write: Write = { kind: 'put', key: catalogKeyOf(info.name), contentType: DOC_CONTENT_TYPE, expiresAtMs: 0, value: encodeCatalogEntry(info) };
