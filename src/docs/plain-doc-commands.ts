@@ -291,7 +291,7 @@ function busyCandidate(): MantisError {
 }
 
 /** A shard's sliced find answer as merge runs. */
-function findSource(shard: ShardClient, command: FindCommand, deadlineMs: number): SliceSource {
+export function findSource(shard: ShardClient, command: FindCommand, deadlineMs: number): SliceSource {
   let resume: Uint8Array | null = null;
   return {
     next: async () => {

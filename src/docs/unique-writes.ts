@@ -28,15 +28,16 @@ import type { CollectionInfo, FindCommand } from '../../shared/docs/doc-protocol
 import type { Doc, DocPredicate, DocValue } from '../../shared/docs/doc-types.js';
 import { compileFilter } from '../../shared/docs/filter.js';
 import { compileProjection } from '../../shared/docs/projection.js';
-import type { ShardClient, ShardPool } from '../router/index.js';
+import type { ShardPool } from '../router/index.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { compileMutation, type Mutation, type UpdateOutcome } from './doc-common.js';
 import type { DeleteRequest, FindAndModifyRequest, UpdateRequest } from './doc-requests.js';
-import { callExpect, SLICE_BUDGET_MS } from './doc-shard-call.js';
-import { keyComparator, mergePage, type SliceSource } from './find-merge.js';
+import { SLICE_BUDGET_MS } from './doc-shard-call.js';
+import { keyComparator, mergePage } from './find-merge.js';
 import type { OwnTxn } from './index-builds.js';
 import type { CandidateBatch, FirstModified, TxnDocCommands, WriteBudget } from './txn-doc-commands.js';
 import type { WritePlan } from './txn-doc-ops.js';
+import { findSource } from './plain-doc-commands.js';
 
 /** Documents one transaction of a multi write changes at most. */
 export const BATCH_DOCS = 500;
@@ -216,14 +217,3 @@ function batchBudget(docs: number): WriteBudget {
   };
 }
 
-/** A shard's sliced find answer as merge runs. */
-function findSource(shard: ShardClient, command: FindCommand, deadlineMs: number): SliceSource {
-  let resume: Uint8Array | null = null;
-  return {
-    next: async () => {
-      const a = await callExpect(shard, { ...command, resume }, false, deadlineMs, 'found');
-      resume = a.resume;
-      return { items: a.docs.map((doc, i) => ({ doc, key: a.keys[i] })), more: resume !== null };
-    },
-  };
-}

@@ -5,49 +5,12 @@
 // shape (op, _id, document, updated fields, removed fields, resume token).
 
 import { expect } from 'vitest';
-import { openWs, type StreamMessage, type WsClient } from './stream-clients.js';
+import { Inbox, openWs, type StreamMessage, type WsClient } from './stream-clients.js';
 import { docsUrl, type Json, type JsonDoc } from './docs-client.js';
 
 const WAIT_MS = 10_000;
 
-/** Items in arrival order, read with a cursor; next() waits for one not read yet. */
-export class Inbox<T> {
-  readonly all: T[] = [];
-  private read = 0;
-  private waiters: (() => void)[] = [];
-  done: string | null = null;
-
-  push(item: T): void {
-    this.all.push(item);
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  finish(why: string): void {
-    this.done = why;
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  async next(timeoutMs = WAIT_MS, what = 'an event'): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.read >= this.all.length) {
-      if (this.done !== null) throw new Error(`stream ended (${this.done}) while waiting for ${what}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${what} within ${timeoutMs} ms (read ${this.read}; last: ${JSON.stringify(this.all.slice(-3))})`);
-      await new Promise<void>((wake) => {
-        const timer = setTimeout(wake, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          wake();
-        });
-      });
-    }
-    return this.all[this.read++];
-  }
-
-  unread(): T[] {
-    return this.all.slice(this.read);
-  }
-}
+export { Inbox };
 
 /** A change event as the tests compare it. */
 export type Change = {

@@ -10,7 +10,7 @@ import { WebSocket } from 'undici';
 const WAIT_MS = 10_000;
 
 /** Messages in arrival order, read with a cursor; next() waits for one not yet read. */
-class Inbox<T> {
+export class Inbox<T> {
   readonly all: T[] = [];
   private read = 0;
   private waiters: (() => void)[] = [];

@@ -118,26 +118,13 @@ export function openCursors(
 
 /** Calls visit(key, kind, expiresAtMs) with each distinct key's newest version, in order, until it returns false. */
 export function mergeKeys(cursors: KeyCursor[], visit: (key: string, kind: number, expiresAtMs: number) => boolean): void {
-  for (;;) {
-    let min: string | null = null;
-    let owner = -1;
-    for (let i = 0; i < cursors.length; i++) {
-      const k = cursors[i].key;
-      if (k !== null && (min === null || k < min)) {
-        min = k;
-        owner = i;
-      }
-    }
-    if (min === null) return;
-    const { kind, expiresAtMs } = cursors[owner].entry(); // read before next(): a table entry is a view
-    for (const c of cursors) if (c.key === min) c.next();
-    if (!visit(min, kind, expiresAtMs)) return;
-  }
+  mergeEntries(cursors, (key, kind, expiresAtMs) => visit(key, kind, expiresAtMs));
 }
 
 /**
- * As mergeKeys, with the newest version's value: visit(key, kind, expiresAtMs, value) runs before
- * the cursors move on, so `value` (a view into a table block) is valid only during the call.
+ * Calls visit(key, kind, expiresAtMs, value) with each distinct key's newest version, in order,
+ * until it returns false. visit runs before the cursors move on, so `value` (a view into a table
+ * block) is valid only during the call.
  */
 export function mergeEntries(cursors: KeyCursor[], visit: (key: string, kind: number, expiresAtMs: number, value: Uint8Array) => boolean): void {
   for (;;) {
