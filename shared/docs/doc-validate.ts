@@ -14,6 +14,7 @@
 
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { MantisError } from '../errors.js';
+import { nestsUnboundedQuantifiers } from './regex-guard.js';
 import { isDoc, typeName, type TypeName } from './bson-types.js';
 import { encodeDoc } from './doc-codec.js';
 import type { Doc, DocValue } from './doc-types.js';
@@ -80,6 +81,7 @@ export function compileValidator(validator: Doc | null): DocValidator {
   if (keys.length !== 1 || keys[0] !== '$jsonSchema' || !isDoc(validator.$jsonSchema)) {
     throw new MantisError('BAD_QUERY', 'a validator must be {"$jsonSchema": {...}} (query-operator validators are not supported)');
   }
+  checkSchemaPatterns(validator.$jsonSchema, '$jsonSchema');
   const schema = translateSchema(validator.$jsonSchema, '$jsonSchema');
   let check;
   try {
@@ -92,6 +94,29 @@ export function compileValidator(validator: Doc | null): DocValidator {
     const first = check.errors?.[0];
     throw new MantisError('DOC_VALIDATION', `document failed validation: ${describeError(first)}`, first === undefined ? undefined : { path: errorPath(first) });
   };
+}
+
+/**
+ * Every regex of a schema (`pattern`, `patternProperties` keys) passes the guard $regex does: a
+ * validator runs on the router's thread, where a catastrophic pattern would stall every request.
+ */
+function checkSchemaPatterns(node: DocValue, at: string): void {
+  if (Array.isArray(node)) {
+    node.forEach((v, i) => checkSchemaPatterns(v, `${at}[${i}]`));
+    return;
+  }
+  if (!isDoc(node)) return;
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'pattern' && typeof value === 'string' && nestsUnboundedQuantifiers(value)) {
+      throw new MantisError('BAD_QUERY', `${at}.pattern nests unbounded quantifiers (as (a+)+ does), which can take exponential time; rewrite it without the nesting`);
+    }
+    if (key === 'patternProperties' && isDoc(value)) {
+      for (const p of Object.keys(value)) {
+        if (nestsUnboundedQuantifiers(p)) throw new MantisError('BAD_QUERY', `${at}.patternProperties key ${JSON.stringify(p)} nests unbounded quantifiers; rewrite it without the nesting`);
+      }
+    }
+    checkSchemaPatterns(value, `${at}.${key}`);
+  }
 }
 
 function errorPath(error: ErrorObject): string {

@@ -13,7 +13,7 @@ import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { stringifyEjson } from '../../shared/docs/ejson.js';
 
 const CURSOR_VERSION = 1;
-const TOKEN_CHARS_MAX = 64 * 1024;
+const TOKEN_CHARS_MAX = 32 * 1024 * 1024; // a sort key may be as large as a 16 MiB document
 
 export type QueryShape = { readonly collId: number; readonly filter: Doc; readonly sort: Doc | null; readonly projection: Doc | null };
 

@@ -5,7 +5,9 @@
 //   at once, and the shard goes on answering;
 // - single-document writes reach a document whose _id is null;
 // - a find whose page would pass 16 MiB ends early with a next_cursor, and an
-//   aggregate answer past 64 MiB is refused (AGGREGATE_MEMORY_LIMIT), not 500.
+//   aggregate answer past 64 MiB is refused (AGGREGATE_MEMORY_LIMIT), not 500;
+// - a validator's regex gets the same guard (it runs on the router's thread);
+// - a cursor over a large sort key is accepted back.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -51,6 +53,32 @@ describe('document requests that must not hurt the server', () => {
     expect(ok.status).toBe(200);
     expect(ok.body.data).toHaveLength(1);
     expect(await ready()).toBe(true);
+  });
+
+  it('refuses a validator whose pattern can backtrack exponentially', async () => {
+    const c = collName('vpat');
+    const response = await fetch(`${server.url}/api/v1/docs/${c}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ validator: { $jsonSchema: { properties: { s: { bsonType: 'string', pattern: '^(a+)+$' } } } } }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as Answer).error?.code).toBe('BAD_QUERY');
+  });
+
+  it('pages on with a cursor whose sort key is large', async () => {
+    const c = collName('bigkey');
+    await action(c, 'insert', { documents: [0, 1, 2].map((i) => ({ _id: i, s: `${'x'.repeat(60_000)}${i}` })) });
+    const seen: number[] = [];
+    let cursor: string | null | undefined = null;
+    for (let page = 0; page < 5; page++) {
+      const r = await action(c, 'find', { filter: {}, sort: { s: 1 }, limit: 1, projection: { s: 0 }, ...(cursor ? { cursor } : {}) });
+      expect(r.status).toBe(200);
+      seen.push(...(r.body.data as { _id: number }[]).map((d) => d._id));
+      cursor = r.body.meta?.next_cursor;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual([0, 1, 2]);
   });
 
   it('reaches a document whose _id is null with single-document writes', async () => {

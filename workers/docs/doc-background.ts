@@ -47,6 +47,8 @@ export type StepResult = { readonly writes: Write[]; readonly changes: DocChange
 export class DocBackground {
   private builds: Build[] = [];
   private drops: Drop[] = [];
+  /** Collections whose drop finished here (markers kept, value DROP_DONE). */
+  private readonly droppedDone = new Set<number>();
 
   constructor(
     private readonly store: LsmStore,
@@ -58,7 +60,8 @@ export class DocBackground {
 
   open(nowMs: number): void {
     for (const drop of this.catalog.pendingDrops(this.store, nowMs)) {
-      if (drop.indexId === null) this.dropped(drop.collId);
+      if (drop.done) this.droppedDone.add(drop.collId);
+      else if (drop.indexId === null) this.dropped(drop.collId);
       else this.drops.push({ marker: indexDropMarker(drop.collId, drop.indexId), prefixes: [indexPrefix(drop.collId, drop.indexId)] });
     }
     this.catalogChanged(nowMs);
@@ -105,18 +108,17 @@ export class DocBackground {
 
   /** A collection was dropped: its keys go in the background. */
   dropped(collId: number): void {
+    if (this.droppedDone.has(collId)) return;
     if (this.drops.some((d) => keyToBinary(d.marker) === keyToBinary(dropMarkerKey(collId)))) return;
     this.drops.push({ marker: dropMarkerKey(collId), prefixes: ['D', 'I', 'U'].map((tag) => collectionPrefix(tag, collId)) });
     this.builds = this.builds.filter((b) => b.collId !== collId);
   }
 
-  /** Ids of collections dropped here whose keys are still being deleted (their drop markers). */
+  /** Ids of collections dropped here: being deleted, or done (their drop markers). */
   droppedCollections(): number[] {
-    const ids: number[] = [];
-    for (const d of this.drops) {
-      if (d.marker.length === 6) ids.push(new DataView(d.marker.buffer, d.marker.byteOffset, d.marker.byteLength).getUint32(2));
-    }
-    return ids;
+    const ids = new Set(this.droppedDone);
+    for (const d of this.drops) if (d.marker.length === 6) ids.add(collIdOfMarker(d.marker));
+    return [...ids];
   }
 
   /** Anything to do now? (TTL is checked on every tick anyway.) */
@@ -158,7 +160,14 @@ export class DocBackground {
       if (budget > 0) drop.prefixes.shift();
     }
     if (drop.prefixes.length === 0) {
-      writes.push({ kind: 'delete', key: drop.marker });
+      // A collection's marker stays, marked done, for good: ids are never reused, and the router's
+      // reconciliation must learn of the drop even after this shard finished it (a drop wins).
+      if (drop.marker.length === 6) {
+        writes.push({ kind: 'put', key: drop.marker, contentType: DOC_CONTENT_TYPE, expiresAtMs: 0, value: DROP_DONE });
+        this.droppedDone.add(collIdOfMarker(drop.marker));
+      } else {
+        writes.push({ kind: 'delete', key: drop.marker });
+      }
       this.drops.shift();
     }
   }
@@ -284,6 +293,13 @@ export class DocBackground {
 
 function describeId(id: DocValue): unknown {
   return typeof id === 'bigint' ? id.toString() : id;
+}
+
+/** The value of a collection's drop marker once its keys are gone. */
+const DROP_DONE = new Uint8Array([1]);
+
+function collIdOfMarker(marker: Uint8Array): number {
+  return new DataView(marker.buffer, marker.byteOffset, marker.byteLength).getUint32(2);
 }
 
 function indexDropMarker(collId: number, indexId: number): Uint8Array {

@@ -6,7 +6,8 @@
 // own per-shard state in internal keys of its own:
 //   FF 'B' u32 coll u16 index → backfill position of an index being built
 //                               (empty value = built on this shard)
-//   FF 'X' u32 coll           → a dropped collection whose keys are being deleted
+//   FF 'X' u32 coll           → a dropped collection: its keys being deleted (empty value), or
+//                               gone ([1], kept for good so the drop keeps winning)
 // Runs inside a shard.
 
 import { decodeValue, encodeValue } from '../../shared/docs/doc-codec.js';
@@ -98,14 +99,16 @@ export class ShardCatalog {
   }
 
   /** Dropped collections (indexId null) and indexes whose keys are still being deleted (drop markers in the store). */
-  pendingDrops(store: LsmStore, nowMs: number): { collId: number; indexId: number | null }[] {
-    const drops: { collId: number; indexId: number | null }[] = [];
+  pendingDrops(store: LsmStore, nowMs: number): { collId: number; indexId: number | null; done: boolean }[] {
+    const drops: { collId: number; indexId: number | null; done: boolean }[] = [];
     const prefix = keyToBinary(new Uint8Array([0xff, DROP_TAG]));
-    store.scan(prefix, false, prefixEnd(prefix), nowMs, (key) => {
+    store.scan(prefix, false, prefixEnd(prefix), nowMs, (key, value) => {
       const bytes = binaryToKey(key);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      if (bytes.length === 6) drops.push({ collId: view.getUint32(2), indexId: null });
-      if (bytes.length === 8) drops.push({ collId: view.getUint32(2), indexId: view.getUint16(6) });
+      // A collection's marker with value [1]: the drop finished here (kept so the drop keeps winning).
+      const done = value.length > 0 && value[0] === 1;
+      if (bytes.length === 6) drops.push({ collId: view.getUint32(2), indexId: null, done });
+      if (bytes.length === 8) drops.push({ collId: view.getUint32(2), indexId: view.getUint16(6), done: false });
       return true;
     });
     return drops;
