@@ -2,9 +2,9 @@
 // the bounded ring, and the tokens it refuses.
 
 import { describe, expect, it } from 'vitest';
-import { MantisError } from '../../shared/errors.js';
 import type { DocChange } from '../../shared/docs/doc-protocol.js';
 import { ChangeHub, type ChangeDelivery } from '../../src/docs/change-hub.js';
+import { codeOf } from '../helpers/error-code.js';
 
 const ins = (coll: string, id: number): DocChange => ({ op: 'insert', coll, id, doc: { _id: id, n: id } });
 
@@ -13,15 +13,6 @@ function collect(): { got: ChangeDelivery[]; deliver: (e: ChangeDelivery) => voi
   return { got, deliver: (e) => got.push(e), parsed: () => got.map((e) => JSON.parse(e.json) as Record<string, unknown>) };
 }
 
-function codeOf(work: () => unknown): string {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof MantisError) return error.code;
-    throw error;
-  }
-  return 'none';
-}
 
 describe('ChangeHub', () => {
   it('delivers a collection\'s events in order, in MongoDB\'s shape, with increasing tokens', () => {

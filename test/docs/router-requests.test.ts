@@ -19,18 +19,10 @@ import {
   insertRequest,
   updateRequest,
 } from '../../src/docs/doc-requests.js';
+import { codeOf } from '../helpers/error-code.js';
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-function codeOf(work: () => unknown): string {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof MantisError) return error.code;
-    throw error;
-  }
-  return 'none';
-}
 
 describe('bodies', () => {
   it('reads relaxed and canonical EJSON objects', () => {

@@ -3,22 +3,13 @@
 // source that checks a subscription before it reaches the hub.
 
 import { describe, expect, it } from 'vitest';
-import { MantisError } from '../../shared/errors.js';
 import { ChangeHub } from '../../src/docs/change-hub.js';
 import { changeSource } from '../../src/docs/change-source.js';
 import { changesQuery, parseChangesControl } from '../../src/http/invalidation-streams.js';
+import { codeOf } from '../helpers/error-code.js';
 
 const frame = (value: unknown): ArrayBuffer => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value)).buffer as ArrayBuffer;
 
-function codeOf(work: () => unknown): string {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof MantisError) return error.code;
-    throw error;
-  }
-  return 'none';
-}
 
 describe('WebSocket "changes" messages', () => {
   it('reads subscribe and unsubscribe; leaves other messages to the invalidation parser', () => {
