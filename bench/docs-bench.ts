@@ -51,7 +51,7 @@ import { groupPhase, indexPhase, insertPhase, lookupPhase, type Measured, type T
 import { dirBytes, waitQuiet, type PhaseCpu } from './lib/docs-proc.js';
 import { checksTable, checkTargets, filterTable, fmtBytes, littleLawLine, mainTable, type DocsResults } from './lib/docs-report.js';
 import { findPostgres, PG_NOT_INSTALLED, startTempPostgres, type TempPostgres } from './lib/pgbench.js';
-import { machineBusyShare, procStatusKiB, RssSampler, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
+import { BUSY_SHARE_MAX, waitForQuietMachine, procStatusKiB, RssSampler, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
 import { pushProblems, resultsPath } from './lib/report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -319,12 +319,7 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const load = loadavg();
-  let busyBefore = await machineBusyShare();
-  const idleDeadline = performance.now() + o.waitIdleS * 1000;
-  while (busyBefore !== null && busyBefore > 0.15 && performance.now() < idleDeadline) {
-    progress(`machine busy (${(busyBefore * 100).toFixed(0)} % CPU): waiting up to ${o.waitIdleS} s for it to settle (--wait-idle-s)`);
-    busyBefore = await machineBusyShare(2000);
-  }
+  const busyBefore = await waitForQuietMachine(o.waitIdleS, progress, '--wait-idle-s');
   const cores = availableParallelism();
   const problems: string[] = [];
 
@@ -371,7 +366,7 @@ async function main(): Promise<number> {
   const checks = checkTargets(results);
   const out: string[] = [''];
   out.push(`MantisDB document benchmark — ${startedAt.toISOString()}, ${cores} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, code ${gitState()}${o.quick ? ', --quick (a smoke run: figures are not meaningful)' : ''}`);
-  out.push(`Load average at start ${load.map((x) => x.toFixed(2)).join(' ')}; machine ${busyBefore === null ? '?' : `${(100 * busyBefore).toFixed(0)} %`} busy in the second before${busyBefore !== null && busyBefore > 0.15 ? ' — NOT IDLE: other processes share the cores (see the CPU lines)' : ''}.`);
+  out.push(`Load average at start ${load.map((x) => x.toFixed(2)).join(' ')}; machine ${busyBefore === null ? '?' : `${(100 * busyBefore).toFixed(0)} %`} busy in the second before${busyBefore !== null && busyBefore > BUSY_SHARE_MAX ? ' — NOT IDLE: other processes share the cores (see the CPU lines)' : ''}.`);
   out.push(...describeSetup(o, pg, cores));
   out.push('');
   out.push('Baseline: PostgreSQL JSONB for inserts, lookups, aggregation and size; mingo for filters. Ratio: MantisDB / baseline (for times, MantisDB time / baseline time; for the filter, how many times faster).');

@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseTool, runAutocannon, runWrk, stopActiveLoad, wrkVersion, type LoadResult, type LoadSettings, type Tool } from './lib/load.js';
 import { KEY_COUNT, preload, smokeCheckBare, smokeCheckBatch, smokeCheckMantis } from './lib/preload.js';
-import { NeighbourMeter, RssSampler, machineBusyShare, procStatusKiB, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
+import { BUSY_SHARE_MAX, NeighbourMeter, RssSampler, machineBusyShare, waitForQuietMachine, procStatusKiB, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
 import {
   checkTargets,
   describeErrors,
@@ -105,13 +105,8 @@ async function main(): Promise<number> {
 
   try {
     progress(`tool ${tool}${tool === 'wrk' ? ` (${wrkVersion() ?? '?'})` : ''}; ${settings.durationS} s per scenario (+${warmupS} s warm-up), ${settings.connections} connections; temp dir ${tmp}`);
-    let busyBefore = await machineBusyShare();
-    const idleDeadline = performance.now() + waitIdleS * 1000;
-    while (busyBefore !== null && busyBefore > 0.15 && performance.now() < idleDeadline) {
-      progress(`machine busy (${(busyBefore * 100).toFixed(0)}% CPU): waiting up to ${waitIdleS} s for it to settle (BENCH_WAIT_IDLE_S)`);
-      busyBefore = await machineBusyShare(2000);
-    }
-    if (busyBefore !== null && busyBefore > 0.15) {
+    const busyBefore = await waitForQuietMachine(waitIdleS, progress, 'BENCH_WAIT_IDLE_S');
+    if (busyBefore !== null && busyBefore > BUSY_SHARE_MAX) {
       problem(`the machine was not idle before the run: ${(busyBefore * 100).toFixed(0)}% of all CPU time busy (other processes compete with the servers and wrk)`);
     }
     // Each server is recorded as soon as it is up, so cleanup stops it even if the other fails to start.

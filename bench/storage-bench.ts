@@ -24,7 +24,7 @@ import { createLsmPool, LevelEngine, MantisEngine, type EngineId, type StorageEn
 import { distinctIndices, runHttpPhase, type HttpResult } from './lib/storage-http.js';
 import { dropPageCache, readIo } from './lib/storage-io.js';
 import { readPhase, scanPhase, writePhase, type PhaseResult } from './lib/storage-phases.js';
-import { NeighbourMeter, machineBusyShare } from './lib/proc.js';
+import { BUSY_SHARE_MAX, NeighbourMeter, waitForQuietMachine } from './lib/proc.js';
 import { pushProblems, resultsPath } from './lib/report.js';
 import { amplificationTable, checkTargets, fmtMiB, httpTable, phaseTable, targetsTable, type EngineSummary, type Measured } from './lib/storage-report.js';
 
@@ -132,13 +132,8 @@ async function main(): Promise<number> {
     httpRequests: Math.max(500, Math.round(5000 * readScale)),
   };
   const problems: string[] = [];
-  let busyBefore = await machineBusyShare();
-  const idleDeadline = performance.now() + o.waitIdleS * 1000;
-  while (busyBefore !== null && busyBefore > 0.15 && performance.now() < idleDeadline) {
-    progress(`machine busy (${(busyBefore * 100).toFixed(0)}% CPU): waiting up to ${o.waitIdleS} s for it to settle (--wait-idle-s)`);
-    busyBefore = await machineBusyShare(2000);
-  }
-  if (busyBefore !== null && busyBefore > 0.15) problems.push(`machine not idle before the run: ${(busyBefore * 100).toFixed(0)}% CPU busy`);
+  const busyBefore = await waitForQuietMachine(o.waitIdleS, progress, '--wait-idle-s');
+  if (busyBefore !== null && busyBefore > BUSY_SHARE_MAX) problems.push(`machine not idle before the run: ${(busyBefore * 100).toFixed(0)}% CPU busy`);
   progress(`budget ${o.budgetMiB} MiB, ${keyCount} keys of ~${averageEntryBytes.toFixed(0)} B (≈${fmtMiB(keyCount * averageEntryBytes)}, 10× budget × scale ${o.scale}); Mantis memtable ${fmtMiB(tuning.memtableBytes)}, block cache ${fmtMiB(tuning.blockCacheBytes)}; LevelDB writeBufferSize ${fmtMiB(tuning.memtableBytes)}, cacheSize ${fmtMiB(tuning.blockCacheBytes)}`);
 
   const tmp = mkdtempSync(join(tmpdir(), 'mantis-storage-bench-'));

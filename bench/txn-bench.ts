@@ -52,7 +52,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { findPostgres, formatPgbenchResult, PG_NOT_INSTALLED, runPgbench, startTempPostgres, type PgbenchResult, type TempPostgres } from './lib/pgbench.js';
-import { machineBusyShare, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
+import { BUSY_SHARE_MAX, waitForQuietMachine, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
 import { pushProblems, resultsPath } from './lib/report.js';
 import { NamedProcessMeter, type GroupCpu } from './lib/txn-cpu.js';
 import { buildAccountSet, type AccountSet, type Contention, type Transfer, type TransferKind } from './lib/txn-accounts.js';
@@ -241,12 +241,7 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const load = loadavg();
-  let busyBefore = await machineBusyShare();
-  const idleDeadline = performance.now() + o.waitIdleS * 1000;
-  while (busyBefore !== null && busyBefore > 0.15 && performance.now() < idleDeadline) {
-    progress(`machine busy (${(busyBefore * 100).toFixed(0)} % CPU): waiting up to ${o.waitIdleS} s for it to settle (--wait-idle-s)`);
-    busyBefore = await machineBusyShare(2000);
-  }
+  const busyBefore = await waitForQuietMachine(o.waitIdleS, progress, '--wait-idle-s');
   const cores = availableParallelism();
   const sets = new Map<Contention, AccountSet>();
   for (const c of o.contention) sets.set(c, buildAccountSet(c, c === 'low' ? o.lowAccounts : o.highAccounts, o.shards, INITIAL_BALANCE));
@@ -323,7 +318,7 @@ async function main(): Promise<number> {
   if (complaints.length > 0) problems.push(`the server logged ${complaints.length} warning/error line(s); first: ${complaints.slice(0, 3).map((l) => l.slice(0, 300)).join(' | ')}`);
 
   if (pg.status === 'failed' && !problems.includes(pg.note)) problems.push(pg.note);
-  if (busyBefore !== null && busyBefore > 0.15) problems.push(`machine not idle before the run: ${(busyBefore * 100).toFixed(0)} % CPU busy (other processes); see "others' CPU"`);
+  if (busyBefore !== null && busyBefore > BUSY_SHARE_MAX) problems.push(`machine not idle before the run: ${(busyBefore * 100).toFixed(0)} % CPU busy (other processes); see "others' CPU"`);
   const pgResults = pg.runs.map((r) => r.result);
 
   // ---- report ----

@@ -176,6 +176,23 @@ export async function machineBusyShare(ms = 1000): Promise<number | null> {
   return (after.busy - before.busy) / (after.total - before.total);
 }
 
+/** Above this share of busy CPU the machine is not idle enough to measure on. */
+export const BUSY_SHARE_MAX = 0.15;
+
+/**
+ * Waits up to `waitS` seconds for the machine to go quiet (busy share ≤ BUSY_SHARE_MAX), telling
+ * `progress` while it waits; returns the last busy share measured (null when unknown).
+ */
+export async function waitForQuietMachine(waitS: number, progress: (message: string) => void, knob: string): Promise<number | null> {
+  let busy = await machineBusyShare();
+  const deadline = performance.now() + waitS * 1000;
+  while (busy !== null && busy > BUSY_SHARE_MAX && performance.now() < deadline) {
+    progress(`machine busy (${(busy * 100).toFixed(0)} % CPU): waiting up to ${waitS} s for it to settle (${knob})`);
+    busy = await machineBusyShare(2000);
+  }
+  return busy;
+}
+
 /** utime + stime of a process (all its threads), in the same clock ticks as /proc/stat; null if gone. */
 export function processCpuTicks(pid: number): number | null {
   try {
