@@ -548,15 +548,7 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       return sendReply(res, errorReply(error), false);
     }
     const conn = new SseConn(res, ctx);
-    sseConns.add(conn);
-    res.onAborted(() => conn.closed());
-    res.onWritable(() => conn.writable());
-    res.cork(() => {
-      res.writeStatus(statusLine(200));
-      res.writeHeader('Content-Type', 'text/event-stream');
-      res.writeHeader('Cache-Control', 'no-cache');
-      res.writeHeader('X-Accel-Buffering', 'no');
-    });
+    startSse(res, conn, sseConns);
     // The first write sends the headers; a client that has read this is subscribed.
     conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: STREAM_NAME, prefix })}\n\n`);
     conn.flush();
@@ -604,15 +596,7 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     let started = false;
     const start = (): void => {
       started = true;
-      sseConns.add(conn);
-      res.onAborted(() => conn.closed());
-      res.onWritable(() => conn.writable());
-      res.cork(() => {
-        res.writeStatus(statusLine(200));
-        res.writeHeader('Content-Type', 'text/event-stream');
-        res.writeHeader('Cache-Control', 'no-cache');
-        res.writeHeader('X-Accel-Buffering', 'no');
-      });
+      startSse(res, conn, sseConns);
       conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: CHANGES_STREAM, collection: request.coll })}\n\n`);
       conn.flush();
     };
@@ -703,4 +687,17 @@ function registerStreamMetrics(registry: client.Registry, figures: StreamFigures
   };
   counter('mantis_cache_stream_events_total', 'Invalidation and warning events handed to subscriber connections, by transport', figures.sent);
   counter('mantis_cache_stream_cutoffs_total', `Subscribers disconnected for falling more than ${BACKLOG_MAX} bytes behind, by transport`, figures.cutOffs);
+}
+
+/** Registers an SSE connection (abort, back-pressure) and writes its status and headers. */
+function startSse(res: uWS.HttpResponse, conn: SseConn, conns: Set<SseConn>): void {
+  conns.add(conn);
+  res.onAborted(() => conn.closed());
+  res.onWritable(() => conn.writable());
+  res.cork(() => {
+    res.writeStatus(statusLine(200));
+    res.writeHeader('Content-Type', 'text/event-stream');
+    res.writeHeader('Cache-Control', 'no-cache');
+    res.writeHeader('X-Accel-Buffering', 'no');
+  });
 }
