@@ -9,23 +9,14 @@
 // Only JSON types (no dates, ObjectIds or longs): PostgreSQL's jsonb holds
 // nothing else, and the comparison is about the same bytes in both.
 
+import { rng } from './storage-data.js';
+
 export const DOC_BYTES = 1024;
 export const CATEGORIES = 64;
 export const COUNTRIES = ['DE', 'FR', 'NL', 'US', 'GB', 'JP', 'BR', 'IN', 'ES', 'IT'] as const;
 const STATUSES = ['active', 'pending', 'closed', 'suspended'] as const;
 /** Cumulative shares of STATUSES: 50 % active, 25 % pending, 15 % closed, 10 % suspended. */
 const STATUS_CUMULATIVE = [0.5, 0.75, 0.9, 1] as const;
-/** mulberry32: small, fast, good enough to spread values; seeded per document. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Text to cut each document's notes from: pseudo-words from a vocabulary of

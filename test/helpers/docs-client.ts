@@ -171,16 +171,7 @@ export function date(ms: number): JsonDoc {
 }
 
 /** A deterministic PRNG (mulberry32), so generated data and queries are the same every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng as prng } from '../../bench/lib/storage-data.js';
 
 /** The _ids of documents as sortable strings (for set comparisons). */
 export function idsOf(docs: readonly JsonDoc[]): string[] {
