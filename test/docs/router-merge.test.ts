@@ -4,11 +4,11 @@
 import fc from 'fast-check';
 import { ObjectId } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { MantisError } from '../../shared/errors.js';
 import { compareValues } from '../../shared/docs/compare.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { keyComparator, mergePage, type Keyed, type SliceSource } from '../../src/docs/find-merge.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../../src/docs/find-cursor.js';
+import { codeOf } from '../helpers/error-code.js';
 
 /** A shard's sorted answer served in slices of the given sizes (a size 0 slice: examined, nothing found; never twice in a row). */
 function source(items: Keyed[], sliceSizes: number[]): SliceSource & { asked: number } {
@@ -104,15 +104,6 @@ describe('cursor tokens', () => {
 
   it('refuse another query, garbage and made-up tokens with CURSOR_INVALID', () => {
     const token = encodeCursor(queryFingerprint(q), [1, 2]);
-    const codeOf = (work: () => unknown): string => {
-      try {
-        work();
-      } catch (error) {
-        if (error instanceof MantisError) return error.code;
-        throw error;
-      }
-      return 'none';
-    };
     expect(codeOf(() => decodeCursor(token, queryFingerprint({ ...q, filter: { a: 2 } })))).toBe('CURSOR_INVALID');
     expect(codeOf(() => decodeCursor(token, queryFingerprint({ ...q, collId: 8 })))).toBe('CURSOR_INVALID');
     for (const bad of ['', 'x', '!!', 5, null, Buffer.from('hello').toString('base64url'), token.slice(0, -3)]) {
