@@ -44,6 +44,19 @@ export const ErrorCode = Object.freeze({
   INDEX_EXISTS: 'INDEX_EXISTS',
   AGGREGATE_MEMORY_LIMIT: 'AGGREGATE_MEMORY_LIMIT',
   CURSOR_INVALID: 'CURSOR_INVALID',
+  TABLE_NOT_FOUND: 'TABLE_NOT_FOUND',
+  TABLE_EXISTS: 'TABLE_EXISTS',
+  COLUMN_EXISTS: 'COLUMN_EXISTS',
+  UNKNOWN_COLUMN: 'UNKNOWN_COLUMN',
+  TYPE_MISMATCH: 'TYPE_MISMATCH',
+  NOT_NULL_VIOLATION: 'NOT_NULL_VIOLATION',
+  INVALID_SCHEMA: 'INVALID_SCHEMA',
+  /** CQL (Cassandra's error classes): a statement that does not parse. */
+  SyntaxException: 'SyntaxException',
+  /** CQL: a statement that parses but is invalid (Cassandra's InvalidRequest, "Invalid"). */
+  Invalid: 'Invalid',
+  /** CQL: CREATE of a table (or index) that exists. */
+  AlreadyExists: 'AlreadyExists',
   INTERNAL: 'INTERNAL',
 });
 
@@ -92,6 +105,16 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   INDEX_EXISTS: 409,
   AGGREGATE_MEMORY_LIMIT: 400,
   CURSOR_INVALID: 400,
+  TABLE_NOT_FOUND: 404,
+  TABLE_EXISTS: 409,
+  COLUMN_EXISTS: 409,
+  UNKNOWN_COLUMN: 400,
+  TYPE_MISMATCH: 400,
+  NOT_NULL_VIOLATION: 400,
+  INVALID_SCHEMA: 400,
+  SyntaxException: 400,
+  Invalid: 400,
+  AlreadyExists: 409,
   INTERNAL: 500,
 };
 
@@ -118,8 +141,8 @@ export function isErrorCode(value: string): value is ErrorCode {
 export class MantisError extends Error {
   readonly code: ErrorCode;
   /** Extra fields of the error object a client gets (e.g. a conflict's key and reason). */
-  readonly details: Readonly<Record<string, string>> | undefined;
-  constructor(code: ErrorCode, message: string, details?: Readonly<Record<string, string>>) {
+  readonly details: Readonly<Record<string, string | number>> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Readonly<Record<string, string | number>>) {
     super(message);
     this.name = 'MantisError';
     this.code = code;

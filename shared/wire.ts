@@ -48,7 +48,8 @@ export type ShardRequest =
   | InvalidateRequest
   /** Transactions (shared/txn/txn-wire.ts: codes from 0x40, bodies encoded there). */
   | TxnRequest
-  | DocRequest;
+  | DocRequest
+  | TblRequest;
 
 /**
  * A document-store command (shared/docs/doc-protocol.ts): `body` is the encoded DocCommand;
@@ -59,6 +60,16 @@ export type DocRequest = { readonly kind: 'doc'; readonly write: boolean; readon
 export type DocResponse = { readonly kind: 'doc-result'; readonly body: Uint8Array };
 const DOC_REQUEST_CODE = 0x60;
 const DOC_RESPONSE_CODE = 0x60;
+
+/**
+ * A columnar-table command (shared/tables/table-protocol.ts): `body` is the encoded TableCommand;
+ * `write` as for DocRequest.
+ */
+export type TblRequest = { readonly kind: 'tbl'; readonly write: boolean; readonly body: Uint8Array };
+/** The encoded TableAnswer of a `tbl` request. */
+export type TblResponse = { readonly kind: 'tbl-result'; readonly body: Uint8Array };
+const TBL_REQUEST_CODE = 0x61;
+const TBL_RESPONSE_CODE = 0x61;
 
 /**
  * Drops cached entries (never stored data, except that a cache-only key's data is its cache
@@ -100,7 +111,8 @@ export type ShardResponse =
   | { readonly kind: 'invalidated'; readonly removed: number; readonly nextSlot: number }
   | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string }
   | TxnResponse
-  | DocResponse;
+  | DocResponse
+  | TblResponse;
 
 const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch', 'invalidate'] as const;
 const RESPONSE_KINDS = ['value', 'missing', 'done', 'deleted', 'meta', 'keys', 'results', 'error', 'invalidated'] as const;
@@ -119,6 +131,7 @@ export function isWriteRequest(request: ShardRequest): boolean {
     case 'txn-decide':
       return true;
     case 'doc':
+    case 'tbl':
       return request.write;
     case 'get':
     case 'head':
@@ -153,9 +166,9 @@ function writeBatchOp(w: ByteWriter, op: BatchOp): void {
  * once Date.now() >= deadlineMs.
  */
 export function encodeRequest(id: number, request: ShardRequest, deadlineMs = 0): Uint8Array {
-  if (request.kind === 'doc') {
+  if (request.kind === 'doc' || request.kind === 'tbl') {
     const w = new ByteWriter(16 + request.body.length);
-    w.u32(id).u8(DOC_REQUEST_CODE).f64(deadlineMs).u8(request.write ? 1 : 0).bytes(request.body);
+    w.u32(id).u8(request.kind === 'doc' ? DOC_REQUEST_CODE : TBL_REQUEST_CODE).f64(deadlineMs).u8(request.write ? 1 : 0).bytes(request.body);
     return w.finish();
   }
   if (isTxnRequest(request)) {
@@ -218,6 +231,7 @@ export function decodeRequest(frame: Uint8Array): DecodedRequest {
   if (!Number.isFinite(deadlineMs) || deadlineMs < 0) throw new FrameError(`bad deadline in frame ${id}`);
   if (isTxnRequestCode(code)) return { id, deadlineMs, request: readTxnRequestBody(r, code) };
   if (code === DOC_REQUEST_CODE) return { id, deadlineMs, request: { kind: 'doc', write: r.u8() === 1, body: r.rest() } };
+  if (code === TBL_REQUEST_CODE) return { id, deadlineMs, request: { kind: 'tbl', write: r.u8() === 1, body: r.rest() } };
   return { id, deadlineMs, request: readRequestBody(r, REQUEST_OPS[code - 1], id) };
 }
 
@@ -298,9 +312,9 @@ function readResult(r: ByteReader, kind: string): BatchResult {
 }
 
 export function encodeResponse(id: number, response: ShardResponse): Uint8Array {
-  if (response.kind === 'doc-result') {
+  if (response.kind === 'doc-result' || response.kind === 'tbl-result') {
     const w = new ByteWriter(8 + response.body.length);
-    w.u32(id).u8(DOC_RESPONSE_CODE).bytes(response.body);
+    w.u32(id).u8(response.kind === 'doc-result' ? DOC_RESPONSE_CODE : TBL_RESPONSE_CODE).bytes(response.body);
     return w.finish();
   }
   if (isTxnResponse(response)) {
@@ -348,6 +362,7 @@ export function decodeResponse(frame: Uint8Array): { id: number; response: Shard
   const code = r.u8();
   if (isTxnResponseCode(code)) return { id, response: readTxnResponseBody(r, code) };
   if (code === DOC_RESPONSE_CODE) return { id, response: { kind: 'doc-result', body: r.rest() } };
+  if (code === TBL_RESPONSE_CODE) return { id, response: { kind: 'tbl-result', body: r.rest() } };
   const kind = RESPONSE_KINDS[code - 1];
   switch (kind) {
     case 'meta':

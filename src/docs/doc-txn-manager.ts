@@ -65,7 +65,7 @@ export class DocTxnManager extends TxnManager {
   /** The error with a named key's bytes replaced by its name; anything else as it is. */
   readable(id: string, error: unknown): unknown {
     if (!(error instanceof MantisError)) return error;
-    const printable = error.details?.key;
+    const printable = error.details?.key === undefined ? undefined : String(error.details.key);
     const name = printable === undefined ? undefined : this.keyNames.get(id)?.names.get(printable);
     return name === undefined || printable === undefined ? error : namedConflict(error, printable, name);
   }

@@ -81,14 +81,14 @@ export class UniqueInserts {
       } catch (error) {
         if (!(error instanceof MantisError) || error.code !== 'TXN_CONFLICT') throw error;
         if (attempt >= ATTEMPTS_MAX) throw this.named(info, claims, error);
-        if (error.details?.reason === 'condition') await this.diagnose(info, claims, staleValues, error.details.key, deadlineMs);
+        if (error.details?.reason === 'condition') await this.diagnose(info, claims, staleValues, error.details.key === undefined ? undefined : String(error.details.key), deadlineMs);
       }
     }
   }
 
   /** A conflict on one of the claimed keys, by name. */
   private named(info: CollectionInfo, claims: Map<string, Claim>, error: MantisError): MantisError {
-    const printable = error.details?.key;
+    const printable = error.details?.key === undefined ? undefined : String(error.details.key);
     const claim = printable === undefined ? undefined : [...claims.values()].find((c) => printableKey(c.key) === printable);
     if (claim === undefined || printable === undefined) return error;
     return namedConflict(error, printable, claim.what.kind === 'id' ? docName(info, claim.what.doc._id) : uniqueName(info, claim.what.entry));

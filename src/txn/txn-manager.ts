@@ -380,7 +380,7 @@ export class TxnManager {
       if (this.active.get(txn.id) === txn && error instanceof MantisError && error.code === 'TXN_OUTCOME_UNKNOWN') {
         this.end(txn, { state: 'unknown', why: error.message }, 'outcome_unknown');
       } else if (this.active.get(txn.id) === txn) {
-        const reason = error instanceof MantisError && error.details?.reason !== undefined ? error.details.reason : error instanceof MantisError ? error.code.toLowerCase() : 'internal';
+        const reason = error instanceof MantisError && error.details?.reason !== undefined ? String(error.details.reason) : error instanceof MantisError ? error.code.toLowerCase() : 'internal';
         this.end(txn, { state: 'aborted', why: error instanceof Error ? error.message : String(error) }, reason);
       }
       throw error;

@@ -31,6 +31,7 @@ import {
   WAL_KV_OPS,
   type DeleteOp,
   type DocRequest,
+  type TblRequest,
   type PutOp,
   type ShardRequest,
   type ShardResponse,
@@ -82,7 +83,14 @@ export type ActorDeps = {
   readonly writeBackMs: number;
   /** The shard's document engine (`doc` requests); null in tests that run without one. */
   readonly docs?: DocEngine | null;
+  /** The shard's table engine (`tbl` requests); null in tests that run without one. */
+  readonly tables?: TableEngine | null;
 };
+
+/** What the actor needs of the table engine (workers/tables/table-shard.ts). */
+export interface TableEngine {
+  handle(request: TblRequest, nowMs: number, undo: Undo[]): { response: ShardResponse; writes: (PutOp | DeleteOp)[] };
+}
 
 /** What the actor needs of the document engine (workers/docs/doc-shard.ts). */
 export interface DocEngine {
@@ -278,7 +286,8 @@ export class ShardActor {
         return;
       }
       const deferredUndo: Undo[] = [];
-      const applied = request.kind === 'doc' ? this.applyDoc(request, nowMs, batch.undo) : this.d.ops.apply(request, nowMs, batch.undo, deferredUndo);
+      const applied =
+        request.kind === 'doc' ? this.applyDoc(request, nowMs, batch.undo) : request.kind === 'tbl' ? this.applyTbl(request, nowMs, batch.undo) : this.d.ops.apply(request, nowMs, batch.undo, deferredUndo);
       const payload = applied.writes.length === 0 ? null : encodeWriteOps(applied.writes);
       const deferred = applied.deferred.length === 0 ? null : encodeWriteOps(applied.deferred);
       const bytes = Math.max(payload?.length ?? 0, deferred?.length ?? 0);
@@ -389,6 +398,12 @@ export class ShardActor {
   private applyDoc(request: DocRequest, nowMs: number, undo: Undo[]): { response: ShardResponse; writes: (PutOp | DeleteOp)[]; deferred: (PutOp | DeleteOp)[] } {
     if (this.d.docs === undefined || this.d.docs === null) throw new MantisError('INTERNAL', 'this shard runs without a document engine');
     const applied = this.d.docs.handle(request, nowMs, undo);
+    return { response: applied.response, writes: applied.writes, deferred: [] };
+  }
+
+  private applyTbl(request: TblRequest, nowMs: number, undo: Undo[]): { response: ShardResponse; writes: (PutOp | DeleteOp)[]; deferred: (PutOp | DeleteOp)[] } {
+    if (this.d.tables === undefined || this.d.tables === null) throw new MantisError('INTERNAL', 'this shard runs without a table engine');
+    const applied = this.d.tables.handle(request, nowMs, undo);
     return { response: applied.response, writes: applied.writes, deferred: [] };
   }
 

@@ -110,6 +110,8 @@ export class ShardOps {
         throw new MantisError('INTERNAL', `${request.kind} is handled by the shard's transaction participant, not ShardOps`);
       case 'doc':
         throw new MantisError('INTERNAL', 'doc requests are handled by the shard\'s document engine, not ShardOps');
+      case 'tbl':
+        throw new MantisError('INTERNAL', 'tbl requests are handled by the shard\'s table engine, not ShardOps');
       default:
         return unreachable(request);
     }
