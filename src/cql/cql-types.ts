@@ -1,0 +1,387 @@
+// CQL types on MantisDB's column types, and CQL values (literals, bind
+// parameters, the few functions) as cells of a column.
+//
+//   CQL type                 ours       checks
+//   text, varchar            string
+//   ascii                    string     US-ASCII only
+//   int / smallint / tinyint int64      32 / 16 / 8-bit range
+//   bigint                   int64
+//   double                   float64
+//   float                    float64    rounded to 32-bit precision
+//   boolean                  boolean
+//   timestamp                timestamp  µs; literals: integer ms since the epoch or
+//                                       'yyyy-mm-dd[( |T)hh:mm[:ss[.fff]]][Z|±hh[:mm]|±hhmm]' (UTC when no zone)
+//   uuid                     string     canonical lower-case text
+//   timeuuid                 string     canonical lower-case text, version 1
+//   blob                     binary     0x… literals
+//
+// The CQL type is kept in ColumnDef.cqlType; a table created over HTTP (no
+// cqlType) reads as bigint / double / text / boolean / timestamp / blob.
+// Literal kinds follow Cassandra's assignment rules (a 'string' is not a
+// uuid, an integer is not text, …) and errors use its messages ("Invalid
+// STRING constant (abc) for "id" of type int"). Bind parameters arrive as
+// JSON: numbers, strings (uuids, timestamps as RFC 3339 or integer ms, int64
+// beyond 2^53 as decimal strings, blobs as 0x… hex or base64), booleans, null.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { MantisError } from '../../shared/errors.js';
+import { decodeBase64, daysFromCivil, parseInt64 } from '../../shared/tables/cell-json.js';
+import type { Cell, ColumnDef, ColumnType } from '../../shared/tables/table-types.js';
+import { normalizeInt64 } from '../../shared/tables/table-types.js';
+import type { CqlLiteral, CqlTerm, CqlTypeName } from './cql-ast.js';
+
+export type CqlTypeMapping = { readonly type: ColumnType; readonly cqlType: string };
+
+const NATIVE: Record<string, ColumnType> = {
+  text: 'string',
+  varchar: 'string',
+  ascii: 'string',
+  int: 'int64',
+  smallint: 'int64',
+  tinyint: 'int64',
+  bigint: 'int64',
+  double: 'float64',
+  float: 'float64',
+  boolean: 'boolean',
+  timestamp: 'timestamp',
+  uuid: 'string',
+  timeuuid: 'string',
+  blob: 'binary',
+};
+
+const UNSUPPORTED = new Set(['counter', 'date', 'decimal', 'duration', 'inet', 'time', 'varint', 'list', 'set', 'map', 'frozen', 'tuple', 'vector']);
+
+function invalid(message: string): MantisError {
+  return new MantisError('Invalid', message);
+}
+
+/** A declared CQL type → our column type, or Invalid when MantisDB has no such type. */
+export function mapCqlType(t: CqlTypeName): CqlTypeMapping {
+  const type = t.params.length === 0 ? NATIVE[t.name] : undefined;
+  if (type !== undefined) return { type, cqlType: t.name === 'varchar' ? 'text' : t.name };
+  if (UNSUPPORTED.has(t.name)) {
+    throw invalid(`type ${typeText(t)} is not supported (MantisDB's CQL types: ${Object.keys(NATIVE).join(', ')})`);
+  }
+  throw invalid(`Unknown type ${typeText(t)}`);
+}
+
+function typeText(t: CqlTypeName): string {
+  return t.params.length === 0 ? t.name : `${t.name}<${t.params.map(typeText).join(', ')}>`;
+}
+
+/** The CQL type a column reads as. */
+export function cqlTypeOf(col: ColumnDef): string {
+  if (col.cqlType !== undefined) return col.cqlType;
+  switch (col.type) {
+    case 'int64':
+      return 'bigint';
+    case 'float64':
+      return 'double';
+    case 'string':
+      return 'text';
+    case 'boolean':
+      return 'boolean';
+    case 'timestamp':
+      return 'timestamp';
+    case 'binary':
+      return 'blob';
+  }
+}
+
+const INT_RANGES: Record<string, readonly [number, number]> = {
+  int: [-2147483648, 2147483647],
+  smallint: [-32768, 32767],
+  tinyint: [-128, 127],
+};
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** What a term means once its column is known: the statement's bind values and the clock. */
+export type TermContext = {
+  /** The bind values, by marker index (already resolved from positional or named params). */
+  readonly params: readonly unknown[];
+  readonly nowMs: number;
+};
+
+/**
+ * A term as a cell of `col`. `what` names the receiver in errors (a column name, or e.g. "[ttl]").
+ * NULL comes back as null; callers refuse it where Cassandra does (keys, conditions).
+ */
+export function termToCell(term: CqlTerm, col: ColumnDef, ctx: TermContext): Cell {
+  const cql = cqlTypeOf(col);
+  switch (term.kind) {
+    case 'bind':
+      return paramToCell(ctx.params[term.index], col);
+    case 'call':
+      return callToCell(term, col, cql, ctx);
+    case 'literal':
+      return literalToCell(term.type, term.text, col, cql);
+  }
+}
+
+function constantError(kind: string, text: string, col: ColumnDef, cql: string): MantisError {
+  return invalid(`Invalid ${kind.toUpperCase()} constant (${text}) for "${col.name}" of type ${cql}`);
+}
+
+function literalToCell(kind: CqlLiteral['type'], text: string, col: ColumnDef, cql: string): Cell {
+  if (kind === 'null') return null;
+  switch (cql) {
+    case 'text':
+    case 'varchar':
+      if (kind !== 'string') throw constantError(kind, text, col, cql);
+      return text;
+    case 'ascii':
+      if (kind !== 'string') throw constantError(kind, text, col, cql);
+      // eslint-disable-next-line no-control-regex
+      if (!/^[\x00-\x7f]*$/.test(text)) throw invalid(`Invalid ASCII character in string literal ${text}`);
+      return text;
+    case 'int':
+    case 'smallint':
+    case 'tinyint': {
+      if (kind !== 'integer') throw constantError(kind, text, col, cql);
+      const v = Number(text);
+      const [lo, hi] = INT_RANGES[cql];
+      if (!Number.isInteger(v) || v < lo || v > hi) throw invalid(`Unable to make ${cql} from '${text}'`);
+      return v === 0 ? 0 : v;
+    }
+    case 'bigint': {
+      if (kind !== 'integer') throw constantError(kind, text, col, cql);
+      const v = parseInt64(text);
+      if (v === null) throw invalid(`Unable to make long from '${text}'`);
+      return v;
+    }
+    case 'double':
+    case 'float': {
+      if (kind !== 'integer' && kind !== 'float') throw constantError(kind, text, col, cql);
+      const v = floatOf(text);
+      return cql === 'float' ? Math.fround(v) : v;
+    }
+    case 'boolean':
+      if (kind !== 'boolean') throw constantError(kind, text, col, cql);
+      return text === 'true';
+    case 'timestamp':
+      if (kind === 'integer') return timestampFromMs(text, col);
+      if (kind === 'string') return parseCqlTimestamp(text);
+      throw constantError(kind, text, col, cql);
+    case 'uuid':
+    case 'timeuuid':
+      if (kind !== 'uuid') throw constantError(kind, text, col, cql);
+      return checkUuid(text.toLowerCase(), cql);
+    case 'blob':
+      if (kind !== 'hex') throw constantError(kind, text, col, cql);
+      return hexToBytes(text);
+    default:
+      throw invalid(`column "${col.name}" has a type CQL cannot write (${cql})`);
+  }
+}
+
+function floatOf(text: string): number {
+  switch (text.toLowerCase()) {
+    case 'nan':
+    case '-nan':
+      return NaN;
+    case 'infinity':
+      return Infinity;
+    case '-infinity':
+      return -Infinity;
+    default:
+      return Number(text);
+  }
+}
+
+function timestampFromMs(text: string, col: ColumnDef): Cell {
+  const ms = parseInt64(text);
+  if (ms === null) throw invalid(`Unable to make long from '${text}' for "${col.name}"`);
+  if (typeof ms === 'number' && Number.isSafeInteger(ms * 1000)) return ms * 1000;
+  const us = BigInt(ms) * 1000n;
+  if (us < -(2n ** 63n) || us >= 2n ** 63n) throw invalid(`timestamp ${text} ms is out of range`);
+  return normalizeInt64(us);
+}
+
+/** yyyy-mm-dd[( |T)hh:mm[:ss[.f…]]][zone]: Cassandra's timestamp literal forms. */
+const TIMESTAMP_RE = /^([+-]?\d{4,})-(\d{1,2})-(\d{1,2})(?:[ Tt](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(?:([Zz])|(?:GMT|UTC)?([+-])(\d{2}):?(\d{2})?)?$/;
+
+/** A CQL timestamp string → µs since the epoch (UTC when it names no zone). */
+export function parseCqlTimestamp(text: string): number {
+  const m = TIMESTAMP_RE.exec(text.trim());
+  const bad = (): MantisError => invalid(`Unable to coerce '${text}' to a formatted date (long)`);
+  if (m === null) throw bad();
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = m[4] === undefined ? 0 : Number(m[4]);
+  const minute = m[5] === undefined ? 0 : Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const micros = m[7] === undefined ? 0 : Number(m[7].slice(0, 6).padEnd(6, '0'));
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) throw bad();
+  const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (Number.isFinite(dim) && day > dim) throw bad();
+  let offsetSec = 0;
+  if (m[9] !== undefined) {
+    const oh = Number(m[10]);
+    const om = m[11] === undefined ? 0 : Number(m[11]);
+    if (oh > 23 || om > 59) throw bad();
+    offsetSec = (oh * 3600 + om * 60) * (m[9] === '-' ? -1 : 1);
+  }
+  const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetSec;
+  const us = secs * 1e6 + micros;
+  if (!Number.isSafeInteger(us)) throw bad();
+  return us;
+}
+
+function checkUuid(text: string, cql: string): string {
+  if (!UUID_RE.test(text)) throw invalid(`Unable to make UUID from '${text}'`);
+  if (cql === 'timeuuid' && text[14] !== '1') throw invalid('Unsupported UUID version for timeuuid: only version 1 (time-based) UUIDs are timeuuids');
+  return text;
+}
+
+function hexToBytes(text: string): Uint8Array {
+  const hex = text.slice(2);
+  if (hex.length % 2 !== 0) throw invalid(`An hex string representing bytes must have an even length (${text})`);
+  const buf = Buffer.from(hex, 'hex');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function callToCell(term: Extract<CqlTerm, { kind: 'call' }>, col: ColumnDef, cql: string, ctx: TermContext): Cell {
+  const args = term.args;
+  const noArgs = (): void => {
+    if (args.length !== 0) throw invalid(`Invalid number of arguments in call to function system.${term.name}: 0 required but ${args.length} provided`);
+  };
+  const assign = (fnType: string, value: Cell): Cell => {
+    if (fnType !== cql && !(fnType === 'timeuuid' && cql === 'uuid')) {
+      throw invalid(`Type error: cannot assign result of function system.${term.name} (type ${fnType}) to ${col.name} (type ${cql})`);
+    }
+    return value;
+  };
+  switch (term.name) {
+    case 'uuid':
+      noArgs();
+      return assign('uuid', randomUUID());
+    case 'now':
+    case 'currenttimeuuid':
+      noArgs();
+      return assign('timeuuid', timeuuidAt(ctx.nowMs));
+    case 'currenttimestamp':
+      noArgs();
+      return assign('timestamp', ctx.nowMs * 1000);
+    case 'totimestamp':
+    case 'dateof': {
+      if (args.length !== 1) throw invalid(`Invalid number of arguments in call to function system.${term.name}: 1 required but ${args.length} provided`);
+      const arg = args[0];
+      const u = termToCell(arg, { name: col.name, type: 'string', nullable: true, default: null, cqlType: 'timeuuid' }, ctx);
+      if (u === null) return null;
+      return assign('timestamp', timeuuidMs(u as string) * 1000);
+    }
+    default:
+      throw invalid(`Unknown function '${term.name}'`);
+  }
+}
+
+// ---- bind parameters (JSON) ----
+
+function paramError(col: ColumnDef, cql: string, value: unknown, expected: string): MantisError {
+  const shown = typeof value === 'string' ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value) : Array.isArray(value) ? 'an array' : value === undefined ? 'nothing' : typeof value === 'object' ? 'an object' : String(value);
+  return invalid(`Invalid value for bind variable ${col.name} of type ${cql}: expected ${expected}, got ${shown}`);
+}
+
+/** A JSON bind value → a cell of `col` (see the module comment for the JSON forms). */
+export function paramToCell(value: unknown, col: ColumnDef): Cell {
+  const cql = cqlTypeOf(col);
+  if (value === null) return null;
+  switch (cql) {
+    case 'text':
+    case 'varchar':
+    case 'ascii':
+      if (typeof value !== 'string') throw paramError(col, cql, value, 'a string');
+      // eslint-disable-next-line no-control-regex
+      if (cql === 'ascii' && !/^[\x00-\x7f]*$/.test(value)) throw invalid(`Invalid byte for ascii in bind variable ${col.name}`);
+      return value;
+    case 'int':
+    case 'smallint':
+    case 'tinyint': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw paramError(col, cql, value, 'an integer');
+      const [lo, hi] = INT_RANGES[cql];
+      if (value < lo || value > hi) throw invalid(`Invalid value for bind variable ${col.name}: ${value} is outside the ${cql} range ${lo}..${hi}`);
+      return value === 0 ? 0 : value;
+    }
+    case 'bigint': {
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return value === 0 ? 0 : value;
+      if (typeof value === 'string') {
+        const v = parseInt64(value);
+        if (v !== null) return v;
+      }
+      throw paramError(col, cql, value, 'an integer (a decimal string beyond 2^53)');
+    }
+    case 'double':
+    case 'float': {
+      let v: number;
+      if (typeof value === 'number') v = value;
+      else if (typeof value === 'string' && /^-?(NaN|Infinity)$/.test(value)) v = floatOf(value);
+      else throw paramError(col, cql, value, 'a number');
+      return cql === 'float' ? Math.fround(v) : v;
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean') throw paramError(col, cql, value, 'true or false');
+      return value;
+    case 'timestamp':
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return timestampFromMs(String(value), col);
+      if (typeof value === 'string') return parseCqlTimestamp(value);
+      throw paramError(col, cql, value, 'integer milliseconds or a timestamp string');
+    case 'uuid':
+    case 'timeuuid':
+      if (typeof value !== 'string') throw paramError(col, cql, value, 'a uuid string');
+      return checkUuid(value.toLowerCase(), cql);
+    case 'blob': {
+      if (typeof value !== 'string') throw paramError(col, cql, value, '0x… hex or base64');
+      if (/^0[xX][0-9a-fA-F]*$/.test(value)) return hexToBytes(value);
+      const bytes = decodeBase64(value);
+      if (bytes === null) throw paramError(col, cql, value, '0x… hex or base64');
+      return bytes;
+    }
+    default:
+      throw invalid(`column "${col.name}" has a type CQL cannot write (${cql})`);
+  }
+}
+
+/** An integer parameter of a statement (LIMIT, TTL) from a literal or a bind value. */
+export function termToInt(term: CqlTerm, what: string, ctx: TermContext): number {
+  let v: unknown;
+  if (term.kind === 'literal' && term.type === 'integer') v = Number(term.text);
+  else if (term.kind === 'bind') v = ctx.params[term.index];
+  else throw invalid(`Invalid ${term.kind === 'literal' ? term.type.toUpperCase() : 'function'} constant for ${what} of type int`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+    throw invalid(`Invalid value for ${what}: expected a 32-bit integer, got ${JSON.stringify(v) ?? 'nothing'}`);
+  }
+  return v;
+}
+
+// ---- timeuuids ----
+
+/** 100-ns intervals between 1582-10-15 (the UUID epoch) and 1970-01-01. */
+const UUID_EPOCH_OFFSET = 0x01b21dd213814000n;
+let lastTicks = 0n;
+const clockSeqAndNode = randomBytes(8);
+clockSeqAndNode[0] = (clockSeqAndNode[0] & 0x3f) | 0x80; // RFC 4122 variant
+clockSeqAndNode[2] |= 0x01; // multicast bit: a random node, not a MAC address
+
+/** A new version-1 UUID for the time `ms` (unique within this process: ticks never repeat). */
+export function timeuuidAt(ms: number): string {
+  let ticks = BigInt(ms) * 10000n + UUID_EPOCH_OFFSET;
+  if (ticks <= lastTicks) ticks = lastTicks + 1n;
+  lastTicks = ticks;
+  const timeLow = ticks & 0xffffffffn;
+  const timeMid = (ticks >> 32n) & 0xffffn;
+  const timeHi = ((ticks >> 48n) & 0x0fffn) | 0x1000n;
+  const hex = (v: bigint, width: number): string => v.toString(16).padStart(width, '0');
+  const tail = Buffer.from(clockSeqAndNode).toString('hex');
+  return `${hex(timeLow, 8)}-${hex(timeMid, 4)}-${hex(timeHi, 4)}-${tail.slice(0, 4)}-${tail.slice(4)}`;
+}
+
+/** The time (ms since the epoch) of a version-1 UUID. */
+export function timeuuidMs(uuid: string): number {
+  const timeLow = BigInt(`0x${uuid.slice(0, 8)}`);
+  const timeMid = BigInt(`0x${uuid.slice(9, 13)}`);
+  const timeHi = BigInt(`0x${uuid.slice(15, 18)}`);
+  const ticks = (timeHi << 48n) | (timeMid << 32n) | timeLow;
+  return Number((ticks - UUID_EPOCH_OFFSET) / 10000n);
+}
