@@ -1,7 +1,7 @@
 // fast-check arbitraries of table cells, rows and typed columns for the codec and segment tests.
 
 import fc from 'fast-check';
-import { COLUMN_TYPES, INT64_MAX, INT64_MIN, normalizeInt64, type Cell, type ColumnType, type Row } from '../../shared/tables/table-types.js';
+import { COLUMN_TYPES, INT64_MAX, INT64_MIN, normalizeInt64, type Cell, type ColumnType, type Row, type Vector } from '../../shared/tables/table-types.js';
 
 /** int64 cells in their normalized forms, biased to edges: small, near 2^53, near the int64 limits. */
 export const int64Arb: fc.Arbitrary<number | bigint> = fc.oneof(
@@ -102,4 +102,51 @@ export function cellSame(a: Cell, b: Cell, zeroEqual = false): boolean {
   if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b) === 0;
   if (typeof a === 'number' && typeof b === 'number') return zeroEqual ? (a === b || (a !== a && b !== b)) : Object.is(a, b);
   return a === b;
+}
+
+/** A column vector of `cells` (int64: Float64Array when all safe, else BigInt64Array). */
+export function vectorOf(type: ColumnType, cells: readonly Cell[]): Vector {
+  const n = cells.length;
+  let nulls: Uint8Array | null = null;
+  cells.forEach((c, i) => {
+    if (c === null) {
+      nulls ??= new Uint8Array((n + 7) >> 3);
+      nulls[i >> 3] |= 1 << (i & 7);
+    }
+  });
+  switch (type) {
+    case 'int64':
+    case 'timestamp': {
+      if (cells.every((c) => typeof c !== 'bigint')) return { type, values: Float64Array.from(cells, (c) => (c === null ? 0 : (c as number))), nulls };
+      return { type, values: BigInt64Array.from(cells, (c) => (c === null ? 0n : BigInt(c as number | bigint))), nulls };
+    }
+    case 'float64':
+      return { type, values: Float64Array.from(cells, (c) => (c === null ? 0 : (c as number))), nulls };
+    case 'boolean':
+      return { type, values: Uint8Array.from(cells, (c) => (c === true ? 1 : 0)), nulls };
+    case 'string':
+      return { type, values: cells.map((c) => (c === null ? '' : (c as string))), nulls };
+    case 'binary':
+      return { type, values: cells.map((c) => (c === null ? new Uint8Array(0) : (c as Uint8Array))), nulls };
+  }
+}
+
+/** Cell i of a vector (int64 normalized). */
+export function cellOf(v: Vector, i: number): Cell {
+  if (v.nulls !== null && (v.nulls[i >> 3] & (1 << (i & 7))) !== 0) return null;
+  switch (v.type) {
+    case 'int64':
+    case 'timestamp': {
+      const x = v.values[i];
+      return typeof x === 'bigint' ? normalizeInt64(x) : x;
+    }
+    case 'float64':
+      return v.values[i];
+    case 'boolean':
+      return v.values[i] !== 0;
+    case 'string':
+      return 'codes' in v ? v.dict[v.codes[i]] : v.values[i];
+    case 'binary':
+      return v.values[i];
+  }
 }
