@@ -117,6 +117,12 @@ export type ShardTableStats = {
   /** Per index name: lookups served. */
   readonly indexHits: Readonly<Record<string, number>>;
   readonly lastMove: { readonly atMs: number; readonly rows: number; readonly ms: number } | null;
+  /**
+   * Index builds not finished on this shard, by index name: 'building', or 'failed: <reason>'.
+   * An index absent here is built on this shard (the router marks an index ready once no shard
+   * lists it; a failed build is dropped and answered 400 BAD_QUERY).
+   */
+  readonly indexBuilds?: Readonly<Record<string, string>>;
 };
 
 export type TableAnswer =

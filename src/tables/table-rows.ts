@@ -1,0 +1,129 @@
+// Rows on their way in: checking a client's rows against the schema
+// (UNKNOWN_COLUMN, TYPE_MISMATCH, NOT_NULL_VIOLATION, each naming the column
+// and the row's index in the request), filling defaults, refusing a primary
+// key given twice in one request, and building what the shards get: the
+// stored form (row-codec) grouped by the shard of the row's slot.
+
+import { MantisError } from '../../shared/errors.js';
+import { checkCell } from '../../shared/tables/cells.js';
+import { cellFromJson } from '../../shared/tables/cell-json.js';
+import { encodeRow } from '../../shared/tables/row-codec.js';
+import { encodePk, rowSlot } from '../../shared/tables/table-keys.js';
+import type { Cell, ColumnType, Row, TableInfo } from '../../shared/tables/table-types.js';
+import { keyPositions } from './table-schema.js';
+
+/** Per table entry: column name → position, key positions, types (entries are immutable, so cached by identity). */
+type Shape = { readonly byName: Map<string, number>; readonly keys: number[]; readonly types: ColumnType[] };
+const shapes = new WeakMap<TableInfo, Shape>();
+
+export function shapeOf(info: TableInfo): Shape {
+  let shape = shapes.get(info);
+  if (shape === undefined) {
+    const keys = keyPositions(info);
+    const types = info.columns.map((c) => c.type);
+    shape = { byName: new Map(info.columns.map((c, i) => [c.name, i])), keys, types };
+    shapes.set(info, shape);
+  }
+  return shape;
+}
+
+function unknownColumn(info: TableInfo, name: string, row: number): MantisError {
+  return new MantisError('UNKNOWN_COLUMN', `row ${row}: table "${info.name}" has no column ${JSON.stringify(name)}`, { column: name, row });
+}
+
+function notNull(info: TableInfo, column: string, row: number): MantisError {
+  return new MantisError('NOT_NULL_VIOLATION', `row ${row}: column "${column}" of table "${info.name}" is NOT NULL and has no value`, { column, row });
+}
+
+/** A full row (defaults filled) from named cells; errors name the column and `rowIndex`. */
+export function fullRow(info: TableInfo, named: Readonly<Record<string, Cell>>, rowIndex: number): Row {
+  const shape = shapeOf(info);
+  const row: Row = new Array<Cell>(info.columns.length);
+  for (let i = 0; i < row.length; i++) row[i] = undefined as unknown as Cell;
+  for (const name in named) {
+    const at = shape.byName.get(name);
+    if (at === undefined) throw unknownColumn(info, name, rowIndex);
+    const cell = named[name];
+    if (cell !== null && !checkCell(shape.types[at], cell)) {
+      throw new MantisError('TYPE_MISMATCH', `row ${rowIndex}: column "${name}" is ${shape.types[at]}; the value given is not`, { column: name, row: rowIndex });
+    }
+    row[at] = cell;
+  }
+  return fillDefaults(info, row, rowIndex);
+}
+
+/** Named JSON values → a full row: cellFromJson per column (its TYPE_MISMATCH gets the row index), then defaults. */
+export function rowFromJson(info: TableInfo, json: unknown, rowIndex: number): Row {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new MantisError('TYPE_MISMATCH', `row ${rowIndex} must be a JSON object of column values`, { row: rowIndex });
+  }
+  const shape = shapeOf(info);
+  const row: Row = new Array<Cell>(info.columns.length);
+  for (let i = 0; i < row.length; i++) row[i] = undefined as unknown as Cell;
+  const fields = json as Record<string, unknown>;
+  for (const name in fields) {
+    const at = shape.byName.get(name);
+    if (at === undefined) throw unknownColumn(info, name, rowIndex);
+    row[at] = cellOf(info, at, fields[name], rowIndex);
+  }
+  return fillDefaults(info, row, rowIndex);
+}
+
+/** One JSON value as a cell of column `at`; a refusal names the column and, when given, the row. */
+export function cellOf(info: TableInfo, at: number, json: unknown, rowIndex: number | null): Cell {
+  try {
+    return cellFromJson(info.columns[at], json);
+  } catch (error) {
+    if (!(error instanceof MantisError)) throw error;
+    const column = info.columns[at].name;
+    const details: Record<string, string | number> = rowIndex === null ? { column } : { column, row: rowIndex };
+    throw new MantisError(error.code, rowIndex === null ? error.message : `row ${rowIndex}: ${error.message}`, { ...error.details, ...details });
+  }
+}
+
+function fillDefaults(info: TableInfo, row: Row, rowIndex: number): Row {
+  for (let i = 0; i < row.length; i++) {
+    const col = info.columns[i];
+    if (row[i] === undefined) row[i] = col.default;
+    if (row[i] === null && !col.nullable) throw notNull(info, col.name, rowIndex);
+  }
+  return row;
+}
+
+export type PreparedRows = {
+  /** Per shard index: the stored rows, their request indexes and their key cells. */
+  readonly byShard: Map<number, { rows: Uint8Array[]; rowIndex: number[]; keys: Cell[][] }>;
+  readonly count: number;
+};
+
+/**
+ * Encodes full rows and groups them by shard (slot map). A primary key given twice in the request
+ * is DUPLICATE_KEY naming the later row (nothing is sent).
+ */
+export function prepareRows(info: TableInfo, rows: readonly Row[], shardOfSlot: (slot: number) => number): PreparedRows {
+  const shape = shapeOf(info);
+  const seen = new Map<string, number>();
+  const byShard: PreparedRows['byShard'] = new Map();
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    const keyCells = shape.keys.map((k) => row[k]);
+    const pk = Buffer.from(encodePk(info, keyCells)).toString('latin1');
+    const first = seen.get(pk);
+    if (first !== undefined) {
+      throw new MantisError('DUPLICATE_KEY', `row ${r}: primary key ${keyText(keyCells)} is also given by row ${first} of this request`, { row: r, other_row: first });
+    }
+    seen.set(pk, r);
+    const shard = shardOfSlot(rowSlot(info, keyCells));
+    let part = byShard.get(shard);
+    if (part === undefined) byShard.set(shard, (part = { rows: [], rowIndex: [], keys: [] }));
+    part.rows.push(encodeRow(shape.types, row));
+    part.rowIndex.push(r);
+    part.keys.push(keyCells);
+  }
+  return { byShard, count: rows.length };
+}
+
+/** Key cells as text for messages. */
+export function keyText(cells: readonly Cell[]): string {
+  return `(${cells.map((c) => (c instanceof Uint8Array ? `0x${Buffer.from(c).toString('hex')}` : typeof c === 'string' ? JSON.stringify(c) : String(c))).join(', ')})`;
+}
