@@ -268,7 +268,7 @@ function checkRestrictions(t: CqlTable, rs: ReadonlyMap<number, Restriction>, al
       break;
     }
   }
-  const indexed = (r: Restriction): boolean => t.info.indexes.some((ix) => ix.type !== 'bloom' && ix.columns[0] === r.name);
+  const indexed = (r: Restriction): boolean => t.info.indexes.some((ix) => ix.state === 'ready' && ix.type !== 'bloom' && ix.columns[0] === r.name);
 
   // Partition key: all of it by = / IN, or none of it (a range of partitions).
   const partitionPinned = partition.length === t.partitionCount && partition.every((r) => isEqOrIn(r) && !isSlice(r) && r.notEqual.length === 0);
