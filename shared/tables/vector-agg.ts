@@ -1,0 +1,642 @@
+// Vectorized GROUP BY and aggregates (count, sum, min, max, avg) over
+// batches: partial states on each shard (PartialAggregator), merged on the
+// router (mergeGroups) and finalized into answer cells (finalizeState).
+//
+// A batch is aggregated in two steps, both plain loops over typed arrays:
+// 1. group ids: each group-by column gives every selected row a small local
+//    code — a dictionary code (strings), value - min (int64/timestamp whose
+//    batch range is small), 0/1 (booleans), or a per-batch Map code otherwise
+//    — with 0 for NULL (NULLs form one group). The codes fold into one
+//    composite code, looked up in an array (lazily filled per batch) that
+//    maps it to the global group id; only a miss builds the key cells.
+// 2. per aggregate, one loop adding into per-group accumulators (Float64Array
+//    indexed by group id). Without GROUP BY the loops keep the accumulator in a
+//    register.
+//
+// Semantics (SQL): NULL inputs are skipped; count(col) counts non-NULL,
+// count(*) rows; sum/min/max of no non-NULL input is NULL, avg too; an int64
+// sum is exact: float64 accumulation is used while a bound on |partial sum|
+// stays within 2^53, bigint beyond it; avg is float64; min/max follow
+// cells.ts's orders (float64: NaN is the largest).
+
+import { assert } from '../errors.js';
+import { compareCells, tupleKey } from './cells.js';
+import type { AggregateFn, AggregateSpec, AggState, Batch, Cell, ColumnType, GroupState, NullBitmap, Vector } from './table-types.js';
+import { normalizeInt64 } from './table-types.js';
+import { cellAt } from './vector-rows.js';
+
+const SAFE = 9007199254740991;
+/** A group column whose batch range is at most this uses value - min as its local code. */
+const SMALL_RANGE = 1 << 16;
+/** Composite codes up to this size use an array as the composite → group table. */
+const TABLE_MAX = 1 << 22;
+
+let identityBuf = new Uint32Array(0);
+function identity(n: number): Uint32Array {
+  if (identityBuf.length < n) {
+    identityBuf = new Uint32Array(Math.max(n, 65536));
+    for (let i = 0; i < identityBuf.length; i++) identityBuf[i] = i;
+  }
+  return identityBuf.subarray(0, n);
+}
+
+/** Per-aggregate accumulators, indexed by group id. */
+type Acc = {
+  readonly fn: AggregateFn;
+  readonly col: number | null;
+  readonly type: ColumnType | null;
+  /** sum / avg sum / numeric min or max. */
+  acc: Float64Array;
+  /** Non-null inputs (null while equal to the group's row count: no NULL seen yet). */
+  cnt: Float64Array | null;
+  /** int64 sums past the float-exact range: the exact part moved out of acc (acc holds the rest). */
+  big: (bigint | undefined)[] | null;
+  /** Bound on |acc[g]| for every group (int64 sums). */
+  absBound: number;
+  /** min/max of cells that are not plain numbers (strings, binary, booleans, bigint int64). */
+  cells: Cell[] | null;
+};
+
+/** Local codes of one group-by column for the selected rows of one batch. */
+type ColumnCodes = { codes: Int32Array; card: number; cellOf: (code: number) => Cell };
+
+export class PartialAggregator {
+  private readonly groupBy: readonly number[];
+  private readonly aggs: Acc[];
+  private groups = 0;
+  private capacity = 0;
+  private keys: Cell[][] = [];
+  private readonly index = new Map<string, number>();
+  /** Rows per group (count(*), and the non-null count of aggregates that never saw NULL). */
+  private rows: Float64Array = new Float64Array(0);
+
+  constructor(groupBy: readonly number[], aggs: readonly AggregateSpec[], types: readonly ColumnType[]) {
+    this.groupBy = groupBy;
+    this.aggs = aggs.map((a) => {
+      const type = a.col === null ? null : types[a.col];
+      if (a.fn === 'sum' || a.fn === 'avg') {
+        assert(type === 'int64' || type === 'float64' || type === 'timestamp', `${a.fn} over a ${String(type)} column`);
+      }
+      return { fn: a.fn, col: a.col, type, acc: new Float64Array(0), cnt: null, big: null, absBound: 0, cells: null };
+    });
+    this.grow(groupBy.length === 0 ? 1 : 16);
+    if (groupBy.length === 0) this.newGroup([]);
+  }
+
+  addBatch(batch: Batch): void {
+    const sel = batch.selection ?? identity(batch.length);
+    const n = sel.length;
+    if (n === 0) return;
+    if (this.groupBy.length === 0) {
+      this.rows[0] += n;
+      for (const a of this.aggs) if (a.col !== null) this.scalarAgg(a, vectorOf(batch, a.col), sel);
+      return;
+    }
+    const gids = this.groupIds(batch, sel);
+    const rows = this.rows;
+    for (let i = 0; i < n; i++) rows[gids[i]]++;
+    for (const a of this.aggs) if (a.col !== null) this.groupedAgg(a, vectorOf(batch, a.col), sel, gids);
+  }
+
+  result(): GroupState[] {
+    const out: GroupState[] = new Array<GroupState>(this.groups);
+    for (let g = 0; g < this.groups; g++) {
+      const states: AggState[] = this.aggs.map((a) => this.stateOf(a, g));
+      out[g] = { key: this.keys[g], states };
+    }
+    return out;
+  }
+
+  // ---- groups ---------------------------------------------------------------
+
+  private grow(min: number): void {
+    if (min <= this.capacity) return;
+    let cap = Math.max(16, this.capacity * 2);
+    while (cap < min) cap *= 2;
+    const rows = new Float64Array(cap);
+    rows.set(this.rows);
+    this.rows = rows;
+    for (const a of this.aggs) {
+      const acc = new Float64Array(cap);
+      acc.set(a.acc);
+      if (a.fn === 'min') acc.fill(NaN, this.capacity);
+      else if (a.fn === 'max') acc.fill(-Infinity, this.capacity);
+      a.acc = acc;
+      if (a.cnt !== null) {
+        const cnt = new Float64Array(cap);
+        cnt.set(a.cnt);
+        a.cnt = cnt;
+      }
+    }
+    this.capacity = cap;
+  }
+
+  private newGroup(key: Cell[]): number {
+    const g = this.groups++;
+    this.grow(this.groups);
+    this.keys.push(key);
+    for (const a of this.aggs) {
+      if (a.cells !== null) a.cells.push(null);
+      if (a.big !== null) a.big.push(undefined);
+    }
+    return g;
+  }
+
+  private lookup(key: Cell[]): number {
+    const k = tupleKey(key);
+    let g = this.index.get(k);
+    if (g === undefined) {
+      g = this.newGroup(key);
+      this.index.set(k, g);
+    }
+    return g;
+  }
+
+  /** The group id of every selected row (indexed like `sel`). */
+  private groupIds(batch: Batch, sel: Uint32Array): Int32Array {
+    const n = sel.length;
+    const cols = this.groupBy.map((c) => columnCodes(vectorOf(batch, c), sel));
+    let composite: Int32Array | Float64Array;
+    let size = 1;
+    for (const c of cols) size *= c.card;
+    if (size > SAFE) return this.groupIdsByKey(cols, n);
+    if (cols.length === 1) composite = cols[0].codes;
+    else {
+      composite = size <= 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
+      let stride = 1;
+      for (let j = cols.length - 1; j >= 0; j--) {
+        const codes = cols[j].codes;
+        for (let i = 0; i < n; i++) composite[i] += codes[i] * stride;
+        stride *= cols[j].card;
+      }
+    }
+    const keyOf = (code: number): Cell[] => {
+      const key: Cell[] = new Array<Cell>(cols.length);
+      for (let j = cols.length - 1; j >= 0; j--) {
+        const card = cols[j].card;
+        key[j] = cols[j].cellOf(code % card);
+        code = Math.floor(code / card);
+      }
+      return key;
+    };
+    const gids = new Int32Array(n);
+    if (size <= TABLE_MAX && size <= n * 4 + 1024) {
+      const table = new Int32Array(size).fill(-1);
+      for (let i = 0; i < n; i++) {
+        const c = composite[i];
+        let g = table[c];
+        if (g < 0) {
+          g = this.lookup(keyOf(c));
+          table[c] = g;
+        }
+        gids[i] = g;
+      }
+    } else {
+      const local = new Map<number, number>();
+      for (let i = 0; i < n; i++) {
+        const c = composite[i];
+        let g = local.get(c);
+        if (g === undefined) {
+          g = this.lookup(keyOf(c));
+          local.set(c, g);
+        }
+        gids[i] = g;
+      }
+    }
+    return gids;
+  }
+
+  /** Group ids when the composite code would not fit a number: a key per row (slow, rare). */
+  private groupIdsByKey(cols: ColumnCodes[], n: number): Int32Array {
+    const gids = new Int32Array(n);
+    for (let i = 0; i < n; i++) gids[i] = this.lookup(cols.map((c) => c.cellOf(c.codes[i])));
+    return gids;
+  }
+
+  // ---- aggregates -------------------------------------------------------------
+
+  /** The non-null count array of an aggregate, split off the row counts the first time a NULL shows. */
+  private ownCounts(a: Acc, before: Float64Array | null): Float64Array {
+    if (a.cnt === null) {
+      a.cnt = new Float64Array(this.capacity);
+      a.cnt.set(before ?? this.rows);
+    }
+    return a.cnt;
+  }
+
+  private scalarAgg(a: Acc, v: Vector, sel: Uint32Array): void {
+    const nulls = v.nulls;
+    const s = nulls === null ? sel : dropNulls(sel, nulls);
+    if (nulls !== null || a.cnt !== null) {
+      // rows[0] already counts this batch: the non-null count so far is rows[0] minus it.
+      const cnt = this.ownCounts(a, Float64Array.of(this.rows[0] - sel.length));
+      cnt[0] += s.length;
+    }
+    if (a.fn === 'count' || s.length === 0) return;
+    if (v.type === 'int64' || v.type === 'timestamp' || v.type === 'float64') {
+      if (v.values instanceof Float64Array) {
+        const x = v.values;
+        switch (a.fn) {
+          case 'sum':
+            if (v.type === 'float64') a.acc[0] += sumF(x, s);
+            else this.exactSum(a, x, s, null);
+            return;
+          case 'avg':
+            a.acc[0] += sumF(x, s);
+            return;
+          case 'min':
+            a.acc[0] = minF(x, s, a.acc[0]);
+            return;
+          default:
+            a.acc[0] = maxF(x, s, a.acc[0]);
+            return;
+        }
+      }
+      if (a.fn === 'sum' || a.fn === 'avg') {
+        const x = v.values;
+        if (a.fn === 'avg') {
+          for (let i = 0; i < s.length; i++) a.acc[0] += Number(x[s[i]]);
+        } else {
+          a.big ??= [undefined];
+          let t = a.big[0] ?? 0n;
+          for (let i = 0; i < s.length; i++) t += x[s[i]];
+          a.big[0] = t;
+        }
+        return;
+      }
+    }
+    this.cellMinMax(a, v, s, null);
+  }
+
+  private groupedAgg(a: Acc, v: Vector, sel: Uint32Array, gids: Int32Array): void {
+    const nulls = v.nulls;
+    let s = sel;
+    let g = gids;
+    if (nulls !== null) {
+      // Keep the non-null rows (and their group ids) only.
+      const keep = dropNullsWithGroups(sel, gids, nulls);
+      s = keep.sel;
+      g = keep.gids;
+    }
+    if (nulls !== null || a.cnt !== null) {
+      const cnt = this.ownCounts(a, a.cnt === null ? rowsBefore(this.rows, gids) : null);
+      for (let i = 0; i < g.length; i++) cnt[g[i]]++;
+    }
+    if (a.fn === 'count' || s.length === 0) return;
+    if ((v.type === 'int64' || v.type === 'timestamp' || v.type === 'float64') && v.values instanceof Float64Array) {
+      const x = v.values;
+      switch (a.fn) {
+        case 'sum':
+          if (v.type === 'float64') sumG(x, s, g, a.acc);
+          else this.exactSum(a, x, s, g);
+          return;
+        case 'avg':
+          sumG(x, s, g, a.acc);
+          return;
+        case 'min':
+          minG(x, s, g, a.acc);
+          return;
+        default:
+          maxG(x, s, g, a.acc);
+          return;
+      }
+    }
+    if ((a.fn === 'sum' || a.fn === 'avg') && (v.type === 'int64' || v.type === 'timestamp') && v.values instanceof BigInt64Array) {
+      const x = v.values;
+      if (a.fn === 'avg') {
+        for (let i = 0; i < s.length; i++) a.acc[g[i]] += Number(x[s[i]]);
+      } else {
+        const big = this.bigOf(a);
+        for (let i = 0; i < s.length; i++) big[g[i]] = (big[g[i]] ?? 0n) + x[s[i]];
+      }
+      return;
+    }
+    this.cellMinMax(a, v, s, g);
+  }
+
+  private bigOf(a: Acc): (bigint | undefined)[] {
+    if (a.big === null) a.big = new Array<bigint | undefined>(this.groups).fill(undefined);
+    return a.big;
+  }
+
+  /** int64 sum over safe values: float64 while provably exact, else the excess goes to bigint. */
+  private exactSum(a: Acc, x: Float64Array, s: Uint32Array, g: Int32Array | null): void {
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0; i < s.length; i++) {
+      const v = x[s[i]];
+      if (v < lo) lo = v;
+      else if (v > hi) hi = v;
+    }
+    const maxAbs = Math.max(-lo, hi);
+    const batchBound = maxAbs * s.length;
+    if (a.absBound + batchBound > SAFE) {
+      // Move every group's float part into bigint, so acc restarts at 0.
+      const big = this.bigOf(a);
+      for (let j = 0; j < this.groups; j++) {
+        if (a.acc[j] !== 0) {
+          big[j] = (big[j] ?? 0n) + BigInt(a.acc[j]);
+          a.acc[j] = 0;
+        }
+      }
+      a.absBound = 0;
+      if (batchBound > SAFE) {
+        const big2 = big;
+        if (g === null) {
+          let t = big2[0] ?? 0n;
+          for (let i = 0; i < s.length; i++) t += BigInt(x[s[i]]);
+          big2[0] = t;
+        } else {
+          for (let i = 0; i < s.length; i++) big2[g[i]] = (big2[g[i]] ?? 0n) + BigInt(x[s[i]]);
+        }
+        return;
+      }
+    }
+    a.absBound += batchBound;
+    if (g === null) a.acc[0] += sumF(x, s);
+    else sumG(x, s, g, a.acc);
+  }
+
+  private cellMinMax(a: Acc, v: Vector, s: Uint32Array, g: Int32Array | null): void {
+    assert(a.fn === 'min' || a.fn === 'max', `${a.fn} over a ${v.type} column`);
+    if (a.cells === null) a.cells = new Array<Cell>(this.groups).fill(null);
+    const cells = a.cells;
+    const sign = a.fn === 'min' ? -1 : 1;
+    for (let i = 0; i < s.length; i++) {
+      const gid = g === null ? 0 : g[i];
+      const c = cellAt(v, s[i]);
+      const cur = cells[gid];
+      if (cur === null || compareCells(c, cur) * sign > 0) cells[gid] = c;
+    }
+  }
+
+  private stateOf(a: Acc, g: number): AggState {
+    if (a.fn === 'count') return a.col === null || a.cnt === null ? this.rows[g] : a.cnt[g];
+    const n = a.cnt === null ? this.rows[g] : a.cnt[g];
+    switch (a.fn) {
+      case 'avg':
+        return [a.acc[g], n];
+      case 'sum': {
+        if (n === 0) return null;
+        const big = a.big === null ? undefined : a.big[g];
+        if (big === undefined) return a.acc[g];
+        return a.type === 'float64' ? Number(big) + a.acc[g] : normalizeInt64(big + BigInt(a.acc[g]));
+      }
+      default: {
+        if (n === 0) return null;
+        const x = a.acc[g] === 0 ? 0 : a.acc[g];
+        if (a.cells === null) return x;
+        // int64 batches came both as numbers (acc) and as bigints or other cells (cells).
+        const accSet = a.fn === 'min' ? x === x : x !== -Infinity;
+        const c = a.cells[g];
+        if (!accSet) return c;
+        return c === null ? x : mergeState(a.fn, c, x);
+      }
+    }
+  }
+}
+
+function vectorOf(batch: Batch, col: number): Vector {
+  const v = batch.columns[col];
+  assert(v !== undefined, `aggregate: column ${col} not loaded`);
+  return v;
+}
+
+function rowsBefore(rows: Float64Array, gids: Int32Array): Float64Array {
+  // The row counts before this batch (addBatch already added it).
+  const before = rows.slice();
+  for (let i = 0; i < gids.length; i++) before[gids[i]]--;
+  return before;
+}
+
+function dropNulls(sel: Uint32Array, nulls: Uint8Array): Uint32Array {
+  const out = new Uint32Array(sel.length);
+  let m = 0;
+  for (let i = 0; i < sel.length; i++) {
+    const r = sel[i];
+    out[m] = r;
+    m += ((nulls[r >> 3] >> (r & 7)) & 1) ^ 1;
+  }
+  return m === sel.length ? sel : out.subarray(0, m);
+}
+
+function dropNullsWithGroups(sel: Uint32Array, gids: Int32Array, nulls: Uint8Array): { sel: Uint32Array; gids: Int32Array } {
+  const out = new Uint32Array(sel.length);
+  const og = new Int32Array(sel.length);
+  let m = 0;
+  for (let i = 0; i < sel.length; i++) {
+    const r = sel[i];
+    out[m] = r;
+    og[m] = gids[i];
+    m += ((nulls[r >> 3] >> (r & 7)) & 1) ^ 1;
+  }
+  return m === sel.length ? { sel, gids } : { sel: out.subarray(0, m), gids: og.subarray(0, m) };
+}
+
+function isNull(nulls: NullBitmap, r: number): boolean {
+  return nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1;
+}
+
+/** Local codes (0 = NULL) of a group-by column for the selected rows. */
+function columnCodes(v: Vector, sel: Uint32Array): ColumnCodes {
+  const n = sel.length;
+  const codes = new Int32Array(n);
+  const nulls = v.nulls;
+  if (v.type === 'string' && 'codes' in v) {
+    const src = v.codes;
+    const dict = v.dict;
+    for (let i = 0; i < n; i++) codes[i] = src[sel[i]] + 1;
+    if (nulls !== null) for (let i = 0; i < n; i++) if (isNull(nulls, sel[i])) codes[i] = 0;
+    return { codes, card: dict.length + 1, cellOf: (c) => (c === 0 ? null : dict[c - 1]) };
+  }
+  if (v.type === 'boolean') {
+    const src = v.values;
+    for (let i = 0; i < n; i++) codes[i] = src[sel[i]] !== 0 ? 2 : 1;
+    if (nulls !== null) for (let i = 0; i < n; i++) if (isNull(nulls, sel[i])) codes[i] = 0;
+    return { codes, card: 3, cellOf: (c) => (c === 0 ? null : c === 2) };
+  }
+  if ((v.type === 'int64' || v.type === 'timestamp') && v.values instanceof Float64Array) {
+    const src = v.values;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const r = sel[i];
+      if (nulls !== null && isNull(nulls, r)) continue;
+      const x = src[r];
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    if (lo === Infinity) return { codes, card: 1, cellOf: () => null };
+    if (hi - lo < SMALL_RANGE) {
+      const base = lo - 1;
+      for (let i = 0; i < n; i++) codes[i] = src[sel[i]] - base;
+      if (nulls !== null) for (let i = 0; i < n; i++) if (isNull(nulls, sel[i])) codes[i] = 0;
+      return { codes, card: hi - lo + 2, cellOf: (c) => (c === 0 ? null : c + base) };
+    }
+  }
+  // Anything else: a per-batch map from value to code.
+  const map = new Map<unknown, number>();
+  const cells: Cell[] = [null];
+  for (let i = 0; i < n; i++) {
+    const c = cellAt(v, sel[i]);
+    if (c === null) continue;
+    const k = mapKey(c);
+    let code = map.get(k);
+    if (code === undefined) {
+      code = cells.length;
+      cells.push(c);
+      map.set(k, code);
+    }
+    codes[i] = code;
+  }
+  return { codes, card: cells.length, cellOf: (c) => cells[c] };
+}
+
+function mapKey(c: Cell): unknown {
+  if (c instanceof Uint8Array) return `b${Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1')}`;
+  if (typeof c === 'string') return `s${c}`;
+  return c;
+}
+
+// ---- loops -------------------------------------------------------------------
+
+function sumF(x: Float64Array, s: Uint32Array): number {
+  let t = 0;
+  for (let i = 0; i < s.length; i++) t += x[s[i]];
+  return t;
+}
+
+function minF(x: Float64Array, s: Uint32Array, cur: number): number {
+  for (let i = 0; i < s.length; i++) {
+    const v = x[s[i]];
+    if (v < cur || cur !== cur) cur = v;
+  }
+  return cur;
+}
+
+function maxF(x: Float64Array, s: Uint32Array, cur: number): number {
+  for (let i = 0; i < s.length; i++) {
+    const v = x[s[i]];
+    if (v > cur || v !== v) cur = v;
+  }
+  return cur;
+}
+
+function sumG(x: Float64Array, s: Uint32Array, g: Int32Array, acc: Float64Array): void {
+  for (let i = 0; i < s.length; i++) acc[g[i]] += x[s[i]];
+}
+
+function minG(x: Float64Array, s: Uint32Array, g: Int32Array, acc: Float64Array): void {
+  for (let i = 0; i < s.length; i++) {
+    const v = x[s[i]];
+    const j = g[i];
+    const cur = acc[j];
+    if (v < cur || cur !== cur) acc[j] = v;
+  }
+}
+
+function maxG(x: Float64Array, s: Uint32Array, g: Int32Array, acc: Float64Array): void {
+  for (let i = 0; i < s.length; i++) {
+    const v = x[s[i]];
+    const j = g[i];
+    if (v > acc[j] || v !== v) acc[j] = v;
+  }
+}
+
+// ---- merge and finalize ---------------------------------------------------------------
+
+/** The empty state of an aggregate (no input rows). */
+export function emptyState(fn: AggregateFn): AggState {
+  switch (fn) {
+    case 'count':
+      return 0;
+    case 'avg':
+      return [0, 0];
+    default:
+      return null;
+  }
+}
+
+function addSums(a: AggState, b: AggState): AggState {
+  if (a === null) return b;
+  if (b === null) return a;
+  if (typeof a === 'number' && typeof b === 'number') {
+    const s = a + b;
+    if (Number.isSafeInteger(s) || !Number.isInteger(a) || !Number.isInteger(b)) return s;
+    return normalizeInt64(BigInt(a) + BigInt(b));
+  }
+  const x = a as number | bigint;
+  const y = b as number | bigint;
+  if ((typeof x === 'number' && !Number.isInteger(x)) || (typeof y === 'number' && !Number.isInteger(y))) return Number(x) + Number(y);
+  return normalizeInt64(BigInt(x) + BigInt(y));
+}
+
+/** Merges one aggregate's two partial states. */
+export function mergeState(fn: AggregateFn, a: AggState, b: AggState): AggState {
+  switch (fn) {
+    case 'count':
+      return (a as number) + (b as number);
+    case 'sum':
+      return addSums(a, b);
+    case 'avg': {
+      const x = a as [number, number];
+      const y = b as [number, number];
+      return [x[0] + y[0], x[1] + y[1]];
+    }
+    case 'min':
+    case 'max': {
+      if (a === null) return b;
+      if (b === null) return a;
+      const c = compareCells(a as Cell, b as Cell);
+      return (fn === 'min' ? c <= 0 : c >= 0) ? a : b;
+    }
+  }
+}
+
+/**
+ * Merges the partial groups of several shards (or of split inputs): groups with equal keys
+ * (cellsEqual, NULL == NULL) combine. Without GROUP BY (groupByCount 0) the answer is exactly one
+ * group, empty states when no part had one.
+ */
+export function mergeGroups(parts: readonly (readonly GroupState[])[], groupByCount: number, aggs: readonly AggregateSpec[]): GroupState[] {
+  const index = new Map<string, number>();
+  const out: { key: Cell[]; states: AggState[] }[] = [];
+  for (const part of parts) {
+    for (const gs of part) {
+      const k = groupByCount === 0 ? '' : tupleKey(gs.key);
+      const at = index.get(k);
+      if (at === undefined) {
+        index.set(k, out.length);
+        out.push({ key: gs.key, states: gs.states.map((s) => (Array.isArray(s) ? [s[0], s[1]] : s)) as AggState[] });
+      } else {
+        const target = out[at];
+        for (let i = 0; i < aggs.length; i++) target.states[i] = mergeState(aggs[i].fn, target.states[i], gs.states[i]);
+      }
+    }
+  }
+  if (groupByCount === 0 && out.length === 0) out.push({ key: [], states: aggs.map((a) => emptyState(a.fn)) });
+  return out;
+}
+
+/**
+ * A merged state → the answer cell. type: the aggregated column's type (anything for count(*)).
+ * count → number; sum → int64/timestamp exact (bigint beyond 2^53), float64 number, NULL with no
+ * input; avg → float64 or NULL; min/max → the cell.
+ */
+export function finalizeState(fn: AggregateFn, state: AggState, type: ColumnType): Cell {
+  switch (fn) {
+    case 'count':
+      return typeof state === 'bigint' ? normalizeInt64(state) : (state as number);
+    case 'avg': {
+      const [sum, n] = state as [number, number];
+      return n === 0 ? null : sum / n;
+    }
+    case 'sum':
+      if (state === null) return null;
+      if (type === 'float64') return typeof state === 'bigint' ? Number(state) : (state as number);
+      return typeof state === 'bigint' ? normalizeInt64(state) : (state as number);
+    default:
+      if (typeof state === 'bigint') return normalizeInt64(state);
+      return state as Cell;
+  }
+}
