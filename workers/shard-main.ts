@@ -31,6 +31,8 @@ import { ShardCache } from './shard/shard-cache.js';
 import { ShardEvents } from './shard/shard-events.js';
 import { binaryToKey } from './store/memtable.js';
 import { DocShard } from './docs/doc-shard.js';
+import { TableShard } from './tables/table-shard.js';
+import { INTERNAL_KEY_BYTE } from '../shared/slot.js';
 import { encodeValue } from '../shared/docs/doc-codec.js';
 import type { DocValue } from '../shared/docs/doc-types.js';
 import { PolicyTable } from '../shared/cache/policy.js';
@@ -64,14 +66,13 @@ function faultDelayMs(raw: string | undefined): number {
 
 type Refs = { wal: WalWriter | null; txn: TxnParticipant | null };
 
-function openStore(wake: () => void, walRef: Refs): LsmStore {
+function openStore(wake: () => void, walRef: Refs, pool: PoolClient): LsmStore {
   const s = init.storage;
   const tuning = tuningFromBudget(s.memoryBudgetBytes, {
     blockBytes: s.blockBytes,
     level1Bytes: s.level1Bytes ?? undefined,
     levelMultiplier: s.levelMultiplier,
   });
-  const pool = new PoolClient(init.poolPort);
   return LsmStore.open({
     dir: join(init.dir, 'sst'),
     tuning,
@@ -90,10 +91,16 @@ function openStore(wake: () => void, walRef: Refs): LsmStore {
 async function main(): Promise<void> {
   const walRef: Refs = { wal: null, txn: null };
   let actor: ShardActor | null = null;
-  const store = openStore(() => {
-    actor?.wake();
-    metrics[ShardMetric.storage_failed] = walRef.wal?.failure != null || store.failure !== null ? 1 : 0;
-  }, walRef);
+  // One client on the pool port: the LSM's flushes and compactions, the table mover's segment builds.
+  const pool = new PoolClient(init.poolPort);
+  const store = openStore(
+    () => {
+      actor?.wake();
+      metrics[ShardMetric.storage_failed] = walRef.wal?.failure != null || store.failure !== null ? 1 : 0;
+    },
+    walRef,
+    pool,
+  );
   // Clears whatever a previous generation of this shard left in the segment, before ready is posted.
   const events = new ShardEvents(init.shardId, init.cacheEvents);
   const cache = init.cache === null ? null : new ShardCache(init.cache, events);
@@ -147,6 +154,29 @@ async function main(): Promise<void> {
   });
   docs.open(Date.now());
 
+  // The table engine: catalog, segments and pending drops from the replayed store; orphan segment
+  // files (a crash between a segment build and its commit) removed.
+  const tables = new TableShard({
+    store,
+    ops,
+    dataDir: init.dir,
+    log,
+    mover: {
+      runPool: (task, transfer) => pool.run(task, transfer, 'background'),
+      queueInternal: (task) => (actor as ShardActor).runInternal(task),
+      // Everything logged so far (the commit just queued runs in the next turn) is durable.
+      afterDurable: (cb) =>
+        setTimeout(() => {
+          wal.whenDurable(wal.stats().lsn, (error) => {
+            if (error === null) cb();
+          });
+        }, 10),
+      fault: process.env.MANTIS_FAULT_TABLE_MOVE_CRASH ?? null,
+    },
+    emitExpired: (name, nowMs) => events.emit(Buffer.from(name), 'ttl', nowMs),
+  });
+  tables.open(Date.now());
+
   actor = new ShardActor({
     reader: new RingReader(init.requestRing),
     sender: new ResponseSender(new RingWriter(init.responseRing)),
@@ -161,6 +191,7 @@ async function main(): Promise<void> {
     events,
     writeBackMs: init.writeBackMs,
     docs,
+    tables,
   });
   let docWorkQueued = false;
   const docWork = (): void => {
@@ -171,6 +202,17 @@ async function main(): Promise<void> {
       const step = docs.background.step(nowMs, undo);
       // Backfills and drops go on at once (one bounded step per turn); TTL waits for the next tick.
       if (step.more) setImmediate(docWork);
+      return step.writes;
+    });
+  };
+  let tableWorkQueued = false;
+  const tableWork = (): void => {
+    if (tableWorkQueued) return;
+    tableWorkQueued = true;
+    (actor as ShardActor).runInternal((nowMs, undo) => {
+      tableWorkQueued = false;
+      const step = tables.background.step(nowMs, undo);
+      if (step.more) setImmediate(tableWork);
       return step.writes;
     });
   };
@@ -186,7 +228,12 @@ async function main(): Promise<void> {
       cache?.expire(bytes);
       if (listening) {
         reported.add(key);
-        events.emit(bytes, 'ttl', nowMs);
+        if (bytes[0] !== INTERNAL_KEY_BYTE) events.emit(bytes, 'ttl', nowMs);
+        else {
+          // A table row's TTL: named tbl/<table>/<pk as JSON> (other internal keys have no readers).
+          const name = tables.background.expiredKeyName(key);
+          if (name !== null) events.emit(Buffer.from(name), 'ttl', nowMs);
+        }
       }
     });
     events.post();
@@ -195,6 +242,8 @@ async function main(): Promise<void> {
     txn.publish();
     publishMemory(metrics, store);
     docWork();
+    tableWork();
+    tables.background.tick(nowMs);
   }, LIMITS.ttl_sweep_interval_ms);
   sweep.unref();
   const health = setInterval(() => {
