@@ -16,6 +16,8 @@
 //   bitpack    numbers: base f64, width u8, (v - base) packed (frame of reference)   boolean: n bits
 //   delta      first f64, base f64, width u8, (v[i] - v[i-1] - base) packed for i ≥ 1
 //   rle        runs u32, run values f64 × runs, run ends u32 × runs
+//   decimal    float64 with at most 6 decimals: e u8, base f64, width u8, (v·10^e - base) packed;
+//              decoded as m / 10^e (chosen only when that gives back every value exactly)
 //   dictionary numbers: size u32, values f64 × size, width u8, codes packed
 //              string: size u32, the dict as a plain string payload, codes u8 | u16 | u32 by size
 // bitpack / delta apply to integral values within 2^53 (int64 and integral float64 columns);
@@ -31,10 +33,11 @@ import { normalizeInt64, type Cell, type ColumnType, type NullBitmap, type Vecto
 import { bitWidth, packBits, packedBytes, unpackBits, unpackDeltas } from './enc-bits.js';
 import { readUtf8, utf8MaxBytes, writeUtf8 } from './codec-utf8.js';
 
-export type BaseEncoding = 'null' | 'plain' | 'bitpack' | 'delta' | 'rle' | 'dictionary';
+export type BaseEncoding = 'null' | 'plain' | 'bitpack' | 'delta' | 'rle' | 'dictionary' | 'decimal';
 
-const ENC_IDS: Record<BaseEncoding, number> = { null: 0, plain: 1, bitpack: 2, delta: 3, rle: 4, dictionary: 5 };
-const ENC_NAMES: BaseEncoding[] = ['null', 'plain', 'bitpack', 'delta', 'rle', 'dictionary'];
+const ENC_IDS: Record<BaseEncoding, number> = { null: 0, plain: 1, bitpack: 2, delta: 3, rle: 4, dictionary: 5, decimal: 6 };
+const ENC_NAMES: BaseEncoding[] = ['null', 'plain', 'bitpack', 'delta', 'rle', 'dictionary', 'decimal'];
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000];
 const FLAG_NULLS = 1;
 const FLAG_LZ4 = 2;
 /** int64 plain stored as i64 (some value past 2^53): the high bit of the encoding byte. */
@@ -296,6 +299,11 @@ function encodeNumbers(type: ColumnType, values: Float64Array | BigInt64Array, n
       sizes.delta = 17 + packedBytes(n - 1, deltaWidth);
     }
   }
+  let scaled: { e: number; values: Float64Array; min: number; width: number } | null = null;
+  if (!s.safeIntegral && !s.hasNaN && !s.hasNegZero && s.numeric > 0) {
+    scaled = decimalScale(s.filled, n, s.min, s.max);
+    if (scaled !== null) sizes.decimal = 10 + packedBytes(n, scaled.width);
+  }
   if (!s.hasNegZero) {
     sizes.rle = 4 + s.runs * 12;
     if (s.dict !== null) sizes.dictionary = 5 + 8 * s.dict.size + packedBytes(n, bitWidth(Math.max(0, s.dict.size - 1)));
@@ -326,6 +334,15 @@ function encodeNumbers(type: ColumnType, values: Float64Array | BigInt64Array, n
     case 'rle':
       writeRuns(s.filled, n, s.runs, out);
       break;
+    case 'decimal': {
+      const d = scaled as NonNullable<typeof scaled>;
+      out.u8(d.e);
+      out.f64(d.min);
+      out.u8(d.width);
+      out.room(packedBytes(n, d.width));
+      out.at = packBits(d.values, 0, n, d.min, d.width, out.buf, out.at);
+      break;
+    }
     case 'dictionary': {
       const dict = s.dict as Map<number, number>;
       const codes = new Float64Array(n);
@@ -344,11 +361,46 @@ function encodeNumbers(type: ColumnType, values: Float64Array | BigInt64Array, n
   return { id: ENC_IDS[choice], name: choice, bytes: out.finish(), plainBytes, zone };
 }
 
+/**
+ * The smallest e in 1..6 such that every value is m / 10^e for a safe integer m (exactly, as
+ * the decoder divides), with the m's range within 2^53; null when none.
+ */
+function decimalScale(filled: Float64Array, n: number, min: number, max: number): { e: number; values: Float64Array; min: number; width: number } | null {
+  for (let e = 1; e < POW10.length; e++) {
+    const p = POW10[e];
+    if (!fitsScale(min, p) || !fitsScale(max, p) || !fitsScale(filled[n >> 1], p)) continue;
+    const values = new Float64Array(n);
+    let ok = true;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = filled[i];
+      const m = Math.round(v * p);
+      if (m / p !== v || m > MAX_SAFE || m < -MAX_SAFE) {
+        ok = false;
+        break;
+      }
+      values[i] = m;
+      if (m < lo) lo = m;
+      if (m > hi) hi = m;
+    }
+    if (!ok) continue;
+    if (hi - lo > MAX_SAFE) return null;
+    return { e, values, min: lo, width: bitWidth(hi - lo) };
+  }
+  return null;
+}
+
+function fitsScale(v: number, p: number): boolean {
+  const m = Math.round(v * p);
+  return m / p === v && m <= MAX_SAFE && m >= -MAX_SAFE;
+}
+
 function smallest(sizes: Partial<Record<BaseEncoding, number>>): BaseEncoding {
   let best: BaseEncoding = 'plain';
   let bestSize = Infinity;
   // Order: simplest first, so ties keep the cheaper decode.
-  for (const name of ['plain', 'bitpack', 'dictionary', 'rle', 'delta'] as const) {
+  for (const name of ['plain', 'bitpack', 'decimal', 'dictionary', 'rle', 'delta'] as const) {
     const size = sizes[name];
     if (size !== undefined && size < bestSize) {
       best = name;
@@ -706,6 +758,19 @@ function decodeNumbers(id: number, body: Uint8Array, view: DataView, at: number,
       if (width > 53) throw corrupt(`bit width ${width}`);
       need(body, at + 9 + packedBytes(n, width));
       unpackBits(body, at + 9, n, base, width, out);
+      return out;
+    }
+    case ENC_IDS.decimal: {
+      need(body, at + 10);
+      const e = body[at];
+      const p = POW10[e];
+      if (p === undefined) throw corrupt(`decimal exponent ${e}`);
+      const base = view.getFloat64(at + 1, true);
+      const width = body[at + 9];
+      if (width > 53) throw corrupt(`bit width ${width}`);
+      need(body, at + 10 + packedBytes(n, width));
+      unpackBits(body, at + 10, n, base, width, out);
+      for (let i = 0; i < n; i++) out[i] /= p;
       return out;
     }
     case ENC_IDS.delta: {

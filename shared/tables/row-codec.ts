@@ -258,3 +258,39 @@ class RowReader {
     return normalizeInt64((zz & 1n) === 0n ? zz >> 1n : -((zz + 1n) >> 1n));
   }
 }
+
+/** How many cells a stored row holds (fewer than the table's columns: written before columns were added). */
+export function rowCellCount(bytes: Uint8Array): number {
+  return new RowReader(bytes).varint();
+}
+
+/** Rows' bytes framed into one array (u32le length + bytes each): the segment task's input. */
+export function frameRows(rows: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const r of rows) total += 4 + r.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const r of rows) {
+    view.setUint32(at, r.length, true);
+    out.set(r, at + 4);
+    at += 4 + r.length;
+  }
+  return out;
+}
+
+/** The rows of frameRows' bytes, decoded (`count` frames). Throws RangeError on malformed frames. */
+export function unframeRows(types: readonly ColumnType[], framed: Uint8Array, count: number): Row[] {
+  const view = new DataView(framed.buffer, framed.byteOffset, framed.byteLength);
+  const rows: Row[] = new Array<Row>(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > framed.length) throw new RangeError(`row frame ${i} truncated`);
+    const len = view.getUint32(at, true);
+    if (at + 4 + len > framed.length) throw new RangeError(`row frame ${i} truncated`);
+    rows[i] = decodeRow(types, framed.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  if (at !== framed.length) throw new RangeError(`${framed.length - at} bytes after the last row frame`);
+  return rows;
+}

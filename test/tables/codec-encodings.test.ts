@@ -11,7 +11,7 @@ import { cellArb, cellOf, cellSame, compareCellRef, int64Arb, typeArb, vectorOf 
 const APPLICABLE: Record<ColumnType, BaseEncoding[]> = {
   int64: ['plain', 'bitpack', 'delta', 'rle', 'dictionary'],
   timestamp: ['plain', 'bitpack', 'delta', 'rle', 'dictionary'],
-  float64: ['plain', 'bitpack', 'delta', 'rle', 'dictionary'],
+  float64: ['plain', 'bitpack', 'delta', 'rle', 'dictionary', 'decimal'],
   boolean: ['bitpack'],
   string: ['plain', 'dictionary'],
   binary: ['plain'],
@@ -52,6 +52,7 @@ function applies(type: ColumnType, cells: Cell[], e: BaseEncoding): boolean {
     const nums = live as number[];
     const negZero = nums.some((x) => Object.is(x, -0));
     if (e === 'rle') return !negZero;
+    if (e === 'decimal') return type === 'float64' && decimalFits(nums, cells);
     if (e === 'dictionary') return !negZero && new Set(nums).size <= 4096;
     if (e === 'bitpack' || e === 'delta') {
       if (negZero || !nums.every((x) => Number.isSafeInteger(x))) return false;
@@ -61,6 +62,18 @@ function applies(type: ColumnType, cells: Cell[], e: BaseEncoding): boolean {
     return true;
   }
   return APPLICABLE[type].includes(e);
+}
+
+function decimalFits(nums: number[], cells: Cell[]): boolean {
+  if (nums.some((x) => Number.isNaN(x) || Object.is(x, -0)) || nums.every((x) => Number.isSafeInteger(x))) return false;
+  const first = nums[0];
+  const filled = cells.map((c) => (c === null ? first : (c as number)));
+  for (let e = 1; e <= 6; e++) {
+    const p = 10 ** e;
+    const ms = filled.map((v) => Math.round(v * p));
+    if (ms.every((m, i) => m / p === filled[i] && Math.abs(m) <= Number.MAX_SAFE_INTEGER)) return Math.max(...ms) - Math.min(...ms) <= Number.MAX_SAFE_INTEGER;
+  }
+  return false;
 }
 
 function deltaFits(cells: (number | null)[]): boolean {
@@ -82,6 +95,8 @@ const shapedIntsArb: fc.Arbitrary<Cell[]> = fc.oneof(
   fc.array(fc.constantFrom(3, 7, 7, 7, 2 ** 40), { maxLength: 400 }),
   fc.array(fc.option(fc.constantFrom(1, 2), { nil: null }), { maxLength: 400 }).map((xs) => xs.sort()),
   fc.array(int64Arb, { maxLength: 50 }),
+  fc.array(fc.option(fc.integer({ min: -1_000_000, max: 1_000_000 }).map((x) => x / 100), { nil: null }), { maxLength: 300 }),
+  fc.array(fc.integer({ min: 0, max: 1000 }).map((x) => x * 1.25 + 0.001), { maxLength: 100 }),
 );
 
 describe('column encodings', () => {
@@ -99,6 +114,7 @@ describe('column encodings', () => {
     fc.assert(
       fc.property(shapedIntsArb, fc.constantFrom<ColumnType>('int64', 'timestamp', 'float64'), fc.boolean(), (cells, type, lz4) => {
         if (type === 'float64' && cells.some((c) => typeof c === 'bigint')) return;
+        if (type !== 'float64' && cells.some((c) => typeof c === 'number' && !Number.isInteger(c))) return;
         roundTrip(type, cells);
         for (const e of APPLICABLE[type]) if (applies(type, cells, e)) roundTrip(type, cells, e, lz4);
       }),
@@ -127,6 +143,9 @@ describe('column encodings', () => {
     expect(e.bytes.length).toBeLessThan(n / 4);
     const runs = seq.map((x) => Math.floor(x / 1000) * 1.5);
     expect(enc('float64', runs).encoding).toMatch(/^rle/);
+    const prices = seq.map((x) => (x % 10000) / 100);
+    expect(enc('float64', prices).encoding).toMatch(/^decimal/);
+    expect(enc('float64', prices).bytes.length).toBeLessThan(n * 2);
     const random = seq.map((x) => Math.sin(x) * 1e6);
     expect(enc('float64', random).encoding).toBe('plain');
     expect(enc('float64', random).plainBytes).toBe(n * 8);
@@ -150,6 +169,7 @@ describe('column encodings', () => {
       ['int64 bitpack', Array.from({ length: n }, () => Math.floor(Math.random() * 1e6)), undefined],
       ['int64 delta', Array.from({ length: n }, (_, i) => 1e15 + i * 7 + (i % 3)), undefined],
       ['float64 plain', Array.from({ length: n }, () => Math.random()), undefined],
+      ['float64 decimal', Array.from({ length: n }, () => Math.floor(Math.random() * 1e6) / 100), undefined],
     ];
     for (const [name, cells, e] of cases) {
       const type: ColumnType = name.startsWith('float') ? 'float64' : 'int64';
@@ -160,7 +180,7 @@ describe('column encodings', () => {
       for (let i = 0; i < rounds; i++) decodeColumn(type, enc.bytes, n);
       const us = Number(process.hrtime.bigint() - t0) / 1000 / rounds;
       console.log(`decode ${name} (${enc.encoding}, ${enc.bytes.length} bytes): ${us.toFixed(1)} µs`);
-      expect(us).toBeLessThan(2000); // generous bound for loaded CI machines; ~100 µs expected
+      expect(us).toBeLessThan(10_000); // generous bound for loaded machines; ~100 µs expected on a quiet one
     }
   });
 });
