@@ -12,6 +12,10 @@ export const DOCS_PATH = '/api/v1/docs';
  * against 16 MiB when parsed): 64 MiB.
  */
 export const DOCS_BODY_BYTES_MAX = 64 * 1024 * 1024;
+export const TABLES_PATH = '/api/v1/tables';
+export const CQL_PATH = '/api/v1/cql';
+/** Request bodies of the table and CQL routes: an insert carries up to 10,000 rows (strings up to 16 MiB each). */
+export const TABLES_BODY_BYTES_MAX = 64 * 1024 * 1024;
 
 export type RouteLabel =
   | '/api/v1/kv/:key'
@@ -33,13 +37,21 @@ export type RouteLabel =
   | '/api/v1/docs/:c/:action'
   | '/api/v1/docs/:c/:id'
   | '/api/v1/docs/:c/indexes/:name'
+  | '/api/v1/tables'
+  | '/api/v1/tables/:t'
+  | '/api/v1/tables/:t/:action'
+  | '/api/v1/tables/:t/rows/:pk'
+  | '/api/v1/tables/:t/indexes/:name'
+  | '/api/v1/cql'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
 export function routeOf(method: string, path: string): RouteLabel {
   if (path.startsWith(KV_ITEM_PREFIX)) return method === 'post' && path === KV_BATCH_PATH ? '/api/v1/kv/batch' : '/api/v1/kv/:key';
   if (path === DOCS_PATH || path.startsWith(`${DOCS_PATH}/`)) return docsRouteOf(method, path);
+  if (path === TABLES_PATH || path.startsWith(`${TABLES_PATH}/`)) return tablesRouteOf(path);
   switch (path) {
+    case CQL_PATH:
     case KV_LIST_PATH:
     case '/health/live':
     case '/health/ready':
@@ -82,9 +94,27 @@ function docsRouteOf(method: string, path: string): RouteLabel {
   }
 }
 
+/** The table routes by their shape (the third segment says rows/:pk or indexes/:name). */
+function tablesRouteOf(path: string): RouteLabel {
+  const segments = path.length <= TABLES_PATH.length + 1 ? [] : path.slice(TABLES_PATH.length + 1).split('/');
+  switch (segments.length) {
+    case 0:
+      return '/api/v1/tables';
+    case 1:
+      return '/api/v1/tables/:t';
+    case 2:
+      return '/api/v1/tables/:t/:action';
+    case 3:
+      return segments[1] === 'rows' ? '/api/v1/tables/:t/rows/:pk' : segments[1] === 'indexes' ? '/api/v1/tables/:t/indexes/:name' : 'unmatched';
+    default:
+      return 'unmatched';
+  }
+}
+
 /** Bytes a request body may have before it is refused with 413. */
 export function bodyLimitOf(route: RouteLabel, maxValueBytes: number, jsonOverheadBytes: number): number {
   if (route === '/api/v1/kv/:key') return maxValueBytes;
   if (route.startsWith(DOCS_PATH)) return DOCS_BODY_BYTES_MAX;
+  if (route.startsWith(TABLES_PATH) || route === CQL_PATH) return TABLES_BODY_BYTES_MAX;
   return maxValueBytes + jsonOverheadBytes;
 }
