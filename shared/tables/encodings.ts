@@ -535,7 +535,7 @@ function encodeStrings(values: readonly string[], nulls: NullBitmap, n: number, 
   const plain = new Out(n * 4 + 5 + blobMax);
   plainBytes = writeStringList(values, nulls, n, plain);
   const distinct = dictOk ? dict.size : exactStringDistinct(values, nulls, n);
-  const zone: ZoneMap = { min, max, nullCount, rowCount: n, distinct };
+  const zone: ZoneMap = { min: stringLowerBound(min as string), max: stringUpperBound(max as string), nullCount, rowCount: n, distinct };
   let useDict = dictOk;
   if (force === undefined) {
     if (dictOk) {
@@ -590,6 +590,54 @@ function writeStringList(values: readonly string[], nulls: NullBitmap, n: number
   return out.at - blobAt;
 }
 
+// Zone bounds of long strings and byte strings are shortened (they live in every segment's meta):
+// min to a prefix (≤ the value), max to a prefix with its last incrementable unit raised (> the value).
+const ZONE_MAX_UNITS = 128;
+
+export function stringLowerBound(s: string): string {
+  if (s.length <= ZONE_MAX_UNITS) return s;
+  let k = ZONE_MAX_UNITS;
+  const c = s.charCodeAt(k - 1);
+  if (c >= 0xd800 && c <= 0xdbff) k--; // do not split a surrogate pair
+  return s.slice(0, k);
+}
+
+export function stringUpperBound(s: string): string {
+  if (s.length <= ZONE_MAX_UNITS) return s;
+  const t = stringLowerBound(s);
+  for (let i = t.length - 1; i >= 0; i--) {
+    const c = t.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
+      const h = t.charCodeAt(i - 1);
+      if (h >= 0xd800 && h <= 0xdbff) {
+        const cp = 0x10000 + ((h - 0xd800) << 10) + (c - 0xdc00);
+        if (cp < 0x10ffff) return t.slice(0, i - 1) + String.fromCodePoint(cp + 1);
+        i--;
+        continue;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) continue;
+    if (c === 0xffff) continue;
+    return t.slice(0, i) + String.fromCharCode(c === 0xd7ff ? 0xe000 : c + 1);
+  }
+  return s;
+}
+
+function bytesLowerBound(b: Uint8Array): Uint8Array {
+  return b.slice(0, Math.min(b.length, ZONE_MAX_UNITS));
+}
+
+function bytesUpperBound(b: Uint8Array): Uint8Array {
+  if (b.length <= ZONE_MAX_UNITS) return b.slice();
+  for (let i = ZONE_MAX_UNITS - 1; i >= 0; i--) {
+    if (b[i] === 0xff) continue;
+    const out = b.slice(0, i + 1);
+    out[i]++;
+    return out;
+  }
+  return b.slice();
+}
+
 // ── binary ──
 
 function encodeBinary(values: readonly Uint8Array[], nulls: NullBitmap, n: number, nullCount: number, force: BaseEncoding | undefined): Payload {
@@ -617,7 +665,7 @@ function encodeBinary(values: readonly Uint8Array[], nulls: NullBitmap, n: numbe
     }
     out.view.setUint32(endsAt + i * 4, end, true);
   }
-  const zone: ZoneMap = { min: (min as Uint8Array).slice(), max: (max as Uint8Array).slice(), nullCount, rowCount: n, distinct: seen.size };
+  const zone: ZoneMap = { min: bytesLowerBound(min as Uint8Array), max: bytesUpperBound(max as Uint8Array), nullCount, rowCount: n, distinct: seen.size };
   return { id: ENC_IDS.plain, name: 'plain', bytes: out.finish(), plainBytes: total, zone };
 }
 

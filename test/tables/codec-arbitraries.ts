@@ -25,6 +25,7 @@ export const stringArb: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.string({ unit: 'grapheme', maxLength: 12 }),
   fc.string({ unit: 'binary', maxLength: 200 }),
+  fc.string({ unit: fc.constantFrom('a', '\ud7ff', '\uffff', '\u{10ffff}'), minLength: 120, maxLength: 140 }),
   fc.constantFrom('', '\u0000', '\u0001', '\u0000\u0001', 'a\u0000b', '\ud800', 'x\udc00y', '\uffff', '\u{1f600}', 'é'.repeat(70)),
   fc.string({ unit: fc.constantFrom('a', 'b', '\u0000', '\u0001', 'é', '\ue000', '\u{10000}'), maxLength: 6 }),
 );
@@ -32,6 +33,7 @@ export const stringArb: fc.Arbitrary<string> = fc.oneof(
 export const binaryArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ maxLength: 40 }),
   fc.uint8Array({ min: 0, max: 2, maxLength: 6 }),
+  fc.uint8Array({ min: 250, max: 255, minLength: 120, maxLength: 200 }),
 );
 
 export function cellArb(type: ColumnType, nullable = true): fc.Arbitrary<Cell> {
