@@ -1,0 +1,89 @@
+// CQL over HTTP (issue 12):
+//
+//   POST /api/v1/cql  {"query": "SELECT …", "params": [...] | {...}, "consistency": "ONE",
+//                      "page_size": 5000, "paging_state": null}
+//                     → {columns: [...], rows: [[...]], paging_state: string | null}
+//
+// One statement per request (BEGIN BATCH … APPLY BATCH counts as one).
+// `params` binds `?` markers in order (an array) or `:name` markers (an
+// object); cells come back as JSON the way the tables API shows them.
+// `consistency` is accepted (any Cassandra level) and ignored: a single
+// server has one replica. A SELECT answers at most page_size rows and a
+// paging_state to send back (with the same query and params) for the next
+// page. Errors carry Cassandra's classes as codes: SyntaxException (400),
+// Invalid (400), AlreadyExists (409); the others are the server's usual ones.
+
+import type { Context, Hono } from 'hono';
+import { MantisError } from '../../shared/errors.js';
+import { CqlExecutor, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX } from '../cql/cql-exec.js';
+import { deadlineFromHeader, type DeadlineHeader } from '../kv/index.js';
+import type { Logger } from '../log.js';
+import type { TableService } from '../tables/table-service.js';
+import type { Bindings } from './hono-app.js';
+import { toResponse } from './hono-app.js';
+import { jsonBody, onlyFields } from './json-body.js';
+import { guarded, okReply, type HttpReply } from './reply.js';
+import { CQL_PATH } from './routes.js';
+import { TXN_HEADER } from './txn-routes.js';
+
+export type CqlRequestParts = {
+  readonly method: string;
+  readonly contentType: string | undefined;
+  /** The Mantis-Txn header, when given (refused: CQL does not run inside transactions). */
+  readonly txn: string | undefined;
+  readonly deadline: DeadlineHeader;
+  readonly body: Uint8Array;
+};
+
+export type CqlHandler = { handle(parts: CqlRequestParts): Promise<HttpReply> };
+
+const CONSISTENCY_LEVELS = new Set(['ANY', 'ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'SERIAL', 'LOCAL_SERIAL', 'LOCAL_ONE']);
+
+export function createCqlHandler(service: TableService, log: Logger): CqlHandler {
+  const executor = new CqlExecutor(service);
+  const guard = guarded((error) => log.error({ err: error }, 'unexpected error in the CQL route'));
+  return { handle: (parts) => guard(() => serve(executor, parts)) };
+}
+
+async function serve(executor: CqlExecutor, p: CqlRequestParts): Promise<HttpReply> {
+  if (p.method !== 'POST') throw new MantisError('METHOD_NOT_ALLOWED', `${p.method} is not allowed on ${CQL_PATH}; use POST`);
+  if (p.txn !== undefined) throw new MantisError('INVALID_PARAMETER', 'CQL statements do not run inside a transaction: send them without the Mantis-Txn header');
+  const deadlineMs = deadlineFromHeader(p.deadline);
+  const body = jsonBody(p.contentType, p.body, true);
+  onlyFields(body, ['query', 'params', 'consistency', 'serial_consistency', 'page_size', 'paging_state']);
+  if (typeof body.query !== 'string') throw new MantisError('INVALID_PARAMETER', '"query" must be a CQL statement (a string)');
+  for (const field of ['consistency', 'serial_consistency']) {
+    const level = body[field];
+    if (level !== undefined && level !== null && (typeof level !== 'string' || !CONSISTENCY_LEVELS.has(level.toUpperCase()))) {
+      throw new MantisError('INVALID_PARAMETER', `"${field}" must be one of ${[...CONSISTENCY_LEVELS].join(', ')}`);
+    }
+  }
+  const pageSize = body.page_size ?? PAGE_SIZE_DEFAULT;
+  if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > PAGE_SIZE_MAX) {
+    throw new MantisError('INVALID_PARAMETER', `"page_size" must be an integer in 1..${PAGE_SIZE_MAX}`);
+  }
+  const pagingState = body.paging_state ?? null;
+  if (pagingState !== null && typeof pagingState !== 'string') throw new MantisError('INVALID_PARAMETER', '"paging_state" must be the paging_state string of a previous answer');
+  const started = performance.now();
+  const answer = await executor.execute({ query: body.query, params: body.params, pageSize, pagingState, deadlineMs });
+  return okReply(
+    { columns: answer.columns, rows: answer.rows, paging_state: answer.pagingState },
+    { count: answer.rows.length, took_ms: Math.round((performance.now() - started) * 1000) / 1000 },
+  );
+}
+
+// ---- Hono ----
+
+export function registerCqlRoutes(app: Hono<{ Bindings: Bindings }>, handler: CqlHandler): void {
+  app.all(CQL_PATH, async (c: Context<{ Bindings: Bindings }>) =>
+    toResponse(
+      await handler.handle({
+        method: c.req.method,
+        contentType: c.req.header('content-type'),
+        txn: c.req.header(TXN_HEADER),
+        deadline: { header: c.req.header('mantis-deadline-ms'), receivedAtMs: c.env.receivedAtMs },
+        body: new Uint8Array(await c.req.arrayBuffer()),
+      }),
+    ),
+  );
+}
