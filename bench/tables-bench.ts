@@ -11,8 +11,9 @@
 //   2. GROUP BY g with sum(amount) and count(*) over 1M and 10M rows: the
 //      engine's own time (the query answer's stats.took_ms) and the time end to
 //      end over HTTP, separately; the embedded engines' call time;
-//   3. filtered scan WHERE x > 989,999 (1 % of the rows), count(*) and
-//      sum(amount), at the same scales, vs the row form's $match + $group;
+//   3. filtered scan WHERE x > 989,999 (1 % of the rows) returning the rows'
+//      k and x, and the same filter under count(*) and sum(amount), at the
+//      same scales, vs the row form's $match + $project / $match + $group;
 //   4. compression per column vs plain (GET /api/v1/tables/:t/stats) and the
 //      table's files on disk vs DuckDB's and SQLite's database files;
 //   5. point lookup by primary key over HTTP (GET /api/v1/tables/:t/rows/:pk)
@@ -53,10 +54,10 @@ import { closedLoop, type LoopRun } from './lib/docs-load.js';
 import { dirBytes, waitQuiet } from './lib/docs-proc.js';
 import { BUSY_SHARE_MAX, procStatusKiB, RssSampler, startServer, stopServer, waitForQuietMachine, type ServerProcess, type StopOutcome } from './lib/proc.js';
 import { pushProblems, resultsPath } from './lib/report.js';
-import { compareFilter, compareGroups, expectedAnswers, keyStream, type Expected } from './lib/tables-data.js';
+import { compareFilter, compareGroups, compareScan, expectedAnswers, keyStream, type Expected } from './lib/tables-data.js';
 import { openDuckDB, openSQLite, type EmbeddedEngine } from './lib/tables-embedded.js';
 import {
-  createTable, docsFilter, docsGroup, docsInsert, insertRows, kvGet, kvPutRows, moveTable, rowsBody, tableFilter, tableGet, tableGroup, tableStats, type TableStatsBody,
+  createTable, docsFilter, docsGroup, docsInsert, docsScan, insertRows, kvGet, kvPutRows, moveTable, rowsBody, tableFilter, tableGet, tableGroup, tableScan, tableStats, type TableStatsBody,
 } from './lib/tables-http.js';
 import { loadRanges, mergeLoads, queryRuns, scalesFor, type LoadRun, type QueryRuns } from './lib/tables-phases.js';
 import { checksTable, checkTargets, compressionTable, fmtRows, mainTable, runsLines, type DiskFigures, type ScalePoint, type Systems, type TablesResults } from './lib/tables-report.js';
@@ -268,8 +269,10 @@ async function measureStep(s: State, rows: number, moveMs: number | null): Promi
   const expected: Expected = expectedAnswers(rows);
   const group: { -readonly [K in keyof Systems<QueryRuns>]: QueryRuns | null } = { mantis: null, duckdb: null, sqlite: null, rowForm: null };
   const filter: { -readonly [K in keyof Systems<QueryRuns>]: QueryRuns | null } = { mantis: null, duckdb: null, sqlite: null, rowForm: null };
+  const scan: { -readonly [K in keyof Systems<QueryRuns>]: QueryRuns | null } = { mantis: null, duckdb: null, sqlite: null, rowForm: null };
   const checkGroups = (who: string) => (a: Parameters<typeof compareGroups>[1]) => compareGroups(expected.groups, a).map((p) => `${who}: ${p}`);
   const checkFilter = (who: string) => (a: Parameters<typeof compareFilter>[1]) => compareFilter(expected.filter, a).map((p) => `${who}: ${p}`);
+  const checkScan = (who: string) => (a: Parameters<typeof compareScan>[1]) => compareScan(expected.scan, a).map((p) => `${who}: ${p}`);
   const note = (q: QueryRuns | null): void => {
     if (q !== null && q.problems.length > 0) problems.push(`wrong answer at ${fmtRows(rows)} rows: ${q.problems.join('; ')}`);
   };
@@ -279,6 +282,7 @@ async function measureStep(s: State, rows: number, moveMs: number | null): Promi
     try {
       group.mantis = await attempt(problems, 'MantisDB GROUP BY', () => queryRuns(o.warmups, o.runs, () => tableGroup(c, TABLE), checkGroups('MantisDB GROUP BY')));
       filter.mantis = await attempt(problems, 'MantisDB filter', () => queryRuns(o.warmups, o.runs, () => tableFilter(c, TABLE), checkFilter('MantisDB filter')));
+      scan.mantis = await attempt(problems, 'MantisDB scan', () => queryRuns(o.warmups, o.runs, () => tableScan(c, TABLE), checkScan('MantisDB scan')));
     } finally {
       await c.close();
     }
@@ -288,6 +292,7 @@ async function measureStep(s: State, rows: number, moveMs: number | null): Promi
     try {
       group.rowForm = await attempt(problems, 'row-form GROUP BY', () => queryRuns(o.warmups, o.runs, () => docsGroup(c, COLLECTION), checkGroups('row form GROUP BY')));
       filter.rowForm = await attempt(problems, 'row-form filter', () => queryRuns(o.warmups, o.runs, () => docsFilter(c, COLLECTION), checkFilter('row form filter')));
+      scan.rowForm = await attempt(problems, 'row-form scan', () => queryRuns(o.warmups, o.runs, () => docsScan(c, COLLECTION), checkScan('row form scan')));
     } finally {
       await c.close();
     }
@@ -296,12 +301,14 @@ async function measureStep(s: State, rows: number, moveMs: number | null): Promi
     if (engine === null) continue;
     group[key] = await attempt(problems, `${engine.name} GROUP BY`, () => queryRuns(o.warmups, o.runs, async () => ({ answer: await engine.group() }), checkGroups(`${engine.name} GROUP BY`)));
     filter[key] = await attempt(problems, `${engine.name} filter`, () => queryRuns(o.warmups, o.runs, async () => ({ answer: await engine.filter() }), checkFilter(`${engine.name} filter`)));
+    scan[key] = await attempt(problems, `${engine.name} scan`, () => queryRuns(o.warmups, o.runs, async () => ({ answer: await engine.scan() }), checkScan(`${engine.name} scan`)));
   }
-  for (const q of [...Object.values(group), ...Object.values(filter)]) note(q);
+  for (const q of [...Object.values(group), ...Object.values(filter), ...Object.values(scan)]) note(q);
   const med = (q: QueryRuns | null): string => (q === null ? '—' : fmtMs([...q.e2eMs].sort((a, b) => a - b)[q.e2eMs.length >> 1]));
   progress(`  GROUP BY: MantisDB ${med(group.mantis)} (engine ${group.mantis?.engineMs?.map((x) => x.toFixed(1)).join('/') ?? '—'} ms), DuckDB ${med(group.duckdb)}, SQLite ${med(group.sqlite)}, row form ${med(group.rowForm)}`);
-  progress(`  filter:   MantisDB ${med(filter.mantis)} (engine ${filter.mantis?.engineMs?.map((x) => x.toFixed(1)).join('/') ?? '—'} ms), DuckDB ${med(filter.duckdb)}, SQLite ${med(filter.sqlite)}, row form ${med(filter.rowForm)}`);
-  return { rows, moveMs, group, filter };
+  progress(`  scan:     MantisDB ${med(scan.mantis)} (engine ${scan.mantis?.engineMs?.map((x) => x.toFixed(1)).join('/') ?? '—'} ms), DuckDB ${med(scan.duckdb)}, SQLite ${med(scan.sqlite)}, row form ${med(scan.rowForm)}`);
+  progress(`  count:    MantisDB ${med(filter.mantis)} (engine ${filter.mantis?.engineMs?.map((x) => x.toFixed(1)).join('/') ?? '—'} ms), DuckDB ${med(filter.duckdb)}, SQLite ${med(filter.sqlite)}, row form ${med(filter.rowForm)}`);
+  return { rows, moveMs, group, filter, scan };
 }
 
 async function diskFigures(s: State, dataDir: string): Promise<DiskFigures> {
@@ -368,7 +375,7 @@ function describeSetup(o: Options, s: State, cores: number): string[] {
     `Rows: ${fmtRows(o.rows)} (k int64 pk, g = k % 100, x uniform 0..999,999, amount 0..9,999, price float64, status 5 values, city 1,000 values, ts timestamp, flag boolean), queries measured at ${scalesFor(o.rows).map(fmtRows).join(' and ')} rows.`,
     `MantisDB: dist/src/main.js --shards ${o.shards} --fsync ${o.fsync}, fresh temp data dir; table "${TABLE}" (primary key k) loaded in ${fmtRows(o.batch)}-row batches, ${o.insertClients} in flight, then POST …/move; row form: the same rows as documents in "${COLLECTION}" (${o.docBatch}-document batches).`,
     `DuckDB ${s.duck?.version ?? '(not opened)'}: file database, threads=${o.duckdbThreads}, same schema with PRIMARY KEY (k), loaded through the appender; SQLite ${s.sqlite?.version ?? '(not opened)'}: file database, journal_mode=WAL, synchronous=NORMAL, k INTEGER PRIMARY KEY, ts as integer µs, ${fmtRows(o.batch)}-row transactions. Both in this process: their times are the call's wall time.`,
-    `Queries: SELECT g, sum(amount), count(*) GROUP BY g; SELECT count(*), sum(amount) WHERE x > 989999 — MantisDB POST /api/v1/tables/:t/query (engine = stats.took_ms, end to end = this client's wall time over HTTP); row form: POST /api/v1/docs/:c/aggregate with $group / $match + $group. ${o.warmups} warm-up + ${o.runs} measured runs, median; every answer checked against the generator.`,
+    `Queries: SELECT g, sum(amount), count(*) GROUP BY g; SELECT k, x WHERE x > 989999; SELECT count(*), sum(amount) WHERE x > 989999 — MantisDB POST /api/v1/tables/:t/query (engine = stats.took_ms; end to end = this client's wall time over HTTP until the whole answer is in); row form: POST /api/v1/docs/:c/aggregate with $group / $match + $project / $match + $group. ${o.warmups} warm-up + ${o.runs} measured runs, median; every answer checked against the generator.`,
     `Lookups: ${o.connections} connections, closed loop, ${o.warmupS} s warm-up + ${o.durationS} s each, keys uniform in 0..${fmtRows(o.kvKeys)}; KV values are the same row JSON. ${cores} cores shared by the server, the embedded engines and the load.`,
   ];
 }

@@ -126,7 +126,10 @@ export type GroupRow = { readonly g: number; readonly sum: number; readonly coun
 /** The filtered scan's answer: count(*), sum(amount) WHERE x > X_THRESHOLD. */
 export type FilterAnswer = { readonly count: number; readonly sum: number };
 
-export type Expected = { readonly rows: number; readonly groups: GroupRow[]; readonly filter: FilterAnswer };
+/** The filtered scan returning rows (k, x) WHERE x > X_THRESHOLD: checked by their count and the sums of k and x. */
+export type ScanAnswer = { readonly count: number; readonly sumK: number; readonly sumX: number };
+
+export type Expected = { readonly rows: number; readonly groups: GroupRow[]; readonly filter: FilterAnswer; readonly scan: ScanAnswer };
 
 /** The answers for rows [0, rows), from the generator itself. */
 export function expectedAnswers(rows: number): Expected {
@@ -134,19 +137,24 @@ export function expectedAnswers(rows: number): Expected {
   const counts = new Float64Array(GROUPS);
   let fCount = 0;
   let fSum = 0;
+  let sumK = 0;
+  let sumX = 0;
   for (let k = 0; k < rows; k++) {
     const a = amountOf(k);
     const g = k % GROUPS;
     sums[g] += a;
     counts[g]++;
-    if (xOf(k) > X_THRESHOLD) {
+    const x = xOf(k);
+    if (x > X_THRESHOLD) {
       fCount++;
       fSum += a;
+      sumK += k;
+      sumX += x;
     }
   }
   const groups: GroupRow[] = [];
   for (let g = 0; g < GROUPS; g++) if (counts[g] > 0) groups.push({ g, sum: sums[g], count: counts[g] });
-  return { rows, groups, filter: { count: fCount, sum: fSum } };
+  return { rows, groups, filter: { count: fCount, sum: fSum }, scan: { count: fCount, sumK, sumX } };
 }
 
 /** Differences between an engine's groups and the expected ones (empty when they agree; order ignored). */
@@ -165,6 +173,23 @@ export function compareGroups(expected: readonly GroupRow[], actual: readonly Gr
 
 export function compareFilter(expected: FilterAnswer, actual: FilterAnswer): string[] {
   return actual.count === expected.count && actual.sum === expected.sum ? [] : [`count ${actual.count} sum ${actual.sum}, expected count ${expected.count} sum ${expected.sum}`];
+}
+
+export function compareScan(expected: ScanAnswer, actual: ScanAnswer): string[] {
+  return actual.count === expected.count && actual.sumK === expected.sumK && actual.sumX === expected.sumX
+    ? []
+    : [`${actual.count} rows (sum k ${actual.sumK}, sum x ${actual.sumX}), expected ${expected.count} (sum k ${expected.sumK}, sum x ${expected.sumX})`];
+}
+
+/** The scan answer of rows given as [k, x] pairs (cells as numbers or decimal strings). */
+export function scanOf(rows: readonly (readonly unknown[])[], kAt = 0, xAt = 1): ScanAnswer {
+  let sumK = 0;
+  let sumX = 0;
+  for (const r of rows) {
+    sumK += Number(r[kAt]);
+    sumX += Number(r[xAt]);
+  }
+  return { count: rows.length, sumK, sumX };
 }
 
 /** A deterministic stream of keys in [0, n) for the lookups (xorshift32 from `seed`). */

@@ -6,6 +6,7 @@
 //
 //   SELECT g, sum(amount), count(*) FROM t GROUP BY g
 //   SELECT count(*), sum(amount) FROM t WHERE x > 989999
+//   SELECT k, x FROM t WHERE x > 989999          (the rows, 1 % of the table)
 //
 // Times are wall times of the call in this process: there is no network in
 // between, so for these engines "engine time" and "end to end" are one figure.
@@ -13,7 +14,7 @@
 import { statSync } from 'node:fs';
 import { DuckDBInstance, timestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import Database from 'better-sqlite3';
-import { cityAt, columnBlock, gOf, STATUSES, tsMicrosOf, X_THRESHOLD, type FilterAnswer, type GroupRow } from './tables-data.js';
+import { cityAt, columnBlock, gOf, scanOf, STATUSES, tsMicrosOf, X_THRESHOLD, type FilterAnswer, type GroupRow, type ScanAnswer } from './tables-data.js';
 
 export type EngineName = 'DuckDB' | 'SQLite';
 
@@ -24,6 +25,8 @@ export interface EmbeddedEngine {
   load(from: number, to: number, batch: number): Promise<void>;
   group(): Promise<GroupRow[]>;
   filter(): Promise<FilterAnswer>;
+  /** The matching rows (k, x), read into this process. */
+  scan(): Promise<ScanAnswer>;
   /** Checkpoints, then the bytes of the database file(s). */
   diskBytes(): Promise<number>;
   close(): Promise<void>;
@@ -31,6 +34,7 @@ export interface EmbeddedEngine {
 
 export const GROUP_SQL = 'SELECT g, sum(amount) AS s, count(*) AS c FROM t GROUP BY g';
 export const FILTER_SQL = `SELECT count(*) AS c, sum(amount) AS s FROM t WHERE x > ${X_THRESHOLD}`;
+export const SCAN_SQL = `SELECT k, x FROM t WHERE x > ${X_THRESHOLD}`;
 
 const fileSize = (path: string): number => {
   try {
@@ -84,6 +88,11 @@ class DuckEngine implements EmbeddedEngine {
   async filter(): Promise<FilterAnswer> {
     const row = (await this.conn.runAndReadAll(FILTER_SQL)).getRows()[0] ?? [];
     return { count: Number(row[0] ?? 0), sum: Number(row[1] ?? 0) };
+  }
+
+  async scan(): Promise<ScanAnswer> {
+    const r = await this.conn.runAndReadAll(SCAN_SQL);
+    return scanOf(r.getRows());
   }
 
   async diskBytes(): Promise<number> {
@@ -155,6 +164,10 @@ class SqliteEngine implements EmbeddedEngine {
   async filter(): Promise<FilterAnswer> {
     const r = this.db.prepare(FILTER_SQL).raw().get() as number[];
     return { count: Number(r[0]), sum: Number(r[1] ?? 0) };
+  }
+
+  async scan(): Promise<ScanAnswer> {
+    return scanOf(this.db.prepare(SCAN_SQL).raw().all() as number[][]);
   }
 
   async diskBytes(): Promise<number> {

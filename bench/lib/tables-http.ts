@@ -18,7 +18,7 @@
 
 import type { Client } from 'undici';
 import { call, dataOf, docsPath } from './docs-http.js';
-import { rowJson, rowsJson, TABLE_COLUMNS, X_THRESHOLD, type FilterAnswer, type GroupRow } from './tables-data.js';
+import { rowJson, rowsJson, scanOf, TABLE_COLUMNS, X_THRESHOLD, type FilterAnswer, type GroupRow, type ScanAnswer } from './tables-data.js';
 
 export const tablesPath = (table?: string, action?: string): string =>
   `/api/v1/tables${table === undefined ? '' : `/${encodeURIComponent(table)}`}${action === undefined ? '' : `/${action}`}`;
@@ -68,7 +68,7 @@ export async function tableStats(client: Client, table: string): Promise<TableSt
   return data;
 }
 
-export type QueryAnswer = { readonly columns: string[]; readonly rows: unknown[][]; readonly stats: { readonly took_ms: number } & Record<string, unknown> };
+export type QueryAnswer = { readonly columns: string[]; readonly rows: unknown[][]; readonly next_cursor?: unknown; readonly stats: { readonly took_ms: number } & Record<string, unknown> };
 
 /** A query answer with its two clocks: engine (stats.took_ms, inside the server) and end to end (this client). */
 export type Timed<T> = { readonly answer: T; readonly engineMs: number; readonly e2eMs: number; readonly stats: Record<string, unknown> };
@@ -92,6 +92,14 @@ function column(answer: QueryAnswer, name: string): number {
 
 export const GROUP_QUERY = { group_by: ['g'], aggregates: [{ fn: 'sum', column: 'amount', as: 's' }, { fn: 'count', as: 'c' }] };
 export const FILTER_QUERY = { where: { col: 'x', op: '>', value: X_THRESHOLD }, aggregates: [{ fn: 'count', as: 'c' }, { fn: 'sum', column: 'amount', as: 's' }] };
+
+export const SCAN_QUERY = { columns: ['k', 'x'], where: { col: 'x', op: '>', value: X_THRESHOLD }, limit: 0 };
+
+export async function tableScan(client: Client, table: string): Promise<Timed<ScanAnswer>> {
+  const { answer, e2eMs } = await query(client, table, SCAN_QUERY);
+  if (answer.next_cursor !== null && answer.next_cursor !== undefined) throw new Error('scan: the answer was cut (next_cursor set) although limit is 0');
+  return { answer: scanOf(answer.rows, column(answer, 'k'), column(answer, 'x')), engineMs: answer.stats.took_ms, e2eMs, stats: answer.stats };
+}
 
 export async function tableGroup(client: Client, table: string): Promise<Timed<GroupRow[]>> {
   const { answer, e2eMs } = await query(client, table, GROUP_QUERY);
@@ -132,6 +140,13 @@ async function aggregate(client: Client, collection: string, pipeline: unknown):
   const data = dataOf(reply, `aggregate ${collection}`);
   if (!Array.isArray(data)) throw new Error('aggregate: data is not an array');
   return { rows: data as Record<string, unknown>[], e2eMs };
+}
+
+export const DOCS_SCAN_PIPELINE = [{ $match: { x: { $gt: X_THRESHOLD } } }, { $project: { _id: 0, k: 1, x: 1 } }];
+
+export async function docsScan(client: Client, collection: string): Promise<{ answer: ScanAnswer; e2eMs: number }> {
+  const { rows, e2eMs } = await aggregate(client, collection, DOCS_SCAN_PIPELINE);
+  return { answer: scanOf(rows.map((r) => [r.k, r.x])), e2eMs };
 }
 
 export async function docsGroup(client: Client, collection: string): Promise<{ answer: GroupRow[]; e2eMs: number }> {

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  compareFilter, compareGroups, expectedAnswers, keyStream, rowJson, rowsJson, STATUSES, TABLE_COLUMNS, tsMicrosOf, X_THRESHOLD, type GroupRow,
+  compareFilter, compareGroups, compareScan, expectedAnswers, scanOf, keyStream, rowJson, rowsJson, STATUSES, TABLE_COLUMNS, tsMicrosOf, X_THRESHOLD, type GroupRow,
 } from '../../bench/lib/tables-data.js';
 import { openDuckDB, openSQLite } from '../../bench/lib/tables-embedded.js';
 import { rowsBody } from '../../bench/lib/tables-http.js';
@@ -41,23 +41,27 @@ describe('row generator', () => {
     expect(rowsJson(5, 5)).toBe('');
   });
 
-  it('knows the answers of both queries, as computed from the rows themselves', () => {
+  it('knows the answers of the queries, as computed from the rows themselves', () => {
     const n = 20_000;
     const rows = JSON.parse(`[${rowsJson(0, n)}]`) as Parsed[];
     const groups = new Map<number, { sum: number; count: number }>();
     let count = 0;
     let sum = 0;
+    const matching: number[][] = [];
     for (const r of rows) {
       const g = groups.get(r.g) ?? { sum: 0, count: 0 };
       groups.set(r.g, { sum: g.sum + r.amount, count: g.count + 1 });
       if (r.x > X_THRESHOLD) {
         count++;
         sum += r.amount;
+        matching.push([r.x, r.k]);
       }
     }
     const expected = expectedAnswers(n);
     expect(compareGroups(expected.groups, [...groups].map(([g, v]) => ({ g, ...v })))).toEqual([]);
     expect(compareFilter(expected.filter, { count, sum })).toEqual([]);
+    expect(compareScan(expected.scan, scanOf(matching, 1, 0))).toEqual([]);
+    expect(compareScan(expected.scan, scanOf(matching.slice(1), 1, 0))[0]).toMatch(/rows .* expected/);
     expect(count / n).toBeGreaterThan(0.008); // about 1 % selective
     expect(count / n).toBeLessThan(0.012);
     const active = rows.filter((r) => r.status === 'active').length / n;
@@ -136,6 +140,7 @@ describe('embedded baselines', () => {
           await engine.load(5000, 12_000, 1000);
           expect(compareGroups(expected.groups, await engine.group()), engine.name).toEqual([]);
           expect(compareFilter(expected.filter, await engine.filter()), engine.name).toEqual([]);
+          expect(compareScan(expected.scan, await engine.scan()), engine.name).toEqual([]);
           expect(await engine.diskBytes()).toBeGreaterThan(100_000);
           expect(engine.version).toMatch(/\d+\.\d+/);
         } finally {
@@ -156,8 +161,10 @@ describe('report', () => {
   const results = (over: Partial<TablesResults> = {}): TablesResults => ({
     rows: 10_000_000,
     scales: [
-      { rows: 1_000_000, moveMs: 900, group: { mantis: runs(15, 10), duckdb: runs(6), sqlite: runs(270), rowForm: runs(900) }, filter: { mantis: runs(8, 5), duckdb: runs(4), sqlite: runs(50), rowForm: runs(500) } },
-      { rows: 10_000_000, moveMs: 9000, group: { mantis: runs(150, 140), duckdb: runs(50), sqlite: runs(2800), rowForm: runs(9000) }, filter: { mantis: runs(60, 50), duckdb: runs(30), sqlite: runs(500), rowForm: runs(5000) } },
+      { rows: 1_000_000, moveMs: 900, group: { mantis: runs(15, 10), duckdb: runs(6), sqlite: runs(270), rowForm: runs(900) }, filter: { mantis: runs(8, 5), duckdb: runs(4), sqlite: runs(50), rowForm: runs(500) },
+        scan: { mantis: runs(20, 12), duckdb: runs(9), sqlite: runs(60), rowForm: runs(700) } },
+      { rows: 10_000_000, moveMs: 9000, group: { mantis: runs(150, 140), duckdb: runs(50), sqlite: runs(2800), rowForm: runs(9000) }, filter: { mantis: runs(60, 50), duckdb: runs(30), sqlite: runs(500), rowForm: runs(5000) },
+        scan: { mantis: runs(900, 100), duckdb: runs(80), sqlite: runs(700), rowForm: runs(7000) } },
     ],
     insert: { batch: 10_000, workers: 4, mantis: load(250_000), duckdb: load(350_000), sqlite: load(650_000), rowForm: load(40_000) },
     disk: {
@@ -180,7 +187,8 @@ describe('report', () => {
     expect(byName.get('GROUP BY g sum/count, 1M rows, vs SQLite')).toMatchObject({ met: true, actual: '27.0× faster (10.00 ms vs 270 ms)' });
     expect(byName.get('GROUP BY g sum/count, 10M rows, vs DuckDB')).toMatchObject({ met: false });
     expect(byName.get('GROUP BY g sum/count, 10M rows, vs SQLite')).toMatchObject({ met: true });
-    expect(byName.get('filtered scan x > k (1 %), 10M rows, vs row form')).toMatchObject({ met: true, actual: '83.3× faster (60.00 ms vs 5000 ms)' });
+    expect(byName.get('filtered count/sum x > k (1 %), 10M rows, vs row form')).toMatchObject({ met: true, actual: '83.3× faster (60.00 ms vs 5000 ms)' });
+    expect(byName.get('filtered scan x > k (1 %) returning rows k, x, 10M rows, vs row form')).toMatchObject({ met: false, actual: '7.78× faster (900 ms vs 7000 ms)' });
     expect(byName.get('compression of g vs plain')).toMatchObject({ met: true });
     expect(byName.get('compression of status vs plain')).toMatchObject({ met: false, actual: '80.0 % smaller (19 MiB vs 95 MiB)' });
     expect(byName.get('table on disk vs DuckDB file')).toMatchObject({ met: true, actual: '1.40× (210 MiB vs 150 MiB)' });
@@ -198,7 +206,7 @@ describe('report', () => {
     });
     const byName = new Map(checkTargets(small).map((c) => [c.name, c]));
     expect(byName.get('GROUP BY g sum/count, 20k rows, vs DuckDB')).toMatchObject({ met: null, note: 'INVALID: wrong answer (MantisDB GROUP BY: g=3 missing)' });
-    expect(byName.get('filtered scan x > k (1 %), 20k rows, vs row form')?.note).toBe('over 20k rows (the target is for 10M)');
+    expect(byName.get('filtered scan x > k (1 %) returning rows k, x, 20k rows, vs row form')?.note).toBe('over 20k rows (the target is for 10M)');
     expect(byName.get('batched inserts')).toMatchObject({ met: null, note: 'not measured' });
     expect(byName.get('point lookup by pk over HTTP vs KV GET')).toMatchObject({ met: null, note: 'INVALID: 5 failed requests' });
     expect(byName.get('compression of g vs plain')?.met).toBeNull();
@@ -212,8 +220,10 @@ describe('report', () => {
     expect(line('GROUP BY g sum/count, 1M rows: engine')).toMatch(/10\.00 ms \| +6\.00 ms \| +270 ms \| +— \| ≤ 2× DuckDB's time: met; ≥ 20× faster: met/);
     expect(line('  end to end over HTTP', 0)).toMatch(/15\.00 ms \| +6\.00 ms \| +270 ms \| +900 ms \| 60\.0× faster than row form/);
     expect(line('GROUP BY g sum/count, 10M rows: engine')).toMatch(/140 ms \| +50\.00 ms \| +2800 ms .*≤ 2× DuckDB's time: NOT MET; ≥ 20× faster: met/);
+    expect(line('WHERE x > k (1 %) rows k, x, 10M rows: engine')).toMatch(/100 ms \| +80\.00 ms \| +700 ms \| +— \| 1\.25× DuckDB's time/);
+    expect(line('  end to end over HTTP', 3)).toMatch(/900 ms \| +80\.00 ms \| +700 ms \| +7000 ms \| ≥ 10× faster \(both over HTTP\): NOT MET/);
     expect(line('WHERE x > k (1 %) count/sum, 10M rows: engine')).toMatch(/50\.00 ms \| +30\.00 ms \| +500 ms/);
-    expect(line('  end to end over HTTP', 3)).toMatch(/60\.00 ms \| +30\.00 ms \| +500 ms \| +5000 ms \| ≥ 10× faster \(both over HTTP\): met/);
+    expect(line('  end to end over HTTP', 5)).toMatch(/60\.00 ms \| +30\.00 ms \| +500 ms \| +5000 ms \| ≥ 10× faster \(both over HTTP\): met/);
     expect(line('batched inserts')).toMatch(/250\.0k \| +350\.0k \| +650\.0k \| +40\.0k \| ≥ 200\.0k rows\/s: met/);
     expect(line('point lookup by pk')).toMatch(/20\.0k \| .* KV GET 30\.0k \| ≥ 0\.6× KV GET: met/);
     expect(line('  lookup p50 / p99')).toMatch(/1\.00 ms \/ 4\.00 ms/);
@@ -224,6 +234,7 @@ describe('report', () => {
     expect(comp).toMatch(/\| status .*NOT MET/);
     expect(comp).toMatch(/\| all columns/);
     expect(runsLines(r).join('\n')).toContain('MantisDB engine 10.00 ms 10.00 ms 10.00 ms');
+    expect(runsLines(r).join('\n')).toMatch(/scan +10M: MantisDB engine 100 ms/);
   });
 });
 
@@ -244,6 +255,7 @@ describe('the whole benchmark (--quick)', () => {
       const figure = (label: string, columns: number) => new RegExp(String.raw`\| ${label}[^|]*` + String.raw`\| +${num} `.repeat(columns));
       expect(out).toMatch(figure('GROUP BY g sum/count, 5k rows: engine', 3));
       expect(out).toMatch(figure('WHERE x > k \\(1 %\\) count/sum, 5k rows: engine', 3));
+      expect(out).toMatch(figure('WHERE x > k \\(1 %\\) rows k, x, 5k rows: engine', 3));
       expect(out).toMatch(new RegExp(String.raw`\|   end to end over HTTP +` + String.raw`\| +${num} `.repeat(4)));
       expect(out).toMatch(figure('batched inserts, rows/s', 4));
       expect(out).toMatch(new RegExp(String.raw`\| point lookup by pk over HTTP, ops/s \(32 connections\) +\| +${num} \|.*KV GET ${num} \|`));
