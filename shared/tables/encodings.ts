@@ -32,6 +32,7 @@ import { lz4Compress } from '../../workers/lsm/lz4-compressor.js';
 import { normalizeInt64, type Cell, type ColumnType, type NullBitmap, type Vector, type ZoneMap } from './table-types.js';
 import { bitWidth, packBits, packedBytes, unpackBits, unpackDeltas } from './enc-bits.js';
 import { readUtf8, utf8MaxBytes, writeUtf8 } from './codec-utf8.js';
+import { compareBytes, compareStrings } from './cells.js';
 
 export type BaseEncoding = 'null' | 'plain' | 'bitpack' | 'delta' | 'rle' | 'dictionary' | 'decimal';
 
@@ -493,26 +494,6 @@ function encodeBooleans(values: Uint8Array, nulls: NullBitmap, n: number, nullCo
 
 // ── strings ──
 
-/** Code point order (cells.ts' compareStrings). */
-function compareCodePoints(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = a.length < b.length ? a.length : b.length;
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800 && y >= 0xd800) {
-      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-    }
-    return x < y ? -1 : 1;
-  }
-  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
-}
-
-function compareBytesRaw(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
-}
 
 function encodeStrings(values: readonly string[], nulls: NullBitmap, n: number, nullCount: number, force: BaseEncoding | undefined): Payload {
   const dict = new Map<string, number>();
@@ -525,8 +506,8 @@ function encodeStrings(values: readonly string[], nulls: NullBitmap, n: number, 
     if (isNull(nulls, i)) continue;
     const s = values[i];
     blobMax += utf8MaxBytes(s);
-    if (min === null || compareCodePoints(s, min) < 0) min = s;
-    if (max === null || compareCodePoints(s, max) > 0) max = s;
+    if (min === null || compareStrings(s, min) < 0) min = s;
+    if (max === null || compareStrings(s, max) > 0) max = s;
     if (dictOk && !dict.has(s)) {
       if (dict.size >= 65536) dictOk = false;
       else dict.set(s, dict.size);
@@ -650,8 +631,8 @@ function encodeBinary(values: readonly Uint8Array[], nulls: NullBitmap, n: numbe
     if (isNull(nulls, i)) continue;
     const b = values[i];
     total += b.length;
-    if (min === null || compareBytesRaw(b, min) < 0) min = b;
-    if (max === null || compareBytesRaw(b, max) > 0) max = b;
+    if (min === null || compareBytes(b, min) < 0) min = b;
+    if (max === null || compareBytes(b, max) > 0) max = b;
     if (seen.size < DICT_MAX) seen.add(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1'));
   }
   const out = new Out(n * 4 + total);
