@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MantisError } from '../../shared/errors.js';
 import type { ColumnDef, TableIndexDef, TableInfo } from '../../shared/tables/table-types.js';
-import type { Select } from '../../src/cql/cql-ast.js';
+import type { Select, Update } from '../../src/cql/cql-ast.js';
 import { parseCql } from '../../src/cql/cql-parser.js';
 import { checkDeleteRange, cqlTable, fullKeys, planSelect, REQUIRES_ALLOW_FILTERING_MESSAGE, restrictionsOf, starColumns } from '../../src/cql/cql-plan.js';
 import { mapCqlType, paramToCell, parseCqlTimestamp, termToCell, timeuuidAt, timeuuidMs } from '../../src/cql/cql-types.js';
@@ -170,7 +170,7 @@ describe('SELECT ordering and selection', () => {
 
 describe('UPDATE and DELETE keys', () => {
   const t = cqlTable(table());
-  const where = (cql: string) => restrictionsOf(t, (parseCql(`UPDATE t SET v = 'x' WHERE ${cql}`).statement as { where: never }).where, ctx);
+  const where = (cql: string) => restrictionsOf(t, (parseCql(`UPDATE t SET v = 'x' WHERE ${cql}`).statement as Update).where, ctx);
 
   it('UPDATE needs the whole primary key by = or IN; the IN lists multiply', () => {
     expect(fullKeys(t, where("k1 = 1 AND k2 = 'a' AND c1 IN (1, 2) AND c2 = 0"), 'UPDATE')).toEqual([
