@@ -28,6 +28,9 @@ import { CoordinatorLog } from './txn/coordinator-log.js';
 import type { TxnManager } from './txn/txn-manager.js';
 import { changeSource, DocService, DocTxnManager } from './docs/index.js';
 import { createDocHandlers } from './http/doc-routes.js';
+import { createTableHandlers } from './http/table-routes.js';
+import { createCqlHandler } from './http/cql-routes.js';
+import { TableService } from './tables/table-service.js';
 import { createTxnMetrics } from './txn/txn-metrics.js';
 import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.js';
 
@@ -105,12 +108,17 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const documents = new DocService({ pool, txns: manager, log, dataDir: config.dataDir });
     await documents.start();
     docs = documents;
+    // The table catalog too (interrupted index builds go on in the background).
+    const tables = new TableService({ pool, log });
+    await tables.start();
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());
     const txnKv = createTxnKvHandlers(manager, config.maxValueBytes, log);
     const txnRoutes = createTxnRouteHandlers(manager, config.maxValueBytes, log);
     const docHandlers = createDocHandlers(documents, log);
-    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: docHandlers });
+    const tableHandlers = createTableHandlers(tables, log);
+    const cqlHandler = createCqlHandler(tables, log);
+    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: docHandlers, tables: tableHandlers, cql: cqlHandler });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -120,6 +128,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       txnKv,
       txnRoutes,
       docs: docHandlers,
+      tables: tableHandlers,
+      cql: cqlHandler,
       app,
       metrics: metrics.http,
       log,

@@ -16,6 +16,8 @@ import type { CacheControl } from '../cache/cache-control.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { registerTxnRoutes, TXN_HEADER, type TxnKvHandlers, type TxnRouteHandlers } from './txn-routes.js';
 import { registerDocRoutes, type DocHandlers } from './doc-routes.js';
+import { registerTableRoutes, type TableHandlers } from './table-routes.js';
+import { registerCqlRoutes, type CqlHandler } from './cql-routes.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 
@@ -32,6 +34,8 @@ export type AppDeps = {
   readonly txnKv: TxnKvHandlers;
   readonly txnRoutes: TxnRouteHandlers;
   readonly docs: DocHandlers;
+  readonly tables: TableHandlers;
+  readonly cql: CqlHandler;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -93,6 +97,8 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   registerCacheRoutes(app, deps.cache);
   registerTxnRoutes(app, deps.txnRoutes);
   registerDocRoutes(app, deps.docs);
+  registerTableRoutes(app, deps.tables);
+  registerCqlRoutes(app, deps.cql);
   // A Mantis-Txn header sends a KV route into that transaction (txn-routes.ts).
   app.get('/api/v1/kv', async (c) => {
     const txn = txnOf(c);

@@ -1,10 +1,10 @@
 // The listener: uWebSockets.js (native build verified at start). Every
 // request is read here — headers at once, the body with its size limit
 // enforced while it streams, so an oversized value is refused with 413
-// before it is buffered. The hot KV routes, the transaction routes and the
-// document routes are then served natively through the shared handlers (the
-// fast path); everything else, or everything when the fast path is off, goes
-// through the Hono app.
+// before it is buffered. The hot KV routes, the transaction routes, the
+// document and table routes and CQL are then served natively through the
+// shared handlers (the fast path); everything else, or everything when the
+// fast path is off, goes through the Hono app.
 
 import uWS from 'uWebSockets.js';
 import type { Hono } from 'hono';
@@ -17,6 +17,8 @@ import type { DeadlineHeader } from '../kv/index.js';
 import type { KvHandlers } from './kv-handlers.js';
 import { TXN_HEADER, type TxnKvHandlers, type TxnRouteHandlers } from './txn-routes.js';
 import type { DocHandlers } from './doc-routes.js';
+import type { TableHandlers } from './table-routes.js';
+import type { CqlHandler } from './cql-routes.js';
 import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
 
@@ -32,6 +34,10 @@ export type ListenerOptions = {
   readonly txnRoutes: TxnRouteHandlers;
   /** Every /api/v1/docs route (served natively when given and the fast path is on). */
   readonly docs?: DocHandlers;
+  /** Every /api/v1/tables route (served natively when given and the fast path is on). */
+  readonly tables?: TableHandlers;
+  /** POST /api/v1/cql (served natively when given and the fast path is on). */
+  readonly cql?: CqlHandler;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's env generic is invariant
   readonly app: Hono<any>;
   readonly metrics: HttpMetrics;
@@ -115,8 +121,10 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     state.inFlight++;
     const kvRoute = route === '/api/v1/kv/:key' || route === '/api/v1/kv' || route === '/api/v1/kv/batch';
     const docsRoute = route.startsWith('/api/v1/docs');
+    const tablesRoute = route.startsWith('/api/v1/tables');
+    const cqlRoute = route === '/api/v1/cql';
     // Inside a transaction: never the cache (reads are at the transaction's snapshot).
-    const txn = kvRoute || docsRoute ? req.getHeader(TXN_HEADER) : '';
+    const txn = kvRoute || docsRoute || tablesRoute || cqlRoute ? req.getHeader(TXN_HEADER) : '';
     // GET only: uWS counts endWithoutBody (HEAD) as no answer unless an abort handler is attached.
     const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get' && txn === '';
     if (cacheable) {
@@ -143,13 +151,19 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     // A DELETE may carry a body (DELETE /api/v1/cache/dependencies takes JSON); read it when declared.
     const hasBody = BODY_METHODS.has(method) || (method === 'delete' && ((declared !== '' && declared !== '0') || req.getHeader('transfer-encoding') !== ''));
     const docsFast = docsRoute && options.fastPath && options.docs !== undefined;
-    const headers = docsFast || (options.fastPath && isFastRoute(route, method)) ? null : collectHeaders(req);
+    const tablesFast = tablesRoute && options.fastPath && options.tables !== undefined;
+    const cqlFast = cqlRoute && options.fastPath && options.cql !== undefined;
+    const headers = docsFast || tablesFast || cqlFast || (options.fastPath && isFastRoute(route, method)) ? null : collectHeaders(req);
     // The budget counts from arrival, so time spent reading the body is spent from it.
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
 
     const dispatch = (body: Uint8Array | null): void => {
       const served = docsFast
         ? (options.docs as DocHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
+        : tablesFast
+        ? (options.tables as TableHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
+        : cqlFast
+        ? (options.cql as CqlHandler).handle({ method: method.toUpperCase(), contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
         : headers === null
         ? txn === ''
           ? serveFast(options, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
