@@ -252,18 +252,25 @@ function numberStats(values: Float64Array, nulls: NullBitmap, n: number): Number
   return { filled, min, max, numeric, hasNaN, hasNegZero, safeIntegral, runs, distinctSmall: dict === null ? -1 : dict.size, dict };
 }
 
-function exactDistinct(filled: Float64Array, nulls: NullBitmap, n: number): number {
-  const copy = new Float64Array(n);
-  let m = 0;
-  for (let i = 0; i < n; i++) if (!isNull(nulls, i)) copy[m++] = filled[i] === 0 ? 0 : filled[i];
-  const sorted = copy.subarray(0, m).sort();
-  let d = m > 0 ? 1 : 0;
-  for (let i = 1; i < m; i++) {
-    const a = sorted[i - 1];
-    const b = sorted[i];
-    if (a !== b && !(a !== a && b !== b)) d++;
+/**
+ * Estimated distinct non-null values from a strided sample of at most 4,096 (GEE estimator:
+ * sqrt(N/n)·f1 + Σ f≥2, f1 = values seen once in the sample), for high-cardinality chunks.
+ */
+function estimateDistinct<T>(at: (i: number) => T, nulls: NullBitmap, n: number, nonNull: number): number {
+  const step = Math.max(1, Math.floor(n / 4096));
+  const counts = new Map<T, number>();
+  let sampled = 0;
+  for (let i = 0; i < n; i += step) {
+    if (isNull(nulls, i)) continue;
+    const v = at(i);
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+    sampled++;
   }
-  return d;
+  if (sampled === 0) return 0;
+  let once = 0;
+  for (const c of counts.values()) if (c === 1) once++;
+  const estimate = Math.sqrt(nonNull / sampled) * once + (counts.size - once);
+  return Math.max(counts.size, Math.min(nonNull, Math.round(estimate)));
 }
 
 function encodeNumbers(type: ColumnType, values: Float64Array | BigInt64Array, nulls: NullBitmap, n: number, nullCount: number, force: BaseEncoding | undefined): Payload {
@@ -280,7 +287,7 @@ function encodeNumbers(type: ColumnType, values: Float64Array | BigInt64Array, n
     max: s.hasNaN ? NaN : cellOf(s.max),
     nullCount,
     rowCount: n,
-    distinct: s.distinctSmall >= 0 ? s.distinctSmall : exactDistinct(s.filled, nulls, n),
+    distinct: s.distinctSmall >= 0 ? s.distinctSmall : estimateDistinct((i) => (s.filled[i] === 0 ? 0 : s.filled[i]), nulls, n, nonNull),
   };
   const plainBytes = nonNull * 8;
   const sizes: Partial<Record<BaseEncoding, number>> = { plain: n * 8 };
@@ -509,13 +516,14 @@ function encodeStrings(values: readonly string[], nulls: NullBitmap, n: number, 
     if (min === null || compareStrings(s, min) < 0) min = s;
     if (max === null || compareStrings(s, max) > 0) max = s;
     if (dictOk && !dict.has(s)) {
-      if (dict.size >= 65536) dictOk = false;
+      // Mostly distinct after the first rows: a dictionary will not pay; stop building it.
+      if (dict.size >= 65536 || (force !== 'dictionary' && dict.size >= 2048 && dict.size * 4 > (i + 1) * 3)) dictOk = false;
       else dict.set(s, dict.size);
     }
   }
   const plain = new Out(n * 4 + 5 + blobMax);
   plainBytes = writeStringList(values, nulls, n, plain);
-  const distinct = dictOk ? dict.size : exactStringDistinct(values, nulls, n);
+  const distinct = dictOk ? dict.size : estimateDistinct((i) => values[i], nulls, n, n - nullCount);
   const zone: ZoneMap = { min: stringLowerBound(min as string), max: stringUpperBound(max as string), nullCount, rowCount: n, distinct };
   let useDict = dictOk;
   if (force === undefined) {
@@ -538,12 +546,6 @@ function encodeStrings(values: readonly string[], nulls: NullBitmap, n: number, 
   for (let i = 0; i < n; i++) codes[i] = isNull(nulls, i) ? 0 : (dict.get(values[i]) as number);
   out.raw(codes);
   return { id: ENC_IDS.dictionary, name: 'dictionary', bytes: out.finish(), plainBytes, zone };
-}
-
-function exactStringDistinct(values: readonly string[], nulls: NullBitmap, n: number): number {
-  const set = new Set<string>();
-  for (let i = 0; i < n; i++) if (!isNull(nulls, i)) set.add(values[i]);
-  return set.size;
 }
 
 /** utf16End u32 × n, flags u8 (1: some lone surrogate), blobBytes u32, UTF-8 blob. Returns the blob's bytes. */
