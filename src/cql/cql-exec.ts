@@ -22,7 +22,7 @@ import { MantisError } from '../../shared/errors.js';
 import { cellToJson } from '../../shared/tables/cell-json.js';
 import { tupleKey } from '../../shared/tables/cells.js';
 import type { Cell, Row, TableInfo } from '../../shared/tables/table-types.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from '../tables/table-query.js';
+import { decodeCursor, encodeCursor, queryFingerprint, rowComparator } from '../tables/table-query.js';
 import type { ColumnInput } from '../tables/table-schema.js';
 import type { TableService } from '../tables/table-service.js';
 import type { AlterTableAdd, Batch, BatchStatement, CqlStatement, CqlTerm, CqlUsing, CreateIndex, CreateTable, Delete, Insert, QualifiedName, Select, Update } from './cql-ast.js';
@@ -416,6 +416,15 @@ export class CqlExecutor {
       return shaped(plan.json, plan.output, toJson(rows), null);
     }
     const pageSize = req.pageSize ?? PAGE_SIZE_DEFAULT;
+    if (plan.keys !== null && plan.keys.length <= pageSize && (req.pagingState ?? null) === null) {
+      // Whole primary keys: point lookups, then the order and LIMIT here.
+      const t = cqlTable(info);
+      const found = (await this.tables.get(info.name, plan.keys, req.deadlineMs)).filter((r): r is Row => r !== null);
+      const order = [...plan.orderBy, ...t.keys.map((col, i) => ({ col, desc: info.keyDesc[i] }))];
+      found.sort(rowComparator(order.map((o) => o.col), order.map((o) => o.desc)));
+      const rows = (plan.limit > 0 ? found.slice(0, plan.limit) : found).map((row) => plan.columns.map((c) => row[c]));
+      return shaped(plan.json, plan.output, toJson(rows), null);
+    }
     const fingerprint = queryFingerprint(info.id, ['cql', req.query, req.params ?? null]);
     let remaining = plan.limit > 0 ? plan.limit : -1;
     let after: Cell[] | null = null;

@@ -214,7 +214,15 @@ export type SelectPlan = {
   readonly json: boolean;
   /** Whether a ready index on a column restricted by = serves the query (for tests and explain). */
   readonly indexColumn: string | null;
+  /**
+   * The whole primary keys the WHERE names (every key column by = or IN, nothing else), at most
+   * POINT_KEYS_MAX of them: the rows are read by key (point lookups) instead of a scan. null otherwise.
+   */
+  readonly keys: Cell[][] | null;
 };
+
+/** The most primary keys a SELECT reads by point lookups (more: a filtered scan). */
+export const POINT_KEYS_MAX = 1000;
 
 const INTEGER_CQL = new Set(['int', 'bigint', 'smallint', 'tinyint']);
 
@@ -232,7 +240,23 @@ export function planSelect(s: Select, info: TableInfo, ctx: TermContext): Select
   }
   const where = wherePredicate(restrictions);
   const sel = planSelection(t, s, restrictions);
-  return { ...sel, where, orderBy: sel.aggregating ? [] : orderBy, limit, json: s.json, indexColumn };
+  return { ...sel, where, orderBy: sel.aggregating ? [] : orderBy, limit, json: s.json, indexColumn, keys: pointKeys(t, restrictions) };
+}
+
+/** The full keys of a WHERE that names only whole primary keys by = / IN (see SelectPlan.keys). */
+function pointKeys(t: CqlTable, rs: ReadonlyMap<number, Restriction>): Cell[][] | null {
+  if (rs.size !== t.keys.length) return null;
+  let tuples: Cell[][] = [[]];
+  for (const c of t.keys) {
+    const r = rs.get(c);
+    if (r === undefined || isSlice(r) || r.notEqual.length > 0 || !isEqOrIn(r)) return null;
+    const values = r.eq !== undefined ? [r.eq] : (r.inList as Cell[]);
+    const next: Cell[][] = [];
+    for (const tuple of tuples) for (const v of values) next.push([...tuple, v]);
+    if (next.length > POINT_KEYS_MAX) return null;
+    tuples = next;
+  }
+  return tuples;
 }
 
 /**

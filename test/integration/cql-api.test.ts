@@ -374,6 +374,52 @@ describe('types, bind markers, paging', () => {
   });
 });
 
+describe('more SELECT forms', () => {
+  beforeAll(async () => {
+    await cql('CREATE TABLE cycling.race_times (race_name text, lap int, rider text, seconds double, PRIMARY KEY (race_name, lap, rider))');
+    const rows: [string, number, string, number][] = [];
+    for (const race of ['Paris-Roubaix', 'Tour of Flanders', 'Milan-San Remo']) {
+      for (let lap = 1; lap <= 3; lap++) for (const rider of ['A', 'B']) rows.push([race, lap, rider, lap * 100 + (rider === 'A' ? 1.5 : 2.25)]);
+    }
+    await cql(
+      `BEGIN BATCH ${rows.map(() => 'INSERT INTO cycling.race_times (race_name, lap, rider, seconds) VALUES (?, ?, ?, ?);').join(' ')} APPLY BATCH`,
+      rows.flat(),
+    );
+  });
+
+  it('whole primary keys by IN (point lookups), in key order, with ORDER BY and LIMIT', async () => {
+    const q = "SELECT lap, rider FROM cycling.race_times WHERE race_name = 'Paris-Roubaix' AND lap IN (3, 1) AND rider IN ('B', 'A')";
+    expect((await cql(q)).rows).toEqual([[1, 'A'], [1, 'B'], [3, 'A'], [3, 'B']]);
+    expect((await cql(`${q} ORDER BY lap DESC`)).rows).toEqual([[3, 'B'], [3, 'A'], [1, 'B'], [1, 'A']]);
+    expect((await cql(`${q} LIMIT 3`)).rows).toEqual([[1, 'A'], [1, 'B'], [3, 'A']]);
+    expect((await cql('SELECT seconds FROM cycling.race_times WHERE race_name = ? AND lap = ? AND rider IN ?', ['Milan-San Remo', 2, ['B']])).rows).toEqual([[202.25]]);
+  });
+
+  it('a clustering prefix with a range on the next column; IN ? of partitions', async () => {
+    const rows = (await cql("SELECT lap, rider FROM cycling.race_times WHERE race_name = 'Tour of Flanders' AND lap = 2 AND rider > 'A'")).rows;
+    expect(rows).toEqual([[2, 'B']]);
+    const many = await cql('SELECT race_name FROM cycling.race_times WHERE race_name IN ? AND lap = 1', [['Paris-Roubaix', 'Milan-San Remo']]);
+    expect(many.rows.map((r) => r[0]).sort()).toEqual(['Milan-San Remo', 'Milan-San Remo', 'Paris-Roubaix', 'Paris-Roubaix']);
+  });
+
+  it('SELECT DISTINCT partition keys; GROUP BY a key prefix; SELECT JSON', async () => {
+    expect((await cql('SELECT DISTINCT race_name FROM cycling.race_times')).rows.map((r) => r[0]).sort()).toEqual(['Milan-San Remo', 'Paris-Roubaix', 'Tour of Flanders']);
+    const laps = await cql("SELECT lap, count(*), max(seconds) FROM cycling.race_times WHERE race_name = 'Paris-Roubaix' GROUP BY race_name, lap");
+    expect(laps.columns).toEqual(['lap', 'count', 'system.max(seconds)']);
+    expect(laps.rows.sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual([[1, 2, 102.25], [2, 2, 202.25], [3, 2, 302.25]]);
+    const json = await cql("SELECT JSON lap, rider FROM cycling.race_times WHERE race_name = 'Paris-Roubaix' AND lap = 1");
+    expect(json).toEqual({ columns: ['[json]'], rows: [['{"lap":1,"rider":"A"}'], ['{"lap":1,"rider":"B"}']], paging_state: null });
+  });
+
+  it('an index on a clustering column serves = without ALLOW FILTERING', async () => {
+    await cqlFails('SELECT race_name FROM cycling.race_times WHERE lap = 2', 400, 'Invalid');
+    await cql('CREATE INDEX lap_idx ON cycling.race_times (lap)');
+    expect((await cql('SELECT race_name, rider FROM cycling.race_times WHERE lap = 2')).rows).toHaveLength(6);
+    expect((await cqlFails('CREATE INDEX lap_idx ON cycling.race_times (lap)', 409, 'AlreadyExists')).message).toMatch(/lap_idx/);
+    expect((await cqlFails('CREATE INDEX ON cycling.race_times (nope)', 400, 'Invalid')).message).toBe('Undefined column name nope');
+  });
+});
+
 describe('errors and schema statements', () => {
   it('SyntaxException with the line and column', async () => {
     const e = await cqlFails('SELECT * FORM cycling.cyclist_name', 400, 'SyntaxException');
