@@ -120,8 +120,8 @@ export function checkTargets(r: TablesResults): TablesCheck[] {
     const vsDuck = ratio(ours, e2eMedian(s.group.duckdb));
     const vsSqlite = ratio(e2eMedian(s.group.sqlite), ours);
     const broken = invalid(s.group.mantis) || invalid(s.group.duckdb) || invalid(s.group.sqlite);
-    checks.push(judge(`GROUP BY g sum/count, ${fmtRows(s.rows)} rows, vs DuckDB`, `≤ ${TARGETS.groupVsDuckdbMax}× DuckDB's time`, vsDuck, (x) => x <= TARGETS.groupVsDuckdbMax, `${fmtX(vsDuck)} (${fmtMs(ours)} vs ${fmtMs(e2eMedian(s.group.duckdb))})`, scaleNote(s.rows, want), broken));
-    checks.push(judge(`GROUP BY g sum/count, ${fmtRows(s.rows)} rows, vs SQLite`, `≥ ${TARGETS.groupVsSqliteMin}× faster`, vsSqlite, (x) => x >= TARGETS.groupVsSqliteMin, `${fmtX(vsSqlite)} faster (${fmtMs(ours)} vs ${fmtMs(e2eMedian(s.group.sqlite))})`, scaleNote(s.rows, want), broken));
+    checks.push(judge(`GROUP BY g sum/count, ${fmtRows(s.rows)} rows, vs DuckDB`, `≤ ${TARGETS.groupVsDuckdbMax}× DuckDB's time`, vsDuck, (x) => x <= TARGETS.groupVsDuckdbMax, vsDuck === null ? '—' : `${fmtX(vsDuck)} (${fmtMs(ours)} vs ${fmtMs(e2eMedian(s.group.duckdb))})`, scaleNote(s.rows, want), broken));
+    checks.push(judge(`GROUP BY g sum/count, ${fmtRows(s.rows)} rows, vs SQLite`, `≥ ${TARGETS.groupVsSqliteMin}× faster`, vsSqlite, (x) => x >= TARGETS.groupVsSqliteMin, vsSqlite === null ? '—' : `${fmtX(vsSqlite)} faster (${fmtMs(ours)} vs ${fmtMs(e2eMedian(s.group.sqlite))})`, scaleNote(s.rows, want), broken));
   }
   const last = r.scales[r.scales.length - 1];
   if (last !== undefined) {
@@ -129,26 +129,26 @@ export function checkTargets(r: TablesResults): TablesCheck[] {
       const ours = e2eMedian(q.mantis);
       const speedup = ratio(e2eMedian(q.rowForm), ours);
       checks.push(judge(`${what}, ${fmtRows(last.rows)} rows, vs row form`, `≥ ${TARGETS.filterVsRowFormMin}× faster (both over HTTP)`, speedup, (x) => x >= TARGETS.filterVsRowFormMin,
-        `${fmtX(speedup)} faster (${fmtMs(ours)} vs ${fmtMs(e2eMedian(q.rowForm))})`, scaleNote(last.rows, TARGETS.filterRows), invalid(q.mantis) || invalid(q.rowForm)));
+        speedup === null ? '—' : `${fmtX(speedup)} faster (${fmtMs(ours)} vs ${fmtMs(e2eMedian(q.rowForm))})`, scaleNote(last.rows, TARGETS.filterRows), invalid(q.mantis) || invalid(q.rowForm)));
     }
   }
   const d = r.disk;
   for (const name of LOW_CARDINALITY_COLUMNS) {
     const c = d?.columns.find((x) => x.name === name) ?? null;
     const s = c === null ? null : saved(c);
-    checks.push(judge(`compression of ${name} vs plain`, `≥ ${pct(TARGETS.compressionSavedMin)} smaller`, s, (x) => x >= TARGETS.compressionSavedMin, `${pct(s)} smaller (${fmtBytes(c?.storedBytes)} vs ${fmtBytes(c?.plainBytes)})`, '', ''));
+    checks.push(judge(`compression of ${name} vs plain`, `≥ ${pct(TARGETS.compressionSavedMin)} smaller`, s, (x) => x >= TARGETS.compressionSavedMin, s === null ? '—' : `${pct(s)} smaller (${fmtBytes(c?.storedBytes)} vs ${fmtBytes(c?.plainBytes)})`, '', ''));
   }
   const ours = d === null ? null : tableBytes(d);
   const vsDuckDisk = ratio(ours, d?.duckdbBytes);
-  checks.push(judge('table on disk vs DuckDB file', `≤ ${TARGETS.diskVsDuckdbMax}× DuckDB`, vsDuckDisk, (x) => x <= TARGETS.diskVsDuckdbMax, `${fmtX(vsDuckDisk)} (${fmtBytes(ours)} vs ${fmtBytes(d?.duckdbBytes)})`,
+  checks.push(judge('table on disk vs DuckDB file', `≤ ${TARGETS.diskVsDuckdbMax}× DuckDB`, vsDuckDisk, (x) => x <= TARGETS.diskVsDuckdbMax, vsDuckDisk === null ? '—' : `${fmtX(vsDuckDisk)} (${fmtBytes(ours)} vs ${fmtBytes(d?.duckdbBytes)})`,
     d !== null && d.deltaRows !== null && d.deltaRows > 0 ? `${d.deltaRows} rows still in the delta` : '', ''));
   const ins = r.insert.mantis?.rowsPerSec ?? null;
-  checks.push(judge('batched inserts', `≥ ${fmtRate(TARGETS.insertRowsPerSec)} rows/s`, ins, (x) => x >= TARGETS.insertRowsPerSec, `${fmtRate(ins)} rows/s`, '', ''));
+  checks.push(judge('batched inserts', `≥ ${fmtRate(TARGETS.insertRowsPerSec)} rows/s`, ins, (x) => x >= TARGETS.insertRowsPerSec, ins === null ? '—' : `${fmtRate(ins)} rows/s`, '', ''));
   const lt = r.lookup.table;
   const lk = r.lookup.kv;
   const vsKv = ratio(lt?.opsPerSec, lk?.opsPerSec);
   const lookupBroken = (lt?.errors ?? 0) + (lk?.errors ?? 0) > 0 ? `INVALID: ${(lt?.errors ?? 0) + (lk?.errors ?? 0)} failed requests` : '';
-  checks.push(judge('point lookup by pk over HTTP vs KV GET', `≥ ${TARGETS.lookupVsKvMin}× KV GET`, vsKv, (x) => x >= TARGETS.lookupVsKvMin, `${fmtX(vsKv)} (${fmtRate(lt?.opsPerSec)} vs ${fmtRate(lk?.opsPerSec)} ops/s)`, '', lookupBroken));
+  checks.push(judge('point lookup by pk over HTTP vs KV GET', `≥ ${TARGETS.lookupVsKvMin}× KV GET`, vsKv, (x) => x >= TARGETS.lookupVsKvMin, vsKv === null ? '—' : `${fmtX(vsKv)} (${fmtRate(lt?.opsPerSec)} vs ${fmtRate(lk?.opsPerSec)} ops/s)`, '', lookupBroken));
   return checks;
 }
 
