@@ -59,13 +59,39 @@ export function writeUtf8(s: string, out: Uint8Array, at: number): number {
   return at;
 }
 
+type SliceFn = (this: Uint8Array, start: number, end: number) => string;
+const nativeSlices = Buffer.prototype as unknown as { latin1Slice?: SliceFn; utf8Slice?: SliceFn };
+/** Node's Buffer slicers, which work on any Uint8Array without wrapping it (null if absent). */
+const latin1Slice: SliceFn | null = typeof nativeSlices.latin1Slice === 'function' ? nativeSlices.latin1Slice : null;
+const utf8Slice: SliceFn | null = typeof nativeSlices.utf8Slice === 'function' ? nativeSlices.utf8Slice : null;
+
 /** The string of bytes[start, end) (WTF-8: lone surrogates come back as written). */
 export function readUtf8(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start > SHORT) {
-    // Fast native path unless WTF-8 surrogate triples (ED A0..BF ..) are present.
-    const slice = bytes.subarray(start, end);
-    if (!hasSurrogateTriple(slice)) return decoder.decode(slice);
+  const len = end - start;
+  if (len <= 0) return '';
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if (bytes[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
   }
+  if (ascii) {
+    if (len <= 8 || latin1Slice === null) {
+      let s = '';
+      for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]);
+      return s;
+    }
+    return latin1Slice.call(bytes, start, end);
+  }
+  if (!hasSurrogateTriple(bytes, start, end)) {
+    return utf8Slice !== null ? utf8Slice.call(bytes, start, end) : decoder.decode(bytes.subarray(start, end));
+  }
+  return readWtf8(bytes, start, end);
+}
+
+/** Decodes WTF-8 by hand (lone surrogates as three-byte sequences). */
+function readWtf8(bytes: Uint8Array, start: number, end: number): string {
   let s = '';
   let i = start;
   while (i < end) {
@@ -88,8 +114,9 @@ export function readUtf8(bytes: Uint8Array, start: number, end: number): string 
   return s;
 }
 
-function hasSurrogateTriple(b: Uint8Array): boolean {
-  for (let i = b.indexOf(0xed); i >= 0 && i + 1 < b.length; i = b.indexOf(0xed, i + 1)) {
+/** Does bytes[start, end) hold a WTF-8 surrogate (ED A0..BF ..)? */
+function hasSurrogateTriple(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = b.indexOf(0xed, start); i >= 0 && i + 1 < end; i = b.indexOf(0xed, i + 1)) {
     if (b[i + 1] >= 0xa0) return true;
   }
   return false;

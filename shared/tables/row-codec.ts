@@ -194,12 +194,12 @@ export function decodeRow(types: readonly ColumnType[], bytes: Uint8Array): Row 
   return row;
 }
 
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+
 class RowReader {
   at = 0;
-  private readonly view: DataView;
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+  constructor(private readonly bytes: Uint8Array) {}
 
   cell(type: ColumnType): Cell {
     switch (type) {
@@ -207,9 +207,12 @@ class RowReader {
       case 'timestamp':
         return this.int();
       case 'float64': {
-        const v = this.view.getFloat64(this.at, true);
-        this.at += 8;
-        return v;
+        const b = this.bytes;
+        const at = this.at;
+        if (at + 8 > b.length) throw new RangeError('row truncated in a float64');
+        for (let j = 0; j < 8; j++) f64Bytes[j] = b[at + j];
+        this.at = at + 8;
+        return f64[0];
       }
       case 'boolean':
         return this.bytes[this.at++] !== 0;
