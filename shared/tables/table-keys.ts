@@ -67,7 +67,7 @@ export function encodePk(info: TableInfo, keyCells: readonly Cell[]): Uint8Array
 export function rowSlot(info: TableInfo, keyCells: readonly Cell[]): number {
   const shape = keyShape(info);
   const n = info.partitionKeyLength;
-  const bytes = encodeKeyCells(shape.types.slice(0, n), keyCells.slice(0, n));
+  const bytes = encodeKeyCells(shape.types, keyCells.length > n ? keyCells.slice(0, n) : keyCells);
   return crc16(bytes) % LIMITS.slot_count;
 }
 

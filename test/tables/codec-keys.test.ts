@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { slotOfKey } from '../../shared/slot.js';
+import { compareNullsLast } from '../../shared/tables/cells.js';
 import { decodeKeyCells, decodeKeyCellsAt, encodeKeyCells, skipKeyCells } from '../../shared/tables/key-cells.js';
 import {
   deleteMarkKey,
@@ -84,6 +85,16 @@ describe('key cells', () => {
         expect(decodeKeyCellsAt(types, padded, 1, desc).end).toBe(bytes.length + 1);
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('agrees with cells.ts compareNullsLast for well-formed values', () => {
+    fc.assert(
+      fc.property(typeArb.chain((t) => fc.tuple(fc.constant(t), cellArb(t), cellArb(t))), ([t, a, b]) => {
+        if ((typeof a === 'string' && !a.isWellFormed()) || (typeof b === 'string' && !b.isWellFormed())) return;
+        expect(sign(Buffer.compare(encodeKeyCells([t], [a]), encodeKeyCells([t], [b])))).toBe(sign(compareNullsLast(a, b)));
+      }),
+      { numRuns: 5000 },
     );
   });
 
