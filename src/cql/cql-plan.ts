@@ -9,7 +9,7 @@
 // runs what this plans.
 
 import { MantisError } from '../../shared/errors.js';
-import { compareCells } from '../../shared/tables/cells.js';
+import { tupleKey } from '../../shared/tables/cells.js';
 import type { AggregateSpec, Cell, ColumnDef, ColumnType, OrderBy, Predicate, TableInfo } from '../../shared/tables/table-types.js';
 import type { CqlCondition, CqlRelation, CqlTerm, Select } from './cql-ast.js';
 import { cqlTypeOf, termToCell, termToInt, type TermContext } from './cql-types.js';
@@ -164,9 +164,16 @@ export function restrictionsOf(t: CqlTable, where: readonly CqlRelation[], ctx: 
   return out;
 }
 
+/** An IN list without repeats (first occurrence kept), as Cassandra treats it. */
 function dedupe(cells: Cell[]): Cell[] {
+  const seen = new Set<string>();
   const out: Cell[] = [];
-  for (const c of cells) if (!out.some((o) => o !== null && c !== null && compareCells(o, c) === 0)) out.push(c);
+  for (const c of cells) {
+    const k = tupleKey([c]);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(c);
+  }
   return out;
 }
 
