@@ -91,10 +91,22 @@ function fillDefaults(info: TableInfo, row: Row, rowIndex: number): Row {
 }
 
 export type PreparedRows = {
-  /** Per shard index: the stored rows, their request indexes and their key cells. */
-  readonly byShard: Map<number, { rows: Uint8Array[]; rowIndex: number[]; keys: Cell[][] }>;
+  /** Per shard index: the stored rows and their indexes in the request. */
+  readonly byShard: Map<number, { rows: Uint8Array[]; rowIndex: number[] }>;
   readonly count: number;
 };
+
+/**
+ * What identifies a key within one request, with the key encoding's equality (cellsEqual: -0 == 0,
+ * one NaN; int64 cells are normalized, so one value has one form): a one-column key's cell itself
+ * (a Map compares numbers and strings by value), else tupleKey.
+ */
+function keyIdentity(keyCells: readonly Cell[]): unknown {
+  if (keyCells.length !== 1) return tupleKey(keyCells);
+  const c = keyCells[0];
+  if (typeof c === 'number') return c === 0 ? 0 : c;
+  return c instanceof Uint8Array ? tupleKey(keyCells) : c;
+}
 
 /**
  * Encodes full rows and groups them by shard (slot map). A primary key given twice in the request
@@ -102,24 +114,24 @@ export type PreparedRows = {
  */
 export function prepareRows(info: TableInfo, rows: readonly Row[], shardOfSlot: (slot: number) => number): PreparedRows {
   const shape = shapeOf(info);
-  const seen = new Map<string, number>();
+  const keys = shape.keys;
+  const seen = new Map<unknown, number>();
   const byShard: PreparedRows['byShard'] = new Map();
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
-    const keyCells = shape.keys.map((k) => row[k]);
-    // tupleKey equality is the key encoding's (cellsEqual: -0 == 0, one NaN), and cheaper to build.
-    const pk = tupleKey(keyCells);
-    const first = seen.get(pk);
+    const keyCells: Cell[] = new Array<Cell>(keys.length);
+    for (let i = 0; i < keys.length; i++) keyCells[i] = row[keys[i]];
+    const id = keyIdentity(keyCells);
+    const first = seen.get(id);
     if (first !== undefined) {
       throw new MantisError('DUPLICATE_KEY', `row ${r}: primary key ${keyText(keyCells)} is also given by row ${first} of this request`, { row: r, other_row: first });
     }
-    seen.set(pk, r);
+    seen.set(id, r);
     const shard = shardOfSlot(rowSlot(info, keyCells));
     let part = byShard.get(shard);
-    if (part === undefined) byShard.set(shard, (part = { rows: [], rowIndex: [], keys: [] }));
+    if (part === undefined) byShard.set(shard, (part = { rows: [], rowIndex: [] }));
     part.rows.push(encodeRow(shape.types, row));
     part.rowIndex.push(r);
-    part.keys.push(keyCells);
   }
   return { byShard, count: rows.length };
 }
