@@ -394,6 +394,9 @@ function planSelection(
   if (s.distinct) {
     if (hasAggregate) throw invalid('SELECT DISTINCT with aggregates is not supported');
     if (groupBy.length > 0) throw invalid('GROUP BY with SELECT DISTINCT is not supported');
+    if ([...rs.keys()].some((c) => kindOf(t, c) !== 'partition')) {
+      throw invalid('SELECT DISTINCT with WHERE clause only supports restriction by partition key and/or static columns.');
+    }
     const cols = selectors === null ? t.keys.slice(0, t.partitionCount) : selectors.map((x) => columnOf(t, (x as { column: string }).column));
     for (const c of cols) {
       if (kindOf(t, c) !== 'partition') throw invalid(`SELECT DISTINCT queries must only request partition key columns and/or static columns (not ${info.columns[c].name})`);

@@ -163,6 +163,9 @@ describe('SELECT ordering and selection', () => {
     expect(plan('SELECT DISTINCT k1, k2 FROM t').groupBy).toEqual([0, 1]);
     expect(refusal(() => plan('SELECT DISTINCT k1 FROM t'))).toBe('Invalid: SELECT DISTINCT queries must request all the partition key columns (missing k2)');
     expect(refusal(() => plan('SELECT DISTINCT v FROM t'))).toBe('Invalid: SELECT DISTINCT queries must only request partition key columns and/or static columns (not v)');
+    expect(refusal(() => plan("SELECT DISTINCT k1, k2 FROM t WHERE k1 = 1 AND k2 = 'a' AND c1 = 2"))).toBe(
+      'Invalid: SELECT DISTINCT with WHERE clause only supports restriction by partition key and/or static columns.',
+    );
     expect(plan('SELECT * FROM t LIMIT 5').limit).toBe(5);
     expect(refusal(() => plan('SELECT * FROM t LIMIT 0'))).toBe('Invalid: LIMIT must be strictly positive');
   });
