@@ -27,6 +27,7 @@ import {
   IndexBuilds,
   indexEntryWrites,
   lookupKeys,
+  lookupKeysCapped,
   scanIndex,
   type BackfillRows,
   type IndexPlan,
@@ -296,6 +297,17 @@ describe('index vs scan equivalence', () => {
         expect(cellsEqual(cut[cut.length - 1][c], tenth)).toBe(true);
       }
     }
+  });
+
+  it('a capped lookup gives up past its cap (the caller scans instead)', () => {
+    const store = newStore();
+    const t = new Table(store, tableInfo());
+    fill(t, rng(21), 200);
+    const plan = chooseIndex(t.info, { col: A, op: '>=', value: -5 }, null) as IndexPlan;
+    const all = lookupKeys(store, plan, Date.now());
+    expect(all.length).toBeGreaterThan(100);
+    expect(lookupKeysCapped(store, plan, Date.now(), 100)).toBeNull();
+    expect(lookupKeysCapped(store, plan, Date.now(), all.length)).toEqual(all);
   });
 
   it('refuses a row whose btree value is over the key limit', () => {

@@ -527,6 +527,26 @@ export function lookupKeys(store: LsmStore, plan: IndexPlan, nowMs: number, limi
   return out;
 }
 
+/**
+ * As lookupKeys, but null once the plan names more than `cap` rows: past a few percent of a
+ * table, fetching rows one by one costs more than the vectorized scan (and all of it runs in one
+ * shard turn), so a planner's choice (not a hint) should fall back to the scan. A cap of about
+ * max(2,000, table rows / 16) suits.
+ */
+export function lookupKeysCapped(store: LsmStore, plan: IndexPlan, nowMs: number, cap: number): { pk: Uint8Array; slot: number }[] | null {
+  const out: { pk: Uint8Array; slot: number }[] = [];
+  let over = false;
+  scanIndex(store, plan, nowMs, (pk, slot) => {
+    if (out.length >= cap) {
+      over = true;
+      return false;
+    }
+    out.push({ pk, slot });
+    return true;
+  });
+  return over ? null : out;
+}
+
 // ── build state, backfill, drops ────────────────────────────────────────────
 
 const BUILD_TAG = 0x4e; // 'N'
