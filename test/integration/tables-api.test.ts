@@ -231,6 +231,31 @@ describe.each([1, 2])('table routes (%i shards)', (shards) => {
     });
   });
 
+  it('rows with ttl_seconds expire (point lookup and queries), big int64 sums stay exact', async () => {
+    const t = client('ttl');
+    await t.createOk(
+      [
+        { name: 'id', type: 'int64' },
+        { name: 'v', type: 'int64' },
+      ],
+      ['id'],
+    );
+    await t.insertOk([{ id: 1, v: '9007199254740993' }, { id: 2, v: '9007199254740993' }]);
+    await t.insertOk([{ id: 10, v: 1 }, { id: 11, v: 2 }], { ttl_seconds: 1 });
+    expect((await t.query({ aggregates: [{ fn: 'count', as: 'n' }] })).rows).toEqual([[4]]);
+    const sum = await t.query({ aggregates: [{ fn: 'sum', column: 'v', as: 's' }], where: { col: 'id', op: '<', value: 10 } });
+    expect(sum.rows).toEqual([['18014398509481986']]);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const n = (await t.query({ aggregates: [{ fn: 'count', as: 'n' }] })).rows[0][0];
+      if (n === 2) break;
+      expect(Date.now(), 'rows with ttl_seconds 1 still there after 10 s').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await expectTableError(await t.getRow('10'), 404, 'KEY_NOT_FOUND');
+    await expectTableError(await t.insert([{ id: 3 }], { ttl_seconds: -1 }), 400, 'INVALID_TTL');
+  });
+
   describe('queries', () => {
     let t: TablesClient;
     const rows = people(500);
