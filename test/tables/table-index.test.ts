@@ -28,6 +28,7 @@ import {
   indexEntryWrites,
   lookupKeys,
   lookupKeysCapped,
+  indexRows,
   scanIndex,
   type BackfillRows,
   type IndexPlan,
@@ -308,6 +309,31 @@ describe('index vs scan equivalence', () => {
     expect(all.length).toBeGreaterThan(100);
     expect(lookupKeysCapped(store, plan, Date.now(), 100)).toBeNull();
     expect(lookupKeysCapped(store, plan, Date.now(), all.length)).toEqual(all);
+  });
+
+  it('indexRows: filtered rows in index order, stopping after the limit at a run boundary, or null past the cap', () => {
+    const store = newStore();
+    const t = new Table(store, tableInfo());
+    const r = rng(64);
+    fill(t, r, 300);
+    const now = Date.now();
+    const fetch = (pk: Uint8Array): Row | null => t.byPk(pk, now);
+    for (let i = 0; i < 60; i++) {
+      const where = randomPredicate(r);
+      const plan = chooseIndex(t.info, where, 'a_bt', [{ col: A, desc: i % 2 === 1 }], 7) as IndexPlan;
+      const all = indexRows(store, plan, where, now, fetch) as { rows: Row[]; examined: number };
+      expect(ids(all.rows)).toEqual(scanAnswer(t, where, now));
+      const top = (indexRows(store, plan, where, now, fetch, 7) as { rows: Row[] }).rows;
+      const want = all.rows.slice(0, 7);
+      expect(top.slice(0, want.length).map((row) => row[A])).toEqual(want.map((row) => row[A]));
+      if (all.rows.length > 7) {
+        const last = top[top.length - 1][A];
+        expect(top.length).toBeGreaterThanOrEqual(7);
+        expect(all.rows.slice(top.length).every((row) => !cellsEqual(row[A], last))).toBe(true);
+      } else expect(top.length).toBe(all.rows.length);
+    }
+    const wide = chooseIndex(t.info, null, 'a_bt') as IndexPlan;
+    expect(indexRows(store, wide, null, now, fetch, 0, 50)).toBeNull();
   });
 
   it('refuses a row whose btree value is over the key limit', () => {

@@ -28,6 +28,7 @@ import { MantisError } from '../../shared/errors.js';
 import { encodeKeyCells, skipKeyCells } from '../../shared/tables/key-cells.js';
 import { INDEX_HEADER_BYTES, SLOT_BYTES, indexEntryKey, indexPrefix, prefixEnd, uniquePrefix } from '../../shared/tables/table-keys.js';
 import type { Cell, ColumnType, OrderBy, Predicate, Row, TableIndexDef, TableInfo } from '../../shared/tables/table-types.js';
+import { evalRow } from '../../shared/tables/vector-filter.js';
 import type { DeleteOp, PutOp } from '../../shared/wire.js';
 import type { LsmStore } from '../lsm/index.js';
 import { binaryToKey, keyToBinary } from '../store/memtable.js';
@@ -545,6 +546,40 @@ export function lookupKeysCapped(store: LsmStore, plan: IndexPlan, nowMs: number
     return true;
   });
   return over ? null : out;
+}
+
+/**
+ * The rows an index plan names that match `where`, in index order, each fetched by `fetch` (the
+ * engine's point lookup: null when the row is gone). With limit > 0 and a plan that covers the
+ * ORDER BY it stops once `limit` rows matched and the next entry starts a new run of ties, so the
+ * top-k (ties broken by the caller) is among the rows. cap > 0: null once more than `cap`
+ * entries would be fetched (fall back to the scan). examined: entries met.
+ */
+export function indexRows(
+  store: LsmStore,
+  plan: IndexPlan,
+  where: Predicate | null,
+  nowMs: number,
+  fetch: (pkBytes: Uint8Array, slot: number) => Row | null,
+  limit = 0,
+  cap = 0,
+): { rows: Row[]; examined: number } | null {
+  const rows: Row[] = [];
+  const early = limit > 0 && plan.coversSort;
+  let examined = 0;
+  let over = false;
+  scanIndex(store, plan, nowMs, (pk, slot, newGroup) => {
+    if (early && newGroup && rows.length >= limit) return false;
+    if (cap > 0 && examined >= cap) {
+      over = true;
+      return false;
+    }
+    examined++;
+    const row = fetch(pk, slot);
+    if (row !== null && (where === null || evalRow(where, row))) rows.push(row);
+    return true;
+  });
+  return over ? null : { rows, examined };
 }
 
 // ── build state, backfill, drops ────────────────────────────────────────────
