@@ -11,6 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { openSse, type SseEvent } from '../helpers/stream-clients.js';
 
 afterAll(cleanup);
 
@@ -303,6 +304,23 @@ describe('TTL', () => {
     await sleep(2200);
     expect((await cql('SELECT id FROM cycling.ttl_demo')).rows).toEqual([[2]]);
     expect((await cql('SELECT * FROM cycling.ttl_demo WHERE id = 1')).rows).toEqual([]);
+  });
+
+  it('an expiring row sends an invalidation event tbl/<table>/<key as JSON>', async () => {
+    await cql('CREATE TABLE cycling.ttl_events (race text, stage int, leader text, PRIMARY KEY (race, stage))');
+    const sse = await openSse(server.url, 'tbl/ttl_events/');
+    try {
+      await cql("INSERT INTO cycling.ttl_events (race, stage, leader) VALUES ('Giro', 4, 'ZAKARIN') USING TTL 1");
+      const deadline = Date.now() + 15_000;
+      let seen: SseEvent | null = null;
+      while (seen === null && Date.now() < deadline) {
+        const e = await sse.inbox.next(deadline - Date.now(), 'the TTL invalidation event');
+        if (e.event === 'invalidation' && e.data.key === 'tbl/ttl_events/["Giro",4]') seen = e;
+      }
+      expect(seen?.data).toMatchObject({ key: 'tbl/ttl_events/["Giro",4]', reason: 'ttl' });
+    } finally {
+      sse.close();
+    }
   });
 
   it("default_time_to_live applies to writes that give no TTL; invalid TTLs are refused", async () => {
