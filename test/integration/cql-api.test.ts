@@ -123,6 +123,9 @@ describe('cycling.cyclist_name (single-column primary key)', () => {
     expect((await cql('SELECT id, firstname, lastname FROM cycling.cyclist_name WHERE id = 22222222-2222-2222-2222-222222222222')).rows).toEqual([
       ['22222222-2222-2222-2222-222222222222', null, 'NEW'],
     ]);
+    await cql('INSERT INTO cycling.cyclist_name (id) VALUES (33333333-3333-3333-3333-333333333333)');
+    expect((await cql('SELECT * FROM cycling.cyclist_name WHERE id = 33333333-3333-3333-3333-333333333333')).rows).toEqual([['33333333-3333-3333-3333-333333333333', null, null]]);
+    await cql('DELETE FROM cycling.cyclist_name WHERE id = 33333333-3333-3333-3333-333333333333');
     await cql(`INSERT INTO cycling.cyclist_name (id, firstname) VALUES (${VOS}, 'Mari')`);
     expect((await cql(`SELECT firstname, lastname FROM cycling.cyclist_name WHERE id = ${VOS}`)).rows).toEqual([['Mari', 'VOS']]);
   });
@@ -484,5 +487,25 @@ describe('errors and schema statements', () => {
     const body = (await response.json()) as { data: { columns: { name: string; type: string; cql_type?: string }[]; primary_key: string[] } };
     expect(body.data.primary_key).toEqual(['category', 'points']);
     expect(body.data.columns.find((c) => c.name === 'id')).toMatchObject({ type: 'string', cql_type: 'uuid' });
+  });
+});
+
+describe('through the Hono listener (--http-fast-path off)', () => {
+  it('serves the same statements and errors', async () => {
+    const slow = await startServer({ shards: 1, fsync: 'batch', fastPath: false });
+    try {
+      const run = async (query: string): Promise<{ status: number; body: { data?: CqlData; error?: CqlFailure } }> => {
+        const response = await fetch(`${slow.url}/api/v1/cql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+        return { status: response.status, body: (await response.json()) as { data?: CqlData; error?: CqlFailure } };
+      };
+      expect((await run('CREATE TABLE k (id int PRIMARY KEY, v text)')).status).toBe(200);
+      expect((await run("INSERT INTO k (id, v) VALUES (1, 'one')")).status).toBe(200);
+      expect((await run('SELECT * FROM k')).body.data?.rows).toEqual([[1, 'one']]);
+      expect((await run("SELECT * FROM k WHERE v = 'one'")).body.error?.message).toBe(ALLOW_FILTERING);
+      expect((await run('SELECT * FROM')).body.error?.code).toBe('SyntaxException');
+      expect((await fetch(`${slow.url}/api/v1/cql`)).status).toBe(405);
+    } finally {
+      await slow.stop();
+    }
   });
 });
