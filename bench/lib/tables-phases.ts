@@ -77,9 +77,15 @@ export function mergeLoads(runs: readonly LoadRun[]): LoadRun | null {
 }
 
 /** Measured query runs: wall time in this process (e2e) and, where the system reports one, the engine's own time. */
-export type QueryRuns = { readonly e2eMs: number[]; readonly engineMs: number[] | null; readonly problems: string[] };
+export type QueryRuns = {
+  readonly e2eMs: number[];
+  readonly engineMs: number[] | null;
+  readonly problems: string[];
+  /** The last run's own statistics, where the system gives them (MantisDB: segments scanned and pruned, rows scanned, plan). */
+  readonly stats?: Record<string, unknown>;
+};
 
-export type QueryOnce<T> = () => Promise<{ readonly answer: T; readonly engineMs?: number; readonly e2eMs?: number }>;
+export type QueryOnce<T> = () => Promise<{ readonly answer: T; readonly engineMs?: number; readonly e2eMs?: number; readonly stats?: Record<string, unknown> }>;
 
 /**
  * `warmups` unmeasured runs, then `runs` measured ones; each answer goes
@@ -89,14 +95,16 @@ export async function queryRuns<T>(warmups: number, runs: number, once: QueryOnc
   const e2eMs: number[] = [];
   const engineMs: number[] = [];
   let problems: string[] = [];
+  let stats: Record<string, unknown> | undefined;
   for (let i = 0; i < warmups + runs; i++) {
     const t0 = performance.now();
     const r = await once();
+    stats = r.stats;
     const wall = r.e2eMs ?? performance.now() - t0;
     if (problems.length === 0) problems = check(r.answer);
     if (i < warmups) continue;
     e2eMs.push(wall);
     if (r.engineMs !== undefined) engineMs.push(r.engineMs);
   }
-  return { e2eMs, engineMs: engineMs.length === 0 ? null : engineMs, problems };
+  return { e2eMs, engineMs: engineMs.length === 0 ? null : engineMs, problems, ...(stats === undefined ? {} : { stats }) };
 }

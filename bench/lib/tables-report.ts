@@ -227,6 +227,8 @@ export function runsLines(r: TablesResults): string[] {
   for (const s of r.scales) {
     for (const [what, sys] of [['GROUP BY', s.group], ['scan', s.scan], ['count', s.filter]] as const) {
       out.push(`  ${what.padEnd(8)} ${fmtRows(s.rows).padStart(4)}: MantisDB engine ${fmt(sys.mantis, 'engine')} | HTTP ${fmt(sys.mantis, 'e2e')} | DuckDB ${fmt(sys.duckdb, 'e2e')} | SQLite ${fmt(sys.sqlite, 'e2e')} | row form ${fmt(sys.rowForm, 'e2e')}`);
+      const st = sys.mantis?.stats;
+      if (st !== undefined) out.push(`           MantisDB's last run: ${Object.entries(st).filter(([k]) => k !== 'took_ms').map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ')}`);
     }
     if (s.moveMs !== null) out.push(`  move of the delta into segments after loading to ${fmtRows(s.rows)}: ${fmtMs(s.moveMs)}`);
   }
