@@ -395,11 +395,11 @@ class SplitRows implements BackfillRows {
     if (moved.length > 0) this.segments.set(this.nextSeg++, moved);
   }
 
-  /** Compaction: every segment into one new one. */
+  /** Compaction: every segment into one new one (none when no row is left in them). */
   compact(): void {
     const all = [...this.segments.values()].flat().filter((id) => this.t.rows.has(id) && !this.delta.has(id));
     this.segments.clear();
-    this.segments.set(this.nextSeg++, [...new Set(all)].sort((a, b) => a - b));
+    if (all.length > 0) this.segments.set(this.nextSeg++, [...new Set(all)].sort((a, b) => a - b));
   }
 
   put(row: Row): void {
@@ -455,6 +455,41 @@ describe('index backfill', () => {
     for (const id of [2, 3]) expect(store.count(keyToBinary(indexPrefix(next.id, id)), now)).toBe(t.rows.size);
     for (let i = 0; i < 30; i++) checkEquivalence(t, randomPredicate(r), now, `after backfill ${i}`);
   }, 120_000);
+
+  it('starts over when segment ids start over (every segment compacted away, then a restart)', () => {
+    const store = newStore();
+    const base = tableInfo([]);
+    const t = new Table(store, base);
+    const rows = new SplitRows(t);
+    const r = rng(11);
+    for (let i = 0; i < 600; i++) rows.put(randomRow(r, i));
+    for (let k = 0; k < 4; k++) rows.move(100);
+    const next = tableInfo([idx(1, 'g_hash', 'hash', ['g'], { state: 'building' })], { version: 2 });
+    apply(store, indexCatalogWrites(base, next));
+    t.info = next;
+    const now = Date.now();
+    const builds = new IndexBuilds(store, () => undefined, 150);
+    builds.catalogChanged([next], now);
+    for (let k = 0; k < 3; k++) {
+      const writes: (PutOp | DeleteOp)[] = [];
+      builds.step(rows, now, writes);
+      apply(store, writes);
+    }
+    // Every segment row deleted, compacted to nothing; the restarted mover numbers from 1 again.
+    for (const id of [...rows.segments.values()].flat()) rows.remove(id);
+    rows.compact();
+    expect(rows.segments.size).toBe(0);
+    rows.nextSeg = 1;
+    rows.move(150);
+    builds.catalogChanged([next], now);
+    for (let k = 0; builds.busy() && k < 100; k++) {
+      const writes: (PutOp | DeleteOp)[] = [];
+      builds.step(rows, now, writes);
+      apply(store, writes);
+    }
+    expect(buildStateOf(store, next.id, 1, now).state).toBe('built');
+    expect(store.count(keyToBinary(indexPrefix(next.id, 1)), now)).toBe(t.rows.size);
+  });
 
   it('fails the build on a value it cannot index, writing nothing but the failed state', () => {
     const store = newStore();

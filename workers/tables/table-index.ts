@@ -770,6 +770,10 @@ export class IndexBuilds {
       return ++n < this.rowsPerStep && (n % 64 !== 0 || Date.now() < deadline);
     };
     let finished = false;
+    // Segment ids only grow while segments exist; if none is left at or past segDone, ids may
+    // start over (every segment compacted away, then a restart): begin again, which is harmless.
+    const present = rows.segmentIds();
+    if (pos.segDone >= 0 && !present.some((id) => id >= pos.segDone)) Object.assign(pos, START);
     for (;;) {
       if (pos.seg === null) {
         const next = rows.segmentIds().find((id) => id > pos.segDone);
@@ -781,13 +785,13 @@ export class IndexBuilds {
       if (pos.seg !== null) {
         const segId: number = pos.seg;
         let cut = false;
-        const present = rows.segmentRows(segId, pos.row, nowMs, (row, rowIdx, pk, slot, expiresAtMs) => {
+        const segPresent = rows.segmentRows(segId, pos.row, nowMs, (row, rowIdx, pk, slot, expiresAtMs) => {
           pos.row = rowIdx + 1;
           if (!add(row, pk, slot, expiresAtMs)) cut = true;
           return !cut;
         });
         if (failure !== null) break;
-        if (cut && present) break;
+        if (cut && segPresent) break;
         pos.segDone = segId;
         pos.seg = null;
         pos.row = 0;
