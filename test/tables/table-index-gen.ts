@@ -118,7 +118,7 @@ export function randomLeaf(r: () => number): Predicate {
       return { col: c, op };
     case 'starts_with':
       if (c !== S) return { col: c, op: '=', value: value() };
-      return { col: S, op, value: pick(r, ['', 'a', 'ab', 'é', '\u0000', '😀', 'b']) };
+      return { col: S, op, value: pick(r, ['', 'a', 'ab', 'é', '\u0000', '😀', '\uD83D', 'b']) };
     default:
       return { col: c, op, value: value() };
   }

@@ -200,6 +200,21 @@ describe('table index planner', () => {
     expect(chooseIndex(info, { col: G, op: '=', value: 'x' }, null, ob(G), 5)?.coversSort).toBe(false);
   });
 
+  it('starts_with a lone high surrogate still finds the astral characters it begins', () => {
+    const store = newStore();
+    const t = new Table(store, tableInfo());
+    const r = rng(2);
+    for (let i = 0; i < 20; i++) {
+      const row = randomRow(r, i);
+      row[S] = i % 2 === 0 ? '😀x' : 'plain';
+      t.put(row);
+    }
+    const where: Predicate = { col: S, op: 'starts_with', value: '\uD83D' };
+    expect(evalP(where, t.live(Date.now())[0])).toBe(true);
+    const plan = chooseIndex(t.info, where, 's_a_bt') as IndexPlan;
+    expect(indexAnswer(t, plan, where, Date.now()).ids).toEqual(scanAnswer(t, where, Date.now()));
+  });
+
   it('an IN () leaves no entries to visit', () => {
     const store = newStore();
     const t = new Table(store, info);

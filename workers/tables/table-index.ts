@@ -305,8 +305,11 @@ function collectBounds(info: TableInfo, where: Predicate | null): Map<number, Co
       case 'starts_with': {
         if (type !== 'string') return;
         // A string's bytes are 01 escaped-UTF-8 00: every string with this prefix starts with the
-        // prefix's bytes without their terminator.
-        const full = componentBytes(type, p.value);
+        // prefix's bytes without their terminator. A trailing lone high surrogate may pair with
+        // the string's next unit (other bytes): bound by the prefix without it.
+        const last = p.value.charCodeAt(p.value.length - 1);
+        const prefix = last >= 0xd800 && last <= 0xdbff ? p.value.slice(0, -1) : p.value;
+        const full = componentBytes(type, prefix);
         const head = full.subarray(0, full.length - 1);
         raiseLo(b, head);
         lowerHi(b, prefixEndOrAll(head));
