@@ -32,6 +32,7 @@ import { checkAfter, finalGroups, mergeRuns, rowComparator } from './table-query
 import { fullRow, keyText, prepareRows, shapeOf } from './table-rows.js';
 import { buildIndexDef, buildTableInfo, checkColumn, checkName, type ColumnInput, type CreateTableInput } from './table-schema.js';
 import { callTable, callTableExpect, runSlicedWrite } from './table-shard-call.js';
+import { TableWriteGate } from './table-write-gate.js';
 import { statsJson } from './table-stats.js';
 
 export type { CreateTableInput } from './table-schema.js';
@@ -70,6 +71,8 @@ export class TableService {
   private readonly slotMap: SlotMap;
   /** Unique values claimed by writes in flight here: `${table}/${index}/${tupleKey(values)}` → count. */
   private readonly claiming = new Map<string, number>();
+  /** Inserts and updates in flight by catalog version (a unique index build waits for the older ones). */
+  private readonly gate = new TableWriteGate();
 
   constructor(private readonly o: { readonly pool: ShardPool; readonly log: Logger }) {
     this.catalog = new TableCatalogCache(o.pool);
@@ -175,6 +178,15 @@ export class TableService {
 
   /** Full rows (fullRow / rowFromJson made them) into `info`: the batch all or nothing. */
   async insertRows(info: TableInfo, rows: Row[], opts: { onConflict: OnConflict; ttlMs: number }, deadlineMs: number): Promise<{ inserted: number; replaced: number; ignored: number }> {
+    const leave = this.gate.enter(info.id, info.version);
+    try {
+      return await this.insertGated(info, rows, opts, deadlineMs);
+    } finally {
+      leave();
+    }
+  }
+
+  private async insertGated(info: TableInfo, rows: Row[], opts: { onConflict: OnConflict; ttlMs: number }, deadlineMs: number): Promise<{ inserted: number; replaced: number; ignored: number }> {
     const prepared = prepareRows(info, rows, (slot) => this.slotMap[slot]);
     const ttlMs = opts.ttlMs > 0 ? opts.ttlMs : info.defaultTtlSeconds * 1000;
     const unique = info.indexes.filter((i) => i.unique);
@@ -251,12 +263,22 @@ export class TableService {
       if (touchesUnique) throw uniqueUpdateRefused(info);
       const shard = this.shardOfKey(info, key);
       const command: TableCommand = { op: 'update', table: name, tableId: info.id, where, set: pairs, resume: null, upsertKey: key, ttlMs };
-      return { affected: await runSlicedWrite(shard, command, deadlineMs) };
+      const leave = this.gate.enter(info.id, info.version);
+      try {
+        return { affected: await runSlicedWrite(shard, command, deadlineMs) };
+      } finally {
+        leave();
+      }
     }
     if (touchesUnique) throw uniqueUpdateRefused(info);
     const command: TableCommand = { op: 'update', table: name, tableId: info.id, where, set: pairs, resume: null, upsertKey: null, ttlMs };
-    const counts = await Promise.all(this.shardsFor(info, where).map((shard) => runSlicedWrite(shard, command, deadlineMs)));
-    return { affected: counts.reduce((a, b) => a + b, 0) };
+    const leave = this.gate.enter(info.id, info.version);
+    try {
+      const counts = await Promise.all(this.shardsFor(info, where).map((shard) => runSlicedWrite(shard, command, deadlineMs)));
+      return { affected: counts.reduce((a, b) => a + b, 0) };
+    } finally {
+      leave();
+    }
   }
 
   async delete(name: string, where: Predicate | null, deadlineMs: number): Promise<{ affected: number }> {
@@ -524,6 +546,8 @@ export class TableService {
     if (index === undefined) throw new MantisError('INDEX_NOT_FOUND', `table "${name}" has no index "${indexName}"`);
     if (index.unique) {
       try {
+        // Writes that began before the index was in the catalog claim nothing for it: let them end first.
+        await this.gate.drained(info.id, info.version);
         await this.claimExisting(info, index, deadlineMs);
       } catch (error) {
         await this.dropIndex(name, indexName, { ifExists: true }, 0);

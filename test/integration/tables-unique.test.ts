@@ -79,6 +79,31 @@ describe('unique table indexes (2 shards)', () => {
     }
   });
 
+  it('rows inserted while a unique index is built hold their values once it is ready', async () => {
+    const t = client('during');
+    await t.createOk(USERS, ['id']);
+    await t.insertMany(Array.from({ length: 20_000 }, (_, i) => ({ id: i, email: `old${i}` })));
+    let building = true;
+    const during: number[] = [];
+    const writer = (async () => {
+      for (let b = 0; building; b++) {
+        const ids = Array.from({ length: 50 }, (_, i) => 100_000 + b * 50 + i);
+        await t.insertOk(ids.map((id) => ({ id, email: `new${id}` })));
+        during.push(...ids);
+      }
+    })();
+    const index = t.post('indexes', { name: 'by_email', columns: ['email'], unique: true });
+    await expectOk(await index, 201);
+    building = false;
+    await writer;
+    expect(during.length).toBeGreaterThan(0);
+    for (const id of [during[0], during[Math.floor(during.length / 2)], during[during.length - 1]]) {
+      const error = await expectTableError(await t.insert([{ id: id + 1_000_000, email: `new${id}` }]), 409, 'DUPLICATE_KEY');
+      expect(error.index).toBe('by_email');
+    }
+    await expectTableError(await t.insert([{ id: 2_000_000, email: 'old123' }]), 409, 'DUPLICATE_KEY');
+  });
+
   it('a unique index over rows that already repeat a value fails with DUPLICATE_KEY and is removed', async () => {
     const t = client('build');
     await t.createOk(USERS, ['id']);
