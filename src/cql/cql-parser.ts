@@ -48,6 +48,8 @@ const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg']);
 
 /** The longest statement text accepted (1 MiB): a guard, Cassandra's frame limit is far larger but our bodies are JSON. */
 export const CQL_MAX_LENGTH = 1 << 20;
+/** How deep function calls and type parameters may nest (the parser recurses on them). */
+export const CQL_MAX_NESTING = 32;
 
 /** Parses one CQL statement (an optional trailing ';'). */
 export function parseCql(text: string): ParsedCql {
@@ -65,6 +67,7 @@ function invalid(message: string): MantisError {
 
 class Parser {
   private i = 0;
+  private depth = 0;
   readonly binds: (string | null)[] = [];
 
   constructor(private readonly tokens: Token[]) {}
@@ -123,6 +126,11 @@ class Parser {
   }
   private noViable(t: Token = this.peek()): MantisError {
     return syntaxError(t.pos, `no viable alternative at input '${this.shown(t)}'`);
+  }
+
+  /** One level deeper into a call or a type's parameters; refused past CQL_MAX_NESTING. */
+  private nest(t: Token): void {
+    if (++this.depth > CQL_MAX_NESTING) throw syntaxError(t.pos, `nesting deeper than ${CQL_MAX_NESTING} levels`);
   }
 
   /** An identifier: an unquoted word that is not reserved (lower-cased) or a "quoted name" (as written). */
@@ -390,12 +398,14 @@ class Parser {
         }
         if ((this.atIdent() || w === 'token') && this.at('(', 1)) {
           this.i += 2;
+          this.nest(t);
           const args: CqlTerm[] = [];
           if (!this.at(')')) {
             args.push(this.term());
             while (this.eat(',')) args.push(this.term());
           }
           this.expect(')');
+          this.depth--;
           return { kind: 'call', name: w, args, pos: t.pos };
         }
         throw this.noViable(t);
@@ -539,6 +549,7 @@ class Parser {
     const name = t.kind === 'word' ? t.text.toLowerCase() : t.text;
     const params: CqlTypeName[] = [];
     if (this.eat('<')) {
+      this.nest(t);
       do {
         if (this.peek().kind === 'integer') {
           const n = this.next();
@@ -546,6 +557,7 @@ class Parser {
         } else params.push(this.typeName());
       } while (this.eat(','));
       this.expect('>');
+      this.depth--;
     }
     return { name, params, pos: t.pos };
   }

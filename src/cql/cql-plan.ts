@@ -20,6 +20,8 @@ export const REQUIRES_ALLOW_FILTERING_MESSAGE =
 
 /** The most primary keys one UPDATE or DELETE may address through IN lists (their cartesian product). */
 export const KEY_COMBINATIONS_MAX = 10_000;
+/** The most values an IN list may hold (the tables API's limit too). */
+export const IN_LIST_MAX = 10_000;
 
 export function invalid(message: string): MantisError {
   return new MantisError('Invalid', message);
@@ -132,6 +134,7 @@ export function restrictionsOf(t: CqlTable, where: readonly CqlRelation[], ctx: 
         if (hasEq) throw invalid(`${def.name} cannot be restricted by more than one relation if it includes an Equal`);
         if (hasIn || isSlice(r)) throw invalid(`${def.name} cannot be restricted by more than one relation if it includes a IN`);
         r.inList = dedupe(listFor(rel.value, def, ctx));
+        if (r.inList.length > IN_LIST_MAX) throw invalid(`IN list for ${def.name} holds ${r.inList.length} values; the limit is ${IN_LIST_MAX}`);
         break;
       case '<':
       case '<=':

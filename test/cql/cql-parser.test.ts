@@ -213,6 +213,12 @@ describe('cql parser: SELECT', () => {
     expect(errorOf(() => parseCql('')).code).toBe('SyntaxException');
   });
 
+  it('refuses deep nesting as SyntaxException instead of overflowing the stack', () => {
+    expect(errorOf(() => parseCql(`INSERT INTO t (k) VALUES (${'f('.repeat(100_000)}${')'.repeat(100_000)})`)).code).toBe('SyntaxException');
+    expect(errorOf(() => parseCql(`CREATE TABLE t (k ${'frozen<'.repeat(1000)}int${'>'.repeat(1000)} PRIMARY KEY)`)).code).toBe('SyntaxException');
+    expect(parseCql('INSERT INTO t (k) VALUES (toTimestamp(now()))').statement).toMatchObject({ values: [{ kind: 'call', name: 'totimestamp', args: [{ kind: 'call', name: 'now' }] }] });
+  });
+
   it('refuses token() and multi-column relations as Invalid', () => {
     expect(errorOf(() => parseCql('SELECT * FROM t WHERE token(k) > 0')).code).toBe('Invalid');
     expect(errorOf(() => parseCql('SELECT * FROM t WHERE k = 1 AND (a, b) > (1, 2)')).code).toBe('Invalid');

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MantisError } from '../../shared/errors.js';
 import type { ColumnDef, TableIndexDef, TableInfo } from '../../shared/tables/table-types.js';
-import type { Select, Update } from '../../src/cql/cql-ast.js';
+import type { CqlTerm, Select, Update } from '../../src/cql/cql-ast.js';
 import { parseCql } from '../../src/cql/cql-parser.js';
 import { checkDeleteRange, cqlTable, fullKeys, planSelect, REQUIRES_ALLOW_FILTERING_MESSAGE, restrictionsOf, starColumns } from '../../src/cql/cql-plan.js';
 import { mapCqlType, paramToCell, parseCqlTimestamp, termToCell, timeuuidAt, timeuuidMs } from '../../src/cql/cql-types.js';
@@ -237,6 +237,16 @@ describe('CQL types', () => {
     expect(paramToCell('AP8=', c('blob', 'binary'))).toEqual(new Uint8Array([0, 255]));
     expect(refusal(() => paramToCell(3e9, c('int', 'int64')))).toMatch(/^Invalid: Invalid value for bind variable x/);
     expect(refusal(() => paramToCell('1', c('int', 'int64')))).toMatch(/^Invalid: Invalid value for bind variable x of type int/);
+  });
+
+  it('functions: toTimestamp(now()), currentTimestamp(), uuid(); a function of the wrong type is refused', () => {
+    const call = (name: string, args: CqlTerm[] = []): CqlTerm => ({ kind: 'call', name, args, pos: { line: 1, col: 0 } });
+    expect(termToCell(call('totimestamp', [call('now')]), c('timestamp', 'timestamp'), ctx)).toBe(ctx.nowMs * 1000);
+    expect(termToCell(call('currenttimestamp'), c('timestamp', 'timestamp'), ctx)).toBe(ctx.nowMs * 1000);
+    expect(termToCell(call('uuid'), c('uuid', 'string'), ctx)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(refusal(() => termToCell(call('uuid'), c('timeuuid', 'string'), ctx))).toMatch(/^Invalid: Type error: cannot assign result of function system.uuid \(type uuid\) to x \(type timeuuid\)/);
+    expect(refusal(() => termToCell(call('now', [lit('integer', '1')]), c('timeuuid', 'string'), ctx))).toMatch(/^Invalid: Invalid number of arguments/);
+    expect(refusal(() => termToCell(call('blobastext'), c('text', 'string'), ctx))).toBe("Invalid: Unknown function 'blobastext'");
   });
 
   it('now() makes increasing version-1 uuids that carry their time', () => {
