@@ -66,9 +66,15 @@ export class PartialAggregator {
   private groups = 0;
   private capacity = 0;
   private keys: Cell[][] = [];
-  private readonly index = new Map<string, number>();
+  /** Group key → id: single-column keys by mapKey (numbers as themselves), multi-column by tupleKey. */
+  private readonly index = new Map<unknown, number>();
   /** Rows per group (count(*), and the non-null count of aggregates that never saw NULL). */
   private rows: Float64Array = new Float64Array(0);
+  // Per-batch scratch, reused (no large allocation per batch).
+  private gidBuf = new Int32Array(0);
+  private tableBuf = new Int32Array(0);
+  /** Set by groupIds when it also computed the fused aggregate for this batch. */
+  private fusedDone = false;
 
   constructor(groupBy: readonly number[], aggs: readonly AggregateSpec[], types: readonly ColumnType[]) {
     this.groupBy = groupBy;
@@ -92,16 +98,48 @@ export class PartialAggregator {
       for (const a of this.aggs) if (a.col !== null) this.scalarAgg(a, vectorOf(batch, a.col), sel);
       return;
     }
-    const gids = this.groupIds(batch, sel);
-    const rows = this.rows;
-    for (let i = 0; i < n; i++) rows[gids[i]]++;
-    for (const a of this.aggs) if (a.col !== null) this.groupedAgg(a, vectorOf(batch, a.col), sel, gids);
+    // groupIds also adds the batch's rows to this.rows, and may do one sum/avg in the same loop.
+    const fused = this.fusable(batch);
+    this.fusedDone = false;
+    const gids = this.groupIds(batch, sel, fused);
+    for (const a of this.aggs) {
+      if (a.col !== null && !(this.fusedDone && a === fused)) this.groupedAgg(a, vectorOf(batch, a.col), sel, gids);
+    }
+  }
+
+  /**
+   * The aggregate the group-id loop can compute as it goes: the first sum/avg over a Float64Array
+   * without NULLs (int64 sums only while few groups exist: their exactness check may need to undo
+   * the batch from a snapshot).
+   */
+  private fusable(batch: Batch): Acc | null {
+    for (const a of this.aggs) {
+      if ((a.fn !== 'sum' && a.fn !== 'avg') || a.col === null || a.cnt !== null) continue;
+      const v = vectorOf(batch, a.col);
+      if (v.nulls !== null || !('values' in v) || !(v.values instanceof Float64Array)) continue;
+      if (a.fn === 'sum' && a.type !== 'float64' && this.groups > 4096) continue;
+      return a;
+    }
+    return null;
+  }
+
+  /** After a fused int64 sum: keep it if provably exact, else undo it and redo it exactly. */
+  private settleFused(a: Acc, x: Float64Array, sel: Uint32Array, gids: Int32Array, abs: number, snapshot: Float64Array | null): void {
+    if (snapshot === null) return;
+    if (a.absBound + abs <= SAFE) {
+      a.absBound += abs;
+      return;
+    }
+    a.acc.set(snapshot);
+    a.acc.fill(0, snapshot.length, this.groups);
+    this.exactSumSlow(a, x, sel, gids, abs);
   }
 
   result(): GroupState[] {
     const out: GroupState[] = new Array<GroupState>(this.groups);
     for (let g = 0; g < this.groups; g++) {
-      const states: AggState[] = this.aggs.map((a) => this.stateOf(a, g));
+      const states: AggState[] = new Array<AggState>(this.aggs.length);
+      for (let j = 0; j < this.aggs.length; j++) states[j] = this.stateOf(this.aggs[j], g);
       out[g] = { key: this.keys[g], states };
     }
     return out;
@@ -133,7 +171,7 @@ export class PartialAggregator {
 
   private newGroup(key: Cell[]): number {
     const g = this.groups++;
-    this.grow(this.groups);
+    if (g >= this.capacity) this.grow(this.groups);
     this.keys.push(key);
     for (const a of this.aggs) {
       if (a.cells !== null) a.cells.push(null);
@@ -142,7 +180,18 @@ export class PartialAggregator {
     return g;
   }
 
-  private lookup(key: Cell[]): number {
+  /** The group id of a one-column key (created when new). */
+  private lookup1(cell: Cell): number {
+    const k = mapKey(cell);
+    let g = this.index.get(k);
+    if (g === undefined) {
+      g = this.newGroup([cell === 0 ? 0 : cell]);
+      this.index.set(k, g);
+    }
+    return g;
+  }
+
+  private lookupN(key: Cell[]): number {
     const k = tupleKey(key);
     let g = this.index.get(k);
     if (g === undefined) {
@@ -152,64 +201,224 @@ export class PartialAggregator {
     return g;
   }
 
-  /** The group id of every selected row (indexed like `sel`). */
-  private groupIds(batch: Batch, sel: Uint32Array): Int32Array {
+  private gidScratch(n: number): Int32Array {
+    if (this.gidBuf.length < n) this.gidBuf = new Int32Array(Math.max(n, 1024));
+    return this.gidBuf.subarray(0, n);
+  }
+
+  /** A lookup table of `size` entries, all -1 (scratch). */
+  private tableScratch(size: number): Int32Array {
+    if (this.tableBuf.length < size) this.tableBuf = new Int32Array(Math.max(size, 1024));
+    const t = this.tableBuf.subarray(0, size);
+    t.fill(-1);
+    return t;
+  }
+
+  /** The group id of every selected row (indexed like `sel`); adds the rows to this.rows. */
+  private groupIds(batch: Batch, sel: Uint32Array, fused: Acc | null): Int32Array {
+    if (this.groupBy.length === 1) {
+      const v = vectorOf(batch, this.groupBy[0]);
+      if (v.type === 'string' && 'codes' in v) return this.idsByCode(v.codes, v.dict, v.nulls, sel, batch, fused);
+      if (v.type === 'boolean') return this.idsByCode(v.values, BOOL_DICT, v.nulls, sel, batch, fused);
+      if ((v.type === 'int64' || v.type === 'timestamp') && v.values instanceof Float64Array) {
+        return this.idsByIntRange(v.values, v.nulls, sel, batch, fused);
+      }
+      if (v.type !== 'binary' && v.type !== 'string' && v.values instanceof Float64Array) return this.idsByNumber(v.values, v.nulls, sel);
+      const gids = this.gidScratch(sel.length);
+      for (let i = 0; i < sel.length; i++) gids[i] = this.lookup1(cellAt(v, sel[i]));
+      countRows(this.rows, gids);
+      return gids;
+    }
+    return this.idsMulti(batch, sel);
+  }
+
+  /** The fused aggregate's input values and (int64 sum) a snapshot of its accumulators. */
+  private fusedInput(batch: Batch, fused: Acc | null): { x: Float64Array; snapshot: Float64Array | null } | null {
+    if (fused === null) return null;
+    const x = (vectorOf(batch, fused.col as number) as { readonly values: Float64Array }).values;
+    const snapshot = fused.fn === 'sum' && fused.type !== 'float64' ? fused.acc.slice(0, this.groups) : null;
+    return { x, snapshot };
+  }
+
+  /** One dictionary-coded (or boolean) column: a code → group table filled on first sight. */
+  private idsByCode(
+    codes: Uint8Array | Uint16Array | Uint32Array,
+    dict: readonly Cell[],
+    nulls: NullBitmap,
+    sel: Uint32Array,
+    batch: Batch,
+    fused: Acc | null,
+  ): Int32Array {
+    const n = sel.length;
+    const gids = this.gidScratch(n);
+    const table = this.tableScratch(dict.length + 1);
+    const nullAt = dict.length;
+    const input = this.fusedInput(batch, fused);
+    if (input === null || fused === null) {
+      for (let i = 0; i < n; i++) {
+        const r = sel[i];
+        const c = nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1 ? nullAt : codes[r];
+        let g = table[c];
+        if (g < 0) {
+          g = this.lookup1(c === nullAt ? null : dict[c]) | 0;
+          table[c] = g;
+        }
+        gids[i] = g;
+      }
+      countRows(this.rows, gids);
+      return gids;
+    }
+    const x = input.x;
+    // Room for every group this batch can create, so rows/acc stay put during the loop.
+    this.grow(this.groups + table.length);
+    const rows = this.rows;
+    const acc = fused.acc;
+    let abs = 0;
+    for (let i = 0; i < n; i++) {
+      const r = sel[i];
+      const c = nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1 ? nullAt : codes[r];
+      let g = table[c];
+      if (g < 0) {
+        g = this.lookup1(c === nullAt ? null : dict[c]) | 0;
+        table[c] = g;
+      }
+      gids[i] = g;
+      rows[g]++;
+      const v = x[r];
+      acc[g] += v;
+      abs += Math.abs(v);
+    }
+    this.fusedDone = true;
+    this.settleFused(fused, x, sel, gids, abs, input.snapshot);
+    return gids;
+  }
+
+  /** One int64/timestamp column: value - min indexes a table when the batch's range is small. */
+  private idsByIntRange(values: Float64Array, nulls: NullBitmap, sel: Uint32Array, batch: Batch, fused: Acc | null): Int32Array {
+    const n = sel.length;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = values[sel[i]];
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    // (NULL rows' values are unspecified: they may widen the range, never narrow it.)
+    if (!(lo <= hi && hi - lo < SMALL_RANGE)) return this.idsByNumber(values, nulls, sel);
+    const gids = this.gidScratch(n);
+    const table = this.tableScratch(hi - lo + 2);
+    const nullAt = (hi - lo + 1) | 0;
+    const input = this.fusedInput(batch, fused);
+    if (input === null || fused === null) {
+      for (let i = 0; i < n; i++) {
+        const r = sel[i];
+        const c = nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1 ? nullAt : (values[r] - lo) | 0;
+        let g = table[c];
+        if (g < 0) {
+          g = this.lookup1(c === nullAt ? null : c + lo) | 0;
+          table[c] = g;
+        }
+        gids[i] = g;
+      }
+      countRows(this.rows, gids);
+      return gids;
+    }
+    const x = input.x;
+    // Room for every group this batch can create, so rows/acc stay put during the loop.
+    this.grow(this.groups + table.length);
+    const rows = this.rows;
+    const acc = fused.acc;
+    let abs = 0;
+    for (let i = 0; i < n; i++) {
+      const r = sel[i];
+      const c = nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1 ? nullAt : (values[r] - lo) | 0;
+      let g = table[c];
+      if (g < 0) {
+        g = this.lookup1(c === nullAt ? null : c + lo) | 0;
+        table[c] = g;
+      }
+      gids[i] = g;
+      rows[g]++;
+      const v = x[r];
+      acc[g] += v;
+      abs += Math.abs(v);
+    }
+    this.fusedDone = true;
+    this.settleFused(fused, x, sel, gids, abs, input.snapshot);
+    return gids;
+  }
+
+  /** One numeric column of any range: the group map, row by row. */
+  private idsByNumber(values: Float64Array, nulls: NullBitmap, sel: Uint32Array): Int32Array {
+    const n = sel.length;
+    const gids = this.gidScratch(n);
+    const index = this.index;
+    for (let i = 0; i < n; i++) {
+      const r = sel[i];
+      let g: number | undefined;
+      if (nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1) g = this.lookup1(null);
+      else {
+        const x = values[r];
+        g = index.get(x);
+        if (g === undefined) g = this.lookup1(x) | 0;
+      }
+      gids[i] = g;
+    }
+    countRows(this.rows, gids);
+    return gids;
+  }
+
+  /** Several group columns: per-column local codes folded into one composite code. */
+  private idsMulti(batch: Batch, sel: Uint32Array): Int32Array {
     const n = sel.length;
     const cols = this.groupBy.map((c) => columnCodes(vectorOf(batch, c), sel));
-    let composite: Int32Array | Float64Array;
     let size = 1;
     for (const c of cols) size *= c.card;
-    if (size > SAFE) return this.groupIdsByKey(cols, n);
-    if (cols.length === 1) composite = cols[0].codes;
-    else {
-      composite = size <= 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
+    const gids = this.gidScratch(n);
+    if (size > SAFE) {
+      for (let i = 0; i < n; i++) gids[i] = this.lookupN(cols.map((c) => c.cellOf(c.codes[i])));
+    } else {
+      const composite = size <= 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
       let stride = 1;
       for (let j = cols.length - 1; j >= 0; j--) {
         const codes = cols[j].codes;
         for (let i = 0; i < n; i++) composite[i] += codes[i] * stride;
         stride *= cols[j].card;
       }
-    }
-    const keyOf = (code: number): Cell[] => {
-      const key: Cell[] = new Array<Cell>(cols.length);
-      for (let j = cols.length - 1; j >= 0; j--) {
-        const card = cols[j].card;
-        key[j] = cols[j].cellOf(code % card);
-        code = Math.floor(code / card);
-      }
-      return key;
-    };
-    const gids = new Int32Array(n);
-    if (size <= TABLE_MAX && size <= n * 4 + 1024) {
-      const table = new Int32Array(size).fill(-1);
-      for (let i = 0; i < n; i++) {
-        const c = composite[i];
-        let g = table[c];
-        if (g < 0) {
-          g = this.lookup(keyOf(c));
-          table[c] = g;
+      const keyOf = (code: number): Cell[] => {
+        const key: Cell[] = new Array<Cell>(cols.length);
+        for (let j = cols.length - 1; j >= 0; j--) {
+          const card = cols[j].card;
+          key[j] = cols[j].cellOf(code % card);
+          code = Math.floor(code / card);
         }
-        gids[i] = g;
-      }
-    } else {
-      const local = new Map<number, number>();
-      for (let i = 0; i < n; i++) {
-        const c = composite[i];
-        let g = local.get(c);
-        if (g === undefined) {
-          g = this.lookup(keyOf(c));
-          local.set(c, g);
+        return key;
+      };
+      if (size <= TABLE_MAX && size <= n * 4 + 1024) {
+        const table = this.tableScratch(size);
+        for (let i = 0; i < n; i++) {
+          const c = composite[i];
+          let g = table[c];
+          if (g < 0) {
+            g = this.lookupN(keyOf(c)) | 0;
+            table[c] = g;
+          }
+          gids[i] = g;
         }
-        gids[i] = g;
+      } else {
+        const local = new Map<number, number>();
+        for (let i = 0; i < n; i++) {
+          const c = composite[i];
+          let g = local.get(c);
+          if (g === undefined) {
+            g = this.lookupN(keyOf(c)) | 0;
+            local.set(c, g);
+          }
+          gids[i] = g;
+        }
       }
     }
-    return gids;
-  }
-
-  /** Group ids when the composite code would not fit a number: a key per row (slow, rare). */
-  private groupIdsByKey(cols: ColumnCodes[], n: number): Int32Array {
-    const gids = new Int32Array(n);
-    for (let i = 0; i < n; i++) gids[i] = this.lookup(cols.map((c) => c.cellOf(c.codes[i])));
+    countRows(this.rows, gids);
     return gids;
   }
 
@@ -257,10 +466,10 @@ export class PartialAggregator {
         if (a.fn === 'avg') {
           for (let i = 0; i < s.length; i++) a.acc[0] += Number(x[s[i]]);
         } else {
-          a.big ??= [undefined];
-          let t = a.big[0] ?? 0n;
+          const big = this.bigOf(a);
+          let t = big[0] ?? 0n;
           for (let i = 0; i < s.length; i++) t += x[s[i]];
-          a.big[0] = t;
+          big[0] = t;
         }
         return;
       }
@@ -319,42 +528,69 @@ export class PartialAggregator {
     return a.big;
   }
 
-  /** int64 sum over safe values: float64 while provably exact, else the excess goes to bigint. */
+  /**
+   * int64 sum of safe values, exact. The float64 loop also sums |v|: while absBound (a bound on
+   * every group's |acc|) plus that stays within 2^53, every partial sum was an exact integer. When
+   * it does not, the batch is undone (scalar: not applied; grouped: acc restored from a snapshot)
+   * and redone with the float parts moved to bigint first, in bigint row by row if even one batch
+   * can exceed 2^53.
+   */
   private exactSum(a: Acc, x: Float64Array, s: Uint32Array, g: Int32Array | null): void {
-    let lo = 0;
-    let hi = 0;
-    for (let i = 0; i < s.length; i++) {
-      const v = x[s[i]];
-      if (v < lo) lo = v;
-      else if (v > hi) hi = v;
-    }
-    const maxAbs = Math.max(-lo, hi);
-    const batchBound = maxAbs * s.length;
-    if (a.absBound + batchBound > SAFE) {
-      // Move every group's float part into bigint, so acc restarts at 0.
-      const big = this.bigOf(a);
-      for (let j = 0; j < this.groups; j++) {
-        if (a.acc[j] !== 0) {
-          big[j] = (big[j] ?? 0n) + BigInt(a.acc[j]);
-          a.acc[j] = 0;
-        }
-      }
-      a.absBound = 0;
-      if (batchBound > SAFE) {
-        const big2 = big;
-        if (g === null) {
-          let t = big2[0] ?? 0n;
-          for (let i = 0; i < s.length; i++) t += BigInt(x[s[i]]);
-          big2[0] = t;
-        } else {
-          for (let i = 0; i < s.length; i++) big2[g[i]] = (big2[g[i]] ?? 0n) + BigInt(x[s[i]]);
-        }
+    if (g === null) {
+      const r = sumAbsF(x, s);
+      if (a.absBound + r.abs <= SAFE) {
+        a.acc[0] += r.sum;
+        a.absBound += r.abs;
         return;
       }
+      this.exactSumSlow(a, x, s, g, r.abs);
+      return;
     }
-    a.absBound += batchBound;
-    if (g === null) a.acc[0] += sumF(x, s);
-    else sumG(x, s, g, a.acc);
+    // Snapshot only while it is cheap next to the batch; else bound the batch first.
+    if (this.groups <= s.length) {
+      const snapshot = a.acc.slice(0, this.groups);
+      const abs = sumAbsG(x, s, g, a.acc);
+      if (a.absBound + abs <= SAFE) {
+        a.absBound += abs;
+        return;
+      }
+      a.acc.set(snapshot);
+      this.exactSumSlow(a, x, s, g, abs);
+      return;
+    }
+    let abs = 0;
+    for (let i = 0; i < s.length; i++) abs += Math.abs(x[s[i]]);
+    if (a.absBound + abs <= SAFE) {
+      sumG(x, s, g, a.acc);
+      a.absBound += abs;
+      return;
+    }
+    this.exactSumSlow(a, x, s, g, abs);
+  }
+
+  private exactSumSlow(a: Acc, x: Float64Array, s: Uint32Array, g: Int32Array | null, batchAbs: number): void {
+    // Move every group's float part into bigint, so acc restarts at 0.
+    const big = this.bigOf(a);
+    for (let j = 0; j < this.groups; j++) {
+      if (a.acc[j] !== 0) {
+        big[j] = (big[j] ?? 0n) + BigInt(a.acc[j]);
+        a.acc[j] = 0;
+      }
+    }
+    a.absBound = 0;
+    if (batchAbs <= SAFE) {
+      a.absBound = batchAbs;
+      if (g === null) a.acc[0] += sumF(x, s);
+      else sumG(x, s, g, a.acc);
+      return;
+    }
+    if (g === null) {
+      let t = big[0] ?? 0n;
+      for (let i = 0; i < s.length; i++) t += BigInt(x[s[i]]);
+      big[0] = t;
+    } else {
+      for (let i = 0; i < s.length; i++) big[g[i]] = (big[g[i]] ?? 0n) + BigInt(x[s[i]]);
+    }
   }
 
   private cellMinMax(a: Acc, v: Vector, s: Uint32Array, g: Int32Array | null): void {
@@ -395,6 +631,8 @@ export class PartialAggregator {
     }
   }
 }
+
+const BOOL_DICT: readonly Cell[] = [false, true];
 
 function vectorOf(batch: Batch, col: number): Vector {
   const v = batch.columns[col];
@@ -499,6 +737,32 @@ function mapKey(c: Cell): unknown {
 }
 
 // ---- loops -------------------------------------------------------------------
+
+/** Sum and sum of absolute values, in one pass. */
+function sumAbsF(x: Float64Array, s: Uint32Array): { sum: number; abs: number } {
+  let t = 0;
+  let a = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = x[s[i]];
+    t += v;
+    a += Math.abs(v);
+  }
+  return { sum: t, abs: a };
+}
+
+function sumAbsG(x: Float64Array, s: Uint32Array, g: Int32Array, acc: Float64Array): number {
+  let a = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = x[s[i]];
+    acc[g[i]] += v;
+    a += Math.abs(v);
+  }
+  return a;
+}
+
+function countRows(rows: Float64Array, gids: Int32Array): void {
+  for (let i = 0; i < gids.length; i++) rows[gids[i]]++;
+}
 
 function sumF(x: Float64Array, s: Uint32Array): number {
   let t = 0;

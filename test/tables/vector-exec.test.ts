@@ -33,9 +33,12 @@ const DOMAINS: Cell[][] = [
 
 const cellOf = (col: number): fc.Arbitrary<Cell> => fc.constantFrom(...DOMAINS[col]);
 
+/** Rows with a unique id first; NULLs anywhere, or (one run in three) none at all (the no-NULL fast paths). */
 function rowsArb(maxRows: number): fc.Arbitrary<Row[]> {
-  const row = fc.tuple(...TYPES.slice(1).map((_, i) => fc.option(cellOf(i + 1), { freq: 4 })));
-  return fc.array(row, { maxLength: maxRows }).map((rs) => rs.map((r, i) => [i * 7 - 20, ...r] as Row));
+  return fc.nat(2).chain((mode) => {
+    const row = fc.tuple(...TYPES.slice(1).map((_, i) => (mode === 0 ? cellOf(i + 1) : fc.option(cellOf(i + 1), { freq: 4 }))));
+    return fc.array(row, { maxLength: maxRows }).map((rs) => rs.map((r, i) => [i * 7 - 20, ...r] as Row));
+  });
 }
 
 /** One column's vector in a randomly chosen form. */
@@ -283,14 +286,20 @@ function sortRows(rows: Row[]): Row[] {
   });
 }
 
-function expectRowsClose(got: Row[], want: Row[]): void {
+/**
+ * Rows equal, except columns with a tolerance scale (avg, float sums: addition order differs) within
+ * 1e-9 relative plus float64 rounding of partial sums as large as `scale` (the inputs' Σ|v|).
+ */
+function expectRowsClose(got: Row[], want: Row[], scale: (number | null)[]): void {
   expect(got.length).toBe(want.length);
   for (let i = 0; i < got.length; i++) {
     for (let j = 0; j < want[i].length; j++) {
       const g = got[i][j];
       const w = want[i][j];
-      if (typeof g === 'number' && typeof w === 'number' && !Number.isInteger(w) && Number.isFinite(w)) expect(g).toBeCloseTo(w, 6);
-      else if (!cellsEqual(g, w)) expect([i, j, g]).toEqual([i, j, w]);
+      const sc = scale[j];
+      if (sc !== null && typeof g === 'number' && typeof w === 'number' && Number.isFinite(w)) {
+        expect(Math.abs(g - w)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(w)) + sc * 2 ** -48);
+      } else if (!cellsEqual(g, w)) expect([i, j, g]).toEqual([i, j, w]);
     }
   }
 }
@@ -324,10 +333,50 @@ describe('PartialAggregator / mergeGroups / finalizeState', () => {
             aggs,
           );
           const got = merged.map((g) => [...g.key, ...aggs.map((a, i) => finalizeState(a.fn, g.states[i], a.col === null ? 'int64' : TYPES[a.col]))]);
-          expectRowsClose(sortRows(got), sortRows(naiveAggregate(kept, groupBy, aggs)));
+          const absSum = (col: number) => kept.reduce((t, r) => (r[col] === null || !Number.isFinite(Number(r[col])) ? t : t + Math.abs(Number(r[col]))), 0);
+          const scale = [
+            ...groupBy.map(() => null),
+            ...aggs.map((a) => (a.fn === 'avg' || (a.fn === 'sum' && a.col !== null && TYPES[a.col] === 'float64') ? absSum(a.col as number) : null)),
+          ];
+          expectRowsClose(sortRows(got), sortRows(naiveAggregate(kept, groupBy, aggs)), scale);
         },
       ),
       { numRuns: 1500 },
+    );
+  });
+
+  it('int64 sums stay exact on every group-by fast path (fused loops, snapshots, bigint)', () => {
+    const big = fc.constantFrom(2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 52 + 1, 7, -3, 2 ** 40 + 1);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(3), big), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.nat(40), { maxLength: 3 }),
+        fc.constantFrom('dict', 'int', 'bool', 'none'),
+        (data, cuts, form) => {
+          const bounds = [...new Set([0, ...cuts.map((c) => Math.min(c, data.length)), data.length])].sort((a, b) => a - b);
+          const groupBy = form === 'none' ? [] : [0];
+          const agg = new PartialAggregator(groupBy, [{ fn: 'sum', col: 1, as: 's' }, { fn: 'count', col: null, as: 'n' }], [form === 'int' ? 'int64' : form === 'bool' ? 'boolean' : 'string', 'int64']);
+          for (let b = 0; b + 1 < bounds.length; b++) {
+            const part = data.slice(bounds[b], bounds[b + 1]);
+            const keyCol: Vector =
+              form === 'int'
+                ? vectorFromCells('int64', part.map(([k]) => k))
+                : form === 'bool'
+                  ? vectorFromCells('boolean', part.map(([k]) => k % 2 === 0))
+                  : { type: 'string', codes: Uint8Array.from(part.map(([k]) => k)), dict: ['a', 'b', 'c', 'd'], nulls: null };
+            agg.addBatch({ length: part.length, columns: [keyCol, vectorFromCells('int64', part.map(([, v]) => v))], selection: null });
+          }
+          const want = new Map<string, bigint>();
+          for (const [k, v] of data) {
+            const key = form === 'none' ? '' : tupleKey([form === 'int' ? k : form === 'bool' ? k % 2 === 0 : 'abcd'[k]]);
+            want.set(key, (want.get(key) ?? 0n) + BigInt(v));
+          }
+          const got = agg.result();
+          expect(got.length).toBe(want.size);
+          for (const g of got) expect(finalizeState('sum', g.states[0], 'int64')).toBe(normalizeInt64(want.get(tupleKey(g.key)) as bigint));
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 
