@@ -13,7 +13,7 @@ import type { Cell, ColumnType, Row, TableInfo } from '../../shared/tables/table
 import { keyPositions } from './table-schema.js';
 
 /** Per table entry: column name → position, key positions, types (entries are immutable, so cached by identity). */
-type Shape = { readonly byName: Map<string, number>; readonly keys: number[]; readonly types: ColumnType[] };
+type Shape = { readonly byName: Map<string, number>; readonly keys: number[]; readonly types: ColumnType[]; readonly all: number[] };
 const shapes = new WeakMap<TableInfo, Shape>();
 
 export function shapeOf(info: TableInfo): Shape {
@@ -21,7 +21,7 @@ export function shapeOf(info: TableInfo): Shape {
   if (shape === undefined) {
     const keys = keyPositions(info);
     const types = info.columns.map((c) => c.type);
-    shape = { byName: new Map(info.columns.map((c, i) => [c.name, i])), keys, types };
+    shape = { byName: new Map(info.columns.map((c, i) => [c.name, i])), keys, types, all: info.columns.map((_, i) => i) };
     shapes.set(info, shape);
   }
   return shape;
@@ -124,7 +124,7 @@ export function prepareRows(info: TableInfo, rows: readonly Row[], shardOfSlot: 
     const id = keyIdentity(keyCells);
     const first = seen.get(id);
     if (first !== undefined) {
-      throw new MantisError('DUPLICATE_KEY', `row ${r}: primary key ${keyText(keyCells)} is also given by row ${first} of this request`, { row: r, other_row: first });
+      throw new MantisError('DUPLICATE_KEY', `row ${r}: primary key ${keyText(keyCells)} is also given by row ${first} of this request`, { row: r, other_row: first, column: info.primaryKey.join(',') });
     }
     seen.set(id, r);
     const shard = shardOfSlot(rowSlot(info, keyCells));

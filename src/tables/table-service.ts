@@ -216,7 +216,7 @@ export class TableService {
             }),
           );
         }
-        throw firstFailure(failures);
+        throw namedKeyConflict(info, firstFailure(failures));
       }
       let inserted = 0;
       let replaced = 0;
@@ -302,7 +302,7 @@ export class TableService {
       at.push(i);
     });
     const out: (Row | null)[] = new Array<Row | null>(keys.length).fill(null);
-    const all = info.columns.map((_, i) => i);
+    const all = shapeOf(info).all;
     await Promise.all(
       [...byShard].map(async ([shard, at]) => {
         const answer = await callTableExpect(shard, { op: 'get', table: name, tableId: info.id, keys: at.map((i) => checked[i]), columns: all }, deadlineMs, 'get');
@@ -615,8 +615,14 @@ function duplicateValue(info: TableInfo, index: TableIndexDef, values: readonly 
   return new MantisError('DUPLICATE_KEY', `row ${row}: unique index "${index.name}" of table "${info.name}" already holds ${keyText(values)} (${holder})`, {
     row,
     index: index.name,
-    column: index.columns[0],
+    column: index.columns.join(','),
   });
+}
+
+/** A primary-key DUPLICATE_KEY from a shard names the key's column(s) too, as every row error names its column. */
+function namedKeyConflict(info: TableInfo, error: unknown): unknown {
+  if (!(error instanceof MantisError) || error.code !== 'DUPLICATE_KEY' || error.details?.column !== undefined) return error;
+  return new MantisError('DUPLICATE_KEY', error.message, { ...error.details, column: info.primaryKey.join(',') });
 }
 
 /** The refusal to answer for a batch: the one naming the lowest row index (the client's first bad row). */

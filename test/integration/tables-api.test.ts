@@ -164,11 +164,13 @@ describe.each([1, 2])('table routes (%i shards)', (shards) => {
       const rows = people(200);
       const inRequest = await expectTableError(await t.insert([...rows.slice(0, 10), { id: 3, name: 'again' }]), 409, 'DUPLICATE_KEY');
       expect(inRequest.row).toBe(10);
+      expect(inRequest.column).toBe('id');
       await t.insertOk(rows.slice(0, 100));
       // Rows 100..199 are new, one (row 150 of the request) repeats a stored key: nothing of it stays.
       const batch = [...rows.slice(100, 150), { id: 42, name: 'dup' }, ...rows.slice(150)];
       const stored = await expectTableError(await t.insert(batch), 409, 'DUPLICATE_KEY');
       expect(stored.row).toBe(50);
+      expect(stored.column).toBe('id');
       const count = await t.query({ aggregates: [{ fn: 'count', as: 'n' }] });
       expect(count.rows).toEqual([[100]]);
       expect((await expectOk<JsonRow>(await t.getRow('42'))).data.name).toBe('p0042');
