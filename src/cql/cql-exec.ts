@@ -25,7 +25,7 @@ import type { Cell, Row, TableInfo } from '../../shared/tables/table-types.js';
 import { decodeCursor, encodeCursor, queryFingerprint, rowComparator } from '../tables/table-query.js';
 import type { ColumnInput } from '../tables/table-schema.js';
 import type { TableService } from '../tables/table-service.js';
-import type { AlterTableAdd, Batch, BatchStatement, CqlStatement, CqlTerm, CqlUsing, CreateIndex, CreateTable, Delete, Insert, QualifiedName, Select, Update } from './cql-ast.js';
+import type { AlterTableAdd, Batch, BatchStatement, CqlStatement, ParsedCql, CqlTerm, CqlUsing, CreateIndex, CreateTable, Delete, Insert, QualifiedName, Select, Update } from './cql-ast.js';
 import { parseCql } from './cql-parser.js';
 import {
   andOf,
@@ -75,7 +75,7 @@ export class CqlExecutor {
 
   async execute(req: CqlRequest): Promise<CqlAnswer> {
     if (typeof req.query !== 'string' || req.query.trim() === '') throw new MantisError('SyntaxException', 'line 1:0 no viable alternative at input \'<EOF>\'');
-    const parsed = parseCql(req.query);
+    const parsed = parseCached(req.query);
     const ctx: TermContext = { params: bindValues(parsed.binds, req.params), nowMs: Date.now() };
     try {
       return await this.run(parsed.statement, ctx, req);
@@ -281,7 +281,7 @@ export class CqlExecutor {
     }
     const ttlMs = ttlOf(s.using, info, ctx);
     if (s.ifExists || s.conditions.length > 0) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, { ttlMs }, deadlineMs), deadlineMs);
-    await Promise.all(keys.map((key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs }, deadlineMs)));
+    await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs }, deadlineMs));
     return EMPTY;
   }
 
@@ -331,7 +331,7 @@ export class CqlExecutor {
         throw error;
       }
       if (conditional) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, {}, deadlineMs), deadlineMs);
-      await Promise.all(keys.map((key) => this.tables.update(info.name, keyPredicate(t, key), set, {}, deadlineMs)));
+      await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, {}, deadlineMs));
       return EMPTY;
     }
     if (conditional) {
@@ -453,6 +453,34 @@ export class CqlExecutor {
 }
 
 // ---- helpers ----
+
+/** Parsed statements by text (the trees are read-only): repeated statements with bind markers parse once. */
+const parsedCache = new Map<string, ParsedCql>();
+const PARSED_CACHE_MAX = 1000;
+const CACHED_TEXT_MAX = 4096;
+
+function parseCached(text: string): ParsedCql {
+  const hit = parsedCache.get(text);
+  if (hit !== undefined) {
+    parsedCache.delete(text);
+    parsedCache.set(text, hit);
+    return hit;
+  }
+  const parsed = parseCql(text);
+  if (text.length <= CACHED_TEXT_MAX) {
+    if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.delete(parsedCache.keys().next().value as string);
+    parsedCache.set(text, parsed);
+  }
+  return parsed;
+}
+
+/** How many single-row writes of one statement (an IN list of keys) are in flight at once. */
+const WRITES_IN_FLIGHT = 64;
+
+/** Runs `write` for every key, at most WRITES_IN_FLIGHT at a time. */
+async function inWaves(keys: readonly Cell[][], write: (key: Cell[]) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < keys.length; i += WRITES_IN_FLIGHT) await Promise.all(keys.slice(i, i + WRITES_IN_FLIGHT).map(write));
+}
 
 /** The statement's bind values by marker index, from params (an array for ?, an object for :name). */
 export function bindValues(binds: readonly (string | null)[], params: unknown): unknown[] {

@@ -138,7 +138,7 @@ export function tokenize(input: string): Token[] {
       continue;
     }
     // uuid (before numbers and words: it may start with either)
-    if (isHex(c)) {
+    if (isHex(c) && input.charCodeAt(i + 8) === 45) {
       const m = UUID_RE.exec(input.slice(i, i + 36));
       if (m !== null && !isWordChar(input.charCodeAt(i + 36))) {
         tokens.push({ kind: 'uuid', text: m[0], pos, offset: start });
