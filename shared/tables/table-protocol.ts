@@ -126,7 +126,9 @@ export type ShardTableStats = {
 };
 
 export type TableAnswer =
-  | { readonly ok: true; readonly op: 'catalog-put' | 'catalog-drop' | 'move' | 'unique-release' }
+  | { readonly ok: true; readonly op: 'catalog-put' | 'catalog-drop' | 'unique-release' }
+  /** more: the shard moved what its turn's budget allowed and delta rows remain: send `move` again. */
+  | { readonly ok: true; readonly op: 'move'; readonly more?: boolean }
   | { readonly ok: true; readonly op: 'catalog-get'; readonly tables: TableInfo[]; readonly dropped: number[] }
   | { readonly ok: true; readonly op: 'insert'; readonly inserted: number; readonly replaced: number; readonly ignored: number; readonly insertedKeys: Cell[][] }
   | { readonly ok: true; readonly op: 'delete-keys'; readonly deleted: number }

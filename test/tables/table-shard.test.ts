@@ -135,6 +135,26 @@ describe('table shard: writes and lookups', () => {
     expect(allRows(s, info).length).toBe(958);
   });
 
+  it('slices an update over 50,000 rows: each row changed once across slices', () => {
+    const info = people();
+    const s = setup(info);
+    for (let b = 0; b < 60_000; b += 10_000) {
+      s.ok(insertCmd(info, Array.from({ length: 10_000 }, (_v, i) => person(b + i))));
+      if (b === 20_000) s.ok({ op: 'move', table: 'people', tableId: info.id });
+    }
+    let resume: Uint8Array | null = null;
+    const slices: number[] = [];
+    do {
+      const a = s.ok({ op: 'update', table: 'people', tableId: info.id, where: null, set: [[2, -7]], resume, upsertKey: null, ttlMs: 0 });
+      slices.push(a.affected);
+      resume = a.resume;
+    } while (resume !== null);
+    expect(slices).toEqual([50_000, 10_000]);
+    const rows = allRows(s, info);
+    expect(rows.length).toBe(60_000);
+    expect(rows.every((r) => r[2] === -7)).toBe(true);
+  }, 60_000);
+
   it('upserts one row by key (CQL UPDATE)', () => {
     const info = people();
     const s = setup(info);
@@ -180,6 +200,18 @@ describe('table shard: mover, compaction, restart', () => {
     expect(allRows(s, info).map((r) => r[0])).toEqual(Array.from({ length: 400 }, (_v, i) => i).filter((i) => ![0, 150, 399].includes(i)));
     await new Promise((r) => setTimeout(r, 20));
     expect(readdirSync(join(s.dir, 'tables', `t${info.id}`)).length).toBe(1);
+  });
+
+  it('removes a segment whose every row is deleted', async () => {
+    const info = people();
+    const s = setup(info);
+    s.ok(insertCmd(info, Array.from({ length: 50 }, (_v, i) => person(i))));
+    s.ok({ op: 'move', table: 'people', tableId: info.id });
+    s.ok({ op: 'delete', table: 'people', tableId: info.id, where: null, resume: null });
+    expect(s.ok({ op: 'stats', table: 'people', tableId: info.id }).stats).toMatchObject({ segments: 1, deletedRows: 50, rows: 0 });
+    expect(await s.backgroundCompaction('people')).toBe(true);
+    expect(s.ok({ op: 'stats', table: 'people', tableId: info.id }).stats).toMatchObject({ segments: 0, deletedRows: 0, rows: 0 });
+    expect(s.store.count('\xffV', Date.now())).toBe(0);
   });
 
   it('keeps everything across a restart; orphan segment files are removed', async () => {

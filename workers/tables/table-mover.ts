@@ -15,7 +15,7 @@
 // the rows are in the segment. Old segment files of a compaction are deleted
 // once the commit is durable. Runs inside a shard.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { InternalTask } from '../shard/shard-actor.js';
 import { MantisError } from '../../shared/errors.js';
@@ -32,13 +32,17 @@ import { prefixEnd } from '../store/sorted-keys.js';
 import { TABLE_CONTENT_TYPE, type TableState } from './table-catalog.js';
 import { compareBytes, segmentPath, tableDir, type SegEntry, type TableData } from './table-data.js';
 import type { TableShard } from './table-shard.js';
+import { writeFileDurablySync } from './segment-task.js';
 
 type Write = PutOp | DeleteOp;
 
 /** Rows of one segment at most (one move step). */
 export const SEGMENT_ROWS_MAX = 65_536;
-/** The `move` command moves at most this many chunks in its turn (the rest goes in the background). */
+/** The `move` command moves at most this many segments' worth, or for about this long, in its turn (answering more: true). */
 const MOVE_NOW_CHUNKS_MAX = 16;
+const MOVE_NOW_BUDGET_MS = 1_000;
+/** Delta rows a background move collects per shard turn (the shard serves requests between). */
+const COLLECT_SLICE_ROWS = 8_192;
 /** Segments below this many rows are merged by compaction. */
 const SMALL_SEGMENT_ROWS = 16_384;
 /** A segment with this share of rows deleted is rewritten. */
@@ -57,6 +61,18 @@ export type MoverDeps = {
   /** Fault hook (MANTIS_FAULT_TABLE_MOVE_CRASH): 'after-file' exits after the file is written, 'after-record' after the commit is queued. */
   readonly fault: string | null;
 };
+
+/** Delta rows being gathered, slice by slice. */
+type Collecting = { keys: Uint8Array[]; seqs: number[]; rows: Uint8Array[]; expires: number[]; after: string | null };
+
+function newCollecting(): Collecting {
+  return { keys: [], seqs: [], rows: [], expires: [], after: null };
+}
+
+function collected(acc: Collecting): Collected {
+  const expires = acc.expires.some((e) => e !== 0) ? Float64Array.from(acc.expires) : null;
+  return { keys: acc.keys, seqs: acc.seqs, rows: acc.rows, expires };
+}
 
 /** Delta rows gathered for one move. */
 type Collected = {
@@ -128,13 +144,23 @@ export class TableMover {
 
   /** Up to `max` delta rows in primary-key order, each with its LSM sequence number. */
   collect(t: TableData, nowMs: number, max: number): Collected {
+    const acc = newCollecting();
+    this.collectSlice(t, acc, nowMs, max);
+    return collected(acc);
+  }
+
+  /** Adds up to `limit` more delta rows after the last one collected; false when the delta has no more. */
+  private collectSlice(t: TableData, acc: Collecting, nowMs: number, limit: number): boolean {
     const prefix = keyToBinary(rowPrefix(t.tableId));
-    const keys: Uint8Array[] = [];
-    const seqs: number[] = [];
-    const rows: Uint8Array[] = [];
-    let expires: Float64Array | null = null;
     const width = t.state.types.length;
-    this.store.scan(prefix, false, prefixEnd(prefix), nowMs, (bin) => {
+    let n = 0;
+    let more = false;
+    this.store.scan(acc.after ?? prefix, acc.after !== null, prefixEnd(prefix), nowMs, (bin) => {
+      if (n >= limit) {
+        more = true;
+        return false;
+      }
+      acc.after = bin;
       const key = binaryToKey(bin);
       const entry = this.store.get(key, nowMs);
       if (entry === undefined) return true;
@@ -142,17 +168,14 @@ export class TableMover {
       // A row stored before columns were added: its stored form gets the added columns' defaults.
       if (storedCellCount(value) < width) value = encodeRow(t.state.types, t.decode(value));
       else value = value.slice();
-      if (entry.expiresAtMs !== 0) {
-        expires ??= new Float64Array(max);
-        expires[keys.length] = entry.expiresAtMs;
-      }
-      keys.push(key);
-      seqs.push(entry.seq);
-      rows.push(value);
-      return keys.length < max;
+      acc.keys.push(key);
+      acc.seqs.push(entry.seq);
+      acc.rows.push(value);
+      acc.expires.push(entry.expiresAtMs);
+      n++;
+      return true;
     });
-    const e = expires as Float64Array | null;
-    return { keys, seqs, rows, expires: e === null ? null : e.slice(0, keys.length) };
+    return more;
   }
 
   // ---- the `move` command: in this thread, now ----------------------------------
@@ -162,7 +185,12 @@ export class TableMover {
     const all: Write[] = [];
     const started = Date.now();
     let moved = 0;
-    for (let chunk = 0; chunk < MOVE_NOW_CHUNKS_MAX; chunk++) {
+    let more = false;
+    for (let chunk = 0; ; chunk++) {
+      if (chunk >= MOVE_NOW_CHUNKS_MAX || (chunk > 0 && Date.now() - started >= MOVE_NOW_BUDGET_MS)) {
+        more = true;
+        break;
+      }
       const c = this.collect(t, nowMs, SEGMENT_ROWS_MAX);
       if (c.keys.length === 0) break;
       const segId = this.allocate(t);
@@ -184,7 +212,7 @@ export class TableMover {
       t.lastMove = { atMs: nowMs, rows: moved, ms: Date.now() - started };
       t.deltaWrites = 0;
     }
-    return { answer: { ok: true, op: 'move' }, writes: all };
+    return { answer: { ok: true, op: 'move', more }, writes: all };
   }
 
   private buildHere(state: TableState, path: string, c: Collected): SegmentMeta {
@@ -222,18 +250,47 @@ export class TableMover {
 
   // ---- background: moves and compactions through the pool --------------------------
 
-  /** Starts a background move of this table's delta (one segment's worth). */
+  /**
+   * Starts a background move of this table's delta (one segment's worth): rows collected a slice
+   * per shard turn, the file built on the pool, the commit as internal work.
+   */
   startMove(t: TableData, nowMs: number): boolean {
     if (this.busy) return false;
-    const c = this.collect(t, nowMs, SEGMENT_ROWS_MAX);
+    this.busy = true;
+    const acc = newCollecting();
+    const started = Date.now();
+    if (this.deps.queueInternal === undefined) {
+      this.collectSlice(t, acc, nowMs, SEGMENT_ROWS_MAX);
+      return this.moveCollected(t, collected(acc), started);
+    }
+    const queue = this.deps.queueInternal;
+    const slice: InternalTask = (now) => {
+      if (this.shard.data.get(t.tableId) !== t) {
+        this.busy = false;
+        return [];
+      }
+      try {
+        const more = this.collectSlice(t, acc, now, Math.min(COLLECT_SLICE_ROWS, SEGMENT_ROWS_MAX - acc.keys.length));
+        if (more && acc.keys.length < SEGMENT_ROWS_MAX) queue(slice);
+        else this.moveCollected(t, collected(acc), started);
+      } catch (error) {
+        this.busy = false;
+        throw error;
+      }
+      return [];
+    };
+    queue(slice);
+    return true;
+  }
+
+  private moveCollected(t: TableData, c: Collected, started: number): boolean {
     if (c.keys.length === 0) {
+      this.busy = false;
       t.deltaWrites = 0;
       return false;
     }
     const segId = this.allocate(t);
     const path = segmentPath(this.dataDir, t.tableId, segId);
-    const started = Date.now();
-    this.busy = true;
     this.build(t.state, path, c.rows, c.expires)
       .then((meta) => {
         this.faultPoint('after-file');
@@ -256,6 +313,7 @@ export class TableMover {
   /** Starts a compaction of the table's small or much-deleted segments; false when none is due. */
   startCompaction(t: TableData, nowMs: number): boolean {
     if (this.busy) return false;
+    if (this.removeDead(t, nowMs)) return true;
     const chosen = chooseCompaction(t, nowMs);
     if (chosen.length === 0) return false;
     // The live rows of the chosen segments, merged in primary-key order.
@@ -300,6 +358,29 @@ export class TableMover {
         });
       })
       .catch((error: unknown) => this.failed(path, error));
+    return true;
+  }
+
+  /** Segments whose every row is deleted: their entries and marks go in one record, then their files. */
+  private removeDead(t: TableData, nowMs: number): boolean {
+    const dead = t.segments.filter((seg) => t.marksOf(seg, nowMs).size >= seg.meta.rows);
+    if (dead.length === 0) return false;
+    this.busy = true;
+    this.commitLater(t.tableId, '', 0, (now, undo) => {
+      const current = this.shard.data.get(t.tableId);
+      if (current === undefined) return { writes: [], done: () => undefined };
+      const gone = dead.filter((seg) => current.segments.includes(seg));
+      const writes: Write[] = [];
+      for (const seg of gone) {
+        writes.push({ kind: 'delete', key: current.segmentKeyOf(seg.segId) });
+        for (const key of this.markKeysOf(current, seg, now)) writes.push({ kind: 'delete', key });
+      }
+      const refused = this.ops.applyInternalWrites(writes, now, undo);
+      if (refused !== null) return null;
+      for (const seg of gone) current.removeSegment(seg.segId);
+      const paths = gone.map((seg) => seg.path);
+      return { writes, done: () => this.afterDurable(() => paths.forEach((p) => rmSync(p, { force: true }))) };
+    });
     return true;
   }
 
@@ -351,13 +432,13 @@ export class TableMover {
         result = apply(nowMs, undo);
       } catch (error) {
         this.busy = false;
-        rmSync(path, { force: true });
+        if (path !== '') rmSync(path, { force: true });
         throw error;
       }
       if (result === null) {
         if (attempt + 1 >= COMMIT_ATTEMPTS_MAX) {
           this.busy = false;
-          rmSync(path, { force: true });
+          if (path !== '') rmSync(path, { force: true });
           this.log('warn', 'table: a segment commit kept meeting transactions; dropped', { tableId });
         } else {
           setTimeout(() => this.commitLater(tableId, path, attempt + 1, apply), 20 * (attempt + 1)).unref();
@@ -471,34 +552,5 @@ function listDir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-/** Writes a file so that a crash leaves either nothing at `path` or all of it (temp, fsync, rename, fsync dir). */
-export function writeFileDurablySync(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    let at = 0;
-    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
-export function unlinkQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
   }
 }

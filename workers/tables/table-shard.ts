@@ -37,7 +37,7 @@ import { encodeTableInfo, packValue, TABLE_CONTENT_TYPE, TableCatalog, unpackVal
 import { newCounters, SegmentCache, TableData, type BatchSource, type RowPlace, type ScanCounters, type SegEntry } from './table-data.js';
 import { TableBackground } from './table-background.js';
 import { TableMover, type MoverDeps } from './table-mover.js';
-import { chooseIndex, indexCatalogWrites, indexEntryWrites, lookupKeys } from './table-index.js';
+import { chooseIndex, indexBuildsOf, indexCatalogWrites, indexEntryWrites, lookupKeys } from './table-index.js';
 import { uniqueClaim, uniqueRelease } from './table-unique.js';
 
 type Write = PutOp | DeleteOp;
@@ -582,6 +582,7 @@ export class TableShard {
       }
     }
     return {
+      indexBuilds: indexBuildsOf(this.d.store, t.state.info, nowMs),
       rows: deltaRows + segmentRows - deletedRows,
       deltaRows,
       segments: t.segments.length,
