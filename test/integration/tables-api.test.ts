@@ -233,6 +233,38 @@ describe.each([1, 2])('table routes (%i shards)', (shards) => {
     });
   });
 
+  it('a two-column primary key: lookups by a JSON array, key order, and queries pinned to one shard', async () => {
+    const t = client('pk2');
+    await t.createOk(
+      [
+        { name: 'region', type: 'string' },
+        { name: 'seq', type: 'int64' },
+        { name: 'v', type: 'float64' },
+      ],
+      ['region', 'seq'],
+    );
+    const rows = ['eu', 'us', 'ap'].flatMap((region) => Array.from({ length: 40 }, (_, seq) => ({ region, seq: 39 - seq, v: seq / 2 })));
+    await t.insertOk(rows);
+    expect((await expectOk<JsonRow>(await t.getRow('["us",7]'))).data).toEqual({ region: 'us', seq: 7, v: 16 });
+    await expectTableError(await t.getRow('us'), 400, 'BAD_QUERY');
+    await expectTableError(await t.getRow('["us","x"]'), 400, 'TYPE_MISMATCH');
+    const dup = await expectTableError(await t.insert([{ region: 'eu', seq: 3, v: 0 }]), 409, 'DUPLICATE_KEY');
+    expect(dup.row).toBe(0);
+    await t.insertOk([{ region: 'eu', seq: 3, v: 1 }], { on_conflict: 'replace' });
+    // Without order_by: primary-key order (region, then seq).
+    const all = await t.query({ columns: ['region', 'seq'], limit: 1000 });
+    const expected = [...rows].sort((a, b) => (a.region < b.region ? -1 : a.region > b.region ? 1 : a.seq - b.seq)).map((r) => [r.region, r.seq]);
+    expect(all.rows).toEqual(expected);
+    const pinned = await t.query({ columns: ['v'], where: { and: [{ col: 'region', op: '=', value: 'ap' }, { col: 'seq', op: '=', value: 5 }] } });
+    expect(pinned.rows).toEqual([[17]]);
+    expect(pinned.stats.shards).toBe(1);
+    const partial = await t.query({ columns: ['seq'], where: { col: 'region', op: '=', value: 'ap' }, limit: 1000 });
+    expect(partial.rows).toHaveLength(40);
+    expect(partial.stats.shards).toBe(shards);
+    expect(await t.update({ and: [{ col: 'region', op: 'in', value: ['eu', 'us'] }, { col: 'seq', op: 'in', value: [1, 2] }] }, { v: -1 })).toBe(4);
+    await expectTableError(await t.post('update', { where: null, set: { seq: 1 } }), 400, 'BAD_QUERY');
+  });
+
   it('rows with ttl_seconds expire (point lookup and queries), big int64 sums stay exact', async () => {
     const t = client('ttl');
     await t.createOk(
