@@ -65,7 +65,11 @@ export class PartialAggregator {
   private readonly aggs: Acc[];
   private groups = 0;
   private capacity = 0;
+  /** Group keys: multi-column tuples, or (one group-by column) the bare cells, wrapped by result(). */
   private keys: Cell[][] = [];
+  private keys1: Cell[] = [];
+  /** One numeric group-by column: its numbers' groups. */
+  private readonly numIndex = new NumberIndex();
   /** Group key → id: single-column keys by mapKey (numbers as themselves), multi-column by tupleKey. */
   private readonly index = new Map<unknown, number>();
   /** Rows per group (count(*), and the non-null count of aggregates that never saw NULL). */
@@ -86,7 +90,7 @@ export class PartialAggregator {
       return { fn: a.fn, col: a.col, type, acc: new Float64Array(0), cnt: null, big: null, absBound: 0, cells: null };
     });
     this.grow(groupBy.length === 0 ? 1 : 16);
-    if (groupBy.length === 0) this.newGroup([]);
+    if (groupBy.length === 0) this.newGroup([], null);
   }
 
   addBatch(batch: Batch): void {
@@ -140,7 +144,7 @@ export class PartialAggregator {
     for (let g = 0; g < this.groups; g++) {
       const states: AggState[] = new Array<AggState>(this.aggs.length);
       for (let j = 0; j < this.aggs.length; j++) states[j] = this.stateOf(this.aggs[j], g);
-      out[g] = { key: this.keys[g], states };
+      out[g] = { key: this.groupBy.length === 1 ? [this.keys1[g]] : this.keys[g], states };
     }
     return out;
   }
@@ -169,10 +173,11 @@ export class PartialAggregator {
     this.capacity = cap;
   }
 
-  private newGroup(key: Cell[]): number {
+  private newGroup(key: Cell[] | null, key1: Cell): number {
     const g = this.groups++;
     if (g >= this.capacity) this.grow(this.groups);
-    this.keys.push(key);
+    if (key === null) this.keys1.push(key1);
+    else this.keys.push(key);
     for (const a of this.aggs) {
       if (a.cells !== null) a.cells.push(null);
       if (a.big !== null) a.big.push(undefined);
@@ -182,10 +187,18 @@ export class PartialAggregator {
 
   /** The group id of a one-column key (created when new). */
   private lookup1(cell: Cell): number {
+    if (typeof cell === 'number') {
+      let g = this.numIndex.get(cell);
+      if (g < 0) {
+        g = this.newGroup(null, cell === 0 ? 0 : cell);
+        this.numIndex.set(cell, g);
+      }
+      return g;
+    }
     const k = mapKey(cell);
     let g = this.index.get(k);
     if (g === undefined) {
-      g = this.newGroup([cell === 0 ? 0 : cell]);
+      g = this.newGroup(null, cell);
       this.index.set(k, g);
     }
     return g;
@@ -195,7 +208,7 @@ export class PartialAggregator {
     const k = tupleKey(key);
     let g = this.index.get(k);
     if (g === undefined) {
-      g = this.newGroup(key);
+      g = this.newGroup(key, null);
       this.index.set(k, g);
     }
     return g;
@@ -348,19 +361,19 @@ export class PartialAggregator {
     return gids;
   }
 
-  /** One numeric column of any range: the group map, row by row. */
+  /** One numeric column of any range: the number index, row by row. */
   private idsByNumber(values: Float64Array, nulls: NullBitmap, sel: Uint32Array): Int32Array {
     const n = sel.length;
     const gids = this.gidScratch(n);
-    const index = this.index;
+    const index = this.numIndex;
     for (let i = 0; i < n; i++) {
       const r = sel[i];
-      let g: number | undefined;
-      if (nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1) g = this.lookup1(null);
+      let g: number;
+      if (nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1) g = this.lookup1(null) | 0;
       else {
         const x = values[r];
         g = index.get(x);
-        if (g === undefined) g = this.lookup1(x) | 0;
+        if (g < 0) g = this.lookup1(x) | 0;
       }
       gids[i] = g;
     }
@@ -633,6 +646,67 @@ export class PartialAggregator {
 }
 
 const BOOL_DICT: readonly Cell[] = [false, true];
+
+/**
+ * Number → group id, open addressing on the float64 bit pattern (no Map entry or GC work per
+ * group: high-cardinality GROUP BY on a numeric column). -0 is stored as 0; NaN has its own slot.
+ */
+class NumberIndex {
+  private keys = new Float64Array(1024);
+  private ids = new Int32Array(1024).fill(-1);
+  private mask = 1023;
+  private size = 0;
+  private nanId = -1;
+  private static readonly f = new Float64Array(1);
+  private static readonly u = new Uint32Array(NumberIndex.f.buffer);
+
+  private slot(v: number): number {
+    NumberIndex.f[0] = v;
+    const h = Math.imul(NumberIndex.u[0] ^ Math.imul(NumberIndex.u[1], 0x9e3779b1), 0x85ebca6b);
+    return (h ^ (h >>> 15)) & this.mask;
+  }
+
+  get(v: number): number {
+    if (v !== v) return this.nanId;
+    if (v === 0) v = 0;
+    const ids = this.ids;
+    const keys = this.keys;
+    for (let i = this.slot(v); ; i = (i + 1) & this.mask) {
+      const id = ids[i];
+      if (id < 0 || keys[i] === v) return id;
+    }
+  }
+
+  set(v: number, id: number): void {
+    if (v !== v) {
+      this.nanId = id;
+      return;
+    }
+    if (v === 0) v = 0;
+    if ((this.size + 1) * 2 > this.mask + 1) this.rehash();
+    let i = this.slot(v);
+    while (this.ids[i] >= 0) i = (i + 1) & this.mask;
+    this.keys[i] = v;
+    this.ids[i] = id;
+    this.size++;
+  }
+
+  private rehash(): void {
+    const keys = this.keys;
+    const ids = this.ids;
+    const cap = (this.mask + 1) * 2;
+    this.keys = new Float64Array(cap);
+    this.ids = new Int32Array(cap).fill(-1);
+    this.mask = cap - 1;
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] < 0) continue;
+      let j = this.slot(keys[i]);
+      while (this.ids[j] >= 0) j = (j + 1) & this.mask;
+      this.keys[j] = keys[i];
+      this.ids[j] = ids[i];
+    }
+  }
+}
 
 function vectorOf(batch: Batch, col: number): Vector {
   const v = batch.columns[col];

@@ -200,6 +200,16 @@ export function evalRow(p: Predicate, row: Row): boolean {
 // ---- batches ------------------------------------------------------------------
 
 let identityBuf = new Uint32Array(0);
+let scratchBuf = new Uint32Array(0);
+
+/**
+ * The loops' output buffer, shared: each loop fills it, then returns an exact-size copy (slice), so
+ * a batch costs allocations the size of its results, not of its input.
+ */
+function scratch(n: number): Uint32Array {
+  if (scratchBuf.length < n) scratchBuf = new Uint32Array(Math.max(n, 65536));
+  return scratchBuf;
+}
 
 /** 0, 1, …, n-1 (a shared read-only buffer). */
 function identity(n: number): Uint32Array {
@@ -289,26 +299,26 @@ function difference(a: Uint32Array, b: Uint32Array): Uint32Array {
 }
 
 function dropNulls(sel: Uint32Array, nulls: Uint8Array): Uint32Array {
-  const out = new Uint32Array(sel.length);
+  const out = scratch(sel.length);
   let m = 0;
   for (let i = 0; i < sel.length; i++) {
     const r = sel[i];
     out[m] = r;
     m += ((nulls[r >> 3] >> (r & 7)) & 1) ^ 1;
   }
-  return m === sel.length ? sel : out.subarray(0, m);
+  return m === sel.length ? sel : out.slice(0, m);
 }
 
 function keepNulls(sel: Uint32Array, nulls: NullBitmap): Uint32Array {
   if (nulls === null) return new Uint32Array(0);
-  const out = new Uint32Array(sel.length);
+  const out = scratch(sel.length);
   let m = 0;
   for (let i = 0; i < sel.length; i++) {
     const r = sel[i];
     out[m] = r;
     m += (nulls[r >> 3] >> (r & 7)) & 1;
   }
-  return out.subarray(0, m);
+  return out.slice(0, m);
 }
 
 function evalLeaf(batch: Batch, leaf: Leaf, sel: Uint32Array, want: number): Uint32Array {
@@ -342,24 +352,24 @@ function tableOf(leaf: Leaf, dict: readonly string[], want: number): Uint8Array 
 }
 
 function byTable(sel: Uint32Array, codes: Uint8Array | Uint16Array | Uint32Array, table: Uint8Array): Uint32Array {
-  const out = new Uint32Array(sel.length);
+  const out = scratch(sel.length);
   let m = 0;
   for (let i = 0; i < sel.length; i++) {
     const r = sel[i];
     out[m] = r;
     m += table[codes[r]];
   }
-  return out.subarray(0, m);
+  return out.slice(0, m);
 }
 
 function byRow(v: Vector, leaf: Leaf, sel: Uint32Array, want: number): Uint32Array {
-  const out = new Uint32Array(sel.length);
+  const out = scratch(sel.length);
   let m = 0;
   for (let i = 0; i < sel.length; i++) {
     const r = sel[i];
     if (testCell(leaf, cellAt(v, r)) === want) out[m++] = r;
   }
-  return out.subarray(0, m);
+  return out.slice(0, m);
 }
 
 // ---- numeric loops ---------------------------------------------------------------
@@ -391,7 +401,7 @@ function numericLeaf(values: Float64Array, isFloat: boolean, leaf: Leaf, sel: Ui
         return new Uint32Array(0);
     }
   }
-  const out = new Uint32Array(sel.length);
+  const out = scratch(sel.length);
   let m: number;
   switch (op) {
     case OP_EQ:
@@ -412,7 +422,7 @@ function numericLeaf(values: Float64Array, isFloat: boolean, leaf: Leaf, sel: Ui
     default:
       m = isFloat ? selGeNaN(values, sel, k, out) : selGe(values, sel, k, out);
   }
-  return out.subarray(0, m);
+  return out.slice(0, m);
 }
 
 function selEq(v: Float64Array, sel: Uint32Array, k: number, out: Uint32Array): number {
@@ -500,7 +510,7 @@ function selGeNaN(v: Float64Array, sel: Uint32Array, k: number, out: Uint32Array
 
 /** Rows whose value is NaN (isNaN 1) or is not (0). */
 function nanSel(v: Float64Array, sel: Uint32Array, isNaN: number): Uint32Array {
-  const out = new Uint32Array(sel.length);
+  const out = scratch(sel.length);
   let m = 0;
   for (let i = 0; i < sel.length; i++) {
     const r = sel[i];
@@ -508,17 +518,17 @@ function nanSel(v: Float64Array, sel: Uint32Array, isNaN: number): Uint32Array {
     out[m] = r;
     m += (x !== x ? 1 : 0) === isNaN ? 1 : 0;
   }
-  return out.subarray(0, m);
+  return out.slice(0, m);
 }
 
 /** Rows whose value is in the set (hit 1) or not (hit 0). */
 function inSet(v: Float64Array, sel: Uint32Array, set: Set<number>, hit: number): Uint32Array {
-  const out = new Uint32Array(sel.length);
+  const out = scratch(sel.length);
   let m = 0;
   for (let i = 0; i < sel.length; i++) {
     const r = sel[i];
     out[m] = r;
     m += (set.has(v[r]) ? 1 : 0) === hit ? 1 : 0;
   }
-  return out.subarray(0, m);
+  return out.slice(0, m);
 }
