@@ -22,7 +22,15 @@ export type TokenKind =
   | 'punct' // ( ) , ; . * = < <= > >= != { } [ ] : + -
   | 'eof';
 
-export type Token = { readonly kind: TokenKind; readonly text: string; readonly pos: CqlPos; /** offset in the input */ readonly offset: number };
+export type Token = {
+  readonly kind: TokenKind;
+  readonly text: string;
+  /** words: the text lower-cased (keywords and unquoted names compare on it); other tokens: the text. */
+  readonly lower: string;
+  readonly pos: CqlPos;
+  /** offset in the input */
+  readonly offset: number;
+};
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/;
 
@@ -48,6 +56,9 @@ export function tokenize(input: string): Token[] {
   let lineStart = 0;
   const n = input.length;
   const posAt = (offset: number): CqlPos => ({ line, col: offset - lineStart });
+  const push = (kind: TokenKind, text: string, pos: CqlPos, offset: number): void => {
+    tokens.push({ kind, text, lower: kind === 'word' ? text.toLowerCase() : text, pos, offset });
+  };
   /** Advances over text that may hold newlines (strings, comments), keeping line and column right. */
   const advanceTo = (end: number): void => {
     for (let k = i; k < end; k++) {
@@ -99,7 +110,7 @@ export function tokenize(input: string): Token[] {
         k = q + 1;
         break;
       }
-      tokens.push({ kind: 'string', text, pos, offset: start });
+      push('string', text, pos, start);
       advanceTo(k);
       continue;
     }
@@ -109,7 +120,7 @@ export function tokenize(input: string): Token[] {
         advanceTo(n);
         throw syntaxError(posAt(n), "mismatched character '<EOF>' expecting '$'");
       }
-      tokens.push({ kind: 'string', text: input.slice(i + 2, end), pos, offset: start });
+      push('string', input.slice(i + 2, end), pos, start);
       advanceTo(end + 2);
       continue;
     }
@@ -133,7 +144,7 @@ export function tokenize(input: string): Token[] {
         break;
       }
       if (text === '') throw syntaxError(pos, 'no viable alternative at input \'""\' (empty quoted identifiers are not allowed)');
-      tokens.push({ kind: 'quoted', text, pos, offset: start });
+      push('quoted', text, pos, start);
       advanceTo(k);
       continue;
     }
@@ -141,7 +152,7 @@ export function tokenize(input: string): Token[] {
     if (isHex(c) && input.charCodeAt(i + 8) === 45) {
       const m = UUID_RE.exec(input.slice(i, i + 36));
       if (m !== null && !isWordChar(input.charCodeAt(i + 36))) {
-        tokens.push({ kind: 'uuid', text: m[0], pos, offset: start });
+        push('uuid', m[0], pos, start);
         i += 36;
         continue;
       }
@@ -150,7 +161,7 @@ export function tokenize(input: string): Token[] {
     if (c === 48 && (input.charCodeAt(i + 1) === 120 || input.charCodeAt(i + 1) === 88)) {
       let k = i + 2;
       while (k < n && isHex(input.charCodeAt(k))) k++;
-      tokens.push({ kind: 'hex', text: input.slice(i, k), pos, offset: start });
+      push('hex', input.slice(i, k), pos, start);
       i = k;
       continue;
     }
@@ -174,7 +185,7 @@ export function tokenize(input: string): Token[] {
           k = m;
         }
       }
-      tokens.push({ kind: float ? 'float' : 'integer', text: input.slice(i, k), pos, offset: start });
+      push(float ? 'float' : 'integer', input.slice(i, k), pos, start);
       i = k;
       continue;
     }
@@ -182,13 +193,13 @@ export function tokenize(input: string): Token[] {
     if (isLetter(c)) {
       let k = i + 1;
       while (k < n && isWordChar(input.charCodeAt(k))) k++;
-      tokens.push({ kind: 'word', text: input.slice(i, k), pos, offset: start });
+      push('word', input.slice(i, k), pos, start);
       i = k;
       continue;
     }
     // bind markers
     if (c === 63) {
-      tokens.push({ kind: 'qmark', text: '?', pos, offset: start });
+      push('qmark', '?', pos, start);
       i++;
       continue;
     }
@@ -196,12 +207,12 @@ export function tokenize(input: string): Token[] {
       if (input.charCodeAt(i + 1) === 34) {
         const q = input.indexOf('"', i + 2);
         if (q < 0) throw syntaxError(pos, "mismatched character '<EOF>' expecting '\"'");
-        tokens.push({ kind: 'named', text: input.slice(i + 2, q), pos, offset: start });
+        push('named', input.slice(i + 2, q), pos, start);
         i = q + 1;
       } else {
         let k = i + 2;
         while (k < n && isWordChar(input.charCodeAt(k))) k++;
-        tokens.push({ kind: 'named', text: input.slice(i + 1, k).toLowerCase(), pos, offset: start });
+        push('named', input.slice(i + 1, k).toLowerCase(), pos, start);
         i = k;
       }
       continue;
@@ -209,18 +220,18 @@ export function tokenize(input: string): Token[] {
     // punctuation
     const two = input.slice(i, i + 2);
     if (two === '<=' || two === '>=' || two === '!=') {
-      tokens.push({ kind: 'punct', text: two, pos, offset: start });
+      push('punct', two, pos, start);
       i += 2;
       continue;
     }
     if ('(),;.*=<>{}[]:+-'.includes(input[i])) {
-      tokens.push({ kind: 'punct', text: input[i], pos, offset: start });
+      push('punct', input[i], pos, start);
       i++;
       continue;
     }
     throw syntaxError(pos, `no viable alternative at character '${input[i]}'`);
   }
-  tokens.push({ kind: 'eof', text: '<EOF>', pos: posAt(n), offset: n });
+  tokens.push({ kind: 'eof', text: '<EOF>', lower: '<EOF>', pos: posAt(n), offset: n });
   return tokens;
 }
 

@@ -84,7 +84,7 @@ class Parser {
   }
   /** Is the token the keyword (a word, case-insensitive)? */
   private isKw(t: Token, kw: string): boolean {
-    return t.kind === 'word' && t.text.toLowerCase() === kw;
+    return t.kind === 'word' && t.lower === kw;
   }
   private atKw(kw: string, ahead = 0): boolean {
     return this.isKw(this.peek(ahead), kw);
@@ -140,15 +140,15 @@ class Parser {
       this.i++;
       return t.text;
     }
-    if (t.kind === 'word' && !RESERVED.has(t.text.toLowerCase())) {
+    if (t.kind === 'word' && !RESERVED.has(t.lower)) {
       this.i++;
-      return t.text.toLowerCase();
+      return t.lower;
     }
     throw this.noViable(t);
   }
   private atIdent(ahead = 0): boolean {
     const t = this.peek(ahead);
-    return t.kind === 'quoted' || (t.kind === 'word' && !RESERVED.has(t.text.toLowerCase()));
+    return t.kind === 'quoted' || (t.kind === 'word' && !RESERVED.has(t.lower));
   }
   private qualified(): QualifiedName {
     const first = this.ident();
@@ -173,7 +173,7 @@ class Parser {
   statement(): CqlStatement {
     const t = this.peek();
     if (t.kind !== 'word') throw this.noViable(t);
-    switch (t.text.toLowerCase()) {
+    switch (t.lower) {
       case 'select':
         return this.select();
       case 'insert':
@@ -279,7 +279,7 @@ class Parser {
         this.skipBalanced();
         sel = { kind: 'function', name, alias: null, pos };
       }
-    } else if (t.kind === 'word' && t.text.toLowerCase() === 'token' && this.at('(', 1)) {
+    } else if (t.kind === 'word' && t.lower === 'token' && this.at('(', 1)) {
       this.i++;
       this.expect('(');
       this.skipBalanced();
@@ -383,7 +383,7 @@ class Parser {
         if (t.text === '(') throw invalid('tuple literals and type casts are not supported');
         throw this.noViable(t);
       case 'word': {
-        const w = t.text.toLowerCase();
+        const w = t.lower;
         if (w === 'true' || w === 'false') {
           this.i++;
           return { kind: 'literal', type: 'boolean', text: w, pos: t.pos };
@@ -546,7 +546,7 @@ class Parser {
     const t = this.peek();
     if (t.kind !== 'word' && t.kind !== 'quoted') throw this.noViable(t);
     this.i++;
-    const name = t.kind === 'word' ? t.text.toLowerCase() : t.text;
+    const name = t.lower;
     const params: CqlTypeName[] = [];
     if (this.eat('<')) {
       this.nest(t);
@@ -663,7 +663,7 @@ class Parser {
       case 'float':
         return Number(t.text);
       case 'word': {
-        const w = t.text.toLowerCase();
+        const w = t.lower;
         if (w === 'true' || w === 'false') return w === 'true';
         // Cassandra accepts unreserved words as property values (e.g. caching = {'keys': ALL}).
         return t.text;
