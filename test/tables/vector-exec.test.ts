@@ -180,6 +180,25 @@ describe('filterBatch / evalRow', () => {
   });
 });
 
+describe('rowsToBatch / materialize', () => {
+  it('round-trip the selected rows, short rows padded with NULL', () => {
+    fc.assert(
+      fc.property(rowsArb(30), fc.option(fc.array(fc.boolean(), { minLength: 1, maxLength: 5 })), fc.nat(TYPES.length), (rows, mask, cut) => {
+        const short = rows.map((r, i) => (i % 3 === 0 ? r.slice(0, cut) : r));
+        const batch = rowsToBatch(TYPES, short, TYPES.map(() => true));
+        batch.selection = selectionOf(rows.length, mask);
+        const picked = [...(batch.selection ?? rows.map((_, i) => i))];
+        const cols = TYPES.map((_, c) => c);
+        const want = picked.map((i) => cols.map((c) => short[i][c] ?? null));
+        const got = materialize(batch, cols);
+        expect(got.length).toBe(want.length);
+        got.forEach((row, i) => row.forEach((cell, c) => expect(cellsEqual(cell, want[i][c])).toBe(true)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 // ---- zone maps ---------------------------------------------------------------------
 
 function zoneOfRows(rows: Row[], col: number): ZoneMap {
