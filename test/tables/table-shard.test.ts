@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Row, TableInfo } from '../../shared/tables/table-types.js';
-import { allRows, col, insertCmd, newShard, queryCmd, reopen, tableInfo, type TShard } from '../helpers/table-shard-harness.js';
+import { allRows, col, insertCmd, newShard, queryCmd, reopen, tableInfo, type AnswerOf, type TShard } from '../helpers/table-shard-harness.js';
 
 const people = (): TableInfo =>
   tableInfo('people', [col('id', 'int64', false), col('name', 'string'), col('age', 'int64'), col('score', 'float64'), col('active', 'boolean')], ['id']);
@@ -145,7 +145,7 @@ describe('table shard: writes and lookups', () => {
     let resume: Uint8Array | null = null;
     const slices: number[] = [];
     do {
-      const a = s.ok({ op: 'update', table: 'people', tableId: info.id, where: null, set: [[2, -7]], resume, upsertKey: null, ttlMs: 0 });
+      const a: AnswerOf<'update'> = s.ok({ op: 'update', table: 'people', tableId: info.id, where: null, set: [[2, -7]], resume, upsertKey: null, ttlMs: 0 });
       slices.push(a.affected);
       resume = a.resume;
     } while (resume !== null);

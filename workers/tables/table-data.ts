@@ -16,6 +16,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRow } from '../../shared/tables/row-codec.js';
+import { crc16 } from '../../shared/slot.js';
+import { LIMITS } from '../../shared/limits.js';
 import { decodeKeyCells, encodeKeyCells } from '../../shared/tables/key-cells.js';
 import { deleteMarkKey, deleteMarkPrefix, pkFromRowKey, rowKey, rowPrefix, rowSlot, segmentKey, slotOfTableKey } from '../../shared/tables/table-keys.js';
 import { decodeSegmentMeta, SegmentReader, type SegmentMeta } from '../../shared/tables/segment-format.js';
@@ -277,6 +279,16 @@ export class TableData {
     return rowSlot(this.state.info, keyCells);
   }
 
+  /** The slot from the pk bytes when the whole key is the partition key, ascending (the common case); else from the cells. */
+  slotOfPk(pk: Uint8Array, keyCells: Cell[]): number {
+    return this.pkIsPartition ? crc16(pk) % LIMITS.slot_count : rowSlot(this.state.info, keyCells);
+  }
+
+  private get pkIsPartition(): boolean {
+    const s = this.state;
+    return s.info.partitionKeyLength === s.keyCols.length && !s.keyDesc.includes(true);
+  }
+
   rowKeyOf(pk: Uint8Array, slot: number): Uint8Array {
     return rowKey(this.tableId, pk, slot);
   }
@@ -350,6 +362,14 @@ export class TableData {
     if (!reader.mayContainKey(pk)) {
       this.bloomPrunes++;
       return -1;
+    }
+    if (this.state.keyCols.length === 1) {
+      const v = this.cache.column(seg, this.state.keyCols[0]);
+      const target = keyCells[0];
+      // The common key: one integer column, decoded as numbers: search the numbers themselves.
+      if ((v.type === 'int64' || v.type === 'timestamp') && v.values instanceof Float64Array && typeof target === 'number') {
+        return searchNumbers(v.values, target, this.state.keyDesc[0]);
+      }
     }
     const cols = this.state.keyCols.map((c) => this.cache.column(seg, c));
     const cells: Cell[] = new Array<Cell>(cols.length);
@@ -553,4 +573,18 @@ function storedCellCount(value: Uint8Array): number {
     mul *= 128;
   }
   return v;
+}
+
+/** Binary search of a sorted (ascending, or descending when desc) array of numbers; -1 when absent. */
+function searchNumbers(values: Float64Array, target: number, desc: boolean): number {
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = values[mid];
+    if (v === target) return mid;
+    if (v < target !== desc) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }

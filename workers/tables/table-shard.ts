@@ -22,7 +22,7 @@ import {
 } from '../../shared/tables/table-protocol.js';
 import type { Batch, Cell, Predicate, Row, TableInfo, ZoneMap } from '../../shared/tables/table-types.js';
 import { encodeRow } from '../../shared/tables/row-codec.js';
-import { tableCatalogKey } from '../../shared/tables/table-keys.js';
+import { pkFromRowKey, slotOfTableKey, tableCatalogKey } from '../../shared/tables/table-keys.js';
 import { compareCells } from '../../shared/tables/cells.js';
 import { predicateColumns } from '../../shared/tables/where.js';
 import { filterBatch } from '../../shared/tables/vector-filter.js';
@@ -32,7 +32,7 @@ import { rowsToBatch } from '../../shared/tables/vector-rows.js';
 import type { DeleteOp, PutOp, ShardResponse, TblRequest } from '../../shared/wire.js';
 import type { LsmStore } from '../lsm/index.js';
 import type { ShardOps, Undo } from '../shard/shard-ops.js';
-import { binaryToKey } from '../store/memtable.js';
+import { binaryToKey, keyToBinary } from '../store/memtable.js';
 import { encodeTableInfo, packValue, TABLE_CONTENT_TYPE, TableCatalog, unpackValue, type TableState } from './table-catalog.js';
 import { newCounters, SegmentCache, TableData, type BatchSource, type RowPlace, type ScanCounters, type SegEntry } from './table-data.js';
 import { TableBackground } from './table-background.js';
@@ -234,9 +234,9 @@ export class TableShard {
       const row = t.decode(bytes);
       const keyCells = t.keyCellsOf(row);
       const pk = t.pkBytes(keyCells);
-      const slot = t.slotOf(keyCells);
+      const slot = t.slotOfPk(pk, keyCells);
       const key = t.rowKeyOf(pk, slot);
-      const bin = Buffer.from(key).toString('latin1');
+      const bin = keyToBinary(key);
       const repeat = seen.has(bin);
       seen.add(bin);
       const existing = repeat ? null : t.lookup(keyCells, pk, slot, nowMs);
@@ -263,7 +263,9 @@ export class TableShard {
       }
       writes.push({ kind: 'put', key, contentType: TABLE_CONTENT_TYPE, expiresAtMs, value: bytes.length === 0 ? encodeRow(t.state.types, row) : bytes });
     }
-    return this.commit(t, writes, marks, inserted, { ok: true, op: 'insert', inserted, replaced, ignored, insertedKeys }, nowMs, undo);
+    // Without repeated keys or index entries every write names its own key: no dedupe pass.
+    const unique = replaced === 0 && ignored === 0 && !indexed;
+    return this.commit(t, writes, marks, inserted, { ok: true, op: 'insert', inserted, replaced, ignored, insertedKeys }, nowMs, undo, unique);
   }
 
   private deleteKeys(c: Extract<TableCommand, { op: 'delete-keys' }>, nowMs: number, undo: Undo[]) {
@@ -274,10 +276,10 @@ export class TableShard {
     let deleted = 0;
     for (const keyCells of c.keys) {
       const pk = t.pkBytes(keyCells);
-      const bin = Buffer.from(pk).toString('latin1');
+      const bin = keyToBinary(pk);
       if (seen.has(bin)) continue;
       seen.add(bin);
-      const slot = t.slotOf(keyCells);
+      const slot = t.slotOfPk(pk, keyCells);
       const place = t.lookup(keyCells, pk, slot, nowMs);
       if (place === null) continue;
       deleted++;
@@ -329,7 +331,7 @@ export class TableShard {
   private upsert(t: TableData, c: Extract<TableCommand, { op: 'update' }>, nowMs: number, undo: Undo[]) {
     const keyCells = c.upsertKey as Cell[];
     const pk = t.pkBytes(keyCells);
-    const slot = t.slotOf(keyCells);
+    const slot = t.slotOfPk(pk, keyCells);
     const place = t.lookup(keyCells, pk, slot, nowMs);
     const writes: Write[] = [];
     const marks: [number, number][] = [];
@@ -396,10 +398,9 @@ export class TableShard {
         for (let k = 0; k < sel.length; k++) {
           const i = sel[k];
           const row = src.rows[i];
-          const keyCells = t.keyCellsOf(row);
           const key = binaryToKey(src.keys[i]);
           const entry = this.d.store.get(key, nowMs);
-          change({ kind: 'delta', key, row, expiresAtMs: entry?.expiresAtMs ?? 0 }, t.pkBytes(keyCells), t.slotOf(keyCells));
+          change({ kind: 'delta', key, row, expiresAtMs: entry?.expiresAtMs ?? 0 }, pkFromRowKey(key), slotOfTableKey(key));
           affected++;
           lastKey = src.keys[i];
           if (affected >= WRITE_SLICE_ROWS) {
@@ -456,8 +457,17 @@ export class TableShard {
   }
 
   /** Applies a command's writes as one set (one WAL record); a transaction's intent refuses them all. */
-  private commit(t: TableData, writes: Write[], marks: [number, number][], newDeltaRows: number, answer: TableAnswer, nowMs: number, undo: Undo[]): { answer: TableAnswer; writes: Write[] } | ShardResponse {
-    const unique = dedupe(writes);
+  private commit(
+    t: TableData,
+    writes: Write[],
+    marks: [number, number][],
+    newDeltaRows: number,
+    answer: TableAnswer,
+    nowMs: number,
+    undo: Undo[],
+    distinct = false,
+  ): { answer: TableAnswer; writes: Write[] } | ShardResponse {
+    const unique = distinct ? writes : dedupe(writes);
     const refused = this.d.ops.applyInternalWrites(unique, nowMs, undo);
     if (refused !== null) return refused;
     for (const [seg, idx] of marks) t.noteMark(seg, idx, true);
@@ -480,7 +490,8 @@ export class TableShard {
     const t = this.table(c.table, c.tableId);
     const rows: (Row | null)[] = [];
     for (const keyCells of c.keys) {
-      const place = t.lookup(keyCells, t.pkBytes(keyCells), t.slotOf(keyCells), nowMs);
+      const pk = t.pkBytes(keyCells);
+      const place = t.lookup(keyCells, pk, t.slotOfPk(pk, keyCells), nowMs);
       if (place === null) rows.push(null);
       else rows.push(c.columns.length === 0 ? place.row : c.columns.map((col) => place.row[col]));
     }
@@ -549,11 +560,11 @@ export class TableShard {
     const rows: Row[] = [];
     const seen = new Set<string>();
     for (const pk of pks) {
-      const bin = Buffer.from(pk.buffer, pk.byteOffset, pk.byteLength).toString('latin1');
+      const bin = keyToBinary(pk);
       if (seen.has(bin)) continue;
       seen.add(bin);
       const keyCells = t.keyCellsFromPk(pk);
-      const place = t.lookup(keyCells, pk, t.slotOf(keyCells), nowMs);
+      const place = t.lookup(keyCells, pk, t.slotOfPk(pk, keyCells), nowMs);
       if (place !== null) rows.push(place.row);
     }
     counters.rowsScanned += rows.length;
@@ -638,10 +649,10 @@ function dedupe(writes: Write[]): Write[] {
   const last = new Map<string, number>();
   for (let i = 0; i < writes.length; i++) {
     const k = writes[i].key;
-    last.set(Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1'), i);
+    last.set(keyToBinary(k), i);
   }
   if (last.size === writes.length) return writes;
-  return writes.filter((w, i) => last.get(Buffer.from(w.key.buffer, w.key.byteOffset, w.key.byteLength).toString('latin1')) === i);
+  return writes.filter((w, i) => last.get(keyToBinary(w.key)) === i);
 }
 
 /**
