@@ -14,6 +14,9 @@
 //   uuid                     string     canonical lower-case text
 //   timeuuid                 string     canonical lower-case text, version 1
 //   blob                     binary     0x… literals
+//   date                     string     'yyyy-mm-dd' (years 0001..9999: the text sorts as the dates do)
+//   time                     string     'hh:mm:ss.nnnnnnnnn' (nanoseconds; literals may omit the fraction)
+//   inet                     string     an IPv4 or IPv6 address, canonical text
 //
 // The CQL type is kept in ColumnDef.cqlType; a table created over HTTP (no
 // cqlType) reads as bigint / double / text / boolean / timestamp / blob.
@@ -24,6 +27,7 @@
 // beyond 2^53 as decimal strings, blobs as 0x… hex or base64), booleans, null.
 
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { MantisError } from '../../shared/errors.js';
 import { decodeBase64, daysFromCivil, parseInt64 } from '../../shared/tables/cell-json.js';
 import type { Cell, ColumnDef, ColumnType } from '../../shared/tables/table-types.js';
@@ -47,9 +51,12 @@ const NATIVE: Record<string, ColumnType> = {
   uuid: 'string',
   timeuuid: 'string',
   blob: 'binary',
+  date: 'string',
+  time: 'string',
+  inet: 'string',
 };
 
-const UNSUPPORTED = new Set(['counter', 'date', 'decimal', 'duration', 'inet', 'time', 'varint', 'list', 'set', 'map', 'frozen', 'tuple', 'vector']);
+const UNSUPPORTED = new Set(['counter', 'decimal', 'duration', 'varint', 'list', 'set', 'map', 'frozen', 'tuple', 'vector']);
 
 function invalid(message: string): MantisError {
   return new MantisError('Invalid', message);
@@ -163,6 +170,17 @@ function literalToCell(kind: CqlLiteral['type'], text: string, col: ColumnDef, c
       if (kind === 'integer') return timestampFromMs(text, col);
       if (kind === 'string') return parseCqlTimestamp(text);
       throw constantError(kind, text, col, cql);
+    case 'date':
+      if (kind === 'string') return parseCqlDate(text);
+      if (kind === 'integer') return dateFromDays(text);
+      throw constantError(kind, text, col, cql);
+    case 'time':
+      if (kind === 'string') return parseCqlTime(text);
+      if (kind === 'integer') return timeFromNanos(text);
+      throw constantError(kind, text, col, cql);
+    case 'inet':
+      if (kind !== 'string') throw constantError(kind, text, col, cql);
+      return parseInet(text);
     case 'uuid':
     case 'timeuuid':
       if (kind !== 'uuid') throw constantError(kind, text, col, cql);
@@ -264,6 +282,15 @@ function callToCell(term: Extract<CqlTerm, { kind: 'call' }>, col: ColumnDef, cq
     case 'currenttimestamp':
       noArgs();
       return assign('timestamp', ctx.nowMs * 1000);
+    case 'currentdate':
+      noArgs();
+      return assign('date', new Date(ctx.nowMs).toISOString().slice(0, 10));
+    case 'todate': {
+      if (args.length !== 1) throw invalid(`Invalid number of arguments in call to function system.todate: 1 required but ${args.length} provided`);
+      const u = termToCell(args[0], { name: col.name, type: 'string', nullable: true, default: null, cqlType: 'timeuuid' }, ctx);
+      if (u === null) return null;
+      return assign('date', new Date(timeuuidMs(u as string)).toISOString().slice(0, 10));
+    }
     case 'totimestamp':
     case 'dateof': {
       if (args.length !== 1) throw invalid(`Invalid number of arguments in call to function system.${term.name}: 1 required but ${args.length} provided`);
@@ -327,6 +354,16 @@ export function paramToCell(value: unknown, col: ColumnDef): Cell {
       if (typeof value === 'number' && Number.isSafeInteger(value)) return timestampFromMs(String(value), col);
       if (typeof value === 'string') return parseCqlTimestamp(value);
       throw paramError(col, cql, value, 'integer milliseconds or a timestamp string');
+    case 'date':
+      if (typeof value === 'string') return parseCqlDate(value);
+      throw paramError(col, cql, value, "a 'yyyy-mm-dd' string");
+    case 'time':
+      if (typeof value === 'string') return parseCqlTime(value);
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return timeFromNanos(String(value));
+      throw paramError(col, cql, value, "an 'hh:mm:ss[.fffffffff]' string or nanoseconds since midnight");
+    case 'inet':
+      if (typeof value === 'string') return parseInet(value);
+      throw paramError(col, cql, value, 'an IPv4 or IPv6 address string');
     case 'uuid':
     case 'timeuuid':
       if (typeof value !== 'string') throw paramError(col, cql, value, 'a uuid string');
@@ -353,6 +390,61 @@ export function termToInt(term: CqlTerm, what: string, ctx: TermContext): number
     throw invalid(`Invalid value for ${what}: expected a 32-bit integer, got ${JSON.stringify(v) ?? 'nothing'}`);
   }
   return v;
+}
+
+// ---- date, time, inet ----
+
+const DATE_RE = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
+
+/** 'yyyy-mm-dd' → the canonical date text (zero-padded), or Invalid. */
+export function parseCqlDate(text: string): string {
+  const m = DATE_RE.exec(text.trim());
+  const bad = (): MantisError => invalid(`Unable to coerce '${text}' to a formatted date (long)`);
+  if (m === null) throw bad();
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(2000, mo, 0)).getUTCDate() || (mo === 2 && d === 29 && !((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0))) throw bad();
+  return `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+}
+
+/** Cassandra's raw date integer (days since the epoch, centred on 2^31) → the date text. */
+function dateFromDays(text: string): string {
+  const raw = Number(text);
+  if (!Number.isInteger(raw) || raw < 0 || raw > 2 ** 32 - 1) throw invalid(`Unable to make unsigned int (for date) from: '${text}'`);
+  const ms = (raw - 2 ** 31) * 86_400_000;
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) throw invalid(`date ${text} is outside the years 0001..9999`);
+  return d.toISOString().slice(0, 10);
+}
+
+const TIME_RE = /^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
+
+/** 'hh:mm:ss[.fffffffff]' → 'hh:mm:ss.nnnnnnnnn' (the text sorts as the times do). */
+export function parseCqlTime(text: string): string {
+  const m = TIME_RE.exec(text.trim());
+  if (m === null || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3]) > 59) throw invalid(`Timestamp format must be hh:mm:ss[.fffffffff] (got '${text}')`);
+  return `${m[1].padStart(2, '0')}:${m[2]}:${m[3]}.${(m[4] ?? '').padEnd(9, '0')}`;
+}
+
+function timeFromNanos(text: string): string {
+  const n = BigInt(text);
+  if (n < 0n || n >= 86_400_000_000_000n) throw invalid(`Invalid time value ${text}: nanoseconds since midnight in 0..86399999999999`);
+  const secs = Number(n / 1_000_000_000n);
+  const pad = (v: number): string => String(v).padStart(2, '0');
+  return `${pad(Math.floor(secs / 3600))}:${pad(Math.floor(secs / 60) % 60)}:${pad(secs % 60)}.${String(n % 1_000_000_000n).padStart(9, '0')}`;
+}
+
+/** An IPv4 or IPv6 address → its canonical text (IPv6 lower-case, as Node's URL parser writes it). */
+export function parseInet(text: string): string {
+  const kind = isIP(text);
+  if (kind === 4) return text.split('.').map((o) => String(Number(o))).join('.');
+  if (kind === 6 && !text.includes('%')) {
+    try {
+      return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+    } catch {
+      // falls through to the refusal
+    }
+  }
+  throw invalid(`Unable to make inet address from '${text}'`);
 }
 
 // ---- timeuuids ----

@@ -222,6 +222,21 @@ describe('CQL types', () => {
     expect(termToCell(lit('null', 'null'), c('text', 'string'), ctx)).toBeNull();
   });
 
+  it('date, time and inet: canonical text that sorts right', () => {
+    expect(termToCell(lit('string', '2017-4-1'), c('date', 'string'), ctx)).toBe('2017-04-01');
+    expect(termToCell(lit('integer', String(2 ** 31 + 1)), c('date', 'string'), ctx)).toBe('1970-01-02');
+    expect(refusal(() => termToCell(lit('string', '2019-02-29'), c('date', 'string'), ctx))).toBe("Invalid: Unable to coerce '2019-02-29' to a formatted date (long)");
+    expect(termToCell(lit('string', '2020-02-29'), c('date', 'string'), ctx)).toBe('2020-02-29');
+    expect(termToCell(lit('string', '8:05:09.12'), c('time', 'string'), ctx)).toBe('08:05:09.120000000');
+    expect(termToCell(lit('integer', '3723000000001'), c('time', 'string'), ctx)).toBe('01:02:03.000000001');
+    expect(refusal(() => termToCell(lit('string', '24:00:00'), c('time', 'string'), ctx))).toMatch(/^Invalid: Timestamp format must be hh:mm:ss/);
+    expect(termToCell(lit('string', '2001:DB8:0:0::1'), c('inet', 'string'), ctx)).toBe('2001:db8::1');
+    expect(termToCell(lit('string', '10.0.0.1'), c('inet', 'string'), ctx)).toBe('10.0.0.1');
+    expect(refusal(() => termToCell(lit('string', 'fe80::1%eth0'), c('inet', 'string'), ctx))).toBe("Invalid: Unable to make inet address from 'fe80::1%eth0'");
+    expect(refusal(() => termToCell(lit('string', '10.0.0'), c('inet', 'string'), ctx))).toBe("Invalid: Unable to make inet address from '10.0.0'");
+    expect(paramToCell('2015-05-03', c('date', 'string'))).toBe('2015-05-03');
+  });
+
   it('parses the timestamp literal forms and refuses others', () => {
     expect(parseCqlTimestamp('2015-05-03')).toBe(Date.UTC(2015, 4, 3) * 1000);
     expect(parseCqlTimestamp('2015-05-03T13:30:54.234Z')).toBe(Date.UTC(2015, 4, 3, 13, 30, 54, 234) * 1000);

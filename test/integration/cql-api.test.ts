@@ -357,6 +357,17 @@ describe('types, bind markers, paging', () => {
     expect(rows[1]).toEqual([2, null, null, null, '-9007199254740993', -0.25, null, '2024-01-02T03:04:05Z', 'AP8=']);
   });
 
+  it('date, float, time and inet columns (cyclist_alt_stats)', async () => {
+    await cql('CREATE TABLE IF NOT EXISTS cycling.cyclist_alt_stats ( id UUID PRIMARY KEY, lastname text, birthday date, nationality text, weight float, height float, wake_up time, home inet )');
+    await cql(
+      "INSERT INTO cycling.cyclist_alt_stats (id, lastname, birthday, nationality, weight, height, wake_up, home) VALUES (ed584e99-80f7-4b13-9a90-9dc5571e6821, 'TSATEVICH', '1989-07-05', 'Russia', 64.1, 183, '06:30:00', '2001:DB8::1')",
+    );
+    const row = (await cql('SELECT birthday, weight, height, wake_up, home FROM cycling.cyclist_alt_stats WHERE id = ed584e99-80f7-4b13-9a90-9dc5571e6821')).rows[0];
+    expect(row).toEqual(['1989-07-05', Math.fround(64.1), 183, '06:30:00.000000000', '2001:db8::1']);
+    const born = await cql("SELECT lastname FROM cycling.cyclist_alt_stats WHERE birthday > '1989-01-01' ALLOW FILTERING");
+    expect(born.rows).toEqual([['TSATEVICH']]);
+  });
+
   it('type errors are Invalid with the column named', async () => {
     expect((await cqlFails("INSERT INTO cycling.all_types (id, seq) VALUES (e7ae5cf3-d358-4d99-b900-85902fda9bb0, 'one')", 400, 'Invalid')).message).toBe(
       'Invalid STRING constant (one) for "seq" of type int',
