@@ -152,6 +152,8 @@ describe('index vs scan through the table engine', () => {
     const building = { ...base, version: 2, nextIndexId: 4, indexes: [...base.indexes, idx(2, 'g_t_bt', 'btree', ['g', 't'], { state: 'building' }), idx(3, 's_hash', 'hash', ['s'], { state: 'building' })] };
     s.ok({ op: 'catalog-put', info: building });
     expect(indexBuildsOf(s.store, building, Date.now())).toEqual({ g_t_bt: 'building', s_hash: 'building' });
+    // What the router polls before it marks the indexes ready.
+    expect(s.ok({ op: 'stats', table: base.name, tableId: base.id }).stats.indexBuilds).toEqual({ g_t_bt: 'building', s_hash: 'building' });
     // Writes while the build is pending maintain the new indexes too.
     insertRows(s, building, distinctIds(r, 100, 1700).map((id) => randomRow(r, id)));
     s.background();
@@ -159,6 +161,7 @@ describe('index vs scan through the table engine', () => {
     expect(buildStateOf(s.store, base.id, 2, now).state).toBe('built');
     expect(buildStateOf(s.store, base.id, 3, now).state).toBe('built');
     expect(indexBuildsOf(s.store, building, now)).toEqual({});
+    expect(s.ok({ op: 'stats', table: base.name, tableId: base.id }).stats.indexBuilds).toEqual({});
     const ready: TableInfo = { ...building, version: 3, indexes: building.indexes.map((i) => ({ ...i, state: 'ready' as const })) };
     s.ok({ op: 'catalog-put', info: ready });
     let planned = 0;
