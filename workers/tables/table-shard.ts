@@ -37,7 +37,7 @@ import { encodeTableInfo, packValue, TABLE_CONTENT_TYPE, TableCatalog, unpackVal
 import { newCounters, SegmentCache, TableData, type BatchSource, type RowPlace, type ScanCounters, type SegEntry } from './table-data.js';
 import { TableBackground } from './table-background.js';
 import { TableMover, type MoverDeps } from './table-mover.js';
-import { chooseIndex, indexBuildsOf, indexCatalogWrites, indexEntryWrites, lookupKeys } from './table-index.js';
+import { chooseIndex, indexBuildsOf, indexCatalogWrites, indexEntryWrites, indexRows } from './table-index.js';
 import { uniqueClaim, uniqueRelease } from './table-unique.js';
 
 type Write = PutOp | DeleteOp;
@@ -48,6 +48,8 @@ export const WRITE_SLICE_ROWS = 50_000;
 const SLICE_LEASE_MS = 5_000;
 /** Decoded segment columns and files kept in memory per shard. */
 const SEGMENT_CACHE_BYTES = 384 * 1024 * 1024;
+/** Index entries the planner follows before it falls back to a scan (unless a hint names the index). */
+const INDEX_ROWS_CAP = 100_000;
 /** Primary-key lookups a where clause may expand to before the planner scans instead. */
 const PK_PLAN_KEYS_MAX = 10_000;
 
@@ -534,11 +536,26 @@ export class TableShard {
       this.visitKeys(t, pkKeys.map((k) => t.pkBytes(k)), needed, nowMs, counters, visit);
     } else {
       const chosen = c.hint === '$scan' ? null : chooseIndex(state.info, c.where, c.hint, c.orderBy, c.limit);
-      if (chosen !== null) {
+      // The index's rows (stopping early when it yields the ORDER BY order and no cursor skips
+      // rows); past INDEX_ROWS_CAP entries a scan is cheaper unless the index was asked for.
+      const fetched =
+        chosen === null
+          ? null
+          : indexRows(
+              this.d.store,
+              chosen,
+              c.where,
+              nowMs,
+              (pk, slot) => t.lookup(t.keyCellsFromPk(pk), pk, slot, nowMs)?.row ?? null,
+              aggregating || c.after !== null ? 0 : c.limit,
+              c.hint === null ? INDEX_ROWS_CAP : 0,
+            );
+      if (chosen !== null && fetched !== null) {
         plan = 'INDEX';
         indexName = chosen.index.name;
         t.indexHits[indexName] = (t.indexHits[indexName] ?? 0) + 1;
-        this.visitKeys(t, lookupKeys(this.d.store, chosen, nowMs).map((e) => e.pk), needed, nowMs, counters, visit);
+        counters.rowsScanned += fetched.examined;
+        if (fetched.rows.length > 0) visit(rowsToBatch(state.types, fetched.rows, needed));
       } else {
         t.scan(needed, c.where, nowMs, counters, visit);
       }
