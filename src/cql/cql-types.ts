@@ -16,7 +16,7 @@
 //   blob                     binary     0x… literals
 //   date                     string     'yyyy-mm-dd' (years 0001..9999: the text sorts as the dates do)
 //   time                     string     'hh:mm:ss.nnnnnnnnn' (nanoseconds; literals may omit the fraction)
-//   inet                     string     an IPv4 or IPv6 address, canonical text
+//   inet                     string     an IPv4 or IPv6 address, canonical text (ordered as text)
 //
 // The CQL type is kept in ColumnDef.cqlType; a table created over HTTP (no
 // cqlType) reads as bigint / double / text / boolean / timestamp / blob.
