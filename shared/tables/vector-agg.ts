@@ -287,6 +287,16 @@ export class PartialAggregator {
     const rows = this.rows;
     const acc = fused.acc;
     let abs = 0;
+    if (nulls === null && batch.selection === null) {
+      // Every row, no NULL key: the tightest loop, leaving it only to resolve a new code.
+      LOOP_ABS[0] = 0;
+      for (let r = 0; (r = fusedByCodeAll(codes, r, n, table, gids, rows, acc, x)) < n; ) {
+        table[codes[r]] = this.lookup1(dict[codes[r]]) | 0;
+      }
+      this.fusedDone = true;
+      this.settleFused(fused, x, sel, gids, LOOP_ABS[0], input.snapshot);
+      return gids;
+    }
     for (let i = 0; i < n; i++) {
       const r = sel[i];
       const c = nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1 ? nullAt : codes[r];
@@ -342,6 +352,16 @@ export class PartialAggregator {
     const rows = this.rows;
     const acc = fused.acc;
     let abs = 0;
+    if (nulls === null && batch.selection === null) {
+      LOOP_ABS[0] = 0;
+      for (let r = 0; (r = fusedByRangeAll(values, lo, r, n, table, gids, rows, acc, x)) < n; ) {
+        const c = (values[r] - lo) | 0;
+        table[c] = this.lookup1(c + lo) | 0;
+      }
+      this.fusedDone = true;
+      this.settleFused(fused, x, sel, gids, LOOP_ABS[0], input.snapshot);
+      return gids;
+    }
     for (let i = 0; i < n; i++) {
       const r = sel[i];
       const c = nulls !== null && ((nulls[r >> 3] >> (r & 7)) & 1) === 1 ? nullAt : (values[r] - lo) | 0;
@@ -706,6 +726,66 @@ class NumberIndex {
       this.ids[j] = ids[i];
     }
   }
+}
+
+/** fusedBy*All's running sum of |v| (a second result without an object per call). */
+const LOOP_ABS = new Float64Array(1);
+
+/**
+ * The fused group loop over every row of a batch (no selection, no NULL keys) from row `start`:
+ * group id by dictionary code, row count, sum. Returns n, or the first row whose code has no group
+ * yet (the caller creates it and calls again from that row).
+ */
+function fusedByCodeAll(
+  codes: Uint8Array | Uint16Array | Uint32Array,
+  start: number,
+  n: number,
+  table: Int32Array,
+  gids: Int32Array,
+  rows: Float64Array,
+  acc: Float64Array,
+  x: Float64Array,
+): number {
+  let abs = 0;
+  let r = start;
+  for (; r < n; r++) {
+    const g = table[codes[r]];
+    if (g < 0) break;
+    gids[r] = g;
+    rows[g]++;
+    const v = x[r];
+    acc[g] += v;
+    abs += Math.abs(v);
+  }
+  LOOP_ABS[0] += abs;
+  return r;
+}
+
+/** fusedByCodeAll for an int64 key column whose value - lo indexes the table. */
+function fusedByRangeAll(
+  values: Float64Array,
+  lo: number,
+  start: number,
+  n: number,
+  table: Int32Array,
+  gids: Int32Array,
+  rows: Float64Array,
+  acc: Float64Array,
+  x: Float64Array,
+): number {
+  let abs = 0;
+  let r = start;
+  for (; r < n; r++) {
+    const g = table[(values[r] - lo) | 0];
+    if (g < 0) break;
+    gids[r] = g;
+    rows[g]++;
+    const v = x[r];
+    acc[g] += v;
+    abs += Math.abs(v);
+  }
+  LOOP_ABS[0] += abs;
+  return r;
 }
 
 function vectorOf(batch: Batch, col: number): Vector {
