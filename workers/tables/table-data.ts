@@ -198,6 +198,8 @@ export class TableData {
   lastWriteMs = 0;
   /** Delete marks per segment, loaded on first use and kept current by every mark this engine writes. */
   private readonly marks = new Map<number, Set<number>>();
+  /** Per segment without expiry: its live rows (null: all), derived from the marks. */
+  private readonly liveSel = new Map<number, Uint32Array | null>();
   zoneMapChecks = 0;
   zoneMapPrunes = 0;
   bloomChecks = 0;
@@ -251,6 +253,7 @@ export class TableData {
     if (at < 0) return undefined;
     const [seg] = this.segments.splice(at, 1);
     this.marks.delete(segId);
+    this.liveSel.delete(segId);
     this.cache.forget(seg.path);
     return seg;
   }
@@ -324,6 +327,7 @@ export class TableData {
 
   /** A mark this engine wrote (or undid): the cached set follows. */
   noteMark(segId: number, index: number, present: boolean): void {
+    this.liveSel.delete(segId);
     const set = this.marks.get(segId);
     if (set === undefined) return;
     if (present) set.add(index);
@@ -333,6 +337,7 @@ export class TableData {
   /** Drops the cached marks (a rollback may have undone some). */
   forgetMarks(): void {
     this.marks.clear();
+    this.liveSel.clear();
   }
 
   // ---- point lookups --------------------------------------------------------
@@ -451,14 +456,26 @@ export class TableData {
     const expiry = seg.meta.expiry === null ? null : this.cache.reader(seg).expiry();
     const n = seg.meta.rows;
     if (marks.size === 0 && expiry === null) return null;
+    // Without expiry the selection depends on the marks alone: kept until a mark changes (read-only).
+    if (expiry === null) {
+      const cached = this.liveSel.get(seg.segId);
+      if (cached !== undefined) return cached;
+    }
+    const sorted = Uint32Array.from(marks).sort();
     const sel = new Uint32Array(n);
     let k = 0;
+    let m = 0;
     for (let i = 0; i < n; i++) {
-      if (marks.size > 0 && marks.has(i)) continue;
+      if (m < sorted.length && sorted[m] === i) {
+        m++;
+        continue;
+      }
       if (expiry !== null && expiry[i] !== 0 && expiry[i] <= nowMs) continue;
       sel[k++] = i;
     }
-    return k === n ? null : sel.subarray(0, k);
+    const out = k === n ? null : sel.subarray(0, k);
+    if (expiry === null) this.liveSel.set(seg.segId, out);
+    return out;
   }
 
   /**

@@ -244,8 +244,8 @@ export class TableMover {
   private registered(t: TableData, segId: number, meta: SegmentMeta, writes: Write[]): void {
     const seg = t.entryOf(segId, meta);
     t.addSegment(seg);
-    const marks = t.marksOf(seg, 0);
-    for (const w of writes) if (w.kind === 'put' && w.key[1] === 0x56) marks.add(markIndex(w.key));
+    t.marksOf(seg, 0);
+    for (const w of writes) if (w.kind === 'put' && w.key[1] === 0x56 && segIdOfMark(w.key) === segId) t.noteMark(segId, markIndex(w.key), true);
   }
 
   // ---- background: moves and compactions through the pool --------------------------
@@ -529,6 +529,10 @@ function frameRows(rows: Uint8Array[]): Uint8Array {
     at += 4 + r.length;
   }
   return out;
+}
+
+function segIdOfMark(key: Uint8Array): number {
+  return ((key[6] << 24) >>> 0) + (key[7] << 16) + (key[8] << 8) + key[9];
 }
 
 function markIndex(key: Uint8Array): number {
