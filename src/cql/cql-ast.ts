@@ -92,8 +92,11 @@ export type CqlUsing = { readonly ttl: CqlTerm | null; readonly timestamp: CqlTe
 export type Insert = {
   readonly kind: 'insert';
   readonly table: QualifiedName;
+  /** INSERT … (cols) VALUES (…): the columns and values; INSERT … JSON: both empty. */
   readonly columns: readonly string[];
   readonly values: readonly CqlTerm[];
+  /** INSERT … JSON '{…}' (a string literal or a bind marker), with DEFAULT NULL (true, the default) or DEFAULT UNSET. */
+  readonly json: { readonly value: CqlTerm; readonly defaultNull: boolean } | null;
   readonly ifNotExists: boolean;
   readonly using: CqlUsing;
   readonly pos: CqlPos;

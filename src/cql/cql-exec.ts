@@ -42,7 +42,7 @@ import {
   type CqlTable,
   type OutputColumn,
 } from './cql-plan.js';
-import { mapCqlType, termToCell, termToInt, type TermContext } from './cql-types.js';
+import { mapCqlType, paramToCell, termToCell, termToInt, type TermContext } from './cql-types.js';
 
 /** The keyspace named in messages when a statement names none. */
 export const DEFAULT_KEYSPACE = 'mantis';
@@ -514,6 +514,7 @@ type InsertRow = {
 };
 
 function insertRow(t: CqlTable, s: Insert, ctx: TermContext): InsertRow {
+  if (s.json !== null) return jsonRow(t, s.json, ctx);
   if (new Set(s.columns).size !== s.columns.length) throw invalid('The column names contains duplicates');
   if (s.columns.length !== s.values.length) throw invalid('Unmatched column names/values');
   const cells: Record<string, Cell> = {};
@@ -525,6 +526,49 @@ function insertRow(t: CqlTable, s: Insert, ctx: TermContext): InsertRow {
     cells[name] = cell;
     if (!t.keyPos.has(col)) set[name] = cell;
   });
+  return keyedRow(t, cells, set, s.columns.length === t.info.columns.length);
+}
+
+/**
+ * INSERT … JSON: the object's fields are column names (case-insensitive unless "quoted" inside the
+ * JSON name, as in Cassandra) and its values the bind-parameter JSON forms. DEFAULT NULL (the
+ * default) sets the columns it leaves out to null (a full row); DEFAULT UNSET leaves them as they are.
+ */
+function jsonRow(t: CqlTable, json: NonNullable<Insert['json']>, ctx: TermContext): InsertRow {
+  const given = json.value.kind === 'bind' ? ctx.params[json.value.index] : json.value.kind === 'literal' ? json.value.text : null;
+  let parsed: unknown = given;
+  if (typeof given === 'string') {
+    try {
+      parsed = JSON.parse(given);
+    } catch (error) {
+      throw invalid(`Could not decode JSON string as a map: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('Could not decode JSON string as a map: not a JSON object');
+  const cells: Record<string, Cell> = {};
+  const set: Record<string, Cell> = {};
+  for (const [field, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const name = field.length > 1 && field.startsWith('"') && field.endsWith('"') ? field.slice(1, -1).replace(/""/g, '"') : field.toLowerCase();
+    const col = t.byName.get(name);
+    if (col === undefined) throw invalid(`JSON values map contains unrecognized column: ${field}`);
+    if (name in cells) throw invalid(`JSON values map contains column ${name} twice`);
+    const cell = paramToCell(value, t.info.columns[col]);
+    cells[name] = cell;
+    if (!t.keyPos.has(col)) set[name] = cell;
+  }
+  if (json.defaultNull) {
+    for (const c of t.info.columns) {
+      if (!(c.name in cells) && !t.keyPos.has(t.byName.get(c.name) as number)) {
+        cells[c.name] = null;
+        set[c.name] = null;
+      }
+    }
+  }
+  return keyedRow(t, cells, set, Object.keys(cells).length === t.info.columns.length);
+}
+
+/** The named cells of an INSERT with its key checked (every key column given, none null). */
+function keyedRow(t: CqlTable, cells: Record<string, Cell>, set: Record<string, Cell>, full: boolean): InsertRow {
   const missingPartition = t.keys.slice(0, t.partitionCount).filter((c) => !(t.info.columns[c].name in cells));
   if (missingPartition.length > 0) throw invalid(`Some partition key parts are missing: ${missingPartition.map((c) => t.info.columns[c].name).join(', ')}`);
   const missingClustering = t.keys.slice(t.partitionCount).filter((c) => !(t.info.columns[c].name in cells));
@@ -534,7 +578,7 @@ function insertRow(t: CqlTable, s: Insert, ctx: TermContext): InsertRow {
     if (cell === null) throw invalid(`Invalid null value in condition for column ${t.info.columns[c].name}`);
     return cell;
   });
-  return { cells, key, set, full: s.columns.length === t.info.columns.length };
+  return { cells, key, set, full };
 }
 
 /** A write's TTL in ms: USING TTL n, else the table's default_time_to_live. */

@@ -431,7 +431,18 @@ class Parser {
     const pos = this.kw('insert').pos;
     this.kw('into');
     const table = this.qualified();
-    if (this.atKw('json')) throw invalid('INSERT … JSON is not supported; list the columns and VALUES');
+    if (this.eatKw('json')) {
+      const value = this.term();
+      if (value.kind === 'call' || (value.kind === 'literal' && value.type !== 'string')) throw this.mismatch('STRING_LITERAL');
+      let defaultNull = true;
+      if (this.eatKw('default')) {
+        if (this.eatKw('unset')) defaultNull = false;
+        else this.kw('null');
+      }
+      const ifNotExists = this.ifNotExists();
+      const using = this.using(true);
+      return { kind: 'insert', table, columns: [], values: [], json: { value, defaultNull }, ifNotExists, using, pos };
+    }
     this.expect('(');
     const columns = [this.ident()];
     while (this.eat(',')) columns.push(this.ident());
@@ -443,7 +454,7 @@ class Parser {
     this.expect(')');
     const ifNotExists = this.ifNotExists();
     const using = this.using(true);
-    return { kind: 'insert', table, columns, values, ifNotExists, using, pos };
+    return { kind: 'insert', table, columns, values, json: null, ifNotExists, using, pos };
   }
 
   private update(): Update {

@@ -122,6 +122,14 @@ describe('cql parser: writes', () => {
     expect(s.binds).toEqual([null]);
   });
 
+  it('INSERT … JSON with DEFAULT UNSET, IF NOT EXISTS and TTL', () => {
+    const ins = parseCql(`INSERT INTO cycling.cyclist_category JSON '{"category": "GC", "points": 780}' DEFAULT UNSET IF NOT EXISTS USING TTL 5`).statement as Insert;
+    expect(ins.json).toMatchObject({ value: { kind: 'literal', type: 'string', text: '{"category": "GC", "points": 780}' }, defaultNull: false });
+    expect([ins.columns, ins.ifNotExists, ins.using.ttl?.kind]).toEqual([[], true, 'literal']);
+    expect((parseCql('INSERT INTO t JSON ?').statement as Insert).json).toMatchObject({ value: { kind: 'bind' }, defaultNull: true });
+    expect(errorOf(() => parseCql('INSERT INTO t JSON 5')).code).toBe('SyntaxException');
+  });
+
   it('UPDATE with TTL, SET list, WHERE and IF conditions; named markers', () => {
     const s = parseCql('UPDATE cycling.cyclist_name USING TTL :t SET firstname = :f, lastname = \'X\' WHERE id = :id IF firstname = \'Y\' AND lastname != null');
     const u = s.statement as Update;

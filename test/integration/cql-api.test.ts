@@ -242,6 +242,20 @@ describe('WITH CLUSTERING ORDER BY (… DESC)', () => {
     expect((await cql("SELECT lastname FROM cycling.cyclist_category WHERE category = 'Time-trial' AND points > 100")).rows).toEqual([['KRUIKSWIJK']]);
   });
 
+  it('INSERT … JSON (DEFAULT NULL and DEFAULT UNSET) and SELECT JSON', async () => {
+    await cql(`INSERT INTO cycling.cyclist_category JSON '{"category": "GC", "points": 780, "id": "829aa84a-4bba-411f-a4fb-38167a987cda", "lastname": "SUTHERLAND"}'`);
+    await cql(`INSERT INTO cycling.cyclist_category JSON '{"category": "GC", "points": 780, "lastname": "SUTHERLAND R."}' DEFAULT UNSET`);
+    expect((await cql("SELECT JSON id, lastname FROM cycling.cyclist_category WHERE category = 'GC' AND points = 780")).rows).toEqual([
+      ['{"id":"829aa84a-4bba-411f-a4fb-38167a987cda","lastname":"SUTHERLAND R."}'],
+    ]);
+    await cql('INSERT INTO cycling.cyclist_category JSON ?', ['{"category": "GC", "points": 780, "lastname": "S."}']);
+    expect((await cql("SELECT id, lastname FROM cycling.cyclist_category WHERE category = 'GC' AND points = 780")).rows).toEqual([[null, 'S.']]);
+    expect((await cqlFails(`INSERT INTO cycling.cyclist_category JSON '{"category": "GC", "points": 1, "nope": 1}'`, 400, 'Invalid')).message).toBe(
+      'JSON values map contains unrecognized column: nope',
+    );
+    await cql("DELETE FROM cycling.cyclist_category WHERE category = 'GC' AND points = 780");
+  });
+
   it('the clustering order must name clustering columns, in key order', async () => {
     expect((await cqlFails('CREATE TABLE cycling.bad1 (a int, b int, c int, PRIMARY KEY (a, b)) WITH CLUSTERING ORDER BY (c DESC)', 400, 'Invalid')).message).toBe(
       'Missing CLUSTERING ORDER for column b',
