@@ -3,8 +3,10 @@
 // refuses a row on the other (409 DUPLICATE_KEY naming the row and the
 // index), racing inserts of one value leave exactly one winner, a refused
 // batch leaves nothing behind (rows or claims), a value is free again once
-// its row is deleted, NULLs never conflict, and building a unique index over
-// rows that already repeat a value fails and removes the index. Also: the
+// its row is deleted, NULLs never conflict, rows inserted during a unique
+// build hold their values, building a unique index over rows that already
+// repeat a value fails and removes the index, and so does a build meeting a
+// value too long for an index key (400 BAD_QUERY). Also: the
 // schema and the rows survive a restart, and the routes answer the same
 // through the Hono app (fast path off).
 
@@ -102,6 +104,19 @@ describe('unique table indexes (2 shards)', () => {
       expect(error.index).toBe('by_email');
     }
     await expectTableError(await t.insert([{ id: 2_000_000, email: 'old123' }]), 409, 'DUPLICATE_KEY');
+  });
+
+  it('an index build that meets a value it cannot hold fails with BAD_QUERY and is removed', async () => {
+    const t = client('toolong');
+    await t.createOk(USERS, ['id']);
+    await t.insertOk([...Array.from({ length: 50 }, (_, i) => ({ id: i, email: `e${i}` })), { id: 50, email: 'x'.repeat(5000) }]);
+    const failed = await expectTableError(await t.post('indexes', { name: 'by_email', columns: ['email'], type: 'btree' }), 400, 'BAD_QUERY');
+    expect(failed.message).toContain('by_email');
+    expect((await expectOk<JsonRow>(await t.info())).data.indexes).toEqual([]);
+    expect(await t.delete({ col: 'id', op: '=', value: 50 })).toBe(1);
+    await expectOk(await t.post('indexes', { name: 'by_email', columns: ['email'], type: 'btree' }), 201);
+    const q = await t.query({ columns: ['id'], where: { col: 'email', op: '=', value: 'e7' }, hint: 'by_email' });
+    expect(q.rows).toEqual([[7]]);
   });
 
   it('a unique index over rows that already repeat a value fails with DUPLICATE_KEY and is removed', async () => {
