@@ -224,7 +224,7 @@ export class TableShard {
     const info = t.state.info;
     const expiresAtMs = this.expiryFor(info, c.ttlMs, nowMs);
     const writes: Write[] = [];
-    const seen = new Set<string>();
+    const seen = new Set<string | number>();
     const marks: [number, number][] = [];
     const insertedKeys: Cell[][] = [];
     let inserted = 0;
@@ -238,9 +238,10 @@ export class TableShard {
       const pk = t.pkBytes(keyCells);
       const slot = t.slotOfPk(pk, keyCells);
       const key = t.rowKeyOf(pk, slot);
-      const bin = keyToBinary(key);
-      const repeat = seen.has(bin);
-      seen.add(bin);
+      // A single numeric key is its own identity (no binary string per row).
+      const id = keyCells.length === 1 && typeof keyCells[0] === 'number' ? keyCells[0] : keyToBinary(key);
+      const repeat = seen.has(id);
+      seen.add(id);
       const existing = repeat ? null : t.lookup(keyCells, pk, slot, nowMs);
       if (existing !== null || repeat) {
         if (c.onConflict === 'error') {
