@@ -884,9 +884,11 @@ function columnCodes(v: Vector, sel: Uint32Array): ColumnCodes {
   return { codes, card: cells.length, cellOf: (c) => cells[c] };
 }
 
+/** A Map key equal for cellsEqual cells of one column (numbers as themselves: Map's SameValueZero has -0 == 0, NaN == NaN). */
 function mapKey(c: Cell): unknown {
   if (c instanceof Uint8Array) return `b${Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1')}`;
   if (typeof c === 'string') return `s${c}`;
+  if (typeof c === 'bigint') return normalizeInt64(c);
   return c;
 }
 
@@ -1013,15 +1015,17 @@ export function mergeState(fn: AggregateFn, a: AggState, b: AggState): AggState 
 
 /**
  * Merges the partial groups of several shards (or of split inputs): groups with equal keys
- * (cellsEqual, NULL == NULL) combine. Without GROUP BY (groupByCount 0) the answer is exactly one
+ * (cellsEqual, NULL == NULL) combine (each part's keys are distinct, as PartialAggregator gives them). Without GROUP BY (groupByCount 0) the answer is exactly one
  * group, empty states when no part had one.
  */
 export function mergeGroups(parts: readonly (readonly GroupState[])[], groupByCount: number, aggs: readonly AggregateSpec[]): GroupState[] {
-  const index = new Map<string, number>();
+  const nonEmpty = parts.filter((p) => p.length > 0);
+  if (nonEmpty.length === 1 && groupByCount > 0) return nonEmpty[0].slice();
+  const index = new Map<unknown, number>();
   const out: { key: Cell[]; states: AggState[] }[] = [];
-  for (const part of parts) {
+  for (const part of nonEmpty) {
     for (const gs of part) {
-      const k = groupByCount === 0 ? '' : tupleKey(gs.key);
+      const k = groupByCount === 0 ? '' : groupByCount === 1 ? mapKey(gs.key[0]) : tupleKey(gs.key);
       const at = index.get(k);
       if (at === undefined) {
         index.set(k, out.length);
