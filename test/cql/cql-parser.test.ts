@@ -1,6 +1,7 @@
 // The CQL lexer and parser: Cassandra documentation statements parse into the
 // expected trees; malformed ones are SyntaxException with a line:column.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MantisError } from '../../shared/errors.js';
 import type { CreateTable, Insert, Select, Update, Delete, Batch, CreateIndex } from '../../src/cql/cql-ast.js';
@@ -256,5 +257,39 @@ describe('cql parser: schema statements', () => {
     });
     expect(parseCql('ALTER TABLE t ADD age int').statement).toMatchObject({ kind: 'alter-table-add', columns: [{ name: 'age' }] });
     expect(errorOf(() => parseCql('ALTER TABLE t DROP age')).code).toBe('Invalid');
+  });
+});
+
+describe('cql parser: robustness', () => {
+  const VOCAB = [
+    'SELECT', 'INSERT', 'INTO', 'UPDATE', 'DELETE', 'FROM', 'WHERE', 'AND', 'IN', 'SET', 'VALUES', 'IF', 'NOT', 'EXISTS', 'USING', 'TTL',
+    'BEGIN', 'BATCH', 'APPLY', 'CREATE', 'TABLE', 'INDEX', 'ON', 'PRIMARY', 'KEY', 'WITH', 'CLUSTERING', 'ORDER', 'BY', 'DESC', 'LIMIT',
+    'ALLOW', 'FILTERING', 'JSON', 'COUNT', 'DROP', 'ks', 't', 'a', 'b', '"Q"', 'int', 'text', 'list', '<', '>', '(', ')', ',', ';', '.',
+    '*', '=', '<=', '>=', '!=', '?', ':n', "'s'", '$$x$$', '1', '-2', '3.5', 'NaN', '0xff', 'true', 'null', 'now()', '{', '}', '[', ']',
+    'e7ae5cf3-d358-4d99-b900-85902fda9bb0', '--c\n', '/* c */',
+  ];
+
+  it('token soup and random text either parse or fail as SyntaxException / Invalid, never otherwise', () => {
+    const soup = fc.array(fc.constantFrom(...VOCAB), { maxLength: 40 }).map((words) => words.join(' '));
+    fc.assert(
+      fc.property(fc.oneof(soup, fc.string({ maxLength: 80 }), fc.string({ unit: 'grapheme', maxLength: 40 })), (text) => {
+        try {
+          parseCql(text);
+        } catch (error) {
+          if (!(error instanceof MantisError) || (error.code !== 'SyntaxException' && error.code !== 'Invalid')) throw error;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('valid statements survive a round of whitespace and comments between tokens', () => {
+    const q = "SELECT a, count(*) FROM ks.t WHERE k = ? AND c IN (1, 2) AND d >= 'x' ORDER BY c DESC LIMIT 10 ALLOW FILTERING";
+    const base = parseCql(q).statement;
+    const spaced = tokenize(q)
+      .filter((t) => t.kind !== 'eof')
+      .map((t) => q.slice(t.offset, t.offset + (t.kind === 'string' ? t.text.length + 2 : t.text.length)))
+      .join(' /* x */\n -- y\n ');
+    expect(JSON.parse(JSON.stringify(parseCql(spaced).statement, (k, v) => (k === 'pos' ? undefined : v)))).toEqual(JSON.parse(JSON.stringify(base, (k, v) => (k === 'pos' ? undefined : v))));
   });
 });
