@@ -355,7 +355,9 @@ export class TableService {
     };
     const sortAt = [...q.orderBy.map((o) => posOf(o.col)), ...keys.map(posOf)];
     const sortDesc = [...q.orderBy.map((o) => o.desc), ...info.keyDesc];
-    const merged = mergeRuns(answers.map((a) => a.rows), rowComparator(sortAt, sortDesc), window);
+    // Shards answer the same layout; one that differs (it should not) is brought to the first one's.
+    const runs = answers.map((a) => (sameColumns(a.columns, answerColumns) ? a.rows : remap(a.rows, a.columns, answerColumns)));
+    const merged = mergeRuns(runs, rowComparator(sortAt, sortDesc), window);
     const end = q.limit === 0 ? merged.length : Math.min(merged.length, q.offset + q.limit);
     const page = merged.slice(q.offset, end);
     const more = q.limit !== 0 && merged.length > q.offset + q.limit;
@@ -667,6 +669,20 @@ export function pinnedPartitions(info: TableInfo, where: Predicate | null): Cell
     tuples = next;
   }
   return tuples;
+}
+
+function sameColumns(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((c, i) => c === b[i]);
+}
+
+/** Rows of layout `from` (column positions) in layout `to`; every column of `to` must be in `from`. */
+function remap(rows: readonly Row[], from: readonly number[], to: readonly number[]): Row[] {
+  const at = to.map((c) => {
+    const i = from.indexOf(c);
+    if (i < 0) throw new Error(`assertion failed: a shard's query answer lacks column ${c}`);
+    return i;
+  });
+  return rows.map((row) => at.map((i) => row[i]));
 }
 
 function queryStats(parts: readonly ScanStats[], shards: number): QueryStats {
