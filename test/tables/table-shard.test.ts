@@ -244,6 +244,22 @@ describe('table shard: mover, compaction, restart', () => {
     expect(s.ok({ op: 'catalog-get' }).dropped).toEqual([info.id]);
   });
 
+  it('a table created again under its name (new id) starts empty; the old id\'s data goes', () => {
+    const info = people();
+    const s = setup(info);
+    s.ok(insertCmd(info, Array.from({ length: 100 }, (_v, i) => person(i))));
+    s.ok({ op: 'move', table: 'people', tableId: info.id });
+    s.ok(insertCmd(info, [person(500)]));
+    const again: TableInfo = { ...info, id: 43, version: 1 };
+    s.ok({ op: 'catalog-put', info: again });
+    expect(allRows(s, again)).toEqual([]);
+    s.background();
+    expect(existsSync(join(s.dir, 'tables', `t${info.id}`))).toBe(false);
+    expect(s.ok({ op: 'catalog-get' })).toMatchObject({ tables: [again], dropped: [info.id] });
+    s.ok(insertCmd(again, [person(1)]));
+    expect(allRows(s, again)).toEqual([person(1)]);
+  });
+
   it('expires rows by TTL in the delta and in segments', () => {
     const info = people();
     const s = setup(info);
