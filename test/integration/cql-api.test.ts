@@ -466,6 +466,67 @@ describe('more SELECT forms', () => {
   });
 });
 
+describe('filtering agrees with a plain computation', () => {
+  type R = { p: number; c1: number; c2: number; v: number | null };
+  const rows: R[] = [];
+  for (let p = 0; p < 4; p++) for (let c1 = 0; c1 < 4; c1++) for (let c2 = 0; c2 < 4; c2++) rows.push({ p, c1, c2, v: (p * 7 + c1 * 3 + c2) % 5 === 0 ? null : (p * 7 + c1 * 3 + c2) % 9 });
+  beforeAll(async () => {
+    await cql('CREATE TABLE cycling.grid (p int, c1 int, c2 int, v int, PRIMARY KEY (p, c1, c2)) WITH CLUSTERING ORDER BY (c1 DESC)');
+    for (let i = 0; i < rows.length; i += 16) {
+      const part = rows.slice(i, i + 16);
+      await cql(`BEGIN BATCH ${part.map(() => 'INSERT INTO cycling.grid (p, c1, c2, v) VALUES (?, ?, ?, ?);').join(' ')} APPLY BATCH`, part.flatMap((r) => [r.p, r.c1, r.c2, r.v]));
+    }
+  });
+
+  it('random restrictions with ALLOW FILTERING answer exactly the matching rows', async () => {
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const ops = ['=', '<', '<=', '>', '>=', 'IN'] as const;
+    const test = (op: (typeof ops)[number], x: number | null, arg: number | number[]): boolean => {
+      if (x === null) return false;
+      switch (op) {
+        case '=':
+          return x === arg;
+        case '<':
+          return x < (arg as number);
+        case '<=':
+          return x <= (arg as number);
+        case '>':
+          return x > (arg as number);
+        case '>=':
+          return x >= (arg as number);
+        case 'IN':
+          return (arg as number[]).includes(x);
+      }
+    };
+    for (let q = 0; q < 40; q++) {
+      const used = new Set<string>();
+      const parts: string[] = [];
+      const checks: ((r: R) => boolean)[] = [];
+      const n = 1 + rnd(3);
+      for (let i = 0; i < n; i++) {
+        const col = (['p', 'c1', 'c2', 'v'] as const)[rnd(4)];
+        if (used.has(col)) continue;
+        used.add(col);
+        const op = ops[rnd(ops.length)];
+        const arg = op === 'IN' ? [rnd(9), rnd(9)] : rnd(col === 'v' ? 9 : 4);
+        parts.push(op === 'IN' ? `${col} IN (${(arg as number[]).join(', ')})` : `${col} ${op} ${arg as number}`);
+        checks.push((r) => test(op, r[col], arg));
+      }
+      const query = `SELECT p, c1, c2, v FROM cycling.grid WHERE ${parts.join(' AND ')} ALLOW FILTERING`;
+      const got = (await cql(query)).rows;
+      const want = rows
+        .filter((r) => checks.every((c) => c(r)))
+        .sort((a, b) => a.p - b.p || b.c1 - a.c1 || a.c2 - b.c2)
+        .map((r) => [r.p, r.c1, r.c2, r.v]);
+      expect(got, query).toEqual(want);
+    }
+  });
+});
+
 describe('errors and schema statements', () => {
   it('SyntaxException with the line and column', async () => {
     const e = await cqlFails('SELECT * FORM cycling.cyclist_name', 400, 'SyntaxException');
