@@ -525,6 +525,63 @@ describe('filtering agrees with a plain computation', () => {
       expect(got, query).toEqual(want);
     }
   });
+
+  it('random partition reads (clustering prefixes and ranges, ORDER BY, LIMIT, IN) answer the rows in order', async () => {
+    let seed = 777;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const range = (col: 'c1' | 'c2'): [string, (r: R) => boolean] => {
+      const lo = rnd(4);
+      const hi = lo + rnd(3);
+      const loInc = rnd(2) === 0;
+      const hiInc = rnd(2) === 0;
+      const which = rnd(3); // 0: a lower bound, 1: an upper bound, 2: both
+      const parts: string[] = [];
+      const checks: ((r: R) => boolean)[] = [];
+      if (which !== 1) {
+        parts.push(`${col} ${loInc ? '>=' : '>'} ${lo}`);
+        checks.push((r) => (loInc ? r[col] >= lo : r[col] > lo));
+      }
+      if (which !== 0) {
+        parts.push(`${col} ${hiInc ? '<=' : '<'} ${hi}`);
+        checks.push((r) => (hiInc ? r[col] <= hi : r[col] < hi));
+      }
+      return [parts.join(' AND '), (r) => checks.every((c) => c(r))];
+    };
+    for (let q = 0; q < 40; q++) {
+      const ps = rnd(3) === 0 ? [rnd(4), rnd(4)] : [rnd(4)];
+      const where: string[] = [ps.length === 1 ? `p = ${ps[0]}` : `p IN (${ps.join(', ')})`];
+      const checks: ((r: R) => boolean)[] = [(r) => ps.includes(r.p)];
+      const shape = rnd(4);
+      if (shape === 1) {
+        const [text, check] = range('c1');
+        where.push(text);
+        checks.push(check);
+      } else if (shape >= 2) {
+        const c1s = rnd(2) === 0 ? [rnd(4)] : [rnd(4), rnd(4)];
+        where.push(c1s.length === 1 ? `c1 = ${c1s[0]}` : `c1 IN (${c1s.join(', ')})`);
+        checks.push((r) => c1s.includes(r.c1));
+        if (shape === 3) {
+          const [text, check] = range('c2');
+          where.push(text);
+          checks.push(check);
+        }
+      }
+      const order = rnd(3);
+      const orderBy = order === 0 ? '' : order === 1 ? ' ORDER BY c1 ASC' : ' ORDER BY c1 DESC';
+      const limit = rnd(3) === 0 ? 1 + rnd(10) : 0;
+      const query = `SELECT p, c1, c2 FROM cycling.grid WHERE ${where.join(' AND ')}${orderBy}${limit > 0 ? ` LIMIT ${limit}` : ''}`;
+      const matching = rows.filter((r) => checks.every((c) => c(r)));
+      const byKey = (a: R, b: R): number => a.p - b.p || b.c1 - a.c1 || a.c2 - b.c2;
+      const asc = (a: R, b: R): number => a.c1 - b.c1 || b.c2 - a.c2 || a.p - b.p;
+      const desc = (a: R, b: R): number => b.c1 - a.c1 || a.c2 - b.c2 || a.p - b.p;
+      matching.sort(order === 0 ? byKey : order === 1 ? asc : desc);
+      const want = (limit > 0 ? matching.slice(0, limit) : matching).map((r) => [r.p, r.c1, r.c2]);
+      expect((await cql(query)).rows, query).toEqual(want);
+    }
+  });
 });
 
 describe('errors and schema statements', () => {
