@@ -79,6 +79,11 @@ export class PartialAggregator {
   private tableBuf = new Int32Array(0);
   /** Set by groupIds when it also computed the fused aggregate for this batch. */
   private fusedDone = false;
+  /** idsByKeptRange's table (value - keptLo → group id, -1: none yet), or null before its first batch. */
+  private kept: Int32Array | null = null;
+  private keptLo = 0;
+  /** The kept range proved too wide: per-batch paths only. */
+  private keptOff = false;
 
   constructor(groupBy: readonly number[], aggs: readonly AggregateSpec[], types: readonly ColumnType[]) {
     this.groupBy = groupBy;
@@ -319,6 +324,15 @@ export class PartialAggregator {
   /** One int64/timestamp column: value - min indexes a table when the batch's range is small. */
   private idsByIntRange(values: Float64Array, nulls: NullBitmap, sel: Uint32Array, batch: Batch, fused: Acc | null): Int32Array {
     const n = sel.length;
+    if (fused !== null && nulls === null && batch.selection === null && !this.keptOff) {
+      const gids = this.gidScratch(n);
+      const input = this.fusedInput(batch, fused);
+      if (input !== null && this.idsByKeptRange(values, n, gids, fused, input.x)) {
+        this.fusedDone = true;
+        this.settleFused(fused, input.x, sel, gids, LOOP_ABS[0], input.snapshot);
+        return gids;
+      }
+    }
     let lo = Infinity;
     let hi = -Infinity;
     for (let i = 0; i < n; i++) {
@@ -379,6 +393,72 @@ export class PartialAggregator {
     this.fusedDone = true;
     this.settleFused(fused, x, sel, gids, abs, input.snapshot);
     return gids;
+  }
+
+  /**
+   * Every row of a batch, no NULL key, one fused sum: value - keptLo indexes a table of group ids
+   * kept across batches, so a batch whose values stay in the known range needs no range pass.
+   * The range widens when a value falls outside it (while it stays under SMALL_RANGE); past that
+   * the rest of the batch goes row by row and later batches take the per-batch paths. False: the
+   * first batch's range is already too wide (nothing done).
+   */
+  private idsByKeptRange(values: Float64Array, n: number, gids: Int32Array, fused: Acc, x: Float64Array): boolean {
+    if (this.kept === null) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let r = 0; r < n; r++) {
+        const v = values[r];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      if (!(lo <= hi && hi - lo < SMALL_RANGE)) {
+        this.keptOff = true;
+        return false;
+      }
+      this.keptLo = lo;
+      this.kept = new Int32Array(hi - lo + 1).fill(-1);
+    }
+    LOOP_ABS[0] = 0;
+    let r = 0;
+    while ((r = fusedByRangeAll(values, this.keptLo, r, n, this.kept, gids, this.rows, fused.acc, x)) < n) {
+      const d = values[r] - this.keptLo;
+      if (d >= 0 && d < this.kept.length) {
+        this.kept[d] = this.lookup1(values[r]) | 0;
+        continue;
+      }
+      if (this.widenKept(values, r, n)) continue;
+      // Too wide now: finish this batch row by row; later batches take the per-batch paths.
+      this.keptOff = true;
+      let abs = 0;
+      for (; r < n; r++) {
+        const g = this.lookup1(values[r]) | 0;
+        gids[r] = g;
+        this.rows[g]++;
+        const v = x[r];
+        fused.acc[g] += v;
+        abs += Math.abs(v);
+      }
+      LOOP_ABS[0] += abs;
+    }
+    return true;
+  }
+
+  /** Widens the kept range to cover rows from..n-1; false when it would pass SMALL_RANGE. */
+  private widenKept(values: Float64Array, from: number, n: number): boolean {
+    const old = this.kept as Int32Array;
+    let lo = this.keptLo;
+    let hi = this.keptLo + old.length - 1;
+    for (let r = from; r < n; r++) {
+      const v = values[r];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!(hi - lo < SMALL_RANGE)) return false;
+    const table = new Int32Array(hi - lo + 1).fill(-1);
+    table.set(old, this.keptLo - lo);
+    this.kept = table;
+    this.keptLo = lo;
+    return true;
   }
 
   /** One numeric column of any range: the number index, row by row. */
@@ -761,7 +841,7 @@ function fusedByCodeAll(
   return r;
 }
 
-/** fusedByCodeAll for an int64 key column whose value - lo indexes the table. */
+/** fusedByCodeAll for an int64 key column whose value - lo indexes the table (stops too at a value outside it). */
 function fusedByRangeAll(
   values: Float64Array,
   lo: number,
@@ -775,8 +855,11 @@ function fusedByRangeAll(
 ): number {
   let abs = 0;
   let r = start;
+  const size = table.length;
   for (; r < n; r++) {
-    const g = table[(values[r] - lo) | 0];
+    const d = values[r] - lo;
+    if (!(d >= 0 && d < size)) break;
+    const g = table[d | 0];
     if (g < 0) break;
     gids[r] = g;
     rows[g]++;

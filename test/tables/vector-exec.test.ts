@@ -370,16 +370,16 @@ describe('PartialAggregator / mergeGroups / finalizeState', () => {
       fc.property(
         fc.array(fc.tuple(fc.nat(3), big), { minLength: 1, maxLength: 40 }),
         fc.array(fc.nat(40), { maxLength: 3 }),
-        fc.constantFrom('dict', 'int', 'bool', 'none'),
+        fc.constantFrom('dict', 'int', 'wide', 'bool', 'none'),
         (data, cuts, form) => {
           const bounds = [...new Set([0, ...cuts.map((c) => Math.min(c, data.length)), data.length])].sort((a, b) => a - b);
           const groupBy = form === 'none' ? [] : [0];
-          const agg = new PartialAggregator(groupBy, [{ fn: 'sum', col: 1, as: 's' }, { fn: 'count', col: null, as: 'n' }], [form === 'int' ? 'int64' : form === 'bool' ? 'boolean' : 'string', 'int64']);
+          const agg = new PartialAggregator(groupBy, [{ fn: 'sum', col: 1, as: 's' }, { fn: 'count', col: null, as: 'n' }], [form === 'int' || form === 'wide' ? 'int64' : form === 'bool' ? 'boolean' : 'string', 'int64']);
           for (let b = 0; b + 1 < bounds.length; b++) {
             const part = data.slice(bounds[b], bounds[b + 1]);
             const keyCol: Vector =
-              form === 'int'
-                ? vectorFromCells('int64', part.map(([k]) => k))
+              form === 'int' || form === 'wide'
+                ? vectorFromCells('int64', part.map(([k]) => (form === 'wide' ? k * 30_000 : k)))
                 : form === 'bool'
                   ? vectorFromCells('boolean', part.map(([k]) => k % 2 === 0))
                   : { type: 'string', codes: Uint8Array.from(part.map(([k]) => k)), dict: ['a', 'b', 'c', 'd'], nulls: null };
@@ -387,7 +387,7 @@ describe('PartialAggregator / mergeGroups / finalizeState', () => {
           }
           const want = new Map<string, bigint>();
           for (const [k, v] of data) {
-            const key = form === 'none' ? '' : tupleKey([form === 'int' ? k : form === 'bool' ? k % 2 === 0 : 'abcd'[k]]);
+            const key = form === 'none' ? '' : tupleKey([form === 'int' ? k : form === 'wide' ? k * 30_000 : form === 'bool' ? k % 2 === 0 : 'abcd'[k]]);
             want.set(key, (want.get(key) ?? 0n) + BigInt(v));
           }
           const got = agg.result();
