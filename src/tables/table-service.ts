@@ -379,7 +379,15 @@ export class TableService {
   /** Runs the mover on every shard: answers when the delta is in segments. */
   async move(name: string, deadlineMs: number): Promise<void> {
     const info = this.catalog.require(name);
-    await Promise.all(this.o.pool.shards.map((shard) => callTableExpect(shard, { op: 'move', table: name, tableId: info.id }, deadlineMs, 'move')));
+    // A shard moves what one turn's budget allows and answers more: true while delta rows remain.
+    await Promise.all(
+      this.o.pool.shards.map(async (shard) => {
+        for (;;) {
+          const answer = await callTableExpect(shard, { op: 'move', table: name, tableId: info.id }, deadlineMs, 'move');
+          if (answer.more !== true) return;
+        }
+      }),
+    );
   }
 
   /** Every shard's figures (tests, diagnosis). */
