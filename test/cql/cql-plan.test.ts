@@ -2,6 +2,7 @@
 // FILTERING, the exact refusals, ORDER BY, selections, and the keys UPDATE / DELETE address; plus
 // the CQL type mapping and literal conversions (cql-types.ts).
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MantisError } from '../../shared/errors.js';
 import type { ColumnDef, TableIndexDef, TableInfo } from '../../shared/tables/table-types.js';
@@ -270,5 +271,41 @@ describe('CQL types', () => {
     expect(a).not.toBe(b);
     expect(a[14]).toBe('1');
     expect(timeuuidMs(a)).toBe(1_700_000_000_000);
+  });
+});
+
+describe('planner robustness', () => {
+  it('random SELECTs on the table either plan or fail as Invalid, and a plan only names real columns', () => {
+    const cols = ['k1', 'k2', 'c1', 'c2', 'v', 'w', 'nope'];
+    const values: Record<string, string[]> = { k1: ['1', '-2'], k2: ["'a'"], c1: ['3', '0'], c2: ['4'], v: ["'x'"], w: ['5'], nope: ['1'] };
+    const relation = fc
+      .tuple(fc.constantFrom(...cols), fc.constantFrom('=', '<', '<=', '>', '>=', '!=', 'IN'), fc.nat(3))
+      .map(([c, op, i]) => (op === 'IN' ? `${c} IN (${values[c].join(', ')})` : `${c} ${op} ${values[c][i % values[c].length]}`));
+    const select = fc
+      .record({
+        what: fc.constantFrom('*', 'v', 'k1, c1, w', 'COUNT(*)', 'max(w), count(v)', 'DISTINCT k1, k2', 'k1, k2, count(*)'),
+        where: fc.array(relation, { maxLength: 5 }),
+        group: fc.constantFrom('', ' GROUP BY k1, k2', ' GROUP BY k1, k2, c1'),
+        order: fc.constantFrom('', ' ORDER BY c1', ' ORDER BY c1 ASC, c2 DESC', ' ORDER BY c2 DESC', ' ORDER BY v'),
+        limit: fc.constantFrom('', ' LIMIT 3'),
+        allow: fc.boolean(),
+        indexed: fc.boolean(),
+      })
+      .map((r) => ({
+        text: `SELECT ${r.what} FROM t${r.where.length > 0 ? ` WHERE ${r.where.join(' AND ')}` : ''}${r.group}${r.order}${r.limit}${r.allow ? ' ALLOW FILTERING' : ''}`,
+        indexed: r.indexed,
+      }));
+    fc.assert(
+      fc.property(select, ({ text, indexed }) => {
+        const info = table(indexed ? [indexOnV] : []);
+        try {
+          const p = planSelect(parseCql(text).statement as Select, info, ctx);
+          for (const c of [...p.columns, ...p.groupBy, ...p.orderBy.map((o) => o.col)]) expect(c).toBeLessThan(info.columns.length);
+        } catch (error) {
+          if (!(error instanceof MantisError) || error.code !== 'Invalid') throw error;
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
