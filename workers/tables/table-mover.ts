@@ -196,7 +196,8 @@ export class TableMover {
       const segId = this.allocate(t);
       const path = segmentPath(this.dataDir, t.tableId, segId);
       const meta = this.buildHere(t.state, path, c);
-      const writes = this.moveWrites(t, segId, meta, c, nowMs);
+      // Collected, built and committed in this one turn: no row can have changed meanwhile.
+      const writes = this.moveWrites(t, segId, meta, c, nowMs, true);
       const refused = this.ops.applyInternalWrites(writes, nowMs, undo);
       if (refused !== null) {
         rmSync(path, { force: true });
@@ -230,10 +231,14 @@ export class TableMover {
   }
 
   /** The commit of a move: the segment entry, and per moved row the delete of its delta key or (changed meanwhile) a delete mark. */
-  moveWrites(t: TableData, segId: number, meta: SegmentMeta, c: Collected, nowMs: number): Write[] {
+  moveWrites(t: TableData, segId: number, meta: SegmentMeta, c: Collected, nowMs: number, unchanged = false): Write[] {
     const writes: Write[] = [{ kind: 'put', key: t.segmentKeyOf(segId), contentType: TABLE_CONTENT_TYPE, expiresAtMs: 0, value: encodeSegmentMeta(meta) }];
     for (let i = 0; i < c.keys.length; i++) {
       const key = c.keys[i];
+      if (unchanged) {
+        writes.push({ kind: 'delete', key });
+        continue;
+      }
       const entry = this.store.get(key, nowMs);
       if (entry !== undefined && entry.seq === c.seqs[i]) writes.push({ kind: 'delete', key });
       else writes.push({ kind: 'put', key: t.markKey({ segId } as SegEntry, i, slotOfTableKey(key)), contentType: TABLE_CONTENT_TYPE, expiresAtMs: 0, value: EMPTY });
