@@ -41,6 +41,7 @@ import {
   wherePredicate,
   type CqlTable,
   type OutputColumn,
+  type SelectPlan,
 } from './cql-plan.js';
 import { mapCqlType, paramToCell, termToCell, termToInt, type TermContext } from './cql-types.js';
 
@@ -422,20 +423,16 @@ export class CqlExecutor {
       const found = (await this.tables.get(info.name, plan.keys, req.deadlineMs)).filter((r): r is Row => r !== null);
       const order = [...plan.orderBy, ...t.keys.map((col, i) => ({ col, desc: info.keyDesc[i] }))];
       found.sort(rowComparator(order.map((o) => o.col), order.map((o) => o.desc)));
-      const rows = (plan.limit > 0 ? found.slice(0, plan.limit) : found).map((row) => plan.columns.map((c) => row[c]));
+      const perPartition = plan.perPartitionLimit > 0 ? capPerPartition(found, (row) => tupleKey(t.keys.slice(0, t.partitionCount).map((k) => row[k])), plan.perPartitionLimit) : found;
+      const rows = (plan.limit > 0 ? perPartition.slice(0, plan.limit) : perPartition).map((row) => plan.columns.map((c) => row[c]));
       return shaped(plan.json, plan.output, toJson(rows), null);
     }
+    if (plan.perPartitionLimit > 0) return this.selectPerPartition(info, plan, req, pageSize, toJson);
     const fingerprint = queryFingerprint(info.id, ['cql', req.query, req.params ?? null]);
     let remaining = plan.limit > 0 ? plan.limit : -1;
     let after: Cell[] | null = null;
     if (req.pagingState !== undefined && req.pagingState !== null) {
-      let state: Cell[];
-      try {
-        state = decodeCursor(req.pagingState, fingerprint);
-      } catch (error) {
-        if (error instanceof MantisError) throw new MantisError('Invalid', `Invalid paging state: ${error.message.replace(/"cursor"/g, 'paging_state')}`);
-        throw error;
-      }
+      const state = pagingStateOf(req.pagingState, fingerprint);
       if (state.length < 1 || typeof state[0] !== 'number') throw invalid('Invalid paging state');
       remaining = state[0];
       after = state.slice(1);
@@ -449,6 +446,85 @@ export class CqlExecutor {
     const left = remaining < 0 ? -1 : remaining - result.rows.length;
     const pagingState = result.nextCursor !== null && left !== 0 ? encodeCursor(fingerprint, [left, ...result.nextCursor]) : null;
     return shaped(plan.json, plan.output, toJson(result.rows), pagingState);
+  }
+
+  /**
+   * SELECT … PER PARTITION LIMIT n: reads in chunks and keeps at most n rows of each partition (rows
+   * of a partition come together in the order read). The paging state carries the LIMIT left, the
+   * partition being read and how many of its rows were served, then the cursor.
+   */
+  private async selectPerPartition(info: TableInfo, plan: SelectPlan, req: CqlRequest, pageSize: number, toJson: (rows: Row[]) => unknown[][]): Promise<CqlAnswer> {
+    const t = cqlTable(info);
+    const columns = [...new Set([...plan.columns, ...t.keys, ...plan.orderBy.map((o) => o.col)])];
+    const at = (col: number): number => columns.indexOf(col);
+    const partitionAt = t.keys.slice(0, t.partitionCount).map(at);
+    const cursorAt = [...plan.orderBy.map((o) => at(o.col)), ...t.keys.map(at)];
+    const fingerprint = queryFingerprint(info.id, ['cql', req.query, req.params ?? null]);
+    let remaining = plan.limit > 0 ? plan.limit : -1;
+    let partition: string | null = null;
+    let served = 0;
+    let after: Cell[] | null = null;
+    if (req.pagingState !== undefined && req.pagingState !== null) {
+      const state = pagingStateOf(req.pagingState, fingerprint);
+      if (state.length < 3 || typeof state[0] !== 'number' || typeof state[2] !== 'number' || (state[1] !== null && typeof state[1] !== 'string')) throw invalid('Invalid paging state');
+      remaining = state[0];
+      partition = state[1] as string | null;
+      served = state[2];
+      after = state.slice(3);
+    }
+    const want = remaining < 0 ? pageSize : Math.min(pageSize, remaining);
+    const out: Row[] = [];
+    let more = true;
+    while (out.length < want && more) {
+      const chunk = Math.min(PAGE_SIZE_MAX, Math.max(want - out.length, PER_PARTITION_CHUNK));
+      const result = await this.tables.query(
+        info.name,
+        { columns, where: plan.where, groupBy: [], aggregates: [], orderBy: plan.orderBy, limit: chunk, offset: 0, after, hint: null },
+        req.deadlineMs,
+      );
+      more = result.nextCursor !== null;
+      for (let i = 0; i < result.rows.length; i++) {
+        if (out.length === want) {
+          more = true;
+          break;
+        }
+        const row = result.rows[i];
+        const key = tupleKey(partitionAt.map((p) => row[p]));
+        if (key === partition) served++;
+        else {
+          partition = key;
+          served = 1;
+        }
+        after = cursorAt.map((p) => row[p]);
+        if (served <= plan.perPartitionLimit) out.push(row);
+      }
+    }
+    const left = remaining < 0 ? -1 : remaining - out.length;
+    const pagingState = more && left !== 0 && after !== null ? encodeCursor(fingerprint, [left, partition, served, ...after]) : null;
+    return shaped(plan.json, plan.output, toJson(out), pagingState);
+  }
+}
+
+/** How many rows a PER PARTITION LIMIT read asks for at a time (at least). */
+const PER_PARTITION_CHUNK = 1000;
+
+/** The rows, at most `max` of each partition (rows of a partition adjacent or not). */
+function capPerPartition(rows: Row[], partitionOf: (row: Row) => string, max: number): Row[] {
+  const seen = new Map<string, number>();
+  return rows.filter((row) => {
+    const k = partitionOf(row);
+    const n = (seen.get(k) ?? 0) + 1;
+    seen.set(k, n);
+    return n <= max;
+  });
+}
+
+function pagingStateOf(token: string, fingerprint: string): Cell[] {
+  try {
+    return decodeCursor(token, fingerprint);
+  } catch (error) {
+    if (error instanceof MantisError) throw new MantisError('Invalid', `Invalid paging state: ${error.message.replace(/"cursor"/g, 'paging_state')}`);
+    throw error;
   }
 }
 

@@ -219,6 +219,8 @@ export type SelectPlan = {
   readonly orderBy: OrderBy[];
   /** The statement's LIMIT (0: none). */
   readonly limit: number;
+  /** PER PARTITION LIMIT (0: none): at most this many rows of each partition, in the order read. */
+  readonly perPartitionLimit: number;
   readonly output: OutputColumn[];
   readonly aggregating: boolean;
   readonly json: boolean;
@@ -240,7 +242,6 @@ const INTEGER_CQL = new Set(['int', 'bigint', 'smallint', 'tinyint']);
 export function planSelect(s: Select, info: TableInfo, ctx: TermContext): SelectPlan {
   const t = cqlTable(info);
   const restrictions = restrictionsOf(t, s.where, ctx);
-  if (s.perPartitionLimit !== null) throw invalid('PER PARTITION LIMIT is not supported');
   const { keyRange, indexColumn } = checkRestrictions(t, restrictions, s.allowFiltering);
   const orderBy = planOrder(t, s, restrictions, keyRange, indexColumn !== null);
   let limit = 0;
@@ -248,9 +249,15 @@ export function planSelect(s: Select, info: TableInfo, ctx: TermContext): Select
     limit = termToInt(s.limit, '[limit]', ctx);
     if (limit <= 0) throw invalid('LIMIT must be strictly positive');
   }
+  let perPartitionLimit = 0;
+  if (s.perPartitionLimit !== null) {
+    perPartitionLimit = termToInt(s.perPartitionLimit, '[per_partition_limit]', ctx);
+    if (perPartitionLimit <= 0) throw invalid('PER PARTITION LIMIT must be strictly positive');
+  }
   const where = wherePredicate(restrictions);
   const sel = planSelection(t, s, restrictions);
-  return { ...sel, where, orderBy: sel.aggregating ? [] : orderBy, limit, json: s.json, indexColumn, keys: pointKeys(t, restrictions) };
+  if (perPartitionLimit > 0 && sel.aggregating) throw invalid('PER PARTITION LIMIT is not allowed with aggregate queries.');
+  return { ...sel, where, orderBy: sel.aggregating ? [] : orderBy, limit, perPartitionLimit, json: s.json, indexColumn, keys: pointKeys(t, restrictions) };
 }
 
 /** The full keys of a WHERE that names only whole primary keys by = / IN (see SelectPlan.keys). */

@@ -169,6 +169,8 @@ describe('SELECT ordering and selection', () => {
     );
     expect(plan('SELECT * FROM t LIMIT 5').limit).toBe(5);
     expect(refusal(() => plan('SELECT * FROM t LIMIT 0'))).toBe('Invalid: LIMIT must be strictly positive');
+    expect(plan('SELECT * FROM t PER PARTITION LIMIT 2').perPartitionLimit).toBe(2);
+    expect(refusal(() => plan('SELECT * FROM t PER PARTITION LIMIT 0'))).toBe('Invalid: PER PARTITION LIMIT must be strictly positive');
   });
 });
 

@@ -605,6 +605,25 @@ describe('filtering agrees with a plain computation', () => {
     expect((await cql('SELECT v FROM cycling.grid WHERE p = 1 AND c1 = 2 AND c2 = 3')).rows).toEqual([[100]]);
     await filteringRound(31337);
   });
+
+  it('PER PARTITION LIMIT, through pages too', async () => {
+    const firstTwo = [0, 1, 2, 3].flatMap((p) => [[p, 3, 0], [p, 3, 1]]);
+    expect((await cql('SELECT p, c1, c2 FROM cycling.grid PER PARTITION LIMIT 2')).rows).toEqual(firstTwo);
+    const pages: unknown[][] = [];
+    let state: string | null = null;
+    let n = 0;
+    do {
+      const page: CqlData = await cql('SELECT p, c1, c2 FROM cycling.grid PER PARTITION LIMIT 2', undefined, { page_size: 3, paging_state: state });
+      pages.push(...page.rows);
+      state = page.paging_state;
+    } while (state !== null && ++n < 10);
+    expect(pages).toEqual(firstTwo);
+    expect((await cql('SELECT p, c1, c2 FROM cycling.grid WHERE c2 = 2 PER PARTITION LIMIT 1 LIMIT 3 ALLOW FILTERING')).rows).toEqual([[0, 3, 2], [1, 3, 2], [2, 3, 2]]);
+    expect((await cql('SELECT p, c1, c2 FROM cycling.grid WHERE p IN (1, 2) AND c1 IN (0, 1) AND c2 IN (0, 1) PER PARTITION LIMIT 3')).rows).toEqual([
+      [1, 1, 0], [1, 1, 1], [1, 0, 0], [2, 1, 0], [2, 1, 1], [2, 0, 0],
+    ]);
+    expect((await cqlFails('SELECT count(*) FROM cycling.grid PER PARTITION LIMIT 1', 400, 'Invalid')).message).toBe('PER PARTITION LIMIT is not allowed with aggregate queries.');
+  });
 });
 
 describe('errors and schema statements', () => {
