@@ -133,6 +133,11 @@ export class SegmentCache {
     return this.bytes;
   }
 
+  /** Bytes held for one segment file (0 when not cached). */
+  costOf(path: string): number {
+    return this.readers.get(path)?.cost ?? 0;
+  }
+
   private evict(keep: string): void {
     for (const [path, hit] of this.readers) {
       if (this.bytes <= this.boundBytes) return;

@@ -618,7 +618,7 @@ export class TableShard {
       segmentRows,
       deletedRows,
       bytesOnDisk,
-      bytesInMemory: this.cache.inMemoryBytes(),
+      bytesInMemory: t.segments.reduce((sum, seg) => sum + this.cache.costOf(seg.path), 0),
       columns: cols,
       zoneMapChecks: t.zoneMapChecks,
       zoneMapPrunes: t.zoneMapPrunes,
