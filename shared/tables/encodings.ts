@@ -19,7 +19,8 @@
 //   decimal    float64 with at most 6 decimals: e u8, base f64, width u8, (v·10^e - base) packed;
 //              decoded as m / 10^e (chosen only when that gives back every value exactly)
 //   dictionary numbers: size u32, values f64 × size, width u8, codes packed
-//              string: size u32, the dict as a plain string payload, codes u8 | u16 | u32 by size
+//              string: size u32 (bit 31: codes packed), the dict as a plain string payload, codes
+//                      bit-packed at the dict's width up to 256 values, else u16 | u32 by size
 // bitpack / delta apply to integral values within 2^53 (int64 and integral float64 columns);
 // rle / dictionary to numbers without -0 (equal values must be identical bits).
 //
@@ -528,7 +529,7 @@ function encodeStrings(values: readonly string[], nulls: NullBitmap, n: number, 
   let useDict = dictOk;
   if (force === undefined) {
     if (dictOk) {
-      const codeBytes = dict.size <= 256 ? 1 : dict.size <= 65536 ? 2 : 4;
+      const codeBytes = dict.size <= 256 ? bitWidth(Math.max(0, dict.size - 1)) / 8 : dict.size <= 65536 ? 2 : 4;
       let dictBlob = 0;
       for (const s of dict.keys()) dictBlob += s.length; // close enough for the choice
       useDict = 9 + dict.size * 4 + dictBlob + n * codeBytes < plain.at;
@@ -540,12 +541,62 @@ function encodeStrings(values: readonly string[], nulls: NullBitmap, n: number, 
   if (!useDict) return { id: ENC_IDS.plain, name: 'plain', bytes: plain.finish(), plainBytes, zone };
   const keys = [...dict.keys()];
   const out = new Out(plain.at);
-  out.u32(keys.length);
+  const packed = keys.length <= 256;
+  out.u32(packed ? keys.length | DICT_PACKED : keys.length);
   writeStringList(keys, null, keys.length, out);
-  const codes = keys.length <= 256 ? new Uint8Array(n) : keys.length <= 65536 ? new Uint16Array(n) : new Uint32Array(n);
+  const codes = packed ? new Uint8Array(n) : keys.length <= 65536 ? new Uint16Array(n) : new Uint32Array(n);
   for (let i = 0; i < n; i++) codes[i] = isNull(nulls, i) ? 0 : (dict.get(values[i]) as number);
-  out.raw(codes);
+  if (codes instanceof Uint8Array) packSmallCodes(codes, n, bitWidth(Math.max(0, keys.length - 1)), out);
+  else out.raw(codes);
   return { id: ENC_IDS.dictionary, name: 'dictionary', bytes: out.finish(), plainBytes, zone };
+}
+
+/**
+ * A string dictionary of at most 256 values stores its codes bit-packed at the dictionary's
+ * width (a 5-value column: 3 bits a row); its size word carries this flag. Chunks written before
+ * the flag existed (codes as whole bytes) still decode.
+ */
+const DICT_PACKED = 0x80000000;
+
+/** Packs codes (each < 2^width, width ≤ 8) LSB-first into ceil(n·width/8) bytes. */
+function packSmallCodes(codes: Uint8Array, n: number, width: number, out: Out): void {
+  const bytes = Math.ceil((n * width) / 8);
+  out.room(bytes);
+  if (width === 0) return;
+  const buf = out.buf;
+  let at = out.at;
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < n; i++) {
+    acc |= codes[i] << bits;
+    bits += width;
+    while (bits >= 8) {
+      buf[at++] = acc & 0xff;
+      acc >>>= 8;
+      bits -= 8;
+    }
+  }
+  if (bits > 0) buf[at++] = acc & 0xff;
+  out.at = at;
+}
+
+/** The n codes packSmallCodes wrote at bytes[at…]. REQUIRES: the bytes are there (need checked). */
+function unpackSmallCodes(bytes: Uint8Array, at: number, n: number, width: number): Uint8Array {
+  const codes = new Uint8Array(n);
+  if (width === 0) return codes;
+  const mask = (1 << width) - 1;
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < n; i++) {
+    while (bits < width) {
+      acc |= bytes[at++] << bits;
+      bits += 8;
+    }
+    codes[i] = acc & mask;
+    acc >>>= width;
+    bits -= width;
+  }
+  return codes;
 }
 
 /** utf16End u32 × n, flags u8 (1: some lone surrogate), blobBytes u32, UTF-8 blob. Returns the blob's bytes. */
@@ -744,8 +795,17 @@ function decodePayload(type: ColumnType, id: number, body: Uint8Array, at: numbe
       if (id === ENC_IDS.plain) return { type, values: readStringList(body, view, at, n).values, nulls };
       if (id !== ENC_IDS.dictionary) throw corrupt(`encoding ${id} in a string chunk`);
       need(body, at + 4);
-      const size = view.getUint32(at, true);
+      const sizeWord = view.getUint32(at, true);
+      const size = sizeWord & ~DICT_PACKED;
       const { values: dict, end } = readStringList(body, view, at + 4, size);
+      if ((sizeWord & DICT_PACKED) !== 0) {
+        if (size > 256) throw corrupt('a packed string dictionary of more than 256 values');
+        const bitsWide = bitWidth(Math.max(0, size - 1));
+        need(body, end + Math.ceil((n * bitsWide) / 8));
+        const codes = unpackSmallCodes(body, end, n, bitsWide);
+        for (let i = 0; i < n; i++) if (codes[i] >= size && size > 0) throw corrupt('dictionary code out of range');
+        return { type, codes, dict, nulls };
+      }
       const width = size <= 256 ? 1 : size <= 65536 ? 2 : 4;
       need(body, end + n * width);
       const codes = width === 1 ? new Uint8Array(n) : width === 2 ? new Uint16Array(n) : new Uint32Array(n);
