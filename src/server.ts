@@ -109,7 +109,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     await documents.start();
     docs = documents;
     // The table catalog too (interrupted index builds go on in the background).
-    const tables = new TableService({ pool, log });
+    const tables = new TableService({ pool, log, txns: manager });
     await tables.start();
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());

@@ -174,8 +174,15 @@ async function main(): Promise<void> {
       fault: process.env.MANTIS_FAULT_TABLE_MOVE_CRASH ?? null,
     },
     emitExpired: (name, nowMs) => events.emit(Buffer.from(name), 'ttl', nowMs),
+    txn: { versions: () => txn.versions, currentTs: () => oracle.current(), oldestSnapshot: () => oracle.oldestSnapshot() },
   });
   tables.open(Date.now());
+  txn.setAppliedHook(
+    (writes, nowMs) => tables.txnApplied(writes, nowMs),
+    () => {
+      for (const t of tables.data.values()) t.forgetMarks();
+    },
+  );
 
   actor = new ShardActor({
     reader: new RingReader(init.requestRing),

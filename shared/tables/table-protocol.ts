@@ -91,7 +91,54 @@ export type TableCommand =
   | { readonly op: 'move'; readonly table: string; readonly tableId: number }
   /** Unique-index entries owned by this shard (slot of the value tuple): claim or release them. */
   | { readonly op: 'unique-claim'; readonly table: string; readonly tableId: number; readonly index: number; readonly entries: readonly { readonly values: Cell[]; readonly key: Cell[] }[] }
-  | { readonly op: 'unique-release'; readonly table: string; readonly tableId: number; readonly index: number; readonly entries: readonly { readonly values: Cell[]; readonly key: Cell[] }[] };
+  | { readonly op: 'unique-release'; readonly table: string; readonly tableId: number; readonly index: number; readonly entries: readonly { readonly values: Cell[]; readonly key: Cell[] }[] }
+  | TxnTableCommand;
+
+/**
+ * A key write inside a transaction: a put (value, expiry) or a delete (value null). The shard plans
+ * them; the router buffers them in the transaction and sends them to the shard at commit.
+ */
+export type TxnKeyWrite = { readonly key: Uint8Array; readonly value: Uint8Array | null; readonly expiresAtMs: number };
+
+/** What a transaction does to a table on one shard (planned there, applied at commit). */
+export type TxnTableAction =
+  | { readonly kind: 'insert'; readonly rows: readonly Uint8Array[]; readonly rowIndex: readonly number[]; readonly onConflict: OnConflict; readonly ttlMs: number }
+  | { readonly kind: 'update'; readonly where: Predicate | null; readonly set: readonly [number, Cell][]; readonly ttlMs: number }
+  | { readonly kind: 'delete'; readonly where: Predicate | null }
+  | { readonly kind: 'get'; readonly keys: readonly Cell[][]; readonly columns: readonly number[] }
+  | { readonly kind: 'query'; readonly query: QueryCommand };
+
+/**
+ * A table operation inside a transaction, planned at its snapshot: the shard reads the table as
+ * it was at snapshotTs (the version store corrects the current keys), with the transaction's own
+ * writes of this table on this shard (`overlay`) on top, and answers the key writes the operation
+ * makes (nothing is applied) or the rows read. Reads nothing, writes nothing: not a write command.
+ */
+export type TxnTableCommand = {
+  readonly op: 'txn';
+  readonly table: string;
+  readonly tableId: number;
+  readonly snapshotTs: number;
+  readonly overlay: readonly TxnKeyWrite[];
+  readonly action: TxnTableAction;
+};
+
+/** The answer to a `txn` command. */
+export type TxnTableAnswer = {
+  readonly ok: true;
+  readonly op: 'txn';
+  /** The answer the plain command would give (insert counts, affected, get rows, query rows/groups). */
+  readonly result: TableAnswer;
+  /** The key writes to buffer; `row` indexes `keyCells` (the row each write belongs to, for conflict messages). */
+  readonly writes: readonly (TxnKeyWrite & { readonly row: number })[];
+  readonly keyCells: readonly Cell[][];
+  /**
+   * Segment entry keys (shard-local) to validate at commit whatever the isolation: the segments whose
+   * rows the writes delete-mark (a compaction that rewrote one since the snapshot aborts the commit),
+   * and the table's catalog entry when there are writes (a schema change aborts it).
+   */
+  readonly validate: readonly Uint8Array[];
+};
 
 /** One shard's statistics of a table (the router sums them). */
 export type ShardTableStats = {
@@ -143,6 +190,7 @@ export type TableAnswer =
   | { readonly ok: true; readonly op: 'stats'; readonly stats: ShardTableStats }
   /** conflicts: for each refused entry, its index in `entries` and the key holding it. */
   | { readonly ok: true; readonly op: 'unique-claim'; readonly conflicts: { readonly entry: number; readonly key: Cell[] }[] }
+  | TxnTableAnswer
   /**
    * A refusal. code: an ErrorCode (TABLE_NOT_FOUND, DUPLICATE_KEY, …); details name the column and
    * the client's row index where there is one.
@@ -167,7 +215,7 @@ export function decodeTableAnswer(bytes: Uint8Array): TableAnswer {
 
 /** Is this command a write (held or refused like any write when storage has failed)? */
 export function isWriteCommand(command: TableCommand): boolean {
-  return command.op !== 'catalog-get' && command.op !== 'get' && command.op !== 'query' && command.op !== 'stats';
+  return command.op !== 'catalog-get' && command.op !== 'get' && command.op !== 'query' && command.op !== 'stats' && command.op !== 'txn';
 }
 
 // Cells through msgpack: a float64 column's integral number (5.0) comes back as the number 5,

@@ -19,7 +19,9 @@
 //   POST   /api/v1/tables/:t/move                runs the mover now (the delta into column segments)
 //
 // Errors name the column and the row index in the error object (`column`,
-// `row`) besides the message. A Mantis-Txn header is refused on these routes.
+// `row`) besides the message. With a Mantis-Txn header the row routes (POST
+// rows, GET rows/:pk, update, delete, query) run inside that transaction
+// (src/tables/table-txn.ts); the others answer 400 INVALID_PARAMETER.
 
 import type { Context, Hono } from 'hono';
 import { MantisError } from '../../shared/errors.js';
@@ -38,7 +40,8 @@ import { toResponse } from './hono-app.js';
 import { jsonBody, onlyFields } from './json-body.js';
 import { guarded, okReply, type HttpReply } from './reply.js';
 import { TABLES_PATH } from './routes.js';
-import { TXN_HEADER } from './txn-routes.js';
+import { TXN_HEADER, txnIdOf } from './txn-routes.js';
+import { notInTxn } from '../docs/txn-doc-commands.js';
 
 export type TableRequestParts = {
   readonly method: string;
@@ -58,6 +61,8 @@ export const QUERY_LIMIT_MAX = 100_000;
 export const QUERY_OFFSET_MAX = 100_000;
 const TTL_SECONDS_MAX = 630_720_000;
 const ACTIONS = ['columns', 'rows', 'update', 'delete', 'query', 'indexes', 'move'];
+/** The actions that run inside a transaction (with the Mantis-Txn header). */
+const ROW_ACTIONS = ['rows', 'update', 'delete', 'query'];
 const ON_CONFLICT: readonly OnConflict[] = ['error', 'replace', 'ignore'];
 const INDEX_TYPES: readonly TableIndexType[] = ['btree', 'hash', 'bloom'];
 
@@ -71,8 +76,12 @@ async function route(tables: TableService, p: TableRequestParts): Promise<HttpRe
   const segments = rest === '' || rest === '/' ? [] : rest.slice(1).split('/');
   const method = p.method === 'HEAD' ? 'GET' : p.method;
   if (segments.some((s) => s === '')) throw new MantisError('NOT_FOUND', `no route for ${p.method} ${p.rawPath}`);
-  if (p.txn !== undefined) throw new MantisError('INVALID_PARAMETER', 'the table routes do not run inside a transaction yet: send them without the Mantis-Txn header');
+  const txn = p.txn === undefined ? null : txnIdOf(p.txn);
   const deadlineMs = deadlineFromHeader(p.deadline);
+  // Inside a transaction: the row routes (insert, get, update, delete, query); schema changes,
+  // stats and the mover are not transactional.
+  const rowRoute = segments.length >= 2 && ((segments.length === 2 && ROW_ACTIONS.includes(segments[1])) || (segments.length === 3 && segments[1] === 'rows'));
+  if (txn !== null && !rowRoute) throw notInTxn(`${p.method} ${p.rawPath}`);
   if (segments.length === 0) {
     if (method === 'GET') {
       const all = tables.list();
@@ -105,11 +114,11 @@ async function route(tables: TableService, p: TableRequestParts): Promise<HttpRe
     }
     if (!ACTIONS.includes(action)) throw new MantisError('NOT_FOUND', `no route for ${p.method} ${p.rawPath}; POST one of ${ACTIONS.join(', ')} or GET stats`);
     if (method !== 'POST') throw notAllowed(p.method, 'POST', `/api/v1/tables/:t/${action}`);
-    return actionRoute(tables, name, action, p, deadlineMs);
+    return actionRoute(tables, name, action, p, deadlineMs, txn);
   }
   if (segments.length === 3 && action === 'rows') {
     if (method !== 'GET') throw notAllowed(p.method, 'GET', '/api/v1/tables/:t/rows/:pk');
-    return getRow(tables, name, decodeSegment(segments[2], 'primary key'), deadlineMs);
+    return getRow(tables, name, decodeSegment(segments[2], 'primary key'), deadlineMs, txn);
   }
   if (segments.length === 3 && action === 'indexes') {
     if (method !== 'DELETE') throw notAllowed(p.method, 'DELETE', '/api/v1/tables/:t/indexes/:name');
@@ -121,7 +130,7 @@ async function route(tables: TableService, p: TableRequestParts): Promise<HttpRe
   throw new MantisError('NOT_FOUND', `no route for ${p.method} ${p.rawPath}`);
 }
 
-async function actionRoute(tables: TableService, name: string, action: string, p: TableRequestParts, deadlineMs: number): Promise<HttpReply> {
+async function actionRoute(tables: TableService, name: string, action: string, p: TableRequestParts, deadlineMs: number, txn: string | null): Promise<HttpReply> {
   switch (action) {
     case 'columns': {
       const info = await tables.addColumn(name, columnInput(body(p), 'column: '), deadlineMs);
@@ -138,7 +147,7 @@ async function actionRoute(tables: TableService, name: string, action: string, p
       if (!ON_CONFLICT.includes(onConflict as OnConflict)) throw new MantisError('INVALID_PARAMETER', `"on_conflict" must be one of ${ON_CONFLICT.join(', ')}`);
       const full: Row[] = new Array<Row>(rows.length);
       for (let i = 0; i < rows.length; i++) full[i] = rowFromJson(info, rows[i], i);
-      const outcome = await tables.insertRows(info, full, { onConflict: onConflict as OnConflict, ttlMs: ttlMsOf(b) }, deadlineMs);
+      const outcome = await tables.insertRows(info, full, { onConflict: onConflict as OnConflict, ttlMs: ttlMsOf(b) }, deadlineMs, txn);
       return okReply(outcome, { count: rows.length });
     }
     case 'update': {
@@ -156,15 +165,15 @@ async function actionRoute(tables: TableService, name: string, action: string, p
         set[column] = cellOf(info, at, json, null);
       }
       const ttlMs = b.ttl_seconds === undefined ? undefined : ttlMsOf(b);
-      return okReply(await tables.update(name, where, set, { ttlMs }, deadlineMs));
+      return okReply(await tables.update(name, where, set, { ttlMs }, deadlineMs, txn));
     }
     case 'delete': {
       const b = body(p);
       onlyFields(b, ['where']);
-      return okReply(await tables.delete(name, parseWhere(b.where, tables.info(name)), deadlineMs));
+      return okReply(await tables.delete(name, parseWhere(b.where, tables.info(name)), deadlineMs, txn));
     }
     case 'query':
-      return query(tables, name, body(p), deadlineMs);
+      return query(tables, name, body(p), deadlineMs, txn);
     case 'indexes': {
       const b = body(p);
       onlyFields(b, ['name', 'columns', 'type', 'unique', 'if_not_exists']);
@@ -191,7 +200,7 @@ async function actionRoute(tables: TableService, name: string, action: string, p
 
 const QUERY_FIELDS = ['columns', 'where', 'order_by', 'limit', 'offset', 'cursor', 'group_by', 'aggregates', 'hint'];
 
-async function query(tables: TableService, name: string, b: Record<string, unknown>, deadlineMs: number): Promise<HttpReply> {
+async function query(tables: TableService, name: string, b: Record<string, unknown>, deadlineMs: number, txn: string | null): Promise<HttpReply> {
   onlyFields(b, QUERY_FIELDS);
   const info = tables.info(name);
   const shape = shapeOf(info);
@@ -244,7 +253,7 @@ async function query(tables: TableService, name: string, b: Record<string, unkno
   const after = cursor === undefined || cursor === null ? null : decodeCursor(cursor, fingerprint);
   if (after !== null && aggregating) throw new MantisError('CURSOR_INVALID', 'an aggregating query has no cursor; use "offset" and "limit"');
   const offset = after === null ? intField(b, 'offset', 0, 0, QUERY_OFFSET_MAX) : 0;
-  const result = await tables.query(name, { columns, where, groupBy, aggregates, orderBy, limit, offset, after, hint }, deadlineMs);
+  const result = await tables.query(name, { columns, where, groupBy, aggregates, orderBy, limit, offset, after, hint }, deadlineMs, txn);
   const types: ColumnType[] = aggregating ? [...groupBy.map((g) => info.columns[g].type), ...aggregates.map((a) => aggregateType(info, a))] : columns.map((c) => info.columns[c].type);
   return okReply(
     {
@@ -284,10 +293,10 @@ function rowsJson(result: QueryResult, types: readonly ColumnType[]): unknown[][
 
 // ---- point lookup -------------------------------------------------------------------------
 
-async function getRow(tables: TableService, name: string, text: string, deadlineMs: number): Promise<HttpReply> {
+async function getRow(tables: TableService, name: string, text: string, deadlineMs: number, txn: string | null): Promise<HttpReply> {
   const info = tables.info(name);
   const key = keyFromText(info, text);
-  const [row] = await tables.get(name, [key], deadlineMs);
+  const [row] = await tables.get(name, [key], deadlineMs, txn);
   if (row === null) throw new MantisError('KEY_NOT_FOUND', `table "${name}" has no row with primary key ${text}`);
   return okReply(rowObject(info, row));
 }

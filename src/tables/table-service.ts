@@ -33,6 +33,8 @@ import { fullRow, keyText, prepareRows, shapeOf } from './table-rows.js';
 import { buildIndexDef, buildTableInfo, checkColumn, checkName, type ColumnInput, type CreateTableInput } from './table-schema.js';
 import { callTable, callTableExpect, runSlicedWrite } from './table-shard-call.js';
 import { TableWriteGate } from './table-write-gate.js';
+import { TableTxn } from './table-txn.js';
+import type { DocTxnManager } from '../docs/doc-txn-manager.js';
 import { statsJson } from './table-stats.js';
 
 export type { CreateTableInput } from './table-schema.js';
@@ -73,10 +75,18 @@ export class TableService {
   private readonly claiming = new Map<string, number>();
   /** Inserts and updates in flight by catalog version (a unique index build waits for the older ones). */
   private readonly gate = new TableWriteGate();
+  /** Row operations inside a transaction (null: the server runs without the transaction manager). */
+  private readonly inTxn: TableTxn | null;
 
-  constructor(private readonly o: { readonly pool: ShardPool; readonly log: Logger }) {
+  constructor(private readonly o: { readonly pool: ShardPool; readonly log: Logger; readonly txns?: DocTxnManager }) {
     this.catalog = new TableCatalogCache(o.pool);
     this.slotMap = buildSlotMap(o.pool.shards.length);
+    this.inTxn = o.txns === undefined ? null : new TableTxn(o.pool, o.txns);
+  }
+
+  private txnTables(): TableTxn {
+    if (this.inTxn === null) throw new MantisError('INVALID_PARAMETER', 'table operations do not run inside a transaction on this server');
+    return this.inTxn;
   }
 
   /** Once every shard is ready: the catalog reconciled; index builds a restart interrupted resumed. */
@@ -177,7 +187,36 @@ export class TableService {
   }
 
   /** Full rows (fullRow / rowFromJson made them) into `info`: the batch all or nothing. */
-  async insertRows(info: TableInfo, rows: Row[], opts: { onConflict: OnConflict; ttlMs: number }, deadlineMs: number): Promise<{ inserted: number; replaced: number; ignored: number }> {
+  async insertRows(info: TableInfo, rows: Row[], opts: { onConflict: OnConflict; ttlMs: number }, deadlineMs: number, txn: string | null = null): Promise<{ inserted: number; replaced: number; ignored: number }> {
+    if (txn !== null) {
+      const prepared = prepareRows(info, rows, (slot) => this.slotMap[slot]);
+      const parts = [...prepared.byShard];
+      const ttlMs = opts.ttlMs > 0 ? opts.ttlMs : info.defaultTtlSeconds * 1000;
+      const answers = await this.txnTables().run(
+        txn,
+        info,
+        parts.map(([shard]) => this.o.pool.shards[shard]),
+        (shard) => {
+          const part = prepared.byShard.get(shard.id) as { rows: Uint8Array[]; rowIndex: number[] };
+          return { kind: 'insert', rows: part.rows, rowIndex: part.rowIndex, onConflict: opts.onConflict, ttlMs };
+        },
+        true,
+        deadlineMs,
+      ).catch((error: unknown) => {
+        throw namedKeyConflict(info, error);
+      });
+      let inserted = 0;
+      let replaced = 0;
+      let ignored = 0;
+      for (const a of answers) {
+        if (a.ok && a.op === 'insert') {
+          inserted += a.inserted;
+          replaced += a.replaced;
+          ignored += a.ignored;
+        }
+      }
+      return { inserted, replaced, ignored };
+    }
     const leave = this.gate.enter(info.id, info.version);
     try {
       return await this.insertGated(info, rows, opts, deadlineMs);
@@ -242,6 +281,7 @@ export class TableService {
     set: Record<string, Cell>,
     opts: { upsertKey?: Cell[]; ttlMs?: number },
     deadlineMs: number,
+    txn: string | null = null,
   ): Promise<{ affected: number }> {
     const info = this.catalog.require(name);
     const shape = shapeOf(info);
@@ -258,6 +298,11 @@ export class TableService {
     if (pairs.length === 0 && opts.upsertKey === undefined) throw new MantisError('BAD_QUERY', '"set" names no column');
     const touchesUnique = info.indexes.some((i) => i.unique && i.columns.some((c) => c in set));
     const ttlMs = opts.ttlMs ?? 0;
+    if (txn !== null) {
+      if (opts.upsertKey !== undefined) throw new MantisError('INVALID_PARAMETER', 'an update by key that creates the row (CQL UPDATE) does not run inside a transaction');
+      const answers = await this.txnTables().run(txn, info, this.shardsFor(info, where), () => ({ kind: 'update', where, set: pairs, ttlMs }), true, deadlineMs);
+      return { affected: answers.reduce((sum, a) => sum + (a.ok && a.op === 'update' ? a.affected : 0), 0) };
+    }
     if (opts.upsertKey !== undefined) {
       const key = this.checkKey(info, opts.upsertKey);
       if (touchesUnique) throw uniqueUpdateRefused(info);
@@ -281,8 +326,12 @@ export class TableService {
     }
   }
 
-  async delete(name: string, where: Predicate | null, deadlineMs: number): Promise<{ affected: number }> {
+  async delete(name: string, where: Predicate | null, deadlineMs: number, txn: string | null = null): Promise<{ affected: number }> {
     const info = this.catalog.require(name);
+    if (txn !== null) {
+      const answers = await this.txnTables().run(txn, info, this.shardsFor(info, where), () => ({ kind: 'delete', where }), true, deadlineMs);
+      return { affected: answers.reduce((sum, a) => sum + (a.ok && a.op === 'delete' ? a.affected : 0), 0) };
+    }
     const command: TableCommand = { op: 'delete', table: name, tableId: info.id, where, resume: null };
     const counts = await Promise.all(this.shardsFor(info, where).map((shard) => runSlicedWrite(shard, command, deadlineMs)));
     return { affected: counts.reduce((a, b) => a + b, 0) };
@@ -291,7 +340,7 @@ export class TableService {
   // ---- reads ---------------------------------------------------------------------------
 
   /** Rows by primary key (cells in key order), in the order asked; null for a key with no row. */
-  async get(name: string, keys: Cell[][], deadlineMs: number): Promise<(Row | null)[]> {
+  async get(name: string, keys: Cell[][], deadlineMs: number, txn: string | null = null): Promise<(Row | null)[]> {
     const info = this.catalog.require(name);
     const checked = keys.map((k) => this.checkKey(info, k));
     const byShard = new Map<ShardClient, number[]>();
@@ -303,6 +352,14 @@ export class TableService {
     });
     const out: (Row | null)[] = new Array<Row | null>(keys.length).fill(null);
     const all = shapeOf(info).all;
+    if (txn !== null) {
+      const shards = [...byShard.keys()];
+      const answers = await this.txnTables().run(txn, info, shards, (shard) => ({ kind: 'get', keys: (byShard.get(shard) as number[]).map((i) => checked[i]), columns: all }), false, deadlineMs);
+      answers.forEach((answer, s) => {
+        if (answer.ok && answer.op === 'get') answer.rows.forEach((row, j) => (out[(byShard.get(shards[s]) as number[])[j]] = row));
+      });
+      return out;
+    }
     await Promise.all(
       [...byShard].map(async ([shard, at]) => {
         const answer = await callTableExpect(shard, { op: 'get', table: name, tableId: info.id, keys: at.map((i) => checked[i]), columns: all }, deadlineMs, 'get');
@@ -312,7 +369,7 @@ export class TableService {
     return out;
   }
 
-  async query(name: string, q: TableQuery, deadlineMs: number): Promise<QueryResult> {
+  async query(name: string, q: TableQuery, deadlineMs: number, txn: string | null = null): Promise<QueryResult> {
     const started = performance.now();
     const info = this.catalog.require(name);
     this.checkQuery(info, q);
@@ -334,7 +391,13 @@ export class TableService {
       after: aggregating ? null : q.after,
       hint: q.hint,
     };
-    const answers = await Promise.all(shards.map((shard) => callTableExpect(shard, command, deadlineMs, 'query')));
+    const answers =
+      txn === null
+        ? await Promise.all(shards.map((shard) => callTableExpect(shard, command, deadlineMs, 'query')))
+        : (await this.txnTables().run(txn, info, shards, () => ({ kind: 'query', query: command }), false, deadlineMs)).map((a) => {
+            if (!a.ok || a.op !== 'query') throw new Error('assertion failed: a txn query answered no query result');
+            return a;
+          });
     const stats = queryStats(answers.map((a) => a.stats), shards.length);
     if (aggregating) {
       const outNames = [...q.groupBy.map((g) => info.columns[g].name), ...q.aggregates.map((a) => a.as)];

@@ -98,6 +98,27 @@ type Txn = {
   timer: NodeJS.Timeout | null;
 };
 
+/**
+ * One operation of a transaction run by another model (the tables): exclusive with the
+ * transaction's other operations, at its snapshot, reading and adding to its buffered writes.
+ */
+export interface TxnOperation {
+  readonly id: string;
+  readonly isolation: Isolation;
+  /** The timestamp reads see (read_committed: a fresh one per operation). */
+  readonly snapshotTs: number;
+  /** The buffered writes whose key starts with `prefix` (key order not guaranteed). */
+  buffered(prefix: Uint8Array): TxnWriteOp[];
+  /** Buffers writes, all or none (the transaction's limits on keys and bytes apply). */
+  bufferAll(ops: readonly TxnWriteOp[]): void;
+  /** A key this shard must find unchanged since the snapshot at commit, whatever the isolation. */
+  validate(shard: ShardClient, key: Uint8Array): void;
+  /** A prefix every shard must find unchanged since the snapshot at commit (serializable reads). */
+  validatePrefix(prefix: Uint8Array): void;
+  /** Sends a read request; a txn-locked answer is asked again with backoff, a too-old snapshot ends the transaction. */
+  call(shard: ShardClient, request: () => ShardRequest, deadlineMs: number): Promise<ShardResponse>;
+}
+
 type Participant = { readonly shard: ShardClient; readonly writes: TxnWriteOp[]; readonly reads: Uint8Array[] };
 
 /** A commit decision some participant has not acknowledged yet. */
@@ -205,6 +226,55 @@ export class TxnManager {
   }
 
   // ---- reads and writes -----------------------------------------------------
+
+  /** Runs `work` as one operation of transaction `id` (see TxnOperation). */
+  operate<T>(id: string, work: (op: TxnOperation) => Promise<T>): Promise<T> {
+    const txn = this.live(id);
+    return this.exclusive(txn, async () => {
+      this.touch(txn);
+      const snapshotTs = this.snapshotOf(txn);
+      const op: TxnOperation = {
+        id,
+        isolation: txn.isolation,
+        snapshotTs,
+        buffered: (prefix) => {
+          const bin = binary(prefix);
+          const out: TxnWriteOp[] = [];
+          for (const [key, write] of txn.writes) if (key.startsWith(bin)) out.push(write);
+          return out;
+        },
+        bufferAll: (writes) => {
+          let added = 0;
+          let bytes = 0;
+          const seen = new Set<string>();
+          for (const w of writes) {
+            const bin = binary(w.key);
+            const previous = txn.writes.get(bin);
+            if (previous === undefined && !seen.has(bin)) added++;
+            seen.add(bin);
+            bytes += opBytes(w) - (previous === undefined ? 0 : opBytes(previous));
+          }
+          if (txn.writes.size + added > LIMITS.txn_writes_max) {
+            throw new MantisError('INVALID_PARAMETER', `transaction ${txn.id} would write ${txn.writes.size + added} keys; the limit is ${LIMITS.txn_writes_max} (a table row is one key, plus one per index and one per delete mark)`);
+          }
+          if (txn.writeBytes + bytes > LIMITS.request_write_bytes_max) {
+            throw new MantisError('VALUE_TOO_LARGE', `transaction ${txn.id}'s writes would total ${txn.writeBytes + bytes} bytes; the limit is ${LIMITS.request_write_bytes_max}`);
+          }
+          for (const w of writes) this.buffer(txn, w);
+        },
+        validate: (shard, key) => {
+          let keys = txn.reads.get(shard.id);
+          if (keys === undefined) txn.reads.set(shard.id, (keys = new Map()));
+          keys.set(binary(key), key);
+        },
+        validatePrefix: (prefix) => {
+          txn.prefixes.set(binary(prefix), prefix);
+        },
+        call: (shard, request, deadlineMs) => this.callLocked(txn, shard, request, deadlineMs),
+      };
+      return work(op);
+    });
+  }
 
   get(id: string, key: Uint8Array, deadlineMs: number): Promise<ReadResult> {
     const txn = this.live(id);

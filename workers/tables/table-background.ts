@@ -225,6 +225,7 @@ export class TableBackground {
    * segment's worth of rows, or idle for a while with rows in it; segments small or much deleted.
    */
   tick(nowMs: number): void {
+    this.shard.deleteRetired();
     const mover = this.shard.mover;
     if (mover.busy) return;
     for (const t of this.shard.data.values()) {

@@ -13,7 +13,8 @@
 //     mark, so every row keeps exactly one live copy.
 // A crash before the commit leaves an orphan file (deleted at open); after it,
 // the rows are in the segment. Old segment files of a compaction are deleted
-// once the commit is durable. Runs inside a shard.
+// once the commit is durable and no transaction's snapshot older than the
+// commit is left (TableShard.retireFiles). Runs inside a shard.
 
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -359,7 +360,8 @@ export class TableMover {
           for (const seg of chosen) current.removeSegment(seg.segId);
           this.registered(current, segId, meta, writes);
           const old = chosen.map((s) => s.path);
-          return { writes, done: () => this.afterDurable(() => old.forEach((p) => rmSync(p, { force: true }))) };
+          // The old files go once the commit is durable and no snapshot older than it can read them.
+          return { writes, done: () => this.afterDurable(() => this.shard.retireFiles(old)) };
         });
       })
       .catch((error: unknown) => this.failed(path, error));
@@ -384,7 +386,7 @@ export class TableMover {
       if (refused !== null) return null;
       for (const seg of gone) current.removeSegment(seg.segId);
       const paths = gone.map((seg) => seg.path);
-      return { writes, done: () => this.afterDurable(() => paths.forEach((p) => rmSync(p, { force: true }))) };
+      return { writes, done: () => this.afterDurable(() => this.shard.retireFiles(paths)) };
     });
     return true;
   }

@@ -10,6 +10,7 @@
 // column vectors, the delta decoded into vectors too.
 // Runs inside a shard.
 
+import { rmSync } from 'node:fs';
 import { MantisError, unreachable } from '../../shared/errors.js';
 import {
   decodeTableCommand,
@@ -22,7 +23,7 @@ import {
 } from '../../shared/tables/table-protocol.js';
 import type { Batch, Cell, Predicate, Row, TableInfo, ZoneMap } from '../../shared/tables/table-types.js';
 import { encodeRow } from '../../shared/tables/row-codec.js';
-import { pkFromRowKey, slotOfTableKey, tableCatalogKey } from '../../shared/tables/table-keys.js';
+import { parseDeleteMarkKey, pkFromRowKey, slotOfTableKey, tableCatalogKey, tableIdOfKey, tableKeyTag } from '../../shared/tables/table-keys.js';
 import { compareCells } from '../../shared/tables/cells.js';
 import { predicateColumns } from '../../shared/tables/where.js';
 import { filterBatch } from '../../shared/tables/vector-filter.js';
@@ -39,6 +40,8 @@ import { TableBackground } from './table-background.js';
 import { TableMover, type MoverDeps } from './table-mover.js';
 import { chooseIndex, indexBuildsOf, indexCatalogWrites, indexEntryWrites, indexRows } from './table-index.js';
 import { uniqueClaim, uniqueRelease } from './table-unique.js';
+import { LockedRead, planTxn, type SnapshotTable } from './table-snapshot.js';
+import { SnapshotTooOldError, type VersionStore } from '../txn/version-store.js';
 
 type Write = PutOp | DeleteOp;
 
@@ -65,6 +68,12 @@ export type TableShardDeps = {
   readonly mover?: Partial<MoverDeps>;
   /** Invalidation events of rows expired by TTL (`tbl/<table>/<pk JSON>`), null when nobody listens. */
   readonly emitExpired?: (name: string, nowMs: number) => void;
+  /**
+   * Transactions (absent in tests without them): the shard's version store (replaced whole after a
+   * rollback, hence a getter), and the oracle's current timestamp and oldest live snapshot, which
+   * say when a segment file a compaction replaced can no longer be read by any snapshot.
+   */
+  readonly txn?: { readonly versions: () => VersionStore; readonly currentTs: () => number; readonly oldestSnapshot: () => number };
 };
 
 type Resume = { readonly phase: 0 | 1; readonly key: string | null; readonly seg: number; readonly idx: number; readonly maxSeg: number };
@@ -78,6 +87,8 @@ export class TableShard {
   readonly mover: TableMover;
   /** Tables whose update/delete slice sequence is open, until when (ms). */
   readonly leases = new Map<number, number>();
+  /** Segment files replaced by a compaction, kept while a snapshot older than `ts` may read them. */
+  private retired: { readonly paths: string[]; readonly ts: number }[] = [];
 
   constructor(private readonly d: TableShardDeps) {
     this.mover = new TableMover(this, d.store, d.ops, d.dataDir, d.log, d.mover ?? {});
@@ -162,9 +173,82 @@ export class TableShard {
         if (refused !== null) return refused;
         return { answer: { ok: true, op: 'unique-release' }, writes };
       }
+      case 'txn':
+        return this.planTxn(c, nowMs);
       default:
         return unreachable(c);
     }
+  }
+
+  /** A transaction's operation planned at its snapshot (table-snapshot.ts); nothing is applied. */
+  private planTxn(c: Extract<TableCommand, { op: 'txn' }>, nowMs: number): { answer: TableAnswer; writes: Write[] } | ShardResponse {
+    if (this.d.txn === undefined) throw new MantisError('INTERNAL', 'this shard runs without transactions');
+    const t = this.table(c.table, c.tableId);
+    try {
+      return read(planTxn(t, this.d.store, this.d.txn.versions(), c, nowMs, (q, now, snap) => this.query(q, now, snap)));
+    } catch (error) {
+      if (error instanceof LockedRead) return { kind: 'txn-locked', key: error.key, txnId: error.txnId };
+      if (error instanceof SnapshotTooOldError) return { kind: 'error', code: 'TXN_SNAPSHOT_TOO_OLD', message: error.message };
+      if (error instanceof MantisError && error.code === 'TXN_SNAPSHOT_TOO_OLD') return { kind: 'error', code: error.code, message: error.message };
+      throw error;
+    }
+  }
+
+  /**
+   * A transaction's writes were applied on this shard (its commit, or a decided two-phase commit):
+   * the engine's own state follows them as it follows its own writes (cached delete marks and
+   * live-row selections, the mover's count of delta writes).
+   */
+  txnApplied(writes: readonly { readonly kind: 'put' | 'delete'; readonly key: Uint8Array }[], nowMs: number): void {
+    for (const w of writes) {
+      const tag = tableKeyTag(w.key);
+      if (tag !== 'R' && tag !== 'V') continue;
+      const t = this.data.get(tableIdOfKey(w.key));
+      if (t === undefined) continue;
+      if (tag === 'V') {
+        const { segId, rowIdx } = parseDeleteMarkKey(w.key);
+        t.noteMark(segId, rowIdx, w.kind === 'put');
+        t.deltaWrites++;
+      } else if (w.kind === 'put') {
+        t.deltaWrites++;
+      }
+      t.lastWriteMs = nowMs;
+    }
+  }
+
+  /**
+   * Segment files a compaction (or the removal of a dead segment) replaced, once that commit is
+   * durable: deleted now when no transaction can read them, else kept until every snapshot older
+   * than now has ended (deleteRetired, on the sweeper's tick).
+   */
+  retireFiles(paths: readonly string[]): void {
+    if (paths.length === 0) return;
+    if (this.d.txn === undefined) {
+      for (const p of paths) rmSync(p, { force: true });
+      return;
+    }
+    this.retired.push({ paths: [...paths], ts: this.d.txn.currentTs() });
+    this.deleteRetired();
+  }
+
+  /** Deletes the retired files no live snapshot can read any more. */
+  deleteRetired(): void {
+    if (this.retired.length === 0 || this.d.txn === undefined) return;
+    const oldest = this.d.txn.oldestSnapshot();
+    const keep: { paths: string[]; ts: number }[] = [];
+    for (const r of this.retired) {
+      // Every live snapshot is at or above `oldest` (published as the oldest active one, or the
+      // current timestamp when none is open), and r.ts is at or above the compaction's commit.
+      if (r.ts > oldest) {
+        keep.push(r);
+        continue;
+      }
+      for (const p of r.paths) {
+        this.cache.forget(p);
+        rmSync(p, { force: true });
+      }
+    }
+    this.retired = keep;
   }
 
   /** The table by name, checked against the id the router meant. */
@@ -501,7 +585,8 @@ export class TableShard {
     return { ok: true, op: 'get', rows };
   }
 
-  query(c: QueryCommand, nowMs: number): TableAnswer {
+  /** A query over the current rows, or over a transaction's snapshot (no index plans there). */
+  query(c: QueryCommand, nowMs: number, snap: SnapshotTable | null = null): TableAnswer {
     const t = this.table(c.table, c.tableId);
     const state = t.state;
     const aggregating = c.groupBy.length > 0 || c.aggregates.length > 0;
@@ -534,7 +619,9 @@ export class TableShard {
     const pkKeys = c.hint === '$scan' ? null : pkKeysOf(state, c.where);
     if (pkKeys !== null) {
       plan = 'PK';
-      this.visitKeys(t, pkKeys.map((k) => t.pkBytes(k)), needed, nowMs, counters, visit);
+      this.visitKeys(t, pkKeys.map((k) => t.pkBytes(k)), needed, nowMs, counters, visit, snap);
+    } else if (snap !== null) {
+      snap.scan(needed, c.where, nowMs, counters, visit);
     } else {
       const chosen = c.hint === '$scan' ? null : chooseIndex(state.info, c.where, c.hint, c.orderBy, c.limit);
       // The index's rows (stopping early when it yields the ORDER BY order and no cursor skips
@@ -574,7 +661,7 @@ export class TableShard {
   }
 
   /** Rows by pk bytes (a primary-key or index plan) as batches. */
-  private visitKeys(t: TableData, pks: Uint8Array[], needed: boolean[], nowMs: number, counters: ScanCounters, visit: (batch: Batch) => boolean): void {
+  private visitKeys(t: TableData, pks: Uint8Array[], needed: boolean[], nowMs: number, counters: ScanCounters, visit: (batch: Batch) => boolean, snap: SnapshotTable | null = null): void {
     const rows: Row[] = [];
     const seen = new Set<string>();
     for (const pk of pks) {
@@ -582,7 +669,8 @@ export class TableShard {
       if (seen.has(bin)) continue;
       seen.add(bin);
       const keyCells = t.keyCellsFromPk(pk);
-      const place = t.lookup(keyCells, pk, t.slotOfPk(pk, keyCells), nowMs);
+      const slot = t.slotOfPk(pk, keyCells);
+      const place = snap === null ? t.lookup(keyCells, pk, slot, nowMs) : snap.lookup(keyCells, pk, slot);
       if (place !== null) rows.push(place.row);
     }
     counters.rowsScanned += rows.length;

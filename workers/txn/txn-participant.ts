@@ -146,6 +146,10 @@ export class TxnParticipant implements TxnHook {
   /** Replay only: the flushed LSN (records at or below it are in the tables). */
   private replayFlushedLsn = 0;
   private capWarnedMs = 0;
+  /** Told of every transaction's writes once applied here (the table engine's in-memory state follows them). */
+  private applied: ((writes: readonly TxnWriteOp[], nowMs: number) => void) | null = null;
+  /** Told when applied writes were undone (state kept from them must be dropped). */
+  private rolledBack: (() => void) | null = null;
 
   constructor(private readonly d: ParticipantDeps) {
     this.versionStore = this.freshVersions();
@@ -155,6 +159,12 @@ export class TxnParticipant implements TxnHook {
   /** The version store (replaced whole after a rollback of recorded writes). */
   get versions(): VersionStore {
     return this.versionStore;
+  }
+
+  /** Sets what hears of each transaction's writes applied here (commit, decided commit; not replay). */
+  setAppliedHook(hook: (writes: readonly TxnWriteOp[], nowMs: number) => void, rolledBack: () => void): void {
+    this.applied = hook;
+    this.rolledBack = rolledBack;
   }
 
   /** Ids of the transactions prepared here and not decided, in prepare order. */
@@ -181,6 +191,7 @@ export class TxnParticipant implements TxnHook {
     // (older snapshots get TXN_SNAPSHOT_TOO_OLD), keeping the intents of the prepared transactions.
     this.versionStore = this.freshVersions();
     for (const [txnId, p] of this.prepared) this.lockWrites(txnId, p.writeKeys);
+    this.rolledBack?.();
   }
 
   // ---- requests -----------------------------------------------------------------
@@ -296,6 +307,7 @@ export class TxnParticipant implements TxnHook {
     checkRecordSize(record.payload.length);
     this.versionStore.recordCommit(commitTs, keys.map((key) => ({ key })), (key) => this.previous(key, nowMs), txnId);
     this.d.ops.applyTxnWrites(request.writes, nowMs, undo);
+    this.applied?.(request.writes, nowMs);
     this.remember(txnId, commitTs);
     this.metrics[ShardMetric.txn_commits]++;
     return { response: { kind: 'txn-committed', commitTs }, records: [record], durable: true, undo: () => this.committed.delete(txnId) };
@@ -351,6 +363,7 @@ export class TxnParticipant implements TxnHook {
     // is above (the intents held every written key since the prepare).
     this.versionStore.recordCommit(commitTs, p.writeKeys.map((key) => ({ key })), (key) => this.previous(key, nowMs), txnId);
     this.d.ops.applyTxnWrites(p.writes, nowMs, undo);
+    this.applied?.(p.writes, nowMs);
     this.release(txnId);
     this.remember(txnId, commitTs);
     this.metrics[ShardMetric.txn_decided_commit]++;
