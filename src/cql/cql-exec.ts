@@ -25,7 +25,7 @@ import type { Cell, Row, TableInfo } from '../../shared/tables/table-types.js';
 import { decodeCursor, encodeCursor, queryFingerprint, rowComparator } from '../tables/table-query.js';
 import type { ColumnInput } from '../tables/table-schema.js';
 import type { TableService } from '../tables/table-service.js';
-import type { AlterTableAdd, Batch, BatchStatement, CqlStatement, ParsedCql, CqlTerm, CqlUsing, CreateIndex, CreateTable, Delete, Insert, QualifiedName, Select, Update } from './cql-ast.js';
+import type { AlterTableAdd, Batch, CqlStatement, ParsedCql, CqlTerm, CqlUsing, CreateIndex, CreateTable, Delete, Insert, QualifiedName, Select, Update } from './cql-ast.js';
 import { parseCql } from './cql-parser.js';
 import {
   andOf,
@@ -269,6 +269,16 @@ export class CqlExecutor {
   }
 
   private async update(s: Update, ctx: TermContext, deadlineMs: number): Promise<CqlAnswer> {
+    const done = this.prepareUpdate(s, ctx, deadlineMs);
+    return typeof done === 'function' ? done() : done;
+  }
+
+  /**
+   * Checks an UPDATE and returns what runs it; a conditional one (IF …) runs at once (its answer).
+   * Everything that can refuse the statement (names, types, key restrictions) throws here, before
+   * anything is written — a BATCH prepares all its statements first.
+   */
+  private prepareUpdate(s: Update, ctx: TermContext, deadlineMs: number): Promise<CqlAnswer> | (() => Promise<CqlAnswer>) {
     const info = this.infoOf(s.table);
     const t = cqlTable(info);
     const keys = fullKeys(t, restrictionsOf(t, s.where, ctx), 'UPDATE');
@@ -282,8 +292,10 @@ export class CqlExecutor {
     }
     const ttlMs = ttlOf(s.using, info, ctx);
     if (s.ifExists || s.conditions.length > 0) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, { ttlMs }, deadlineMs), deadlineMs);
-    await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs }, deadlineMs));
-    return EMPTY;
+    return async () => {
+      await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs }, deadlineMs));
+      return EMPTY;
+    };
   }
 
   /**
@@ -311,6 +323,12 @@ export class CqlExecutor {
   }
 
   private async delete(s: Delete, ctx: TermContext, deadlineMs: number): Promise<CqlAnswer> {
+    const done = this.prepareDelete(s, ctx, deadlineMs);
+    return typeof done === 'function' ? done() : done;
+  }
+
+  /** As prepareUpdate, for a DELETE. */
+  private prepareDelete(s: Delete, ctx: TermContext, deadlineMs: number): Promise<CqlAnswer> | (() => Promise<CqlAnswer>) {
     const info = this.infoOf(s.table);
     const t = cqlTable(info);
     if (s.using.timestamp !== null) throw invalid('USING TIMESTAMP is not supported');
@@ -332,8 +350,10 @@ export class CqlExecutor {
         throw error;
       }
       if (conditional) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, {}, deadlineMs), deadlineMs);
-      await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, {}, deadlineMs));
-      return EMPTY;
+      return async () => {
+        await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, {}, deadlineMs));
+        return EMPTY;
+      };
     }
     if (conditional) {
       let keys: Cell[][];
@@ -348,8 +368,11 @@ export class CqlExecutor {
       return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.delete(info.name, where, deadlineMs), deadlineMs);
     }
     checkDeleteRange(t, rs);
-    await this.tables.delete(info.name, wherePredicate(rs), deadlineMs);
-    return EMPTY;
+    const where = wherePredicate(rs);
+    return async () => {
+      await this.tables.delete(info.name, where, deadlineMs);
+      return EMPTY;
+    };
   }
 
   private async batch(b: Batch, ctx: TermContext, deadlineMs: number): Promise<CqlAnswer> {
@@ -361,6 +384,22 @@ export class CqlExecutor {
       }
       if (s.using.timestamp !== null) throw invalid('USING TIMESTAMP is not supported');
     }
+    // Every statement is checked (and its cells built) before the first one runs: a statement
+    // Cassandra would refuse refuses the whole batch with nothing written.
+    type Step = { readonly row: { t: CqlTable; ttlMs: number; key: Cell[]; cells: Record<string, Cell> } } | { readonly exec: () => Promise<unknown> };
+    const steps: Step[] = b.statements.map((s): Step => {
+      if (s.kind === 'insert') {
+        const info = this.infoOf(s.table);
+        const t = cqlTable(info);
+        const row = insertRow(t, s, ctx);
+        const ttlMs = ttlOf(s.using, info, ctx);
+        if (row.full) return { row: { t, ttlMs, key: row.key, cells: row.cells } };
+        return { exec: () => this.write(t, row, ttlMs, deadlineMs) };
+      }
+      const prepared = s.kind === 'update' ? this.prepareUpdate(s, ctx, deadlineMs) : this.prepareDelete(s, ctx, deadlineMs);
+      if (typeof prepared !== 'function') throw new Error('assertion failed: a conditional statement in a batch');
+      return { exec: prepared };
+    });
     // Runs of full-row INSERTs into one table with one TTL go as one all-or-nothing insert (a key
     // written twice in the run: the later row wins, as it would one after the other).
     let run: { t: CqlTable; ttlMs: number; rows: Map<string, Record<string, Cell>> } | null = null;
@@ -370,33 +409,21 @@ export class CqlExecutor {
       run = null;
       await this.tables.insert(r.t.info.name, [...r.rows.values()], { onConflict: 'replace', ttlMs: r.ttlMs }, deadlineMs);
     };
-    for (const s of b.statements) {
-      if (s.kind === 'insert') {
-        const info = this.infoOf(s.table);
-        const t = cqlTable(info);
-        const row = insertRow(t, s, ctx);
-        const ttlMs = ttlOf(s.using, info, ctx);
-        if (row.full) {
-          if (run !== null && (run.t !== t || run.ttlMs !== ttlMs)) await flush();
-          run ??= { t, ttlMs, rows: new Map() };
-          const k = tupleKey(row.key);
-          run.rows.delete(k);
-          run.rows.set(k, row.cells);
-          continue;
-        }
-        await flush();
-        await this.write(t, row, ttlMs, deadlineMs);
+    for (const step of steps) {
+      if ('row' in step) {
+        const { t, ttlMs, key, cells } = step.row;
+        if (run !== null && (run.t !== t || run.ttlMs !== ttlMs)) await flush();
+        run ??= { t, ttlMs, rows: new Map() };
+        const k = tupleKey(key);
+        run.rows.delete(k);
+        run.rows.set(k, cells);
         continue;
       }
       await flush();
-      await this.runWrite(s, ctx, deadlineMs);
+      await step.exec();
     }
     await flush();
     return EMPTY;
-  }
-
-  private runWrite(s: Exclude<BatchStatement, Insert>, ctx: TermContext, deadlineMs: number): Promise<CqlAnswer> {
-    return s.kind === 'update' ? this.update(s, ctx, deadlineMs) : this.delete(s, ctx, deadlineMs);
   }
 
   // ---- reads ----

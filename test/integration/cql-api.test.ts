@@ -309,6 +309,28 @@ describe('calendar: timestamps as clustering columns, ranges on them, BATCH', ()
     const e = await cqlFails("BEGIN BATCH INSERT INTO cycling.calendar (race_id, race_start_date, race_end_date) VALUES (1, '2016-01-01', '2016-01-02') IF NOT EXISTS APPLY BATCH", 400, 'Invalid');
     expect(e.message).toMatch(/Conditional statements/);
   });
+
+  it('a BATCH with a statement Cassandra refuses writes nothing, whatever its place', async () => {
+    const bad = [
+      "UPDATE cycling.calendar SET nope = 'x' WHERE race_id = 400 AND race_start_date = '2016-01-01' AND race_end_date = '2016-01-02'",
+      "UPDATE cycling.calendar SET race_name = 'x' WHERE race_id = 400",
+      'DELETE FROM cycling.calendar WHERE race_name = 400',
+      "DELETE race_name FROM cycling.calendar WHERE race_id = 400 AND race_start_date > '2016-01-01'",
+      "INSERT INTO cycling.calendar (race_id, race_start_date, race_end_date, race_name) VALUES (400, '2016-01-01', '2016-01-02', 42)",
+    ];
+    for (const [i, statement] of bad.entries()) {
+      await cqlFails(
+        `BEGIN BATCH
+           INSERT INTO cycling.calendar (race_id, race_start_date, race_end_date, race_name) VALUES (${401 + i}, '2016-01-01', '2016-01-02', 'first');
+           UPDATE cycling.calendar SET race_name = 'second' WHERE race_id = ${401 + i} AND race_start_date = '2016-03-01' AND race_end_date = '2016-03-02';
+           ${statement};
+         APPLY BATCH`,
+        400,
+        'Invalid',
+      );
+      expect((await cql(`SELECT race_name FROM cycling.calendar WHERE race_id = ${401 + i}`)).rows, statement).toEqual([]);
+    }
+  });
 });
 
 describe('TTL', () => {
