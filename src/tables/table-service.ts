@@ -22,7 +22,7 @@ import { buildSlotMap, type SlotMap } from '../../shared/slot.js';
 import { cellsEqual, checkCell, tupleKey } from '../../shared/tables/cells.js';
 import { encodeKeyCells } from '../../shared/tables/key-cells.js';
 import type { OnConflict, ScanStats, ShardTableStats, TableCommand } from '../../shared/tables/table-protocol.js';
-import { rowSlot, valueSlot } from '../../shared/tables/table-keys.js';
+import { encodePk, keyShape, rowKey, rowSlot, tableKeyTag, uniqueKey, valueSlot } from '../../shared/tables/table-keys.js';
 import type { AggregateSpec, Cell, OrderBy, Predicate, Row, TableIndexDef, TableIndexType, TableInfo } from '../../shared/tables/table-types.js';
 import type { Logger } from '../log.js';
 import type { ShardClient, ShardPool } from '../router/index.js';
@@ -33,7 +33,9 @@ import { fullRow, keyText, prepareRows, shapeOf } from './table-rows.js';
 import { buildIndexDef, buildTableInfo, checkColumn, checkName, type ColumnInput, type CreateTableInput } from './table-schema.js';
 import { callTable, callTableExpect, runSlicedWrite } from './table-shard-call.js';
 import { TableWriteGate } from './table-write-gate.js';
-import { TableTxn } from './table-txn.js';
+import { TableTxn, type PlanContext } from './table-txn.js';
+import type { TxnWriteOp } from '../../shared/txn/txn-wire.js';
+import { decodeKeyCells } from '../../shared/tables/key-cells.js';
 import type { DocTxnManager } from '../docs/doc-txn-manager.js';
 import { statsJson } from './table-stats.js';
 
@@ -202,6 +204,7 @@ export class TableService {
         },
         true,
         deadlineMs,
+        info.indexes.some((i) => i.unique) ? (ctx) => this.txnUniqueEntries(txn, info, rows, ctx, deadlineMs) : undefined,
       ).catch((error: unknown) => {
         throw namedKeyConflict(info, error);
       });
@@ -275,6 +278,63 @@ export class TableService {
     }
   }
 
+  /**
+   * A transaction's insert into a table with unique indexes (TableTxn's `more` step): for every
+   * value tuple a row it writes takes, the global entry read at the snapshot (and validated at
+   * commit); held by another key whose row still holds the tuple there, or being claimed by a plain
+   * insert of this router right now: DUPLICATE_KEY. Otherwise the entry is written with the row
+   * (a stale entry is taken over; its holder's delta key is validated, so a holder inserted after
+   * the snapshot aborts the commit). Two writers of one tuple both write its entry: the later
+   * commit loses, answered DUPLICATE_KEY (the key is named so).
+   */
+  private async txnUniqueEntries(txn: string, info: TableInfo, rows: readonly Row[], ctx: PlanContext, deadlineMs: number): Promise<TxnWriteOp[]> {
+    const shape = shapeOf(info);
+    // Rows the insert writes (on_conflict: ignore leaves some out).
+    const written = new Set<string>();
+    for (const answer of ctx.answers) for (const w of answer.writes) if (w.value !== null && tableKeyTag(w.key) === 'R') written.add(Buffer.from(w.key).toString('latin1'));
+    const out: TxnWriteOp[] = [];
+    for (const index of info.indexes) {
+      if (!index.unique) continue;
+      const cols = index.columns.map((c) => shape.byName.get(c) as number);
+      const types = cols.map((c) => info.columns[c].type);
+      const seen = new Map<string, number>();
+      for (let r = 0; r < rows.length; r++) {
+        const row = rows[r];
+        const values = cols.map((c) => row[c]);
+        if (values.some((v) => v === null)) continue;
+        const keyCells = shape.keys.map((k) => row[k]);
+        const pk = encodePk(info, keyCells);
+        if (!written.has(Buffer.from(rowKey(info.id, pk, rowSlot(info, keyCells))).toString('latin1'))) continue;
+        const tk = tupleKey(values);
+        const other = seen.get(tk);
+        if (other !== undefined) throw duplicateValue(info, index, values, r, `row ${other} of this request`);
+        seen.set(tk, r);
+        const valueBytes = encodeKeyCells(types, values);
+        const entry = uniqueKey(info.id, index.id, valueBytes, valueSlot(valueBytes));
+        const read = await ctx.op.read(entry, deadlineMs, true);
+        if (read !== null && !sameBytes(read.entry.value, pk)) {
+          const holderPk = read.entry.value;
+          const ks = keyShape(info);
+          const holderCells = decodeKeyCells(ks.types, holderPk, ks.desc);
+          const holderText = `the row with key ${keyText(holderCells)}`;
+          if ((this.claiming.get(`${info.id}/${index.id}/${tk}`) ?? 0) > 0) throw duplicateValue(info, index, values, r, holderText);
+          const holderShard = this.shardOfKey(info, holderCells);
+          const got = await ctx.plan(holderShard, { kind: 'get', keys: [holderCells], columns: [] });
+          const holder = got.result.ok && got.result.op === 'get' ? got.result.rows[0] : null;
+          if (holder !== null && cols.every((c, j) => cellsEqual(holder[c], values[j]))) throw duplicateValue(info, index, values, r, holderText);
+          // Stale: taken over. Its holder's row must not appear after the snapshot (a plain insert
+          // that claimed the value before the snapshot and wrote its row after it).
+          ctx.op.validate(holderShard, rowKey(info.id, holderPk, rowSlot(info, holderCells)));
+        } else if (read !== null) {
+          continue; // this row's own entry already
+        }
+        this.inTxn?.nameKey(txn, entry, { text: `the value ${keyText(values)} of unique index "${index.name}" of table "${info.name}"`, duplicate: duplicateValue(info, index, values, r, 'a row another transaction or writer committed first') });
+        out.push({ kind: 'put', key: entry, contentType: 'application/x-mantis-table', expiresAtMs: 0, value: pk });
+      }
+    }
+    return out;
+  }
+
   async update(
     name: string,
     where: Predicate | null,
@@ -299,6 +359,7 @@ export class TableService {
     const touchesUnique = info.indexes.some((i) => i.unique && i.columns.some((c) => c in set));
     const ttlMs = opts.ttlMs ?? 0;
     if (txn !== null) {
+      if (touchesUnique) throw uniqueUpdateRefused(info);
       if (opts.upsertKey !== undefined) throw new MantisError('INVALID_PARAMETER', 'an update by key that creates the row (CQL UPDATE) does not run inside a transaction');
       const answers = await this.txnTables().run(txn, info, this.shardsFor(info, where), () => ({ kind: 'update', where, set: pairs, ttlMs }), true, deadlineMs);
       return { affected: answers.reduce((sum, a) => sum + (a.ok && a.op === 'update' ? a.affected : 0), 0) };
@@ -774,3 +835,7 @@ function elapsed(startedMs: number): number {
   return Math.round((performance.now() - startedMs) * 1000) / 1000;
 }
 
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}

@@ -111,6 +111,8 @@ export interface TxnOperation {
   buffered(prefix: Uint8Array): TxnWriteOp[];
   /** Buffers writes, all or none (the transaction's limits on keys and bytes apply). */
   bufferAll(ops: readonly TxnWriteOp[]): void;
+  /** A key at the snapshot, or as the transaction's buffered writes left it; validate: checked at commit whatever the isolation. */
+  read(key: Uint8Array, deadlineMs: number, validate: boolean): Promise<ReadResult>;
   /** A key this shard must find unchanged since the snapshot at commit, whatever the isolation. */
   validate(shard: ShardClient, key: Uint8Array): void;
   /** A prefix every shard must find unchanged since the snapshot at commit (serializable reads). */
@@ -261,6 +263,11 @@ export class TxnManager {
             throw new MantisError('VALUE_TOO_LARGE', `transaction ${txn.id}'s writes would total ${txn.writeBytes + bytes} bytes; the limit is ${LIMITS.request_write_bytes_max}`);
           }
           for (const w of writes) this.buffer(txn, w);
+        },
+        read: async (key, deadlineMs, validate) => {
+          const buffered = txn.writes.get(binary(key));
+          if (buffered !== undefined) return bufferedRead(buffered);
+          return this.readAt(txn, key, deadlineMs, validate);
         },
         validate: (shard, key) => {
           let keys = txn.reads.get(shard.id);

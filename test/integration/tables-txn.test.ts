@@ -383,7 +383,7 @@ describe('table rows in a transaction', () => {
     expect((await plain.query({ columns: ['id'], where: W('v', '=', 4), limit: 1000 })).rows.length).toBe(0);
   });
 
-  it('schema changes, stats and moves are refused inside a transaction; a unique-indexed table and read_committed writes too', async () => {
+  it('schema changes, stats and moves are refused inside a transaction; read_committed writes too', async () => {
     const t = await table('ddl');
     const txn = await begin();
     const h = { 'Mantis-Txn': txn };
@@ -395,16 +395,64 @@ describe('table rows in a transaction', () => {
     await expectTableError(await send(t.url('/move'), 'POST', {}, h), 400, 'INVALID_PARAMETER');
     await expectOk(await t.info());
 
-    const u = await table('uniq');
-    await expectOk(await u.post('indexes', { name: 'uv', columns: ['v'], type: 'btree', unique: true }), 201);
-    await expectTableError(await new TxnTable(u, txn).post('rows', { rows: rowsOf([1]) }), 400, 'INVALID_PARAMETER');
-    expect(await new TxnTable(u, txn).count()).toBe(0); // reads are fine
     await commit(txn);
 
     const rc = await begin('read_committed');
     await expectTableError(await new TxnTable(t, rc).post('rows', { rows: rowsOf([1]) }), 400, 'INVALID_PARAMETER');
     expect(await new TxnTable(t, rc).count()).toBe(0);
     await commit(rc);
+  });
+
+  it('unique indexes hold for transaction inserts: against committed rows, other transactions and plain inserts', async () => {
+    const u = await table('uniq');
+    await expectOk(await u.post('indexes', { name: 'uv', columns: ['v'], type: 'hash', unique: true }), 201);
+    const plain = new TxnTable(u, null);
+    await plain.insert(rowsOf([1, 2, 3], (id) => id * 10));
+    await u.move();
+    await plain.insert(rowsOf([4], () => 40));
+
+    // a value a committed row holds (in a segment, in the delta): refused at once, nothing buffered
+    const t1 = await begin();
+    const in1 = new TxnTable(u, t1);
+    await expectTableError(await in1.post('rows', { rows: rowsOf([100], () => 20) }), 409, 'DUPLICATE_KEY');
+    await expectTableError(await in1.post('rows', { rows: rowsOf([100], () => 40) }), 409, 'DUPLICATE_KEY');
+    await expectTableError(await in1.post('rows', { rows: [{ id: 100, grp: 'a', v: 77 }, { id: 101, grp: 'a', v: 77 }] }), 409, 'DUPLICATE_KEY');
+    // deleted in the transaction, the value is free for another row of it
+    expect(await in1.delete(W('id', '=', 2))).toBe(1);
+    expect((await in1.insert(rowsOf([102], () => 20))).inserted).toBe(1);
+    expect(await in1.update(W('id', '=', 3), { grp: 'changed' })).toBe(1);
+    await expectTableError(await in1.post('update', { where: W('id', '=', 3), set: { v: 99 } }), 400, 'BAD_QUERY');
+    await commit(t1);
+    expect(await plain.get(102)).toEqual({ id: 102, grp: 'g0', v: 20 });
+    await expectTableError(await plain.post('rows', { rows: rowsOf([103], () => 20) }), 409, 'DUPLICATE_KEY');
+
+    // two transactions taking one value: the later commit is DUPLICATE_KEY
+    const a = await begin();
+    const b = await begin();
+    await new TxnTable(u, a).insert(rowsOf([200], () => 555));
+    await new TxnTable(u, b).insert(rowsOf([201], () => 555));
+    await commit(a);
+    await expectTableError(await postCommit(server.url, b), 409, 'DUPLICATE_KEY');
+    expect(await plain.count(W('v', '=', 555))).toBe(1);
+
+    // a transaction and a plain insert: whoever commits first keeps the value
+    const c = await begin();
+    await new TxnTable(u, c).insert(rowsOf([300], () => 666));
+    await plain.insert(rowsOf([301], () => 666));
+    await expectTableError(await postCommit(server.url, c), 409, 'DUPLICATE_KEY');
+    const d = await begin();
+    await new TxnTable(u, d).insert(rowsOf([400], () => 777));
+    await commit(d);
+    await expectTableError(await plain.post('rows', { rows: rowsOf([401], () => 777) }), 409, 'DUPLICATE_KEY');
+
+    // a stale entry (its row deleted outside any transaction) is taken over
+    expect(await plain.delete(W('id', '=', 400))).toBe(1);
+    const e = await begin();
+    await new TxnTable(u, e).insert(rowsOf([402], () => 777));
+    await commit(e);
+    await expectTableError(await plain.post('rows', { rows: rowsOf([403], () => 777) }), 409, 'DUPLICATE_KEY');
+    const all = await plain.rows();
+    expect(new Set(all.map((r) => r[2])).size).toBe(all.length);
   });
 
   it('a schema change of the table between a write and the commit aborts the commit', async () => {
