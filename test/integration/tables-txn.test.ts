@@ -477,6 +477,47 @@ describe('table rows in a transaction', () => {
     expect((await plain.query(body)).rows.length).toBe(12);
   });
 
+  it('repeatable_read and serializable: a change of a table the transaction used aborts its commit; snapshot only checks its rows', async () => {
+    const t = await table('levels');
+    const plain = new TxnTable(t, null);
+    await plain.insert(rowsOf(range(0, 10)));
+    for (const isolation of ['repeatable_read', 'serializable', 'snapshot'] as const) {
+      const txn = await begin(isolation);
+      const inside = new TxnTable(t, txn);
+      expect(await inside.count(W('grp', '=', 'g0'))).toBeGreaterThan(0);
+      expect(await inside.update(W('id', '=', 1), { v: 100 })).toBe(1);
+      await plain.insert(rowsOf([50 + ['repeatable_read', 'serializable', 'snapshot'].indexOf(isolation)]));
+      const outcome = await conflictOrOk(await postCommit(server.url, txn));
+      expect(outcome).toBe(isolation === 'snapshot' ? 'committed' : 'conflict');
+      expect((await plain.get(1))?.v).toBe(isolation === 'snapshot' ? 100 : 1);
+    }
+  });
+
+  it('cursor paging and ordering inside a transaction see its own rows', async () => {
+    const t = await table('paging');
+    const plain = new TxnTable(t, null);
+    await plain.insert(rowsOf(range(0, 25)));
+    await t.move();
+    await plain.insert(rowsOf(range(25, 40)));
+    const txn = await begin();
+    const inside = new TxnTable(t, txn);
+    await inside.insert(rowsOf(range(40, 55)));
+    await inside.delete(W('id', 'in', [0, 30, 45]));
+    await inside.update(W('id', 'in', [5, 35, 50]), { v: 1000 });
+    const seen: Json[][] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 20; page++) {
+      const answer: QueryAnswer = await inside.query({ columns: ['id', 'v'], order_by: [{ column: 'v', desc: true }], limit: 7, ...(cursor === null ? {} : { cursor }) });
+      seen.push(...answer.rows);
+      cursor = answer.next_cursor;
+      if (cursor === null) break;
+    }
+    const ids = range(0, 55).filter((id) => ![0, 30, 45].includes(id));
+    const want = ids.map((id) => [id, [5, 35, 50].includes(id) ? 1000 : id]).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    expect(seen).toEqual(want);
+    await expectOk(await postRollback(server.url, txn));
+  });
+
   it('row TTL in a transaction insert', async () => {
     const t = await table('ttl');
     const txn = await begin();
