@@ -6,9 +6,11 @@
 // - float64: a JSON number (JSON has no NaN or Infinity; the strings are refused);
 // - timestamp: an RFC 3339 string ("2024-01-02T03:04:05.123456Z", any offset,
 //   't'/' ' separators and lowercase 'z' accepted), kept to the microsecond
-//   (further fraction digits are truncated);
+//   (further fraction digits are truncated); years outside 0000..9999 as ISO 8601
+//   expanded years (±YYYYYY), as they come out, within int64 microseconds;
 // - binary: a standard base64 string (padding optional);
-// - boolean: true / false; string: any string of at most 16 MiB of UTF-8;
+// - boolean: true / false; string: any well-formed string (no lone surrogate) of at
+//   most 16 MiB of UTF-8;
 // - null: NULL for every type (the caller checks NOT NULL).
 //
 // Out (cellToJson):
@@ -59,6 +61,9 @@ export function cellFromJson(col: ColumnDef, json: unknown): Cell {
       if (json.length * 3 > MAX_STRING_CELL_BYTES && Buffer.byteLength(json, 'utf8') > MAX_STRING_CELL_BYTES) {
         throw mismatch(col, 'string longer than 16 MiB');
       }
+      // A lone surrogate has no UTF-8 form: stored, it would become U+FFFD and two different
+      // strings (keys!) would become one.
+      if (!json.isWellFormed()) throw mismatch(col, 'the string holds a lone UTF-16 surrogate (not valid Unicode)');
       return json;
   }
 }
@@ -147,7 +152,7 @@ export function civilFromDays(z: number): [number, number, number] {
   return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
 }
 
-const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,12}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339_RE = /^(\d{4}|[+-]\d{6})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,12}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 function daysInMonth(y: number, m: number): number {
   if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
@@ -177,7 +182,8 @@ export function parseRfc3339(s: string): number | bigint | null {
   const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetSec;
   const us = secs * 1e6 + micros;
   if (Number.isSafeInteger(us)) return us;
-  return normalizeInt64(BigInt(secs) * 1000000n + BigInt(micros));
+  const big = BigInt(secs) * 1000000n + BigInt(micros);
+  return big < INT64_MIN || big > INT64_MAX ? null : normalizeInt64(big);
 }
 
 function pad(n: number, width: number): string {

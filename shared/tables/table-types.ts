@@ -104,7 +104,12 @@ export type AggregateSpec = { readonly fn: AggregateFn; readonly col: number | n
  * count → number; sum → number | bigint | null (int64 sums exact: bigint once past 2^53; null if no
  * non-null input); min/max → Cell; avg → [sum: number, count: number].
  */
-export type AggState = number | bigint | null | Cell | [number, number];
+/**
+ * A partial aggregate: count a number; sum of int64 a number, a bigint, or (past the int64 range,
+ * which the ring's msgpack cannot carry as an integer) a decimal string; avg [sum, count] with such
+ * a sum; min/max a cell.
+ */
+export type AggState = number | bigint | null | Cell | [number | bigint | string, number];
 
 /** One group of a partial (per shard) or final aggregation: key cells (group_by order) and states (aggregates order). */
 export type GroupState = { readonly key: Cell[]; readonly states: AggState[] };

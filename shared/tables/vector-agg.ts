@@ -22,7 +22,7 @@
 import { assert } from '../errors.js';
 import { compareCells, tupleKey } from './cells.js';
 import type { AggregateFn, AggregateSpec, AggState, Batch, Cell, ColumnType, GroupState, NullBitmap, Vector } from './table-types.js';
-import { normalizeInt64 } from './table-types.js';
+import { INT64_MAX, INT64_MIN, normalizeInt64 } from './table-types.js';
 import { cellAt } from './vector-rows.js';
 
 const SAFE = 9007199254740991;
@@ -126,7 +126,7 @@ export class PartialAggregator {
       if ((a.fn !== 'sum' && a.fn !== 'avg') || a.col === null || a.cnt !== null) continue;
       const v = vectorOf(batch, a.col);
       if (v.nulls !== null || !('values' in v) || !(v.values instanceof Float64Array)) continue;
-      if (a.fn === 'sum' && a.type !== 'float64' && this.groups > 4096) continue;
+      if (exactInt(a) && this.groups > 4096) continue;
       return a;
     }
     return null;
@@ -254,7 +254,7 @@ export class PartialAggregator {
   private fusedInput(batch: Batch, fused: Acc | null): { x: Float64Array; snapshot: Float64Array | null } | null {
     if (fused === null) return null;
     const x = (vectorOf(batch, fused.col as number) as { readonly values: Float64Array }).values;
-    const snapshot = fused.fn === 'sum' && fused.type !== 'float64' ? fused.acc.slice(0, this.groups) : null;
+    const snapshot = exactInt(fused) ? fused.acc.slice(0, this.groups) : null;
     return { x, snapshot };
   }
 
@@ -560,11 +560,9 @@ export class PartialAggregator {
         const x = v.values;
         switch (a.fn) {
           case 'sum':
+          case 'avg':
             if (v.type === 'float64') a.acc[0] += sumF(x, s);
             else this.exactSum(a, x, s, null);
-            return;
-          case 'avg':
-            a.acc[0] += sumF(x, s);
             return;
           case 'min':
             a.acc[0] = minF(x, s, a.acc[0]);
@@ -576,14 +574,10 @@ export class PartialAggregator {
       }
       if (a.fn === 'sum' || a.fn === 'avg') {
         const x = v.values;
-        if (a.fn === 'avg') {
-          for (let i = 0; i < s.length; i++) a.acc[0] += Number(x[s[i]]);
-        } else {
-          const big = this.bigOf(a);
-          let t = big[0] ?? 0n;
-          for (let i = 0; i < s.length; i++) t += x[s[i]];
-          big[0] = t;
-        }
+        const big = this.bigOf(a);
+        let t = big[0] ?? 0n;
+        for (let i = 0; i < s.length; i++) t += x[s[i]];
+        big[0] = t;
         return;
       }
     }
@@ -609,11 +603,9 @@ export class PartialAggregator {
       const x = v.values;
       switch (a.fn) {
         case 'sum':
+        case 'avg':
           if (v.type === 'float64') sumG(x, s, g, a.acc);
           else this.exactSum(a, x, s, g);
-          return;
-        case 'avg':
-          sumG(x, s, g, a.acc);
           return;
         case 'min':
           minG(x, s, g, a.acc);
@@ -625,12 +617,8 @@ export class PartialAggregator {
     }
     if ((a.fn === 'sum' || a.fn === 'avg') && (v.type === 'int64' || v.type === 'timestamp') && v.values instanceof BigInt64Array) {
       const x = v.values;
-      if (a.fn === 'avg') {
-        for (let i = 0; i < s.length; i++) a.acc[g[i]] += Number(x[s[i]]);
-      } else {
-        const big = this.bigOf(a);
-        for (let i = 0; i < s.length; i++) big[g[i]] = (big[g[i]] ?? 0n) + x[s[i]];
-      }
+      const big = this.bigOf(a);
+      for (let i = 0; i < s.length; i++) big[g[i]] = (big[g[i]] ?? 0n) + x[s[i]];
       return;
     }
     this.cellMinMax(a, v, s, g);
@@ -719,18 +707,21 @@ export class PartialAggregator {
     }
   }
 
+  /** Group g's sum (exact for int64: a bigint past 2^53, a decimal string past the int64 range). */
+  private sumOf(a: Acc, g: number): number | bigint | string {
+    const big = a.big === null ? undefined : a.big[g];
+    if (big === undefined) return a.acc[g];
+    return a.type === 'float64' ? Number(big) + a.acc[g] : wireSum(big + BigInt(a.acc[g]));
+  }
+
   private stateOf(a: Acc, g: number): AggState {
     if (a.fn === 'count') return a.col === null || a.cnt === null ? this.rows[g] : a.cnt[g];
     const n = a.cnt === null ? this.rows[g] : a.cnt[g];
     switch (a.fn) {
       case 'avg':
-        return [a.acc[g], n];
-      case 'sum': {
-        if (n === 0) return null;
-        const big = a.big === null ? undefined : a.big[g];
-        if (big === undefined) return a.acc[g];
-        return a.type === 'float64' ? Number(big) + a.acc[g] : normalizeInt64(big + BigInt(a.acc[g]));
-      }
+        return [this.sumOf(a, g), n];
+      case 'sum':
+        return n === 0 ? null : this.sumOf(a, g);
       default: {
         if (n === 0) return null;
         const x = a.acc[g] === 0 ? 0 : a.acc[g];
@@ -1060,18 +1051,26 @@ export function emptyState(fn: AggregateFn): AggState {
   }
 }
 
+/** An exact integer sum as a partial state carries it: past the int64 range (msgpack's), a decimal string. */
+function wireSum(v: bigint): number | bigint | string {
+  return v < INT64_MIN || v > INT64_MAX ? v.toString() : normalizeInt64(v);
+}
+
+/** sum / avg over an integer column: summed exactly (bigint past 2^53). */
+const exactInt = (a: Acc): boolean => (a.fn === 'sum' || a.fn === 'avg') && a.type !== 'float64';
+
 function addSums(a: AggState, b: AggState): AggState {
   if (a === null) return b;
   if (b === null) return a;
   if (typeof a === 'number' && typeof b === 'number') {
     const s = a + b;
     if (Number.isSafeInteger(s) || !Number.isInteger(a) || !Number.isInteger(b)) return s;
-    return normalizeInt64(BigInt(a) + BigInt(b));
+    return wireSum(BigInt(a) + BigInt(b));
   }
-  const x = a as number | bigint;
-  const y = b as number | bigint;
+  const x = typeof a === 'string' ? BigInt(a) : (a as number | bigint);
+  const y = typeof b === 'string' ? BigInt(b) : (b as number | bigint);
   if ((typeof x === 'number' && !Number.isInteger(x)) || (typeof y === 'number' && !Number.isInteger(y))) return Number(x) + Number(y);
-  return normalizeInt64(BigInt(x) + BigInt(y));
+  return wireSum(BigInt(x) + BigInt(y));
 }
 
 /** Merges one aggregate's two partial states. */
@@ -1082,9 +1081,9 @@ export function mergeState(fn: AggregateFn, a: AggState, b: AggState): AggState 
     case 'sum':
       return addSums(a, b);
     case 'avg': {
-      const x = a as [number, number];
-      const y = b as [number, number];
-      return [x[0] + y[0], x[1] + y[1]];
+      const x = a as [number | bigint | string, number];
+      const y = b as [number | bigint | string, number];
+      return [addSums(x[0], y[0]) as number | bigint | string, x[1] + y[1]];
     }
     case 'min':
     case 'max': {
@@ -1133,12 +1132,18 @@ export function finalizeState(fn: AggregateFn, state: AggState, type: ColumnType
     case 'count':
       return typeof state === 'bigint' ? normalizeInt64(state) : (state as number);
     case 'avg': {
-      const [sum, n] = state as [number, number];
-      return n === 0 ? null : sum / n;
+      const [sum, n] = state as [number | bigint | string, number];
+      if (n === 0) return null;
+      if (typeof sum === 'number') return sum / n;
+      // Exact: the integer quotient, then the remainder's fraction (one rounding each).
+      const big = BigInt(sum);
+      const q = big / BigInt(n);
+      return Number(q) + Number(big - q * BigInt(n)) / n;
     }
     case 'sum':
       if (state === null) return null;
-      if (type === 'float64') return typeof state === 'bigint' ? Number(state) : (state as number);
+      if (type === 'float64') return typeof state === 'bigint' || typeof state === 'string' ? Number(state) : (state as number);
+      if (typeof state === 'string') return BigInt(state);
       return typeof state === 'bigint' ? normalizeInt64(state) : (state as number);
     default:
       if (typeof state === 'bigint') return normalizeInt64(state);

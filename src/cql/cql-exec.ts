@@ -23,6 +23,7 @@ import { cellToJson } from '../../shared/tables/cell-json.js';
 import { tupleKey } from '../../shared/tables/cells.js';
 import type { Cell, Row, TableInfo } from '../../shared/tables/table-types.js';
 import { decodeCursor, encodeCursor, queryFingerprint, rowComparator } from '../tables/table-query.js';
+import { checkKeySize } from '../tables/table-rows.js';
 import type { ColumnInput } from '../tables/table-schema.js';
 import type { TableService } from '../tables/table-service.js';
 import type { AlterTableAdd, Batch, CqlStatement, ParsedCql, CqlTerm, CqlUsing, CreateIndex, CreateTable, Delete, Insert, QualifiedName, Select, Update } from './cql-ast.js';
@@ -265,6 +266,7 @@ export class CqlExecutor {
       await this.tables.insert(t.info.name, [row.cells], { onConflict: 'replace', ttlMs }, deadlineMs);
       return;
     }
+    checkKeySize(t.info, row.key, null);
     await this.tables.update(t.info.name, keyPredicate(t, row.key), row.set, { upsertKey: row.key, ttlMs }, deadlineMs);
   }
 
@@ -291,6 +293,7 @@ export class CqlExecutor {
       set[a.column] = termToCell(a.value, info.columns[col], ctx);
     }
     const ttlMs = ttlOf(s.using, info, ctx);
+    for (const key of keys) checkKeySize(info, key, null);
     if (s.ifExists || s.conditions.length > 0) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, { ttlMs }, deadlineMs), deadlineMs);
     return async () => {
       await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs }, deadlineMs));

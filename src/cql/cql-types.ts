@@ -136,6 +136,7 @@ function literalToCell(kind: CqlLiteral['type'], text: string, col: ColumnDef, c
     case 'text':
     case 'varchar':
       if (kind !== 'string') throw constantError(kind, text, col, cql);
+      if (!text.isWellFormed()) throw invalid(`Invalid UTF-8 in string literal for "${col.name}": a lone UTF-16 surrogate`);
       return text;
     case 'ascii':
       if (kind !== 'string') throw constantError(kind, text, col, cql);
@@ -322,6 +323,7 @@ export function paramToCell(value: unknown, col: ColumnDef): Cell {
       if (typeof value !== 'string') throw paramError(col, cql, value, 'a string');
       // eslint-disable-next-line no-control-regex
       if (cql === 'ascii' && !/^[\x00-\x7f]*$/.test(value)) throw invalid(`Invalid byte for ascii in bind variable ${col.name}`);
+      if (!value.isWellFormed()) throw invalid(`Invalid UTF-8 for bind variable ${col.name}: the string holds a lone UTF-16 surrogate`);
       return value;
     case 'int':
     case 'smallint':

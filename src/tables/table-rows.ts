@@ -8,7 +8,7 @@ import { MantisError } from '../../shared/errors.js';
 import { checkCell, tupleKey } from '../../shared/tables/cells.js';
 import { cellFromJson } from '../../shared/tables/cell-json.js';
 import { encodeRowView } from '../../shared/tables/row-codec.js';
-import { rowSlot } from '../../shared/tables/table-keys.js';
+import { encodePk, rowSlot } from '../../shared/tables/table-keys.js';
 import type { Cell, ColumnType, Row, TableInfo } from '../../shared/tables/table-types.js';
 import { keyPositions } from './table-schema.js';
 
@@ -128,6 +128,7 @@ export function prepareRows(info: TableInfo, rows: readonly Row[], shardOfSlot: 
       throw new MantisError('DUPLICATE_KEY', `row ${r}: primary key ${keyText(keyCells)} is also given by row ${first} of this request`, { row: r, other_row: first, column: info.primaryKey.join(',') });
     }
     seen.set(id, r);
+    checkKeySize(info, keyCells, r);
     const shard = shardOfSlot(rowSlot(info, keyCells));
     let part = byShard.get(shard);
     let arena = arenas.get(shard);
@@ -162,6 +163,22 @@ class Arena {
 }
 
 const ARENA_BLOCK_BYTES = 256 * 1024;
+
+/** The most bytes a row's primary key may take in its key encoding (a key lives in every WAL record and index entry of its row). */
+export const PRIMARY_KEY_BYTES_MAX = 4096;
+
+/** KEY_TOO_LARGE (naming the key's columns and, when given, the row) for a primary key over PRIMARY_KEY_BYTES_MAX. */
+export function checkKeySize(info: TableInfo, keyCells: readonly Cell[], rowIndex: number | null): void {
+  // Fixed-size cells take at most 9 bytes; strings at most 3 bytes a UTF-16 unit and binary 2 a byte, plus terminators.
+  let bound = 0;
+  for (const c of keyCells) bound += typeof c === 'string' ? c.length * 3 + 2 : c instanceof Uint8Array ? c.length * 2 + 2 : 9;
+  if (bound <= PRIMARY_KEY_BYTES_MAX) return;
+  const bytes = encodePk(info, keyCells).length;
+  if (bytes <= PRIMARY_KEY_BYTES_MAX) return;
+  const column = info.primaryKey.join(',');
+  const at = rowIndex === null ? '' : `row ${rowIndex}: `;
+  throw new MantisError('KEY_TOO_LARGE', `${at}the primary key (${column}) takes ${bytes} bytes; the limit is ${PRIMARY_KEY_BYTES_MAX}`, rowIndex === null ? { column } : { column, row: rowIndex });
+}
 
 /** Key cells as text for messages. */
 export function keyText(cells: readonly Cell[]): string {

@@ -22,7 +22,10 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 const int64Cell = fc.bigInt({ min: INT64_MIN, max: INT64_MAX }).map(normalizeInt64);
-const timestampCell = fc.bigInt({ min: -62135596800000000n, max: 253402300799999999n }).map(normalizeInt64); // years 0001..9999
+const timestampCell = fc.oneof(
+  fc.bigInt({ min: -62135596800000000n, max: 253402300799999999n }).map(normalizeInt64), // years 0001..9999
+  fc.bigInt({ min: INT64_MIN, max: INT64_MAX }).map(normalizeInt64), // any: expanded years beyond
+);
 
 describe('cellFromJson / cellToJson', () => {
   it('round-trips every type through JSON text', () => {
@@ -87,6 +90,15 @@ describe('cellFromJson / cellToJson', () => {
     expect(parseRfc3339('2024-01-02T03:04:05')).toBeNull();
     expect(codeOf(() => cellFromJson(col('timestamp'), 1704164645))).toBe('TYPE_MISMATCH');
     expect(cellFromJson(col('timestamp'), '9999-12-31T23:59:59.999999Z')).toBe(253402300799999999n);
+    // What comes out goes back in: years past 9999 or before 0000 as ISO 8601 expanded years.
+    const late = cellFromJson(col('timestamp'), '9999-12-31T23:59:59-14:00') as bigint;
+    expect(cellToJson('timestamp', late)).toBe('+010000-01-01T13:59:59Z');
+    expect(cellFromJson(col('timestamp'), '+010000-01-01T13:59:59Z')).toBe(late);
+    expect(cellToJson('timestamp', cellFromJson(col('timestamp'), '0000-01-01T00:00:00+14:00'))).toBe('-000001-12-31T10:00:00Z');
+    expect(cellFromJson(col('timestamp'), '-000001-12-31T10:00:00Z')).toBe(cellFromJson(col('timestamp'), '0000-01-01T00:00:00+14:00'));
+    expect(cellFromJson(col('timestamp'), formatRfc3339(INT64_MIN))).toBe(INT64_MIN);
+    expect(codeOf(() => cellFromJson(col('timestamp'), '+294248-01-01T00:00:00Z'))).toBe('TYPE_MISMATCH');
+    expect(codeOf(() => cellFromJson(col('timestamp'), '10000-01-01T00:00:00Z'))).toBe('TYPE_MISMATCH');
     // Agrees with Date for millisecond values.
     fc.assert(
       fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => {
@@ -107,6 +119,9 @@ describe('cellFromJson / cellToJson', () => {
     expect(codeOf(() => cellFromJson(col('string'), 5))).toBe('TYPE_MISMATCH');
     expect(codeOf(() => cellFromJson(col('boolean'), 0))).toBe('TYPE_MISMATCH');
     expect(cellFromJson(col('string'), null)).toBeNull();
+    // Lone surrogates have no UTF-8 form (they would be stored as U+FFFD and collide).
+    for (const bad of ['a\ud800', 'a\udc00', '\udfff\ud800']) expect(codeOf(() => cellFromJson(col('string'), bad))).toBe('TYPE_MISMATCH');
+    expect(cellFromJson(col('string'), 'a\ud83d\ude00')).toBe('a\u{1f600}');
   });
 });
 

@@ -1,0 +1,89 @@
+// Edge cases a reviewer reproduced against the real server (2 shards), kept
+// as regressions: primary keys past the key-size limit (400 KEY_TOO_LARGE over
+// HTTP and CQL, nothing written), lone UTF-16 surrogates (400 TYPE_MISMATCH:
+// they have no UTF-8 form and would collide as U+FFFD), timestamps past
+// year 9999 that come out as expanded years and go back in, int64 sums past
+// 2^64 on one shard, and avg of int64 values past 2^53 (exact, from the
+// exact sum).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOk } from '../helpers/http-client.js';
+import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { expectTableError, send, tableName, TablesClient } from '../helpers/tables-client.js';
+
+afterAll(cleanup);
+
+let server: ServerProcess;
+beforeAll(async () => {
+  server = await startServer({ shards: 2, fsync: 'batch' });
+});
+const client = (tag: string): TablesClient => new TablesClient(server.url, tableName(tag));
+
+async function cql(query: string, params?: unknown[]): Promise<Response> {
+  return send(`${server.url}/api/v1/cql`, 'POST', params === undefined ? { query } : { query, params });
+}
+
+describe('table edge cases (2 shards)', () => {
+  it('a primary key over 4096 bytes is 400 KEY_TOO_LARGE naming the row, and nothing of the batch is written', async () => {
+    const t = client('bigpk');
+    await t.createOk([{ name: 'k', type: 'string' }, { name: 'v', type: 'int64' }], ['k']);
+    expect((await t.insertOk([{ k: 'p'.repeat(1300), v: 1 }])).inserted).toBe(1); // 3 bytes a unit at most: still checked exactly
+    for (const n of [4096, 65_530, 70_000]) {
+      const e = await expectTableError(await t.insert([{ k: `ok${n}`, v: 1 }, { k: 'q'.repeat(n), v: 2 }]), 400, 'KEY_TOO_LARGE');
+      expect(e.row).toBe(1);
+      expect(e.column).toBe('k');
+    }
+    const count = await t.query({ aggregates: [{ fn: 'count', as: 'n' }] });
+    expect(count.rows).toEqual([[1]]);
+    await expectOk(await cql(`CREATE TABLE ${t.name}_c (k text PRIMARY KEY, v int)`));
+    for (const q of [`INSERT INTO ${t.name}_c (k, v) VALUES (?, 1)`, `INSERT INTO ${t.name}_c (k) VALUES (?)`, `UPDATE ${t.name}_c SET v = 1 WHERE k = ?`]) {
+      await expectTableError(await cql(q, ['q'.repeat(70_000)]), 400, 'KEY_TOO_LARGE');
+    }
+  });
+
+  it('lone surrogates are refused in rows, keys and filters; paired ones are kept', async () => {
+    const t = client('surrogates');
+    await t.createOk([{ name: 'k', type: 'string' }, { name: 's', type: 'string' }], ['k']);
+    for (const k of ['a\ud800', 'a\udc00']) {
+      const e = await expectTableError(await t.insert([{ k: 'fine', s: 'x' }, { k, s: 'x' }]), 400, 'TYPE_MISMATCH');
+      expect([e.row, e.column]).toEqual([1, 'k']);
+    }
+    await expectTableError(await t.insert([{ k: 'b', s: '\udfffx' }]), 400, 'TYPE_MISMATCH');
+    await t.insertOk([{ k: 'a\ufffd', s: 'x\u{1f600}' }]);
+    const rows = await t.query({ columns: ['k', 's'] });
+    expect(rows.rows).toEqual([['a\ufffd', 'x\u{1f600}']]);
+    await expectTableError(await t.post('query', { where: { col: 'k', op: '=', value: 'a\ud800' } }), 400, 'TYPE_MISMATCH');
+    await expectOk(await cql(`CREATE TABLE ${t.name}_c (k text PRIMARY KEY, v int)`));
+    await expectTableError(await cql(`INSERT INTO ${t.name}_c (k, v) VALUES (?, 1)`, ['a\ud800']), 400, 'Invalid');
+  });
+
+  it('timestamps beyond year 9999 come out as expanded years and go back in (rows and filters)', async () => {
+    const t = client('years');
+    await t.createOk([{ name: 'k', type: 'int64' }, { name: 'at', type: 'timestamp' }], ['k']);
+    await t.insertOk([{ k: 1, at: '9999-12-31T23:59:59-14:00' }, { k: 2, at: '0000-01-01T00:00:00+14:00' }, { k: 3, at: '2024-01-01T00:00:00Z' }]);
+    const all = await t.query({ columns: ['k', 'at'], order_by: [{ column: 'k' }] });
+    expect(all.rows).toEqual([[1, '+010000-01-01T13:59:59Z'], [2, '-000001-12-31T10:00:00Z'], [3, '2024-01-01T00:00:00Z']]);
+    await t.insertOk([{ k: 11, at: '+010000-01-01T13:59:59Z' }, { k: 12, at: '-000001-12-31T10:00:00Z' }]);
+    const late = await t.query({ columns: ['k'], where: { col: 'at', op: '=', value: '+010000-01-01T13:59:59Z' }, order_by: [{ column: 'k' }] });
+    expect(late.rows).toEqual([[1], [11]]);
+    await expectTableError(await t.insert([{ k: 20, at: '+300000-01-01T00:00:00Z' }]), 400, 'TYPE_MISMATCH');
+  });
+
+  it('sum of int64 past 2^64 on one shard is exact; avg of int64 past 2^53 is exact too', async () => {
+    const t = client('bigsum');
+    await t.createOk([{ name: 'k', type: 'int64' }, { name: 'g', type: 'int64' }, { name: 'v', type: 'int64' }], ['k']);
+    const max = '9223372036854775807';
+    await t.insertOk(Array.from({ length: 6 }, (_, k) => ({ k, g: 0, v: max })));
+    await t.insertOk([{ k: 100, g: 1, v: '9007199254740993' }, { k: 101, g: 1, v: '-9007199254740992' }]);
+    const check = async (): Promise<void> => {
+      const q = await t.query({ group_by: ['g'], aggregates: [{ fn: 'sum', column: 'v', as: 's' }, { fn: 'avg', column: 'v', as: 'a' }, { fn: 'count', as: 'n' }], order_by: [{ column: 'g' }] });
+      expect(q.rows).toEqual([
+        [0, (6n * 9223372036854775807n).toString(), 9223372036854775807, 6],
+        [1, 1, 0.5, 2],
+      ]);
+    };
+    await check();
+    await t.move();
+    await check();
+  });
+});
