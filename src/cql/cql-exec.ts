@@ -21,7 +21,7 @@
 import { MantisError } from '../../shared/errors.js';
 import { cellToJson } from '../../shared/tables/cell-json.js';
 import { tupleKey } from '../../shared/tables/cells.js';
-import type { Cell, Row, TableInfo } from '../../shared/tables/table-types.js';
+import type { Cell, ColumnDef, Row, TableInfo } from '../../shared/tables/table-types.js';
 import { decodeCursor, encodeCursor, queryFingerprint, rowComparator } from '../tables/table-query.js';
 import { checkKeySize } from '../tables/table-rows.js';
 import type { ColumnInput } from '../tables/table-schema.js';
@@ -35,6 +35,7 @@ import {
   cqlTable,
   fullKeys,
   invalid,
+  isTimeuuid,
   keyPredicate,
   planSelect,
   restrictionsOf,
@@ -44,7 +45,7 @@ import {
   type OutputColumn,
   type SelectPlan,
 } from './cql-plan.js';
-import { mapCqlType, paramToCell, termToCell, termToInt, type TermContext } from './cql-types.js';
+import { mapCqlType, paramToCell, termToCell, termToInt, timeuuidText, type TermContext } from './cql-types.js';
 
 /** The keyspace named in messages when a statement names none. */
 export const DEFAULT_KEYSPACE = 'mantis';
@@ -706,14 +707,21 @@ function notApplied(t: CqlTable, row: Row | null, columns: readonly number[]): C
   if (row === null) return { columns: ['[applied]'], rows: [[false]], pagingState: null };
   return {
     columns: ['[applied]', ...columns.map((c) => t.info.columns[c].name)],
-    rows: [[false, ...columns.map((c) => cellToJson(t.info.columns[c].type, row[c]))]],
+    rows: [[false, ...columns.map((c) => columnCell(t.info.columns[c], row[c]))]],
     pagingState: null,
   };
 }
 
 function outputCell(o: OutputColumn, cell: Cell): unknown {
   if (o.truncate && typeof cell === 'number') return Number.isFinite(cell) ? Math.trunc(cell) : cell;
+  if (o.timeuuid === true && typeof cell === 'string') return timeuuidText(cell);
   return cellToJson(o.type, cell);
+}
+
+/** A stored cell of column `col` as CQL answers it. */
+function columnCell(col: ColumnDef, cell: Cell): unknown {
+  if (isTimeuuid(col) && typeof cell === 'string') return timeuuidText(cell);
+  return cellToJson(col.type, cell);
 }
 
 /** SELECT JSON: one column "[json]" holding each row as a JSON object text. */

@@ -209,6 +209,8 @@ export type OutputColumn = {
   readonly type: ColumnType;
   /** avg over an integer column: Cassandra answers an integer (truncated). */
   readonly truncate: boolean;
+  /** A timeuuid column's cell (stored in its time-ordered form, answered in the standard one). */
+  readonly timeuuid?: boolean;
 };
 
 export type SelectPlan = {
@@ -417,7 +419,7 @@ function planSelection(
     const keys = t.keys.slice(0, t.partitionCount);
     const output = (selectors ?? keys.map((c) => ({ kind: 'column' as const, column: info.columns[c].name, alias: null }))).map((x) => {
       const c = columnOf(t, (x as { column: string }).column);
-      return { name: x.alias ?? info.columns[c].name, at: keys.indexOf(c), type: info.columns[c].type, truncate: false };
+      return { name: x.alias ?? info.columns[c].name, at: keys.indexOf(c), type: info.columns[c].type, truncate: false, timeuuid: isTimeuuid(info.columns[c]) };
     });
     return { columns: [], groupBy: keys, aggregates: [], output, aggregating: true };
   }
@@ -429,6 +431,7 @@ function planSelection(
       at: unique.indexOf(c),
       type: info.columns[c].type,
       truncate: false,
+      timeuuid: isTimeuuid(info.columns[c]),
     }));
     return { columns: unique, groupBy: [], aggregates: [], output, aggregating: false };
   }
@@ -441,7 +444,7 @@ function planSelection(
       const c = columnOf(t, x.column);
       const g = groupBy.indexOf(c);
       if (g < 0) throw invalid(`Selecting column ${x.column} next to aggregates needs it in GROUP BY (MantisDB does not return an arbitrary row's value)`);
-      output.push({ name: x.alias ?? x.column, at: g, type: info.columns[c].type, truncate: false });
+      output.push({ name: x.alias ?? x.column, at: g, type: info.columns[c].type, truncate: false, timeuuid: isTimeuuid(info.columns[c]) });
     } else if (x.kind === 'count-star') {
       aggregates.push({ fn: 'count', col: null, as: x.alias ?? 'count' });
       output.push({ name: x.alias ?? 'count', at: groupBy.length + aggregates.length - 1, type: 'int64', truncate: false });
@@ -454,7 +457,7 @@ function planSelection(
       const name = x.alias ?? aggregateName(x.fn, x.column);
       aggregates.push({ fn: x.fn, col: c, as: name });
       const type: ColumnType = x.fn === 'count' ? 'int64' : x.fn === 'avg' ? (def.type === 'int64' ? 'int64' : 'float64') : def.type;
-      output.push({ name, at: groupBy.length + aggregates.length - 1, type, truncate: x.fn === 'avg' && INTEGER_CQL.has(cqlTypeOf(def)) });
+      output.push({ name, at: groupBy.length + aggregates.length - 1, type, truncate: x.fn === 'avg' && INTEGER_CQL.has(cqlTypeOf(def)), timeuuid: (x.fn === 'min' || x.fn === 'max') && isTimeuuid(def) });
     }
   }
   return { columns: [], groupBy, aggregates, output, aggregating: true };
@@ -585,4 +588,9 @@ export function conditionPredicates(t: CqlTable, conditions: readonly CqlConditi
     else predicates.push({ col, op: c.op, value });
   }
   return { predicates, columns };
+}
+
+/** A column declared timeuuid in CQL. */
+export function isTimeuuid(col: ColumnDef): boolean {
+  return col.cqlType === 'timeuuid';
 }

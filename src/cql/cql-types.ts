@@ -12,7 +12,8 @@
 //   timestamp                timestamp  µs; literals: integer ms since the epoch or
 //                                       'yyyy-mm-dd[( |T)hh:mm[:ss[.fff]]][Z|±hh[:mm]|±hhmm]' (UTC when no zone)
 //   uuid                     string     canonical lower-case text
-//   timeuuid                 string     canonical lower-case text, version 1
+//   timeuuid                 string     lower-case text of a version-1 UUID, time fields first
+//                                       (timeuuidStored: sorts by time); answered in the standard form
 //   blob                     binary     0x… literals
 //   date                     string     'yyyy-mm-dd' (years 0001..9999: the text sorts as the dates do)
 //   time                     string     'hh:mm:ss.nnnnnnnnn' (nanoseconds; literals may omit the fraction)
@@ -251,7 +252,7 @@ export function parseCqlTimestamp(text: string): number {
 function checkUuid(text: string, cql: string): string {
   if (!UUID_RE.test(text)) throw invalid(`Unable to make UUID from '${text}'`);
   if (cql === 'timeuuid' && text[14] !== '1') throw invalid('Unsupported UUID version for timeuuid: only version 1 (time-based) UUIDs are timeuuids');
-  return text;
+  return cql === 'timeuuid' ? timeuuidStored(text) : text;
 }
 
 function hexToBytes(text: string): Uint8Array {
@@ -277,9 +278,11 @@ function callToCell(term: Extract<CqlTerm, { kind: 'call' }>, col: ColumnDef, cq
       noArgs();
       return assign('uuid', randomUUID());
     case 'now':
-    case 'currenttimeuuid':
+    case 'currenttimeuuid': {
       noArgs();
-      return assign('timeuuid', timeuuidAt(ctx.nowMs));
+      const u = timeuuidAt(ctx.nowMs);
+      return assign('timeuuid', cql === 'timeuuid' ? timeuuidStored(u) : u);
+    }
     case 'currenttimestamp':
       noArgs();
       return assign('timestamp', ctx.nowMs * 1000);
@@ -471,8 +474,27 @@ export function timeuuidAt(ms: number): string {
   return `${hex(timeLow, 8)}-${hex(timeMid, 4)}-${hex(timeHi, 4)}-${tail.slice(0, 4)}-${tail.slice(4)}`;
 }
 
-/** The time (ms since the epoch) of a version-1 UUID. */
-export function timeuuidMs(uuid: string): number {
+/**
+ * A timeuuid as a timeuuid column stores it: the version-and-high time field first, then the
+ * middle and low ones, then clock sequence and node ("1hhh-mmmm-llllllll-cccc-nnnnnnnnnnnn"), so
+ * that the text orders as Cassandra orders timeuuids — by time, then by the rest. REQUIRES: the
+ * standard lower-case form of a version-1 UUID.
+ */
+export function timeuuidStored(uuid: string): string {
+  return `${uuid.slice(14, 18)}-${uuid.slice(9, 13)}-${uuid.slice(0, 8)}-${uuid.slice(19)}`;
+}
+
+const STORED_TIMEUUID_RE = /^[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A timeuuid column's stored text in the standard form (a value already standard is kept). */
+export function timeuuidText(stored: string): string {
+  if (!STORED_TIMEUUID_RE.test(stored)) return stored;
+  return `${stored.slice(10, 18)}-${stored.slice(5, 9)}-${stored.slice(0, 4)}-${stored.slice(19)}`;
+}
+
+/** The time (ms since the epoch) of a version-1 UUID (standard or stored form). */
+export function timeuuidMs(given: string): number {
+  const uuid = timeuuidText(given);
   const timeLow = BigInt(`0x${uuid.slice(0, 8)}`);
   const timeMid = BigInt(`0x${uuid.slice(9, 13)}`);
   const timeHi = BigInt(`0x${uuid.slice(15, 18)}`);

@@ -442,6 +442,34 @@ describe('types, bind markers, paging', () => {
   });
 });
 
+describe('timeuuid clustering columns order by time', () => {
+  /** A version-1 UUID for a time (100-ns ticks since 1582-10-15), with a fixed clock sequence and node. */
+  const v1 = (ms: number, node = '000000000001'): string => {
+    const t = (BigInt(ms) + 12219292800000n) * 10000n;
+    const low = (t & 0xffffffffn).toString(16).padStart(8, '0');
+    const mid = ((t >> 32n) & 0xffffn).toString(16).padStart(4, '0');
+    const hi = (((t >> 48n) & 0x0fffn) | 0x1000n).toString(16).padStart(4, '0');
+    return `${low}-${mid}-${hi}-8000-${node}`;
+  };
+
+  it('rows come in time order, ranges on the column select by time, values come back as given', async () => {
+    await cql('CREATE TABLE cycling.ts_events (sensor int, at timeuuid, reading int, PRIMARY KEY (sensor, at))');
+    const base = Date.UTC(2024, 0, 1);
+    // Times chosen so that the low time field's text order differs from time order.
+    const ids = Array.from({ length: 6 }, (_, i) => v1(base + i * 5 * 60 * 1000));
+    for (const i of [3, 0, 5, 1, 4, 2]) await cql('INSERT INTO cycling.ts_events (sensor, at, reading) VALUES (1, ?, ?)', [ids[i], i]);
+    const all = await cql('SELECT at, reading FROM cycling.ts_events WHERE sensor = 1');
+    expect(all.rows).toEqual(ids.map((u, i) => [u, i]));
+    expect((await cql(`SELECT reading FROM cycling.ts_events WHERE sensor = 1 AND at > ${ids[2]}`)).rows).toEqual([[3], [4], [5]]);
+    expect((await cql('SELECT reading FROM cycling.ts_events WHERE sensor = 1 AND at <= ? ORDER BY at DESC', [ids[1]])).rows).toEqual([[1], [0]]);
+    expect((await cql('SELECT min(at), max(at) FROM cycling.ts_events WHERE sensor = 1')).rows).toEqual([[ids[0], ids[5]]]);
+    // now() values inserted one after another come back in insertion order.
+    for (let i = 0; i < 20; i++) await cql('INSERT INTO cycling.ts_events (sensor, at, reading) VALUES (2, now(), ?)', [i]);
+    const later = await cql('SELECT reading FROM cycling.ts_events WHERE sensor = 2');
+    expect(later.rows).toEqual(Array.from({ length: 20 }, (_, i) => [i]));
+  });
+});
+
 describe('more SELECT forms', () => {
   beforeAll(async () => {
     await cql('CREATE TABLE cycling.race_times (race_name text, lap int, rider text, seconds double, PRIMARY KEY (race_name, lap, rider))');
