@@ -36,11 +36,15 @@ export class TShard {
   readonly wal: WalWriter;
   readonly tables: TableShard;
   readonly expired: string[] = [];
+  /** The shard's transaction participant. */
+  readonly txn: TxnParticipant;
   private closed = false;
 
+  /** withTxn: the table engine gets the transaction deps (snapshot reads, file retention, the commit hook). */
   constructor(
     readonly dir: string,
-    oracle: TimestampOracle,
+    readonly oracle: TimestampOracle,
+    withTxn = false,
   ) {
     const walRef: { wal: WalWriter | null } = { wal: null };
     this.store = LsmStore.open({
@@ -51,7 +55,7 @@ export class TShard {
       onFlushed: (_lsn, segment) => walRef.wal?.removeSegmentsBefore(segment),
     });
     this.ops = new ShardOps(this.store);
-    const txn = new TxnParticipant({ store: this.store, ops: this.ops, oracle, currentSegment: () => walRef.wal?.currentSegment ?? 0, metrics: null });
+    const txn = (this.txn = new TxnParticipant({ store: this.store, ops: this.ops, oracle, currentSegment: () => walRef.wal?.currentSegment ?? 0, metrics: null }));
     this.ops.setTxnHook(txn);
     const replayed = replayShardWal(this.ops, txn, join(dir, 'wal'), this.store.flushedLsn);
     this.wal = WalWriter.open(
@@ -59,8 +63,16 @@ export class TShard {
       { ...replayed.result, lastLsn: Math.max(replayed.result.lastLsn, this.store.flushedLsn) },
     );
     walRef.wal = this.wal;
-    this.tables = new TableShard({ store: this.store, ops: this.ops, dataDir: dir, log: () => undefined, emitExpired: (name) => this.expired.push(name) });
+    this.tables = new TableShard({
+      store: this.store,
+      ops: this.ops,
+      dataDir: dir,
+      log: () => undefined,
+      emitExpired: (name) => this.expired.push(name),
+      ...(withTxn ? { txn: { versions: () => txn.versions, currentTs: () => oracle.current(), oldestSnapshot: () => oracle.oldestSnapshot() } } : {}),
+    });
     this.tables.open(Date.now());
+    if (withTxn) txn.setAppliedHook((writes, nowMs) => this.tables.txnApplied(writes, nowMs), () => this.tables.data.forEach((t) => t.forgetMarks()));
   }
 
   private log(writes: (PutOp | DeleteOp)[]): void {
@@ -144,10 +156,10 @@ export class TShard {
   }
 }
 
-export function newShard(dir?: string): TShard {
+export function newShard(dir?: string, withTxn = false): TShard {
   const d = dir ?? mkdtempSync(join(tmpdir(), 'mantis-tblshard-'));
   if (dir === undefined) dirs.push(d);
-  const s = new TShard(d, new TimestampOracle(createOracle(100)));
+  const s = new TShard(d, new TimestampOracle(createOracle(100)), withTxn);
   open.push(s);
   return s;
 }
