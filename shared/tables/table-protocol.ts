@@ -54,7 +54,7 @@ export type TableCommand =
   /**
    * All-or-nothing on this shard. rows: stored forms (encodeRow) of full rows (defaults applied,
    * types checked by the router); rowIndex: each row's index in the client's request (errors name
-   * it). ttlMs: row time-to-live (0: none).
+   * it). ttlMs: row time-to-live (0: the table's default; < 0: none).
    */
   | {
       readonly op: 'insert';
@@ -71,6 +71,10 @@ export type TableCommand =
    * Sets columns (position → cell) on every matching row. Sliced: at most LIMIT rows per answer;
    * `resume` (opaque, from the previous answer) goes on; every matching row is changed exactly once
    * across slices. upsertKey: CQL UPDATE of one row by full primary key, creating it when absent.
+   * ttlMs > 0: the rows' TTL from now. cellTtl (CQL): the TTL is the written cells' (Cassandra's),
+   * so a row's expiry only moves later, and ttlMs ≤ 0 (no TTL) makes a changed row permanent;
+   * without it (HTTP) ttlMs ≤ 0 keeps each row's expiry. A row the update creates: ttlMs < 0 none,
+   * 0 the table's default.
    */
   | {
       readonly op: 'update';
@@ -81,6 +85,7 @@ export type TableCommand =
       readonly resume: Uint8Array | null;
       readonly upsertKey: Cell[] | null;
       readonly ttlMs: number;
+      readonly cellTtl?: boolean;
     }
   | { readonly op: 'delete'; readonly table: string; readonly tableId: number; readonly where: Predicate | null; readonly resume: Uint8Array | null }
   /** Rows by primary key (the point-lookup fast path). */

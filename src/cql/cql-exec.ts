@@ -268,7 +268,7 @@ export class CqlExecutor {
       return;
     }
     checkKeySize(t.info, row.key, null);
-    await this.tables.update(t.info.name, keyPredicate(t, row.key), row.set, { upsertKey: row.key, ttlMs }, deadlineMs);
+    await this.tables.update(t.info.name, keyPredicate(t, row.key), row.set, { upsertKey: row.key, ttlMs, cellTtl: true }, deadlineMs);
   }
 
   private async update(s: Update, ctx: TermContext, deadlineMs: number): Promise<CqlAnswer> {
@@ -295,9 +295,9 @@ export class CqlExecutor {
     }
     const ttlMs = ttlOf(s.using, info, ctx);
     for (const key of keys) checkKeySize(info, key, null);
-    if (s.ifExists || s.conditions.length > 0) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, { ttlMs }, deadlineMs), deadlineMs);
+    if (s.ifExists || s.conditions.length > 0) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, { ttlMs, cellTtl: true }, deadlineMs), deadlineMs);
     return async () => {
-      await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs }, deadlineMs));
+      await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs, cellTtl: true }, deadlineMs));
       return EMPTY;
     };
   }
@@ -689,13 +689,18 @@ function keyedRow(t: CqlTable, cells: Record<string, Cell>, set: Record<string, 
 }
 
 /** A write's TTL in ms: USING TTL n, else the table's default_time_to_live. */
+/**
+ * A write's TTL for the table service: ms > 0, or -1 for none (USING TTL 0, or no TTL on a table
+ * without default_time_to_live). The service reads 0 as "the table's default" and an update as
+ * "keep the row's expiry"; a CQL write without a TTL must leave what it writes permanent.
+ */
 function ttlOf(using: CqlUsing, info: TableInfo, ctx: TermContext): number {
   if (using.timestamp !== null) throw invalid('USING TIMESTAMP is not supported');
-  if (using.ttl === null) return info.defaultTtlSeconds * 1000;
+  if (using.ttl === null) return info.defaultTtlSeconds > 0 ? info.defaultTtlSeconds * 1000 : -1;
   const ttl = termToInt(using.ttl as CqlTerm, '[ttl]', ctx);
   if (ttl < 0) throw invalid(`A TTL must be greater or equal to 0, but was ${ttl}`);
   if (ttl > TTL_MAX_SECONDS) throw invalid(`ttl is too large. requested (${ttl}) maximum (${TTL_MAX_SECONDS})`);
-  return ttl * 1000;
+  return ttl > 0 ? ttl * 1000 : -1;
 }
 
 function applied(): CqlAnswer {

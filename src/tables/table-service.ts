@@ -193,7 +193,7 @@ export class TableService {
     if (txn !== null) {
       const prepared = prepareRows(info, rows, (slot) => this.slotMap[slot]);
       const parts = [...prepared.byShard];
-      const ttlMs = opts.ttlMs > 0 ? opts.ttlMs : info.defaultTtlSeconds * 1000;
+      const ttlMs = opts.ttlMs !== 0 ? opts.ttlMs : info.defaultTtlSeconds * 1000; // < 0: none (CQL's USING TTL 0)
       const answers = await this.txnTables().run(
         txn,
         info,
@@ -230,7 +230,7 @@ export class TableService {
 
   private async insertGated(info: TableInfo, rows: Row[], opts: { onConflict: OnConflict; ttlMs: number }, deadlineMs: number): Promise<{ inserted: number; replaced: number; ignored: number }> {
     const prepared = prepareRows(info, rows, (slot) => this.slotMap[slot]);
-    const ttlMs = opts.ttlMs > 0 ? opts.ttlMs : info.defaultTtlSeconds * 1000;
+    const ttlMs = opts.ttlMs !== 0 ? opts.ttlMs : info.defaultTtlSeconds * 1000; // < 0: none (CQL's USING TTL 0)
     const unique = info.indexes.filter((i) => i.unique);
     const release = unique.length === 0 ? null : await this.claimUnique(info, unique, rows, opts.onConflict, deadlineMs);
     try {
@@ -339,7 +339,7 @@ export class TableService {
     name: string,
     where: Predicate | null,
     set: Record<string, Cell>,
-    opts: { upsertKey?: Cell[]; ttlMs?: number },
+    opts: { upsertKey?: Cell[]; ttlMs?: number; cellTtl?: boolean },
     deadlineMs: number,
     txn: string | null = null,
   ): Promise<{ affected: number }> {
@@ -368,7 +368,7 @@ export class TableService {
       const key = this.checkKey(info, opts.upsertKey);
       if (touchesUnique) throw uniqueUpdateRefused(info);
       const shard = this.shardOfKey(info, key);
-      const command: TableCommand = { op: 'update', table: name, tableId: info.id, where, set: pairs, resume: null, upsertKey: key, ttlMs };
+      const command: TableCommand = { op: 'update', table: name, tableId: info.id, where, set: pairs, resume: null, upsertKey: key, ttlMs, cellTtl: opts.cellTtl === true };
       const leave = this.gate.enter(info.id, info.version);
       try {
         return { affected: await runSlicedWrite(shard, command, deadlineMs) };
@@ -377,7 +377,7 @@ export class TableService {
       }
     }
     if (touchesUnique) throw uniqueUpdateRefused(info);
-    const command: TableCommand = { op: 'update', table: name, tableId: info.id, where, set: pairs, resume: null, upsertKey: null, ttlMs };
+    const command: TableCommand = { op: 'update', table: name, tableId: info.id, where, set: pairs, resume: null, upsertKey: null, ttlMs, cellTtl: opts.cellTtl === true };
     const leave = this.gate.enter(info.id, info.version);
     try {
       const counts = await Promise.all(this.shardsFor(info, where).map((shard) => runSlicedWrite(shard, command, deadlineMs)));

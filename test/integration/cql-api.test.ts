@@ -373,6 +373,35 @@ describe('TTL', () => {
       'ttl is too large. requested (630720001) maximum (630720000)',
     );
   });
+
+  it('USING TTL 0 means no TTL, over a table default too', async () => {
+    await cql('CREATE TABLE cycling.ttl_zero (id int PRIMARY KEY, v text) WITH default_time_to_live = 1');
+    await cql("INSERT INTO cycling.ttl_zero (id, v) VALUES (1, 'kept') USING TTL 0");
+    await cql("INSERT INTO cycling.ttl_zero (id, v) VALUES (2, 'default')");
+    await cql("UPDATE cycling.ttl_zero USING TTL 0 SET v = 'kept too' WHERE id = 3");
+    await sleep(2200);
+    expect((await cql('SELECT id, v FROM cycling.ttl_zero')).rows.sort()).toEqual([[1, 'kept'], [3, 'kept too']]);
+  });
+
+  it('a TTL never expires what a later write without one wrote, nor a row that had none (TTLs are per row: the row keeps its longest life)', async () => {
+    await cql('CREATE TABLE cycling.ttl_cells (k int PRIMARY KEY, v text, w text)');
+    await cql("INSERT INTO cycling.ttl_cells (k, v) VALUES (1, 'x') USING TTL 1");
+    await cql("UPDATE cycling.ttl_cells SET v = 'y' WHERE k = 1");
+    await cql("INSERT INTO cycling.ttl_cells (k, v) VALUES (2, 'x') USING TTL 1");
+    await cql("INSERT INTO cycling.ttl_cells (k, w) VALUES (2, 'z')");
+    await cql("INSERT INTO cycling.ttl_cells (k, v) VALUES (4, 'x')");
+    await cql("UPDATE cycling.ttl_cells USING TTL 1 SET w = 'a' WHERE k = 4");
+    await cql("INSERT INTO cycling.ttl_cells (k, v) VALUES (5, 'x') USING TTL 1");
+    await cql("UPDATE cycling.ttl_cells USING TTL 1 SET w = 'b' WHERE k = 5");
+    await cql("INSERT INTO cycling.ttl_cells (k, v, w) VALUES (6, 'x', 'y')");
+    await cql("INSERT INTO cycling.ttl_cells (k, v, w) VALUES (6, 'x2', 'y2') USING TTL 1");
+    await sleep(2500);
+    expect((await cql('SELECT k, v, w FROM cycling.ttl_cells')).rows.sort()).toEqual([
+      [1, 'y', null],
+      [2, 'x', 'z'],
+      [4, 'x', 'a'],
+    ]);
+  });
 });
 
 describe('types, bind markers, paging', () => {

@@ -8,6 +8,11 @@
 // Queries run in one turn: segments pruned by zone maps and blooms, only the
 // needed columns decoded (and cached), filters and partial aggregates over
 // column vectors, the delta decoded into vectors too.
+// Transactions: the `txn` command plans a transaction's operation at its
+// snapshot and applies nothing (table-snapshot.ts); txnApplied keeps this
+// engine's cached state current when a transaction's commit applies table
+// keys here; segment files a compaction replaced are retired, not deleted,
+// until no older snapshot is open (retireFiles, deleteRetired).
 // Runs inside a shard.
 
 import { rmSync } from 'node:fs';
@@ -402,7 +407,7 @@ export class TableShard {
     const change = (place: RowPlace, pk: Uint8Array, slot: number): void => {
       const next = place.row.slice();
       for (const [col, cell] of c.set) next[col] = cell;
-      const expiresAtMs = c.ttlMs > 0 ? nowMs + c.ttlMs : place.expiresAtMs;
+      const expiresAtMs = changedExpiry(place.expiresAtMs, c.ttlMs, nowMs, c.cellTtl === true);
       if (place.kind === 'segment') {
         writes.push(this.markWrite(t, place.seg, place.index, slot));
         marks.push([place.seg.segId, place.index]);
@@ -433,7 +438,7 @@ export class TableShard {
     } else {
       before = place.row;
       next = place.row.slice();
-      expiresAtMs = c.ttlMs > 0 ? nowMs + c.ttlMs : place.expiresAtMs;
+      expiresAtMs = changedExpiry(place.expiresAtMs, c.ttlMs, nowMs, c.cellTtl === true);
       if (place.kind === 'segment') {
         writes.push(this.markWrite(t, place.seg, place.index, slot));
         marks.push([place.seg.segId, place.index]);
@@ -565,8 +570,10 @@ export class TableShard {
     return { answer, writes: unique };
   }
 
+  /** A new row's expiry: ttlMs > 0 from now; < 0 (CQL: written without a TTL) never; 0 the table's default. */
   private expiryFor(info: TableInfo, ttlMs: number, nowMs: number): number {
     if (ttlMs > 0) return nowMs + ttlMs;
+    if (ttlMs < 0) return 0;
     if (info.defaultTtlSeconds > 0) return nowMs + info.defaultTtlSeconds * 1000;
     return 0;
   }
@@ -785,4 +792,17 @@ export function pkKeysOf(state: TableState, where: Predicate | null): Cell[][] |
     keys = next;
   }
   return keys;
+}
+
+/**
+ * The expiry of a row an update changes. HTTP (cellTtl false): ttlMs > 0 sets it from now, else
+ * the row keeps its own. CQL (cellTtl true): Cassandra keeps a TTL per cell where a table row has
+ * one, so a write never makes a row expire sooner than it would (ttlMs > 0 moves the expiry later
+ * only; a permanent row stays permanent), and a write without a TTL (ttlMs ≤ 0) makes the row
+ * permanent — what it wrote must not expire with the row.
+ */
+export function changedExpiry(oldExpiresAtMs: number, ttlMs: number, nowMs: number, cellTtl: boolean): number {
+  if (!cellTtl) return ttlMs > 0 ? nowMs + ttlMs : oldExpiresAtMs;
+  if (ttlMs <= 0 || oldExpiresAtMs === 0) return 0;
+  return Math.max(oldExpiresAtMs, nowMs + ttlMs);
 }
