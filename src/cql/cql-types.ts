@@ -250,6 +250,7 @@ export function parseCqlTimestamp(text: string): number {
 }
 
 function checkUuid(text: string, cql: string): string {
+  if (cql === 'timeuuid' && STORED_TIMEUUID_RE.test(text) && text[0] === '1') return text; // as the HTTP API shows it
   if (!UUID_RE.test(text)) throw invalid(`Unable to make UUID from '${text}'`);
   if (cql === 'timeuuid' && text[14] !== '1') throw invalid('Unsupported UUID version for timeuuid: only version 1 (time-based) UUIDs are timeuuids');
   return cql === 'timeuuid' ? timeuuidStored(text) : text;
@@ -500,4 +501,17 @@ export function timeuuidMs(given: string): number {
   const timeHi = BigInt(`0x${uuid.slice(15, 18)}`);
   const ticks = (timeHi << 48n) | (timeMid << 32n) | timeLow;
   return Number((ticks - UUID_EPOCH_OFFSET) / 10000n);
+}
+
+/** CQL types whose values our column type holds more of (ranges, formats): the tables API checks them too. */
+const NARROWED = new Set(['int', 'smallint', 'tinyint', 'float', 'ascii', 'uuid', 'timeuuid', 'date', 'time', 'inet']);
+
+/**
+ * A JSON value for a column a CQL table declared with a narrower type (int, uuid, inet, …) as CQL
+ * would store it (range-checked, canonical text; timeuuids in their time-ordered form), or null
+ * when the column needs nothing more than its own type's check. Throws Invalid.
+ */
+export function narrowedCell(json: unknown, col: ColumnDef): { cell: Cell } | null {
+  if (col.cqlType === undefined || !NARROWED.has(col.cqlType)) return null;
+  return { cell: paramToCell(json, col) };
 }

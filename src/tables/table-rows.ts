@@ -10,6 +10,7 @@ import { cellFromJson } from '../../shared/tables/cell-json.js';
 import { encodeRowView } from '../../shared/tables/row-codec.js';
 import { encodePk, rowSlot } from '../../shared/tables/table-keys.js';
 import type { Cell, ColumnType, Row, TableInfo } from '../../shared/tables/table-types.js';
+import { narrowedCell } from '../cql/cql-types.js';
 import { keyPositions } from './table-schema.js';
 
 /** Per table entry: column name → position, key positions, types (entries are immutable, so cached by identity). */
@@ -72,8 +73,13 @@ export function rowFromJson(info: TableInfo, json: unknown, rowIndex: number): R
 /** One JSON value as a cell of column `at`; a refusal names the column and, when given, the row. */
 export function cellOf(info: TableInfo, at: number, json: unknown, rowIndex: number | null): Cell {
   try {
-    return cellFromJson(info.columns[at], json);
-  } catch (error) {
+    const cell = cellFromJson(info.columns[at], json);
+    if (cell === null) return cell;
+    // A CQL table's int, uuid, inet… column: CQL's ranges and canonical forms hold here too.
+    const narrowed = narrowedCell(json, info.columns[at]);
+    return narrowed === null ? cell : narrowed.cell;
+  } catch (raw) {
+    const error = raw instanceof MantisError && raw.code === 'Invalid' ? new MantisError('TYPE_MISMATCH', `column "${info.columns[at].name}" (${String(info.columns[at].cqlType)}): ${raw.message}`, { column: info.columns[at].name }) : raw;
     if (!(error instanceof MantisError)) throw error;
     const column = info.columns[at].name;
     const details: Record<string, string | number> = rowIndex === null ? { column } : { column, row: rowIndex };

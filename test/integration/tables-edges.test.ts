@@ -69,6 +69,25 @@ describe('table edge cases (2 shards)', () => {
     await expectTableError(await t.insert([{ k: 20, at: '+300000-01-01T00:00:00Z' }]), 400, 'TYPE_MISMATCH');
   });
 
+  it("the tables API holds a CQL table's int, uuid, ascii, time, inet and timeuuid columns to CQL's rules", async () => {
+    const name = tableName('cqltypes');
+    await expectOk(await cql(`CREATE TABLE ${name} (k int PRIMARY KEY, i int, ti tinyint, u uuid, a ascii, tm time, ip inet, tu timeuuid)`));
+    const t = new TablesClient(server.url, name);
+    const bad: [string, unknown][] = [
+      ['k', 4294967296], ['i', '9223372036854775807'], ['ti', 1000], ['u', 'not-a-uuid'], ['a', 'é'], ['tm', 'garbage'], ['ip', 'x'],
+      ['tu', '6ba7b810-9dad-41d1-80b4-00c04fd430c8'], // a version-4 uuid is no timeuuid
+    ];
+    for (const [column, value] of bad) {
+      const e = await expectTableError(await t.insert([{ k: 1 }, { k: 2, [column]: value }]), 400, 'TYPE_MISMATCH');
+      expect([e.column, e.row], `${column} = ${JSON.stringify(value)}`).toEqual([column, 1]);
+    }
+    const tu = '5d3c4e00-a8b1-11ee-8000-000000000001';
+    await t.insertOk([{ k: 1, i: -2147483648, ti: 127, u: '6BA7B810-9DAD-41D1-80B4-00C04FD430C8', a: 'abc', tm: '08:12:54', ip: '127.0.0.1', tu }]);
+    await expectTableError(await t.post('update', { where: { col: 'k', op: '=', value: 1 }, set: { i: 5000000000 } }), 400, 'TYPE_MISMATCH');
+    const back = await expectOk<{ rows: unknown[][] }>(await cql(`SELECT k, i, ti, u, a, tm, ip, tu FROM ${name} WHERE k = 1`));
+    expect(back.data.rows).toEqual([[1, -2147483648, 127, '6ba7b810-9dad-41d1-80b4-00c04fd430c8', 'abc', '08:12:54.000000000', '127.0.0.1', tu]]);
+  });
+
   it('sum of int64 past 2^64 on one shard is exact; avg of int64 past 2^53 is exact too', async () => {
     const t = client('bigsum');
     await t.createOk([{ name: 'k', type: 'int64' }, { name: 'g', type: 'int64' }, { name: 'v', type: 'int64' }], ['k']);
