@@ -78,6 +78,12 @@ function parseLeaf(json: Record<string, unknown>, keys: string[], columns: reado
     case 'not_in': {
       if (!Array.isArray(value)) throw bad(`"${op}" takes an array "value"`);
       if (value.length > WHERE_MAX_IN_LIST) throw bad(`"${op}" list longer than ${WHERE_MAX_IN_LIST} values`);
+      // An empty list compares with nothing: "in" is FALSE on every row and "not_in" TRUE, NULLs
+      // included (as PostgreSQL's x = ANY('{}')); written as a leaf pair that is never UNKNOWN.
+      if (value.length === 0) {
+        const pair: Predicate[] = [{ col, op: 'is_null' }, { col, op: 'is_not_null' }];
+        return op === 'in' ? { and: pair } : { or: pair };
+      }
       const cells: Cell[] = new Array<Cell>(value.length);
       for (let i = 0; i < value.length; i++) {
         if (value[i] === null) throw bad(`"${op}" list values cannot be null`);

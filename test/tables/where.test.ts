@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { MantisError } from '../../shared/errors.js';
-import type { TableInfo } from '../../shared/tables/table-types.js';
+import type { Predicate, Row, TableInfo } from '../../shared/tables/table-types.js';
+import { evalRow } from '../../shared/tables/vector-filter.js';
 import { parseWhere, predicateColumns } from '../../shared/tables/where.js';
 
 const info: TableInfo = {
@@ -44,6 +45,19 @@ describe('parseWhere', () => {
     );
     expect(p).toEqual({ and: [{ col: 2, op: '>', value: 30 }, { col: 1, op: 'in', value: ['NYC', 'LA'] }, { col: 3, op: 'is_null' }] });
     expect(predicateColumns(p)).toEqual([1, 2, 3]);
+  });
+
+  it('an empty in list is FALSE on every row and not_in TRUE, NULL rows included (never UNKNOWN)', () => {
+    const rows: Row[] = [[1, 'NYC', 30, null], [2, null, null, null]];
+    const matches = (json: unknown): number[] => {
+      const p = parseWhere(json, info) as Predicate;
+      return rows.filter((r) => evalRow(p, r)).map((r) => r[0] as number);
+    };
+    expect(matches({ col: 'city', op: 'in', value: [] })).toEqual([]);
+    expect(matches({ col: 'city', op: 'not_in', value: [] })).toEqual([1, 2]);
+    expect(matches({ not: { col: 'city', op: 'in', value: [] } })).toEqual([1, 2]);
+    expect(matches({ not: { col: 'city', op: 'not_in', value: [] } })).toEqual([]);
+    expect(matches({ col: 'city', op: 'not_in', value: ['LA'] })).toEqual([1]);
   });
 
   it('types values through cell-json', () => {
