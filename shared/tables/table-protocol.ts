@@ -154,12 +154,13 @@ export type ShardTableStats = {
   readonly deletedRows: number;
   readonly bytesOnDisk: number;
   readonly bytesInMemory: number;
-  /** Per column: plain (uncompressed) bytes, stored bytes, and stored bytes per encoding. */
+  /** Per column: plain (uncompressed) bytes, stored bytes, and stored and plain bytes per encoding. */
   readonly columns: readonly {
     readonly name: string;
     readonly plainBytes: number;
     readonly storedBytes: number;
     readonly encodings: Readonly<Record<string, number>>;
+    readonly encodingsPlain?: Readonly<Record<string, number>>;
     readonly zone: ZoneMap | null;
   }[];
   readonly zoneMapChecks: number;

@@ -1,7 +1,8 @@
 // The GET /api/v1/tables/:t/stats body: every shard's figures of a table
 // (ShardTableStats) summed — rows, delta rows, segments, bytes on disk and in
 // memory, per column its plain and stored bytes, compression ratio, bytes per
-// encoding and merged zone map, per encoding across columns, zone-map, bloom
+// encoding and merged zone map, per encoding across columns (plain and stored bytes,
+// compression ratio), zone-map, bloom
 // and index hit counts, the last mover run — plus each shard's own line.
 
 import { compareCells } from '../../shared/tables/cells.js';
@@ -9,7 +10,12 @@ import { cellToJson } from '../../shared/tables/cell-json.js';
 import type { ShardTableStats } from '../../shared/tables/table-protocol.js';
 import type { Cell, TableInfo, ZoneMap } from '../../shared/tables/table-types.js';
 
-type ColumnSum = { plainBytes: number; storedBytes: number; encodings: Record<string, number>; zone: ZoneMap | null };
+type ColumnSum = { plainBytes: number; storedBytes: number; encodings: Record<string, number>; encodingsPlain: Record<string, number>; zone: ZoneMap | null };
+
+/** plain / stored, two decimals (null when nothing is stored). */
+function ratio(plain: number, stored: number): number | null {
+  return plain === 0 ? null : Math.round((plain / Math.max(stored, 1)) * 100) / 100;
+}
 
 /** stored / plain as "N % smaller" would read it: 1 − stored/plain (0 when nothing is stored). */
 function savedRatio(plain: number, stored: number): number {
@@ -33,8 +39,8 @@ function pick(a: Cell, b: Cell, sign: number): Cell {
 export function statsJson(info: TableInfo, parts: readonly ShardTableStats[]): Record<string, unknown> {
   const sum = (f: (s: ShardTableStats) => number): number => parts.reduce((t, s) => t + f(s), 0);
   const columns = new Map<string, ColumnSum>();
-  for (const c of info.columns) columns.set(c.name, { plainBytes: 0, storedBytes: 0, encodings: {}, zone: null });
-  const encodings: Record<string, { columns: number; stored_bytes: number }> = {};
+  for (const c of info.columns) columns.set(c.name, { plainBytes: 0, storedBytes: 0, encodings: {}, encodingsPlain: {}, zone: null });
+  const encodings: Record<string, { columns: number; stored_bytes: number; plain_bytes: number; compression_ratio: number | null; saved: number }> = {};
   const indexHits: Record<string, number> = {};
   let lastMove: ShardTableStats['lastMove'] = null;
   for (const part of parts) {
@@ -44,6 +50,7 @@ export function statsJson(info: TableInfo, parts: readonly ShardTableStats[]): R
       acc.plainBytes += c.plainBytes;
       acc.storedBytes += c.storedBytes;
       for (const [enc, bytes] of Object.entries(c.encodings)) acc.encodings[enc] = (acc.encodings[enc] ?? 0) + bytes;
+      for (const [enc, bytes] of Object.entries(c.encodingsPlain ?? {})) acc.encodingsPlain[enc] = (acc.encodingsPlain[enc] ?? 0) + bytes;
       acc.zone = mergeZone(acc.zone, c.zone);
     }
     for (const [name, hits] of Object.entries(part.indexHits)) indexHits[name] = (indexHits[name] ?? 0) + hits;
@@ -51,10 +58,15 @@ export function statsJson(info: TableInfo, parts: readonly ShardTableStats[]): R
   }
   for (const acc of columns.values()) {
     for (const [enc, bytes] of Object.entries(acc.encodings)) {
-      const e = (encodings[enc] ??= { columns: 0, stored_bytes: 0 });
+      const e = (encodings[enc] ??= { columns: 0, stored_bytes: 0, plain_bytes: 0, compression_ratio: null, saved: 0 });
       e.columns++;
       e.stored_bytes += bytes;
+      e.plain_bytes += acc.encodingsPlain[enc] ?? 0;
     }
+  }
+  for (const e of Object.values(encodings)) {
+    e.compression_ratio = ratio(e.plain_bytes, e.stored_bytes);
+    e.saved = savedRatio(e.plain_bytes, e.stored_bytes);
   }
   const plain = [...columns.values()].reduce((t, c) => t + c.plainBytes, 0);
   const stored = [...columns.values()].reduce((t, c) => t + c.storedBytes, 0);

@@ -418,6 +418,15 @@ describe.each([1, 2])('table routes (%i shards)', (shards) => {
       const active = columns.find((c) => c.name === 'active') as JsonRow;
       expect(active.plain_bytes as number).toBeGreaterThan(0);
       expect(Object.keys(active.encodings as JsonRow).length).toBeGreaterThan(0);
+      // Per encoding across columns: plain and stored bytes and the ratio between them.
+      const byEncoding = Object.entries(stats.encodings as Record<string, JsonRow>);
+      expect(byEncoding.length).toBeGreaterThan(0);
+      for (const [name, e] of byEncoding) {
+        expect(e.plain_bytes as number, name).toBeGreaterThan(0);
+        expect(e.compression_ratio, name).toBeCloseTo((e.plain_bytes as number) / (e.stored_bytes as number), 1);
+      }
+      const plainTotal = byEncoding.reduce((t, [, e]) => t + (e.plain_bytes as number), 0);
+      expect(plainTotal).toBe(stats.plain_bytes);
     });
   });
 

@@ -691,7 +691,7 @@ export class TableShard {
     let segmentRows = 0;
     let deletedRows = 0;
     let bytesOnDisk = 0;
-    const cols = t.state.info.columns.map((col) => ({ name: col.name, plainBytes: 0, storedBytes: 0, encodings: {} as Record<string, number>, zone: null as ZoneMap | null }));
+    const cols = t.state.info.columns.map((col) => ({ name: col.name, plainBytes: 0, storedBytes: 0, encodings: {} as Record<string, number>, encodingsPlain: {} as Record<string, number>, zone: null as ZoneMap | null }));
     for (const seg of t.segments) {
       segmentRows += seg.meta.rows;
       deletedRows += t.marksOf(seg, nowMs).size;
@@ -702,6 +702,7 @@ export class TableShard {
         out.plainBytes += m.plainBytes;
         out.storedBytes += m.length;
         out.encodings[m.encoding] = (out.encodings[m.encoding] ?? 0) + m.length;
+        out.encodingsPlain[m.encoding] = (out.encodingsPlain[m.encoding] ?? 0) + m.plainBytes;
         out.zone = mergeZones(out.zone, m.zone);
       }
     }
