@@ -292,7 +292,8 @@ export class TableService {
     // Rows the insert writes (on_conflict: ignore leaves some out).
     const written = new Set<string>();
     for (const answer of ctx.answers) for (const w of answer.writes) if (w.value !== null && tableKeyTag(w.key) === 'R') written.add(Buffer.from(w.key).toString('latin1'));
-    const out: TxnWriteOp[] = [];
+    type Take = { index: TableIndexDef; values: Cell[]; tk: string; r: number; pk: Uint8Array; entry: Uint8Array };
+    const takes: Take[] = [];
     for (const index of info.indexes) {
       if (!index.unique) continue;
       const cols = index.columns.map((c) => shape.byName.get(c) as number);
@@ -310,27 +311,38 @@ export class TableService {
         if (other !== undefined) throw duplicateValue(info, index, values, r, `row ${other} of this request`);
         seen.set(tk, r);
         const valueBytes = encodeKeyCells(types, values);
-        const entry = uniqueKey(info.id, index.id, valueBytes, valueSlot(valueBytes));
-        const read = await ctx.op.read(entry, deadlineMs, true);
-        if (read !== null && !sameBytes(read.entry.value, pk)) {
-          const holderPk = read.entry.value;
-          const ks = keyShape(info);
-          const holderCells = decodeKeyCells(ks.types, holderPk, ks.desc);
-          const holderText = `the row with key ${keyText(holderCells)}`;
-          if ((this.claiming.get(`${info.id}/${index.id}/${tk}`) ?? 0) > 0) throw duplicateValue(info, index, values, r, holderText);
-          const holderShard = this.shardOfKey(info, holderCells);
-          const got = await ctx.plan(holderShard, { kind: 'get', keys: [holderCells], columns: [] });
-          const holder = got.result.ok && got.result.op === 'get' ? got.result.rows[0] : null;
-          if (holder !== null && cols.every((c, j) => cellsEqual(holder[c], values[j]))) throw duplicateValue(info, index, values, r, holderText);
-          // Stale: taken over. Its holder's row must not appear after the snapshot (a plain insert
-          // that claimed the value before the snapshot and wrote its row after it).
-          ctx.op.validate(holderShard, rowKey(info.id, holderPk, rowSlot(info, holderCells)));
-        } else if (read !== null) {
-          continue; // this row's own entry already
-        }
-        this.inTxn?.nameKey(txn, entry, { text: `the value ${keyText(values)} of unique index "${index.name}" of table "${info.name}"`, duplicate: duplicateValue(info, index, values, r, 'a row another transaction or writer committed first') });
-        out.push({ kind: 'put', key: entry, contentType: 'application/x-mantis-table', expiresAtMs: 0, value: pk });
+        takes.push({ index, values, tk, r, pk, entry: uniqueKey(info.id, index.id, valueBytes, valueSlot(valueBytes)) });
       }
+    }
+    const ks = keyShape(info);
+    const out: TxnWriteOp[] = [];
+    // The entries are read at the snapshot (validated at commit), 256 at a time.
+    for (let at = 0; at < takes.length; at += 256) {
+      const part = takes.slice(at, at + 256);
+      const reads = await Promise.all(part.map((take) => ctx.op.read(take.entry, deadlineMs, true)));
+      await Promise.all(
+        part.map(async (take, i) => {
+          const read = reads[i];
+          const { index, values, r, pk, entry } = take;
+          if (read !== null && sameBytes(read.entry.value, pk)) return; // this row's own entry already
+          if (read !== null) {
+            const holderPk = read.entry.value;
+            const holderCells = decodeKeyCells(ks.types, holderPk, ks.desc);
+            const holderText = `the row with key ${keyText(holderCells)}`;
+            if ((this.claiming.get(`${info.id}/${index.id}/${take.tk}`) ?? 0) > 0) throw duplicateValue(info, index, values, r, holderText);
+            const holderShard = this.shardOfKey(info, holderCells);
+            const got = await ctx.plan(holderShard, { kind: 'get', keys: [holderCells], columns: [] });
+            const holder = got.result.ok && got.result.op === 'get' ? got.result.rows[0] : null;
+            const cols = index.columns.map((c) => shape.byName.get(c) as number);
+            if (holder !== null && cols.every((c, j) => cellsEqual(holder[c], values[j]))) throw duplicateValue(info, index, values, r, holderText);
+            // Stale: taken over. Its holder's row must not appear after the snapshot (a plain insert
+            // that claimed the value before the snapshot and wrote its row after it).
+            ctx.op.validate(holderShard, rowKey(info.id, holderPk, rowSlot(info, holderCells)));
+          }
+          this.inTxn?.nameKey(txn, entry, { text: `the value ${keyText(values)} of unique index "${index.name}" of table "${info.name}"`, duplicate: duplicateValue(info, index, values, r, 'a row another transaction or writer committed first') });
+          out.push({ kind: 'put', key: entry, contentType: 'application/x-mantis-table', expiresAtMs: 0, value: pk });
+        }),
+      );
     }
     return out;
   }

@@ -451,6 +451,12 @@ describe('table rows in a transaction', () => {
     await new TxnTable(u, e).insert(rowsOf([402], () => 777));
     await commit(e);
     await expectTableError(await plain.post('rows', { rows: rowsOf([403], () => 777) }), 409, 'DUPLICATE_KEY');
+    // a larger batch: its values are checked together
+    const f = await begin();
+    expect((await new TxnTable(u, f).insert(rowsOf(range(1000, 3000), (id) => 100_000 + id))).inserted).toBe(2000);
+    await expectTableError(await new TxnTable(u, f).post('rows', { rows: rowsOf([5000], () => 100_000 + 1500) }), 409, 'DUPLICATE_KEY');
+    await commit(f);
+    await expectTableError(await plain.post('rows', { rows: rowsOf([5001], () => 100_000 + 2999) }), 409, 'DUPLICATE_KEY');
     const all = await plain.rows();
     expect(new Set(all.map((r) => r[2])).size).toBe(all.length);
   });

@@ -291,7 +291,8 @@ export function planTxn(
   let result: TableAnswer;
   switch (a.kind) {
     case 'insert': {
-      const expiresAtMs = a.ttlMs > 0 ? nowMs + a.ttlMs : info.defaultTtlSeconds > 0 ? nowMs + info.defaultTtlSeconds * 1000 : 0;
+      // ttlMs > 0: from now; < 0: none (CQL's written-without-TTL); 0: the table's default.
+      const expiresAtMs = a.ttlMs > 0 ? nowMs + a.ttlMs : a.ttlMs < 0 ? 0 : info.defaultTtlSeconds > 0 ? nowMs + info.defaultTtlSeconds * 1000 : 0;
       const seen = new Set<string>();
       let inserted = 0;
       let replaced = 0;
