@@ -606,9 +606,9 @@ export class TableService {
       if (!giveUp) return;
       await Promise.all(
         claimed.splice(0).map((c) =>
-          callTable(c.shard, { op: 'unique-release', table: info.name, tableId: info.id, index: c.index.id, entries: c.entries.map(({ values, key }) => ({ values, key })) }, 0).catch((error: unknown) =>
-            this.o.log.error({ err: error, table: info.name }, 'releasing unique claims of a refused table batch failed'),
-          ),
+          callTable(c.shard, { op: 'unique-release', table: info.name, tableId: info.id, index: c.index.id, entries: c.entries.map(({ values, key }) => ({ values, key })) }, 0).catch(async (error: unknown) => {
+            if (!(await this.indexGone(info, c.index, error))) this.o.log.error({ err: error, table: info.name }, 'releasing unique claims of a refused table batch failed');
+          }),
         ),
       );
     };
@@ -642,6 +642,18 @@ export class TableService {
     return releaseAll;
   }
 
+  /**
+   * The error is a shard's INDEX_NOT_FOUND for an index the catalog no longer has (dropped, or its
+   * build failed). Shards learn of a catalog change before this router's cache does: the table's
+   * pending changes are waited for first.
+   */
+  private async indexGone(info: TableInfo, index: TableIndexDef, error: unknown): Promise<boolean> {
+    if (!(error instanceof MantisError) || error.code !== 'INDEX_NOT_FOUND') return false;
+    await this.catalog.exclusive(info.name, () => Promise.resolve());
+    const now = this.catalog.get(info.name);
+    return now === undefined || now.id !== info.id || !now.indexes.some((i) => i.id === index.id);
+  }
+
   private async claimOn(
     info: TableInfo,
     index: TableIndexDef,
@@ -653,12 +665,20 @@ export class TableService {
   ): Promise<void> {
     let pending = entries;
     for (let round = 1; ; round++) {
-      const answer = await callTableExpect(
-        shard,
-        { op: 'unique-claim', table: info.name, tableId: info.id, index: index.id, entries: pending.map(({ values, key }) => ({ values, key })) },
-        deadlineMs,
-        'unique-claim',
-      );
+      let answer;
+      try {
+        answer = await callTableExpect(
+          shard,
+          { op: 'unique-claim', table: info.name, tableId: info.id, index: index.id, entries: pending.map(({ values, key }) => ({ values, key })) },
+          deadlineMs,
+          'unique-claim',
+        );
+      } catch (error) {
+        // The index was dropped (or its build failed) since this insert read the catalog: there is
+        // no uniqueness left to hold for it.
+        if (await this.indexGone(info, index, error)) return;
+        throw error;
+      }
       const refused = new Set(answer.conflicts.map((c) => c.entry));
       claimed.push({ index, shard, entries: pending.filter((_, i) => !refused.has(i)) });
       if (answer.conflicts.length === 0) return;

@@ -88,6 +88,33 @@ describe('table edge cases (2 shards)', () => {
     expect(back.data.rows).toEqual([[1, -2147483648, 127, '6ba7b810-9dad-41d1-80b4-00c04fd430c8', 'abc', '08:12:54.000000000', '127.0.0.1', tu]]);
   });
 
+  it('inserts racing the drop of a unique index and a failed unique build all succeed (no INDEX_NOT_FOUND)', async () => {
+    const t = client('uniqdrop');
+    await t.createOk([{ name: 'id', type: 'int64' }, { name: 'e', type: 'string' }], ['id']);
+    await t.insertOk(Array.from({ length: 2000 }, (_, i) => ({ id: i, e: i < 1990 ? `e${i}` : 'same' })));
+    await expectOk(await t.post('indexes', { name: 'uq', columns: ['id', 'e'], type: 'btree', unique: true }), 201);
+    const failures: string[] = [];
+    let stop = false;
+    let next = 100_000;
+    const writer = async (): Promise<void> => {
+      while (!stop) {
+        const id = next++;
+        const r = await t.insert([{ id, e: `u${id}` }]);
+        if (r.status !== 200) failures.push(`${r.status} ${await r.text()}`);
+      }
+    };
+    const writers = [writer(), writer(), writer(), writer()];
+    await new Promise((r) => setTimeout(r, 50));
+    await expectOk(await send(t.url('/indexes/uq'), 'DELETE'));
+    // A unique index over a repeated value fails its build and is removed while inserts claim for it.
+    await expectTableError(await t.post('indexes', { name: 'uq2', columns: ['e'], type: 'hash', unique: true }), 409, 'DUPLICATE_KEY');
+    await new Promise((r) => setTimeout(r, 50));
+    stop = true;
+    await Promise.all(writers);
+    expect(failures).toEqual([]);
+    expect((await t.query({ aggregates: [{ fn: 'count', as: 'n' }] })).rows).toEqual([[next - 100_000 + 2000]]);
+  });
+
   it('sum of int64 past 2^64 on one shard is exact; avg of int64 past 2^53 is exact too', async () => {
     const t = client('bigsum');
     await t.createOk([{ name: 'k', type: 'int64' }, { name: 'g', type: 'int64' }, { name: 'v', type: 'int64' }], ['k']);
