@@ -14,6 +14,7 @@
 //   word 16  REFILL_FLAG  1 = a reservation is wanted (the reserver waits on it)
 //   word 24  HORIZON      the oldest live snapshot (MVCC garbage-collection horizon)
 //   word 32  MAGIC        marks the buffer as an oracle
+//   word 40  LIVE         snapshots live now (transactions begun and not ended)
 //
 // Restarts. Timestamps must keep increasing across restarts, so they are
 // handed out only below a durable high-water mark, reserved in blocks
@@ -58,7 +59,7 @@ import { crc32 } from 'node:zlib';
 import { assert, MantisError } from '../errors.js';
 import { ensureDir, readIfExists, storageCode, writeFileDurably } from '../durable-file.js';
 
-const WORDS = 40;
+const WORDS = 48;
 /** Bytes of the oracle's SharedArrayBuffer. */
 export const ORACLE_BYTES = WORDS * 8;
 const COUNTER = 0;
@@ -68,6 +69,7 @@ const STATE = 10;
 const REFILL_FLAG = 16;
 const HORIZON = 24;
 const MAGIC_WORD = 32;
+const LIVE = 40;
 const MAGIC = 0x4d4e_5453_5453_4f31n; // "MNTSTSO1"
 
 const STATE_OK = 0n;
@@ -140,6 +142,26 @@ export class TimestampOracle {
     const previous = Atomics.load(this.words, HORIZON);
     assert(BigInt(value) >= previous, `the oldest snapshot cannot go back from ${previous} to ${value}`);
     Atomics.store(this.words, HORIZON, BigInt(value));
+  }
+
+  /**
+   * Counts a snapshot as live, BEFORE its timestamp is taken (router only; snapshotEnded when it
+   * is no longer read at). A writer that takes its timestamp W and then sees liveSnapshots() = 0
+   * knows every snapshot taken later is above W: no snapshot can need the version W replaces, so
+   * it need not be kept (Atomics are sequentially consistent: the counter's increment precedes the
+   * snapshot's timestamp, the writer's timestamp precedes its read of the counter).
+   */
+  snapshotBegun(): void {
+    Atomics.add(this.words, LIVE, 1n);
+  }
+
+  snapshotEnded(): void {
+    assert(Atomics.load(this.words, LIVE) > 0n, 'a snapshot ended that was never counted');
+    Atomics.sub(this.words, LIVE, 1n);
+  }
+
+  liveSnapshots(): number {
+    return Number(Atomics.load(this.words, LIVE));
   }
 
   /** The GC horizon: versions shadowed by a newer one committed at or below it may be collected. 0 until published. */

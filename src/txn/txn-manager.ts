@@ -173,7 +173,15 @@ export class TxnManager {
     if (this.active.size >= LIMITS.txn_active_max) {
       throw new MantisError('TXN_LIMIT', `${this.active.size} transactions are open (the limit is ${LIMITS.txn_active_max}); retry shortly`);
     }
-    const snapshotTs = this.oracle.next();
+    // Counted before its timestamp is taken: shards skip version records while no snapshot is live.
+    this.oracle.snapshotBegun();
+    let snapshotTs: number;
+    try {
+      snapshotTs = this.oracle.next();
+    } catch (error) {
+      this.oracle.snapshotEnded();
+      throw error;
+    }
     const txn: Txn = {
       id: this.idPrefix + (this.nextId++).toString(36),
       isolation,
@@ -754,7 +762,7 @@ export class TxnManager {
   private end(txn: Txn, ended: Ended, abortReason: string | null): void {
     if (txn.timer !== null) clearTimeout(txn.timer);
     const wasOldest = this.active.keys().next().value === txn.id;
-    this.active.delete(txn.id);
+    if (this.active.delete(txn.id)) this.oracle.snapshotEnded();
     this.remember(txn.id, ended);
     if (abortReason !== null) this.o.metrics.aborts.inc({ reason: abortReason });
     if (wasOldest) this.publishOldest();
@@ -771,7 +779,7 @@ export class TxnManager {
       if (txn.beganMs >= limit) break;
       if (txn.committing) continue; // finishing: it ends on its own
       if (txn.timer !== null) clearTimeout(txn.timer);
-      this.active.delete(txn.id);
+      if (this.active.delete(txn.id)) this.oracle.snapshotEnded();
       this.remember(txn.id, { state: 'too_old' });
       this.o.metrics.aborts.inc({ reason: 'snapshot_too_old' });
     }

@@ -159,7 +159,11 @@ export class TShard {
 export function newShard(dir?: string, withTxn = false): TShard {
   const d = dir ?? mkdtempSync(join(tmpdir(), 'mantis-tblshard-'));
   if (dir === undefined) dirs.push(d);
-  const s = new TShard(d, new TimestampOracle(createOracle(100)), withTxn);
+  const oracle = new TimestampOracle(createOracle(100));
+  // With transactions, tests take snapshots from the oracle themselves: count one live throughout
+  // (the router's TxnManager counts each before taking it), so plain writes are versioned.
+  if (withTxn) oracle.snapshotBegun();
+  const s = new TShard(d, oracle, withTxn);
   open.push(s);
   return s;
 }

@@ -161,9 +161,19 @@ function newShard(dir?: string, oracle?: TimestampOracle): Shard {
     dir = mkdtempSync(join(tmpdir(), 'mantis-txn-part-'));
     dirs.push(dir);
   }
-  const shard = new Shard(dir, oracle ?? new TimestampOracle(createOracle(100)));
+  const shard = new Shard(dir, oracle ?? liveOracle());
   open.push(shard);
   return shard;
+}
+
+/**
+ * These tests take snapshots from the oracle themselves (the router's TxnManager counts each one
+ * live before taking it): one snapshot counts as live throughout, so plain writes are versioned.
+ */
+function liveOracle(): TimestampOracle {
+  const oracle = new TimestampOracle(createOracle(100));
+  oracle.snapshotBegun();
+  return oracle;
 }
 
 async function reopen(shard: Shard): Promise<Shard> {
@@ -189,6 +199,27 @@ function codeOf(fn: () => unknown): string {
 }
 
 const conflict = (reason: string, key: string) => ({ kind: 'txn-conflict', reason, key: enc(key) });
+
+describe('plain writes and live snapshots', () => {
+  it('keeps no versions of plain writes while no snapshot is live, and versions them while one is', () => {
+    const oracle = new TimestampOracle(createOracle(100));
+    const s = newShard(undefined, oracle);
+    s.put('a', 'a0');
+    s.put('a', 'a1');
+    expect(s.txn.versions.keyCount).toBe(0);
+    oracle.snapshotBegun();
+    const snap = oracle.next();
+    s.put('a', 'a2');
+    s.put('b', 'b0');
+    expect(s.txn.versions.keyCount).toBe(2);
+    expect([s.readValue('a', snap), s.readValue('b', snap)]).toEqual(['a1', null]);
+    // A later snapshot's first committer check sees the versioned write.
+    expect(s.commit('T', { snapshotTs: snap, writes: [put('a', 'mine')] })).toEqual(conflict('write', 'a'));
+    oracle.snapshotEnded();
+    expect(oracle.liveSnapshots()).toBe(0);
+    expect(() => oracle.snapshotEnded()).toThrow(/never counted/);
+  });
+});
 
 describe('one-shard commit', () => {
   it('validates, applies at a commit ts taken in the shard, logs one COMMIT_ONE and versions the writes', () => {

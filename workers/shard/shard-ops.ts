@@ -46,11 +46,12 @@ const INTERNAL_PREFIX = String.fromCharCode(INTERNAL_KEY_BYTE);
 /** What the shard's transaction participant needs to see of plain writes (workers/txn/txn-participant.ts). */
 export interface TxnHook {
   /**
-   * Before a plain request writes these keys (binary strings, distinct): an answer (txn-locked)
-   * refuses the whole request, null lets it go on (its commit is recorded). May throw MantisError
-   * (no timestamp to be had) before recording anything.
+   * Before a plain request writes these keys (binary strings, distinct; `keys` makes them, called
+   * only when they are needed: intents held or snapshots live): an answer (txn-locked) refuses the
+   * whole request, null lets it go on (its commit is recorded). May throw MantisError (no timestamp
+   * to be had) before recording anything.
    */
-  beforePlainWrites(keys: readonly string[], nowMs: number): ShardResponse | null;
+  beforePlainWrites(keys: () => readonly string[], nowMs: number): ShardResponse | null;
   /** Applied writes were undone: commits recorded for them are no longer true. */
   writesRolledBack(): void;
 }
@@ -88,7 +89,7 @@ export class ShardOps {
         const policy = this.policyOf(request.key);
         if (request.kind === 'put') this.checkCacheOnly(request, policy);
         if (policy.write !== 'cache-only' && this.txn !== null) {
-          const refused = this.txn.beforePlainWrites([keyToBinary(request.key)], nowMs);
+          const refused = this.txn.beforePlainWrites(() => [keyToBinary(request.key)], nowMs);
           if (refused !== null) return { response: refused, writes: NONE, deferred: NONE };
         }
         const applied = this.applyOne(request, policy, nowMs, undo, deferredUndo);
@@ -153,9 +154,12 @@ export class ShardOps {
   applyInternalWrites(writes: readonly Write[], nowMs: number, undo: Undo[]): ShardResponse | null {
     if (writes.length === 0) return null;
     if (this.txn !== null) {
-      const keys = new Set<string>();
-      for (const op of writes) keys.add(keyToBinary(op.key));
-      const refused = this.txn.beforePlainWrites([...keys], nowMs);
+      const keys = (): string[] => {
+        const set = new Set<string>();
+        for (const op of writes) set.add(keyToBinary(op.key));
+        return [...set];
+      };
+      const refused = this.txn.beforePlainWrites(keys, nowMs);
       if (refused !== null) return refused;
     }
     for (const op of writes) this.applyInternal(op, undo);
@@ -306,12 +310,15 @@ export class ShardOps {
       const op = ops[i];
       if (op.kind === 'put') this.checkCacheOnly(op, policies[i]);
     }
-    if (this.txn !== null) {
-      const keys = new Set<string>();
-      for (let i = 0; i < ops.length; i++) {
-        if (ops[i].kind !== 'get' && policies[i].write !== 'cache-only') keys.add(keyToBinary(ops[i].key));
-      }
-      const refused = keys.size === 0 ? null : this.txn.beforePlainWrites([...keys], nowMs);
+    if (this.txn !== null && ops.some((op, i) => op.kind !== 'get' && policies[i].write !== 'cache-only')) {
+      const keys = (): string[] => {
+        const set = new Set<string>();
+        for (let i = 0; i < ops.length; i++) {
+          if (ops[i].kind !== 'get' && policies[i].write !== 'cache-only') set.add(keyToBinary(ops[i].key));
+        }
+        return [...set];
+      };
+      const refused = this.txn.beforePlainWrites(keys, nowMs);
       if (refused !== null) return { response: refused, writes: NONE, deferred: NONE };
     }
     const results: BatchResult[] = [];

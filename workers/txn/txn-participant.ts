@@ -18,7 +18,9 @@
 // A foreign intent on a key k for writer T: a write or read intent on k, or a
 // range intent on a prefix of k, held by a transaction other than T. Plain
 // writes (ShardOps, through TxnHook) are refused txn-locked on any intent, and
-// recorded in the version store at ts = oracle.next() before they apply.
+// recorded in the version store at ts = oracle.next() before they apply —
+// unless no snapshot is live (oracle.liveSnapshots() = 0 after taking ts):
+// then no later snapshot can need what they replace.
 //
 // WAL: a one-shard commit and a decided commit log COMMIT_ONE {id, ts, writes}
 // (self-contained: replay never needs the PREPARE of a decided transaction), a
@@ -68,8 +70,8 @@ export type TxnApplied = {
 export type ParticipantDeps = {
   readonly store: LsmStore;
   readonly ops: ShardOps;
-  /** next(): commit timestamps; current(): the horizon of a fresh version store. */
-  readonly oracle: Pick<TimestampOracle, 'next' | 'current'>;
+  /** next(): commit timestamps; current(): the horizon of a fresh version store; liveSnapshots(): whether plain writes need version records. */
+  readonly oracle: Pick<TimestampOracle, 'next' | 'current' | 'liveSnapshots'>;
   /** The WAL segment the next append lands in. */
   readonly currentSegment: () => number;
   readonly metrics: Float64Array | null;
@@ -174,14 +176,21 @@ export class TxnParticipant implements TxnHook {
 
   // ---- plain writes (TxnHook) ---------------------------------------------------
 
-  beforePlainWrites(keys: readonly string[], nowMs: number): ShardResponse | null {
+  beforePlainWrites(keysOf: () => readonly string[], nowMs: number): ShardResponse | null {
+    let keys: readonly string[] | null = null;
     if (this.intentsHeld() > 0) {
+      keys = keysOf();
       for (const key of keys) {
         const holder = this.foreignHolder(key, undefined);
         if (holder !== undefined) return { kind: 'txn-locked', key: binaryToKey(key), txnId: holder };
       }
     }
     const ts = this.d.oracle.next();
+    // No snapshot live (read after taking ts): every later snapshot is above ts, so none can need
+    // the versions these writes replace, nor check them for conflicts. Skip the records (and the
+    // keys, and the reads of the previous values they need).
+    if (this.d.oracle.liveSnapshots() === 0) return null;
+    keys ??= keysOf();
     this.versionStore.recordCommit(ts, keys.length === 1 ? [{ key: keys[0] }] : keys.map((key) => ({ key })), (key) => this.previous(key, nowMs));
     return null;
   }
