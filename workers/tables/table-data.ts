@@ -15,7 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeRow } from '../../shared/tables/row-codec.js';
+import { decodeRow, rowCellCount } from '../../shared/tables/row-codec.js';
 import { crc16 } from '../../shared/slot.js';
 import { LIMITS } from '../../shared/limits.js';
 import { decodeKeyCells, encodeKeyCells } from '../../shared/tables/key-cells.js';
@@ -310,7 +310,7 @@ export class TableData {
     const row = decodeRow(this.state.types, value);
     const cols = this.state.info.columns;
     // Cells past the stored count decode as null: an added column's default applies.
-    const stored = storedCellCount(value);
+    const stored = rowCellCount(value);
     for (let i = stored; i < cols.length; i++) row[i] = cols[i].default;
     return row;
   }
@@ -584,18 +584,6 @@ function markIndexOf(key: string): number {
   return ((key.charCodeAt(10) << 24) >>> 0) + (key.charCodeAt(11) << 16) + (key.charCodeAt(12) << 8) + key.charCodeAt(13);
 }
 
-/** The cell count a stored row was written with (its leading varint). */
-function storedCellCount(value: Uint8Array): number {
-  let v = 0;
-  let mul = 1;
-  for (let i = 0; i < value.length; i++) {
-    const b = value[i];
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) return v;
-    mul *= 128;
-  }
-  return v;
-}
 
 /** Binary search of a sorted (ascending, or descending when desc) array of numbers; -1 when absent. */
 function searchNumbers(values: Float64Array, target: number, desc: boolean): number {

@@ -20,7 +20,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { InternalTask } from '../shard/shard-actor.js';
 import { MantisError } from '../../shared/errors.js';
-import { decodeRow, encodeRow } from '../../shared/tables/row-codec.js';
+import { decodeRow, encodeRow, frameRows, rowCellCount } from '../../shared/tables/row-codec.js';
 import { buildSegment, encodeSegmentMeta, normalizeMeta, type SegmentMeta } from '../../shared/tables/segment-format.js';
 import { rowPrefix, slotOfTableKey } from '../../shared/tables/table-keys.js';
 import type { TableAnswer } from '../../shared/tables/table-protocol.js';
@@ -167,7 +167,7 @@ export class TableMover {
       if (entry === undefined) return true;
       let value = entry.value;
       // A row stored before columns were added: its stored form gets the added columns' defaults.
-      if (storedCellCount(value) < width) value = encodeRow(t.state.types, t.decode(value));
+      if (rowCellCount(value) < width) value = encodeRow(t.state.types, t.decode(value));
       else value = value.slice();
       acc.keys.push(key);
       acc.seqs.push(entry.seq);
@@ -524,19 +524,6 @@ function decodeFull(state: TableState, bytes: Uint8Array): Row {
   return decodeRow(state.types, bytes);
 }
 
-function frameRows(rows: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const r of rows) total += 4 + r.length;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const r of rows) {
-    view.setUint32(at, r.length, true);
-    out.set(r, at + 4);
-    at += 4 + r.length;
-  }
-  return out;
-}
 
 function segIdOfMark(key: Uint8Array): number {
   return ((key[6] << 24) >>> 0) + (key[7] << 16) + (key[8] << 8) + key[9];
@@ -546,17 +533,6 @@ function markIndex(key: Uint8Array): number {
   return ((key[10] << 24) >>> 0) + (key[11] << 16) + (key[12] << 8) + key[13];
 }
 
-function storedCellCount(value: Uint8Array): number {
-  let v = 0;
-  let mul = 1;
-  for (let i = 0; i < value.length; i++) {
-    const b = value[i];
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) return v;
-    mul *= 128;
-  }
-  return v;
-}
 
 function listDir(dir: string): string[] {
   try {
