@@ -35,7 +35,8 @@ export function murmur3(key: Uint8Array, seed: number): number {
   return fmix32(h);
 }
 
-function fmix32(h: number): number {
+/** murmur3's 32-bit finalizer (unsigned). */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -30,6 +30,7 @@ import { INDEX_HEADER_BYTES, SLOT_BYTES, indexEntryKey, indexPrefix, prefixEnd, 
 import type { Cell, ColumnType, OrderBy, Predicate, Row, TableIndexDef, TableInfo } from '../../shared/tables/table-types.js';
 import { evalRow } from '../../shared/tables/vector-filter.js';
 import type { DeleteOp, PutOp } from '../../shared/wire.js';
+import { fmix32 } from '../lsm/bloom.js';
 import type { LsmStore } from '../lsm/index.js';
 import { binaryToKey, keyToBinary } from '../store/memtable.js';
 import { packValue, TABLE_CONTENT_TYPE, unpackValue } from './table-catalog.js';
@@ -134,14 +135,6 @@ export function hash64(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
