@@ -222,7 +222,7 @@ function timestampFromMs(text: string, col: ColumnDef): Cell {
 const TIMESTAMP_RE = /^([+-]?\d{4,})-(\d{1,2})-(\d{1,2})(?:[ Tt](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(?:([Zz])|(?:GMT|UTC)?([+-])(\d{2}):?(\d{2})?)?$/;
 
 /** A CQL timestamp string → µs since the epoch (UTC when it names no zone). */
-export function parseCqlTimestamp(text: string): number {
+export function parseCqlTimestamp(text: string): number | bigint {
   const m = TIMESTAMP_RE.exec(text.trim());
   const bad = (): MantisError => invalid(`Unable to coerce '${text}' to a formatted date (long)`);
   if (m === null) throw bad();
@@ -234,8 +234,9 @@ export function parseCqlTimestamp(text: string): number {
   const second = m[6] === undefined ? 0 : Number(m[6]);
   const micros = m[7] === undefined ? 0 : Number(m[7].slice(0, 6).padEnd(6, '0'));
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) throw bad();
-  const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (Number.isFinite(dim) && day > dim) throw bad();
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const dim = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  if (day > dim) throw bad();
   let offsetSec = 0;
   if (m[9] !== undefined) {
     const oh = Number(m[10]);
@@ -245,8 +246,11 @@ export function parseCqlTimestamp(text: string): number {
   }
   const secs = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetSec;
   const us = secs * 1e6 + micros;
-  if (!Number.isSafeInteger(us)) throw bad();
-  return us;
+  if (Number.isSafeInteger(us)) return us;
+  // Past 2^53 µs (after 2255, before 1685): exact in bigint, within int64.
+  const big = BigInt(secs) * 1000000n + BigInt(micros);
+  if (big < -(2n ** 63n) || big >= 2n ** 63n) throw bad();
+  return normalizeInt64(big);
 }
 
 function checkUuid(text: string, cql: string): string {

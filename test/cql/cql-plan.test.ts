@@ -246,6 +246,12 @@ describe('CQL types', () => {
     expect(parseCqlTimestamp('2015-05-03 13:30')).toBe(Date.UTC(2015, 4, 3, 13, 30) * 1000);
     expect(parseCqlTimestamp('2015-05-03 13:30:54.123456-03:00')).toBe(Date.UTC(2015, 4, 3, 16, 30, 54) * 1000 + 123456);
     expect(refusal(() => parseCqlTimestamp('2015-02-30'))).toBe("Invalid: Unable to coerce '2015-02-30' to a formatted date (long)");
+    // Past 2^53 µs, either way: exact bigints, within int64.
+    expect(parseCqlTimestamp('3000-01-01T00:00:00Z')).toBe(32503680000000000n);
+    expect(parseCqlTimestamp('9999-12-31')).toBe(253402214400000000n);
+    expect(parseCqlTimestamp('1684-01-01')).toBe(BigInt(Date.UTC(1684, 0, 1)) * 1000n);
+    expect(parseCqlTimestamp('0000-02-29')).toBe(BigInt(Date.UTC(2000, 1, 29) - 2000 * 365.2425 * 86400000) * 1000n);
+    expect(refusal(() => parseCqlTimestamp('294248-01-01'))).toBe("Invalid: Unable to coerce '294248-01-01' to a formatted date (long)");
   });
 
   it('bind values from JSON', () => {
