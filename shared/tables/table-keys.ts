@@ -57,6 +57,9 @@ export function keyShape(info: TableInfo): KeyShape {
   return shape;
 }
 
+/** The most bytes a btree index's value tuple may take in its key encoding (KEY_TOO_LARGE beyond). */
+export const INDEX_VALUE_BYTES_MAX = 4096;
+
 /** The pk bytes of key cells (primary-key order), with the table's descending columns. */
 export function encodePk(info: TableInfo, keyCells: readonly Cell[]): Uint8Array {
   const shape = keyShape(info);

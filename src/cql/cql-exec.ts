@@ -23,7 +23,7 @@ import { cellToJson } from '../../shared/tables/cell-json.js';
 import { tupleKey } from '../../shared/tables/cells.js';
 import type { Cell, ColumnDef, Row, TableInfo } from '../../shared/tables/table-types.js';
 import { decodeCursor, encodeCursor, queryFingerprint, rowComparator } from '../tables/table-query.js';
-import { checkKeySize } from '../tables/table-rows.js';
+import { checkIndexedSizes, checkKeySize } from '../tables/table-rows.js';
 import type { ColumnInput } from '../tables/table-schema.js';
 import type { TableService } from '../tables/table-service.js';
 import type { AlterTableAdd, Batch, CqlStatement, ParsedCql, CqlTerm, CqlUsing, CreateIndex, CreateTable, Delete, Insert, QualifiedName, Select, Update } from './cql-ast.js';
@@ -267,7 +267,6 @@ export class CqlExecutor {
       await this.tables.insert(t.info.name, [row.cells], { onConflict: 'replace', ttlMs }, deadlineMs);
       return;
     }
-    checkKeySize(t.info, row.key, null);
     await this.tables.update(t.info.name, keyPredicate(t, row.key), row.set, { upsertKey: row.key, ttlMs, cellTtl: true }, deadlineMs);
   }
 
@@ -294,7 +293,12 @@ export class CqlExecutor {
       set[a.column] = termToCell(a.value, info.columns[col], ctx);
     }
     const ttlMs = ttlOf(s.using, info, ctx);
-    for (const key of keys) checkKeySize(info, key, null);
+    for (const key of keys) {
+      checkKeySize(info, key, null);
+      const named: Record<string, Cell> = { ...set };
+      t.keys.forEach((c, i) => (named[info.columns[c].name] = key[i]));
+      checkIndexedSizes(info, named, null);
+    }
     if (s.ifExists || s.conditions.length > 0) return this.conditional(t, keys, s.ifExists, s.conditions, ctx, (where) => this.tables.update(info.name, where, set, { ttlMs, cellTtl: true }, deadlineMs), deadlineMs);
     return async () => {
       await inWaves(keys, (key) => this.tables.update(info.name, keyPredicate(t, key), set, { upsertKey: key, ttlMs, cellTtl: true }, deadlineMs));
@@ -685,10 +689,12 @@ function keyedRow(t: CqlTable, cells: Record<string, Cell>, set: Record<string, 
     if (cell === null) throw invalid(`Invalid null value in condition for column ${t.info.columns[c].name}`);
     return cell;
   });
+  // Refused now rather than by a shard mid-way through a BATCH.
+  checkKeySize(t.info, key, null);
+  checkIndexedSizes(t.info, cells, null);
   return { cells, key, set, full };
 }
 
-/** A write's TTL in ms: USING TTL n, else the table's default_time_to_live. */
 /**
  * A write's TTL for the table service: ms > 0, or -1 for none (USING TTL 0, or no TTL on a table
  * without default_time_to_live). The service reads 0 as "the table's default" and an update as

@@ -8,7 +8,8 @@ import { MantisError } from '../../shared/errors.js';
 import { checkCell, tupleKey } from '../../shared/tables/cells.js';
 import { cellFromJson } from '../../shared/tables/cell-json.js';
 import { encodeRowView } from '../../shared/tables/row-codec.js';
-import { encodePk, rowSlot } from '../../shared/tables/table-keys.js';
+import { encodeKeyCells } from '../../shared/tables/key-cells.js';
+import { encodePk, INDEX_VALUE_BYTES_MAX, rowSlot } from '../../shared/tables/table-keys.js';
 import type { Cell, ColumnType, Row, TableInfo } from '../../shared/tables/table-types.js';
 import { narrowedCell } from '../cql/cql-types.js';
 import { keyPositions } from './table-schema.js';
@@ -184,6 +185,33 @@ export function checkKeySize(info: TableInfo, keyCells: readonly Cell[], rowInde
   const column = info.primaryKey.join(',');
   const at = rowIndex === null ? '' : `row ${rowIndex}: `;
   throw new MantisError('KEY_TOO_LARGE', `${at}the primary key (${column}) takes ${bytes} bytes; the limit is ${PRIMARY_KEY_BYTES_MAX}`, rowIndex === null ? { column } : { column, row: rowIndex });
+}
+
+/**
+ * KEY_TOO_LARGE (naming the index, its first column and, when given, the row) when a btree index's
+ * value tuple in `named` (column → cell; a column not given counts as NULL, so this is a lower
+ * bound for a partial row) is over INDEX_VALUE_BYTES_MAX — the shard's own check, made before
+ * anything is sent (a CQL BATCH checks every statement before the first runs).
+ */
+export function checkIndexedSizes(info: TableInfo, named: Readonly<Record<string, Cell>>, rowIndex: number | null): void {
+  for (const ix of info.indexes) {
+    if (ix.type !== 'btree') continue;
+    let bound = 0;
+    for (const c of ix.columns) {
+      const cell = named[c];
+      bound += typeof cell === 'string' ? cell.length * 3 + 2 : cell instanceof Uint8Array ? cell.length * 2 + 2 : 9;
+    }
+    if (bound <= INDEX_VALUE_BYTES_MAX) continue;
+    const shape = shapeOf(info);
+    const bytes = encodeKeyCells(
+      ix.columns.map((c) => shape.types[shape.byName.get(c) as number]),
+      ix.columns.map((c) => named[c] ?? null),
+    ).length;
+    if (bytes <= INDEX_VALUE_BYTES_MAX) continue;
+    const at = rowIndex === null ? '' : `row ${rowIndex}: `;
+    const details: Record<string, string | number> = rowIndex === null ? { index: ix.name, column: ix.columns[0] } : { index: ix.name, column: ix.columns[0], row: rowIndex };
+    throw new MantisError('KEY_TOO_LARGE', `${at}index "${ix.name}" of table "${info.name}": the indexed value takes ${bytes} bytes, over the ${INDEX_VALUE_BYTES_MAX}-byte limit of index keys`, details);
+  }
 }
 
 /** Key cells as text for messages. */

@@ -331,6 +331,32 @@ describe('calendar: timestamps as clustering columns, ranges on them, BATCH', ()
       expect((await cql(`SELECT race_name FROM cycling.calendar WHERE race_id = ${401 + i}`)).rows, statement).toEqual([]);
     }
   });
+
+  it('a BATCH whose later statement is over a key or index size limit writes nothing (checked before the first runs)', async () => {
+    await cql('CREATE TABLE cycling.batch_sizes (k text PRIMARY KEY, v text, w text)');
+    await cql('CREATE INDEX ON cycling.batch_sizes (w)');
+    await cql("INSERT INTO cycling.batch_sizes (k, v) VALUES ('held', 'before')");
+    const big = 'x'.repeat(5000);
+    const later = [
+      ['INSERT INTO cycling.batch_sizes (k, v) VALUES (?, ?)', [big, 'v']],
+      ['INSERT INTO cycling.batch_sizes (k, w) VALUES (?, ?)', ['b', big]],
+      ['UPDATE cycling.batch_sizes SET w = ? WHERE k = ?', [big, 'c']],
+      ['INSERT INTO cycling.batch_sizes JSON ?', [JSON.stringify({ k: big, v: 'v' })]],
+    ] as const;
+    for (const [statement, params] of later) {
+      await cqlFails(
+        `BEGIN BATCH
+           INSERT INTO cycling.batch_sizes (k, v) VALUES ('a', 'a');
+           UPDATE cycling.batch_sizes SET v = 'changed' WHERE k = 'held';
+           ${statement};
+         APPLY BATCH`,
+        400,
+        'KEY_TOO_LARGE',
+        params,
+      );
+      expect((await cql('SELECT k, v FROM cycling.batch_sizes')).rows, statement).toEqual([['held', 'before']]);
+    }
+  });
 });
 
 describe('TTL', () => {

@@ -26,7 +26,7 @@
 
 import { MantisError } from '../../shared/errors.js';
 import { encodeKeyCells, skipKeyCells } from '../../shared/tables/key-cells.js';
-import { INDEX_HEADER_BYTES, SLOT_BYTES, indexEntryKey, indexPrefix, prefixEnd, uniquePrefix } from '../../shared/tables/table-keys.js';
+import { INDEX_HEADER_BYTES, INDEX_VALUE_BYTES_MAX, SLOT_BYTES, indexEntryKey, indexPrefix, prefixEnd, uniquePrefix } from '../../shared/tables/table-keys.js';
 import type { Cell, ColumnType, OrderBy, Predicate, Row, TableIndexDef, TableInfo } from '../../shared/tables/table-types.js';
 import { evalRow } from '../../shared/tables/vector-filter.js';
 import type { DeleteOp, PutOp } from '../../shared/wire.js';
@@ -38,7 +38,7 @@ import { packValue, TABLE_CONTENT_TYPE, unpackValue } from './table-catalog.js';
 type Write = PutOp | DeleteOp;
 
 /** Longest value part of a btree entry (an index key must stay a small LSM key). */
-export const INDEX_VALUE_BYTES_MAX = 4096;
+export { INDEX_VALUE_BYTES_MAX };
 /** A hash index entry's value: 64 bits. */
 export const HASH_BYTES = 8;
 /** Most key ranges one plan may have (IN × IN); past it, later columns are left unbounded. */
