@@ -143,7 +143,7 @@ export class DocService {
 
   async getById(coll: string, id: DocValue, txn: string | null, deadlineMs: number): Promise<Doc> {
     const info = this.catalog.require(checkCollectionName(coll));
-    const doc = txn === null ? await this.plain.getById(info, id, deadlineMs) : await this.inTxn.ops.readDoc(txn, info, id, deadlineMs);
+    const doc = txn === null ? await this.plain.getById(info, id, deadlineMs) : await this.inTxn.ops.readDoc(txn, info, id, deadlineMs, null, false);
     if (doc === null) throw docNotFound(coll, id);
     return doc;
   }

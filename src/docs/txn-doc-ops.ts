@@ -39,13 +39,16 @@ export class WritePlan {
 export class TxnDocOps {
   constructor(private readonly txns: DocTxnManager) {}
 
-  /** One document at the transaction's snapshot (or as this plan left it), or null. */
-  async readDoc(txn: string, info: CollectionInfo, id: DocValue, deadlineMs: number, plan: WritePlan | null = null): Promise<Doc | null> {
+  /**
+   * One document at the transaction's snapshot (or as this plan left it), or null. forWrite (the
+   * default): a read a write may be planned from, validated at commit at read_committed too.
+   */
+  async readDoc(txn: string, info: CollectionInfo, id: DocValue, deadlineMs: number, plan: WritePlan | null = null, forWrite = true): Promise<Doc | null> {
     const key = docKey(info.id, id);
     const planned = plan?.written.get(binaryKey(key));
     if (planned !== undefined) return planned;
     this.txns.nameKey(txn, key, docName(info, id));
-    const read = await this.txns.get(txn, key, deadlineMs);
+    const read = await this.txns.get(txn, key, deadlineMs, forWrite);
     return read === null ? null : decodeDoc(read.entry.value);
   }
 
@@ -114,7 +117,7 @@ export class TxnDocOps {
     let seen: Uint8Array | null = null;
     if (claimedBy === undefined && !plan.released.has(bin)) {
       this.txns.nameKey(txn, entry.key, uniqueName(info, entry));
-      const read = await this.txns.get(txn, entry.key, deadlineMs);
+      const read = await this.txns.get(txn, entry.key, deadlineMs, true);
       if (read !== null) {
         seen = read.entry.value;
         const owner = ownerOf(read.entry.value);
@@ -140,7 +143,7 @@ export class TxnDocOps {
       const at = plan.puts.findIndex((p) => binaryKey(p.key) === bin);
       if (at >= 0) plan.puts.splice(at, 1);
     } else {
-      const read = await this.txns.get(txn, entry.key, deadlineMs);
+      const read = await this.txns.get(txn, entry.key, deadlineMs, true);
       if (read === null || !valuesEqual(ownerOf(read.entry.value), id)) return; // not ours: leave it
     }
     plan.released.add(bin);

@@ -92,6 +92,12 @@ type Txn = {
   readonly reads: Map<number, Map<string, Uint8Array>>;
   /** Prefixes to validate at commit (serializable listings). */
   readonly prefixes: Map<string, Uint8Array>;
+  /**
+   * read_committed: the earliest timestamp a key to validate was read at (Infinity: none). Its
+   * commit validates those keys from there — an execute condition or a read a write was planned
+   * from is checked at every level; the other levels use their snapshot.
+   */
+  validateFloor: number;
   committing: boolean;
   /** The operations of one transaction run one at a time, in arrival order. */
   busy: Promise<unknown>;
@@ -192,6 +198,7 @@ export class TxnManager {
       writeBytes: 0,
       reads: new Map(),
       prefixes: new Map(),
+      validateFloor: Infinity,
       committing: false,
       busy: Promise.resolve(),
       timer: null,
@@ -281,6 +288,7 @@ export class TxnManager {
           let keys = txn.reads.get(shard.id);
           if (keys === undefined) txn.reads.set(shard.id, (keys = new Map()));
           keys.set(binary(key), key);
+          if (txn.isolation === 'read_committed') txn.validateFloor = Math.min(txn.validateFloor, snapshotTs);
         },
         validatePrefix: (prefix) => {
           txn.prefixes.set(binary(prefix), prefix);
@@ -291,13 +299,19 @@ export class TxnManager {
     });
   }
 
-  get(id: string, key: Uint8Array, deadlineMs: number): Promise<ReadResult> {
+  /**
+   * A key at the snapshot, or as the transaction's buffered writes left it. forWrite: a read a
+   * write is planned from (a document's existence or content, a unique value's holder), validated
+   * at commit at read_committed too — the other levels catch a change of it by first-committer-wins
+   * on the key the write writes, read_committed checks nothing else.
+   */
+  get(id: string, key: Uint8Array, deadlineMs: number, forWrite = false): Promise<ReadResult> {
     const txn = this.live(id);
     return this.exclusive(txn, async () => {
       this.touch(txn);
       const buffered = txn.writes.get(binary(key));
       if (buffered !== undefined) return bufferedRead(buffered);
-      return this.readAt(txn, key, deadlineMs, false);
+      return this.readAt(txn, key, deadlineMs, forWrite && txn.isolation === 'read_committed');
     });
   }
 
@@ -489,8 +503,9 @@ export class TxnManager {
     for (const [shardId, keys] of txn.reads) part(this.o.pool.shards[shardId]).reads.push(...keys.values());
     const prefixes = [...txn.prefixes.values()];
     if (prefixes.length > 0) for (const shard of this.o.pool.shards) part(shard);
-    // read_committed validates nothing; its snapshot only has to be one the shard still serves.
-    const snapshotTs = txn.isolation === 'read_committed' ? this.oracle.current() : txn.snapshotTs;
+    // read_committed validates only its keys to validate (execute conditions, reads writes were
+    // planned from), from the earliest point one was read at; with none, nothing.
+    const snapshotTs = txn.isolation === 'read_committed' ? Math.min(this.oracle.current(), txn.validateFloor) : txn.snapshotTs;
     const body = (p: Participant) => ({ txnId: txn.id, isolation: txn.isolation, snapshotTs, reads: p.reads, prefixes, writes: p.writes });
     const participants = [...parts.values()];
     if (participants.length === 1) {
@@ -651,12 +666,14 @@ export class TxnManager {
 
   private async readAt(txn: Txn, key: Uint8Array, deadlineMs: number, validate: boolean): Promise<ReadResult> {
     const shard = this.o.pool.shardFor(key);
-    const response = await this.callLocked(txn, shard, () => ({ kind: 'txn-read', key, snapshotTs: this.snapshotOf(txn) }), deadlineMs);
+    let readTs = 0;
+    const response = await this.callLocked(txn, shard, () => ({ kind: 'txn-read', key, snapshotTs: (readTs = this.snapshotOf(txn)) }), deadlineMs);
     if (response.kind !== 'txn-value') unexpected(response);
     if (validate || validatesReads(txn.isolation)) {
       let keys = txn.reads.get(shard.id);
       if (keys === undefined) txn.reads.set(shard.id, (keys = new Map()));
       keys.set(binary(key), key);
+      if (txn.isolation === 'read_committed') txn.validateFloor = Math.min(txn.validateFloor, readTs);
     }
     const entry = response.entry;
     if (entry === null || (entry.expiresAtMs !== 0 && entry.expiresAtMs <= Date.now())) return null;
