@@ -403,6 +403,23 @@ describe('table rows in a transaction', () => {
     await commit(rc);
   });
 
+  it('an update or delete over more rows than a transaction may write is refused early, nothing buffered', async () => {
+    const t = await table('bigwrite');
+    const plain = new TxnTable(t, null);
+    for (let from = 0; from < 24_000; from += 8000) await plain.insert(rowsOf(range(from, from + 8000)));
+    await t.move();
+    const txn = await begin();
+    const inTxn = new TxnTable(t, txn);
+    const started = Date.now();
+    await expectTableError(await inTxn.post('update', { where: W('v', '>=', 0), set: { v: -1 } }), 400, 'INVALID_PARAMETER');
+    await expectTableError(await inTxn.post('delete', { where: W('v', '>=', 0) }), 400, 'INVALID_PARAMETER');
+    expect(Date.now() - started).toBeLessThan(20_000);
+    // The transaction goes on as it was: a small update commits alone.
+    await expectOk(await inTxn.post('update', { where: W('id', '=', 5), set: { v: -5 } }));
+    await commit(txn);
+    expect((await plain.query({ columns: ['id'], where: W('v', '<', 0), limit: 100 })).rows).toEqual([[5]]);
+  });
+
   it('unique indexes hold for transaction inserts: against committed rows, other transactions and plain inserts', async () => {
     const u = await table('uniq');
     await expectOk(await u.post('indexes', { name: 'uv', columns: ['v'], type: 'hash', unique: true }), 201);

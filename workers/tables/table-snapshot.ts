@@ -28,6 +28,7 @@
 
 import { existsSync } from 'node:fs';
 import { MantisError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
 import type { QueryCommand, TableAnswer, TxnKeyWrite, TxnTableAnswer, TxnTableCommand } from '../../shared/tables/table-protocol.js';
 import { deleteMarkPrefix, rowPrefix, segmentKey, tableCatalogKey, segmentPrefix, segIdFromKey, slotOfTableKey, pkFromRowKey } from '../../shared/tables/table-keys.js';
 import { decodeSegmentMeta } from '../../shared/tables/segment-format.js';
@@ -283,6 +284,15 @@ export function planTxn(
     keyCells.push(cells);
     while (rowOf.length < writes.length) rowOf.push(keyCells.length - 1);
   };
+  /**
+   * A transaction writes at most LIMITS.txn_writes_max keys: a write that plans more on this shard
+   * alone is refused as soon as it does, not after planning every row (which holds the shard).
+   */
+  const bounded = (): void => {
+    if (writes.length > LIMITS.txn_writes_max) {
+      throw new MantisError('INVALID_PARAMETER', `this ${c.action.kind} would write more than ${LIMITS.txn_writes_max} keys in transaction (a table row is one key, plus one per index entry and one per delete mark); the limit is ${LIMITS.txn_writes_max}: split it, or run it outside the transaction`);
+    }
+  };
   const mark = (seg: SegEntry, index: number, slot: number): void => {
     writes.push({ kind: 'put', key: t.markKey(seg, index, slot), contentType: TABLE_CONTENT_TYPE, expiresAtMs: 0, value: EMPTY });
     if (!validate.has(seg.segId)) validate.set(seg.segId, segmentKey(t.tableId, seg.segId));
@@ -346,6 +356,7 @@ export function planTxn(
         writes.push({ kind: 'put', key: place.kind === 'delta' ? place.key : t.rowKeyOf(pk, slot), contentType: TABLE_CONTENT_TYPE, expiresAtMs, value: encodeRow(t.state.types, next) });
         if (indexed) indexEntryWrites(info, place.row, next, pk, slot, expiresAtMs, place.expiresAtMs, writes);
         own(t.keyCellsOf(place.row));
+        bounded();
       });
       result = { ok: true, op: 'update', affected, resume: null };
       break;
@@ -356,6 +367,7 @@ export function planTxn(
         else mark(place.seg, place.index, slot);
         if (indexed) indexEntryWrites(info, place.row, null, pk, slot, 0, place.expiresAtMs, writes);
         own(t.keyCellsOf(place.row));
+        bounded();
       });
       result = { ok: true, op: 'delete', affected, resume: null };
       break;
