@@ -3,7 +3,9 @@
 // atomic (its conditions are validated from the point they were read), and
 // document inserts keep _id and unique indexes unique (the reads a write was
 // planned from are validated at commit) — racing another read_committed
-// transaction or a plain insert, the later commit is refused 409.
+// transaction or a plain insert, the later commit is refused 409. And a
+// transactional KV listing does not report more keys because documents or
+// table rows (internal keys) follow the KV keys on a shard.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -83,5 +85,23 @@ describe('read_committed', () => {
     expect([second.status, second.json.error?.code]).toEqual([409, 'DUPLICATE_KEY']);
     const found = await call('POST', `${c}/find`, { filter: { email: 'dup@x' }, hint: 'em' });
     expect(found.json.data).toEqual([{ _id: 1, email: 'dup@x' }]);
+  });
+});
+
+describe('a transactional KV listing', () => {
+  it('reports no more keys when only internal keys (table rows, documents) follow', async () => {
+    await fetch(`${server.url}/api/v1/kv/list-k1`, { method: 'PUT', body: '1' });
+    await fetch(`${server.url}/api/v1/kv/list-k2`, { method: 'PUT', body: '2' });
+    const table = `list_rows_${Date.now()}`;
+    await call('POST', '/api/v1/tables', { name: table, primary_key: ['id'], columns: [{ name: 'id', type: 'int64' }] });
+    await call('POST', `/api/v1/tables/${table}/rows`, { rows: Array.from({ length: 300 }, (_, id) => ({ id })) });
+    await call('POST', `/api/v1/docs/list_docs_${Date.now()}/insert`, { documents: [{ _id: 1 }] });
+    const txn = await begin();
+    const response = await fetch(`${server.url}/api/v1/kv?limit=100`, { headers: { 'mantis-txn': txn } });
+    const body = (await response.json()) as { data: string[]; meta: { more?: boolean; next_cursor?: string | null } };
+    expect(body.data).toEqual(expect.arrayContaining(['list-k1', 'list-k2']));
+    expect(body.data.every((k) => !k.startsWith('\u00ff'))).toBe(true);
+    expect(body.meta.more ?? false).toBe(false);
+    await commit(txn);
   });
 });

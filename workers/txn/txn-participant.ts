@@ -296,7 +296,9 @@ export class TxnParticipant implements TxnHook {
       keys.push(...extra);
       keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     }
-    const more = listed.more || keys.length > limit;
+    // Internal keys sort after every KV key: a KV listing that reached one has no KV key left.
+    const reachedInternal = kvOnly && last !== null && last.charCodeAt(0) === 0xff;
+    const more = (listed.more && !reachedInternal) || keys.length > limit;
     return { kind: 'txn-keys', keys: keys.slice(0, limit).map(binaryToKey), more };
   }
 
