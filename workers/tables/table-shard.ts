@@ -45,6 +45,7 @@ import { TableBackground } from './table-background.js';
 import { TableMover, type MoverDeps } from './table-mover.js';
 import { chooseIndex, indexBuildsOf, indexCatalogWrites, indexEntryWrites, indexRows } from './table-index.js';
 import { uniqueClaim, uniqueRelease } from './table-unique.js';
+import { changedExpiry, insertWrites, newRowExpiry } from './table-row-writes.js';
 import { LockedRead, planTxn, type SnapshotTable } from './table-snapshot.js';
 import { SnapshotTooOldError, type VersionStore } from '../txn/version-store.js';
 
@@ -314,53 +315,17 @@ export class TableShard {
   private insert(c: Extract<TableCommand, { op: 'insert' }>, nowMs: number, undo: Undo[]) {
     const t = this.table(c.table, c.tableId);
     const info = t.state.info;
-    const expiresAtMs = this.expiryFor(info, c.ttlMs, nowMs);
     const writes: Write[] = [];
-    const seen = new Set<string | number>();
     const marks: [number, number][] = [];
-    const insertedKeys: Cell[][] = [];
-    let inserted = 0;
-    let replaced = 0;
-    let ignored = 0;
-    const indexed = info.indexes.some((i) => i.type !== 'bloom');
-    for (let i = 0; i < c.rows.length; i++) {
-      const bytes = c.rows[i];
-      const row = t.decode(bytes);
-      const keyCells = t.keyCellsOf(row);
-      const pk = t.pkBytes(keyCells);
-      const slot = t.slotOfPk(pk, keyCells);
-      const key = t.rowKeyOf(pk, slot);
-      // A single numeric key is its own identity (no binary string per row).
-      const id = keyCells.length === 1 && typeof keyCells[0] === 'number' ? keyCells[0] : keyToBinary(key);
-      const repeat = seen.has(id);
-      seen.add(id);
-      const existing = repeat ? null : t.lookup(keyCells, pk, slot, nowMs);
-      if (existing !== null || repeat) {
-        if (c.onConflict === 'error') {
-          throw new MantisError('DUPLICATE_KEY', `a row with this primary key already exists in table "${info.name}" (row ${c.rowIndex[i] ?? i})`, { row: c.rowIndex[i] ?? i });
-        }
-        if (c.onConflict === 'ignore') {
-          ignored++;
-          continue;
-        }
-        replaced++;
-        if (existing !== null) {
-          if (existing.kind === 'segment') {
-            writes.push(this.markWrite(t, existing.seg, existing.index, slot));
-            marks.push([existing.seg.segId, existing.index]);
-          }
-          if (indexed) indexEntryWrites(info, existing.row, row, pk, slot, expiresAtMs, existing.expiresAtMs, writes);
-        }
-      } else {
-        inserted++;
-        insertedKeys.push(keyCells);
-        if (indexed) indexEntryWrites(info, null, row, pk, slot, expiresAtMs, 0, writes);
-      }
-      writes.push({ kind: 'put', key, contentType: TABLE_CONTENT_TYPE, expiresAtMs, value: bytes.length === 0 ? encodeRow(t.state.types, row) : bytes });
-    }
+    const mark = (seg: SegEntry, index: number, slot: number): void => {
+      writes.push(this.markWrite(t, seg, index, slot));
+      marks.push([seg.segId, index]);
+    };
+    const lookup = (keyCells: Cell[], pk: Uint8Array, slot: number): RowPlace | null => t.lookup(keyCells, pk, slot, nowMs);
+    const n = insertWrites(t, c.rows, c.rowIndex, c.onConflict, newRowExpiry(info, c.ttlMs, nowMs), lookup, mark, writes);
     // Without repeated keys or index entries every write names its own key: no dedupe pass.
-    const unique = replaced === 0 && ignored === 0 && !indexed;
-    return this.commit(t, writes, marks, inserted, { ok: true, op: 'insert', inserted, replaced, ignored, insertedKeys }, nowMs, undo, unique);
+    const unique = n.replaced === 0 && n.ignored === 0 && !info.indexes.some((i) => i.type !== 'bloom');
+    return this.commit(t, writes, marks, n.inserted, { ok: true, op: 'insert', inserted: n.inserted, replaced: n.replaced, ignored: n.ignored, insertedKeys: n.insertedKeys }, nowMs, undo, unique);
   }
 
   private deleteKeys(c: Extract<TableCommand, { op: 'delete-keys' }>, nowMs: number, undo: Undo[]) {
@@ -437,7 +402,7 @@ export class TableShard {
     if (place === null) {
       next = cols.map((col) => col.default);
       for (let i = 0; i < keyCells.length; i++) next[t.state.keyCols[i]] = keyCells[i];
-      expiresAtMs = this.expiryFor(t.state.info, c.ttlMs, nowMs);
+      expiresAtMs = newRowExpiry(t.state.info, c.ttlMs, nowMs);
     } else {
       before = place.row;
       next = place.row.slice();
@@ -573,13 +538,6 @@ export class TableShard {
     return { answer, writes: unique };
   }
 
-  /** A new row's expiry: ttlMs > 0 from now; < 0 (CQL: written without a TTL) never; 0 the table's default. */
-  private expiryFor(info: TableInfo, ttlMs: number, nowMs: number): number {
-    if (ttlMs > 0) return nowMs + ttlMs;
-    if (ttlMs < 0) return 0;
-    if (info.defaultTtlSeconds > 0) return nowMs + info.defaultTtlSeconds * 1000;
-    return 0;
-  }
 
   // ---- reads ----------------------------------------------------------------
 
@@ -796,17 +754,4 @@ export function pkKeysOf(state: TableState, where: Predicate | null): Cell[][] |
     keys = next;
   }
   return keys;
-}
-
-/**
- * The expiry of a row an update changes. HTTP (cellTtl false): ttlMs > 0 sets it from now, else
- * the row keeps its own. CQL (cellTtl true): Cassandra keeps a TTL per cell where a table row has
- * one, so a write never makes a row expire sooner than it would (ttlMs > 0 moves the expiry later
- * only; a permanent row stays permanent), and a write without a TTL (ttlMs ≤ 0) makes the row
- * permanent — what it wrote must not expire with the row.
- */
-export function changedExpiry(oldExpiresAtMs: number, ttlMs: number, nowMs: number, cellTtl: boolean): number {
-  if (!cellTtl) return ttlMs > 0 ? nowMs + ttlMs : oldExpiresAtMs;
-  if (ttlMs <= 0 || oldExpiresAtMs === 0) return 0;
-  return Math.max(oldExpiresAtMs, nowMs + ttlMs);
 }

@@ -44,6 +44,7 @@ import type { VersionStore } from '../txn/version-store.js';
 import { TABLE_CONTENT_TYPE } from './table-catalog.js';
 import type { BatchSource, RowPlace, ScanCounters, SegEntry, TableData } from './table-data.js';
 import { indexEntryWrites } from './table-index.js';
+import { changedExpiry, insertWrites, newRowExpiry } from './table-row-writes.js';
 
 type Write = PutOp | DeleteOp;
 
@@ -301,46 +302,9 @@ export function planTxn(
   let result: TableAnswer;
   switch (a.kind) {
     case 'insert': {
-      // ttlMs > 0: from now; < 0: none (CQL's written-without-TTL); 0: the table's default.
-      const expiresAtMs = a.ttlMs > 0 ? nowMs + a.ttlMs : a.ttlMs < 0 ? 0 : info.defaultTtlSeconds > 0 ? nowMs + info.defaultTtlSeconds * 1000 : 0;
-      const seen = new Set<string>();
-      let inserted = 0;
-      let replaced = 0;
-      let ignored = 0;
-      const insertedKeys: Cell[][] = [];
-      for (let i = 0; i < a.rows.length; i++) {
-        const bytes = a.rows[i];
-        const row = t.decode(bytes);
-        const cells = t.keyCellsOf(row);
-        const pk = t.pkBytes(cells);
-        const slot = t.slotOfPk(pk, cells);
-        const key = t.rowKeyOf(pk, slot);
-        const bin = keyToBinary(key);
-        const repeat = seen.has(bin);
-        seen.add(bin);
-        const existing = repeat ? null : snap.lookup(cells, pk, slot);
-        if (existing !== null || repeat) {
-          if (a.onConflict === 'error') {
-            throw new MantisError('DUPLICATE_KEY', `a row with this primary key already exists in table "${info.name}" (row ${a.rowIndex[i] ?? i})`, { row: a.rowIndex[i] ?? i });
-          }
-          if (a.onConflict === 'ignore') {
-            ignored++;
-            continue;
-          }
-          replaced++;
-          if (existing !== null) {
-            if (existing.kind === 'segment') mark(existing.seg, existing.index, slot);
-            if (indexed) indexEntryWrites(info, existing.row, row, pk, slot, expiresAtMs, existing.expiresAtMs, writes);
-          }
-        } else {
-          inserted++;
-          insertedKeys.push(cells);
-          if (indexed) indexEntryWrites(info, null, row, pk, slot, expiresAtMs, 0, writes);
-        }
-        writes.push({ kind: 'put', key, contentType: TABLE_CONTENT_TYPE, expiresAtMs, value: bytes.length === 0 ? encodeRow(t.state.types, row) : bytes });
-        own(cells);
-      }
-      result = { ok: true, op: 'insert', inserted, replaced, ignored, insertedKeys };
+      const lookup = (cells: Cell[], pk: Uint8Array, slot: number): RowPlace | null => snap.lookup(cells, pk, slot);
+      const n = insertWrites(t, a.rows, a.rowIndex, a.onConflict, newRowExpiry(info, a.ttlMs, nowMs), lookup, mark, writes, own);
+      result = { ok: true, op: 'insert', inserted: n.inserted, replaced: n.replaced, ignored: n.ignored, insertedKeys: n.insertedKeys };
       break;
     }
     case 'update': {
@@ -351,7 +315,7 @@ export function planTxn(
       const affected = snap.matching(a.where, (place, pk, slot) => {
         const next = place.row.slice();
         for (const [col, cell] of a.set) next[col] = cell;
-        const expiresAtMs = a.ttlMs > 0 ? nowMs + a.ttlMs : place.expiresAtMs;
+        const expiresAtMs = changedExpiry(place.expiresAtMs, a.ttlMs, nowMs, false);
         if (place.kind === 'segment') mark(place.seg, place.index, slot);
         writes.push({ kind: 'put', key: place.kind === 'delta' ? place.key : t.rowKeyOf(pk, slot), contentType: TABLE_CONTENT_TYPE, expiresAtMs, value: encodeRow(t.state.types, next) });
         if (indexed) indexEntryWrites(info, place.row, next, pk, slot, expiresAtMs, place.expiresAtMs, writes);
