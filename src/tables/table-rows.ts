@@ -174,12 +174,19 @@ const ARENA_BLOCK_BYTES = 256 * 1024;
 /** The most bytes a row's primary key may take in its key encoding (a key lives in every WAL record and index entry of its row). */
 export const PRIMARY_KEY_BYTES_MAX = 4096;
 
+/**
+ * An upper bound on the key-encoded size of cells, without encoding them: fixed-size cells take
+ * at most 9 bytes, strings at most 3 a UTF-16 unit and binary 2 a byte, plus terminators.
+ */
+function keyBytesBound(cells: readonly Cell[]): number {
+  let bound = 0;
+  for (const c of cells) bound += typeof c === 'string' ? c.length * 3 + 2 : c instanceof Uint8Array ? c.length * 2 + 2 : 9;
+  return bound;
+}
+
 /** KEY_TOO_LARGE (naming the key's columns and, when given, the row) for a primary key over PRIMARY_KEY_BYTES_MAX. */
 export function checkKeySize(info: TableInfo, keyCells: readonly Cell[], rowIndex: number | null): void {
-  // Fixed-size cells take at most 9 bytes; strings at most 3 bytes a UTF-16 unit and binary 2 a byte, plus terminators.
-  let bound = 0;
-  for (const c of keyCells) bound += typeof c === 'string' ? c.length * 3 + 2 : c instanceof Uint8Array ? c.length * 2 + 2 : 9;
-  if (bound <= PRIMARY_KEY_BYTES_MAX) return;
+  if (keyBytesBound(keyCells) <= PRIMARY_KEY_BYTES_MAX) return;
   const bytes = encodePk(info, keyCells).length;
   if (bytes <= PRIMARY_KEY_BYTES_MAX) return;
   const column = info.primaryKey.join(',');
@@ -196,12 +203,7 @@ export function checkKeySize(info: TableInfo, keyCells: readonly Cell[], rowInde
 export function checkIndexedSizes(info: TableInfo, named: Readonly<Record<string, Cell>>, rowIndex: number | null): void {
   for (const ix of info.indexes) {
     if (ix.type !== 'btree') continue;
-    let bound = 0;
-    for (const c of ix.columns) {
-      const cell = named[c];
-      bound += typeof cell === 'string' ? cell.length * 3 + 2 : cell instanceof Uint8Array ? cell.length * 2 + 2 : 9;
-    }
-    if (bound <= INDEX_VALUE_BYTES_MAX) continue;
+    if (keyBytesBound(ix.columns.map((c) => named[c] ?? null)) <= INDEX_VALUE_BYTES_MAX) continue;
     const shape = shapeOf(info);
     const bytes = encodeKeyCells(
       ix.columns.map((c) => shape.types[shape.byName.get(c) as number]),
