@@ -30,6 +30,8 @@ export type Config = {
   readonly cacheHitRateWindowS: number;
   /** A transaction older than this is aborted (TXN_SNAPSHOT_TOO_OLD) rather than pin old versions. */
   readonly txnMaxAgeMs: number;
+  /** Router memory one SQL statement may hold (MiB) before it is refused with 53200. */
+  readonly sqlMemoryMb: number;
 };
 
 type Option = {
@@ -58,6 +60,7 @@ export const OPTIONS: readonly Option[] = [
   { flag: 'cache-policies', env: 'MANTIS_CACHE_POLICIES', fallback: '', help: 'JSON file of cache policies by key prefix, loaded at start' },
   { flag: 'cache-hit-rate-warn', env: 'MANTIS_CACHE_HIT_RATE_WARN', fallback: '0.5', help: 'warn when a shard\'s cache hit rate stays below this (0..1; 0 = off)' },
   { flag: 'cache-hit-rate-window-s', env: 'MANTIS_CACHE_HIT_RATE_WINDOW_S', fallback: '60', help: 'seconds the hit rate must stay low before the warning' },
+  { flag: 'sql-memory-mb', env: 'MANTIS_SQL_MEMORY_MB', fallback: '1024', help: 'router memory one SQL statement may hold before it is refused (SQL_MEMORY_LIMIT, 53200)' },
   { flag: 'txn-max-age-ms', env: 'MANTIS_TXN_MAX_AGE_MS', fallback: String(LIMITS.txn_max_age_ms_default), help: 'a transaction older than this is aborted (TXN_SNAPSHOT_TOO_OLD)' },
 ];
 
@@ -132,6 +135,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     cacheHitRateWarn: fraction('cache-hit-rate-warn', get('cache-hit-rate-warn')),
     cacheHitRateWindowS: integer('cache-hit-rate-window-s', get('cache-hit-rate-window-s'), 1, 86_400),
     txnMaxAgeMs: integer('txn-max-age-ms', get('txn-max-age-ms'), 100, 86_400_000),
+    sqlMemoryMb: integer('sql-memory-mb', get('sql-memory-mb'), 16, 1_048_576),
   };
 }
 

@@ -30,6 +30,9 @@ import { changeSource, DocService, DocTxnManager } from './docs/index.js';
 import { createDocHandlers } from './http/doc-routes.js';
 import { createTableHandlers } from './http/table-routes.js';
 import { createCqlHandler } from './http/cql-routes.js';
+import { createSqlHandler } from './http/sql-routes.js';
+import { SqlExecutor } from './sql/sql-exec.js';
+import { loadSqlParser } from './sql/sql-parse.js';
 import { TableService } from './tables/table-service.js';
 import { createTxnMetrics } from './txn/txn-metrics.js';
 import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.js';
@@ -118,7 +121,12 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const docHandlers = createDocHandlers(documents, log);
     const tableHandlers = createTableHandlers(tables, log);
     const cqlHandler = createCqlHandler(tables, log);
-    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: docHandlers, tables: tableHandlers, cql: cqlHandler });
+    await loadSqlParser();
+    const sqlHandler = createSqlHandler(
+      new SqlExecutor({ tables, txns: manager, memoryBytes: config.sqlMemoryMb * 1024 * 1024, nextId: () => manager.nextTimestamp() }),
+      log,
+    );
+    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: docHandlers, tables: tableHandlers, cql: cqlHandler, sql: sqlHandler });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -130,6 +138,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       docs: docHandlers,
       tables: tableHandlers,
       cql: cqlHandler,
+      sql: sqlHandler,
       app,
       metrics: metrics.http,
       log,

@@ -31,6 +31,12 @@ export type ColumnDef = {
    * boolean, timestamp, blob, varchar), kept so CQL validates and shows it; absent for HTTP tables.
    */
   readonly cqlType?: string;
+  /**
+   * The type the column was declared with in SQL (int2, int4, int8, numeric, float4, float8, text,
+   * bool, timestamptz, timestamp, date, bytea, uuid, jsonb), kept so SQL types it as declared and
+   * checks the ranges of narrow types; absent for HTTP and CQL tables.
+   */
+  readonly sqlType?: string;
 };
 
 export type TableIndexType = 'btree' | 'hash' | 'bloom';

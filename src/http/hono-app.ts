@@ -18,6 +18,7 @@ import { registerTxnRoutes, TXN_HEADER, type TxnKvHandlers, type TxnRouteHandler
 import { registerDocRoutes, type DocHandlers } from './doc-routes.js';
 import { registerTableRoutes, type TableHandlers } from './table-routes.js';
 import { registerCqlRoutes, type CqlHandler } from './cql-routes.js';
+import { registerSqlRoutes, type SqlHandler } from './sql-routes.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 
@@ -36,6 +37,7 @@ export type AppDeps = {
   readonly docs: DocHandlers;
   readonly tables: TableHandlers;
   readonly cql: CqlHandler;
+  readonly sql?: SqlHandler;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -99,6 +101,7 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   registerDocRoutes(app, deps.docs);
   registerTableRoutes(app, deps.tables);
   registerCqlRoutes(app, deps.cql);
+  if (deps.sql !== undefined) registerSqlRoutes(app, deps.sql);
   // A Mantis-Txn header sends a KV route into that transaction (txn-routes.ts).
   app.get('/api/v1/kv', async (c) => {
     const txn = txnOf(c);

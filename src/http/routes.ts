@@ -14,6 +14,7 @@ export const DOCS_PATH = '/api/v1/docs';
 export const DOCS_BODY_BYTES_MAX = 64 * 1024 * 1024;
 export const TABLES_PATH = '/api/v1/tables';
 export const CQL_PATH = '/api/v1/cql';
+export const SQL_PATH = '/api/v1/sql';
 /** Request bodies of the table and CQL routes: an insert carries up to 10,000 rows (strings up to 16 MiB each). */
 export const TABLES_BODY_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -43,6 +44,7 @@ export type RouteLabel =
   | '/api/v1/tables/:t/rows/:pk'
   | '/api/v1/tables/:t/indexes/:name'
   | '/api/v1/cql'
+  | '/api/v1/sql'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
@@ -52,6 +54,7 @@ export function routeOf(method: string, path: string): RouteLabel {
   if (path === TABLES_PATH || path.startsWith(`${TABLES_PATH}/`)) return tablesRouteOf(path);
   switch (path) {
     case CQL_PATH:
+    case SQL_PATH:
     case KV_LIST_PATH:
     case '/health/live':
     case '/health/ready':
@@ -115,6 +118,6 @@ function tablesRouteOf(path: string): RouteLabel {
 export function bodyLimitOf(route: RouteLabel, maxValueBytes: number, jsonOverheadBytes: number): number {
   if (route === '/api/v1/kv/:key') return maxValueBytes;
   if (route.startsWith(DOCS_PATH)) return DOCS_BODY_BYTES_MAX;
-  if (route.startsWith(TABLES_PATH) || route === CQL_PATH) return TABLES_BODY_BYTES_MAX;
+  if (route.startsWith(TABLES_PATH) || route === CQL_PATH || route === SQL_PATH) return TABLES_BODY_BYTES_MAX;
   return maxValueBytes + jsonOverheadBytes;
 }

@@ -19,6 +19,7 @@ import { TXN_HEADER, type TxnKvHandlers, type TxnRouteHandlers } from './txn-rou
 import type { DocHandlers } from './doc-routes.js';
 import type { TableHandlers } from './table-routes.js';
 import type { CqlHandler } from './cql-routes.js';
+import type { SqlHandler } from './sql-routes.js';
 import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
 
@@ -38,6 +39,8 @@ export type ListenerOptions = {
   readonly tables?: TableHandlers;
   /** POST /api/v1/cql (served natively when given and the fast path is on). */
   readonly cql?: CqlHandler;
+  /** POST /api/v1/sql (served natively when given and the fast path is on). */
+  readonly sql?: SqlHandler;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's env generic is invariant
   readonly app: Hono<any>;
   readonly metrics: HttpMetrics;
@@ -65,7 +68,15 @@ type Exchange = {
   readonly started: number;
   aborted: boolean;
   finished: boolean;
+  /** Aborted when the client goes away (a SQL statement checks it between batches). */
+  abort?: AbortController;
 };
+
+function abortSignalOf(x: Exchange): AbortSignal {
+  x.abort ??= new AbortController();
+  if (x.aborted) x.abort.abort();
+  return x.abort.signal;
+}
 
 const DEADLINE_HEADER = 'mantis-deadline-ms';
 const BODY_METHODS = new Set(['put', 'post', 'patch']);
@@ -123,8 +134,9 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const docsRoute = route.startsWith('/api/v1/docs');
     const tablesRoute = route.startsWith('/api/v1/tables');
     const cqlRoute = route === '/api/v1/cql';
+    const sqlRoute = route === '/api/v1/sql';
     // Inside a transaction: never the cache (reads are at the transaction's snapshot).
-    const txn = kvRoute || docsRoute || tablesRoute || cqlRoute ? req.getHeader(TXN_HEADER) : '';
+    const txn = kvRoute || docsRoute || tablesRoute || cqlRoute || sqlRoute ? req.getHeader(TXN_HEADER) : '';
     // GET only: uWS counts endWithoutBody (HEAD) as no answer unless an abort handler is attached.
     const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get' && txn === '';
     if (cacheable) {
@@ -135,6 +147,7 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     }
     res.onAborted(() => {
       x.aborted = true;
+      x.abort?.abort();
       finish(x, 499);
     });
     if (state.stopping) {
@@ -153,7 +166,9 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const docsFast = docsRoute && options.fastPath && options.docs !== undefined;
     const tablesFast = tablesRoute && options.fastPath && options.tables !== undefined;
     const cqlFast = cqlRoute && options.fastPath && options.cql !== undefined;
-    const headers = docsFast || tablesFast || cqlFast || (options.fastPath && isFastRoute(route, method)) ? null : collectHeaders(req);
+    const sqlFast = sqlRoute && options.fastPath && options.sql !== undefined;
+    const accept = sqlFast ? req.getHeader('accept') || undefined : undefined;
+    const headers = docsFast || tablesFast || cqlFast || sqlFast || (options.fastPath && isFastRoute(route, method)) ? null : collectHeaders(req);
     // The budget counts from arrival, so time spent reading the body is spent from it.
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
 
@@ -164,6 +179,8 @@ export function listen(options: ListenerOptions): Promise<Listener> {
         ? (options.tables as TableHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
         : cqlFast
         ? (options.cql as CqlHandler).handle({ method: method.toUpperCase(), contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
+        : sqlFast
+        ? (options.sql as SqlHandler).handle({ method: method.toUpperCase(), contentType, accept, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY, signal: abortSignalOf(x) })
         : headers === null
         ? txn === ''
           ? serveFast(options, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)

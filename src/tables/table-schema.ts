@@ -15,7 +15,7 @@ export const INDEX_COLUMNS_MAX = 16;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const INDEX_TYPES: readonly TableIndexType[] = ['btree', 'hash', 'bloom'];
 
-export type ColumnInput = { name: string; type: ColumnType; nullable: boolean; default: Cell; cqlType?: string };
+export type ColumnInput = { name: string; type: ColumnType; nullable: boolean; default: Cell; cqlType?: string; sqlType?: string };
 
 export type CreateTableInput = {
   name: string;
@@ -52,7 +52,7 @@ export function checkColumn(col: ColumnInput, forcedNotNull: boolean): ColumnDef
   if (col.default !== null && !checkCell(col.type, col.default)) {
     throw new MantisError('TYPE_MISMATCH', `column "${col.name}": the default is not a ${col.type}`, { column: col.name });
   }
-  return { name: col.name, type: col.type, nullable, default: col.default, ...(col.cqlType === undefined ? {} : { cqlType: col.cqlType }) };
+  return { name: col.name, type: col.type, nullable, default: col.default, ...(col.cqlType === undefined ? {} : { cqlType: col.cqlType }), ...(col.sqlType === undefined ? {} : { sqlType: col.sqlType }) };
 }
 
 /** The catalog entry of a new table (version 1 before the catalog raises it), or INVALID_SCHEMA. */

@@ -174,6 +174,11 @@ export class TxnManager {
 
   // ---- lifecycle ------------------------------------------------------------
 
+  /** A fresh timestamp (never repeats, even across restarts): SQL's hidden row ids draw from it. */
+  nextTimestamp(): number {
+    return this.oracle.next();
+  }
+
   begin(isolation: Isolation, timeoutMs: number): TxnInfo {
     if (this.closed) throw new MantisError('SHUTTING_DOWN', 'server is shutting down');
     if (this.active.size >= LIMITS.txn_active_max) {

@@ -1,0 +1,338 @@
+// Tables as SQL relations: the columns SQL sees (types as declared in SQL, or
+// mapped from the table's own types), and the scan that fetches rows from the
+// shards with the query's pushed filter (a `where` predicate the shards apply
+// with zone-map, bloom and index pruning), only the columns the query reads,
+// and, for a single-table aggregate whose filter went down whole, the
+// aggregation itself (partial aggregates per shard, merged by TableService).
+
+import type { Cell, ColumnDef, Predicate, TableInfo, AggregateSpec } from '../../shared/tables/table-types.js';
+import type { TableService } from '../tables/table-service.js';
+import { compile, exprText, type Env, type Expr } from './ir.js';
+import { PrefetchedNode, type AggSpec, type ColInfo, type PlanNode, type Row } from './plan.js';
+import type { ScanHandle, SqlRelation } from './binder.js';
+import { Jsonb, type SqlType, type Value } from './sql-types.js';
+
+/** Per statement: its deadline and transaction (scans read at the transaction's snapshot). */
+export type StatementContext = { deadlineMs: number; txn: string | null; shardsTouched: number };
+
+/** The name of the hidden key column of tables created without a PRIMARY KEY. */
+export const ROWID = '_rowid';
+
+/** The SQL type of a table column. */
+export function sqlTypeOf(col: ColumnDef): SqlType {
+  if (col.sqlType !== undefined) {
+    if (col.sqlType === 'rowid') return 'int8';
+    return col.sqlType as SqlType;
+  }
+  if (col.cqlType !== undefined) {
+    switch (col.cqlType) {
+      case 'int':
+        return 'int4';
+      case 'smallint':
+      case 'tinyint':
+        return 'int2';
+      case 'float':
+        return 'float4';
+      case 'uuid':
+      case 'timeuuid':
+        return 'uuid';
+      case 'date':
+        return 'date';
+      default:
+        break;
+    }
+  }
+  switch (col.type) {
+    case 'int64':
+      return 'int8';
+    case 'float64':
+      return 'float8';
+    case 'string':
+      return 'text';
+    case 'boolean':
+      return 'bool';
+    case 'timestamp':
+      return 'timestamptz';
+    case 'binary':
+      return 'bytea';
+  }
+}
+
+/** A stored cell as a SQL value of the column's type. */
+export function cellToValue(cell: Cell, type: SqlType): Value {
+  if (cell === null) return null;
+  if (type === 'jsonb' && typeof cell === 'string') return new Jsonb(JSON.parse(cell) as unknown);
+  if (type === 'float4' || type === 'float8' || type === 'numeric') return typeof cell === 'bigint' ? Number(cell) : cell;
+  return cell;
+}
+
+export class TableRelation implements SqlRelation {
+  readonly name: string;
+  readonly cols: { name: string; type: SqlType; hidden: boolean }[];
+  constructor(
+    readonly info: TableInfo,
+    private readonly service: TableService,
+    private readonly stmt: StatementContext,
+    private readonly scans: TableScan[],
+    private readonly rowsEstimate: number,
+  ) {
+    this.name = info.name;
+    this.cols = info.columns.map((c) => ({ name: c.name, type: sqlTypeOf(c), hidden: c.sqlType === 'rowid' }));
+  }
+  makeScan(alias: string): ScanHandle {
+    const scan = new TableScan(this.info, this.service, this.stmt, alias, this.cols.map((c) => ({ name: c.name, type: c.type, rel: alias, hidden: c.hidden })), this.rowsEstimate);
+    this.scans.push(scan);
+    return scan;
+  }
+}
+
+type Pushed = { readonly expr: Expr; readonly build: (env: Env) => Predicate };
+
+export class TableScan implements ScanHandle {
+  readonly node: PrefetchedNode;
+  readonly needed = new Set<number>();
+  private readonly pushed: Pushed[] = [];
+  private readonly types: SqlType[];
+  private aggregate: { groups: number[]; aggs: AggregateSpec[]; finish: (rows: Row[]) => Row[] } | null = null;
+  constructor(
+    readonly info: TableInfo,
+    private readonly service: TableService,
+    private readonly stmt: StatementContext,
+    readonly alias: string,
+    cols: ColInfo[],
+    rowsEstimate: number,
+  ) {
+    this.types = cols.map((c) => c.type);
+    this.node = new PrefetchedNode(`Shard Scan on ${info.name}${alias !== info.name ? ` ${alias}` : ''}`, cols, (env) => this.fetch(env));
+    this.node.estRows = rowsEstimate;
+  }
+
+  need(col: number): void {
+    this.needed.add(col);
+  }
+
+  push(conj: Expr): boolean {
+    const build = this.predicateOf(conj);
+    if (build === null) return false;
+    this.pushed.push({ expr: conj, build });
+    this.node.estRows = Math.max(1, Math.round(this.node.estRows * (conj.k === 'op' && conj.op === '=' ? 0.05 : 0.33)));
+    this.describe();
+    return true;
+  }
+
+  private describe(): void {
+    const names = (i: number): string => this.info.columns[i].name;
+    const lines: string[] = [];
+    if (this.pushed.length > 0) lines.push(`Pushed Filter: ${this.pushed.map((p) => exprText(p.expr, names)).join(' AND ')}`);
+    if (this.aggregate !== null) {
+      lines.push(`Pushed Aggregate: ${this.aggregate.aggs.map((a) => `${a.fn}(${a.col === null ? '*' : names(a.col)})`).join(', ')}`);
+      if (this.aggregate.groups.length > 0) lines.push(`Group Key: ${this.aggregate.groups.map(names).join(', ')}`);
+    }
+    this.node.details = lines;
+  }
+
+  /** A conjunct the shards can apply as a `where` predicate (values from constants or parameters), or null. */
+  private predicateOf(e: Expr): ((env: Env) => Predicate) | null {
+    const valueOf = (x: Expr): ((env: Env) => Value) | null => {
+      if (x.k === 'const' || x.k === 'param') {
+        const f = compile(x);
+        return (env) => f([], env);
+      }
+      return null;
+    };
+    const colOf = (x: Expr): number | null => (x.k === 'col' && this.pushableType(x.idx) ? x.idx : null);
+    switch (e.k) {
+      case 'and':
+      case 'or': {
+        const parts = e.args.map((a) => this.predicateOf(a));
+        if (parts.some((p) => p === null)) return null;
+        const ps = parts as ((env: Env) => Predicate)[];
+        return e.k === 'and' ? (env) => ({ and: ps.map((p) => p(env)) }) : (env) => ({ or: ps.map((p) => p(env)) });
+      }
+      case 'isnull': {
+        const col = colOf(e.arg);
+        if (col === null) return null;
+        return () => ({ col, op: e.neg ? 'is_not_null' : 'is_null' });
+      }
+      case 'op': {
+        if (e.args.length !== 2) return null;
+        const ops: Record<string, '=' | '!=' | '<' | '<=' | '>' | '>='> = { '=': '=', '<>': '!=', '!=': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
+        const flip: Record<string, '=' | '!=' | '<' | '<=' | '>' | '>='> = { '=': '=', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+        if (e.op === '~~') {
+          const col = colOf(e.args[0]);
+          const pat = e.args[1];
+          if (col === null || pat.k !== 'const' || typeof pat.value !== 'string') return null;
+          const m = /^([^%_\\]*)%$/.exec(pat.value);
+          if (m === null || this.types[col] !== 'text') return null;
+          const prefix = m[1];
+          return () => ({ col, op: 'starts_with', value: prefix });
+        }
+        const op = ops[e.op];
+        if (op === undefined) return null;
+        let col = colOf(e.args[0]);
+        let val = valueOf(e.args[1]);
+        let theOp = op;
+        if (col === null || val === null) {
+          col = colOf(e.args[1]);
+          val = valueOf(e.args[0]);
+          theOp = flip[op];
+        }
+        if (col === null || val === null) return null;
+        const side = e.args[0].k === 'col' ? e.args[1] : e.args[0];
+        if (!this.sameStorage(this.types[col], side.type)) return null;
+        const c = col;
+        const v = val;
+        const o = theOp;
+        return (env) => {
+          const value = v(env);
+          if (value === null) return { col: c, op: 'in', value: [] };
+          return { col: c, op: o, value: this.cellOf(value, c) };
+        };
+      }
+      case 'in': {
+        if (e.neg) return null;
+        const col = colOf(e.arg);
+        if (col === null) return null;
+        const vals = e.list.map(valueOf);
+        if (vals.some((v) => v === null) || e.list.some((x) => !this.sameStorage(this.types[col], x.type))) return null;
+        const vs = vals as ((env: Env) => Value)[];
+        return (env) => ({ col, op: 'in', value: vs.map((v) => v(env)).filter((v) => v !== null).map((v) => this.cellOf(v, col)) });
+      }
+      default:
+        return null;
+    }
+  }
+
+  private pushableType(col: number): boolean {
+    const t = this.types[col];
+    return t !== 'bytea' && t !== 'jsonb' && t !== 'interval';
+  }
+
+  /** Values of this type compare on the shard exactly as SQL compares them with the column. */
+  private sameStorage(colType: SqlType, valueType: SqlType): boolean {
+    const ints = (t: SqlType): boolean => t === 'int2' || t === 'int4' || t === 'int8';
+    if (ints(colType)) return ints(valueType);
+    if (colType === 'float8' || colType === 'float4' || colType === 'numeric') return valueType === colType;
+    if (colType === 'text' || colType === 'uuid') return valueType === colType;
+    return valueType === colType;
+  }
+
+  private cellOf(v: Value, col: number): Cell {
+    void col;
+    if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) return String(v);
+    return v as Cell;
+  }
+
+  pushAggregate(groups: Expr[], _aggs: AggSpec[], raw: { fn: string; arg: Expr | null; star: boolean; distinct: boolean; filter: boolean; order: boolean }[]): PlanNode | null {
+    const groupCols: number[] = [];
+    for (const g of groups) {
+      if (g.k !== 'col') return null;
+      groupCols.push(g.idx);
+    }
+    // Each SQL aggregate → shard aggregates (avg: sum and count) and how to finish it.
+    const specs: AggregateSpec[] = [];
+    const finishers: ((row: Row, base: number) => Value)[] = [];
+    for (const a of raw) {
+      if (a.distinct || a.filter || a.order) return null;
+      if (a.arg !== null && a.arg.k !== 'col') return null;
+      const col = a.arg === null ? null : (a.arg as { idx: number }).idx;
+      const t = col === null ? null : this.types[col];
+      const at = specs.length;
+      switch (a.fn) {
+        case 'count':
+          specs.push({ fn: 'count', col, as: `a${at}` });
+          finishers.push((row, base) => Number(row[base + at] ?? 0));
+          break;
+        case 'sum':
+        case 'avg': {
+          if (t === null || !['int2', 'int4', 'int8', 'float4', 'float8', 'numeric'].includes(t)) return null;
+          const isInt = t === 'int2' || t === 'int4' || t === 'int8';
+          specs.push({ fn: 'sum', col, as: `a${at}` });
+          if (a.fn === 'sum') {
+            finishers.push((row, base) => {
+              const v = row[base + at];
+              if (v === null || v === undefined) return null;
+              if (typeof v === 'string') return Number(v);
+              return t === 'int8' ? Number(v) : v;
+            });
+          } else {
+            specs.push({ fn: 'count', col, as: `a${at + 1}` });
+            finishers.push((row, base) => {
+              const s = row[base + at];
+              const n = Number(row[base + at + 1] ?? 0);
+              if (s === null || s === undefined || n === 0) return null;
+              return (isInt ? Number(s) : (s as number)) / n;
+            });
+          }
+          break;
+        }
+        case 'min':
+        case 'max':
+          if (t === null || t === 'bytea' || t === 'jsonb') return null;
+          specs.push({ fn: a.fn, col, as: `a${at}` });
+          finishers.push((row, base) => cellToValue(row[base + at] as Cell, t));
+          break;
+        default:
+          return null;
+      }
+    }
+    const width = this.types.length;
+    const nGroups = groupCols.length;
+    const whole = groups.length === 0;
+    this.aggregate = {
+      groups: groupCols,
+      aggs: specs,
+      finish: (rows) => {
+        if (whole && rows.length === 0) rows = [new Array<Value>(specs.length).fill(null)];
+        return rows.map((r) => {
+          const rep = new Array<Value>(width).fill(null);
+          groupCols.forEach((c, i) => (rep[c] = cellToValue(r[i] as Cell, this.types[c])));
+          return [...finishers.map((f) => f(r, nGroups)), ...rep];
+        });
+      },
+    };
+    const aggCols: ColInfo[] = raw.map((a) => ({ name: a.fn, type: 'numeric', rel: null }));
+    const node = this.node;
+    (node as { cols: ColInfo[] }).cols = [...aggCols, ...node.cols];
+    node.estRows = whole ? 1 : Math.max(1, Math.round(node.estRows / 10));
+    this.describe();
+    return node;
+  }
+
+  private async fetch(env: Env): Promise<Row[]> {
+    const where = this.pushed.length === 0 ? null : this.pushed.length === 1 ? this.pushed[0].build(env) : { and: this.pushed.map((p) => p.build(env)) };
+    const t0 = performance.now();
+    if (this.aggregate !== null) {
+      const r = await this.service.query(
+        this.info.name,
+        { columns: [], where, groupBy: this.aggregate.groups, aggregates: this.aggregate.aggs, orderBy: [], limit: 0, offset: 0, after: null, hint: null },
+        this.stmt.deadlineMs,
+        this.stmt.txn,
+      );
+      this.node.shardInfo = [`Shards: ${r.stats.shards}  Plan: ${r.stats.plan}  Rows Scanned: ${r.stats.rows_scanned}  Segments: ${r.stats.segments_scanned} scanned, ${r.stats.segments_pruned} pruned  Fetch: ${(performance.now() - t0).toFixed(3)} ms`];
+      this.stmt.shardsTouched += r.stats.shards;
+      return this.aggregate.finish(r.rows as Row[]);
+    }
+    const cols = [...this.needed].sort((a, b) => a - b);
+    if (cols.length === 0) cols.push(this.info.columns.findIndex((c) => c.name === this.info.primaryKey[0]));
+    const r = await this.service.query(
+      this.info.name,
+      { columns: cols, where, groupBy: [], aggregates: [], orderBy: [], limit: 0, offset: 0, after: null, hint: null },
+      this.stmt.deadlineMs,
+      this.stmt.txn,
+    );
+    this.node.shardInfo = [`Shards: ${r.stats.shards}  Plan: ${r.stats.plan}  Rows Scanned: ${r.stats.rows_scanned}  Segments: ${r.stats.segments_scanned} scanned, ${r.stats.segments_pruned} pruned  Fetch: ${(performance.now() - t0).toFixed(3)} ms`];
+    this.stmt.shardsTouched += r.stats.shards;
+    const width = this.types.length;
+    const types = this.types;
+    const plain = cols.every((c) => types[c] !== 'jsonb' && types[c] !== 'float4' && types[c] !== 'float8' && types[c] !== 'numeric');
+    const out: Row[] = new Array<Row>(r.rows.length);
+    for (let i = 0; i < r.rows.length; i++) {
+      const src = r.rows[i];
+      const row: Row = new Array<Value>(width).fill(null);
+      for (let j = 0; j < cols.length; j++) row[cols[j]] = plain ? (src[j] as Value) : cellToValue(src[j], types[cols[j]]);
+      out[i] = row;
+    }
+    return out;
+  }
+}
