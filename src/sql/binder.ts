@@ -144,11 +144,11 @@ export class Binder {
   }
 
   /** A scope for expressions over given columns (UPDATE/DELETE/INSERT helpers). */
-  scopeOver(rel: string, cols: readonly { name: string; type: SqlType; hidden?: boolean }[], scan: ScanHandle | null, offset = 0): Scope {
-    const s = new Scope(null, new Map());
+  scopeOver(rel: string, cols: readonly { name: string; type: SqlType; hidden?: boolean }[], scan: ScanHandle | null, offset = 0, ctes: Map<string, CteDef> = new Map()): Scope {
+    const s = new Scope(null, ctes);
     s.rels.add(rel);
     cols.forEach((c, i) => {
-      s.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: c.name }, star: c.hidden !== true, unqualified: true, scan, local: i });
+      s.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: c.name }, star: c.hidden !== true, unqualified: c.hidden !== true, scan, local: i });
     });
     return s;
   }
@@ -184,18 +184,31 @@ export class Binder {
 
   // ---- SELECT ----
 
-  private selectStmt(raw: N, parent: Scope | null, outerCtes: Map<string, CteDef>): BoundQuery {
+  private selectStmt(raw: N, parent: Scope | null, outerCtes: Map<string, CteDef>, keepUnknown = false): BoundQuery {
     const s = (raw.SelectStmt ?? raw) as N;
     const ctes = new Map(outerCtes);
     if (s.withClause !== undefined) this.withClause(s.withClause as N, parent, ctes);
     const op = s.op as string | undefined;
     if (op !== undefined && op !== 'SETOP_NONE') return this.setOperation(s, parent, ctes);
-    if (s.valuesLists !== undefined) return this.finishSetLike(this.values(s, parent, ctes), s, parent, ctes);
-    return this.simpleSelect(s, parent, ctes);
+    if (s.valuesLists !== undefined) return this.finishSetLike(this.values(s, parent, ctes, keepUnknown), s, parent, ctes);
+    return this.simpleSelect(s, parent, ctes, keepUnknown);
+  }
+
+  /** The CTEs of a WITH clause on INSERT/UPDATE/DELETE. */
+  withCtes(w: unknown): Map<string, CteDef> {
+    const ctes = new Map<string, CteDef>();
+    if (w !== undefined) this.withClause(w as N, null, ctes);
+    return ctes;
   }
 
   private withClause(w: N, parent: Scope | null, ctes: Map<string, CteDef>): void {
     const recursive = w.recursive === true;
+    const names = new Set<string>();
+    for (const c of list(w.ctes)) {
+      const n = (c.CommonTableExpr as N).ctename as string;
+      if (names.has(n)) throw sqlError('42712', `WITH query name "${n}" specified more than once`, loc(c.CommonTableExpr as N), 'SQL_DUPLICATE_OBJECT');
+      names.add(n);
+    }
     for (const c of list(w.ctes)) {
       const cte = c.CommonTableExpr as N;
       const name = cte.ctename as string;
@@ -214,6 +227,10 @@ export class Binder {
         def.cols = cols;
         def.work = work;
         ctes.set(name, def);
+        const stepAggs: N[] = [];
+        const rarg = body.rarg as N;
+        this.collectCalls([rarg.targetList, rarg.havingClause], stepAggs, []);
+        if (stepAggs.length > 0) throw sqlError('42P19', "aggregate functions are not allowed in a recursive query's recursive term", loc(bodyOf(stepAggs[0])), 'SQL_INVALID_PARAMETER');
         const step = this.selectStmt({ SelectStmt: body.rarg } as N, parent, ctes);
         if (step.cols.length !== cols.length) throw sqlError('42601', 'each UNION query must have the same number of columns', loc(cte));
         let stepPlan = step.plan;
@@ -243,8 +260,9 @@ export class Binder {
   }
 
   private setOperation(s: N, parent: Scope | null, ctes: Map<string, CteDef>): BoundQuery {
-    const l = this.selectStmt({ SelectStmt: s.larg } as N, parent, ctes);
-    const r = this.selectStmt({ SelectStmt: s.rarg } as N, parent, ctes);
+    // Arms keep untyped literals (NULL, 'x') untyped: the other arm decides (PostgreSQL's select_common_type).
+    const l = this.selectStmt({ SelectStmt: s.larg } as N, parent, ctes, true);
+    const r = this.selectStmt({ SelectStmt: s.rarg } as N, parent, ctes, true);
     const opName = (s.op as string).replace('SETOP_', '').toLowerCase() as 'union' | 'intersect' | 'except';
     if (l.cols.length !== r.cols.length) throw sqlError('42601', `each ${opName.toUpperCase()} query must have the same number of columns`, loc((s.rarg as N) ?? {}));
     const types = l.cols.map((c, i) => commonType([c.type, r.cols[i].type], opName.toUpperCase()));
@@ -274,21 +292,21 @@ export class Binder {
     return { plan, cols: q.cols };
   }
 
-  private values(s: N, parent: Scope | null, ctes: Map<string, CteDef>): BoundQuery {
+  private values(s: N, parent: Scope | null, ctes: Map<string, CteDef>, keepUnknown = false): BoundQuery {
     const scope = new Scope(parent, ctes);
     const rows = list(s.valuesLists).map((l) => list((l.List as N).items).map((item) => this.expr(item, scope)));
     const width = rows[0].length;
     if (rows.some((r) => r.length !== width)) throw sqlError('42601', 'VALUES lists must all be the same length');
     const types = Array.from({ length: width }, (_x, j) => {
       const t = commonType(rows.map((r) => r[j].type), 'VALUES');
-      return t === 'unknown' ? 'text' : t;
+      return t === 'unknown' && !keepUnknown ? 'text' : t;
     });
     const cols: ColInfo[] = types.map((t, j) => ({ name: `column${j + 1}`, type: t, rel: null }));
     const compiled = rows.map((r) => r.map((e, j) => compile(this.coerce(e, types[j]))));
     return { plan: new ValuesNode(cols, compiled), cols };
   }
 
-  private simpleSelect(s: N, parent: Scope | null, ctes: Map<string, CteDef>): BoundQuery {
+  private simpleSelect(s: N, parent: Scope | null, ctes: Map<string, CteDef>, keepUnknown = false): BoundQuery {
     const scope = new Scope(parent, ctes);
     if (s.intoClause !== undefined) notSupported('SELECT INTO');
     if (s.lockingClause !== undefined) notSupported('SELECT … FOR UPDATE/SHARE');
@@ -391,7 +409,7 @@ export class Binder {
         continue;
       }
       let e = this.post(this.expr(val, scope), scope);
-      if (e.type === 'unknown') e = this.coerce(e, 'text');
+      if (e.type === 'unknown' && !(keepUnknown && e.k === 'const')) e = this.coerce(e, 'text');
       outExprs.push(e);
       outCols.push({ name: (rt.name as string | undefined) ?? this.nameOf(val), type: e.type, rel: null });
     }
@@ -1187,7 +1205,9 @@ export class Binder {
 
   private op(name: string, l: Expr, r: Expr, location?: number): Expr {
     const impl = this.resolveOp(name, l.type, r.type, location);
-    const args = [this.coerce(l, impl.left as SqlType, location), this.coerce(r, impl.right, location)];
+    // anynonarray || text: the non-text side is cast to text (PostgreSQL's textanycat).
+    const conv = (e: Expr, t: SqlType): Expr => (name === '||' && t === 'text' && e.type !== 'unknown' ? this.castTo(e, t, location) : this.coerce(e, t, location));
+    const args = [conv(l, impl.left as SqlType), conv(r, impl.right)];
     return foldConst({ k: 'op', op: name, impl, args, type: impl.returns });
   }
 
@@ -1206,7 +1226,14 @@ export class Binder {
           if (name === '-' && r.k === 'const' && (typeof r.value === 'number' || typeof r.value === 'bigint')) {
             // -2147483648 and friends: fold the sign into the literal.
             const v = typeof r.value === 'bigint' ? -r.value : -r.value;
-            return { k: 'const', value: typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v, type: r.type };
+            const value = typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+            // PostgreSQL negates the literal's text: -2147483648 is an int4, -9223372036854775808 an int8.
+            let type = r.type;
+            if (type === 'int8' && typeof value === 'number' && value >= -2147483648 && value <= 2147483647) type = 'int4';
+            if (type === 'numeric' && typeof r.value === 'number' && Number.isInteger(r.value) && -r.value === -9223372036854775808) {
+              return { k: 'const', value: -(2n ** 63n), type: 'int8' };
+            }
+            return { k: 'const', value, type };
           }
           const impl = this.resolveOp(name, null, r.type, location);
           return foldConst({ k: 'op', op: name, impl, args: [this.coerce(r, impl.right, location)], type: impl.returns });
@@ -1214,21 +1241,29 @@ export class Binder {
         return this.op(name, this.expr(b.lexpr as N, scope), this.expr(b.rexpr as N, scope), location);
       }
       case 'AEXPR_OP_ANY':
-      case 'AEXPR_OP_ALL':
-        notSupported(`${name} ANY/ALL (array)`, location);
-      // falls through
+      case 'AEXPR_OP_ALL': {
+        // x op ANY (ARRAY[a, b…]): each element compared; ANY is an OR, ALL an AND (three-valued).
+        const r = b.rexpr as N;
+        if (kindOf(r) !== 'A_ArrayExpr') notSupported(`${name} ANY/ALL over a non-literal array`, location);
+        const l = this.expr(b.lexpr as N, scope);
+        const items = list(bodyOf(r).elements).map((x) => this.expr(x, scope));
+        if (items.length === 0) return { k: 'const', value: kind === 'AEXPR_OP_ALL', type: 'bool' };
+        const parts = items.map((i) => this.op(name, l, i, location));
+        return { k: kind === 'AEXPR_OP_ANY' ? 'or' : 'and', args: parts, type: 'bool' };
+      }
       case 'AEXPR_DISTINCT':
       case 'AEXPR_NOT_DISTINCT': {
         const l = this.expr(b.lexpr as N, scope);
         const r = this.expr(b.rexpr as N, scope);
-        const eq = this.op('=', l, r, location) as Extract<Expr, { k: 'op' }>;
-        return { k: 'distinct', a: eq.args[0], b: eq.args[1], eq: eq.impl, neg: kind === 'AEXPR_NOT_DISTINCT', type: 'bool' };
+        const impl = this.resolveOp('=', l.type, r.type, location);
+        return { k: 'distinct', a: this.coerce(l, impl.left as SqlType, location), b: this.coerce(r, impl.right, location), eq: impl, neg: kind === 'AEXPR_NOT_DISTINCT', type: 'bool' };
       }
       case 'AEXPR_NULLIF': {
         const l = this.expr(b.lexpr as N, scope);
         const r = this.expr(b.rexpr as N, scope);
-        const eq = this.op('=', l, r, location) as Extract<Expr, { k: 'op' }>;
-        return { k: 'nullif', a: eq.args[0], b: eq.args[1], eq: eq.impl, type: eq.args[0].type === 'unknown' ? 'text' : eq.args[0].type };
+        const impl = this.resolveOp('=', l.type, r.type, location);
+        const a = this.coerce(l, impl.left as SqlType, location);
+        return { k: 'nullif', a, b: this.coerce(r, impl.right, location), eq: impl, type: a.type === 'unknown' ? 'text' : a.type };
       }
       case 'AEXPR_IN': {
         const l = this.expr(b.lexpr as N, scope);
@@ -1329,6 +1364,32 @@ export class Binder {
       }
       case 'ANY_SUBLINK':
       case 'ALL_SUBLINK': {
+        const testNode = b.testexpr as N;
+        if (kindOf(testNode) === 'RowExpr') {
+          const items = list(bodyOf(testNode).args).map((a) => this.expr(a, scope));
+          if (items.length !== q.cols.length) throw sqlError('42601', items.length < q.cols.length ? 'subquery has too many columns' : 'subquery has too few columns', loc(b));
+          const opName = list(b.operName).map(str).join('.') || '=';
+          const impls = items.map((it, i) => this.resolveOp(opName, it.type, q.cols[i].type, loc(b)));
+          let plan = q.plan;
+          if (impls.some((impl, i) => impl.right !== q.cols[i].type)) {
+            plan = new ProjectNode(
+              plan,
+              q.cols.map((c, i) => compile(this.coerce({ k: 'col', idx: i, type: c.type, name: c.name }, impls[i].right, loc(b)))),
+              q.cols.map((c, i) => ({ ...c, type: impls[i].right })),
+            );
+          }
+          return {
+            k: 'subq',
+            kind: type === 'ANY_SUBLINK' ? 'any' : 'all',
+            plan,
+            test: null,
+            cmp: null,
+            rowTests: items.map((it, i) => this.coerce(it, impls[i].left as SqlType, loc(b))),
+            rowCmps: impls,
+            correlated,
+            type: 'bool',
+          };
+        }
         if (q.cols.length !== 1) throw sqlError('42601', q.cols.length > 1 ? 'subquery has too many columns' : 'subquery has too few columns', loc(b));
         const opName = list(b.operName).map(str).join('.') || '=';
         const test = this.expr(b.testexpr as N, scope);
@@ -1369,6 +1430,8 @@ function constOf(b: N): Expr {
     const s = (b.fval as N).fval as string;
     if (/^[-+]?\d+$/.test(s)) {
       const v = BigInt(s);
+      // PostgreSQL's make_const: an integer literal is int4 when it fits, else int8, else numeric.
+      if (v >= -2147483648n && v <= 2147483647n) return { k: 'const', value: Number(v), type: 'int4' };
       if (v >= -(2n ** 63n) && v < 2n ** 63n) return { k: 'const', value: v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v, type: 'int8' };
       return { k: 'const', value: Number(s), type: 'numeric' };
     }
@@ -1522,6 +1585,8 @@ function aggregateType(name: string, types: SqlType[], star: boolean, location?:
       if ((t !== 'text' && t !== 'uuid') || (types[1] !== 'text' && types[1] !== 'unknown')) bad();
       return { type: 'text', argTypes: ['text', 'text'] };
     case 'array_agg':
+      if (types.length !== 1) bad();
+      return { type: 'text', argTypes: [t] };
     case 'json_agg':
     case 'jsonb_agg':
       if (types.length !== 1) bad();

@@ -37,6 +37,9 @@ export type Expr =
       readonly plan: PlanNode;
       readonly test: Expr | null;
       readonly cmp: OperatorImpl | null;
+      /** Row comparisons ((a, b) IN (SELECT x, y …)): one test and operator per column. */
+      readonly rowTests?: readonly Expr[];
+      readonly rowCmps?: readonly OperatorImpl[];
       readonly correlated: boolean;
       readonly type: SqlType;
     };
@@ -93,7 +96,7 @@ export function children(e: Expr): Expr[] {
     case 'in':
       return [e.arg, ...e.list];
     case 'subq':
-      return e.test === null ? [] : [e.test];
+      return [...(e.test === null ? [] : [e.test]), ...(e.rowTests ?? [])];
     default:
       return [];
   }
@@ -318,6 +321,32 @@ function compileSubquery(e: Extract<Expr, { k: 'subq' }>): Compiled {
     case 'any':
     case 'all': {
       const all = kind === 'all';
+      if (e.rowTests !== undefined) {
+        const tests = e.rowTests.map(compile);
+        const cmps = e.rowCmps as readonly OperatorImpl[];
+        // Row comparison: TRUE when every column compares TRUE, FALSE when one is FALSE, else NULL.
+        const rowCmp = (xs: Value[], r: Value[]): Value => {
+          let sawNull = false;
+          for (let i = 0; i < xs.length; i++) {
+            const v = xs[i] === null || r[i] === null ? null : cmps[i].call(xs[i], r[i]);
+            if (v === false) return false;
+            if (v === null) sawNull = true;
+          }
+          return sawNull ? null : true;
+        };
+        return (row, env) => {
+          const rows = runSubquery(plan, row, env, correlated);
+          if (rows.length === 0) return all;
+          const xs = tests.map((t) => t(row, env));
+          let sawNull = false;
+          for (const r of rows) {
+            const v = rowCmp(xs, r);
+            if (v === null) sawNull = true;
+            else if (all ? v === false : v === true) return !all;
+          }
+          return sawNull ? null : all;
+        };
+      }
       const t = test as Compiled;
       const c = cmp as OperatorImpl;
       return (row, env) => {
@@ -390,7 +419,7 @@ export function mapExpr(e: Expr, f: (e: Expr) => Expr): Expr {
       out = { ...e, arg: mapExpr(e.arg, f), list: e.list.map((a) => mapExpr(a, f)) };
       break;
     case 'subq':
-      out = e.test === null ? e : { ...e, test: mapExpr(e.test, f) };
+      out = { ...e, test: e.test === null ? null : mapExpr(e.test, f), ...(e.rowTests === undefined ? {} : { rowTests: e.rowTests.map((t) => mapExpr(t, f)) }) };
       break;
     default:
       out = e;
@@ -439,6 +468,8 @@ export function exprText(e: Expr, names?: (idx: number) => string): string {
     case 'in':
       return `(${t(e.arg)} ${e.neg ? 'NOT IN' : 'IN'} (${e.list.map(t).join(', ')}))`;
     case 'subq':
-      return e.kind === 'exists' ? '(EXISTS (SubPlan))' : e.kind === 'scalar' ? '(SubPlan)' : `(${t(e.test as Expr)} ${e.kind.toUpperCase()} (SubPlan))`;
+      if (e.kind === 'exists') return '(EXISTS (SubPlan))';
+      if (e.kind === 'scalar') return '(SubPlan)';
+      return `(${e.test === null ? `ROW(${(e.rowTests ?? []).map(t).join(', ')})` : t(e.test)} ${e.kind.toUpperCase()} (SubPlan))`;
   }
 }

@@ -6,10 +6,10 @@
 // otherwise (their scans are fetched once). Every operator counts its actual
 // rows, loops and time for EXPLAIN ANALYZE.
 
-import { compareValues, hashKeyOf } from './sql-cast.js';
+import { compareValues, hashKeyOf, valueToJson, valueToText } from './sql-cast.js';
 import type { Compiled, Env } from './ir.js';
 import { installSubqueryRunner } from './ir.js';
-import type { SqlType, Value } from './sql-types.js';
+import { Jsonb, type SqlType, type Value } from './sql-types.js';
 import { sqlError } from './sql-errors.js';
 import type { OperatorImpl } from './sql-operators.js';
 
@@ -381,11 +381,22 @@ export function makeAcc(spec: { fn: string; argTypes: SqlType[]; type: SqlType; 
         result: () => (parts.length === 0 ? null : parts.map((p, i) => (i === 0 ? p : seps[i] + p)).join('')),
       };
     }
-    case 'array_agg':
+    case 'array_agg': {
+      // Answered as PostgreSQL's array text ({1,2,NULL}, strings quoted when needed).
+      const items: Value[] = [];
+      const t = argTypes[0];
+      const el = (v: Value): string => {
+        if (v === null) return 'NULL';
+        const s = valueToText(v, t);
+        return /^[^{},"\\\s]+$/.test(s) && s.toUpperCase() !== 'NULL' ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`;
+      };
+      return { add: (a) => void items.push(a[0]), result: () => (items.length === 0 ? null : `{${items.map(el).join(',')}}`) };
+    }
     case 'json_agg':
     case 'jsonb_agg': {
-      const items: Value[] = [];
-      return { add: (a) => void items.push(a[0]), result: () => (items.length === 0 ? null : JSON.stringify(items.map((v) => (typeof v === 'bigint' ? String(v) : v)))) };
+      const items: unknown[] = [];
+      const t = argTypes[0];
+      return { add: (a) => void items.push(a[0] === null ? null : a[0] instanceof Jsonb ? a[0].value : valueToJson(a[0], t)), result: () => (items.length === 0 ? null : new Jsonb(items)) };
     }
     case 'stddev':
     case 'stddev_samp':

@@ -22,7 +22,7 @@ export const ROWID = '_rowid';
 export function sqlTypeOf(col: ColumnDef): SqlType {
   if (col.sqlType !== undefined) {
     if (col.sqlType === 'rowid') return 'int8';
-    return col.sqlType as SqlType;
+    return typmodOf(col.sqlType).type;
   }
   if (col.cqlType !== undefined) {
     switch (col.cqlType) {
@@ -56,6 +56,18 @@ export function sqlTypeOf(col: ColumnDef): SqlType {
     case 'binary':
       return 'bytea';
   }
+}
+
+/**
+ * A column's declared SQL type with its modifier: `varchar(20)` → text, length 20;
+ * `numeric(15,2)` → numeric, scale 2.
+ */
+export function typmodOf(sqlType: string): { type: SqlType; length: number | null; scale: number | null } {
+  const m = /^([a-z0-9_ ]+)\((\d+)(?:,(\d+))?\)$/.exec(sqlType);
+  if (m === null) return { type: sqlType as SqlType, length: null, scale: null };
+  const type = m[1] as SqlType;
+  if (type === 'numeric') return { type, length: null, scale: m[3] === undefined ? 0 : Number(m[3]) };
+  return { type: 'text', length: Number(m[2]), scale: null };
 }
 
 /** A stored cell as a SQL value of the column's type. */

@@ -17,7 +17,7 @@ import { Binder, type SqlCatalog, type SqlRelation } from './binder.js';
 import { compile, type Env, type Expr } from './ir.js';
 import { parseStatement, type PgNode } from './sql-parse.js';
 import { PrefetchedNode, ProjectNode, type ColInfo, type PlanNode, type Row } from './plan.js';
-import { cellToValue, ROWID, sqlTypeOf, TableRelation, type StatementContext, type TableScan } from './scan.js';
+import { cellToValue, ROWID, sqlTypeOf, typmodOf, TableRelation, type StatementContext, type TableScan } from './scan.js';
 import { sqlError, sqlstateOf, withPosition } from './sql-errors.js';
 import { castValue, jsonToValue, valueToJson } from './sql-cast.js';
 import { INT_RANGE, Interval, Jsonb, NUMERIC_RANK, TYPE_DISPLAY, typeFromName, type SqlType, type Value } from './sql-types.js';
@@ -312,10 +312,13 @@ export class SqlExecutor {
     const name = rel.relname as string;
     const info = this.o.tables.catalog.get(name);
     if (info === undefined) throw sqlError('42P01', `relation "${name}" does not exist`, loc(rel));
-    if (b.withClause !== undefined) throw sqlError('0A000', 'WITH on INSERT, UPDATE or DELETE is not supported');
     if (kind === 'InsertStmt') return this.insert(b, info, req, txn, timing);
     if (kind === 'UpdateStmt') return this.update(b, info, req, txn, timing);
     return this.delete(b, info, req, txn, timing);
+  }
+
+  private hasSubLink(node: unknown): boolean {
+    return JSON.stringify(node).includes('"SubLink"') || JSON.stringify(node).includes('"ColumnRef"');
   }
 
   private returning(b: N): N[] {
@@ -336,7 +339,13 @@ export class SqlExecutor {
       return at;
     });
     if (new Set(targets).size !== targets.length) throw sqlError('42701', `column "${tableCols[targets.find((t, i) => targets.indexOf(t) !== i) as number].name}" specified more than once`);
-    const sel = b.selectStmt as N | undefined;
+    let sel = b.selectStmt as N | undefined;
+    if (b.withClause !== undefined) {
+      if (sel === undefined) throw sqlError('42601', 'WITH … INSERT … DEFAULT VALUES has no query to use the WITH clause');
+      const inner = sel.SelectStmt as N;
+      if (inner.withClause !== undefined) throw sqlError('0A000', 'WITH on both INSERT and its SELECT is not supported');
+      sel = { SelectStmt: { ...inner, withClause: b.withClause } };
+    }
     // Source rows: VALUES (with DEFAULT) or a query.
     let source: { plan: PlanNode; types: SqlType[] } | null = null;
     let valuesRows: (Expr | 'default')[][] | null = null;
@@ -345,7 +354,7 @@ export class SqlExecutor {
       valuesRows = [targets.map(() => 'default' as const)];
     } else {
       const s = sel.SelectStmt as N;
-      if (s.valuesLists !== undefined && s.op === 'SETOP_NONE' && s.sortClause === undefined && s.limitCount === undefined && s.withClause === undefined) {
+      if (s.valuesLists !== undefined && s.op === 'SETOP_NONE' && s.sortClause === undefined && s.limitCount === undefined && s.withClause === undefined && !this.hasSubLink(s.valuesLists)) {
         valuesRows = list(s.valuesLists).map((l) => list((l.List as N).items).map((item) => (kindOf(item) === 'SetToDefault' ? ('default' as const) : binder.expression(item, emptyScope))));
       } else {
         const q = binder.bindQuery(sel);
@@ -394,7 +403,8 @@ export class SqlExecutor {
       }
     }
     const returning = this.returning(b);
-    const retScope = binder.scopeOver(info.name, tableCols, null);
+    const insAlias = ((b.relation as N).alias as N | undefined)?.aliasname as string | undefined;
+    const retScope = binder.scopeOver(insAlias ?? info.name, tableCols, null);
     const ret = returning.map((r) => this.returnItem(binder, r, retScope, tableCols));
     const params = this.params(req, st.paramTypes);
     timing.planMs = performance.now() - t0;
@@ -517,7 +527,7 @@ export class SqlExecutor {
       const e = kindOf(v) === 'SetToDefault' ? ({ k: 'const', value: cellToValue(info.columns[col].default, tableCols[col].type), type: tableCols[col].type } as Expr) : assignCast(binder, binder.expression(v, scope), tableCols[col].type, tableCols[col].name);
       return { col, f: compile(e) };
     });
-    const ret = this.returning(b).map((r) => this.returnItem(binder, r, binder.scopeOver(info.name, tableCols, null), tableCols));
+    const ret = this.returning(b).map((r) => this.returnItem(binder, r, scope, tableCols));
     const params = this.params(req, st.paramTypes);
     timing.planMs = performance.now() - t0;
     const t1 = performance.now();
@@ -527,6 +537,7 @@ export class SqlExecutor {
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
     const seen = new Set<string>();
     const next: Value[][] = [];
+    const retRows: Value[][] = [];
     const moved: Value[][] = [];
     for (const r of rows) {
       const key = JSON.stringify(pkAt.map((k) => String(r[k])));
@@ -537,6 +548,7 @@ export class SqlExecutor {
       checkRow(info, tableCols, row);
       if (pkAt.some((k) => String(row[k]) !== String(r[k]) || typeof row[k] !== typeof r[k])) moved.push(r.slice(0, width));
       next.push(row);
+      if (ret.length > 0) retRows.push([...row, ...r.slice(width)]);
     }
     if (next.length > LIMITS.txn_writes_max) throw sqlError('54000', `UPDATE of ${next.length} rows is past the ${LIMITS.txn_writes_max} rows one statement writes atomically; narrow the WHERE clause`);
     if (moved.length > 0) await this.deleteKeys(info, moved, pkAt, tableCols, req.deadlineMs, txn);
@@ -544,13 +556,13 @@ export class SqlExecutor {
       await this.o.tables.insertRows(info, next.map((row) => row.map((v, i) => toCell(v, tableCols[i].type))), { onConflict: moved.length > 0 ? 'error' : 'replace', ttlMs: 0 }, req.deadlineMs, txn);
     }
     timing.execMs = performance.now() - t1;
-    return this.dmlAnswer('UPDATE', next.length, ret, next, env, timing);
+    return this.dmlAnswer('UPDATE', next.length, ret, retRows, env, timing);
   }
 
   private async delete(b: N, info: TableInfo, req: SqlRequest, txn: string | null, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     const t0 = performance.now();
-    const { binder, plan, st, tableCols } = this.targetPlan(b, info, req, txn, 'usingClause');
-    const ret = this.returning(b).map((r) => this.returnItem(binder, r, binder.scopeOver(info.name, tableCols, null), tableCols));
+    const { binder, scope, plan, st, tableCols } = this.targetPlan(b, info, req, txn, 'usingClause');
+    const ret = this.returning(b).map((r) => this.returnItem(binder, r, scope, tableCols));
     const params = this.params(req, st.paramTypes);
     timing.planMs = performance.now() - t0;
     const t1 = performance.now();
@@ -560,16 +572,18 @@ export class SqlExecutor {
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
     const seen = new Set<string>();
     const gone: Value[][] = [];
+    const retRows: Value[][] = [];
     for (const r of rows) {
       const key = JSON.stringify(pkAt.map((k) => String(r[k])));
       if (seen.has(key)) continue;
       seen.add(key);
       gone.push(r.slice(0, width));
+      retRows.push(r);
     }
     if (gone.length > LIMITS.txn_writes_max) throw sqlError('54000', `DELETE of ${gone.length} rows is past the ${LIMITS.txn_writes_max} rows one statement writes atomically; narrow the WHERE clause`);
     if (gone.length > 0) await this.deleteKeys(info, gone, pkAt, tableCols, req.deadlineMs, txn);
     timing.execMs = performance.now() - t1;
-    return this.dmlAnswer('DELETE', gone.length, ret, gone, env, timing);
+    return this.dmlAnswer('DELETE', gone.length, ret, retRows, env, timing);
   }
 
   private async deleteKeys(info: TableInfo, rows: Value[][], pkAt: number[], cols: { type: SqlType }[], deadlineMs: number, txn: string | null): Promise<void> {
@@ -592,7 +606,7 @@ export class SqlExecutor {
     const scan = relation.makeScan(alias);
     for (let i = 0; i < info.columns.length; i++) scan.need(i);
     const tableCols = relation.cols.map((c) => ({ ...c }));
-    const scope = binder.scopeOver(alias, tableCols, scan);
+    const scope = binder.scopeOver(alias, tableCols, scan, 0, binder.withCtes(b.withClause));
     const from = binder.fromItems(list(b[fromKey]), scope, tableCols.length);
     let plan: PlanNode = scan.node;
     let where: Expr | null = null;
@@ -716,6 +730,16 @@ export class SqlExecutor {
     const sqlType = typeFromName(typeName);
     if (sqlType === null) throw sqlError('42704', `type "${typeName}" does not exist`, loc(tn), 'SQL_TYPE_MISMATCH');
     if (sqlType === 'interval') throw sqlError('0A000', `column "${name}": interval columns are not supported`, loc(tn));
+    const mods = list(tn.typmods).map((m) => (((m.A_Const as N | undefined)?.ival as N | undefined)?.ival as number | undefined) ?? 0);
+    let declared: string = sqlType;
+    if (sqlType === 'numeric' && mods.length > 0) {
+      const [p, sc = 0] = mods;
+      if (p < 1 || p > 1000) throw sqlError('22023', `NUMERIC precision ${p} must be between 1 and 1000`, loc(tn));
+      declared = `numeric(${p},${sc})`;
+    } else if (sqlType === 'text' && mods.length > 0 && typeName !== 'text') {
+      if (mods[0] < 1) throw sqlError('22023', `length for type ${typeName} must be at least 1`, loc(tn));
+      declared = `varchar(${mods[0]})`;
+    }
     const storage: Record<string, ColumnType> = { bool: 'boolean', int2: 'int64', int4: 'int64', int8: 'int64', numeric: 'float64', float4: 'float64', float8: 'float64', text: 'string', uuid: 'string', jsonb: 'string', bytea: 'binary', timestamptz: 'timestamp', timestamp: 'timestamp', date: 'timestamp' };
     let nullable = true;
     let dflt: Cell = null;
@@ -748,7 +772,7 @@ export class SqlExecutor {
       }
     }
     if (primary) nullable = false;
-    return { input: { name, type: storage[sqlType], nullable, default: dflt, sqlType }, unique, primary };
+    return { input: { name, type: storage[sqlType], nullable, default: dflt, sqlType: declared }, unique, primary };
   }
 
   private async createTable(b: N, req: SqlRequest, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
@@ -859,6 +883,19 @@ function checkRow(info: TableInfo, cols: { name: string; type: SqlType }[], row:
     if (v === null) {
       if (!c.nullable) throw sqlError('23502', `null value in column "${c.name}" of relation "${info.name}" violates not-null constraint`);
       continue;
+    }
+    if (c.sqlType !== undefined && c.sqlType.includes('(')) {
+      const mod = typmodOf(c.sqlType);
+      if (mod.scale !== null && typeof v === 'number' && Number.isFinite(v)) {
+        const f = 10 ** mod.scale;
+        const r = Math.sign(v) * Math.round(Math.abs(v) * f + 1e-9) / f;
+        row[i] = r;
+      } else if (mod.length !== null && typeof v === 'string' && [...v].length > mod.length) {
+        // PostgreSQL: trailing spaces past the length are cut silently; anything else is an error.
+        const chars = [...v];
+        if (chars.slice(mod.length).every((ch) => ch === ' ')) row[i] = chars.slice(0, mod.length).join('');
+        else throw sqlError('22001', `value too long for type character varying(${mod.length})`);
+      }
     }
     const range = INT_RANGE[cols[i].type];
     if (range !== undefined && (typeof v === 'number' || typeof v === 'bigint')) {
