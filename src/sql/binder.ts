@@ -21,6 +21,7 @@ import {
   DistinctNode,
   FilterNode,
   JoinNode,
+  LateralJoinNode,
   LimitNode,
   ProjectNode,
   RecursiveUnionNode,
@@ -519,10 +520,21 @@ export class Binder {
       case 'RangeVar':
         return this.rangeVar(b, scope, offset);
       case 'RangeSubselect': {
-        if (b.lateral === true) notSupported('LATERAL', loc(b));
         const alias = b.alias as N | undefined;
-        // A derived table sees the enclosing query's outer scopes, not its FROM siblings.
-        const sub = this.selectStmt(b.subquery as N, scope.parent, scope.ctes);
+        const lateral = b.lateral === true;
+        // A derived table sees the enclosing query's outer scopes, not its FROM siblings; a LATERAL
+        // one sees the FROM items before it too, as outer references to the join's left row.
+        let sub: BoundQuery;
+        if (lateral) {
+          if (offset > 0 && scope.entries.length === 0) notSupported('LATERAL inside a parenthesized join', loc(b));
+          const frame = { level: scope.level + 1, correlated: false };
+          this.frames.push(frame);
+          try {
+            sub = this.selectStmt(b.subquery as N, scope, scope.ctes);
+          } finally {
+            this.frames.pop();
+          }
+        } else sub = this.selectStmt(b.subquery as N, scope.parent, scope.ctes);
         const name = (alias?.aliasname as string | undefined) ?? null;
         if (name === null) {
           // PostgreSQL 16+ allows no alias; 15 requires one. Accept it (an anonymous relation).
@@ -532,7 +544,7 @@ export class Binder {
         const rel = name ?? `subquery${offset}`;
         this.checkDuplicateRel(scope, rel, loc(b));
         this.addRelation(scope, rel, cols, null, offset);
-        return { node: sub.plan, width: cols.length, offset, scan: null, nullable: false };
+        return { node: sub.plan, width: cols.length, offset, scan: null, nullable: false, lateral };
       }
       case 'JoinExpr':
         return this.joinExpr(b, scope, offset);
@@ -655,7 +667,13 @@ export class Binder {
     }
     const lNode = this.applyFilters({ ...left, offset: 0 }, pushL);
     const rNode = this.applyFilters({ ...right, offset: 0 }, pushR);
-    const node = this.makeJoin(kind, lNode, rNode, lw, rest);
+    let node: PlanNode;
+    if (right.lateral === true) {
+      if (offset !== 0) notSupported('LATERAL inside a nested join', loc(b));
+      if (kind !== 'inner' && kind !== 'left') throw sqlError('42P10', 'The combining JOIN type must be INNER or LEFT for a LATERAL reference.', loc(b));
+      const f = andOf(rest);
+      node = new LateralJoinNode(kind, lNode, rNode, f === null ? null : compile(f), f === null ? [] : [`Join Filter: ${exprText(f)}`]);
+    } else node = this.makeJoin(kind, lNode, rNode, lw, rest);
     return { node, width, offset, scan: null, nullable: false };
   }
 
@@ -743,7 +761,10 @@ export class Binder {
       const hi = end + leaves[i].width;
       const lo = end;
       const conditions = take((c) => !hasSubquery(c) && within(c, 0, hi) && [...columnsRead(c)].some((x) => x >= lo));
-      plan = this.makeJoin('inner', plan, nodes[i], end, conditions);
+      if (leaves[i].lateral === true) {
+        const f = andOf(conditions);
+        plan = new LateralJoinNode('inner', plan, nodes[i], f === null ? null : compile(f), f === null ? [] : [`Join Filter: ${exprText(f)}`]);
+      } else plan = this.makeJoin('inner', plan, nodes[i], end, conditions);
       end = hi;
     }
     if (pending.length > 0) {
@@ -1413,7 +1434,7 @@ export class Binder {
 
 // ---- leaves ----
 
-type Leaf = { node: PlanNode; width: number; offset: number; scan: ScanHandle | null; nullable: boolean };
+type Leaf = { node: PlanNode; width: number; offset: number; scan: ScanHandle | null; nullable: boolean; lateral?: boolean };
 
 // ---- utilities ----
 

@@ -244,6 +244,40 @@ export class JoinNode extends PlanNode {
   }
 }
 
+/** A join whose right side is a LATERAL subquery: run once per left row (the row is its outer row). */
+export class LateralJoinNode extends PlanNode {
+  readonly name: string;
+  constructor(
+    readonly kind: 'inner' | 'left',
+    readonly left: PlanNode,
+    readonly right: PlanNode,
+    readonly cond: Compiled | null,
+    details: string[],
+  ) {
+    super([...left.cols, ...right.cols]);
+    this.children = [left, right];
+    this.name = kind === 'left' ? 'Nested Loop Left Join (lateral)' : 'Nested Loop (lateral)';
+    this.details = details;
+  }
+  protected exec(env: Env): Row[] {
+    const out: Row[] = [];
+    const nullsR: Value[] = new Array<Value>(this.right.cols.length).fill(null);
+    let n = 0;
+    for (const l of this.left.run(env)) {
+      if ((++n & 63) === 0) env.check();
+      let matched = false;
+      for (const r of this.right.run({ ...env, outer: [...env.outer, l] })) {
+        const joined = [...l, ...r];
+        if (this.cond !== null && this.cond(joined, env) !== true) continue;
+        matched = true;
+        out.push(joined);
+      }
+      if (!matched && this.kind === 'left') out.push([...l, ...nullsR]);
+    }
+    return out;
+  }
+}
+
 /** The hash key of a row's join/group key values; null when a key is NULL (joins never match it). */
 function hashKey(keys: Compiled[], types: SqlType[], row: Row, env: Env): string | number | null {
   if (keys.length === 1) {
