@@ -115,7 +115,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const tables = new TableService({ pool, log, txns: manager });
     await tables.start();
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
-    const kv = createKvHandlers(new KvService(pool), config.maxValueBytes, log, cache.keyHooks());
+    const kvService = new KvService(pool);
+    const kv = createKvHandlers(kvService, config.maxValueBytes, log, cache.keyHooks());
     const txnKv = createTxnKvHandlers(manager, config.maxValueBytes, log);
     const txnRoutes = createTxnRouteHandlers(manager, config.maxValueBytes, log);
     const docHandlers = createDocHandlers(documents, log);
@@ -123,7 +124,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const cqlHandler = createCqlHandler(tables, log);
     await loadSqlParser();
     const sqlHandler = createSqlHandler(
-      new SqlExecutor({ tables, txns: manager, memoryBytes: config.sqlMemoryMb * 1024 * 1024, nextId: () => manager.nextTimestamp() }),
+      new SqlExecutor({ tables, txns: manager, memoryBytes: config.sqlMemoryMb * 1024 * 1024, nextId: () => manager.nextTimestamp(), docs: documents, kv: kvService }),
       log,
     );
     const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: docHandlers, tables: tableHandlers, cql: cqlHandler, sql: sqlHandler });

@@ -22,6 +22,9 @@ import { sqlError, sqlstateOf, withPosition } from './sql-errors.js';
 import { castValue, jsonToValue, valueToJson } from './sql-cast.js';
 import { INT_RANGE, Interval, Jsonb, NUMERIC_RANK, TYPE_DISPLAY, typeFromName, type SqlType, type Value } from './sql-types.js';
 import { explainText, explainJson } from './explain.js';
+import { CollectionRelation, KvRelation } from './model-relations.js';
+import type { DocService } from '../docs/doc-service.js';
+import type { KvService } from '../kv/kv-service.js';
 
 export type SqlRequest = {
   readonly query: string;
@@ -56,6 +59,10 @@ export type SqlExecutorOptions = {
   readonly memoryBytes: number;
   /** A fresh, never repeating id source for hidden row ids (the timestamp oracle). */
   readonly nextId: () => number;
+  /** Collections as tables (_id, doc jsonb); absent: not queryable from SQL. */
+  readonly docs?: DocService;
+  /** The key-value store as the read-only table kv. */
+  readonly kv?: KvService;
 };
 
 /** PostgreSQL's output type names. */
@@ -159,8 +166,10 @@ export class SqlExecutor {
 
   private relation(name: string, ctx: StatementContext, scans: TableScan[]): SqlRelation | null {
     const info = this.o.tables.catalog.get(name);
-    if (info === undefined) return null;
-    return new TableRelation(info, this.o.tables, ctx, scans, 1000);
+    if (info !== undefined) return new TableRelation(info, this.o.tables, ctx, scans, 1000);
+    if (this.o.docs !== undefined && this.o.docs.catalog.get(name) !== undefined) return new CollectionRelation(name, this.o.docs, ctx, scans);
+    if (name === 'kv' && this.o.kv !== undefined) return new KvRelation(this.o.kv, ctx, scans);
+    return null;
   }
 
   private env(req: SqlRequest, params: Value[]): Env {
@@ -311,7 +320,12 @@ export class SqlExecutor {
     const rel = b.relation as N;
     const name = rel.relname as string;
     const info = this.o.tables.catalog.get(name);
-    if (info === undefined) throw sqlError('42P01', `relation "${name}" does not exist`, loc(rel));
+    if (info === undefined) {
+      if ((name === 'kv' && this.o.kv !== undefined) || this.o.docs?.catalog.get(name) !== undefined) {
+        throw sqlError('0A000', `"${name}" is ${name === 'kv' ? 'the key-value store' : 'a document collection'}, read-only in SQL: write it through its own API`, loc(rel));
+      }
+      throw sqlError('42P01', `relation "${name}" does not exist`, loc(rel));
+    }
     if (kind === 'InsertStmt') return this.insert(b, info, req, txn, timing);
     if (kind === 'UpdateStmt') return this.update(b, info, req, txn, timing);
     return this.delete(b, info, req, txn, timing);
