@@ -6,7 +6,8 @@
 // aggregation itself (partial aggregates per shard, merged by TableService).
 
 import type { Cell, ColumnDef, Predicate, TableInfo, AggregateSpec } from '../../shared/tables/table-types.js';
-import type { TableService } from '../tables/table-service.js';
+import { pinnedPartitions, type TableService } from '../tables/table-service.js';
+import { chooseIndex } from '../../workers/tables/table-index.js';
 import { compile, exprText, type Env, type Expr } from './ir.js';
 import { PrefetchedNode, type AggSpec, type ColInfo, type PlanNode, type Row } from './plan.js';
 import type { ScanHandle, SqlRelation } from './binder.js';
@@ -127,7 +128,10 @@ export class TableScan implements ScanHandle {
     const build = this.predicateOf(conj);
     if (build === null) return false;
     this.pushed.push({ expr: conj, build });
-    this.node.estRows = Math.max(1, Math.round(this.node.estRows * (conj.k === 'op' && conj.op === '=' ? 0.05 : 0.33)));
+    // PostgreSQL's default selectivities: 0.005 for equality, 1/3 for a range; a whole key: one row.
+    const eq = conj.k === 'op' && conj.op === '=';
+    const keyEq = eq && conj.args.some((a) => a.k === 'col' && this.info.primaryKey.length === 1 && this.info.columns[a.idx]?.name === this.info.primaryKey[0]);
+    this.node.estRows = keyEq ? 1 : Math.max(1, Math.round(this.node.estRows * (eq ? 0.005 : 0.33)));
     this.describe();
     return true;
   }
@@ -311,8 +315,33 @@ export class TableScan implements ScanHandle {
     return node;
   }
 
+  private where(env: Env): Predicate | null {
+    return this.pushed.length === 0 ? null : this.pushed.length === 1 ? this.pushed[0].build(env) : { and: this.pushed.map((p) => p.build(env)) };
+  }
+
+  /** For EXPLAIN: the access path the shards will choose for the pushed filter (the same planner call). */
+  explainAccess(env: Env): void {
+    if (this.aggregate !== null && this.pushed.length === 0) return;
+    let where: Predicate | null;
+    try {
+      where = this.where(env);
+    } catch {
+      return;
+    }
+    const label = `${this.info.name}${this.alias !== this.info.name ? ` ${this.alias}` : ''}`;
+    const pinned = pinnedPartitions(this.info, where);
+    const keyed = pinned !== null && this.info.partitionKeyLength === this.info.primaryKey.length;
+    const index = keyed ? null : chooseIndex(this.info, where, null);
+    if (index !== null) {
+      (this.node as { name: string }).name = `Shard Index Scan using ${index.index.name} on ${label}`;
+    } else if (keyed) {
+      (this.node as { name: string }).name = `Shard Key Lookup on ${label}`;
+    }
+    if (pinned !== null) this.node.details.push(`Partitions: ${pinned.length} (pinned by the primary key)`);
+  }
+
   private async fetch(env: Env): Promise<Row[]> {
-    const where = this.pushed.length === 0 ? null : this.pushed.length === 1 ? this.pushed[0].build(env) : { and: this.pushed.map((p) => p.build(env)) };
+    const where = this.where(env);
     const t0 = performance.now();
     if (this.aggregate !== null) {
       const r = await this.service.query(

@@ -51,6 +51,7 @@ const PARSE_CACHE_MAX = 1000;
 /** Rows a WITH RECURSIVE may produce before the statement is refused. */
 const RECURSIVE_ROWS_MAX = 1_000_000;
 const ROWID_BATCH = 2 ** 20;
+const ESTIMATE_TTL_MS = 10_000;
 
 export type SqlExecutorOptions = {
   readonly tables: TableService;
@@ -94,6 +95,8 @@ const loc = (b: N): number | undefined => (typeof b.location === 'number' && b.l
 
 export class SqlExecutor {
   private readonly parsed = new Map<string, PgNode>();
+  /** Table row counts for the planner's estimates (refreshed at most every ESTIMATE_TTL_MS, in the background). */
+  private readonly estimates = new Map<string, { rows: number; atMs: number; refreshing: boolean }>();
   private rowIdBase = 0;
   private rowIdNext = ROWID_BATCH;
   constructor(private readonly o: SqlExecutorOptions) {}
@@ -166,10 +169,35 @@ export class SqlExecutor {
 
   private relation(name: string, ctx: StatementContext, scans: TableScan[]): SqlRelation | null {
     const info = this.o.tables.catalog.get(name);
-    if (info !== undefined) return new TableRelation(info, this.o.tables, ctx, scans, 1000);
+    if (info !== undefined) return new TableRelation(info, this.o.tables, ctx, scans, this.estimateRows(info.name));
     if (this.o.docs !== undefined && this.o.docs.catalog.get(name) !== undefined) return new CollectionRelation(name, this.o.docs, ctx, scans);
     if (name === 'kv' && this.o.kv !== undefined) return new KvRelation(this.o.kv, ctx, scans);
     return null;
+  }
+
+  /** The table's row count as last measured (1000 until then); a stale one is refreshed in the background. */
+  private estimateRows(name: string): number {
+    const now = Date.now();
+    let e = this.estimates.get(name);
+    if (e === undefined) {
+      e = { rows: 1000, atMs: 0, refreshing: false };
+      this.estimates.set(name, e);
+    }
+    if (!e.refreshing && now - e.atMs > ESTIMATE_TTL_MS) {
+      const entry = e;
+      entry.refreshing = true;
+      this.o.tables
+        .shardStats(name, now + 5000)
+        .then((parts) => {
+          entry.rows = Math.max(1, parts.reduce((sum, p) => sum + p.rows, 0));
+          entry.atMs = Date.now();
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          entry.refreshing = false;
+        });
+    }
+    return e.rows;
   }
 
   private env(req: SqlRequest, params: Value[]): Env {
@@ -250,10 +278,12 @@ export class SqlExecutor {
     const q = binder.bindQuery(query);
     const planMs = performance.now() - t0;
     let execMs = 0;
+    const params = this.params(req, st.paramTypes);
+    const env = this.env(req, params);
+    for (const s of st.scans) if ('explainAccess' in s) s.explainAccess(env);
     if (analyze) {
-      const params = this.params(req, st.paramTypes);
       const t1 = performance.now();
-      await this.runPlan(q.plan, st.scans, this.env(req, params));
+      await this.runPlan(q.plan, st.scans, env);
       execMs = performance.now() - t1;
     }
     timing.planMs = planMs;
