@@ -99,6 +99,9 @@ export class TableRelation implements SqlRelation {
   }
 }
 
+/** Past this many keys an IN list on the primary key scans instead of reading key by key. */
+const KEY_LOOKUPS_MAX = 1000;
+
 type Pushed = { readonly expr: Expr; readonly build: (env: Env) => Predicate };
 
 export class TableScan implements ScanHandle {
@@ -340,6 +343,23 @@ export class TableScan implements ScanHandle {
     if (pinned !== null) this.node.details.push(`Partitions: ${pinned.length} (pinned by the primary key)`);
   }
 
+  /** The keys to read when every pushed conjunct is an equality (or IN) on a primary-key column and they pin whole keys. */
+  private keyLookup(where: Predicate | null): Cell[][] | null {
+    if (where === null || this.aggregate !== null || this.info.partitionKeyLength !== this.info.primaryKey.length) return null;
+    const keyCols = new Set(this.info.primaryKey.map((k) => this.info.columns.findIndex((c) => c.name === k)));
+    const parts = 'and' in where ? where.and : [where];
+    if (!parts.every((p) => 'col' in p && keyCols.has(p.col) && (p.op === '=' || p.op === 'in'))) return null;
+    const keys = pinnedPartitions(this.info, where);
+    if (keys === null || keys.length > KEY_LOOKUPS_MAX) return null;
+    const seen = new Set<string>();
+    return keys.filter((k) => {
+      const id = JSON.stringify(k, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+  }
+
   private async fetch(env: Env): Promise<Row[]> {
     const where = this.where(env);
     const t0 = performance.now();
@@ -353,6 +373,13 @@ export class TableScan implements ScanHandle {
       this.node.shardInfo = [`Shards: ${r.stats.shards}  Plan: ${r.stats.plan}  Rows Scanned: ${r.stats.rows_scanned}  Segments: ${r.stats.segments_scanned} scanned, ${r.stats.segments_pruned} pruned  Fetch: ${(performance.now() - t0).toFixed(3)} ms`];
       this.stmt.shardsTouched += r.stats.shards;
       return this.aggregate.finish(r.rows as Row[]);
+    }
+    const byKey = this.keyLookup(where);
+    if (byKey !== null) {
+      const found = await this.service.get(this.info.name, byKey, this.stmt.deadlineMs, this.stmt.txn);
+      this.node.shardInfo = [`Key Lookups: ${byKey.length}  Found: ${found.filter((r) => r !== null).length}  Fetch: ${(performance.now() - t0).toFixed(3)} ms`];
+      const types = this.types;
+      return found.filter((r): r is Cell[] => r !== null).map((r) => r.map((c, i) => cellToValue(c, types[i])));
     }
     const cols = [...this.needed].sort((a, b) => a - b);
     if (cols.length === 0) cols.push(this.info.columns.findIndex((c) => c.name === this.info.primaryKey[0]));
