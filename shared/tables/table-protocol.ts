@@ -8,7 +8,7 @@
 // shard stores the bytes it gets.
 
 import { Packr } from 'msgpackr';
-import type { AggregateSpec, Cell, GroupState, OrderBy, Predicate, Row, TableInfo, ZoneMap } from './table-types.js';
+import type { DerivedExpr, AggregateSpec, Cell, GroupState, OrderBy, Predicate, Row, TableInfo, ZoneMap } from './table-types.js';
 
 const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true });
 
@@ -36,6 +36,8 @@ export type QueryCommand = {
   /** Aggregating when groupBy or aggregates is non-empty: the answer has groups, no rows. */
   readonly groupBy: readonly number[];
   readonly aggregates: readonly AggregateSpec[];
+  /** Derived float64 columns aggregates may name (position columns.length + j); absent: none. */
+  readonly derived?: readonly DerivedExpr[];
   /** Row order; the primary key always breaks ties (so paging is deterministic). */
   readonly orderBy: readonly OrderBy[];
   /** The most rows to answer (offset + limit of the page; 0 = all). */

@@ -99,6 +99,26 @@ export type Predicate =
   /** Prefix match on a string column (CQL/SQL LIKE 'abc%' pushes down to this). */
   | { readonly col: number; readonly op: 'starts_with'; readonly value: string };
 
+/**
+ * A derived float64 column a query computes per row before it aggregates (SQL's sum(a * (1 - b))):
+ * arithmetic over int64/float64 columns and number constants; NULL in, NULL out. Aggregates
+ * name derived column j as position `columns.length + j`.
+ */
+export type DerivedExpr =
+  | { readonly op: 'col'; readonly col: number }
+  | { readonly op: 'const'; readonly value: number }
+  | { readonly op: '+' | '-' | '*'; readonly a: DerivedExpr; readonly b: DerivedExpr };
+
+/** The columns a derived expression reads. */
+export function derivedColumns(e: DerivedExpr, into: number[] = []): number[] {
+  if (e.op === 'col') into.push(e.col);
+  else if (e.op !== 'const') {
+    derivedColumns(e.a, into);
+    derivedColumns(e.b, into);
+  }
+  return into;
+}
+
 export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'avg';
 export const AGGREGATE_FNS: readonly AggregateFn[] = ['count', 'sum', 'min', 'max', 'avg'];
 

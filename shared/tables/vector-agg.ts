@@ -21,7 +21,7 @@
 
 import { assert } from '../errors.js';
 import { compareCells, tupleKey } from './cells.js';
-import type { AggregateFn, AggregateSpec, AggState, Batch, Cell, ColumnType, GroupState, NullBitmap, Vector } from './table-types.js';
+import type { AggregateFn, AggregateSpec, AggState, Batch, Cell, ColumnType, DerivedExpr, GroupState, NullBitmap, Vector } from './table-types.js';
 import { INT64_MAX, INT64_MIN, normalizeInt64 } from './table-types.js';
 import { cellAt } from './vector-rows.js';
 
@@ -1148,5 +1148,50 @@ export function finalizeState(fn: AggregateFn, state: AggState, type: ColumnType
     default:
       if (typeof state === 'bigint') return normalizeInt64(state);
       return state as Cell;
+  }
+}
+
+// ---- derived columns (expressions an aggregate reads, computed per batch) ----
+
+/** The batch with derived column j appended at position columns.length + j (the input is not changed). */
+export function withDerived(batch: Batch, derived: readonly DerivedExpr[]): Batch {
+  const n = batch.length;
+  const extra: Vector[] = derived.map((d) => {
+    const { values, nulls } = evalDerived(d, batch, n);
+    return { type: 'float64', values, nulls };
+  });
+  return { length: n, columns: [...batch.columns, ...extra], selection: batch.selection };
+}
+
+function evalDerived(e: DerivedExpr, batch: Batch, n: number): { values: Float64Array; nulls: Uint8Array | null } {
+  switch (e.op) {
+    case 'const':
+      return { values: new Float64Array(n).fill(e.value), nulls: null };
+    case 'col': {
+      const v = vectorOf(batch, e.col);
+      if (v.type !== 'int64' && v.type !== 'float64' && v.type !== 'timestamp') throw new Error(`assertion failed: a derived column reads a ${v.type} column`);
+      const src = v.values;
+      if (src instanceof Float64Array) return { values: src.length === n ? src : src.subarray(0, n), nulls: v.nulls };
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = Number((src as BigInt64Array)[i]);
+      return { values: out, nulls: v.nulls };
+    }
+    default: {
+      const a = evalDerived(e.a, batch, n);
+      const b = evalDerived(e.b, batch, n);
+      const out = new Float64Array(n);
+      const x = a.values;
+      const y = b.values;
+      if (e.op === '+') for (let i = 0; i < n; i++) out[i] = x[i] + y[i];
+      else if (e.op === '-') for (let i = 0; i < n; i++) out[i] = x[i] - y[i];
+      else for (let i = 0; i < n; i++) out[i] = x[i] * y[i];
+      let nulls: Uint8Array | null = null;
+      if (a.nulls !== null || b.nulls !== null) {
+        nulls = new Uint8Array((n + 7) >> 3);
+        if (a.nulls !== null) for (let i = 0; i < nulls.length; i++) nulls[i] |= a.nulls[i];
+        if (b.nulls !== null) for (let i = 0; i < nulls.length; i++) nulls[i] |= b.nulls[i];
+      }
+      return { values: out, nulls };
+    }
   }
 }

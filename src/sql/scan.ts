@@ -5,7 +5,7 @@
 // and, for a single-table aggregate whose filter went down whole, the
 // aggregation itself (partial aggregates per shard, merged by TableService).
 
-import type { Cell, ColumnDef, Predicate, TableInfo, AggregateSpec } from '../../shared/tables/table-types.js';
+import type { Cell, ColumnDef, DerivedExpr, Predicate, TableInfo, AggregateSpec } from '../../shared/tables/table-types.js';
 import { pinnedPartitions, type TableService } from '../tables/table-service.js';
 import { chooseIndex } from '../../workers/tables/table-index.js';
 import { compile, exprText, type Env, type Expr } from './ir.js';
@@ -109,7 +109,7 @@ export class TableScan implements ScanHandle {
   readonly needed = new Set<number>();
   private readonly pushed: Pushed[] = [];
   private readonly types: SqlType[];
-  private aggregate: { groups: number[]; aggs: AggregateSpec[]; finish: (rows: Row[]) => Row[] } | null = null;
+  private aggregate: { groups: number[]; aggs: AggregateSpec[]; derived: DerivedExpr[]; finish: (rows: Row[]) => Row[] } | null = null;
   constructor(
     readonly info: TableInfo,
     private readonly service: TableService,
@@ -144,7 +144,10 @@ export class TableScan implements ScanHandle {
     const lines: string[] = [];
     if (this.pushed.length > 0) lines.push(`Pushed Filter: ${this.pushed.map((p) => exprText(p.expr, names)).join(' AND ')}`);
     if (this.aggregate !== null) {
-      lines.push(`Pushed Aggregate: ${this.aggregate.aggs.map((a) => `${a.fn}(${a.col === null ? '*' : names(a.col)})`).join(', ')}`);
+      const w = this.info.columns.length;
+      const derivedText = (d: DerivedExpr): string => (d.op === 'col' ? names(d.col) : d.op === 'const' ? String(d.value) : `(${derivedText(d.a)} ${d.op} ${derivedText(d.b)})`);
+      const argText = (col: number | null): string => (col === null ? '*' : col >= w ? derivedText((this.aggregate as { derived: DerivedExpr[] }).derived[col - w]) : names(col));
+      lines.push(`Pushed Aggregate: ${this.aggregate.aggs.map((a) => `${a.fn}(${argText(a.col)})`).join(', ')}`);
       if (this.aggregate.groups.length > 0) lines.push(`Group Key: ${this.aggregate.groups.map(names).join(', ')}`);
     }
     this.node.details = lines;
@@ -251,11 +254,23 @@ export class TableScan implements ScanHandle {
     // Each SQL aggregate → shard aggregates (avg: sum and count) and how to finish it.
     const specs: AggregateSpec[] = [];
     const finishers: ((row: Row, base: number) => Value)[] = [];
+    const derived: DerivedExpr[] = [];
+    const width = this.types.length;
     for (const a of raw) {
       if (a.distinct || a.filter || a.order) return null;
-      if (a.arg !== null && a.arg.k !== 'col') return null;
-      const col = a.arg === null ? null : (a.arg as { idx: number }).idx;
-      const t = col === null ? null : this.types[col];
+      let col: number | null = null;
+      let t: SqlType | null = null;
+      if (a.arg !== null && a.arg.k === 'col') {
+        col = a.arg.idx;
+        t = this.types[col];
+      } else if (a.arg !== null) {
+        // An arithmetic expression of float/numeric type: computed on the shards as a derived column.
+        const d = a.fn === 'count' || a.fn === 'min' || a.fn === 'max' ? null : this.derivedOf(a.arg);
+        if (d === null) return null;
+        col = width + derived.length;
+        derived.push(d);
+        t = 'float8';
+      }
       const at = specs.length;
       switch (a.fn) {
         case 'count':
@@ -295,12 +310,12 @@ export class TableScan implements ScanHandle {
           return null;
       }
     }
-    const width = this.types.length;
     const nGroups = groupCols.length;
     const whole = groups.length === 0;
     this.aggregate = {
       groups: groupCols,
       aggs: specs,
+      derived,
       finish: (rows) => {
         if (whole && rows.length === 0) rows = [new Array<Value>(specs.length).fill(null)];
         return rows.map((r) => {
@@ -360,13 +375,40 @@ export class TableScan implements ScanHandle {
     });
   }
 
+  /** A float/numeric arithmetic expression over this table's numeric columns as a shard-side derived column. */
+  private derivedOf(e: Expr): DerivedExpr | null {
+    if (e.type !== 'float8' && e.type !== 'numeric' && e.type !== 'float4') return null;
+    const walk = (x: Expr): DerivedExpr | null => {
+      switch (x.k) {
+        case 'col': {
+          const t = this.types[x.idx];
+          return t === 'float8' || t === 'float4' || t === 'numeric' || t === 'int2' || t === 'int4' || t === 'int8' ? { op: 'col', col: x.idx } : null;
+        }
+        case 'const':
+          return typeof x.value === 'number' && Number.isFinite(x.value) ? { op: 'const', value: x.value } : null;
+        case 'cast':
+          return x.type === 'float8' || x.type === 'numeric' || x.type === 'float4' ? walk(x.arg) : null;
+        case 'op': {
+          if (x.args.length !== 2 || (x.op !== '+' && x.op !== '-' && x.op !== '*')) return null;
+          if (x.type !== 'float8' && x.type !== 'numeric' && x.type !== 'float4') return null;
+          const a = walk(x.args[0]);
+          const b = walk(x.args[1]);
+          return a === null || b === null ? null : { op: x.op, a, b };
+        }
+        default:
+          return null;
+      }
+    };
+    return walk(e);
+  }
+
   private async fetch(env: Env): Promise<Row[]> {
     const where = this.where(env);
     const t0 = performance.now();
     if (this.aggregate !== null) {
       const r = await this.service.query(
         this.info.name,
-        { columns: [], where, groupBy: this.aggregate.groups, aggregates: this.aggregate.aggs, orderBy: [], limit: 0, offset: 0, after: null, hint: null },
+        { columns: [], where, groupBy: this.aggregate.groups, aggregates: this.aggregate.aggs, derived: this.aggregate.derived, orderBy: [], limit: 0, offset: 0, after: null, hint: null },
         this.stmt.deadlineMs,
         this.stmt.txn,
       );

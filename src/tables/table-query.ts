@@ -52,9 +52,11 @@ export function mergeRuns(runs: readonly Row[][], compare: RowCompare, max: numb
 }
 
 /** Groups of every shard merged and finalized: one output row per group, [group cells…, aggregate results…]. */
-export function finalGroups(info: TableInfo, parts: GroupState[][], groupBy: readonly number[], aggregates: readonly AggregateSpec[]): Row[] {
+export function finalGroups(info: TableInfo, parts: GroupState[][], groupBy: readonly number[], aggregates: readonly AggregateSpec[], derived = 0): Row[] {
   const merged = mergeGroups(parts, groupBy.length, aggregates as AggregateSpec[]);
-  const types: ColumnType[] = aggregates.map((a) => (a.col === null ? 'int64' : info.columns[a.col].type));
+  const width = info.columns.length;
+  // Derived columns (position width + j) are float64.
+  const types: ColumnType[] = aggregates.map((a) => (a.col === null ? 'int64' : a.col >= width && a.col < width + derived ? 'float64' : info.columns[a.col].type));
   return merged.map((g) => {
     const row: Row = g.key.slice();
     for (let i = 0; i < aggregates.length; i++) row.push(finalizeState(aggregates[i].fn, g.states[i], types[i]));

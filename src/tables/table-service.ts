@@ -23,7 +23,7 @@ import { cellsEqual, checkCell, tupleKey } from '../../shared/tables/cells.js';
 import { encodeKeyCells } from '../../shared/tables/key-cells.js';
 import type { OnConflict, ScanStats, ShardTableStats, TableCommand } from '../../shared/tables/table-protocol.js';
 import { encodePk, keyShape, rowKey, rowSlot, tableKeyTag, uniqueKey, valueSlot } from '../../shared/tables/table-keys.js';
-import type { AggregateSpec, Cell, OrderBy, Predicate, Row, TableIndexDef, TableIndexType, TableInfo } from '../../shared/tables/table-types.js';
+import { derivedColumns, type AggregateSpec, type Cell, type DerivedExpr, type OrderBy, type Predicate, type Row, type TableIndexDef, type TableIndexType, type TableInfo } from '../../shared/tables/table-types.js';
 import type { Logger } from '../log.js';
 import type { ShardClient, ShardPool } from '../router/index.js';
 import { sleep } from '../kv/kv-service.js';
@@ -47,6 +47,8 @@ export type TableQuery = {
   where: Predicate | null;
   groupBy: number[];
   aggregates: AggregateSpec[];
+  /** Derived float64 columns (SQL expressions) aggregates may name at position columns.length + j. */
+  derived?: DerivedExpr[];
   /** Rows: column positions. Aggregating: positions in the output row ([group-by…, aggregates…]). */
   orderBy: OrderBy[];
   /** 0: every row. */
@@ -459,6 +461,7 @@ export class TableService {
       where: q.where,
       groupBy: q.groupBy,
       aggregates: q.aggregates,
+      ...(q.derived === undefined || q.derived.length === 0 ? {} : { derived: q.derived }),
       orderBy: aggregating ? [] : q.orderBy,
       limit: aggregating ? 0 : window,
       after: aggregating ? null : q.after,
@@ -474,7 +477,7 @@ export class TableService {
     const stats = queryStats(answers.map((a) => a.stats), shards.length);
     if (aggregating) {
       const outNames = [...q.groupBy.map((g) => info.columns[g].name), ...q.aggregates.map((a) => a.as)];
-      let rows = finalGroups(info, answers.map((a) => a.groups), q.groupBy, q.aggregates);
+      let rows = finalGroups(info, answers.map((a) => a.groups), q.groupBy, q.aggregates, q.derived?.length ?? 0);
       if (q.orderBy.length > 0) {
         const compare = rowComparator(q.orderBy.map((o) => o.col), q.orderBy.map((o) => o.desc));
         rows.sort(compare);
@@ -572,8 +575,17 @@ export class TableService {
       if (q.orderBy.some((o) => o.col < 0 || o.col >= outputs)) throw new Error('assertion failed: aggregate order-by position out of range');
       if (q.after !== null) throw new MantisError('CURSOR_INVALID', 'an aggregating query has no cursor; use "offset" and "limit"');
     } else if (!q.orderBy.every((o) => inRange(o.col))) throw new Error('assertion failed: order-by position out of range');
+    const derived = q.derived ?? [];
+    for (const d of derived) {
+      for (const col of derivedColumns(d)) {
+        if (!inRange(col)) throw new Error('assertion failed: derived column position out of range');
+        const type = info.columns[col].type;
+        if (type !== 'int64' && type !== 'float64') throw new MantisError('TYPE_MISMATCH', `a derived column reads "${info.columns[col].name}", a ${type} column`);
+      }
+    }
     for (const a of q.aggregates) {
       if (a.fn !== 'count' && a.col === null) throw new MantisError('BAD_QUERY', `aggregate "${a.as}": ${a.fn} needs a column`);
+      if (a.col !== null && a.col >= n && a.col < n + derived.length && Number.isInteger(a.col)) continue;
       if (!inRange(a.col)) throw new Error('assertion failed: aggregate column position out of range');
       if ((a.fn === 'sum' || a.fn === 'avg') && a.col !== null) {
         const type = info.columns[a.col].type;

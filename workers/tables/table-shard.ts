@@ -26,13 +26,13 @@ import {
   type TableAnswer,
   type TableCommand,
 } from '../../shared/tables/table-protocol.js';
-import type { Batch, Cell, Predicate, Row, TableInfo, ZoneMap } from '../../shared/tables/table-types.js';
+import { derivedColumns, type Batch, type Cell, type ColumnType, type Predicate, type Row, type TableInfo, type ZoneMap } from '../../shared/tables/table-types.js';
 import { encodeRow } from '../../shared/tables/row-codec.js';
 import { parseDeleteMarkKey, pkFromRowKey, slotOfTableKey, tableCatalogKey, tableIdOfKey, tableKeyTag } from '../../shared/tables/table-keys.js';
 import { compareCells } from '../../shared/tables/cells.js';
 import { predicateColumns } from '../../shared/tables/where.js';
 import { filterBatch } from '../../shared/tables/vector-filter.js';
-import { PartialAggregator } from '../../shared/tables/vector-agg.js';
+import { PartialAggregator, withDerived } from '../../shared/tables/vector-agg.js';
 import { TopK } from '../../shared/tables/top-k.js';
 import { rowsToBatch } from '../../shared/tables/vector-rows.js';
 import type { DeleteOp, PutOp, ShardResponse, TblRequest } from '../../shared/wire.js';
@@ -561,9 +561,12 @@ export class TableShard {
     const answerCols: number[] = [];
     const needed = state.types.map(() => false);
     if (c.where !== null) for (const col of predicateColumns(c.where)) needed[col] = true;
+    const width = state.types.length;
+    const derived = c.derived ?? [];
     if (aggregating) {
       for (const col of c.groupBy) needed[col] = true;
-      for (const a of c.aggregates) if (a.col !== null) needed[a.col] = true;
+      for (const a of c.aggregates) if (a.col !== null && a.col < width) needed[a.col] = true;
+      for (const d of derived) for (const col of derivedColumns(d)) needed[col] = true;
     } else {
       for (const col of c.columns) answerCols.push(col);
       for (const o of c.orderBy) if (!answerCols.includes(o.col)) answerCols.push(o.col);
@@ -571,14 +574,15 @@ export class TableShard {
       for (const col of answerCols) needed[col] = true;
     }
     const counters = newCounters();
-    const agg = aggregating ? new PartialAggregator([...c.groupBy], [...c.aggregates], state.types) : null;
+    const aggTypes: ColumnType[] = derived.length === 0 ? [...state.types] : [...state.types, ...derived.map((): ColumnType => 'float64')];
+    const agg = aggregating ? new PartialAggregator([...c.groupBy], [...c.aggregates], aggTypes) : null;
     const top = aggregating ? null : new TopK([...c.orderBy], state.keyCols, c.limit, c.after, state.keyDesc);
     const visit = (batch: Batch): boolean => {
       if (c.where !== null) {
         batch.selection = filterBatch(batch, c.where);
         if (batch.selection !== null && batch.selection.length === 0) return true;
       }
-      if (agg !== null) agg.addBatch(batch);
+      if (agg !== null) agg.addBatch(derived.length === 0 ? batch : withDerived(batch, derived));
       else (top as TopK).addBatch(batch, answerCols);
       return true;
     };
