@@ -60,7 +60,7 @@ export const OPTIONS: readonly Option[] = [
   { flag: 'cache-policies', env: 'MANTIS_CACHE_POLICIES', fallback: '', help: 'JSON file of cache policies by key prefix, loaded at start' },
   { flag: 'cache-hit-rate-warn', env: 'MANTIS_CACHE_HIT_RATE_WARN', fallback: '0.5', help: 'warn when a shard\'s cache hit rate stays below this (0..1; 0 = off)' },
   { flag: 'cache-hit-rate-window-s', env: 'MANTIS_CACHE_HIT_RATE_WINDOW_S', fallback: '60', help: 'seconds the hit rate must stay low before the warning' },
-  { flag: 'sql-memory-mb', env: 'MANTIS_SQL_MEMORY_MB', fallback: '1024', help: 'router memory one SQL statement may hold before it is refused (SQL_MEMORY_LIMIT, 53200)' },
+  { flag: 'sql-memory-mb', env: 'MANTIS_SQL_MEMORY_MB', fallback: '2048', help: 'router memory one SQL statement may hold before it is refused (SQL_MEMORY_LIMIT, 53200)' },
   { flag: 'txn-max-age-ms', env: 'MANTIS_TXN_MAX_AGE_MS', fallback: String(LIMITS.txn_max_age_ms_default), help: 'a transaction older than this is aborted (TXN_SNAPSHOT_TOO_OLD)' },
 ];
 

@@ -13,11 +13,11 @@
 // Arrow IPC (one record batch stream).
 
 import type { Context, Hono } from 'hono';
-import { tableToIPC, vectorFromArray, Table, Utf8, Float64, Int64, Bool, Int32, Int16, Float32, TimestampMicrosecond, DateDay, Binary, type DataType } from 'apache-arrow';
+import { makeData, makeVector, tableToIPC, vectorFromArray, Table, Utf8, Float64, Int64, Bool, Int32, Int16, Float32, TimestampMicrosecond, DateDay, Binary, type DataType } from 'apache-arrow';
 import { MantisError } from '../../shared/errors.js';
 import { deadlineFromHeader, type DeadlineHeader } from '../kv/index.js';
 import type { Logger } from '../log.js';
-import type { SqlAnswer, SqlExecutor } from '../sql/sql-exec.js';
+import { toSqlError, type SqlAnswer, type SqlExecutor } from '../sql/sql-exec.js';
 import { valueToJson } from '../sql/sql-cast.js';
 import { formatInterval } from '../sql/sql-cast.js';
 import { Interval, Jsonb, type SqlType, type Value } from '../sql/sql-types.js';
@@ -47,7 +47,17 @@ const ARROW = 'application/vnd.apache.arrow.stream';
 
 export function createSqlHandler(executor: SqlExecutor, log: Logger): SqlHandler {
   const guard = guarded((error) => log.error({ err: error }, 'unexpected error in the SQL route'));
-  return { handle: (parts) => guard(() => serve(executor, parts)) };
+  // Every error answer carries a SQLSTATE, request-level ones too (08P01, 22023…).
+  return {
+    handle: (parts) =>
+      guard(async () => {
+        try {
+          return await serve(executor, parts);
+        } catch (e) {
+          throw e instanceof MantisError ? toSqlError(e) : e;
+        }
+      }),
+  };
 }
 
 async function serve(executor: SqlExecutor, p: SqlRequestParts): Promise<HttpReply> {
@@ -98,6 +108,22 @@ function arrowReply(a: SqlAnswer, headers: [string, string][]): HttpReply {
     for (let n = 1; used.has(name); n++) name = `${c.name}_${n}`;
     used.add(name);
     const t = a.types[i];
+    if (t === 'timestamptz' || t === 'timestamp') {
+      // Microseconds straight into the Int64 buffer (the builder takes milliseconds as doubles).
+      const data = new BigInt64Array(a.rows.length);
+      const nulls = new Uint8Array((a.rows.length + 7) >> 3);
+      let nullCount = 0;
+      a.rows.forEach((r, j) => {
+        const v = r[i];
+        if (v === null) nullCount++;
+        else {
+          data[j] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v as number));
+          nulls[j >> 3] |= 1 << (j & 7);
+        }
+      });
+      columns[name] = makeVector(makeData({ type: new TimestampMicrosecond(), length: a.rows.length, nullCount, nullBitmap: nullCount > 0 ? nulls : null, data }));
+      return;
+    }
     const values = a.rows.map((r) => arrowValue(r[i], t));
     columns[name] = vectorFromArray(values, arrowType(t));
   });

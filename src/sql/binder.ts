@@ -920,7 +920,7 @@ export class Binder {
       if (x.k === 'col' && x.idx >= agg.nAggs) {
         const win = scope.win;
         if (win !== null && x.idx >= win.base) return;
-        throw sqlError('42803', `column "${x.name}" must appear in the GROUP BY clause or be used in an aggregate function`, undefined);
+        throw sqlError('42803', `column "${x.name}" must appear in the GROUP BY clause or be used in an aggregate function`, x.location);
       }
       for (const c of childrenOf(x)) check(c);
     };
@@ -1167,8 +1167,9 @@ export class Binder {
           // A merged USING column: needs every column it reads.
           for (const x of s.entries) if (x.scan !== null && columnsRead(e.expr).has((x.expr as { idx: number }).idx)) x.scan.need(x.local);
         }
+        const at = loc(b);
         const shifted = shiftAll(e.expr, s.shift);
-        if (depth === 0) return shifted;
+        if (depth === 0) return shifted.k === 'col' && at !== undefined ? { ...shifted, location: at } : shifted;
         for (const f of this.frames) if (f.level > s.level) f.correlated = true;
         return mapExpr(shifted, (x) => (x.k === 'col' ? { k: 'outer', depth, idx: x.idx, type: x.type, name: x.name } : x));
       }
@@ -1211,7 +1212,8 @@ export class Binder {
       this.o.paramTypes[e.n - 1] = t;
       return { ...e, type: t };
     }
-    if (e.k === 'const') return { k: 'const', value: castValue(e.value, e.type, t, location), type: t };
+    // A literal that does not convert is reported at the literal (as PostgreSQL does).
+    if (e.k === 'const') return { k: 'const', value: castValue(e.value, e.type, t, e.location ?? location), type: t, ...(e.location === undefined ? {} : { location: e.location }) };
     return { k: 'cast', arg: e, type: t, ...(location === undefined ? {} : { location }) };
   }
 
@@ -1445,6 +1447,12 @@ function funcName(f: N): string {
 }
 
 function constOf(b: N): Expr {
+  const e = constValue(b);
+  const at = loc(b);
+  return at === undefined || e.k !== 'const' ? e : { ...e, location: at };
+}
+
+function constValue(b: N): Expr {
   if (b.isnull === true) return { k: 'const', value: null, type: 'unknown' };
   if (b.ival !== undefined) return { k: 'const', value: ((b.ival as N).ival as number | undefined) ?? 0, type: 'int4' };
   if (b.fval !== undefined) {

@@ -14,9 +14,9 @@ import { sqlError } from './sql-errors.js';
 import type { PlanNode } from './plan.js';
 
 export type Expr =
-  | { readonly k: 'col'; readonly idx: number; readonly type: SqlType; readonly name: string }
+  | { readonly k: 'col'; readonly idx: number; readonly type: SqlType; readonly name: string; readonly location?: number }
   | { readonly k: 'outer'; readonly depth: number; readonly idx: number; readonly type: SqlType; readonly name: string }
-  | { readonly k: 'const'; readonly value: Value; readonly type: SqlType }
+  | { readonly k: 'const'; readonly value: Value; readonly type: SqlType; readonly location?: number }
   | { readonly k: 'param'; readonly n: number; readonly type: SqlType }
   | { readonly k: 'op'; readonly op: string; readonly impl: OperatorImpl; readonly args: readonly Expr[]; readonly type: SqlType }
   | { readonly k: 'func'; readonly name: string; readonly impl: FunctionImpl; readonly args: readonly Expr[]; readonly type: SqlType }

@@ -36,13 +36,19 @@ export abstract class PlanNode {
   run(env: Env): Row[] {
     const t0 = performance.now();
     const out = this.exec(env);
-    env.charge(out.length * (this.cols.length * 16 + 48));
+    if (!this.selfCharged) env.charge(out.length * this.rowBytes());
     this.ms += performance.now() - t0;
     this.loops++;
     this.actualRows += out.length;
     return out;
   }
   protected abstract exec(env: Env): Row[];
+  /** Operators that grow their output fast (joins) charge memory as they go, not after. */
+  protected selfCharged = false;
+  /** Router memory one output row is counted at. */
+  rowBytes(): number {
+    return this.cols.length * 16 + 48;
+  }
   /** Extra ANALYZE lines (per shard figures, memory). */
   analyzeDetails(): string[] {
     return [];
@@ -71,6 +77,8 @@ export class PrefetchedNode extends PlanNode {
     readonly fetch: (env: Env) => Promise<Row[]>,
   ) {
     super(cols);
+    // Charged once, when the rows arrive (sql-exec.ts runPlan), not at every run.
+    this.selfCharged = true;
   }
   protected exec(): Row[] {
     if (this.rows === null) throw new Error('assertion failed: a scan ran before its rows were fetched');
@@ -177,6 +185,7 @@ export class JoinNode extends PlanNode {
   ) {
     super(kind === 'semi' || kind === 'anti' ? left.cols : [...left.cols, ...right.cols]);
     this.children = [left, right];
+    this.selfCharged = true;
     const label = { inner: '', left: 'Left ', right: 'Right ', full: 'Full ', semi: 'Semi ', anti: 'Anti ' }[kind];
     this.name = leftKeys.length > 0 ? `Hash ${label}Join` : `Nested Loop ${label}Join`.replace('Loop  Join', 'Loop Join');
     this.details = condText;
@@ -195,7 +204,16 @@ export class JoinNode extends PlanNode {
     const rightMatched = kind === 'right' || kind === 'full' ? new Uint8Array(R.length) : null;
     const nullsL: Value[] = new Array<Value>(lw).fill(null);
     const nullsR: Value[] = new Array<Value>(rw).fill(null);
+    const rowBytes = this.rowBytes();
+    let charged = 0;
+    const chargeSoFar = (): void => {
+      if (out.length - charged >= 4096) {
+        env.charge((out.length - charged) * rowBytes);
+        charged = out.length;
+      }
+    };
     const emit = (l: Row, candidates: Iterable<number>): void => {
+      chargeSoFar();
       let matched = false;
       for (const j of candidates) {
         const r = R[j];
@@ -206,6 +224,7 @@ export class JoinNode extends PlanNode {
         if (kind === 'anti') break;
         if (rightMatched !== null) rightMatched[j] = 1;
         out.push(joined);
+        if ((out.length & 4095) === 0) chargeSoFar();
       }
       if (kind === 'semi' && matched) out.push(l);
       else if (kind === 'anti' && !matched) out.push(l);
@@ -240,6 +259,7 @@ export class JoinNode extends PlanNode {
     if (rightMatched !== null) {
       for (let j = 0; j < R.length; j++) if (rightMatched[j] === 0) out.push([...nullsL, ...R[j]]);
     }
+    env.charge((out.length - charged) * rowBytes);
     return out;
   }
 }
@@ -257,14 +277,20 @@ export class LateralJoinNode extends PlanNode {
     super([...left.cols, ...right.cols]);
     this.children = [left, right];
     this.name = kind === 'left' ? 'Nested Loop Left Join (lateral)' : 'Nested Loop (lateral)';
+    this.selfCharged = true;
     this.details = details;
   }
   protected exec(env: Env): Row[] {
     const out: Row[] = [];
     const nullsR: Value[] = new Array<Value>(this.right.cols.length).fill(null);
     let n = 0;
+    let charged = 0;
     for (const l of this.left.run(env)) {
       if ((++n & 63) === 0) env.check();
+      if (out.length - charged >= 4096) {
+        env.charge((out.length - charged) * this.rowBytes());
+        charged = out.length;
+      }
       let matched = false;
       for (const r of this.right.run({ ...env, outer: [...env.outer, l] })) {
         const joined = [...l, ...r];
@@ -274,6 +300,7 @@ export class LateralJoinNode extends PlanNode {
       }
       if (!matched && this.kind === 'left') out.push([...l, ...nullsR]);
     }
+    env.charge((out.length - charged) * this.rowBytes());
     return out;
   }
 }

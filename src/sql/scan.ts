@@ -120,6 +120,8 @@ export class TableScan implements ScanHandle {
   ) {
     this.types = cols.map((c) => c.type);
     this.node = new PrefetchedNode(`Shard Scan on ${info.name}${alias !== info.name ? ` ${alias}` : ''}`, cols, (env) => this.fetch(env));
+    // Columns the query does not read are not fetched: only the read ones count.
+    this.node.rowBytes = () => Math.max(1, this.needed.size) * 16 + 48;
     this.node.estRows = rowsEstimate;
   }
 

@@ -238,7 +238,7 @@ export class SqlExecutor {
         const t0 = performance.now();
         s.node.rows = await s.node.fetch(env);
         s.node.ms += performance.now() - t0;
-        env.charge(s.node.rows.length * (s.node.cols.length * 16 + 48));
+        env.charge(s.node.rows.length * s.node.rowBytes());
       }),
     );
     return plan.run(env);
@@ -505,6 +505,9 @@ export class SqlExecutor {
         affected++;
       }
     }
+    if (onConflict === 'ignore' && written.length > 0) {
+      written = await this.withoutConflicts(info, tableCols, written, req.deadlineMs, txn);
+    }
     if (written.length > 0) {
       const r = await this.o.tables.insertRows(info, written.map((row) => row.map((v, i) => toCell(v, tableCols[i].type))), { onConflict: onConflict === 'ignore' ? 'ignore' : onConflict === 'update' ? 'replace' : 'error', ttlMs: 0 }, req.deadlineMs, txn);
       if (onConflict === 'ignore') {
@@ -514,6 +517,40 @@ export class SqlExecutor {
     }
     timing.execMs = performance.now() - t1;
     return this.dmlAnswer('INSERT', affected, ret, written, env, timing);
+  }
+
+  /**
+   * ON CONFLICT DO NOTHING: the rows left once those that repeat an earlier row's key or unique
+   * value (in this statement) or hit a stored row's unique value are dropped. Primary-key clashes
+   * with stored rows are left to the shards ('ignore').
+   */
+  private async withoutConflicts(info: TableInfo, cols: { type: SqlType }[], rows: Value[][], deadlineMs: number, txn: string | null): Promise<Value[][]> {
+    const at = (names: readonly string[]): number[] => names.map((n) => info.columns.findIndex((c) => c.name === n));
+    const keyOf = (r: Value[], idx: number[]): string | null => (idx.some((i) => r[i] === null) ? null : JSON.stringify(idx.map((i) => String(r[i]))));
+    const uniques = [at(info.primaryKey), ...info.indexes.filter((ix) => ix.unique).map((ix) => at(ix.columns))];
+    const seen = uniques.map(() => new Set<string>());
+    let kept = rows.filter((r) => {
+      const keys = uniques.map((idx) => keyOf(r, idx));
+      if (keys.some((k, u) => k !== null && seen[u].has(k))) return false;
+      keys.forEach((k, u) => k !== null && seen[u].add(k));
+      return true;
+    });
+    for (const ix of info.indexes.filter((i) => i.unique)) {
+      const idx = at(ix.columns);
+      const stored = new Set<string>();
+      const probe = kept.filter((r) => keyOf(r, idx) !== null);
+      for (let i = 0; i < probe.length; i += 1000) {
+        const chunk = probe.slice(i, i + 1000);
+        const where: Predicate =
+          idx.length === 1
+            ? { col: idx[0], op: 'in', value: chunk.map((r) => toCell(r[idx[0]], cols[idx[0]].type)) }
+            : { or: chunk.map((r) => ({ and: idx.map((c) => ({ col: c, op: '=' as const, value: toCell(r[c], cols[c].type) })) })) };
+        const found = await this.o.tables.query(info.name, { columns: idx, where, groupBy: [], aggregates: [], orderBy: [], limit: 0, offset: 0, after: null, hint: null }, deadlineMs, txn);
+        for (const f of found.rows) stored.add(JSON.stringify(f.map((c, j) => String(cellToValue(c, cols[idx[j]].type)))));
+      }
+      if (stored.size > 0) kept = kept.filter((r) => !stored.has(keyOf(r, idx) as string));
+    }
+    return kept;
   }
 
   /** RETURNING after ON CONFLICT DO NOTHING: only the rows that went in (read back by key). */
@@ -828,7 +865,7 @@ export class SqlExecutor {
     const t = this.o.tables;
     if (t.catalog.get(name) !== undefined) {
       if (b.if_not_exists === true) return { ...empty('CREATE TABLE', timing), notice: `NOTICE 42P07: relation "${name}" already exists, skipping` };
-      throw sqlError('42P07', `relation "${name}" already exists`, loc(rel));
+      throw sqlError('42P07', `relation "${name}" already exists`);
     }
     // Table constraints first (PRIMARY KEY (a, b), UNIQUE (c)).
     let primaryKey: string[] = [];
@@ -1018,19 +1055,25 @@ class CrossJoin extends ProjectNode {
   constructor(readonly l: PlanNode, readonly r: PlanNode) {
     super(l, [], [...l.cols, ...r.cols]);
     this.children = [l, r];
+    this.selfCharged = true;
     (this as { name: string }).name = 'Nested Loop';
   }
   protected override exec(env: Env): Row[] {
     const L = this.l.run(env);
     const R = this.r.run(env);
     const out: Row[] = [];
-    for (const a of L) for (const b of R) out.push([...a, ...b]);
+    const bytes = (this.l.cols.length + this.r.cols.length) * 16 + 48;
+    for (const a of L) {
+      env.check();
+      env.charge(R.length * bytes);
+      for (const b of R) out.push([...a, ...b]);
+    }
     return out;
   }
 }
 
 /** Service and shard errors as SQL errors (SQLSTATE in details). */
-function toSqlError(e: MantisError): MantisError {
+export function toSqlError(e: MantisError): MantisError {
   if (sqlstateOf(e) !== undefined) return e;
   const map: Record<string, string> = {
     TABLE_NOT_FOUND: '42P01',
@@ -1050,6 +1093,19 @@ function toSqlError(e: MantisError): MantisError {
     INVALID_SCHEMA: '42601',
     INVALID_PARAMETER: '22023',
     BAD_QUERY: '42601',
+    INVALID_JSON: '08P01',
+    INVALID_CONTENT_TYPE: '08P01',
+    UNSUPPORTED_MEDIA_TYPE: '08P01',
+    BODY_TOO_LARGE: '54000',
+    METHOD_NOT_ALLOWED: '08P01',
+    SHARD_UNAVAILABLE: '58000',
+    SHARD_BUSY: '53300',
+    SHUTTING_DOWN: '57P01',
+    STORAGE_IO: '58030',
+    STORAGE_FULL: '53100',
+    TXN_LIMIT: '53300',
+    TXN_SNAPSHOT_TOO_OLD: '72000',
+    TXN_OUTCOME_UNKNOWN: '08007',
   };
   const sqlstate = map[e.code] ?? 'XX000';
   const message = e.code === 'DUPLICATE_KEY' && !e.message.startsWith('duplicate key') ? `duplicate key value violates unique constraint: ${e.message}` : e.message;
