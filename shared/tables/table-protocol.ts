@@ -36,6 +36,8 @@ export type QueryCommand = {
   /** Aggregating when groupBy or aggregates is non-empty: the answer has groups, no rows. */
   readonly groupBy: readonly number[];
   readonly aggregates: readonly AggregateSpec[];
+  /** Rows in any order (no limit, no cursor): the shard does not sort them (SQL scans feeding joins). */
+  readonly unordered?: boolean;
   /** Derived float64 columns aggregates may name (position columns.length + j); absent: none. */
   readonly derived?: readonly DerivedExpr[];
   /** Row order; the primary key always breaks ties (so paging is deterministic). */

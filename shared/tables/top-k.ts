@@ -63,8 +63,9 @@ export class TopK {
     }
   }
 
-  /** The kept rows, best first. */
-  rows(): Row[] {
+  /** The kept rows, best first (sorted: false, limit 0: in arrival order, for callers that sort themselves). */
+  rows(sorted = true): Row[] {
+    if (!sorted && this.limit === 0) return this.heap.map((e) => e.row);
     const entries = this.heap.slice();
     entries.sort((a, b) => this.compareEntries(a, b));
     return entries.map((e) => e.row);

@@ -429,7 +429,7 @@ export class TableScan implements ScanHandle {
     if (cols.length === 0) cols.push(this.info.columns.findIndex((c) => c.name === this.info.primaryKey[0]));
     const r = await this.service.query(
       this.info.name,
-      { columns: cols, where, groupBy: [], aggregates: [], orderBy: [], limit: 0, offset: 0, after: null, hint: null },
+      { columns: cols, where, groupBy: [], aggregates: [], orderBy: [], limit: 0, offset: 0, after: null, hint: null, unordered: true },
       this.stmt.deadlineMs,
       this.stmt.txn,
     );
@@ -437,12 +437,16 @@ export class TableScan implements ScanHandle {
     this.stmt.shardsTouched += r.stats.shards;
     const width = this.types.length;
     const types = this.types;
-    const plain = cols.every((c) => types[c] !== 'jsonb' && types[c] !== 'float4' && types[c] !== 'float8' && types[c] !== 'numeric');
+    // Stored cells are SQL values as they are, but for jsonb (stored as JSON text).
+    const plain = cols.every((c) => types[c] !== 'jsonb');
+    const template: Row = new Array<Value>(width).fill(null);
     const out: Row[] = new Array<Row>(r.rows.length);
+    const n = cols.length;
     for (let i = 0; i < r.rows.length; i++) {
       const src = r.rows[i];
-      const row: Row = new Array<Value>(width).fill(null);
-      for (let j = 0; j < cols.length; j++) row[cols[j]] = plain ? (src[j] as Value) : cellToValue(src[j], types[cols[j]]);
+      const row: Row = template.slice();
+      if (plain) for (let j = 0; j < n; j++) row[cols[j]] = src[j] as Value;
+      else for (let j = 0; j < n; j++) row[cols[j]] = cellToValue(src[j], types[cols[j]]);
       out[i] = row;
     }
     return out;

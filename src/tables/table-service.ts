@@ -49,6 +49,8 @@ export type TableQuery = {
   aggregates: AggregateSpec[];
   /** Derived float64 columns (SQL expressions) aggregates may name at position columns.length + j. */
   derived?: DerivedExpr[];
+  /** Rows in any order (no limit, no cursor): neither the shards nor the router sort them. */
+  unordered?: boolean;
   /** Rows: column positions. Aggregating: positions in the output row ([group-by…, aggregates…]). */
   orderBy: OrderBy[];
   /** 0: every row. */
@@ -462,6 +464,7 @@ export class TableService {
       groupBy: q.groupBy,
       aggregates: q.aggregates,
       ...(q.derived === undefined || q.derived.length === 0 ? {} : { derived: q.derived }),
+      ...(q.unordered === true && q.limit === 0 && q.after === null && q.orderBy.length === 0 ? { unordered: true } : {}),
       orderBy: aggregating ? [] : q.orderBy,
       limit: aggregating ? 0 : window,
       after: aggregating ? null : q.after,
@@ -496,7 +499,7 @@ export class TableService {
     const sortDesc = [...q.orderBy.map((o) => o.desc), ...info.keyDesc];
     // Shards answer the same layout; one that differs (it should not) is brought to the first one's.
     const runs = answers.map((a) => (sameColumns(a.columns, answerColumns) ? a.rows : remap(a.rows, a.columns, answerColumns)));
-    const merged = mergeRuns(runs, rowComparator(sortAt, sortDesc), window);
+    const merged = command.unordered === true ? runs.flat() : mergeRuns(runs, rowComparator(sortAt, sortDesc), window);
     const end = q.limit === 0 ? merged.length : Math.min(merged.length, q.offset + q.limit);
     const page = merged.slice(q.offset, end);
     const more = q.limit !== 0 && merged.length > q.offset + q.limit;

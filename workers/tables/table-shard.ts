@@ -629,7 +629,7 @@ export class TableShard {
       deltaRows: counters.deltaRows,
     };
     if (agg !== null) return { ok: true, op: 'query', columns: [], rows: [], groups: agg.result(), stats };
-    return { ok: true, op: 'query', columns: answerCols, rows: (top as TopK).rows(), groups: [], stats };
+    return { ok: true, op: 'query', columns: answerCols, rows: (top as TopK).rows(c.unordered !== true || c.orderBy.length > 0 || c.limit > 0), groups: [], stats };
   }
 
   /** Rows by pk bytes (a primary-key or index plan) as batches. */
