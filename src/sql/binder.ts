@@ -177,7 +177,8 @@ export class Binder {
     for (const item of items) {
       const f = this.fromItem(item, scope, width);
       leaves.push(f);
-      node = node === null ? f.node : new JoinNode('inner', node, f.node, [], [], [], null, []);
+      const planned = this.planLeaf({ ...f, offset: 0 }, []);
+      node = node === null ? planned : new JoinNode('inner', node, planned, [], [], [], null, []);
       width += f.width;
     }
     return { node, width: width - offset, leaves };
@@ -649,32 +650,62 @@ export class Binder {
       cond = this.coerce(this.expr(b.quals as N, joinScope), 'bool', undefined, 'argument of JOIN/ON');
     }
     scope.entries.push(...published);
-    // Plan: ON conjuncts over the join's own layout [offset, offset + width).
+    // Plan: ON conjuncts over the join's own layout [offset, offset + width). Planned when the
+    // enclosing query knows its WHERE conjuncts over this join (`extra`, same layout), so those
+    // go down to the sides too where the join kind allows.
     const conds = conjuncts(cond).map((c) => shiftAll(c, -offset));
     const width = left.width + right.width;
     const lw = left.width;
-    const pushL: Expr[] = [];
-    const pushR: Expr[] = [];
-    const rest: Expr[] = [];
-    for (const c of conds) {
-      const cols = columnsRead(c);
-      const hasSub = hasSubquery(c);
-      const onlyL = [...cols].every((i) => i < lw);
-      const onlyR = [...cols].every((i) => i >= lw);
-      if (!hasSub && cols.size > 0 && onlyR && (kind === 'inner' || kind === 'left')) pushR.push(shiftAll(c, -lw));
-      else if (!hasSub && cols.size > 0 && onlyL && (kind === 'inner' || kind === 'right')) pushL.push(c);
-      else rest.push(c);
-    }
-    const lNode = this.applyFilters({ ...left, offset: 0 }, pushL);
-    const rNode = this.applyFilters({ ...right, offset: 0 }, pushR);
-    let node: PlanNode;
     if (right.lateral === true) {
       if (offset !== 0) notSupported('LATERAL inside a nested join', loc(b));
       if (kind !== 'inner' && kind !== 'left') throw sqlError('42P10', 'The combining JOIN type must be INNER or LEFT for a LATERAL reference.', loc(b));
-      const f = andOf(rest);
-      node = new LateralJoinNode(kind, lNode, rNode, f === null ? null : compile(f), f === null ? [] : [`Join Filter: ${exprText(f)}`]);
-    } else node = this.makeJoin(kind, lNode, rNode, lw, rest);
-    return { node, width, offset, scan: null, nullable: false };
+    }
+    const build = (extra: Expr[]): PlanNode => {
+      const pushL: Expr[] = [];
+      const pushR: Expr[] = [];
+      const rest: Expr[] = [];
+      const after: Expr[] = [];
+      const side = (c: Expr): 'L' | 'R' | 'both' | 'none' => {
+        const cols = columnsRead(c);
+        if (hasSubquery(c) || cols.size === 0) return 'none';
+        if ([...cols].every((i) => i < lw)) return 'L';
+        if ([...cols].every((i) => i >= lw)) return 'R';
+        return 'both';
+      };
+      for (const c of conds) {
+        const at = side(c);
+        if (at === 'R' && (kind === 'inner' || kind === 'left')) pushR.push(shiftAll(c, -lw));
+        else if (at === 'L' && (kind === 'inner' || kind === 'right')) pushL.push(c);
+        else rest.push(c);
+      }
+      // WHERE conjuncts: below the join only on a side whose rows are never NULL-extended.
+      for (const c of extra) {
+        const at = side(c);
+        if (at === 'L' && (kind === 'inner' || kind === 'left')) pushL.push(c);
+        else if (at === 'R' && (kind === 'inner' || kind === 'right') && right.lateral !== true) pushR.push(shiftAll(c, -lw));
+        else if (kind === 'inner' && at === 'both') rest.push(c);
+        else after.push(c);
+      }
+      const lNode = this.planLeaf({ ...left, offset: 0 }, pushL);
+      const rNode = this.planLeaf({ ...right, offset: 0 }, pushR);
+      let node: PlanNode;
+      if (right.lateral === true) {
+        const f = andOf(rest);
+        node = new LateralJoinNode(kind as 'inner' | 'left', lNode, rNode, f === null ? null : compile(f), f === null ? [] : [`Join Filter: ${exprText(f)}`]);
+      } else node = this.makeJoin(kind, lNode, rNode, lw, rest);
+      if (after.length > 0) {
+        const f = andOf(after) as Expr;
+        node = new FilterNode(node, compile(f), exprText(f));
+      }
+      return node;
+    };
+    return { node: null, build, width, offset, scan: null, nullable: false };
+  }
+
+  /** A leaf's plan with conjuncts over its local layout applied (pushed into its scan or join where possible). */
+  private planLeaf(leaf: Leaf, conds: Expr[]): PlanNode {
+    if (leaf.build !== undefined) return leaf.build(conds);
+    return this.applyFilters(leaf, conds);
   }
 
   /** Pushes conjuncts (over a leaf's local layout) into its scan, or filters on the router. */
@@ -684,9 +715,10 @@ export class Binder {
       if (leaf.scan !== null && !hasSubquery(c) && !isCorrelated(c) && leaf.scan.push(c)) continue;
       rest.push(c);
     }
-    if (rest.length === 0) return leaf.node;
+    const base = leaf.node as PlanNode;
+    if (rest.length === 0) return base;
     const f = andOf(rest) as Expr;
-    const node = new FilterNode(leaf.node, compile(f), exprText(f));
+    const node = new FilterNode(base, compile(f), exprText(f));
     if (leaf.scan !== null) node.details = [`Router Filter: ${exprText(f)}`];
     return node;
   }
@@ -753,7 +785,7 @@ export class Binder {
     // Single-relation conjuncts go to their leaf (not those with subqueries: they need the full row layout).
     const nodes = leaves.map((leaf) => {
       const mine = take((c) => !hasSubquery(c) && columnsRead(c).size > 0 && within(c, leaf.offset, leaf.offset + leaf.width));
-      return this.applyFilters(leaf, mine.map((c) => shiftAll(c, -leaf.offset)));
+      return this.planLeaf(leaf, mine.map((c) => shiftAll(c, -leaf.offset)));
     });
     let plan = nodes[0];
     let end = leaves[0].width;
@@ -1436,7 +1468,8 @@ export class Binder {
 
 // ---- leaves ----
 
-type Leaf = { node: PlanNode; width: number; offset: number; scan: ScanHandle | null; nullable: boolean; lateral?: boolean };
+/** A FROM item: its plan (node), or, for a JOIN, how to plan it once the WHERE conjuncts it takes are known (build). */
+type Leaf = { node: PlanNode | null; build?: (conds: Expr[]) => PlanNode; width: number; offset: number; scan: ScanHandle | null; nullable: boolean; lateral?: boolean };
 
 // ---- utilities ----
 

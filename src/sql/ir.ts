@@ -8,7 +8,7 @@
 
 import type { EvalContext, FunctionImpl } from './sql-functions.js';
 import type { OperatorImpl } from './sql-operators.js';
-import { castValue, compareValues } from './sql-cast.js';
+import { castValue, compareValues, valueToText } from './sql-cast.js';
 import type { SqlType, Value } from './sql-types.js';
 import { sqlError } from './sql-errors.js';
 import type { PlanNode } from './plan.js';
@@ -436,8 +436,14 @@ export function exprText(e: Expr, names?: (idx: number) => string): string {
       return names?.(e.idx) ?? e.name;
     case 'outer':
       return e.name;
-    case 'const':
-      return e.value === null ? 'NULL' : typeof e.value === 'string' ? `'${e.value.replace(/'/g, "''")}'` : typeof e.value === 'bigint' || typeof e.value === 'number' || typeof e.value === 'boolean' ? String(e.value) : `'…'::${e.type}`;
+    case 'const': {
+      if (e.value === null) return 'NULL';
+      if (typeof e.value === 'string') return `'${e.value.replace(/'/g, "''")}'`;
+      if (e.type === 'date' || e.type === 'timestamp' || e.type === 'timestamptz' || e.type === 'interval' || e.type === 'jsonb' || e.type === 'bytea') {
+        return `'${valueToText(e.value, e.type).replace(/'/g, "''")}'::${e.type}`;
+      }
+      return String(e.value);
+    }
     case 'param':
       return `$${e.n}`;
     case 'op':
