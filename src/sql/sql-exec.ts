@@ -1107,7 +1107,9 @@ export function toSqlError(e: MantisError): MantisError {
     TXN_SNAPSHOT_TOO_OLD: '72000',
     TXN_OUTCOME_UNKNOWN: '08007',
   };
-  const sqlstate = map[e.code] ?? 'XX000';
+  // The transaction write limit (keys: a row is one, plus index entries and delete marks): program_limit_exceeded.
+  const limit = e.code === 'INVALID_PARAMETER' && /would write .*keys|limit is \d+/.test(e.message);
+  const sqlstate = limit ? '54000' : (map[e.code] ?? 'XX000');
   const message = e.code === 'DUPLICATE_KEY' && !e.message.startsWith('duplicate key') ? `duplicate key value violates unique constraint: ${e.message}` : e.message;
   return new MantisError(e.code, message, { ...(e.details ?? {}), sqlstate });
 }
