@@ -47,6 +47,8 @@ export interface ScanHandle {
   need(col: number): void;
   /** Offers a conjunct over the relation's local layout; true when the scan applies it itself. */
   push(conj: Expr): boolean;
+  /** Offers ORDER BY columns + a LIMIT window: the shards answer only their first rows in that order. */
+  pushTopN?(keys: { col: number; desc: boolean }[], window: Compiled): void;
   /** Offers the whole aggregation of a single-table query; a node producing [aggs…, rep row…] or null. */
   pushAggregate?(groups: Expr[], aggs: AggSpec[], aggExprs: { fn: string; arg: Expr | null; star: boolean; distinct: boolean; filter: boolean; order: boolean }[]): PlanNode | null;
 }
@@ -459,6 +461,24 @@ export class Binder {
         }
       }
     }
+    // ORDER BY plain columns + LIMIT over one table whose filter went down whole: the shards keep
+    // only their top rows (partial top-N; PostgreSQL's default NULLS placement is the shards').
+    const scanLeaf = leaves.length === 1 ? leaves[0] : null;
+    if (
+      scanLeaf !== null &&
+      scanLeaf.scan?.pushTopN !== undefined &&
+      plan === scanLeaf.node &&
+      this.allPushed(plan) &&
+      scope.agg === null &&
+      scope.win === null &&
+      !distinct &&
+      keyRefs.length > 0 &&
+      s.limitCount !== undefined &&
+      keyRefs.every((k) => k.e.k === 'col' && k.e.type !== 'jsonb' && k.e.type !== 'bytea' && this.defaultNulls(k.b))
+    ) {
+      const window = this.limitWindow(s, parent, ctes);
+      if (window !== null) scanLeaf.scan.pushTopN(keyRefs.map((k) => ({ col: (k.e as { idx: number }).idx, desc: k.b.sortby_dir === 'SORTBY_DESC' })), window);
+    }
     const all = [...outExprs, ...junk];
     const projCols: ColInfo[] = [...outCols, ...junk.map((e) => ({ name: '?junk?', type: e.type, rel: null }))];
     plan = new ProjectNode(plan, all.map(compile), projCols);
@@ -493,6 +513,32 @@ export class Binder {
   /** All of the single leaf's WHERE conjuncts went to its scan (so its aggregate may be pushed too). */
   private allPushed(plan: PlanNode): boolean {
     return !plan.details.some((d) => d.startsWith('Router Filter:'));
+  }
+
+  private defaultNulls(b: N): boolean {
+    const nulls = b.sortby_nulls as string | undefined;
+    const desc = b.sortby_dir === 'SORTBY_DESC';
+    return nulls === undefined || nulls === 'SORTBY_NULLS_DEFAULT' || (nulls === 'SORTBY_NULLS_FIRST') === desc;
+  }
+
+  /** LIMIT + OFFSET as one closure (for a pushed top-N), or null when not constant/parameter. */
+  private limitWindow(s: N, parent: Scope | null, ctes: Map<string, CteDef>): Compiled | null {
+    const scope = new Scope(parent, ctes);
+    const part = (n: N | undefined): Compiled | null | 'none' => {
+      if (n === undefined) return 'none';
+      const e = this.expr(n, scope);
+      if (e.k !== 'const' && e.k !== 'param') return null;
+      return compile(this.coerce(e, 'int8'));
+    };
+    const count = part(s.limitCount as N | undefined);
+    const offset = part(s.limitOffset as N | undefined);
+    if (count === null || count === 'none' || offset === null) return null;
+    return (row, env) => {
+      const c = count(row, env);
+      const o = offset === 'none' ? 0 : offset(row, env);
+      if (c === null) return null;
+      return Number(c) + Number(o ?? 0);
+    };
   }
 
   private limit(plan: PlanNode, s: N, parent: Scope | null, ctes: Map<string, CteDef>): PlanNode {

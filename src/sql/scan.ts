@@ -6,7 +6,7 @@
 // aggregation itself (partial aggregates per shard, merged by TableService).
 
 import type { Cell, ColumnDef, DerivedExpr, Predicate, TableInfo, AggregateSpec } from '../../shared/tables/table-types.js';
-import { pinnedPartitions, type TableService } from '../tables/table-service.js';
+import { pinnedPartitions, type TableQuery, type TableService } from '../tables/table-service.js';
 import { chooseIndex } from '../../workers/tables/table-index.js';
 import { compile, exprText, type Env, type Expr } from './ir.js';
 import { PrefetchedNode, type AggSpec, type ColInfo, type PlanNode, type Row } from './plan.js';
@@ -101,6 +101,8 @@ export class TableRelation implements SqlRelation {
 
 /** Past this many keys an IN list on the primary key scans instead of reading key by key. */
 const KEY_LOOKUPS_MAX = 1000;
+/** A pushed ORDER BY … LIMIT keeps at most this many rows per shard (larger windows scan everything). */
+const TOP_N_MAX = 100_000;
 
 type Pushed = { readonly expr: Expr; readonly build: (env: Env) => Predicate };
 
@@ -109,6 +111,7 @@ export class TableScan implements ScanHandle {
   readonly needed = new Set<number>();
   private readonly pushed: Pushed[] = [];
   private readonly types: SqlType[];
+  private topN: { keys: { col: number; desc: boolean }[]; window: (row: Row, env: Env) => Value } | null = null;
   private aggregate: { groups: number[]; aggs: AggregateSpec[]; derived: DerivedExpr[]; finish: (rows: Row[]) => Row[] } | null = null;
   constructor(
     readonly info: TableInfo,
@@ -153,6 +156,12 @@ export class TableScan implements ScanHandle {
       if (this.aggregate.groups.length > 0) lines.push(`Group Key: ${this.aggregate.groups.map(names).join(', ')}`);
     }
     this.node.details = lines;
+  }
+
+  pushTopN(keys: { col: number; desc: boolean }[], window: (row: Row, env: Env) => Value): void {
+    this.topN = { keys, window };
+    for (const k of keys) this.need(k.col);
+    this.node.details.push(`Pushed Top-N: ${keys.map((k) => `${this.info.columns[k.col].name}${k.desc ? ' DESC' : ''}`).join(', ')}`);
   }
 
   /** A conjunct the shards can apply as a `where` predicate (values from constants or parameters), or null. */
@@ -377,6 +386,15 @@ export class TableScan implements ScanHandle {
     });
   }
 
+  /** The scan's `query`: every matching row in any order, or (a pushed top-N) the first `window` rows in order. */
+  private topQuery(cols: number[], where: Predicate | null, env: Env): TableQuery {
+    const base: TableQuery = { columns: cols, where, groupBy: [], aggregates: [], orderBy: [], limit: 0, offset: 0, after: null, hint: null, unordered: true };
+    if (this.topN === null) return base;
+    const w = this.topN.window([], env);
+    if (w === null || typeof w !== 'number' || !Number.isFinite(w) || w <= 0 || w > TOP_N_MAX) return base;
+    return { ...base, orderBy: this.topN.keys, limit: w, unordered: false };
+  }
+
   /** A float/numeric arithmetic expression over this table's numeric columns as a shard-side derived column. */
   private derivedOf(e: Expr): DerivedExpr | null {
     if (e.type !== 'float8' && e.type !== 'numeric' && e.type !== 'float4') return null;
@@ -429,7 +447,7 @@ export class TableScan implements ScanHandle {
     if (cols.length === 0) cols.push(this.info.columns.findIndex((c) => c.name === this.info.primaryKey[0]));
     const r = await this.service.query(
       this.info.name,
-      { columns: cols, where, groupBy: [], aggregates: [], orderBy: [], limit: 0, offset: 0, after: null, hint: null, unordered: true },
+      this.topQuery(cols, where, env),
       this.stmt.deadlineMs,
       this.stmt.txn,
     );
