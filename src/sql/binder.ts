@@ -61,6 +61,9 @@ export type SqlRelation = {
 
 export interface SqlCatalog {
   relation(name: string): SqlRelation | null;
+  /** How many scans the statement has made so far, and forgetting those after a mark (an abandoned plan's). */
+  scanMark?(): number;
+  dropScansAfter?(mark: number): void;
 }
 
 export type BindOptions = {
@@ -88,6 +91,8 @@ type Entry = {
   /** The scan to tell when the column is read, and its local position. */
   readonly scan: ScanHandle | null;
   readonly local: number;
+  /** A hidden column (the _rowid key): never in * or t.*. */
+  readonly hidden?: boolean;
 };
 
 type AggContext = {
@@ -151,7 +156,7 @@ export class Binder {
     const s = new Scope(null, ctes);
     s.rels.add(rel);
     cols.forEach((c, i) => {
-      s.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: c.name }, star: c.hidden !== true, unqualified: c.hidden !== true, scan, local: i });
+      s.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: c.name }, star: c.hidden !== true, unqualified: c.hidden !== true, scan, local: i, hidden: c.hidden === true });
     });
     return s;
   }
@@ -159,8 +164,13 @@ export class Binder {
   addRelation(scope: Scope, rel: string, cols: readonly { name: string; type: SqlType; hidden?: boolean }[], scan: ScanHandle | null, offset: number): void {
     scope.rels.add(rel);
     cols.forEach((c, i) => {
-      scope.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: c.name }, star: c.hidden !== true, unqualified: true, scan, local: i });
+      scope.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: c.name }, star: c.hidden !== true, unqualified: c.hidden !== true, scan, local: i, hidden: c.hidden === true });
     });
+  }
+
+  /** `*` or `x.*` over a scope (RETURNING): the columns and their names. */
+  star(val: unknown, scope: Scope): { name: string; expr: Expr }[] {
+    return this.expandStar(val as N, scope).map((e) => ({ name: e.name, expr: e.expr }));
   }
 
   expression(node: unknown, scope: Scope): Expr {
@@ -323,14 +333,38 @@ export class Binder {
       leaves.push(leaf);
       width += leaf.width;
     }
-    // WHERE
-    const whereRaw = s.whereClause as N | undefined;
+    // WHERE: [NOT] EXISTS and IN (subquery) conjuncts correlated by equalities become semi and
+    // anti joins (decorrelated: the subquery runs once, hashed); the rest is bound as written.
+    let whereRaw = s.whereClause as N | undefined;
     let where: Expr | null = null;
+    const semis: Decorrelated[] = [];
     if (whereRaw !== undefined) {
       this.refuseAggregates(whereRaw, 'WHERE');
-      where = this.coerce(this.expr(whereRaw, scope), 'bool', loc(bodyOf(whereRaw)), 'argument of WHERE');
+      if (leaves.length > 0) {
+        const parts = kindOf(whereRaw) === 'BoolExpr' && bodyOf(whereRaw).boolop === 'AND_EXPR' ? list(bodyOf(whereRaw).args) : [whereRaw];
+        const kept = parts.filter((p) => {
+          const d = this.decorrelate(p, scope);
+          if (d === null) return true;
+          semis.push(d);
+          return false;
+        });
+        whereRaw = kept.length === 0 ? undefined : kept.length === 1 ? kept[0] : ({ BoolExpr: { boolop: 'AND_EXPR', args: kept } } as N);
+      }
+      if (whereRaw !== undefined) where = this.coerce(this.expr(whereRaw, scope), 'bool', loc(bodyOf(whereRaw)), 'argument of WHERE');
     }
     let plan = this.joinLeaves(leaves, conjuncts(where));
+    for (const d of semis) {
+      plan = new JoinNode(
+        d.anti ? 'anti' : 'semi',
+        plan,
+        d.plan,
+        d.outerKeys.map(compile),
+        d.innerKeys.map((_e, i) => compile({ k: 'col', idx: i, type: d.types[i], name: `key${i}` })),
+        d.types,
+        null,
+        [`Hash Cond: ${d.outerKeys.map((o, i) => `(${exprText(o)} = ${exprText(d.innerKeys[i])})`).join(' AND ')}`, '(decorrelated subquery)'],
+      );
+    }
     // Aggregation?
     const targets = list(s.targetList);
     const sortClause = list(s.sortClause);
@@ -510,6 +544,110 @@ export class Binder {
     return { plan, cols: outCols };
   }
 
+  /**
+   * `EXISTS (SELECT … FROM … WHERE inner = outer AND …)`, its NOT, and `x IN (SELECT y FROM … [WHERE
+   * inner = outer …])` as a semi (anti) join: the subquery's own conjuncts stay in it, each
+   * correlation `inner_expr = outer_expr` becomes a hash key. Null when the subquery has any other
+   * shape (aggregates, LIMIT, set operations, other correlations…): it then runs as written.
+   */
+  private decorrelate(node: N, scope: Scope): Decorrelated | null {
+    let anti = false;
+    let n = node;
+    if (kindOf(n) === 'BoolExpr' && bodyOf(n).boolop === 'NOT_EXPR') {
+      anti = true;
+      n = list(bodyOf(n).args)[0];
+    }
+    if (kindOf(n) !== 'SubLink') return null;
+    const link = bodyOf(n);
+    const type = link.subLinkType as string;
+    const isIn = type === 'ANY_SUBLINK' && (list(link.operName).length === 0 || list(link.operName).map(str).join('.') === '=');
+    if (type !== 'EXISTS_SUBLINK' && !isIn) return null;
+    if (isIn && anti) return null; // NOT IN: NULLs make it no anti join
+    if (isIn && kindOf(link.testexpr) === 'RowExpr') return null;
+    const sub = (link.subselect as N).SelectStmt as N | undefined;
+    if (sub === undefined) return null;
+    const plain = (sub.op === undefined || sub.op === 'SETOP_NONE') && sub.valuesLists === undefined && sub.withClause === undefined && sub.groupClause === undefined && sub.havingClause === undefined && sub.limitCount === undefined && sub.limitOffset === undefined && sub.distinctClause === undefined && sub.windowClause === undefined && list(sub.fromClause).length > 0;
+    if (!plain) return null;
+    const targets = list(sub.targetList);
+    if (isIn && targets.length !== 1) return null;
+    const aggs: N[] = [];
+    const wins: N[] = [];
+    this.collectCalls([sub.targetList, sub.whereClause], aggs, wins);
+    if (aggs.length > 0 || wins.length > 0) return null;
+    // Bind the subquery's FROM and WHERE in its own scope (one level down), then sort its conjuncts.
+    const frame = { level: scope.level + 1, correlated: false };
+    this.frames.push(frame);
+    const mark = this.o.catalog.scanMark?.() ?? 0;
+    let done = false;
+    try {
+      const inner = new Scope(scope, scope.ctes);
+      const leaves: Leaf[] = [];
+      let width = 0;
+      for (const item of list(sub.fromClause)) {
+        const leaf = this.fromItem(item, inner, width);
+        if (leaf.lateral === true) return null;
+        leaves.push(leaf);
+        width += leaf.width;
+      }
+      const whereE = sub.whereClause === undefined ? null : this.coerce(this.expr(sub.whereClause as N, inner), 'bool');
+      const local: Expr[] = [];
+      const innerKeys: Expr[] = [];
+      const outerKeys: Expr[] = [];
+      const outerOnly = (e: Expr): boolean => {
+        let ok = columnsRead(e).size === 0 && !hasSubquery(e);
+        walk(e, (x) => {
+          if (x.k === 'outer' && x.depth !== 1) ok = false;
+        });
+        return ok && isCorrelated(e);
+      };
+      for (const c of conjuncts(whereE)) {
+        if (!isCorrelated(c)) {
+          local.push(c);
+          continue;
+        }
+        if (c.k === 'op' && c.op === '=' && c.args.length === 2 && c.args[0].type === c.args[1].type) {
+          const [a, b] = c.args;
+          if (outerOnly(b) && !isCorrelated(a) && !hasSubquery(a) && columnsRead(a).size > 0) {
+            innerKeys.push(a);
+            outerKeys.push(b);
+            continue;
+          }
+          if (outerOnly(a) && !isCorrelated(b) && !hasSubquery(b) && columnsRead(b).size > 0) {
+            innerKeys.push(b);
+            outerKeys.push(a);
+            continue;
+          }
+        }
+        return null;
+      }
+      if (isIn) {
+        const target = this.expr((targets[0].ResTarget as N).val as N, inner);
+        const test = this.expr(link.testexpr as N, scope);
+        if (isCorrelated(target) || hasSubquery(target) || isCorrelated(test) || hasSubquery(test)) return null;
+        const eq = this.op('=', test, target, loc(link));
+        if (eq.k !== 'op' || eq.args[0].type !== eq.args[1].type) return null;
+        // The test is over the outer row (as an outer reference from inside: depth 1).
+        innerKeys.push(eq.args[1]);
+        outerKeys.push(mapExpr(eq.args[0], (x) => (x.k === 'col' ? { k: 'outer', depth: 1, idx: x.idx, type: x.type, name: x.name } : x)));
+      }
+      if (innerKeys.length === 0) return null;
+      const joined = this.joinLeaves(leaves, local);
+      const plan = new ProjectNode(
+        joined,
+        innerKeys.map(compile),
+        innerKeys.map((k, i) => ({ name: `key${i}`, type: k.type, rel: null })),
+      );
+      // Outer keys read the outer row directly once the join runs at the outer level.
+      const outer = outerKeys.map((k) => mapExpr(k, (x) => (x.k === 'outer' ? { k: 'col', idx: x.idx, type: x.type, name: x.name } : x)));
+      done = true;
+      return { anti, plan, innerKeys, outerKeys: outer, types: innerKeys.map((k) => k.type) };
+    } finally {
+      this.frames.pop();
+      // Not decorrelated: the scans bound for the attempt are not fetched (the subquery is bound again).
+      if (!done) this.o.catalog.dropScansAfter?.(mark);
+    }
+  }
+
   /** All of the single leaf's WHERE conjuncts went to its scan (so its aggregate may be pushed too). */
   private allPushed(plan: PlanNode): boolean {
     return !plan.details.some((d) => d.startsWith('Router Filter:'));
@@ -629,7 +767,7 @@ export class Binder {
     const cols = relation.cols.map((c, i) => ({ name: c.hidden ? c.name : (colAliases[i] ?? c.name), type: c.type, hidden: c.hidden }));
     scope.rels.add(rel);
     cols.forEach((c, i) => {
-      scope.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: `${rel}.${c.name}` }, star: !c.hidden, unqualified: !c.hidden, scan, local: i });
+      scope.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: `${rel}.${c.name}` }, star: !c.hidden, unqualified: !c.hidden, scan, local: i, hidden: c.hidden === true });
     });
     return { node: scan.node, width: cols.length, offset, scan, nullable: false };
   }
@@ -1053,9 +1191,10 @@ export class Binder {
     }
     const rel = str(fields[fields.length - 2]);
     if (!scope.rels.has(rel)) throw sqlError('42P01', `missing FROM-clause entry for table "${rel}"`, loc(bodyOf(val)));
-    const mine = scope.entries.filter((e) => e.rel === rel && (e.star || e.local >= 0) && e.scan?.node !== undefined ? e.star : e.rel === rel && e.local >= 0);
+    // x.*: every column of x, USING-merged ones included (as x's own column), hidden ones not.
+    const mine = scope.entries.filter((e) => e.rel === rel && e.hidden !== true);
     for (const e of mine) e.scan?.need(e.local);
-    return mine.filter((e) => !e.name.startsWith('_rowid') || e.star).map((e) => ({ ...e, expr: shiftAll(e.expr, scope.shift) }));
+    return mine.map((e) => ({ ...e, expr: shiftAll(e.expr, scope.shift) }));
   }
 
   private nameOf(val: N): string {
@@ -1153,7 +1292,7 @@ export class Binder {
       case 'ColumnRef':
         return this.columnRef(b, scope);
       case 'ParamRef': {
-        const num = b.number as number;
+        const num = (b.number as number | undefined) ?? 0;
         if (num < 1 || num > 65535) throw sqlError('42P02', `there is no parameter $${num}`, loc(b));
         const known = this.o.paramTypes[num - 1];
         return { k: 'param', n: num, type: known ?? 'unknown' };
@@ -1513,6 +1652,9 @@ export class Binder {
 }
 
 // ---- leaves ----
+
+/** A subquery conjunct turned into a semi (anti) join: its plan answers the inner keys. */
+type Decorrelated = { anti: boolean; plan: PlanNode; innerKeys: Expr[]; outerKeys: Expr[]; types: SqlType[] };
 
 /** A FROM item: its plan (node), or, for a JOIN, how to plan it once the WHERE conjuncts it takes are known (build). */
 type Leaf = { node: PlanNode | null; build?: (conds: Expr[]) => PlanNode; width: number; offset: number; scan: ScanHandle | null; nullable: boolean; lateral?: boolean };

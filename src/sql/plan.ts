@@ -230,7 +230,37 @@ export class JoinNode extends PlanNode {
       else if (kind === 'anti' && !matched) out.push(l);
       else if (!matched && (kind === 'left' || kind === 'full')) out.push([...l, ...nullsR]);
     };
-    if (this.leftKeys.length > 0) {
+    if (this.leftKeys.length > 0 && kind === 'inner' && L.length < R.length) {
+      // Inner join, smaller left input: build the hash table on the left, probe with the right.
+      const table = new Map<string | number, number[]>();
+      const types = this.keyTypes;
+      const lk = this.leftKeys;
+      for (let i = 0; i < L.length; i++) {
+        const key = hashKey(lk, types, L[i], env);
+        if (key === null) continue;
+        const list = table.get(key);
+        if (list === undefined) table.set(key, [i]);
+        else list.push(i);
+      }
+      const rk = this.rightKeys;
+      const matches: [number, number][] = [];
+      let n = 0;
+      for (let j = 0; j < R.length; j++) {
+        if ((++n & 4095) === 0) env.check();
+        const key = hashKey(rk, types, R[j], env);
+        if (key === null) continue;
+        const hits = table.get(key);
+        if (hits !== undefined) for (const i of hits) matches.push([i, j]);
+      }
+      // Left-input order, as the probe-with-left path answers.
+      matches.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      for (const [i, j] of matches) {
+        const joined = [...L[i], ...R[j]];
+        if (res !== null && res(joined, env) !== true) continue;
+        out.push(joined);
+        if ((out.length & 4095) === 0) chargeSoFar();
+      }
+    } else if (this.leftKeys.length > 0) {
       const table = new Map<string | number, number[]>();
       const rk = this.rightKeys;
       const types = this.keyTypes;

@@ -63,12 +63,12 @@ export function sqlTypeOf(col: ColumnDef): SqlType {
  * A column's declared SQL type with its modifier: `varchar(20)` → text, length 20;
  * `numeric(15,2)` → numeric, scale 2.
  */
-export function typmodOf(sqlType: string): { type: SqlType; length: number | null; scale: number | null } {
+export function typmodOf(sqlType: string): { type: SqlType; length: number | null; scale: number | null; precision: number | null } {
   const m = /^([a-z0-9_ ]+)\((\d+)(?:,(\d+))?\)$/.exec(sqlType);
-  if (m === null) return { type: sqlType as SqlType, length: null, scale: null };
+  if (m === null) return { type: sqlType as SqlType, length: null, scale: null, precision: null };
   const type = m[1] as SqlType;
-  if (type === 'numeric') return { type, length: null, scale: m[3] === undefined ? 0 : Number(m[3]) };
-  return { type: 'text', length: Number(m[2]), scale: null };
+  if (type === 'numeric') return { type, length: null, scale: m[3] === undefined ? 0 : Number(m[3]), precision: Number(m[2]) };
+  return { type: 'text', length: Number(m[2]), scale: null, precision: null };
 }
 
 /** A stored cell as a SQL value of the column's type. */
@@ -76,6 +76,8 @@ export function cellToValue(cell: Cell, type: SqlType): Value {
   if (cell === null) return null;
   if (type === 'jsonb' && typeof cell === 'string') return new Jsonb(JSON.parse(cell) as unknown);
   if (type === 'float4' || type === 'float8' || type === 'numeric') return typeof cell === 'bigint' ? Number(cell) : cell;
+  // SQL timestamps are µs as doubles: past ±2^53 µs (years before 1685 or after 2254) stored cells are bigints.
+  if ((type === 'timestamptz' || type === 'timestamp' || type === 'date') && typeof cell === 'bigint') return Number(cell);
   return cell;
 }
 
@@ -251,7 +253,13 @@ export class TableScan implements ScanHandle {
   }
 
   private cellOf(v: Value, col: number): Cell {
-    void col;
+    const t = this.types[col];
+    if ((t === 'timestamptz' || t === 'timestamp' || t === 'date') && typeof v === 'number' && !Number.isSafeInteger(v)) {
+      // Stored timestamps are int64 µs: a bound past ±2^53 is a bigint, an infinite one the int64 end.
+      if (v === Infinity) return 2n ** 63n - 1n;
+      if (v === -Infinity) return -(2n ** 63n);
+      return BigInt(Math.round(v));
+    }
     if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) return String(v);
     return v as Cell;
   }
@@ -375,6 +383,10 @@ export class TableScan implements ScanHandle {
     const keyCols = new Set(this.info.primaryKey.map((k) => this.info.columns.findIndex((c) => c.name === k)));
     const parts = 'and' in where ? where.and : [where];
     if (!parts.every((p) => 'col' in p && keyCols.has(p.col) && (p.op === '=' || p.op === 'in'))) return null;
+    // One condition per key column: the keys are then exactly the filter (a second condition on a
+    // column, id = 1 AND id = 2, goes to the shards as a filter instead).
+    const cols = parts.map((p) => (p as { col: number }).col);
+    if (new Set(cols).size !== cols.length || cols.length !== keyCols.size) return null;
     const keys = pinnedPartitions(this.info, where);
     if (keys === null || keys.length > KEY_LOOKUPS_MAX) return null;
     const seen = new Set<string>();
@@ -458,12 +470,19 @@ export class TableScan implements ScanHandle {
     // Stored cells are SQL values as they are, but for jsonb (stored as JSON text).
     const plain = cols.every((c) => types[c] !== 'jsonb');
     const template: Row = new Array<Value>(width).fill(null);
+    const timeCol = cols.map((c) => types[c] === 'timestamptz' || types[c] === 'timestamp' || types[c] === 'date');
     const out: Row[] = new Array<Row>(r.rows.length);
     const n = cols.length;
     for (let i = 0; i < r.rows.length; i++) {
       const src = r.rows[i];
       const row: Row = template.slice();
-      if (plain) for (let j = 0; j < n; j++) row[cols[j]] = src[j] as Value;
+      if (plain) {
+        for (let j = 0; j < n; j++) {
+          const v = src[j];
+          // Timestamps past ±2^53 µs come as bigints: SQL holds them as doubles.
+          row[cols[j]] = typeof v === 'bigint' && timeCol[j] ? Number(v) : (v as Value);
+        }
+      }
       else for (let j = 0; j < n; j++) row[cols[j]] = cellToValue(src[j], types[cols[j]]);
       out[i] = row;
     }

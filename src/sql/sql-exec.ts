@@ -105,7 +105,11 @@ export class SqlExecutor {
     try {
       return await this.run(req);
     } catch (e) {
-      if (e instanceof MantisError) throw withPosition(toSqlError(e), req.query);
+      if (e instanceof MantisError) {
+        if (/Maximum call stack size exceeded/.test(e.message)) throw sqlError('54001', 'stack depth limit exceeded (the statement nests too deeply)');
+        throw withPosition(toSqlError(e), req.query);
+      }
+      if (e instanceof RangeError && /call stack/.test(e.message)) throw sqlError('54001', 'stack depth limit exceeded (the statement nests too deeply)');
       throw e;
     }
   }
@@ -163,7 +167,11 @@ export class SqlExecutor {
   private newStatement(req: SqlRequest, txn: string | null): { ctx: StatementContext; scans: TableScan[]; catalog: SqlCatalog; paramTypes: (SqlType | undefined)[] } {
     const ctx: StatementContext = { deadlineMs: req.deadlineMs, txn, shardsTouched: 0 };
     const scans: TableScan[] = [];
-    const catalog: SqlCatalog = { relation: (name) => this.relation(name, ctx, scans) };
+    const catalog: SqlCatalog = {
+      relation: (name) => this.relation(name, ctx, scans),
+      scanMark: () => scans.length,
+      dropScansAfter: (mark) => void scans.splice(mark),
+    };
     return { ctx, scans, catalog, paramTypes: [] };
   }
 
@@ -434,7 +442,7 @@ export class SqlExecutor {
         if (keys.length === 0) throw sqlError('42601', 'ON CONFLICT DO UPDATE requires inference specification or constraint name', loc(oc));
         onConflict = 'update';
         // SET … over [existing row…, excluded row…].
-        const scope = binder.scopeOver(info.name, tableCols, null, 0);
+        const scope = binder.scopeOver(((b.relation as N).alias as N | undefined)?.aliasname as string | undefined ?? info.name, tableCols, null, 0);
         binder.addRelation(scope, 'excluded', tableCols, null, tableCols.length);
         setExprs = list(oc.targetList).map((t) => {
           const rt = t.ResTarget as N;
@@ -507,6 +515,7 @@ export class SqlExecutor {
     }
     if (onConflict === 'ignore' && written.length > 0) {
       written = await this.withoutConflicts(info, tableCols, written, req.deadlineMs, txn);
+      if (written.length === 0) affected = 0;
     }
     if (written.length > 0) {
       const r = await this.o.tables.insertRows(info, written.map((row) => row.map((v, i) => toCell(v, tableCols[i].type))), { onConflict: onConflict === 'ignore' ? 'ignore' : onConflict === 'update' ? 'replace' : 'error', ttlMs: 0 }, req.deadlineMs, txn);
@@ -568,8 +577,10 @@ export class SqlExecutor {
     const rt = r.ResTarget as N;
     const val = rt.val as N;
     if (kindOf(val) === 'ColumnRef' && list(bodyOf(val).fields).some((f) => kindOf(f) === 'A_Star')) {
-      const cols = tableCols.map((c, i) => ({ c, i })).filter((x) => !x.c.hidden);
-      return { name: '*', exprs: cols.map((x) => ({ k: 'col', idx: x.i, type: x.c.type, name: x.c.name }) as Expr), names: cols.map((x) => x.c.name) };
+      // * is every relation's columns (the target's, then FROM/USING items'); x.* one relation's.
+      const star = binder.star(val, scope);
+      void tableCols;
+      return { name: '*', exprs: star.map((e) => e.expr), names: star.map((e) => e.name) };
     }
     let e = binder.expression(val, scope);
     if (e.type === 'unknown') e = binder.coerceTo(e, 'text');
@@ -969,7 +980,10 @@ function checkRow(info: TableInfo, cols: { name: string; type: SqlType }[], row:
       const mod = typmodOf(c.sqlType);
       if (mod.scale !== null && typeof v === 'number' && Number.isFinite(v)) {
         const f = 10 ** mod.scale;
-        const r = Math.sign(v) * Math.round(Math.abs(v) * f + 1e-9) / f;
+        const r = (Math.sign(v) * Math.round(Math.abs(v) * f + 1e-9)) / f;
+        if (mod.precision !== null && Math.abs(r) >= 10 ** (mod.precision - mod.scale)) {
+          throw sqlError('22003', `numeric field overflow`);
+        }
         row[i] = r;
       } else if (mod.length !== null && typeof v === 'string' && [...v].length > mod.length) {
         // PostgreSQL: trailing spaces past the length are cut silently; anything else is an error.
@@ -989,6 +1003,10 @@ function checkRow(info: TableInfo, cols: { name: string; type: SqlType }[], row:
 /** A SQL value as the table cell of its column. */
 function toCell(v: Value, type: SqlType): Cell {
   if (v === null) return null;
+  if ((type === 'timestamptz' || type === 'timestamp' || type === 'date') && typeof v === 'number' && !Number.isSafeInteger(v)) {
+    if (!Number.isFinite(v)) throw sqlError('0A000', `infinite ${type === 'date' ? 'dates' : 'timestamps'} cannot be stored`);
+    return BigInt(Math.round(v));
+  }
   if (v instanceof Jsonb) return JSON.stringify(v.value);
   if (v instanceof Interval) throw sqlError('0A000', 'interval values cannot be stored');
   if (type === 'float4' || type === 'float8' || type === 'numeric') return Number(v);

@@ -197,15 +197,24 @@ function trimChars(s: string, set: string, leading: boolean, trailing: boolean):
   return c.slice(a, b).join('');
 }
 
+/** The longest text lpad, rpad and repeat build (characters): past it, 54000 as PostgreSQL's "requested length too large". */
+const BUILT_TEXT_MAX = 16 * 1024 * 1024;
+
+function tooLong(n: number): void {
+  if (n > BUILT_TEXT_MAX) throw sqlError('54000', 'requested length too large');
+}
+
 function pad(s: string, len: number, fill: string, left: boolean): string {
   if (len <= 0) return '';
+  tooLong(len);
   const c = Array.from(s);
   if (c.length >= len) return c.slice(0, len).join('');
   const f = Array.from(fill);
   if (f.length === 0) return s;
-  const padding: string[] = [];
-  for (let i = 0; padding.length < len - c.length; i++) padding.push(f[i % f.length]);
-  return left ? padding.join('') + s : s + padding.join('');
+  const need = len - c.length;
+  const unit = f.join('');
+  const padding = f.length === 1 ? unit.repeat(need) : unit.repeat(Math.floor(need / f.length)) + f.slice(0, need % f.length).join('');
+  return left ? padding + s : s + padding;
 }
 
 def(['length', 'char_length', 'character_length'], ['text'], 'int4', ([s]) => charLength(s as string));
@@ -238,7 +247,11 @@ def('right', ['text', 'int4'], 'text', ([s, n]) => {
   const len = charLength(s as string);
   return k >= 0 ? sliceChars(s as string, len - k, len) : sliceChars(s as string, -k, len);
 });
-def('repeat', ['text', 'int4'], 'text', ([s, n]) => ((n as number) <= 0 ? '' : (s as string).repeat(n as number)));
+def('repeat', ['text', 'int4'], 'text', ([s, n]) => {
+  if ((n as number) <= 0) return '';
+  tooLong((s as string).length * (n as number));
+  return (s as string).repeat(n as number);
+});
 def('reverse', ['text'], 'text', ([s]) => Array.from(s as string).reverse().join(''));
 def('split_part', ['text', 'text', 'int4'], 'text', ([s, d, n]) => {
   const k = n as number;
