@@ -38,6 +38,7 @@ import {
 } from './plan.js';
 import { WindowNode, type WindowSpec } from './window.js';
 import type { PgNode } from './sql-parse.js';
+import { bodyOf, kindOf, list, loc, str, type N } from './pg-ast.js';
 
 // ---- catalog seen by the binder ----
 
@@ -128,12 +129,6 @@ type CteDef = { name: string; cols: ColInfo[]; plan: PlanNode | null; work: Work
 
 // ---- helpers over the raw tree ----
 
-type N = Record<string, unknown>;
-const kindOf = (n: unknown): string => Object.keys(n as object)[0];
-const bodyOf = (n: unknown): N => (n as Record<string, N>)[kindOf(n)];
-const str = (n: unknown): string => ((n as { String?: { sval?: string } }).String?.sval ?? '') as string;
-const list = (v: unknown): N[] => (Array.isArray(v) ? (v as N[]) : []);
-const loc = (b: N): number | undefined => (typeof b.location === 'number' && b.location >= 0 ? b.location : undefined);
 
 function notSupported(what: string, location?: number): never {
   throw sqlError('0A000', `${what} is not supported`, location);

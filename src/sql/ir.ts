@@ -175,28 +175,19 @@ export function compile(e: Expr): Compiled {
       if (from === to) return a;
       return (row, env) => castValue(a(row, env), from, to, loc);
     }
-    case 'and': {
-      const args = e.args.map(compile);
-      return (row, env) => {
-        let sawNull = false;
-        for (const f of args) {
-          const v = f(row, env);
-          if (v === false) return false;
-          if (v === null) sawNull = true;
-        }
-        return sawNull ? null : true;
-      };
-    }
+    case 'and':
     case 'or': {
+      // Three-valued: AND stops at FALSE, OR at TRUE; otherwise NULL if any input was NULL.
       const args = e.args.map(compile);
+      const stop = e.k !== 'and';
       return (row, env) => {
         let sawNull = false;
         for (const f of args) {
           const v = f(row, env);
-          if (v === true) return true;
+          if (v === stop) return stop;
           if (v === null) sawNull = true;
         }
-        return sawNull ? null : false;
+        return sawNull ? null : !stop;
       };
     }
     case 'not': {

@@ -19,6 +19,7 @@
 // are doubles too, so '1.50'::jsonb prints 1.5), time zone names other than
 // UTC/GMT/Z are refused, and years BC are not supported.
 
+import { civilFromDays as tableCivilFromDays, daysFromCivil } from '../../shared/tables/cell-json.js';
 import { sqlError } from './sql-errors.js';
 import { INT_RANGE, Interval, Jsonb, NUMERIC_RANK, TYPE_DISPLAY, type SqlType, type Value } from './sql-types.js';
 import { normalizeInt64 } from '../../shared/tables/table-types.js';
@@ -175,27 +176,12 @@ export function formatNumeric(x: number): string {
 // ---------------------------------------------------------------------------
 // Dates and timestamps (µs since the epoch, UTC)
 
-/** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-export function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
+export { daysFromCivil };
 
-/** The civil date of a day number (civil_from_days). */
+/** The civil date of a day number (the tables' civil_from_days). */
 export function civilFromDays(z: number): { y: number; m: number; d: number } {
-  z += 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp + (mp < 10 ? 3 : -9);
-  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
+  const [y, m, d] = tableCivilFromDays(z);
+  return { y, m, d };
 }
 
 export function daysInMonth(y: number, m: number): number {

@@ -22,6 +22,7 @@ import { sqlError, sqlstateOf, withPosition } from './sql-errors.js';
 import { castValue, jsonToValue, valueToJson } from './sql-cast.js';
 import { INT_RANGE, Interval, Jsonb, NUMERIC_RANK, TYPE_DISPLAY, typeFromName, type SqlType, type Value } from './sql-types.js';
 import { explainText, explainJson } from './explain.js';
+import { bodyOf, kindOf, list, loc, str, type N } from './pg-ast.js';
 import { CollectionRelation, KvRelation } from './model-relations.js';
 import type { DocService } from '../docs/doc-service.js';
 import type { KvService } from '../kv/kv-service.js';
@@ -86,12 +87,6 @@ const PG_NAME: Record<SqlType, string> = {
   unknown: 'text',
 };
 
-type N = Record<string, unknown>;
-const kindOf = (n: unknown): string => Object.keys(n as object)[0];
-const bodyOf = (n: unknown): N => (n as Record<string, N>)[kindOf(n)];
-const str = (n: unknown): string => ((n as { String?: { sval?: string } }).String?.sval ?? '') as string;
-const list = (v: unknown): N[] => (Array.isArray(v) ? (v as N[]) : []);
-const loc = (b: N): number | undefined => (typeof b.location === 'number' && b.location >= 0 ? b.location : undefined);
 
 export class SqlExecutor {
   private readonly parsed = new Map<string, PgNode>();
@@ -627,14 +622,10 @@ export class SqlExecutor {
     const rows = await this.runPlan(plan, st.scans, env);
     const width = tableCols.length;
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
-    const seen = new Set<string>();
     const next: Value[][] = [];
     const retRows: Value[][] = [];
     const moved: Value[][] = [];
-    for (const r of rows) {
-      const key = JSON.stringify(pkAt.map((k) => String(r[k])));
-      if (seen.has(key)) continue;
-      seen.add(key);
+    for (const r of oncePerKey(rows, pkAt)) {
       const row = r.slice(0, width);
       for (const s of sets) row[s.col] = s.f(r, env);
       checkRow(info, tableCols, row);
@@ -662,16 +653,8 @@ export class SqlExecutor {
     const rows = await this.runPlan(plan, st.scans, env);
     const width = tableCols.length;
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
-    const seen = new Set<string>();
-    const gone: Value[][] = [];
-    const retRows: Value[][] = [];
-    for (const r of rows) {
-      const key = JSON.stringify(pkAt.map((k) => String(r[k])));
-      if (seen.has(key)) continue;
-      seen.add(key);
-      gone.push(r.slice(0, width));
-      retRows.push(r);
-    }
+    const retRows = oncePerKey(rows, pkAt);
+    const gone = retRows.map((r) => r.slice(0, width));
     if (gone.length > LIMITS.txn_writes_max) throw sqlError('54000', `DELETE of ${gone.length} rows is past the ${LIMITS.txn_writes_max} rows one statement writes atomically; narrow the WHERE clause`);
     if (gone.length > 0) await this.deleteKeys(info, gone, pkAt, tableCols, req.deadlineMs, txn);
     timing.execMs = performance.now() - t1;
@@ -934,6 +917,17 @@ export class SqlExecutor {
 }
 
 // ---- helpers ----
+
+/** The rows an UPDATE/DELETE matched, once per target row (FROM/USING may match one several times: the first wins). */
+function oncePerKey(rows: Row[], pkAt: number[]): Row[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const key = JSON.stringify(pkAt.map((k) => String(r[k])));
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
 
 function empty(command: string, timing: SqlAnswer['timing']): SqlAnswer {
   return { command, columns: [], types: [], rows: [], rowCount: 0, timing };
