@@ -48,6 +48,8 @@ export interface ScanHandle {
   need(col: number): void;
   /** Offers a conjunct over the relation's local layout; true when the scan applies it itself. */
   push(conj: Expr): boolean;
+  /** A join column whose values the scan may narrow to the other input's keys (`source` runs first). */
+  runtimeIn?(col: number, source: PlanNode, key: Compiled, keyText: string): void;
   /** Offers ORDER BY columns + a LIMIT window: the shards answer only their first rows in that order. */
   pushTopN?(keys: { col: number; desc: boolean }[], window: Compiled): void;
   /** Offers the whole aggregation of a single-table query; a node producing [aggs…, rep row…] or null. */
@@ -139,6 +141,8 @@ function notSupported(what: string, location?: number): never {
 export class Binder {
   /** Subqueries being bound (innermost last): their level and whether they read an enclosing row. */
   private readonly frames: { level: number; correlated: boolean }[] = [];
+  /** Inside a WITH RECURSIVE step (run once per iteration: no runtime filters there). */
+  private recursiveDepth = 0;
   constructor(private readonly o: BindOptions) {}
 
   /** Binds a SELECT (or VALUES, set operation, WITH…) statement. */
@@ -240,7 +244,13 @@ export class Binder {
         const rarg = body.rarg as N;
         this.collectCalls([rarg.targetList, rarg.havingClause], stepAggs, []);
         if (stepAggs.length > 0) throw sqlError('42P19', "aggregate functions are not allowed in a recursive query's recursive term", loc(bodyOf(stepAggs[0])), 'SQL_INVALID_PARAMETER');
-        const step = this.selectStmt({ SelectStmt: body.rarg } as N, parent, ctes);
+        this.recursiveDepth++;
+        let step: BoundQuery;
+        try {
+          step = this.selectStmt({ SelectStmt: body.rarg } as N, parent, ctes);
+        } finally {
+          this.recursiveDepth--;
+        }
         if (step.cols.length !== cols.length) throw sqlError('42601', 'each UNION query must have the same number of columns', loc(cte));
         let stepPlan = step.plan;
         if (step.cols.some((col, i) => col.type !== cols[i].type && cols[i].type !== 'unknown')) {
@@ -871,7 +881,7 @@ export class Binder {
       if (right.lateral === true) {
         const f = andOf(rest);
         node = new LateralJoinNode(kind as 'inner' | 'left', lNode, rNode, f === null ? null : compile(f), f === null ? [] : [`Join Filter: ${exprText(f)}`]);
-      } else node = this.makeJoin(kind, lNode, rNode, lw, rest);
+      } else node = this.makeJoin(kind, lNode, rNode, lw, rest, rNode === right.node ? right.scan : null);
       if (after.length > 0) {
         const f = andOf(after) as Expr;
         node = new FilterNode(node, compile(f), exprText(f));
@@ -903,7 +913,7 @@ export class Binder {
   }
 
   /** A join of `left` (layout [0, lw)) and `right`, with conditions over the joined layout. */
-  private makeJoin(kind: JoinKind, left: PlanNode, right: PlanNode, lw: number, conds: Expr[]): PlanNode {
+  private makeJoin(kind: JoinKind, left: PlanNode, right: PlanNode, lw: number, conds: Expr[], rightScan: ScanHandle | null = null): PlanNode {
     const lk: Expr[] = [];
     const rk: Expr[] = [];
     const types: SqlType[] = [];
@@ -937,6 +947,13 @@ export class Binder {
     if (lk.length > 0) details.push(`Hash Cond: ${text.join(' AND ')}`);
     const res = andOf(residual);
     if (res !== null) details.push(`${lk.length > 0 ? 'Join Filter' : 'Join Filter'}: ${exprText(res)}`);
+    // A runtime filter: the right table is fetched after the left input ran, with its join column
+    // narrowed to the left's key values (rows that cannot match never leave the shards). Inner and
+    // left joins only (right rows without a match are never output), at the statement's top level.
+    if (rightScan?.runtimeIn !== undefined && (kind === 'inner' || kind === 'left') && this.frames.length === 0 && this.recursiveDepth === 0) {
+      const at = rk.findIndex((k) => k.k === 'col');
+      if (at >= 0) rightScan.runtimeIn((rk[at] as { idx: number }).idx, left, compile(lk[at]), exprText(lk[at]));
+    }
     return new JoinNode(kind, left, right, lk.map(compile), rk.map(compile), types, res === null ? null : compile(res), details);
   }
 
@@ -975,7 +992,7 @@ export class Binder {
       if (leaves[i].lateral === true) {
         const f = andOf(conditions);
         plan = new LateralJoinNode('inner', plan, nodes[i], f === null ? null : compile(f), f === null ? [] : [`Join Filter: ${exprText(f)}`]);
-      } else plan = this.makeJoin('inner', plan, nodes[i], end, conditions);
+      } else plan = this.makeJoin('inner', plan, nodes[i], end, conditions, nodes[i] === leaves[i].node ? leaves[i].scan : null);
       end = hi;
     }
     if (pending.length > 0) {

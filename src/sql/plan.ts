@@ -33,7 +33,15 @@ export abstract class PlanNode {
   details: string[] = [];
   constructor(readonly cols: ColInfo[]) {}
 
+  /** Rows computed ahead of the run (a runtime filter's source ran first): answered as they are. */
+  memo: Row[] | null = null;
+
   run(env: Env): Row[] {
+    if (this.memo !== null) {
+      const rows = this.memo;
+      this.memo = null;
+      return rows;
+    }
     const t0 = performance.now();
     const out = this.exec(env);
     if (!this.selfCharged) env.charge(out.length * this.rowBytes());

@@ -105,6 +105,8 @@ export class TableRelation implements SqlRelation {
 const KEY_LOOKUPS_MAX = 1000;
 /** A pushed ORDER BY … LIMIT keeps at most this many rows per shard (larger windows scan everything). */
 const TOP_N_MAX = 100_000;
+/** A runtime filter carries at most this many key values (more: the scan goes without it). */
+const RUNTIME_IN_MAX = 250_000;
 
 type Pushed = { readonly expr: Expr; readonly build: (env: Env) => Predicate };
 
@@ -158,6 +160,38 @@ export class TableScan implements ScanHandle {
       if (this.aggregate.groups.length > 0) lines.push(`Group Key: ${this.aggregate.groups.map(names).join(', ')}`);
     }
     this.node.details = lines;
+  }
+
+  /** Set by the binder: fetch after `source` ran, with `col IN (its key values)` added to the filter. */
+  runtime: { col: number; source: PlanNode; key: (row: Row, env: Env) => Value; text: string } | null = null;
+
+  runtimeIn(col: number, source: PlanNode, key: (row: Row, env: Env) => Value, keyText: string): void {
+    if (this.runtime !== null || !this.pushableType(col)) return;
+    const t = this.types[col];
+    if (t === 'float4' || t === 'float8' || t === 'numeric') return;
+    this.runtime = { col, source, key, text: keyText };
+    this.need(col);
+    this.node.details.push(`Runtime Filter: ${this.info.columns[col].name} IN (${keyText} of the join's other input)`);
+  }
+
+  /** The runtime filter's predicate: the source's distinct keys (null: too many, scan without). */
+  runtimePredicate(env: Env): Predicate | null {
+    const r = this.runtime;
+    if (r === null) return null;
+    const rows = r.source.run(env);
+    r.source.memo = rows;
+    const seen = new Set<unknown>();
+    const values: Cell[] = [];
+    for (const row of rows) {
+      const v = r.key(row, env);
+      if (v === null) continue;
+      const k = typeof v === 'bigint' ? `${v}n` : v;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      values.push(this.cellOf(v, r.col));
+      if (values.length > RUNTIME_IN_MAX) return null;
+    }
+    return { col: r.col, op: 'in', value: values };
   }
 
   pushTopN(keys: { col: number; desc: boolean }[], window: (row: Row, env: Env) => Value): void {
@@ -352,8 +386,13 @@ export class TableScan implements ScanHandle {
     return node;
   }
 
+  /** The runtime filter computed for this statement (set by the executor before the fetch). */
+  runtimeWhere: Predicate | null = null;
+
   private where(env: Env): Predicate | null {
-    return this.pushed.length === 0 ? null : this.pushed.length === 1 ? this.pushed[0].build(env) : { and: this.pushed.map((p) => p.build(env)) };
+    const parts = this.pushed.map((p) => p.build(env));
+    if (this.runtimeWhere !== null) parts.push(this.runtimeWhere);
+    return parts.length === 0 ? null : parts.length === 1 ? parts[0] : { and: parts };
   }
 
   /** For EXPLAIN: the access path the shards will choose for the pushed filter (the same planner call). */

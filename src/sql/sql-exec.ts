@@ -236,14 +236,21 @@ export class SqlExecutor {
 
   /** Fetches every scan of the statement (in parallel), then runs the plan. */
   private async runPlan(plan: PlanNode, scans: TableScan[], env: Env): Promise<Row[]> {
-    await Promise.all(
-      scans.map(async (s) => {
-        const t0 = performance.now();
-        s.node.rows = await s.node.fetch(env);
-        s.node.ms += performance.now() - t0;
-        env.charge(s.node.rows.length * s.node.rowBytes());
-      }),
-    );
+    const fetch = async (s: TableScan): Promise<void> => {
+      const t0 = performance.now();
+      s.node.rows = await s.node.fetch(env);
+      s.node.ms += performance.now() - t0;
+      env.charge(s.node.rows.length * s.node.rowBytes());
+    };
+    // Scans with a runtime filter wait for the join input that feeds it (whose scans come earlier).
+    const later = scans.filter((s) => 'runtime' in s && s.runtime !== null);
+    await Promise.all(scans.filter((s) => !later.includes(s)).map(fetch));
+    for (const s of later) {
+      const filter = s.runtimePredicate(env);
+      s.runtimeWhere = filter;
+      await fetch(s);
+      s.node.shardInfo.push(filter !== null && 'value' in filter && Array.isArray(filter.value) ? `Runtime Filter: ${filter.value.length} keys` : 'Runtime Filter: skipped (too many keys)');
+    }
     return plan.run(env);
   }
 
