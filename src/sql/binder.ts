@@ -302,7 +302,12 @@ export class Binder {
       const keys = sort.map((sb) => {
         const b = sb.SortBy as N;
         const node = b.node as N;
-        const e = this.outputRef(node, q.cols) ?? this.expr(node, scope);
+        const ref = this.outputRef(node, q.cols);
+        // PostgreSQL: a set operation's ORDER BY names output columns only.
+        if (ref === null && s.op !== undefined && s.op !== 'SETOP_NONE') {
+          throw sqlError('0A000', 'invalid UNION/INTERSECT/EXCEPT ORDER BY clause: only result column names can be used, not expressions or functions', loc(bodyOf(node)));
+        }
+        const e = ref ?? this.expr(node, scope);
         return this.sortKey(e, b);
       });
       plan = new SortNode(plan, keys);
@@ -671,6 +676,8 @@ export class Binder {
       if (n === undefined) return 'none';
       const e = this.expr(n, scope);
       if (e.k !== 'const' && e.k !== 'param') return null;
+      if (e.type === 'numeric' || e.type === 'float4' || e.type === 'float8') return compile(this.castTo(e, 'int8'));
+      if (e.type !== 'unknown' && e.type !== 'int2' && e.type !== 'int4' && e.type !== 'int8') return null;
       return compile(this.coerce(e, 'int8'));
     };
     const count = part(s.limitCount as N | undefined);
@@ -695,7 +702,9 @@ export class Binder {
       const e = this.expr(n, scope);
       if (e.k === 'const' && e.value === null) return null;
       if (isCorrelated(e) || columnsRead(e).size > 0) throw sqlError('42P10', `argument of ${what} must not contain variables`, loc(bodyOf(n)));
-      return compile(this.coerce(e, 'int8', loc(bodyOf(n)), `argument of ${what}`));
+      // LIMIT 2.5 is 3: PostgreSQL assigns numeric arguments to bigint (rounding).
+      const numeric = e.type === 'numeric' || e.type === 'float4' || e.type === 'float8';
+      return compile(numeric ? this.castTo(e, 'int8', loc(bodyOf(n))) : this.coerce(e, 'int8', loc(bodyOf(n)), `argument of ${what}`));
     };
     const node = new LimitNode(plan, bindCount(count, 'LIMIT'), bindCount(offset, 'OFFSET'));
     return node;
@@ -825,18 +834,19 @@ export class Binder {
     }
     for (const rel of local.rels) this.checkDuplicateRel(scope, rel, loc(b));
     for (const rel of local.rels) scope.rels.add(rel);
+    if (b.quals !== undefined) {
+      // ON sees the joined tables by their own names (before an alias of the whole join hides them).
+      const joinScope = new Scope(scope.parent, scope.ctes);
+      joinScope.entries = [...published];
+      joinScope.rels = local.rels;
+      this.refuseAggregates(b.quals as N, 'JOIN conditions');
+      cond = this.coerce(this.expr(b.quals as N, joinScope), 'bool', undefined, 'argument of JOIN/ON');
+    }
     const aliasName = (b.alias as N | undefined)?.aliasname as string | undefined;
     if (aliasName !== undefined) {
       // (… JOIN …) AS j: only j.col names the columns.
       published.splice(0, published.length, ...published.filter((e) => e.star).map((e) => ({ ...e, rel: aliasName })));
       scope.rels.add(aliasName);
-    }
-    if (b.quals !== undefined) {
-      const joinScope = new Scope(scope.parent, scope.ctes);
-      joinScope.entries = published;
-      joinScope.rels = local.rels;
-      this.refuseAggregates(b.quals as N, 'JOIN conditions');
-      cond = this.coerce(this.expr(b.quals as N, joinScope), 'bool', undefined, 'argument of JOIN/ON');
     }
     scope.entries.push(...published);
     // Plan: ON conjuncts over the join's own layout [offset, offset + width). Planned when the
@@ -1207,6 +1217,11 @@ export class Binder {
     const mine = scope.entries.filter((e) => e.rel === rel && e.hidden !== true);
     for (const e of mine) e.scan?.need(e.local);
     return mine.map((e) => ({ ...e, expr: shiftAll(e.expr, scope.shift) }));
+  }
+
+  /** The output column name PostgreSQL gives an expression (`?column?` when it has none). */
+  outputName(val: unknown): string {
+    return this.nameOf(val as N);
   }
 
   private nameOf(val: N): string {

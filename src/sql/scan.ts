@@ -448,20 +448,22 @@ export class TableScan implements ScanHandle {
 
   /** A float/numeric arithmetic expression over this table's numeric columns as a shard-side derived column. */
   private derivedOf(e: Expr): DerivedExpr | null {
-    if (e.type !== 'float8' && e.type !== 'numeric' && e.type !== 'float4') return null;
+    // float8/numeric only: the shards compute in doubles (a float4 result would need rounding).
+    if (e.type !== 'float8' && e.type !== 'numeric') return null;
     const walk = (x: Expr): DerivedExpr | null => {
       switch (x.k) {
         case 'col': {
           const t = this.types[x.idx];
+          // float4 values are stored float4-exact: read as doubles (a float8 cast) they are the same.
           return t === 'float8' || t === 'float4' || t === 'numeric' || t === 'int2' || t === 'int4' || t === 'int8' ? { op: 'col', col: x.idx } : null;
         }
         case 'const':
           return typeof x.value === 'number' && Number.isFinite(x.value) ? { op: 'const', value: x.value } : null;
         case 'cast':
-          return x.type === 'float8' || x.type === 'numeric' || x.type === 'float4' ? walk(x.arg) : null;
+          return x.type === 'float8' || x.type === 'numeric' ? walk(x.arg) : null;
         case 'op': {
           if (x.args.length !== 2 || (x.op !== '+' && x.op !== '-' && x.op !== '*')) return null;
-          if (x.type !== 'float8' && x.type !== 'numeric' && x.type !== 'float4') return null;
+          if (x.type !== 'float8' && x.type !== 'numeric') return null;
           const a = walk(x.args[0]);
           const b = walk(x.args[1]);
           return a === null || b === null ? null : { op: x.op, a, b };

@@ -587,7 +587,8 @@ export class SqlExecutor {
     let e = binder.expression(val, scope);
     if (e.type === 'unknown') e = binder.coerceTo(e, 'text');
     const fields = kindOf(val) === 'ColumnRef' ? list(bodyOf(val).fields).map(str) : [];
-    const name = (rt.name as string | undefined) ?? (fields.length > 0 ? fields[fields.length - 1] : kindOf(val) === 'FuncCall' ? list(bodyOf(val).funcname).map(str).pop() ?? '?column?' : '?column?');
+    void fields;
+    const name = (rt.name as string | undefined) ?? binder.outputName(val);
     return { name, exprs: [e], names: [name] };
   }
 

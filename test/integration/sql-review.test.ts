@@ -113,3 +113,20 @@ describe('SQL regressions', () => {
     expect(await rows('SELECT name FROM su WHERE id NOT IN (SELECT uid FROM so) ORDER BY 1')).toEqual([]);
   });
 });
+
+describe('SQL regressions (second review)', () => {
+  it('a float4 result is not computed in doubles on the shards; ON sees the tables of an aliased join', async () => {
+    await rows('CREATE TABLE f4 (id int4 PRIMARY KEY, v text)');
+    await rows("INSERT INTO f4 VALUES (1, 'a'), (2, 'b')");
+    // PostgreSQL: 16777217 is not a float4; rounded to 16777216.
+    expect(await rows('SELECT sum((id * 16777217.0)::float4) FROM f4 WHERE id = 1')).toEqual([[16777216]]);
+    await rows('CREATE TABLE ja (id int4 PRIMARY KEY)');
+    await rows('CREATE TABLE jb (id int4 PRIMARY KEY, a_id int4)');
+    await rows('INSERT INTO ja VALUES (1), (2)');
+    await rows('INSERT INTO jb VALUES (10, 1), (11, 2), (12, 2)');
+    expect(await rows('SELECT j.a_id FROM (ja JOIN jb ON jb.a_id = ja.id) j WHERE j.a_id > 1 ORDER BY 1')).toEqual([[2], [2]]);
+    // LIMIT 2.5 rounds to 3 (an assignment to bigint); a UNION's ORDER BY names output columns only.
+    expect(await rows('SELECT id FROM jb ORDER BY id LIMIT 2.5')).toEqual([[10], [11], [12]]);
+    expect(await sqlstate('SELECT id FROM ja UNION SELECT id FROM jb ORDER BY id + 1')).toBe('0A000');
+  });
+});
