@@ -371,8 +371,10 @@ export class SqlExecutor {
     return this.delete(b, info, req, txn, timing);
   }
 
+  /** VALUES rows that read subqueries or columns go through the query path (they need scans and scopes). */
   private hasSubLink(node: unknown): boolean {
-    return JSON.stringify(node).includes('"SubLink"') || JSON.stringify(node).includes('"ColumnRef"');
+    const text = JSON.stringify(node);
+    return text.includes('"SubLink"') || text.includes('"ColumnRef"');
   }
 
   private returning(b: N): N[] {
@@ -632,20 +634,27 @@ export class SqlExecutor {
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
     const next: Value[][] = [];
     const retRows: Value[][] = [];
+    // Rows whose primary key changes move: the old key is deleted, the new row must not clash (23505).
     const moved: Value[][] = [];
+    const movedTo: Value[][] = [];
+    const stayed: Value[][] = [];
     for (const r of oncePerKey(rows, pkAt)) {
       const row = r.slice(0, width);
       for (const s of sets) row[s.col] = s.f(r, env);
       checkRow(info, tableCols, row);
-      if (pkAt.some((k) => String(row[k]) !== String(r[k]) || typeof row[k] !== typeof r[k])) moved.push(r.slice(0, width));
+      if (pkAt.some((k) => String(row[k]) !== String(r[k]) || typeof row[k] !== typeof r[k])) {
+        moved.push(r.slice(0, width));
+        movedTo.push(row);
+      } else stayed.push(row);
       next.push(row);
       if (ret.length > 0) retRows.push([...row, ...r.slice(width)]);
     }
     if (next.length > LIMITS.txn_writes_max) throw sqlError('54000', `UPDATE of ${next.length} rows is past the ${LIMITS.txn_writes_max} rows one statement writes atomically; narrow the WHERE clause`);
+    const write = (part: Value[][], onConflict: 'replace' | 'error'): Promise<unknown> =>
+      this.o.tables.insertRows(info, part.map((row) => row.map((v, i) => toCell(v, tableCols[i].type))), { onConflict, ttlMs: 0 }, req.deadlineMs, txn);
     if (moved.length > 0) await this.deleteKeys(info, moved, pkAt, tableCols, req.deadlineMs, txn);
-    if (next.length > 0) {
-      await this.o.tables.insertRows(info, next.map((row) => row.map((v, i) => toCell(v, tableCols[i].type))), { onConflict: moved.length > 0 ? 'error' : 'replace', ttlMs: 0 }, req.deadlineMs, txn);
-    }
+    if (stayed.length > 0) await write(stayed, 'replace');
+    if (movedTo.length > 0) await write(movedTo, 'error');
     timing.execMs = performance.now() - t1;
     return this.dmlAnswer('UPDATE', next.length, ret, retRows, env, timing);
   }

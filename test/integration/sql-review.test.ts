@@ -130,3 +130,21 @@ describe('SQL regressions (second review)', () => {
     expect(await sqlstate('SELECT id FROM ja UNION SELECT id FROM jb ORDER BY id + 1')).toBe('0A000');
   });
 });
+
+describe('SQL regressions (own reading)', () => {
+  it('an UPDATE that moves some rows to new keys and leaves others in place', async () => {
+    await rows('CREATE TABLE mv (id int4 PRIMARY KEY, v text)');
+    await rows("INSERT INTO mv VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    const a = await run("UPDATE mv SET id = CASE WHEN id = 1 THEN 100 ELSE id END, v = v || '!'");
+    expect(a.body.error).toBeUndefined();
+    expect(a.body.data?.row_count).toBe(3);
+    expect(await rows('SELECT id, v FROM mv ORDER BY id')).toEqual([
+      [2, 'b!'],
+      [3, 'c!'],
+      [100, 'a!'],
+    ]);
+    // Moving onto an existing key is a duplicate (and nothing changes).
+    expect(await sqlstate('UPDATE mv SET id = 3 WHERE id = 2')).toBe('23505');
+    expect(await rows('SELECT count(*) FROM mv')).toEqual([[3]]);
+  });
+});
