@@ -993,6 +993,13 @@ export class Binder {
       const mine = take((c) => !hasSubquery(c) && columnsRead(c).size > 0 && within(c, leaf.offset, leaf.offset + leaf.width));
       return this.planLeaf(leaf, mine.map((c) => shiftAll(c, -leaf.offset)));
     });
+    const order = leaves.some((l) => l.lateral === true) ? null : this.joinOrder(leaves, nodes, pending);
+    if (order !== null) {
+      const reordered = this.joinInOrder(leaves, nodes, order, take);
+      if (pending.length === 0) return reordered;
+      const f = andOf(pending) as Expr;
+      return new FilterNode(reordered, compile(f), exprText(f));
+    }
     let plan = nodes[0];
     let end = leaves[0].width;
     for (let i = 1; i < leaves.length; i++) {
@@ -1010,6 +1017,81 @@ export class Binder {
       plan = new FilterNode(plan, compile(f), exprText(f));
     }
     return plan;
+  }
+
+  /**
+   * A greedy join order for a FROM list of plain items (no LATERAL): start from the item with the
+   * fewest estimated rows, then add the smallest item joined to those so far by an equality (else
+   * the smallest left). Null when that is the written order (nothing to change).
+   */
+  private joinOrder(leaves: Leaf[], nodes: PlanNode[], conds: Expr[]): number[] | null {
+    if (leaves.length < 2) return null;
+    const leafOf = (idx: number): number => leaves.findIndex((l) => idx >= l.offset && idx < l.offset + l.width);
+    const linked = new Set<string>();
+    for (const c of conds) {
+      if (c.k !== 'op' || c.op !== '=' || c.args.length !== 2 || hasSubquery(c)) continue;
+      const a = new Set([...columnsRead(c.args[0])].map(leafOf));
+      const b = new Set([...columnsRead(c.args[1])].map(leafOf));
+      if (a.size !== 1 || b.size !== 1) continue;
+      const [x] = a;
+      const [y] = b;
+      if (x !== y) {
+        linked.add(`${x},${y}`);
+        linked.add(`${y},${x}`);
+      }
+    }
+    const est = (i: number): number => nodes[i].estRows;
+    const rest = leaves.map((_l, i) => i);
+    const pick = (candidates: number[]): number => candidates.reduce((best, i) => (est(i) < est(best) ? i : best));
+    const order = [pick(rest)];
+    rest.splice(rest.indexOf(order[0]), 1);
+    while (rest.length > 0) {
+      const connected = rest.filter((i) => order.some((j) => linked.has(`${i},${j}`)));
+      const next = pick(connected.length > 0 ? connected : rest);
+      order.push(next);
+      rest.splice(rest.indexOf(next), 1);
+    }
+    return order.every((i, k) => i === k) ? null : order;
+  }
+
+  /** Left-deep joins in `order`; the rows are then put back in FROM order (the layout expressions were bound to). */
+  private joinInOrder(leaves: Leaf[], nodes: PlanNode[], order: number[], take: (pred: (c: Expr) => boolean) => Expr[]): PlanNode {
+    const at: number[] = new Array<number>(leaves.length);
+    let width = 0;
+    for (const i of order) {
+      at[i] = width;
+      width += leaves[i].width;
+    }
+    const leafOf = (idx: number): number => leaves.findIndex((l) => idx >= l.offset && idx < l.offset + l.width);
+    const moved = (idx: number): number => {
+      const j = leafOf(idx);
+      return at[j] + (idx - leaves[j].offset);
+    };
+    const remap = (e: Expr): Expr => mapExpr(e, (x) => (x.k === 'col' ? { ...x, idx: moved(x.idx) } : x));
+    const joined = new Set<number>([order[0]]);
+    let plan = nodes[order[0]];
+    let end = leaves[order[0]].width;
+    for (let k = 1; k < order.length; k++) {
+      const i = order[k];
+      const conditions = take((c) => {
+        if (hasSubquery(c)) return false;
+        const used = [...columnsRead(c)].map(leafOf);
+        return used.includes(i) && used.every((j) => j === i || joined.has(j));
+      });
+      plan = this.makeJoin('inner', plan, nodes[i], end, conditions.map(remap), nodes[i] === leaves[i].node ? leaves[i].scan : null);
+      joined.add(i);
+      end += leaves[i].width;
+    }
+    const back: Expr[] = [];
+    const cols: ColInfo[] = [];
+    for (let g = 0; g < width; g++) {
+      const c = plan.cols[moved(g)];
+      back.push({ k: 'col', idx: moved(g), type: c.type, name: c.name });
+      cols.push(c);
+    }
+    const restored: PlanNode = new ProjectNode(plan, back.map(compile), cols);
+    restored.details = [`Join Order: ${order.map((i) => (leaves[i].node ?? nodes[i]).name.replace(/^Shard (Index |Key )?(Scan|Lookup)( using \S+)? on /, '')).join(', ')}`];
+    return restored;
   }
 
   // ---- aggregates and windows ----
