@@ -16,7 +16,7 @@ import type { Isolation } from '../../shared/txn/txn-wire.js';
 import { Binder, type SqlCatalog, type SqlRelation } from './binder.js';
 import { compile, type Env, type Expr } from './ir.js';
 import { parseStatement, type PgNode } from './sql-parse.js';
-import { PrefetchedNode, ProjectNode, type ColInfo, type PlanNode, type Row } from './plan.js';
+import { CteScanNode, PrefetchedNode, ProjectNode, type ColInfo, type PlanNode, type Row } from './plan.js';
 import { cellToValue, ROWID, sqlTypeOf, typmodOf, TableRelation, type StatementContext, type TableScan } from './scan.js';
 import { sqlError, sqlstateOf, withPosition } from './sql-errors.js';
 import { castValue, jsonToValue, valueToJson } from './sql-cast.js';
@@ -242,10 +242,26 @@ export class SqlExecutor {
       s.node.ms += performance.now() - t0;
       env.charge(s.node.rows.length * s.node.rowBytes());
     };
-    // Scans with a runtime filter wait for the join input that feeds it (whose scans come earlier).
+    // Scans with a runtime filter wait for the join input that feeds it: each one once every scan
+    // under that input has its rows (join order may differ from the order scans were made in).
     const later = scans.filter((s) => 'runtime' in s && s.runtime !== null);
     await Promise.all(scans.filter((s) => !later.includes(s)).map(fetch));
-    for (const s of later) {
+    const under = (node: PlanNode, into: Set<PlanNode> = new Set()): Set<PlanNode> => {
+      if (into.has(node)) return into;
+      into.add(node);
+      for (const c of node.children) under(c, into);
+      // A CTE's rows come from its own plan (run on first read).
+      if (node instanceof CteScanNode && node.cte.plan !== null) under(node.cte.plan, into);
+      return into;
+    };
+    const waiting = [...later];
+    while (waiting.length > 0) {
+      const ready = waiting.findIndex((s) => {
+        const source = under((s as TableScan & { runtime: { source: PlanNode } }).runtime.source);
+        return !waiting.some((w) => w !== s && source.has(w.node));
+      });
+      if (ready < 0) throw new Error('assertion failed: runtime filters depend on each other in a cycle');
+      const [s] = waiting.splice(ready, 1);
       const filter = s.runtimePredicate(env);
       s.runtimeWhere = filter;
       await fetch(s);

@@ -148,3 +148,27 @@ describe('SQL regressions (own reading)', () => {
     expect(await rows('SELECT count(*) FROM mv')).toEqual([[3]]);
   });
 });
+
+describe('SQL join order', () => {
+  it('a FROM list joined in another order than written (runtime filters chained) answers as written', async () => {
+    await rows('CREATE TABLE o1 (id int4 PRIMARY KEY, x int4)');
+    await rows('CREATE TABLE o2 (id int4 PRIMARY KEY, x int4, y int4)');
+    await rows('CREATE TABLE o3 (id int4 PRIMARY KEY, y int4, name text)');
+    await rows('INSERT INTO o1 VALUES (1, 10), (2, 20), (3, 30), (4, 10)');
+    await rows('INSERT INTO o2 VALUES (1, 10, 100), (2, 20, 200), (3, 30, 300)');
+    await rows("INSERT INTO o3 VALUES (1, 100, 'q'), (2, 200, 'r'), (3, 100, 'q')");
+    const q = "SELECT o1.id, o2.id, o3.id FROM o1, o2, o3 WHERE o1.x = o2.x AND o2.y = o3.y AND o3.name = 'q' ORDER BY 1, 3";
+    const plan = (await rows(`EXPLAIN ${q}`)).map((r) => r[0]).join('\n');
+    expect(plan).toContain('Join Order: o3, o2, o1');
+    expect(await rows(q)).toEqual([
+      [1, 1, 1],
+      [1, 1, 3],
+      [4, 1, 1],
+      [4, 1, 3],
+    ]);
+    // SELECT * keeps the written column order.
+    const star = await run("SELECT * FROM o1, o3 WHERE o1.id = o3.id AND o3.name = 'r'");
+    expect(star.body.data?.columns.map((c) => c.name)).toEqual(['id', 'x', 'id', 'y', 'name']);
+    expect(star.body.data?.rows).toEqual([[2, 20, 2, 200, 'r']]);
+  });
+});
