@@ -48,6 +48,8 @@ export interface ScanHandle {
   need(col: number): void;
   /** Offers a conjunct over the relation's local layout; true when the scan applies it itself. */
   push(conj: Expr): boolean;
+  /** Whether a column (relation-local) is the relation's whole primary key. */
+  isKey?(col: number): boolean;
   /** A join column whose values the scan may narrow to the other input's keys (`source` runs first). */
   runtimeIn?(col: number, source: PlanNode, key: Compiled, keyText: string): void;
   /** Offers ORDER BY columns + a LIMIT window: the shards answer only their first rows in that order. */
@@ -1028,6 +1030,14 @@ export class Binder {
     if (leaves.length < 2) return null;
     const leafOf = (idx: number): number => leaves.findIndex((l) => idx >= l.offset && idx < l.offset + l.width);
     const linked = new Set<string>();
+    // Key links: an equality with a table's whole (one-column) primary key on one side, so a row of
+    // the other side matches at most one row: such joins do not multiply rows, others may.
+    const keyLinked = new Set<string>();
+    const isKey = (e: Expr): boolean => {
+      if (e.k !== 'col') return false;
+      const leaf = leaves[leafOf(e.idx)];
+      return leaf.scan?.isKey?.(e.idx - leaf.offset) === true;
+    };
     for (const c of conds) {
       if (c.k !== 'op' || c.op !== '=' || c.args.length !== 2 || hasSubquery(c)) continue;
       const a = new Set([...columnsRead(c.args[0])].map(leafOf));
@@ -1038,6 +1048,10 @@ export class Binder {
       if (x !== y) {
         linked.add(`${x},${y}`);
         linked.add(`${y},${x}`);
+        if (isKey(c.args[0]) || isKey(c.args[1])) {
+          keyLinked.add(`${x},${y}`);
+          keyLinked.add(`${y},${x}`);
+        }
       }
     }
     const est = (i: number): number => nodes[i].estRows;
@@ -1046,8 +1060,9 @@ export class Binder {
     const order = [pick(rest)];
     rest.splice(rest.indexOf(order[0]), 1);
     while (rest.length > 0) {
+      const byKey = rest.filter((i) => order.some((j) => keyLinked.has(`${i},${j}`)));
       const connected = rest.filter((i) => order.some((j) => linked.has(`${i},${j}`)));
-      const next = pick(connected.length > 0 ? connected : rest);
+      const next = pick(byKey.length > 0 ? byKey : connected.length > 0 ? connected : rest);
       order.push(next);
       rest.splice(rest.indexOf(next), 1);
     }

@@ -136,6 +136,10 @@ export class TableScan implements ScanHandle {
     this.needed.add(col);
   }
 
+  isKey(col: number): boolean {
+    return this.info.primaryKey.length === 1 && this.info.columns[col]?.name === this.info.primaryKey[0];
+  }
+
   push(conj: Expr): boolean {
     const build = this.predicateOf(conj);
     if (build === null) return false;
