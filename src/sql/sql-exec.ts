@@ -641,11 +641,7 @@ export class SqlExecutor {
       return { col, f: compile(e) };
     });
     const ret = this.returning(b).map((r) => this.returnItem(binder, r, scope, tableCols));
-    const params = this.params(req, st.paramTypes);
-    timing.planMs = performance.now() - t0;
-    const t1 = performance.now();
-    const env = this.env(req, params);
-    const rows = await this.runPlan(plan, st.scans, env);
+    const { env, rows, t1 } = await this.runTarget(plan, st, req, timing, t0);
     const width = tableCols.length;
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
     const next: Value[][] = [];
@@ -679,11 +675,7 @@ export class SqlExecutor {
     const t0 = performance.now();
     const { binder, scope, plan, st, tableCols } = this.targetPlan(b, info, req, txn, 'usingClause');
     const ret = this.returning(b).map((r) => this.returnItem(binder, r, scope, tableCols));
-    const params = this.params(req, st.paramTypes);
-    timing.planMs = performance.now() - t0;
-    const t1 = performance.now();
-    const env = this.env(req, params);
-    const rows = await this.runPlan(plan, st.scans, env);
+    const { env, rows, t1 } = await this.runTarget(plan, st, req, timing, t0);
     const width = tableCols.length;
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
     const retRows = oncePerKey(rows, pkAt);
@@ -692,6 +684,15 @@ export class SqlExecutor {
     if (gone.length > 0) await this.deleteKeys(info, gone, pkAt, tableCols, req.deadlineMs, txn);
     timing.execMs = performance.now() - t1;
     return this.dmlAnswer('DELETE', gone.length, ret, retRows, env, timing);
+  }
+
+  /** Runs an UPDATE/DELETE's target plan once its statement is bound: the matched rows, the env, when execution began. */
+  private async runTarget(plan: PlanNode, st: ReturnType<SqlExecutor['newStatement']>, req: SqlRequest, timing: SqlAnswer['timing'], t0: number): Promise<{ env: Env; rows: Row[]; t1: number }> {
+    const params = this.params(req, st.paramTypes);
+    timing.planMs = performance.now() - t0;
+    const t1 = performance.now();
+    const env = this.env(req, params);
+    return { env, rows: await this.runPlan(plan, st.scans, env), t1 };
   }
 
   private async deleteKeys(info: TableInfo, rows: Value[][], pkAt: number[], cols: { type: SqlType }[], deadlineMs: number, txn: string | null): Promise<void> {
