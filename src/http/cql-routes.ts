@@ -25,6 +25,7 @@ import { jsonBody, onlyFields } from './json-body.js';
 import { guarded, okReply, type HttpReply } from './reply.js';
 import { CQL_PATH } from './routes.js';
 import { TXN_HEADER } from './txn-routes.js';
+import type { Principal } from '../security/principal.js';
 
 export type CqlRequestParts = {
   readonly method: string;
@@ -33,6 +34,8 @@ export type CqlRequestParts = {
   readonly txn: string | undefined;
   readonly deadline: DeadlineHeader;
   readonly body: Uint8Array;
+  /** Who is asking (undefined: the system, when auth is off); row-level security reads it. */
+  readonly principal?: Principal;
 };
 
 export type CqlHandler = { handle(parts: CqlRequestParts): Promise<HttpReply> };
@@ -78,6 +81,7 @@ export function registerCqlRoutes(app: Hono<{ Bindings: Bindings }>, handler: Cq
   app.all(CQL_PATH, async (c: Context<{ Bindings: Bindings }>) =>
     toResponse(
       await handler.handle({
+        principal: c.env.principal,
         method: c.req.method,
         contentType: c.req.header('content-type'),
         txn: c.req.header(TXN_HEADER),

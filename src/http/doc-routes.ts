@@ -54,6 +54,7 @@ import { toResponse } from './hono-app.js';
 import { guarded, okReply, type HttpReply } from './reply.js';
 import { DOCS_PATH } from './routes.js';
 import { TXN_HEADER, txnIdOf } from './txn-routes.js';
+import type { Principal } from '../security/principal.js';
 
 export type DocRequestParts = {
   readonly method: string;
@@ -64,6 +65,8 @@ export type DocRequestParts = {
   readonly txn: string | undefined;
   readonly deadline: DeadlineHeader;
   readonly body: Uint8Array;
+  /** Who is asking (undefined: the system, when auth is off); row-level security reads it. */
+  readonly principal?: Principal;
 };
 
 export type DocHandlers = { handle(parts: DocRequestParts): Promise<HttpReply> };
@@ -259,6 +262,7 @@ export function registerDocRoutes(app: Hono<{ Bindings: Bindings }>, handlers: D
   const serve = async (c: Context<{ Bindings: Bindings }>): Promise<Response> =>
     toResponse(
       await handlers.handle({
+        principal: c.env.principal,
         method: c.req.method,
         rawPath: c.env.rawPath,
         rawQuery: c.env.rawQuery,

@@ -21,9 +21,16 @@ import { registerCqlRoutes, type CqlHandler } from './cql-routes.js';
 import { registerSqlRoutes, type SqlHandler } from './sql-routes.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
+import type { Principal } from '../security/principal.js';
 
 /** receivedAtMs: when the listener got the request; a Mantis-Deadline-Ms budget counts from it. */
-export type Bindings = { readonly rawPath: string; readonly rawQuery: string; readonly receivedAtMs: number };
+export type Bindings = {
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  readonly receivedAtMs: number;
+  /** Who is asking, settled by the listener's gate (undefined: the system, when auth is off). */
+  readonly principal?: Principal;
+};
 type AppEnv = { Bindings: Bindings };
 
 export type AppDeps = {

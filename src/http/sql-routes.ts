@@ -27,6 +27,7 @@ import { jsonBody, onlyFields } from './json-body.js';
 import { guarded, type HttpReply } from './reply.js';
 import { SQL_PATH } from './routes.js';
 import { TXN_HEADER } from './txn-routes.js';
+import type { Principal } from '../security/principal.js';
 
 export type SqlRequestParts = {
   readonly method: string;
@@ -36,6 +37,8 @@ export type SqlRequestParts = {
   readonly deadline: DeadlineHeader;
   readonly body: Uint8Array;
   readonly signal?: AbortSignal;
+  /** Who is asking (undefined: the system, when auth is off); row-level security reads it. */
+  readonly principal?: Principal;
 };
 
 export type SqlHandler = { handle(parts: SqlRequestParts): Promise<HttpReply> };
@@ -183,6 +186,7 @@ export function registerSqlRoutes(app: Hono<{ Bindings: Bindings }>, handler: Sq
   app.all(SQL_PATH, async (c: Context<{ Bindings: Bindings }>) =>
     toResponse(
       await handler.handle({
+        principal: c.env.principal,
         method: c.req.method,
         contentType: c.req.header('content-type'),
         accept: c.req.header('accept'),

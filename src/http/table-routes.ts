@@ -42,6 +42,7 @@ import { guarded, okReply, type HttpReply } from './reply.js';
 import { TABLES_PATH } from './routes.js';
 import { TXN_HEADER, txnIdOf } from './txn-routes.js';
 import { notInTxn } from '../docs/txn-doc-commands.js';
+import type { Principal } from '../security/principal.js';
 
 export type TableRequestParts = {
   readonly method: string;
@@ -51,6 +52,8 @@ export type TableRequestParts = {
   readonly txn: string | undefined;
   readonly deadline: DeadlineHeader;
   readonly body: Uint8Array;
+  /** Who is asking (undefined: the system, when auth is off); row-level security reads it. */
+  readonly principal?: Principal;
 };
 
 export type TableHandlers = { handle(parts: TableRequestParts): Promise<HttpReply> };
@@ -452,6 +455,7 @@ export function registerTableRoutes(app: Hono<{ Bindings: Bindings }>, handlers:
   const serve = async (c: Context<{ Bindings: Bindings }>): Promise<Response> =>
     toResponse(
       await handlers.handle({
+        principal: c.env.principal,
         method: c.req.method,
         rawPath: c.env.rawPath,
         rawQuery: c.env.rawQuery,
