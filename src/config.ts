@@ -2,6 +2,7 @@
 // a default, validated at start-up so a bad value stops the server with a
 // clear message instead of surfacing later as a strange failure.
 
+import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { LIMITS } from '../shared/limits.js';
 import type { FsyncPolicy, StorageInit } from '../shared/shard-contract.js';
@@ -32,6 +33,45 @@ export type Config = {
   readonly txnMaxAgeMs: number;
   /** Router memory one SQL statement may hold (MiB) before it is refused with 53200. */
   readonly sqlMemoryMb: number;
+  readonly security: SecurityConfig;
+};
+
+export type Profile = 'dev' | 'staging' | 'prod';
+
+export type SecurityConfig = {
+  readonly profile: Profile;
+  readonly auth: boolean;
+  readonly tls: boolean;
+  /** true when --tls off was given explicitly (prod accepts plain HTTP only then, e.g. behind a TLS proxy). */
+  readonly tlsExplicitlyOff: boolean;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly rateLimitRps: number;
+  readonly rateLimitBurst: number;
+  readonly connLimitPerIp: number;
+  readonly corsOrigins: readonly string[];
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  readonly jwtTtlS: number;
+  readonly jwtJwksUrl: string;
+  readonly jwtExternalIssuer: string;
+  readonly jwtPublicKeyFile: string;
+  readonly jwtRolesClaim: string;
+  /** JSON array of OAuth/OIDC providers (or a path to a file holding it); '' = none. */
+  readonly oauthProviders: string;
+  /** The URL browsers reach the server at (OAuth redirect URIs); '' = derived from the request. */
+  readonly publicUrl: string;
+};
+
+/**
+ * Each profile is a set of defaults; a flag or MANTIS_* variable still wins. dev is today's open
+ * two-command start; staging turns auth and rate limits on; prod also wants TLS, fsync always and
+ * refuses to start with an unsafe configuration (exit 2).
+ */
+export const PROFILES: Readonly<Record<Profile, Readonly<Record<string, string>>>> = {
+  dev: { auth: 'off', tls: 'off', fsync: 'batch', 'log-level': 'info', 'rate-limit-rps': '0', 'rate-limit-burst': '0', 'conn-limit-per-ip': '0' },
+  staging: { auth: 'on', tls: 'off', fsync: 'batch', 'log-level': 'info', 'rate-limit-rps': '2000', 'rate-limit-burst': '4000', 'conn-limit-per-ip': '1024' },
+  prod: { auth: 'on', tls: 'on', fsync: 'always', 'log-level': 'warn', 'rate-limit-rps': '2000', 'rate-limit-burst': '4000', 'conn-limit-per-ip': '1024' },
 };
 
 type Option = {
@@ -42,6 +82,24 @@ type Option = {
 };
 
 export const OPTIONS: readonly Option[] = [
+  { flag: 'profile', env: 'MANTIS_PROFILE', fallback: 'dev', help: 'dev | staging | prod: a documented set of defaults (auth, TLS, fsync, log level, rate limits)' },
+  { flag: 'auth', env: 'MANTIS_AUTH', fallback: 'profile', help: 'on | off: require credentials (default off in dev, on otherwise)' },
+  { flag: 'tls', env: 'MANTIS_TLS', fallback: 'profile', help: 'on | off: serve HTTPS with --tls-cert/--tls-key (default on in prod)' },
+  { flag: 'tls-cert', env: 'MANTIS_TLS_CERT', fallback: '', help: 'PEM certificate chain file (re-read on SIGHUP)' },
+  { flag: 'tls-key', env: 'MANTIS_TLS_KEY', fallback: '', help: 'PEM private key file (re-read on SIGHUP)' },
+  { flag: 'rate-limit-rps', env: 'MANTIS_RATE_LIMIT_RPS', fallback: 'profile', help: 'requests per second per identity and route class; 0 = off' },
+  { flag: 'rate-limit-burst', env: 'MANTIS_RATE_LIMIT_BURST', fallback: 'profile', help: 'token bucket size per identity and route class' },
+  { flag: 'conn-limit-per-ip', env: 'MANTIS_CONN_LIMIT_PER_IP', fallback: 'profile', help: 'concurrent requests plus streams per client IP; 0 = off' },
+  { flag: 'cors-origins', env: 'MANTIS_CORS_ORIGINS', fallback: '', help: 'comma-separated origins allowed by CORS (none by default)' },
+  { flag: 'jwt-issuer', env: 'MANTIS_JWT_ISSUER', fallback: 'mantisdb', help: 'iss of the tokens this server signs' },
+  { flag: 'jwt-audience', env: 'MANTIS_JWT_AUDIENCE', fallback: 'mantisdb', help: 'aud every accepted token must carry' },
+  { flag: 'jwt-ttl-s', env: 'MANTIS_JWT_TTL_S', fallback: '3600', help: 'lifetime of the tokens and sessions this server issues' },
+  { flag: 'jwt-jwks-url', env: 'MANTIS_JWT_JWKS_URL', fallback: '', help: 'JWKS of an outside token issuer (keys cached and rotated)' },
+  { flag: 'jwt-external-issuer', env: 'MANTIS_JWT_EXTERNAL_ISSUER', fallback: '', help: 'iss required of outside tokens' },
+  { flag: 'jwt-public-key-file', env: 'MANTIS_JWT_PUBLIC_KEY_FILE', fallback: '', help: 'PEM public key or certificate of an outside issuer (instead of a JWKS)' },
+  { flag: 'jwt-roles-claim', env: 'MANTIS_JWT_ROLES_CLAIM', fallback: 'roles', help: 'claim of outside tokens that lists their roles' },
+  { flag: 'oauth-providers', env: 'MANTIS_OAUTH_PROVIDERS', fallback: '', help: 'OAuth2/OIDC login providers: a JSON array, or a file holding one' },
+  { flag: 'public-url', env: 'MANTIS_PUBLIC_URL', fallback: '', help: 'the URL browsers use to reach this server (OAuth redirects)' },
   { flag: 'host', env: 'MANTIS_HOST', fallback: '127.0.0.1', help: 'address to listen on' },
   { flag: 'port', env: 'MANTIS_PORT', fallback: '8080', help: 'TCP port; 0 picks a free one' },
   { flag: 'data-dir', env: 'MANTIS_DATA_DIR', fallback: './data', help: 'data directory (created if missing, locked while running)' },
@@ -67,7 +125,7 @@ export const OPTIONS: readonly Option[] = [
 export class ConfigError extends Error {}
 
 export function usage(): string {
-  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(16)} ${o.env.padEnd(24)} ${o.help} (default: ${o.fallback || 'see text'})`);
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(16)} ${o.env.padEnd(24)} ${o.help} (default: ${o.fallback === 'profile' ? `by profile: ${(['dev', 'staging', 'prod'] as const).map((p) => `${p} ${PROFILES[p][o.flag]}`).join(', ')}` : o.fallback || 'see text'})`);
   return ['Usage: mantisdb [options]', '', '  flag               env var', ...lines, '  --help'].join('\n');
 }
 
@@ -100,9 +158,15 @@ function parseArgv(argv: readonly string[]): Map<string, string> {
 
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
   const given = parseArgv(argv);
+  const raw = (flag: string): string | undefined => {
+    const option = OPTIONS.find((o) => o.flag === flag) as Option;
+    return given.get(flag) ?? env[option.env];
+  };
+  const profile = raw('profile') ?? 'dev';
+  if (profile !== 'dev' && profile !== 'staging' && profile !== 'prod') throw new ConfigError(`--profile must be dev, staging or prod, got "${profile}"`);
   const get = (flag: string): string => {
     const option = OPTIONS.find((o) => o.flag === flag) as Option;
-    return given.get(flag) ?? env[option.env] ?? option.fallback;
+    return raw(flag) ?? PROFILES[profile][flag] ?? option.fallback;
   };
   const fsync = get('fsync');
   if (fsync !== 'always' && fsync !== 'batch' && fsync !== 'none') {
@@ -136,6 +200,68 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     cacheHitRateWindowS: integer('cache-hit-rate-window-s', get('cache-hit-rate-window-s'), 1, 86_400),
     txnMaxAgeMs: integer('txn-max-age-ms', get('txn-max-age-ms'), 100, 86_400_000),
     sqlMemoryMb: integer('sql-memory-mb', get('sql-memory-mb'), 16, 1_048_576),
+    security: securityConfig(profile, get, raw('tls') === 'off'),
+  };
+}
+
+function onOff(name: string, value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`--${name} must be on or off, got "${value}"`);
+  return value === 'on';
+}
+
+function securityConfig(profile: Profile, get: (flag: string) => string, tlsExplicitlyOff: boolean): SecurityConfig {
+  const tls = onOff('tls', get('tls'));
+  const tlsCert = get('tls-cert');
+  const tlsKey = get('tls-key');
+  if (tls && (tlsCert === '' || tlsKey === '')) {
+    throw new ConfigError(`TLS is on (profile ${profile}) but --tls-cert and --tls-key are not both given; give them, or --tls off to serve plain HTTP (e.g. behind a TLS proxy)`);
+  }
+  if (tls) {
+    for (const [flag, file] of [['tls-cert', tlsCert], ['tls-key', tlsKey]] as const) {
+      try {
+        accessSync(file, constants.R_OK);
+      } catch {
+        throw new ConfigError(`--${flag}: cannot read ${file}`);
+      }
+    }
+  }
+  const url = (name: string): string => {
+    const value = get(name);
+    if (value === '') return '';
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
+    } catch {
+      throw new ConfigError(`--${name} must be an http(s) URL, got "${value}"`);
+    }
+    return value.replace(/\/+$/, '');
+  };
+  const origins = get('cors-origins').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError(`--cors-origins: "${origin}" is not an origin (scheme://host[:port])`);
+  }
+  const rolesClaim = get('jwt-roles-claim');
+  if (rolesClaim === '') throw new ConfigError('--jwt-roles-claim must not be empty');
+  return {
+    profile,
+    auth: onOff('auth', get('auth')),
+    tls,
+    tlsExplicitlyOff,
+    tlsCert,
+    tlsKey,
+    rateLimitRps: integer('rate-limit-rps', get('rate-limit-rps'), 0, 10_000_000),
+    rateLimitBurst: integer('rate-limit-burst', get('rate-limit-burst'), 0, 10_000_000),
+    connLimitPerIp: integer('conn-limit-per-ip', get('conn-limit-per-ip'), 0, 1_000_000),
+    corsOrigins: origins,
+    jwtIssuer: get('jwt-issuer'),
+    jwtAudience: get('jwt-audience'),
+    jwtTtlS: integer('jwt-ttl-s', get('jwt-ttl-s'), 60, 30 * 86_400),
+    jwtJwksUrl: url('jwt-jwks-url'),
+    jwtExternalIssuer: get('jwt-external-issuer'),
+    jwtPublicKeyFile: get('jwt-public-key-file'),
+    jwtRolesClaim: rolesClaim,
+    oauthProviders: get('oauth-providers'),
+    publicUrl: url('public-url'),
   };
 }
 

@@ -57,6 +57,13 @@ async function main(): Promise<void> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: re-reading secrets and the TLS certificate');
+    server.reload().then(
+      () => log.info('reload complete'),
+      (error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, 'reload failed; the previous secrets and certificate stay in use'),
+    );
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

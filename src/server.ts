@@ -36,6 +36,7 @@ import { loadSqlParser } from './sql/sql-parse.js';
 import { TableService } from './tables/table-service.js';
 import { createTxnMetrics } from './txn/txn-metrics.js';
 import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.js';
+import { openSecurity, publicUrlOf, type SecurityParts } from './security/setup.js';
 
 export type Server = {
   readonly url: string;
@@ -45,12 +46,15 @@ export type Server = {
   readonly txns: TxnManager;
   /** The shard for a key. */
   shardOf(key: Uint8Array): number;
+  /** SIGHUP: re-read secrets (files, Vault) and the TLS certificate. */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 };
 
 export async function startServer(config: Config, log: Logger): Promise<Server> {
   const lock: DataDirLock = await lockDataDir(config.dataDir);
   let pool: ShardPool | null = null;
+  let sec: SecurityParts | null = null;
   const cacheEvents = createInterest();
   const hub = new InvalidationHub(cacheEvents);
   let graph: DependencyGraph | null = null;
@@ -62,6 +66,9 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   const earlyInDoubt: [number, readonly string[]][] = [];
   try {
     const shards = resolveShardCount(config.dataDir, config.shards, defaultShardCount());
+    // Secrets, profile checks, users and keys come first: an unsafe configuration stops here (exit 2).
+    sec = await openSecurity(config, log);
+    const security = sec.security;
     const policies = await openPolicies(config);
     if (policies.ignoredConfigFile !== null) {
       log.warn({ file: policies.ignoredConfigFile }, 'cache policies come from the data directory (saved by PUT /api/v1/cache/policies); the --cache-policies file is not read');
@@ -127,7 +134,26 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       new SqlExecutor({ tables, txns: manager, memoryBytes: config.sqlMemoryMb * 1024 * 1024, nextId: () => manager.nextTimestamp(), docs: documents, kv: kvService }),
       log,
     );
-    const app = createHonoApp({ kv, pool, metrics, log, cache, txnKv, txnRoutes, docs: docHandlers, tables: tableHandlers, cql: cqlHandler, sql: sqlHandler });
+    const app = createHonoApp({
+      kv,
+      pool,
+      metrics,
+      log,
+      cache,
+      txnKv,
+      txnRoutes,
+      docs: docHandlers,
+      tables: tableHandlers,
+      cql: cqlHandler,
+      sql: sqlHandler,
+      auth: {
+        security,
+        configDump: () => sec?.configDump() ?? {},
+        routes: () => [...app.routes.map((r) => `${r.method} ${r.path}`), 'GET /ws', 'GET /api/v1/cache/invalidations/stream', 'GET /api/v1/docs/:c/changes'],
+        oauth: sec.oauth,
+        secureCookies: config.security.tls || config.security.publicUrl.startsWith('https:'),
+      },
+    });
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -143,7 +169,9 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       app,
       metrics: metrics.http,
       log,
-      attach: (uws) => attachInvalidationStreams(uws, { hub, log, registry: metrics.registry, changes: changeSource(documents.hub) }),
+      security,
+      tls: config.security.tls ? { certFile: config.security.tlsCert, keyFile: config.security.tlsKey } : undefined,
+      attach: (uws) => attachInvalidationStreams(uws, { hub, log, registry: metrics.registry, changes: changeSource(documents.hub), security }),
     });
     const monitor = new HitRateMonitor({ shards: pool.shards, hub, log, registry: metrics.registry, threshold: config.cacheHitRateWarn, windowS: config.cacheHitRateWindowS });
     monitor.start();
@@ -151,8 +179,15 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const reserver = timestamps;
     const decisions = coordinator;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `${config.security.tls ? 'https' : 'http'}://${host}:${listener.port}`;
+    publicUrlOf.value = config.security.publicUrl !== '' ? config.security.publicUrl : url;
+    const parts = sec;
     return {
-      url: `http://${host}:${listener.port}`,
+      url,
+      reload: async () => {
+        await parts.reload();
+        await listener.reloadTls();
+      },
       port: listener.port,
       shards,
       txns: manager,
@@ -167,9 +202,11 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
           await reserver.close();
         });
         hub.close();
+        await parts.close();
       },
     };
   } catch (error) {
+    await sec?.close().catch(() => undefined);
     await graph?.close().catch(() => undefined);
     txns?.close();
     await coordinator?.close().catch(() => undefined);

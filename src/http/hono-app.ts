@@ -22,6 +22,8 @@ import { registerSqlRoutes, type SqlHandler } from './sql-routes.js';
 import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 import type { Principal } from '../security/principal.js';
+import { kvAccessFor } from '../security/kv-access.js';
+import { registerAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 
 /** receivedAtMs: when the listener got the request; a Mantis-Deadline-Ms budget counts from it. */
 export type Bindings = {
@@ -30,6 +32,8 @@ export type Bindings = {
   readonly receivedAtMs: number;
   /** Who is asking, settled by the listener's gate (undefined: the system, when auth is off). */
   readonly principal?: Principal;
+  /** The client's address (auth routes: brute-force counters, the audit log). */
+  readonly ip?: string;
 };
 type AppEnv = { Bindings: Bindings };
 
@@ -45,6 +49,7 @@ export type AppDeps = {
   readonly tables: TableHandlers;
   readonly cql: CqlHandler;
   readonly sql?: SqlHandler;
+  readonly auth?: AuthRouteDeps;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -104,18 +109,20 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/api/v1/cache/stats', () => toResponse(cacheStatsReply(deps.pool)));
   registerCacheRoutes(app, deps.cache);
-  registerTxnRoutes(app, deps.txnRoutes);
+  registerTxnRoutes(app, deps.txnRoutes, (c) => kvAccessFor(deps.auth?.security, c.env.principal));
   registerDocRoutes(app, deps.docs);
   registerTableRoutes(app, deps.tables);
   registerCqlRoutes(app, deps.cql);
   if (deps.sql !== undefined) registerSqlRoutes(app, deps.sql);
+  if (deps.auth !== undefined) registerAuthRoutes(app, deps.auth);
+  const accessOf = (c: Context<AppEnv>) => kvAccessFor(deps.auth?.security, c.env.principal);
   // A Mantis-Txn header sends a KV route into that transaction (txn-routes.ts).
   app.get('/api/v1/kv', async (c) => {
     const txn = txnOf(c);
-    return toResponse(txn === undefined ? await kv.list(c.env.rawQuery, deadlineOf(c)) : await txnKv.list(txn, c.env.rawQuery, deadlineOf(c)));
+    return toResponse(txn === undefined ? await kv.list(c.env.rawQuery, deadlineOf(c), accessOf(c)) : await txnKv.list(txn, c.env.rawQuery, deadlineOf(c), accessOf(c)));
   });
   app.post('/api/v1/kv/batch', async (c) =>
-    toResponse(txnOf(c) === undefined ? await kv.batch(c.req.header('content-type'), await bodyOf(c), deadlineOf(c)) : await txnKv.batch()),
+    toResponse(txnOf(c) === undefined ? await kv.batch(c.req.header('content-type'), await bodyOf(c), deadlineOf(c), accessOf(c)) : await txnKv.batch()),
   );
   // Hono answers HEAD with the GET route; the handler skips the value for HEAD.
   app.get('/api/v1/kv/*', async (c) => {

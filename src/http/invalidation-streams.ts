@@ -43,6 +43,9 @@ import type { ChangeDelivery } from '../docs/change-hub.js';
 import type { ChangeSource } from '../docs/change-source.js';
 import type { Logger } from '../log.js';
 import { errorReply, statusLine, type HttpReply } from './reply.js';
+import { SYSTEM, type Principal } from '../security/principal.js';
+import type { Security } from '../security/security.js';
+import { kvAccessFor } from '../security/kv-access.js';
 
 export const WS_PATH = '/ws';
 export const SSE_PATH = '/api/v1/cache/invalidations/stream';
@@ -67,6 +70,13 @@ export type StreamsOptions = {
   readonly registry?: client.Registry;
   /** The document store's change streams; without it "changes" subscriptions are refused. */
   readonly changes?: ChangeSource;
+  /** Who may subscribe, and to what (absent: everyone, to everything). */
+  readonly security?: Security;
+  /**
+   * The row-level rule of a collection for a subscriber: null = every change; else a predicate
+   * on the change event (as JSON-parsed) that says whether the subscriber may see it.
+   */
+  readonly changeRule?: (principal: Principal, collection: string) => ((event: Record<string, unknown>) => boolean) | null;
 };
 
 export type Streams = {
@@ -202,6 +212,8 @@ class PrefixSet {
   constructor(
     private readonly hub: StreamsOptions['hub'],
     private readonly deliver: (event: StreamEvent) => void,
+    /** The subscriber's read rule (permissions and KV policies); null: every key. */
+    private readonly visible: ((key: string) => boolean) | null = null,
   ) {}
 
   get size(): number {
@@ -235,6 +247,7 @@ class PrefixSet {
     if (this.prefixes.size === 0) return;
     this.subscribedTo = common;
     this.unsubscribe = this.hub.subscribe(common, (event) => {
+      if (event.type === 'invalidation' && this.visible !== null && !this.visible(event.key)) return;
       if (event.type !== 'invalidation' || this.prefixes.size === 1 || this.matches(event.key)) this.deliver(event);
     });
   }
@@ -261,9 +274,11 @@ type Context = {
   json(event: StreamEvent): string;
   cutOff(transport: Transport, backlogBytes: number): void;
   readonly sent: Counts;
+  /** Which invalidated keys a subscriber may hear about; null: all. */
+  visibleKeys(principal: Principal): ((key: string) => boolean) | null;
 };
 
-type WsData = { conn: WsConn | null };
+type WsData = { conn: WsConn | null; principal: Principal };
 
 const BACKLOG_MAX = LIMITS.cache_stream_backlog_bytes_max;
 
@@ -277,12 +292,17 @@ class WsConn implements Conn {
   constructor(
     private readonly ws: uWS.WebSocket<WsData>,
     private readonly ctx: Context,
+    readonly principal: Principal,
   ) {
-    this.subs = new PrefixSet(ctx.hub, (event) => {
-      this.pending.push(ctx.json(event));
-      ctx.sent.ws++;
-      ctx.markDirty(this);
-    });
+    this.subs = new PrefixSet(
+      ctx.hub,
+      (event) => {
+        this.pending.push(ctx.json(event));
+        ctx.sent.ws++;
+        ctx.markDirty(this);
+      },
+      ctx.visibleKeys(principal),
+    );
   }
 
   /** A document change event for this socket (sent with the turn's other frames). */
@@ -351,11 +371,16 @@ class SseConn implements Conn {
   constructor(
     private readonly res: uWS.HttpResponse,
     private readonly ctx: Context,
+    principal: Principal,
   ) {
-    this.subs = new PrefixSet(ctx.hub, (event) => {
-      ctx.sent.sse++;
-      this.push(`id: ${this.nextId++}\nevent: ${event.type}\ndata: ${ctx.json(event)}\n\n`);
-    });
+    this.subs = new PrefixSet(
+      ctx.hub,
+      (event) => {
+        ctx.sent.sse++;
+        this.push(`id: ${this.nextId++}\nevent: ${event.type}\ndata: ${ctx.json(event)}\n\n`);
+      },
+      ctx.visibleKeys(principal),
+    );
   }
 
   push(text: string): void {
@@ -468,6 +493,18 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       }
       return lastJson;
     },
+    visibleKeys(principal) {
+      const access = kvAccessFor(options.security, principal);
+      if (access === undefined) return null;
+      return (key) => {
+        try {
+          access.check(key, false);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+    },
     cutOff(transport, backlogBytes) {
       cutOffs[transport]++;
       log.warn({ transport, backlog_bytes: backlogBytes, limit_bytes: BACKLOG_MAX }, 'invalidation subscriber cut off: too far behind');
@@ -483,6 +520,51 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     });
   };
   const shuttingDown = (): MantisError => new MantisError('SHUTTING_DOWN', 'server is shutting down');
+  const security = options.security;
+  /**
+   * The subscriber: browsers cannot set headers on a WebSocket or EventSource, so besides the
+   * Authorization header and the session cookie, ?access_token= is accepted.
+   */
+  const authenticate = (res: uWS.HttpResponse, req: uWS.HttpRequest, rawPath: string): Principal | HttpReply | Promise<Principal | HttpReply> => {
+    if (security === undefined || !security.active) return SYSTEM;
+    const query = req.getQuery() ?? '';
+    let token = '';
+    try {
+      token = new URLSearchParams(query).get('access_token') ?? '';
+    } catch {
+      token = '';
+    }
+    const header = req.getHeader('authorization');
+    return security.gate({
+      route: 'unmatched',
+      method: 'get',
+      rawPath,
+      rawQuery: query,
+      authorization: header !== '' ? header : token !== '' ? `Bearer ${token}` : '',
+      cookie: req.getHeader('cookie'),
+      csrfHeader: '',
+      ip: () => Buffer.from(res.getRemoteAddressAsText()).toString('utf8'),
+    });
+  };
+  /** Runs `go` with the principal (now, or once an uncached credential is verified), or answers the refusal. */
+  const withPrincipal = (res: uWS.HttpResponse, gated: Principal | HttpReply | Promise<Principal | HttpReply>, go: (p: Principal) => void): void => {
+    const isReply = (g: Principal | HttpReply): g is HttpReply => (g as HttpReply).status !== undefined;
+    const refuse = (reply: HttpReply): void => sendReply(res, { ...reply, headers: [...(reply.headers ?? []), ...(security?.headers ?? [])] }, false);
+    if (!(gated instanceof Promise)) return isReply(gated) ? refuse(gated) : go(gated);
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    gated.then(
+      (g) => {
+        if (aborted) return;
+        res.cork(() => (isReply(g) ? refuse(g) : go(g)));
+      },
+      () => {
+        if (!aborted) refuse(errorReply(new MantisError('INTERNAL', 'authentication failed; see the server log')));
+      },
+    );
+  };
+  const mayStream = (principal: Principal): MantisError | null =>
+    principal.can('cache', 'read') ? null : new MantisError('FORBIDDEN', 'permission denied: needs read on cache', { permission: 'cache:read' });
 
   app.ws<WsData>(WS_PATH, {
     maxPayloadLength: WS_FRAME_BYTES_MAX,
@@ -493,16 +575,13 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     closeOnBackpressureLimit: 0,
     upgrade: (res, req, context) => {
       if (closed) return sendReply(res, errorReply(shuttingDown()), true);
-      res.upgrade<WsData>(
-        { conn: null },
-        req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'),
-        context,
-      );
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      withPrincipal(res, authenticate(res, req, WS_PATH), (principal) => res.upgrade<WsData>({ conn: null, principal }, key, protocol, extensions, context));
     },
     open: (ws) => {
-      const conn = new WsConn(ws, ctx);
+      const conn = new WsConn(ws, ctx, ws.getUserData().principal);
       ws.getUserData().conn = conn;
       wsConns.add(conn);
     },
@@ -528,6 +607,8 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
         return conn.answer({ type: 'error', code: error.code, message: error.message });
       }
       const { action, prefix } = control;
+      const refused = action === 'subscribe' ? mayStream(conn.principal) : null;
+      if (refused !== null) return conn.answer({ type: 'error', code: refused.code, message: refused.message });
       if (action === 'subscribe') conn.subs.add(prefix);
       else conn.subs.delete(prefix);
       log.debug({ transport: 'ws', action, prefix }, 'invalidation stream');
@@ -547,13 +628,17 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       if (!(error instanceof MantisError)) throw error;
       return sendReply(res, errorReply(error), false);
     }
-    const conn = new SseConn(res, ctx);
-    startSse(res, conn, sseConns);
-    // The first write sends the headers; a client that has read this is subscribed.
-    conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: STREAM_NAME, prefix })}\n\n`);
-    conn.flush();
-    conn.subs.add(prefix);
-    log.debug({ transport: 'sse', prefix }, 'invalidation stream');
+    withPrincipal(res, authenticate(res, req, SSE_PATH), (principal) => {
+      const refused = mayStream(principal);
+      if (refused !== null) return sendReply(res, errorReply(refused), false);
+      const conn = new SseConn(res, ctx, principal);
+      startSse(res, conn, sseConns);
+      // The first write sends the headers; a client that has read this is subscribed.
+      conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: STREAM_NAME, prefix })}\n\n`);
+      conn.flush();
+      conn.subs.add(prefix);
+      log.debug({ transport: 'sse', prefix }, 'invalidation stream');
+    });
   });
 
   /** A "changes" subscribe or unsubscribe on a socket (one subscription per collection: a new one replaces it). */
@@ -568,9 +653,13 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     if (!conn.changeSubs.has(c.collection) && conn.changeSubs.size >= LIMITS.cache_stream_prefixes_max) {
       throw new MantisError('INVALID_PARAMETER', `a socket may watch at most ${LIMITS.cache_stream_prefixes_max} collections`);
     }
+    if (!conn.principal.can(`docs:${c.collection}`, 'read')) throw new MantisError('FORBIDDEN', `permission denied: needs read on docs:${c.collection}`, { permission: `docs:${c.collection}:read` });
+    const rule = options.changeRule?.(conn.principal, c.collection) ?? null;
     conn.changeSubs.get(c.collection)?.();
     conn.changeSubs.delete(c.collection);
-    const unsubscribe = subscribeChanges(options.changes, c.collection, c.filter, c.resumeAfter, () => conn.answer({ type: 'subscribed', ...answer }), (e) => conn.pushChange(e.json));
+    const unsubscribe = subscribeChanges(options.changes, c.collection, c.filter, c.resumeAfter, () => conn.answer({ type: 'subscribed', ...answer }), (e) => {
+      if (rule === null || rule(JSON.parse(e.json) as Record<string, unknown>)) conn.pushChange(e.json);
+    });
     conn.changeSubs.set(c.collection, unsubscribe);
     log.debug({ transport: 'ws', collection: c.collection }, 'change stream');
   };
@@ -592,21 +681,28 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       if (!(error instanceof MantisError)) throw error;
       return sendReply(res, errorReply(error), false);
     }
-    const conn = new SseConn(res, ctx);
-    let started = false;
-    const start = (): void => {
-      started = true;
-      startSse(res, conn, sseConns);
-      conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: CHANGES_STREAM, collection: request.coll })}\n\n`);
-      conn.flush();
-    };
-    try {
-      conn.changeSub = subscribeChanges(source as ChangeSource, request.coll, request.filter, request.resumeAfter, start, (e) => conn.push(`id: ${e.token}\nevent: change\ndata: ${e.json}\n\n`));
-    } catch (error) {
-      if (!(error instanceof MantisError) || started) throw error;
-      return sendReply(res, errorReply(error), false);
-    }
-    log.debug({ transport: 'sse', collection: request.coll }, 'change stream');
+    withPrincipal(res, authenticate(res, req, `/api/v1/docs/${req.getParameter(0) ?? ''}/changes`), (principal) => {
+      const refused = principal.can(`docs:${request.coll}`, 'read') ? null : new MantisError('FORBIDDEN', `permission denied: needs read on docs:${request.coll}`, { permission: `docs:${request.coll}:read` });
+      if (refused !== null) return sendReply(res, errorReply(refused), false);
+      const rule = options.changeRule?.(principal, request.coll) ?? null;
+      const conn = new SseConn(res, ctx, principal);
+      let started = false;
+      const start = (): void => {
+        started = true;
+        startSse(res, conn, sseConns);
+        conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: CHANGES_STREAM, collection: request.coll })}\n\n`);
+        conn.flush();
+      };
+      try {
+        conn.changeSub = subscribeChanges(source as ChangeSource, request.coll, request.filter, request.resumeAfter, start, (e) => {
+          if (rule === null || rule(JSON.parse(e.json) as Record<string, unknown>)) conn.push(`id: ${e.token}\nevent: change\ndata: ${e.json}\n\n`);
+        });
+      } catch (error) {
+        if (!(error instanceof MantisError) || started) throw error;
+        return sendReply(res, errorReply(error), false);
+      }
+      log.debug({ transport: 'sse', collection: request.coll }, 'change stream');
+    });
   });
 
   const heartbeat = setInterval(() => {

@@ -18,6 +18,7 @@ import {
 import { batchFormatOf, encodeBatchResults, packMsgpack, parseBatch } from './batch-codec.js';
 import { errorReply, guarded, okReply, replyForError, type HttpReply } from './reply.js';
 
+import type { KvAccess } from '../security/kv-access.js';
 export type KvHandlers = ReturnType<typeof createKvHandlers>;
 
 /** What the cache's tag index needs to hear from the KV routes (PUT ?tags=a,b and DELETE). */
@@ -96,17 +97,20 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         return okReply({ key: name, deleted: existed });
       }),
 
-    list: (rawQuery: string, deadline: DeadlineHeader): Promise<HttpReply> =>
+    /** access: the caller's KV rules; keys outside its row-level policies are left out (and total is null). */
+    list: (rawQuery: string, deadline: DeadlineHeader, access?: KvAccess): Promise<HttpReply> =>
       guard(async () => {
         const deadlineMs = deadlineFromHeader(deadline);
         const params = parseListParams(new URLSearchParams(rawQuery));
         const result = await kv.cmdList(params, deadlineMs);
         const last = result.keys[result.keys.length - 1];
+        const visible = access?.visible ?? null;
+        const keys = visible === null ? result.keys : result.keys.filter(visible);
         return okReply(
-          result.keys.map((k) => Buffer.from(k).toString('utf8')),
+          keys.map((k) => Buffer.from(k).toString('utf8')),
           {
-            count: result.keys.length,
-            total: result.total,
+            count: keys.length,
+            total: visible === null ? result.total : null,
             page: params.cursor === null ? Math.floor(params.offset / params.limit) + 1 : null,
             per_page: params.limit,
             next_cursor: result.more && last !== undefined ? encodeCursor(last) : null,
@@ -114,11 +118,13 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         );
       }),
 
-    batch: (contentTypeHeader: string | undefined, body: Uint8Array, deadline: DeadlineHeader): Promise<HttpReply> =>
+    /** access: every op's key is checked before any is sent (one refused key refuses the batch). */
+    batch: (contentTypeHeader: string | undefined, body: Uint8Array, deadline: DeadlineHeader, access?: KvAccess): Promise<HttpReply> =>
       guard(async () => {
         const deadlineMs = deadlineFromHeader(deadline);
         const format = batchFormatOf(contentTypeHeader);
         const ops = parseBatch(body, format, Date.now(), maxValueBytes);
+        if (access !== undefined) for (const op of ops) access.check(op.key, op.kind !== 'get');
         const outcome = await kv.cmdBatch(ops, deadlineMs);
         const data = encodeBatchResults(ops, outcome.results, format);
         const meta = { count: ops.length };

@@ -7,7 +7,7 @@
 // which both listeners call: GET/HEAD/PUT/DELETE of a key and the prefix
 // listing read and write inside the transaction.
 
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { MantisError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
 import { ISOLATION_LEVELS, isIsolation, type Isolation } from '../../shared/txn/txn-wire.js';
@@ -19,6 +19,8 @@ import { jsonBody, keyField, onlyFields } from './json-body.js';
 import { valueTooLarge } from './kv-handlers.js';
 import { TXN_PREFIX } from './routes.js';
 import { errorReply, guarded, okReply, type HttpReply } from './reply.js';
+
+import type { KvAccess } from '../security/kv-access.js';
 
 export const TXN_HEADER = 'mantis-txn';
 const TXN_ID_MAX_CHARS = 255;
@@ -77,7 +79,7 @@ export function createTxnKvHandlers(txns: TxnManager, maxValueBytes: number, log
         return okReply({ key: Buffer.from(key).toString('utf8'), deleted: existed, txn: id });
       }),
 
-    list: (header: string, rawQuery: string, deadline: DeadlineHeader): Promise<HttpReply> =>
+    list: (header: string, rawQuery: string, deadline: DeadlineHeader, access?: KvAccess): Promise<HttpReply> =>
       guard(async () => {
         const deadlineMs = deadlineFromHeader(deadline);
         const id = txnIdOf(header);
@@ -85,7 +87,9 @@ export function createTxnKvHandlers(txns: TxnManager, maxValueBytes: number, log
         if (params.cursor !== null || params.offset !== 0) {
           throw new MantisError('INVALID_PARAMETER', 'cursor and offset paging are not supported inside a transaction; list with prefix and limit');
         }
-        const { keys, more } = await txns.list(id, params.prefix, params.limit, deadlineMs);
+        const listed = await txns.list(id, params.prefix, params.limit, deadlineMs);
+        const more = listed.more;
+        const keys = access?.visible == null ? listed.keys : listed.keys.filter(access.visible);
         return okReply(
           keys.map((k) => Buffer.from(k).toString('utf8')),
           { count: keys.length, total: null, page: 1, per_page: params.limit, next_cursor: null, more, txn: id },
@@ -118,7 +122,8 @@ export function createTxnRouteHandlers(txns: TxnManager, maxValueBytes: number, 
         return okReply({ id: info.id, isolation: info.isolation, timeout_ms: info.timeoutMs, snapshot_ts: info.snapshotTs });
       }),
 
-    execute: (contentType: string | undefined, raw: Uint8Array, deadline: DeadlineHeader): Promise<HttpReply> =>
+    /** access: every condition's and operation's key is checked before anything runs. */
+    execute: (contentType: string | undefined, raw: Uint8Array, deadline: DeadlineHeader, access?: KvAccess): Promise<HttpReply> =>
       guard(async () => {
         const deadlineMs = deadlineFromHeader(deadline);
         const body = jsonBody(contentType, raw, true);
@@ -126,6 +131,10 @@ export function createTxnRouteHandlers(txns: TxnManager, maxValueBytes: number, 
         const isolation = isolationOf(body.isolation);
         const conditions = arrayField(body, 'conditions', false).map((c, i) => conditionOf(c, `conditions[${i}]: `));
         const operations = arrayField(body, 'operations', true).map((o, i) => operationOf(o, `operations[${i}]: `, maxValueBytes));
+        if (access !== undefined) {
+          for (const c of conditions) access.check(c.key, false);
+          for (const o of operations) access.check(o.key, o.kind !== 'get');
+        }
         const { commit, results } = await txns.execute(isolation, conditions, operations, deadlineMs);
         return okReply({ committed: true, commit_ts: commit.commitTs, results: results.map(resultJson) });
       }),
@@ -158,11 +167,11 @@ function idOfPath(rawPath: string, action: string): string {
 }
 
 
-export function registerTxnRoutes(app: Hono<{ Bindings: Bindings }>, handlers: TxnRouteHandlers): void {
+export function registerTxnRoutes(app: Hono<{ Bindings: Bindings }>, handlers: TxnRouteHandlers, accessOf: (c: Context<{ Bindings: Bindings }>) => KvAccess | undefined = () => undefined): void {
   const bodyOf = async (request: Request): Promise<Uint8Array> => new Uint8Array(await request.arrayBuffer());
   app.post('/api/v1/txn', async (c) => toResponse(await handlers.begin(c.req.header('content-type'), await bodyOf(c.req.raw))));
   app.post('/api/v1/txn/execute', async (c) =>
-    toResponse(await handlers.execute(c.req.header('content-type'), await bodyOf(c.req.raw), { header: c.req.header('mantis-deadline-ms'), receivedAtMs: c.env.receivedAtMs })),
+    toResponse(await handlers.execute(c.req.header('content-type'), await bodyOf(c.req.raw), { header: c.req.header('mantis-deadline-ms'), receivedAtMs: c.env.receivedAtMs }, accessOf(c))),
   );
   app.post('/api/v1/txn/:id/commit', async (c) => toResponse(await handlers.commit(c.env.rawPath)));
   app.post('/api/v1/txn/:id/rollback', async (c) => toResponse(await handlers.rollback(c.env.rawPath)));

@@ -22,6 +22,9 @@ import type { CqlHandler } from './cql-routes.js';
 import type { SqlHandler } from './sql-routes.js';
 import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
+import type { Security } from '../security/security.js';
+import type { Principal } from '../security/principal.js';
+import { kvAccessFor, type KvAccess } from '../security/kv-access.js';
 
 export type ListenerOptions = {
   readonly host: string;
@@ -45,6 +48,10 @@ export type ListenerOptions = {
   readonly app: Hono<any>;
   readonly metrics: HttpMetrics;
   readonly log: Logger;
+  /** Authentication, authorization, rate limits and response headers; absent: everything is open. */
+  readonly security?: Security;
+  /** Serve HTTPS with these PEM files (uWS's SSL app). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string } | undefined;
   /**
    * Routes served natively outside the request/response cycle (WebSocket, SSE streams), registered
    * before the catch-all. Their close() runs when the listener stops accepting: long-lived streams
@@ -59,6 +66,8 @@ export type Listener = {
   stopAccepting(): void;
   /** Resolves when no request is in flight (or the timeout passes). */
   drained(timeoutMs: number): Promise<boolean>;
+  /** Re-reads the TLS certificate and key (SIGHUP): new connections use them. */
+  reloadTls(): Promise<void>;
 };
 
 type Exchange = {
@@ -68,9 +77,17 @@ type Exchange = {
   readonly started: number;
   aborted: boolean;
   finished: boolean;
+  /** The client address when the gate read it. */
+  ip?: string;
   /** Aborted when the client goes away (a SQL statement checks it between batches). */
   abort?: AbortController;
+  /** CORS headers for this request's allowed Origin. */
+  cors?: readonly (readonly [string, string])[];
+  /** The client IP counted against --conn-limit-per-ip (released when the request finishes). */
+  admitted?: string;
 };
+
+const isReply = (g: Principal | HttpReply): g is HttpReply => (g as HttpReply).status !== undefined;
 
 function abortSignalOf(x: Exchange): AbortSignal {
   x.abort ??= new AbortController();
@@ -90,15 +107,19 @@ export function assertNativeUws(): void {
   }
 }
 
-export function listen(options: ListenerOptions): Promise<Listener> {
+export async function listen(options: ListenerOptions): Promise<Listener> {
   assertNativeUws();
-  const app = uWS.App();
+  const tls = options.tls;
+  const makeApp = (): uWS.TemplatedApp => (tls === undefined ? uWS.App() : uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }));
   const state = { inFlight: 0, stopping: false, idle: [] as (() => void)[] };
 
+  const security = options.security;
+  const securityHeaders = security?.headers ?? [];
   const finish = (x: Exchange, status: number): void => {
     if (x.finished) return;
     x.finished = true;
     state.inFlight--;
+    if (x.admitted !== undefined) security?.leave(x.admitted);
     options.metrics.observe(x.route, x.method, status, (performance.now() - x.started) / 1000);
     if (state.inFlight === 0) for (const wake of state.idle.splice(0)) wake();
   };
@@ -108,6 +129,8 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     x.res.cork(() => {
       x.res.writeStatus(statusLine(reply.status));
       x.res.writeHeader('Content-Type', reply.contentType);
+      for (const [name, value] of securityHeaders) x.res.writeHeader(name, value);
+      if (x.cors !== undefined) for (const [name, value] of x.cors) x.res.writeHeader(name, value);
       if (reply.headers !== undefined) for (const [name, value] of reply.headers) x.res.writeHeader(name, value);
       if (x.method === 'head') {
         x.res.endWithoutBody(reply.headLength ?? (typeof reply.body === 'string' ? Buffer.byteLength(reply.body) : reply.body.length), close);
@@ -121,15 +144,52 @@ export function listen(options: ListenerOptions): Promise<Listener> {
   const fail = (x: Exchange, error: unknown): void =>
     send(x, replyForError(error, (e) => options.log.error({ err: e }, 'unexpected error in the listener')));
 
-  const attached = options.attach?.(app) ?? null;
+  const attached: { close(): void }[] = [];
 
-  app.any('/*', (res, req) => {
+  const handler = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
     const method = req.getMethod();
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
     const route = routeOf(method, path);
     const x: Exchange = { res, method, route, started: performance.now(), aborted: false, finished: false };
     state.inFlight++;
+    // Security: identity, permission and rate limits are settled here, before the body is read.
+    let principal: Principal | undefined;
+    let pending: Promise<Principal | HttpReply> | null = null;
+    if (security !== undefined) {
+      let ipText: string | null = null;
+      const ip = (): string => (ipText ??= Buffer.from(res.getRemoteAddressAsText()).toString('utf8'));
+      if (security.corsEnabled) {
+        const origin = req.getHeader('origin');
+        if (origin !== '') x.cors = security.corsHeaders(origin, method === 'options');
+      }
+      if (method === 'options') {
+        // A CORS preflight carries no credentials: answer it before the gate.
+        return send(x, { status: 204, contentType: 'text/plain', body: '' });
+      }
+      if (security.active) {
+        if (security.limiter.settings.connectionsPerIp > 0) {
+          const refused = security.admit(ip());
+          if (refused !== null) return send(x, refused, true);
+          x.admitted = ip();
+        }
+        const gated = security.gate({
+          route,
+          method,
+          rawPath: path,
+          rawQuery: query,
+          authorization: req.getHeader('authorization'),
+          cookie: req.getHeader('cookie'),
+          csrfHeader: req.getHeader('x-csrf-token'),
+          ip,
+        });
+        if (gated instanceof Promise) pending = gated;
+        else if (isReply(gated)) return send(x, gated);
+        else principal = gated;
+      }
+      if (path.startsWith('/api/v1/auth/')) ip();
+      x.ip = ipText ?? undefined;
+    }
     const kvRoute = route === '/api/v1/kv/:key' || route === '/api/v1/kv' || route === '/api/v1/kv/batch';
     const docsRoute = route.startsWith('/api/v1/docs');
     const tablesRoute = route.startsWith('/api/v1/tables');
@@ -138,7 +198,7 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     // Inside a transaction: never the cache (reads are at the transaction's snapshot).
     const txn = kvRoute || docsRoute || tablesRoute || cqlRoute || sqlRoute ? req.getHeader(TXN_HEADER) : '';
     // GET only: uWS counts endWithoutBody (HEAD) as no answer unless an abort handler is attached.
-    const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get' && txn === '';
+    const cacheable = options.fastPath && !state.stopping && route === '/api/v1/kv/:key' && method === 'get' && txn === '' && pending === null;
     if (cacheable) {
       // A cache hit is answered here, inside this callback: nothing is left in flight, so no abort handler.
       const early: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
@@ -173,52 +233,82 @@ export function listen(options: ListenerOptions): Promise<Listener> {
     const deadline: DeadlineHeader = { header: req.getHeader(DEADLINE_HEADER) || undefined, receivedAtMs: Date.now() };
 
     const dispatch = (body: Uint8Array | null): void => {
+      if (pending !== null) {
+        pending.then(
+          (gated) => {
+            if (isReply(gated)) return send(x, gated);
+            principal = gated;
+            serve(body);
+          },
+          (error: unknown) => fail(x, error),
+        );
+        return;
+      }
+      serve(body);
+    };
+    const serve = (body: Uint8Array | null): void => {
+      const access = kvAccessFor(security, principal);
       const served = docsFast
-        ? (options.docs as DocHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
+        ? (options.docs as DocHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY, principal })
         : tablesFast
-        ? (options.tables as TableHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
+        ? (options.tables as TableHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY, principal })
         : cqlFast
-        ? (options.cql as CqlHandler).handle({ method: method.toUpperCase(), contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY })
+        ? (options.cql as CqlHandler).handle({ method: method.toUpperCase(), contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY, principal })
         : sqlFast
-        ? (options.sql as SqlHandler).handle({ method: method.toUpperCase(), contentType, accept, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY, signal: abortSignalOf(x) })
+        ? (options.sql as SqlHandler).handle({ method: method.toUpperCase(), contentType, accept, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY, signal: abortSignalOf(x), principal })
         : headers === null
         ? txn === ''
-          ? serveFast(options, x, { path, query, contentType, deadline, cacheTried: cacheable }, body)
-          : serveTxn(options.txnKv, txn, x, { path, query, contentType, deadline, cacheTried: false }, body)
-        : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs }, body);
+          ? serveFast(options, x, { path, query, contentType, deadline, cacheTried: cacheable, access }, body)
+          : serveTxn(options.txnKv, txn, x, { path, query, contentType, deadline, cacheTried: false, access }, body)
+        : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs, principal, ip: x.ip }, body);
       served.then((reply) => send(x, reply), (error: unknown) => fail(x, error));
     };
     if (!hasBody) return dispatch(null);
     readBody(x, declared, limit, (body) => dispatch(body), (bytes) => send(x, tooLarge(route, bytes, limit), true));
-  });
+  };
+  const build = (): uWS.TemplatedApp => {
+    const app = makeApp();
+    const streams = options.attach?.(app);
+    if (streams !== undefined) attached.push(streams);
+    app.any('/*', handler);
+    return app;
+  };
 
-  return new Promise((resolve, reject) => {
-    // Exclusive: without it uSockets sets SO_REUSEPORT, and a second server could share the port.
-    listenExclusive(app, options.host, options.port, (socket) => {
-      if (socket === false) {
-        reject(new Error(`cannot listen on ${options.host}:${options.port} (address in use or not available)`));
-        return;
-      }
-      resolve({
-        port: uWS.us_socket_local_port(socket),
-        stopAccepting: () => {
-          state.stopping = true;
-          uWS.us_listen_socket_close(socket);
-          attached?.close();
-        },
-        drained: (timeoutMs) =>
-          state.inFlight === 0
-            ? Promise.resolve(true)
-            : new Promise((done) => {
-                const timer = setTimeout(() => done(false), timeoutMs);
-                state.idle.push(() => {
-                  clearTimeout(timer);
-                  done(true);
-                });
-              }),
+  const listenOn = (app: uWS.TemplatedApp, port: number): Promise<uWS.us_listen_socket> =>
+    new Promise((resolve, reject) => {
+      // Exclusive: without it uSockets sets SO_REUSEPORT, and a second server could share the port.
+      listenExclusive(app, options.host, port, (socket) => {
+        if (socket === false) reject(new Error(`cannot listen on ${options.host}:${port} (address in use or not available)`));
+        else resolve(socket);
       });
     });
-  });
+  let socket = await listenOn(build(), options.port);
+  const port = uWS.us_socket_local_port(socket);
+  return {
+    port,
+    stopAccepting: () => {
+      state.stopping = true;
+      uWS.us_listen_socket_close(socket);
+      for (const streams of attached) streams.close();
+    },
+    reloadTls: async () => {
+      if (tls === undefined || state.stopping) return;
+      // A new SSL app reads the files again; open connections stay on the old one until they close.
+      const app = build();
+      uWS.us_listen_socket_close(socket);
+      socket = await listenOn(app, port);
+    },
+    drained: (timeoutMs) =>
+      state.inFlight === 0
+        ? Promise.resolve(true)
+        : new Promise((done) => {
+            const timer = setTimeout(() => done(false), timeoutMs);
+            state.idle.push(() => {
+              clearTimeout(timer);
+              done(true);
+            });
+          }),
+  };
 }
 
 function isFastRoute(route: RouteLabel, method: string): boolean {
@@ -245,6 +335,8 @@ type FastRequest = {
   readonly deadline: DeadlineHeader;
   /** GET/HEAD: the cache already missed for this request (do not look, or count a miss, twice). */
   readonly cacheTried: boolean;
+  /** The caller's KV rules for keys named in a body or listed (undefined: everything). */
+  readonly access: KvAccess | undefined;
 };
 
 function serveFast(options: ListenerOptions, x: Exchange, r: FastRequest, body: Uint8Array | null): Promise<HttpReply> {
@@ -252,13 +344,13 @@ function serveFast(options: ListenerOptions, x: Exchange, r: FastRequest, body: 
   const rawKey = r.path.slice(KV_ITEM_PREFIX.length);
   switch (x.route) {
     case '/api/v1/kv':
-      return kv.list(r.query, r.deadline);
+      return kv.list(r.query, r.deadline, r.access);
     case '/api/v1/kv/batch':
-      return kv.batch(r.contentType, body ?? new Uint8Array(0), r.deadline);
+      return kv.batch(r.contentType, body ?? new Uint8Array(0), r.deadline, r.access);
     case '/api/v1/txn':
       return txnRoutes.begin(r.contentType, body ?? new Uint8Array(0));
     case '/api/v1/txn/execute':
-      return txnRoutes.execute(r.contentType, body ?? new Uint8Array(0), r.deadline);
+      return txnRoutes.execute(r.contentType, body ?? new Uint8Array(0), r.deadline, r.access);
     case '/api/v1/txn/:id/commit':
       return txnRoutes.commit(r.path);
     case '/api/v1/txn/:id/rollback':
@@ -274,7 +366,7 @@ function serveTxn(kv: TxnKvHandlers, txn: string, x: Exchange, r: FastRequest, b
   const rawKey = r.path.slice(KV_ITEM_PREFIX.length);
   switch (x.route) {
     case '/api/v1/kv':
-      return kv.list(txn, r.query, r.deadline);
+      return kv.list(txn, r.query, r.deadline, r.access);
     case '/api/v1/kv/batch':
       return kv.batch();
     default:
@@ -284,18 +376,25 @@ function serveTxn(kv: TxnKvHandlers, txn: string, x: Exchange, r: FastRequest, b
   }
 }
 
-type HonoRequest = { readonly path: string; readonly query: string; readonly headers: Headers; readonly receivedAtMs: number };
+type HonoRequest = {
+  readonly path: string;
+  readonly query: string;
+  readonly headers: Headers;
+  readonly receivedAtMs: number;
+  readonly principal: Principal | undefined;
+  readonly ip: string | undefined;
+};
 
 async function serveHono(
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see ListenerOptions.app
   app: Hono<any>,
   x: Exchange,
-  { path, query, headers, receivedAtMs }: HonoRequest,
+  { path, query, headers, receivedAtMs, principal, ip }: HonoRequest,
   body: Uint8Array | null,
 ): Promise<HttpReply> {
   const url = `http://mantisdb${path}${query === '' ? '' : `?${query}`}`;
   const request = new Request(url, { method: x.method.toUpperCase(), headers, body });
-  const bindings: Bindings = { rawPath: path, rawQuery: query, receivedAtMs };
+  const bindings: Bindings = { rawPath: path, rawQuery: query, receivedAtMs, principal, ip };
   const response = await app.fetch(request, bindings);
   const replyHeaders: [string, string][] = [];
   response.headers.forEach((value, name) => {

@@ -7,7 +7,7 @@
 // so a slow hash adds nothing) and compared in constant time.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MantisError } from '../../shared/errors.js';
 import { BUILTIN_ROLES, type Permission, type Role } from './principal.js';

@@ -383,6 +383,8 @@ class VaultError extends SecretError {
   constructor(
     message: string,
     readonly status: number,
+    /** The parsed body, for callers that look closer (a deleted KV version answers 404 with metadata). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -491,7 +493,23 @@ class VaultClient {
   async readSecret(): Promise<Readonly<Record<string, unknown>>> {
     const { mount, path } = this.#config;
     const route = `/v1/${mount}/data/${path}`;
-    const answer = await this.#authorized('GET', route);
+    let answer: Record<string, unknown>;
+    try {
+      answer = await this.#authorized('GET', route);
+    } catch (error) {
+      if (error instanceof VaultError && error.status === 404) {
+        const body = error.body;
+        const metadata = isRecord(body) && isRecord(body.data) ? body.data.metadata : undefined;
+        const deleted = isRecord(metadata) && typeof metadata.deletion_time === 'string' && metadata.deletion_time !== '';
+        throw new VaultError(
+          deleted
+            ? `the current version of the Vault secret ${mount}/${path} is deleted (GET ${route} answered 404)`
+            : `there is no Vault secret ${mount}/${path} (GET ${route} answered 404): check MANTIS_VAULT_MOUNT and MANTIS_VAULT_PATH`,
+          404,
+        );
+      }
+      throw error;
+    }
     const data = answer.data;
     if (!isRecord(data) || !('data' in data)) {
       throw new SecretError(`Vault's answer to GET ${route} has no data.data: is ${mount} a KV version 2 mount?`);
@@ -738,7 +756,7 @@ class VaultClient {
       let detail = errors.length > 0 ? errors.join('; ') : status === 404 ? 'nothing there' : 'no error text';
       detail = this.#redact(detail);
       if (detail.length > 300) detail = `${detail.slice(0, 300)}…`;
-      throw new VaultError(`Vault answered ${status} to ${where}: ${detail}`, status);
+      throw new VaultError(`Vault answered ${status} to ${where}: ${detail}`, status, parsed);
     }
     if (!isRecord(parsed)) throw new SecretError(`Vault answered ${status} to ${where} with a body that is not a JSON object`);
     return parsed;
