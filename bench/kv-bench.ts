@@ -2,6 +2,12 @@
 // machine in the same run, so the figures are ratios rather than absolutes
 // (see /work/shared/ANCHORS.md for why: the box is small and noisy).
 //
+// The cost of security is measured the same way: a second MantisDB, started
+// with --auth on and rate limits that are on but never refuse, serves GET hits
+// and PUTs with an API key and with a JWT in Authorization: Bearer. Each such
+// scenario is compared with a run of the auth-off MantisDB made just before
+// it, so drift in the machine's speed hits both sides.
+//
 //   npm run bench:kv                      # 10 s per scenario, 64 connections
 //   BENCH_DURATION_S=3 node dist/bench/kv-bench.js
 //
@@ -12,12 +18,25 @@
 // is 1 when something went wrong (failed responses, a server that crashed or
 // would not stop); targets that are missed do not change it.
 
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseTool, runAutocannon, runWrk, stopActiveLoad, wrkVersion, type LoadResult, type LoadSettings, type Tool } from './lib/load.js';
-import { KEY_COUNT, preload, smokeCheckBare, smokeCheckBatch, smokeCheckMantis } from './lib/preload.js';
+import {
+  KEY_COUNT,
+  authenticate,
+  bearer,
+  preload,
+  rateLimitsOf,
+  smokeCheckAuthRequired,
+  smokeCheckBare,
+  smokeCheckBatch,
+  smokeCheckMantis,
+  type Credentials,
+  type PreloadOutcome,
+} from './lib/preload.js';
 import { BUSY_SHARE_MAX, NeighbourMeter, RssSampler, machineBusyShare, waitForQuietMachine, procStatusKiB, startServer, stopServer, type ServerProcess, type StopOutcome } from './lib/proc.js';
 import {
   checkTargets,
@@ -29,11 +48,19 @@ import {
   targetsTable,
   type ScenarioResult,
 } from './lib/report.js';
-import { luaScript, opsPerRequestOf, type Kind, type Scenario, type Target } from './lib/scenarios.js';
+import { authScenarioId, luaScript, opsPerRequestOf, type AuthKind, type ExtraHeaders, type Kind, type Scenario, type Target } from './lib/scenarios.js';
 import { envInt } from './lib/env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FSYNC_BATCH_MS = 2;
+// Rate limits that are on (every request takes a token from its identity's
+// bucket) but never refuse: the largest the server accepts (--rate-limit-rps
+// and --rate-limit-burst are capped at 10 000 000), far above what one box
+// can send.
+const AUTH_RATE_LIMIT = 10_000_000;
+// The admin's JWT must outlive the run (the server's default is an hour).
+const JWT_TTL_S = 86_400;
+const API_KEY_ROLES = ['readwrite'] as const;
 
 const progress = (message: string): void => {
   process.stderr.write(`[kv-bench] ${message}\n`);
@@ -45,7 +72,23 @@ function scenario(target: Target, kind: Kind): Scenario {
   return { id: `${target}-${kind}`, target, kind, opsPerRequest: opsPerRequestOf(kind) };
 }
 
-// Bare and MantisDB interleaved, so drift in the machine's speed hits both.
+const AUTH_LABEL: Record<AuthKind, string> = { key: 'API key', jwt: 'JWT' };
+
+/**
+ * One auth scenario, preceded by its baseline: the auth-off MantisDB with the
+ * same traffic, measured right before it so both see the same machine.
+ */
+function authPair(kind: 'get' | 'put', auth: AuthKind): Plan[] {
+  const what = kind.toUpperCase();
+  const baselineId = `mantis-${kind}-before-${auth}`;
+  return [
+    { scenario: { id: baselineId, target: 'mantis', kind, opsPerRequest: 1 }, label: `MantisDB ${what}, auth off (before ${AUTH_LABEL[auth]})`, baselineId: null },
+    { scenario: { id: authScenarioId(auth, kind), target: 'mantis-auth', kind, opsPerRequest: 1, auth }, label: `MantisDB ${what}, auth ${AUTH_LABEL[auth]} + rate limit`, baselineId },
+  ];
+}
+
+// Bare and MantisDB interleaved, so drift in the machine's speed hits both;
+// then auth off and auth on alternating, for the same reason.
 const PLAN: readonly Plan[] = [
   { scenario: scenario('bare', 'get'), label: 'bare uWS GET', baselineId: null },
   { scenario: scenario('mantis', 'get'), label: 'MantisDB GET', baselineId: 'bare-get' },
@@ -53,9 +96,38 @@ const PLAN: readonly Plan[] = [
   { scenario: scenario('mantis', 'put'), label: 'MantisDB PUT', baselineId: 'bare-put' },
   { scenario: scenario('mantis', 'mix'), label: 'MantisDB 90/10 GET/PUT', baselineId: 'bare-get' },
   { scenario: scenario('mantis', 'batch'), label: 'MantisDB batch ×100 (90 get/10 put)', baselineId: null },
+  ...authPair('get', 'key'),
+  ...authPair('get', 'jwt'),
+  ...authPair('put', 'key'),
+  ...authPair('put', 'jwt'),
 ];
 
-type Servers = { bare: ServerProcess | null; mantis: ServerProcess | null };
+type Servers = { bare: ServerProcess | null; mantis: ServerProcess | null; mantisAuth: ServerProcess | null };
+type Stops = { bare: StopOutcome | null; mantis: StopOutcome | null; mantisAuth: StopOutcome | null };
+
+/**
+ * Runs `start` with `vars` set in this process's environment, then restores it. startServer spawns
+ * synchronously (the child's environment is copied then), so only the server started here sees them.
+ */
+function withEnv<T>(vars: Readonly<Record<string, string>>, start: () => T): T {
+  const saved = new Map(Object.keys(vars).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, vars);
+  try {
+    return start();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+function mantisArgs(dataDir: string): string[] {
+  return ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--fsync', 'batch', '--fsync-batch-ms', String(FSYNC_BATCH_MS), '--log-level', 'warn'];
+}
+
+const AUTH_FLAGS = ['--auth', 'on', '--rate-limit-rps', String(AUTH_RATE_LIMIT), '--rate-limit-burst', String(AUTH_RATE_LIMIT), '--jwt-ttl-s', String(JWT_TTL_S)];
+const MANTIS_READY = /^MantisDB listening on (http:\/\/\S+)/;
 
 async function main(): Promise<number> {
   const settings: LoadSettings = {
@@ -75,21 +147,26 @@ async function main(): Promise<number> {
 
   const tmp = mkdtempSync(join(tmpdir(), 'mantis-kv-bench-'));
   const dataDir = join(tmp, 'data');
+  const authDataDir = join(tmp, 'data-auth');
   const luaDir = join(tmp, 'lua');
-  mkdirSync(luaDir);
-  const servers: Servers = { bare: null, mantis: null };
-  const stops: { bare: StopOutcome | null; mantis: StopOutcome | null } = { bare: null, mantis: null };
+  mkdirSync(luaDir, { mode: 0o700 });
+  // The bootstrap admin's password for the auth server: random, never printed.
+  const adminPassword = randomBytes(24).toString('base64url');
+  const servers: Servers = { bare: null, mantis: null, mantisAuth: null };
+  const stops: Stops = { bare: null, mantis: null, mantisAuth: null };
   // One cleanup, however many paths ask for it; every caller waits for the same one.
   let cleaning: Promise<void> | null = null;
   const cleanup = (): Promise<void> => {
     cleaning ??= (async () => {
       stopActiveLoad();
-      const [bareStop, mantisStop] = await Promise.all([
+      const [bareStop, mantisStop, authStop] = await Promise.all([
         servers.bare ? stopServer(servers.bare) : Promise.resolve(null),
         servers.mantis ? stopServer(servers.mantis) : Promise.resolve(null),
+        servers.mantisAuth ? stopServer(servers.mantisAuth) : Promise.resolve(null),
       ]);
       stops.bare = bareStop;
       stops.mantis = mantisStop;
+      stops.mantisAuth = authStop;
       rmSync(tmp, { recursive: true, force: true });
     })();
     return cleaning;
@@ -109,21 +186,20 @@ async function main(): Promise<number> {
     if (busyBefore !== null && busyBefore > BUSY_SHARE_MAX) {
       problem(`the machine was not idle before the run: ${(busyBefore * 100).toFixed(0)}% of all CPU time busy (other processes compete with the servers and wrk)`);
     }
-    // Each server is recorded as soon as it is up, so cleanup stops it even if the other fails to start.
-    const [bare, mantis] = await Promise.all([
+    // Each server is recorded as soon as it is up, so cleanup stops it even if another fails to start.
+    const [bare, mantis, mantisAuth] = await Promise.all([
       startServer('bare-uws', join(ROOT, 'dist/bench/bare-uws.js'), ['--port', '0', '--host', '127.0.0.1'], /^bare-uws listening on (http:\/\/\S+)/).then(
         (s) => (servers.bare = s),
       ),
-      startServer(
-        'MantisDB',
-        join(ROOT, 'dist/src/main.js'),
-        ['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--fsync', 'batch', '--fsync-batch-ms', String(FSYNC_BATCH_MS), '--log-level', 'warn'],
-        /^MantisDB listening on (http:\/\/\S+)/,
-      ).then((s) => (servers.mantis = s)),
+      startServer('MantisDB', join(ROOT, 'dist/src/main.js'), mantisArgs(dataDir), MANTIS_READY).then((s) => (servers.mantis = s)),
+      withEnv({ MANTIS_ADMIN_PASSWORD: adminPassword }, () => startServer('MantisDB (auth on)', join(ROOT, 'dist/src/main.js'), [...mantisArgs(authDataDir), ...AUTH_FLAGS], MANTIS_READY)).then(
+        (s) => (servers.mantisAuth = s),
+      ),
     ]);
     const mantisRss = new RssSampler(mantis.pid);
+    const authRss = new RssSampler(mantisAuth.pid);
     const bareRss = new RssSampler(bare.pid);
-    progress(`bare uWS at ${bare.url} (pid ${bare.pid}); MantisDB at ${mantis.url} (pid ${mantis.pid}), RSS ${fmtMiB(mantisRss.sample())}`);
+    progress(`bare uWS at ${bare.url} (pid ${bare.pid}); MantisDB at ${mantis.url} (pid ${mantis.pid}), RSS ${fmtMiB(mantisRss.sample())}; MantisDB with auth on at ${mantisAuth.url} (pid ${mantisAuth.pid})`);
 
     progress(`preloading ${KEY_COUNT} keys (100-byte values, 1000 ops per batch, 4 in flight)`);
     const loaded = await preload(mantis.url, 1000, 4);
@@ -138,30 +214,56 @@ async function main(): Promise<number> {
     const batchBroken = await smokeCheckBatch(mantis.url);
     if (batchBroken !== null) problem(`a 100-op batch is answered wrongly: ${batchBroken.slice(0, 300)} (the batch scenario is still run, its figures are not ops)`);
 
-    const scripts = new Map<Kind, string>();
-    for (const kind of ['get', 'put', 'mix', 'batch'] as const) {
-      const path = join(luaDir, `${kind}.lua`);
-      writeFileSync(path, luaScript(kind));
-      scripts.set(kind, path);
+    // The auth server: log in as the bootstrap admin (a JWT), create an API key, check that
+    // requests without a credential are refused and that the rate limits are on, then preload
+    // it like the other (batch route, with the API key).
+    const credentials: Credentials = await authenticate(mantisAuth.url, 'admin', adminPassword, 'bench', API_KEY_ROLES);
+    await smokeCheckAuthRequired(mantisAuth.url);
+    const rateLimits = await rateLimitsOf(mantisAuth.url, bearer(credentials.jwt));
+    if (rateLimits.rps !== AUTH_RATE_LIMIT || rateLimits.burst !== AUTH_RATE_LIMIT) {
+      problem(`the auth server's rate limits are not the ones asked for (${AUTH_RATE_LIMIT} rps, burst ${AUTH_RATE_LIMIT}): ${JSON.stringify(rateLimits).slice(0, 300)}`);
     }
-    const drive = (server: ServerProcess, kind: Kind, s: LoadSettings): Promise<LoadResult> =>
-      tool === 'wrk' ? runWrk(server.url, scripts.get(kind) as string, s) : runAutocannon(server.url, kind, s);
+    progress(`auth server: logged in as admin (JWT until ${credentials.jwtExpiresAt ?? '?'}), API key with roles ${API_KEY_ROLES.join(', ')}; rate limits ${JSON.stringify(rateLimits)}`);
+    progress(`preloading the auth server with ${KEY_COUNT} keys (batches with the API key)`);
+    const authLoaded: PreloadOutcome = await preload(mantisAuth.url, 1000, 4, bearer(credentials.apiKey));
+    if (authLoaded.batchError !== null) {
+      problem(`the batch route of the auth server failed during preload (${authLoaded.batchError.slice(0, 300)}); preloaded with single PUTs instead`);
+    }
+    progress(`auth server preloaded via ${authLoaded.via} in ${(authLoaded.ms / 1000).toFixed(2)} s; RSS ${fmtMiB(authRss.sample())}`);
+    await smokeCheckMantis(mantisAuth.url, bearer(credentials.apiKey));
+    await smokeCheckMantis(mantisAuth.url, bearer(credentials.jwt));
+
+    const headersOf = (s: Scenario): ExtraHeaders => (s.auth === undefined ? {} : bearer(s.auth === 'key' ? credentials.apiKey : credentials.jwt));
+    const scriptName = (s: Scenario): string => (s.auth === undefined ? s.kind : `${s.kind}-auth-${s.auth}`);
+    // One wrk script per kind of traffic and credential; those with a credential are readable by this user only.
+    const scripts = new Map<string, string>();
+    for (const { scenario: s } of PLAN) {
+      const name = scriptName(s);
+      if (scripts.has(name)) continue;
+      const path = join(luaDir, `${name}.lua`);
+      writeFileSync(path, luaScript(s.kind, headersOf(s)), { mode: 0o600 });
+      scripts.set(name, path);
+    }
+    const drive = (server: ServerProcess, s: Scenario, load: LoadSettings): Promise<LoadResult> =>
+      tool === 'wrk' ? runWrk(server.url, scripts.get(scriptName(s)) as string, load) : runAutocannon(server.url, s.kind, load, headersOf(s));
+    const serverOf: Record<Target, ServerProcess> = { bare, mantis, 'mantis-auth': mantisAuth };
+    const rssOf: Record<Target, RssSampler | null> = { bare: null, mantis: mantisRss, 'mantis-auth': authRss };
 
     const results: ScenarioResult[] = [];
     for (const plan of PLAN) {
-      const server = plan.scenario.target === 'bare' ? bare : mantis;
+      const server = serverOf[plan.scenario.target];
       if (server.exited) throw new Error(`${server.name} has exited (code ${server.exited.code}, signal ${server.exited.signal})`);
       if (warmupS > 0) {
-        const warm = await drive(server, plan.scenario.kind, { ...settings, durationS: warmupS });
+        const warm = await drive(server, plan.scenario, { ...settings, durationS: warmupS });
         if (errorCount(warm) > 0) problem(`${plan.label}: warm-up had failed responses: ${describeErrors(warm)}`);
       }
-      const meter = new NeighbourMeter([bare.pid, mantis.pid, process.pid]);
-      const load = await drive(server, plan.scenario.kind, settings);
+      const meter = new NeighbourMeter([bare.pid, mantis.pid, mantisAuth.pid, process.pid]);
+      const load = await drive(server, plan.scenario, settings);
       const cpu = meter.finish(load.toolCpuTicks);
       const opsPerSec = load.requestsPerSec * plan.scenario.opsPerRequest;
       const base = plan.baselineId === null ? undefined : results.find((r) => r.scenario.id === plan.baselineId);
       const errors = errorCount(load);
-      const rssAfterKiB = plan.scenario.target === 'mantis' ? mantisRss.sample() : null;
+      const rssAfterKiB = rssOf[plan.scenario.target]?.sample() ?? null;
       results.push({
         scenario: plan.scenario,
         label: plan.label,
@@ -184,13 +286,16 @@ async function main(): Promise<number> {
     }
 
     const mantisMemory = mantisRss.stop();
+    const authMemory = authRss.stop();
     const bareMemory = bareRss.stop();
     const complaints = [...mantis.complaints];
+    const authComplaints = [...mantisAuth.complaints];
     await cleanup();
-    for (const [name, stop] of [['bare uWS', stops.bare], ['MantisDB', stops.mantis]] as const) {
+    for (const [name, stop] of [['bare uWS', stops.bare], ['MantisDB', stops.mantis], ['MantisDB (auth on)', stops.mantisAuth]] as const) {
       if (stop && (stop.killed || stop.code !== 0)) problem(`${name} did not stop cleanly on SIGTERM: code ${stop.code}, signal ${stop.signal}${stop.killed ? ', had to be killed' : ''}`);
     }
     if (complaints.length > 0) problem(`MantisDB logged ${complaints.length} warning/error line(s); first: ${complaints[0].slice(0, 300)}`);
+    if (authComplaints.length > 0) problem(`MantisDB (auth on) logged ${authComplaints.length} warning/error line(s); first: ${authComplaints[0].slice(0, 300)}`);
 
     const busyAfter = await machineBusyShare();
     if (busyAfter !== null && busyAfter > 0.15) {
@@ -211,6 +316,11 @@ async function main(): Promise<number> {
       `MantisDB memory: peak RSS ${fmtMiB(mantisMemory.peakRssKiB)} (VmHWM ${fmtMiB(mantisMemory.hwmKiB)}), after preload ${fmtMiB(rssAfterPreloadKiB)}, at end ${fmtMiB(mantisMemory.lastRssKiB)}; bare uWS peak ${fmtMiB(bareMemory.hwmKiB ?? bareMemory.peakRssKiB)}`,
     );
     out.push(`Preload: ${KEY_COUNT} keys via ${loaded.via === 'batch' ? '1000-op batches' : 'single PUTs (batch route failed)'} in ${(preloadMs / 1000).toFixed(2)} s; MantisDB stopped in ${stops.mantis?.ms ?? '?'} ms`);
+    out.push(
+      `Auth scenarios: a second MantisDB with --auth on --rate-limit-rps ${AUTH_RATE_LIMIT} --rate-limit-burst ${AUTH_RATE_LIMIT} (limits on, never refusing), ` +
+        `the same ${KEY_COUNT} keys preloaded with the API key in ${(authLoaded.ms / 1000).toFixed(2)} s; each compared with the auth-off MantisDB run just before it. ` +
+        `Peak RSS ${fmtMiB(authMemory.peakRssKiB)} (VmHWM ${fmtMiB(authMemory.hwmKiB)}); stopped in ${stops.mantisAuth?.ms ?? '?'} ms`,
+    );
     out.push('');
     out.push(targetsTable(checks));
     out.push('');
@@ -242,12 +352,25 @@ async function main(): Promise<number> {
         stop: stops.mantis,
         complaints,
       },
+      mantisAuth: {
+        shards: 'default',
+        fsync: 'batch',
+        fsyncBatchMs: FSYNC_BATCH_MS,
+        flags: AUTH_FLAGS,
+        rateLimits,
+        credentials: { jwt: { user: 'admin', expiresAt: credentials.jwtExpiresAt }, apiKey: { roles: API_KEY_ROLES } },
+        preload: { ...authLoaded, ms: Math.round(authLoaded.ms) },
+        memoryKiB: authMemory,
+        stop: stops.mantisAuth,
+        complaints: authComplaints,
+      },
       bare: { memoryKiB: bareMemory, stop: stops.bare },
       scenarios: results.map((r) => ({
         id: r.scenario.id,
         label: r.label,
         target: r.scenario.target,
         kind: r.scenario.kind,
+        auth: r.scenario.auth ?? null,
         opsPerRequest: r.scenario.opsPerRequest,
         opsPerSec: r.opsPerSec,
         requestsPerSec: r.load.requestsPerSec,
@@ -274,12 +397,12 @@ async function main(): Promise<number> {
     if (interrupted) return 130;
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     progress(`FAILED: ${message}`);
-    for (const server of [servers.mantis, servers.bare]) {
+    for (const server of [servers.mantis, servers.mantisAuth, servers.bare]) {
       if (server && server.output.length > 0) progress(`${server.name} last output:\n    ${server.output.slice(-15).join('\n    ')}`);
     }
-    if (servers.mantis) {
-      const rss = procStatusKiB(servers.mantis.pid, 'VmHWM');
-      if (rss !== null) progress(`MantisDB VmHWM at failure: ${fmtMiB(rss)}`);
+    for (const server of [servers.mantis, servers.mantisAuth]) {
+      const rss = server ? procStatusKiB(server.pid, 'VmHWM') : null;
+      if (server && rss !== null) progress(`${server.name} VmHWM at failure: ${fmtMiB(rss)}`);
     }
     return 1;
   } finally {

@@ -69,6 +69,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     // Secrets, profile checks, users and keys come first: an unsafe configuration stops here (exit 2).
     sec = await openSecurity(config, log);
     const security = sec.security;
+    const authOn = security.authOn;
+    let streamMetrics = true;
     const policies = await openPolicies(config);
     if (policies.ignoredConfigFile !== null) {
       log.warn({ file: policies.ignoredConfigFile }, 'cache policies come from the data directory (saved by PUT /api/v1/cache/policies); the --cache-policies file is not read');
@@ -126,12 +128,20 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const kv = createKvHandlers(kvService, config.maxValueBytes, log, cache.keyHooks());
     const txnKv = createTxnKvHandlers(manager, config.maxValueBytes, log);
     const txnRoutes = createTxnRouteHandlers(manager, config.maxValueBytes, log);
-    const docHandlers = createDocHandlers(documents, log);
-    const tableHandlers = createTableHandlers(tables, log);
-    const cqlHandler = createCqlHandler(tables, log);
+    const docHandlers = createDocHandlers(documents, log, authOn ? { store: security.store } : undefined);
+    const tableHandlers = createTableHandlers(tables, log, authOn ? { store: security.store } : undefined);
+    const cqlHandler = createCqlHandler(tables, log, authOn ? { store: security.store } : undefined);
     await loadSqlParser();
     const sqlHandler = createSqlHandler(
-      new SqlExecutor({ tables, txns: manager, memoryBytes: config.sqlMemoryMb * 1024 * 1024, nextId: () => manager.nextTimestamp(), docs: documents, kv: kvService }),
+      new SqlExecutor({
+        tables,
+        txns: manager,
+        memoryBytes: config.sqlMemoryMb * 1024 * 1024,
+        nextId: () => manager.nextTimestamp(),
+        docs: documents,
+        kv: kvService,
+        ...(authOn ? { security: { store: security.store } } : {}),
+      }),
       log,
     );
     const app = createHonoApp({
@@ -171,7 +181,12 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       log,
       security,
       tls: config.security.tls ? { certFile: config.security.tlsCert, keyFile: config.security.tlsKey } : undefined,
-      attach: (uws) => attachInvalidationStreams(uws, { hub, log, registry: metrics.registry, changes: changeSource(documents.hub), security }),
+      // A TLS reload attaches the streams to the new app too; their metrics are registered once.
+      attach: (uws) => {
+        const streams = attachInvalidationStreams(uws, { hub, log, registry: streamMetrics ? metrics.registry : undefined, changes: changeSource(documents.hub, authOn ? { store: security.store } : undefined), security });
+        streamMetrics = false;
+        return streams;
+      },
     });
     const monitor = new HitRateMonitor({ shards: pool.shards, hub, log, registry: metrics.registry, threshold: config.cacheHitRateWarn, windowS: config.cacheHitRateWindowS });
     monitor.start();

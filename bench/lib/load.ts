@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { processCpuTicks } from './proc.js';
-import { requestGenerator, type Kind, type PlainRequest } from './scenarios.js';
+import { requestGenerator, type ExtraHeaders, type Kind, type PlainRequest } from './scenarios.js';
 
 export type Tool = 'wrk' | 'autocannon';
 
@@ -148,9 +148,10 @@ type Autocannon = (options: { url: string; connections: number; duration: number
 // it the small shape used here.
 const requireCjs = createRequire(import.meta.url);
 
-export async function runAutocannon(url: string, kind: Kind, settings: LoadSettings): Promise<LoadResult> {
+/** `extraHeaders` go on every request (as luaScript's do for wrk). */
+export async function runAutocannon(url: string, kind: Kind, settings: LoadSettings, extraHeaders: ExtraHeaders = {}): Promise<LoadResult> {
   const autocannon = requireCjs('autocannon') as Autocannon;
-  const next = requestGenerator(kind);
+  const next = requestGenerator(kind, extraHeaders);
   const setupRequest = (req: CannonRequest): CannonRequest => {
     const generated: PlainRequest = next();
     return { ...req, method: generated.method, path: generated.path, headers: generated.headers, body: generated.body };

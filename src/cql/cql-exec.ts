@@ -15,6 +15,12 @@
 //                                                              into one table go as one all-or-nothing insert
 //   CREATE KEYSPACE, USE                                    → accepted, nothing to do (one namespace)
 //
+// Auth on (`security` given): each statement needs its tables' permissions
+// (tables:<t> read for SELECT; write, and `sql` write, for writes and DDL;
+// conditional writes answer the row, so read too). CQL does not apply
+// row-level security policies: a table with RLS enabled is refused to callers
+// that do not bypass it (they use SQL, which applies them).
+//
 // Keyspaces: MantisDB has one namespace; `ks.table` names the table `table`.
 // Row TTLs: USING TTL n, else the table's default_time_to_live.
 
@@ -46,6 +52,8 @@ import {
   type SelectPlan,
 } from './cql-plan.js';
 import { mapCqlType, paramToCell, termToCell, termToInt, timeuuidText, type TermContext } from './cql-types.js';
+import type { AuthStore } from '../security/auth-store.js';
+import { SYSTEM, type Action, type Principal } from '../security/principal.js';
 
 /** The keyspace named in messages when a statement names none. */
 export const DEFAULT_KEYSPACE = 'mantis';
@@ -66,7 +74,12 @@ export type CqlRequest = {
   readonly pageSize?: number;
   readonly pagingState?: string | null;
   readonly deadlineMs: number;
+  /** Who runs the statement (undefined: the system principal, when auth is off). */
+  readonly principal?: Principal;
 };
+
+/** Present when auth is on: the auth store's RLS flags (CQL refuses RLS tables to callers under RLS) and DROP TABLE's cleanup. */
+export type CqlSecurityOptions = { readonly store: Pick<AuthStore, 'rlsEnabled' | 'forgetTable'> };
 
 /** A statement's answer: column names and rows of JSON cells; pagingState when a SELECT has more pages. */
 export type CqlAnswer = { readonly columns: string[]; readonly rows: unknown[][]; readonly pagingState: string | null };
@@ -74,16 +87,81 @@ export type CqlAnswer = { readonly columns: string[]; readonly rows: unknown[][]
 const EMPTY: CqlAnswer = { columns: [], rows: [], pagingState: null };
 
 export class CqlExecutor {
-  constructor(private readonly tables: TableService) {}
+  constructor(
+    private readonly tables: TableService,
+    private readonly security?: CqlSecurityOptions,
+  ) {}
 
   async execute(req: CqlRequest): Promise<CqlAnswer> {
     if (typeof req.query !== 'string' || req.query.trim() === '') throw new MantisError('SyntaxException', 'line 1:0 no viable alternative at input \'<EOF>\'');
     const parsed = parseCached(req.query);
+    this.authorize(parsed.statement, req.principal ?? SYSTEM);
     const ctx: TermContext = { params: bindValues(parsed.binds, req.params), nowMs: Date.now() };
     try {
       return await this.run(parsed.statement, ctx, req);
     } catch (error) {
       throw cqlError(error, parsed.statement);
+    }
+  }
+
+  /** The statement's permissions (auth on); tables under RLS are refused to callers that do not bypass it. */
+  private authorize(s: CqlStatement, p: Principal): void {
+    const store = this.security?.store;
+    if (store === undefined) return;
+    const need = (table: string, action: Action): void => {
+      if (!p.can(`tables:${table}`, action)) throw new MantisError('FORBIDDEN', `permission denied for table ${table} (needs tables:${table} ${action})`);
+    };
+    const writes = (): void => {
+      if (!p.can('sql', 'write')) throw new MantisError('FORBIDDEN', 'permission denied: statements that write need sql write');
+    };
+    const noRls = (table: string): void => {
+      if (!p.bypassRls && store.rlsEnabled(table)) {
+        throw new MantisError('FORBIDDEN', `table ${table} has row-level security enabled: CQL does not apply policies, query it through SQL (POST /api/v1/sql)`);
+      }
+    };
+    const write = (w: Insert | Update | Delete): void => {
+      need(w.table.name, 'write');
+      // A conditional write answers the row there: reading it.
+      if ((w.kind === 'insert' && w.ifNotExists) || (w.kind !== 'insert' && (w.ifExists || w.conditions.length > 0))) need(w.table.name, 'read');
+      noRls(w.table.name);
+    };
+    switch (s.kind) {
+      case 'select':
+        need(s.table.name, 'read');
+        noRls(s.table.name);
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete':
+        writes();
+        write(s);
+        return;
+      case 'batch':
+        writes();
+        for (const w of s.statements) write(w);
+        return;
+      case 'create-table':
+      case 'drop-table':
+      case 'alter-table-add':
+      case 'create-index':
+        writes();
+        need(s.table.name, 'write');
+        return;
+      case 'truncate':
+        writes();
+        need(s.table.name, 'write');
+        noRls(s.table.name);
+        return;
+      case 'drop-index': {
+        writes();
+        const owner = this.tables.list().find((x) => x.indexes.some((i) => i.name === s.index.name));
+        if (owner !== undefined) need(owner.name, 'write');
+        return;
+      }
+      case 'create-keyspace':
+      case 'use':
+      case 'drop-keyspace':
+        return;
     }
   }
 
@@ -190,6 +268,8 @@ export class CqlExecutor {
       if (error instanceof MantisError && error.code === 'TABLE_NOT_FOUND') throw invalid(`Table '${q.keyspace ?? DEFAULT_KEYSPACE}.${q.name}' doesn't exist`);
       throw error;
     }
+    // Its row-level security policies and flag go with it.
+    await this.security?.store.forgetTable(q.name);
     return EMPTY;
   }
 

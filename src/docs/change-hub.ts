@@ -11,6 +11,13 @@
 // is recorded from its first subscription on (nobody can hold a token for it
 // before), so writes to collections nobody watches cost nothing here.
 //
+// Row-level security (doc-rls.ts): a subscription may carry a row predicate,
+// tested before its own filter against the document the event is about — its
+// fullDocument; for a delete, the pre-image the write reported (transactions,
+// single-document deletes) or else the last image of that document this
+// collection's ring still holds (its last insert, update or replace since
+// recording began); when none is known, only `{_id}`.
+//
 // Order: events of one document arrive in the order its shard applied them
 // (one shard per document, answers in ring order). A transaction's events are
 // published when its commit returns; a plain write to the same document
@@ -21,6 +28,10 @@ import { MantisError } from '../../shared/errors.js';
 import type { DocChange } from '../../shared/docs/doc-protocol.js';
 import type { Doc, DocPredicate } from '../../shared/docs/doc-types.js';
 import { stringifyEjson } from '../../shared/docs/ejson.js';
+import { valueEqualityKey } from '../../shared/docs/key-codec.js';
+
+/** A change as the router publishes it: a delete may carry the document it removed (never sent to subscribers). */
+export type PublishedChange = DocChange & { readonly before?: Doc };
 
 /** One delivered event: its token and its JSON (the same text for every subscriber). */
 export type ChangeDelivery = { readonly token: string; readonly json: string };
@@ -35,10 +46,16 @@ type Recorded = {
   readonly seq: number;
   /** The event as a document (what a subscription's filter sees). */
   readonly doc: Doc;
+  /** The document the event is about, for row predicates (see the header). */
+  readonly image: Doc;
+  /** valueEqualityKey of the _id. */
+  readonly idKey: string;
+  /** Whether `image` is a whole document (not only `{_id}`, not a delete's). */
+  readonly live: boolean;
   json: string | null;
 };
 
-type Subscription = { readonly match: DocPredicate | null; readonly deliver: ChangeSubscriber };
+type Subscription = { readonly rows: DocPredicate | null; readonly match: DocPredicate | null; readonly deliver: ChangeSubscriber };
 
 type Watched = {
   readonly ring: Recorded[];
@@ -47,6 +64,8 @@ type Watched = {
   /** Events with a sequence ≤ this are not in the ring (before recording began, or evicted). */
   lostUpTo: number;
   readonly subscriptions: Set<Subscription>;
+  /** The newest ring event of each document (by idKey): a later delete's pre-image. */
+  readonly latest: Map<string, Recorded>;
 };
 
 export class ChangeHub {
@@ -59,13 +78,19 @@ export class ChangeHub {
   }
 
   /** Changes as a shard, a commit or a sweeper reported them, in their order. */
-  publish(changes: readonly DocChange[]): void {
+  publish(changes: readonly PublishedChange[]): void {
     if (this.watched.size === 0) return;
     const wallTime = new Date();
     for (const change of changes) {
       const watched = this.watched.get(change.coll);
       if (watched === undefined) continue;
-      const record: Recorded = { seq: ++this.seq, doc: eventDoc(change, wallTime), json: null };
+      const idKey = valueEqualityKey(change.id);
+      let image = change.doc ?? change.before;
+      if (image === undefined) {
+        const last = watched.latest.get(idKey);
+        image = last !== undefined && last.live ? last.image : { _id: change.id };
+      }
+      const record: Recorded = { seq: ++this.seq, doc: eventDoc(change, wallTime), image, idKey, live: change.doc !== undefined, json: null };
       this.record(watched, record);
       for (const s of watched.subscriptions) this.offer(s, record);
     }
@@ -75,19 +100,20 @@ export class ChangeHub {
    * Subscribes to a collection's changes matching `match` (null: all). With `resumeAfter`, the
    * kept events after that token are delivered first, synchronously, before this returns; then
    * every new one. Throws CURSOR_INVALID for a token this process cannot resume from.
-   * Returns the unsubscribe function.
+   * Returns the unsubscribe function. `rows` (row-level security, doc-rls.ts's rowPredicateFor)
+   * is tested first, on the document each event is about.
    */
-  subscribe(coll: string, match: DocPredicate | null, resumeAfter: string | null, deliver: ChangeSubscriber): () => void {
+  subscribe(coll: string, match: DocPredicate | null, resumeAfter: string | null, deliver: ChangeSubscriber, rows: DocPredicate | null = null): () => void {
     const after = resumeAfter === null ? null : this.parseToken(resumeAfter);
     let watched = this.watched.get(coll);
     if (watched === undefined) {
-      watched = { ring: [], head: 0, lostUpTo: this.seq, subscriptions: new Set() };
+      watched = { ring: [], head: 0, lostUpTo: this.seq, subscriptions: new Set(), latest: new Map() };
       this.watched.set(coll, watched);
     }
     if (after !== null && after < watched.lostUpTo) {
       throw new MantisError('CURSOR_INVALID', `resume token ${resumeAfter}: the events after it are no longer kept (the stream keeps the last ${this.options.ringEvents} events of a collection, from its first subscription); read the collection again and subscribe without a token`);
     }
-    const subscription: Subscription = { match, deliver };
+    const subscription: Subscription = { rows, match, deliver };
     if (after !== null) for (const record of this.inOrder(watched)) if (record.seq > after) this.offer(subscription, record);
     watched.subscriptions.add(subscription);
     const kept = watched;
@@ -123,11 +149,14 @@ export class ChangeHub {
   }
 
   private record(watched: Watched, record: Recorded): void {
+    watched.latest.set(record.idKey, record);
     if (watched.ring.length < this.options.ringEvents) {
       watched.ring.push(record);
       return;
     }
-    watched.lostUpTo = watched.ring[watched.head].seq;
+    const evicted = watched.ring[watched.head];
+    if (watched.latest.get(evicted.idKey) === evicted) watched.latest.delete(evicted.idKey);
+    watched.lostUpTo = evicted.seq;
     watched.ring[watched.head] = record;
     watched.head = (watched.head + 1) % watched.ring.length;
   }
@@ -138,6 +167,7 @@ export class ChangeHub {
   }
 
   private offer(s: Subscription, record: Recorded): void {
+    if (s.rows !== null && !s.rows(record.image)) return;
     if (s.match !== null && !s.match(record.doc)) return;
     const token = this.token(record.seq);
     record.json ??= eventJson(token, record.doc);

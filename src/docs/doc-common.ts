@@ -11,6 +11,7 @@ import type { CollectionInfo } from '../../shared/docs/doc-protocol.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { checkDocument, compileValidator, type DocValidator } from '../../shared/docs/doc-validate.js';
 import { compileUpdate, isReplacementUpdate, matchedArrayPosition, replacementDoc, upsertSeed } from '../../shared/docs/update.js';
+import type { WriteRls } from './doc-requests.js';
 
 export type UpdateOutcome = { readonly matched: number; readonly modified: number; readonly upsertedId: DocValue | null };
 export type FindOutcome = { readonly docs: Doc[]; readonly nextCursor: string | null };
@@ -113,9 +114,30 @@ export type MutationResult = { readonly doc: Doc; readonly modified: boolean; re
 /**
  * Compiles an update for documents matching `filter` (the positional `$` needs it). A replacement
  * document (no operator at the top level) is allowed only where `allowReplacement`.
+ * Under row-level security (`rls`), the caller's own filter stands in for `filter` and every
+ * modified document and upserted document is checked (FORBIDDEN).
  * Throws BAD_QUERY for a bad update.
  */
-export function compileMutation(update: Doc | Doc[], arrayFilters: Doc[] | null, filter: Doc, allowReplacement: boolean): Mutation {
+export function compileMutation(update: Doc | Doc[], arrayFilters: Doc[] | null, filter: Doc, allowReplacement: boolean, rls?: WriteRls): Mutation {
+  const plain = compilePlainMutation(update, arrayFilters, rls?.seed ?? filter, allowReplacement);
+  if (rls === undefined) return plain;
+  const { checkUpdate, checkInsert } = rls;
+  return {
+    replacement: plain.replacement,
+    apply: (doc, now) => {
+      const result = plain.apply(doc, now);
+      if (result.modified) checkUpdate?.(result.doc);
+      return result;
+    },
+    upsert: (now) => {
+      const doc = plain.upsert(now);
+      checkInsert?.(doc);
+      return doc;
+    },
+  };
+}
+
+function compilePlainMutation(update: Doc | Doc[], arrayFilters: Doc[] | null, filter: Doc, allowReplacement: boolean): Mutation {
   if (!Array.isArray(update) && isReplacementUpdate(update)) {
     if (!allowReplacement) throw new MantisError('BAD_QUERY', 'a replacement document cannot update several documents (multi); use update operators');
     if (arrayFilters !== null) throw new MantisError('BAD_QUERY', 'array_filters cannot be used with a replacement document');

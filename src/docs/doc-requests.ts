@@ -31,6 +31,8 @@ export type UpdateRequest = {
   readonly upsert: boolean;
   readonly multi: boolean;
   readonly arrayFilters: Doc[] | null;
+  /** Set by the service under row-level security (never parsed from a body). */
+  readonly rls?: WriteRls;
 };
 export type FindAndModifyRequest = {
   readonly filter: Doc;
@@ -42,6 +44,19 @@ export type FindAndModifyRequest = {
   readonly remove: boolean;
   readonly projection: Doc | null;
   readonly arrayFilters: Doc[] | null;
+  /** Set by the service under row-level security (never parsed from a body). */
+  readonly rls?: WriteRls;
+};
+/**
+ * A write under row-level security (doc-rls.ts): `filter` then has the USING filter AND-ed in;
+ * `seed` is the caller's own filter (an upsert's document and the positional $ read it), and the
+ * checks refuse (FORBIDDEN) a post-image or an upserted document the WITH CHECK filters reject.
+ * Such a write computes its documents on the router (the transactional paths), never on a shard.
+ */
+export type WriteRls = {
+  readonly seed: Doc;
+  readonly checkUpdate: ((doc: Doc) => void) | null;
+  readonly checkInsert: ((doc: Doc) => void) | null;
 };
 export type DeleteRequest = { readonly filter: Doc; readonly multi: boolean };
 export type AggregateRequest = { readonly pipeline: Doc[]; readonly allowDiskUse: boolean };

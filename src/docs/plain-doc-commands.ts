@@ -16,7 +16,7 @@ import { encodeDoc } from '../../shared/docs/doc-codec.js';
 import { compilePipeline, type LookupFn } from '../../shared/docs/pipeline.js';
 import { compileProjection } from '../../shared/docs/projection.js';
 import type { ShardClient, ShardPool } from '../router/index.js';
-import type { ChangeHub } from './change-hub.js';
+import type { ChangeHub, PublishedChange } from './change-hub.js';
 import { compileMutation, idsOfFilter, type FindOutcome, type Mutation, type PipelineSettings, type UpdateOutcome } from './doc-common.js';
 import type { AggregateRequest, DeleteRequest, FindAndModifyRequest, FindRequest, UpdateRequest } from './doc-requests.js';
 import { callExpect, runSliced, SLICE_BUDGET_MS } from './doc-shard-call.js';
@@ -78,8 +78,9 @@ export class PlainDocCommands {
     return page.lastKey === null ? null : { id: page.lastKey[page.lastKey.length - 1] };
   }
 
-  async getById(info: CollectionInfo, id: DocValue, deadlineMs: number): Promise<Doc | null> {
-    const command: FindCommand = { op: 'find', coll: info.name, filter: { _id: id }, sort: null, projection: null, limit: 1, after: null, resume: null, budget_ms: SLICE_BUDGET_MS, hint: null };
+  /** The document with this _id, if it also matches `filter` (the caller's row filter AND-ed with the _id), or null. */
+  async getById(info: CollectionInfo, id: DocValue, deadlineMs: number, filter: Doc = { _id: id }): Promise<Doc | null> {
+    const command: FindCommand = { op: 'find', coll: info.name, filter, sort: null, projection: null, limit: 1, after: null, resume: null, budget_ms: SLICE_BUDGET_MS, hint: null };
     const answer = await callExpect(this.shardOfId(info, id), command, false, deadlineMs, 'found');
     return answer.docs[0] ?? null;
   }
@@ -167,6 +168,7 @@ export class PlainDocCommands {
 
   /** update one or many; upsert when nothing matched (the caller retries a lost upsert race). */
   async update(info: CollectionInfo, req: UpdateRequest, insertUpsert: (doc: Doc) => Promise<void>, deadlineMs: number): Promise<UpdateOutcome> {
+    notUnderRls(req);
     const mutation = compileMutation(req.update, req.arrayFilters, req.filter, !req.multi);
     if (req.multi) {
       const command: DocCommand = { op: 'update', coll: info.name, filter: req.filter, update: req.update, arrayFilters: req.arrayFilters, multi: true, ids: null, returnDoc: null, resume: null, budget_ms: SLICE_BUDGET_MS };
@@ -211,6 +213,7 @@ export class PlainDocCommands {
   async findAndModify(info: CollectionInfo, req: FindAndModifyRequest, insertUpsert: (doc: Doc) => Promise<void>, deadlineMs: number): Promise<Doc | null> {
     const project = (doc: Doc | null): Doc | null => (doc === null || req.projection === null ? doc : compileProjection(req.projection)(doc));
     if (req.remove) return project(await this.deleteOne(info, req.filter, req.sort, true, deadlineMs));
+    notUnderRls(req);
     const mutation = compileMutation(req.update as Doc | Doc[], req.arrayFilters, req.filter, true);
     const one = await this.updateOne(info, req.filter, req.sort, mutation, { update: req.update as Doc | Doc[], arrayFilters: req.arrayFilters }, req.returnAfter ? 'after' : 'before', deadlineMs);
     if (one !== null) return project(one.doc);
@@ -265,9 +268,12 @@ export class PlainDocCommands {
       const found = pinned !== undefined ? { id: pinned } : await this.candidate(info, filter, sort, deadlineMs);
       if (found === null) return null;
       const id = found.id;
-      const command: DocCommand = { op: 'delete', coll: info.name, filter, multi: false, ids: [id], returnDoc, resume: null, budget_ms: SLICE_BUDGET_MS };
+      // A watched collection's delete asks for the document too: its event carries the pre-image (row-level security reads it).
+      const watched = this.hub.watches(info.name);
+      const command: DocCommand = { op: 'delete', coll: info.name, filter, multi: false, ids: [id], returnDoc: returnDoc || watched, resume: null, budget_ms: SLICE_BUDGET_MS };
       const a = await callExpect(this.shardOfId(info, id), command, true, deadlineMs, 'deleted');
-      this.hub.publish(a.changes);
+      const before = a.doc;
+      this.hub.publish(before === null ? a.changes : a.changes.map((c): PublishedChange => ({ ...c, before })));
       if (a.deleted > 0) return a.doc ?? { _id: id };
       if (pinned !== undefined) return null;
     }
@@ -275,12 +281,17 @@ export class PlainDocCommands {
   }
 }
 
-/** The one _id a filter pins (undefined: none or several). */
 /** Documents of one find page, encoded: past it the page ends early with a next_cursor (a 16 MiB document still fits). */
 const FIND_PAGE_BYTES_MAX = 16 * 1024 * 1024;
 /** Documents of one aggregate answer, encoded: AGGREGATE_MEMORY_LIMIT beyond. */
 const AGGREGATE_RESULT_BYTES_MAX = 64 * 1024 * 1024;
 
+/** Writes under row-level security compute their documents on the router (doc-service.ts routes them), never here. */
+function notUnderRls(req: { readonly rls?: unknown }): void {
+  if (req.rls !== undefined) throw new Error('assertion failed: a write under row-level security reached the plain path');
+}
+
+/** The one _id a filter pins (undefined: none or several). */
 function onlyId(filter: Doc): DocValue | undefined {
   const ids = idsOfFilter(filter);
   return ids !== null && ids.length === 1 ? ids[0] : undefined;

@@ -14,7 +14,8 @@ import { getPath } from '../../shared/docs/paths.js';
 import { compileProjection } from '../../shared/docs/projection.js';
 import { sortKeyOf } from '../../shared/docs/sort.js';
 import { compileMutation, idsOfFilter, type FindOutcome, type Mutation, type PipelineSettings, type UpdateOutcome, type Validators } from './doc-common.js';
-import type { AggregateRequest, DeleteRequest, FindAndModifyRequest, FindRequest, UpdateRequest } from './doc-requests.js';
+import type { AggregateRequest, DeleteRequest, FindAndModifyRequest, FindRequest, UpdateRequest, WriteRls } from './doc-requests.js';
+import { duplicateId } from './unique-entries.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './find-cursor.js';
 import { keyComparator, mergeRuns, type Keyed } from './find-merge.js';
 import { TxnDocOps, WritePlan } from './txn-doc-ops.js';
@@ -75,7 +76,7 @@ export class TxnDocCommands {
   }
 
   async update(txn: string, info: CollectionInfo, req: UpdateRequest, deadlineMs: number): Promise<UpdateOutcome> {
-    const mutation = compileMutation(req.update, req.arrayFilters, req.filter, !req.multi);
+    const mutation = compileMutation(req.update, req.arrayFilters, req.filter, !req.multi, req.rls);
     const matches = await this.matching(txn, info, req.filter, deadlineMs);
     const targets = req.multi ? matches : matches.slice(0, 1);
     const plan = new WritePlan();
@@ -112,7 +113,7 @@ export class TxnDocCommands {
       await this.ops.apply(txn, plan, deadlineMs);
       return project(candidate);
     }
-    const mutation = compileMutation(req.update as Doc | Doc[], req.arrayFilters, req.filter, true);
+    const mutation = compileMutation(req.update as Doc | Doc[], req.arrayFilters, req.filter, true, req.rls);
     const now = new Date();
     if (candidate === null) {
       if (!req.upsert) return null;
@@ -126,10 +127,18 @@ export class TxnDocCommands {
     return project(req.returnAfter ? after : candidate);
   }
 
-  /** PUT by id: replaces the document (upsert: creates it). */
-  async replace(txn: string, info: CollectionInfo, id: DocValue, replacement: Doc, upsert: boolean, deadlineMs: number): Promise<UpdateOutcome> {
-    const mutation = compileMutation(replacement, null, { _id: id }, true);
+  /**
+   * PUT by id: replaces the document (upsert: creates it). Under row-level security, `rows` holds
+   * the USING filter the current document must match (one it does not is not there for this
+   * caller; an upsert then meets its _id: DUPLICATE_KEY, as on a shard) and the checks.
+   */
+  async replace(txn: string, info: CollectionInfo, id: DocValue, replacement: Doc, upsert: boolean, deadlineMs: number, rows?: { readonly filter: Doc; readonly rls: WriteRls }): Promise<UpdateOutcome> {
+    const mutation = compileMutation(replacement, null, { _id: id }, true, rows?.rls);
     const current = await this.ops.readDoc(txn, info, id, deadlineMs);
+    if (current !== null && rows !== undefined && !compileFilter(rows.filter)(current)) {
+      if (upsert) throw duplicateId(info.name, id);
+      return { matched: 0, modified: 0, upsertedId: null };
+    }
     const plan = new WritePlan();
     if (current === null) {
       if (!upsert) return { matched: 0, modified: 0, upsertedId: null };
@@ -224,7 +233,8 @@ export class TxnDocCommands {
 
   private async planDelete(txn: string, info: CollectionInfo, doc: Doc, plan: WritePlan, deadlineMs: number): Promise<void> {
     await this.ops.planChange(txn, info, doc, null, plan, deadlineMs);
-    plan.changes.push({ op: 'delete', coll: info.name, id: doc._id });
+    // The pre-image goes with the event: row-level security decides who may see it (change-hub.ts).
+    plan.changes.push({ op: 'delete', coll: info.name, id: doc._id, before: doc });
   }
 
   private checked(info: CollectionInfo, doc: Doc): Doc {

@@ -14,7 +14,8 @@ import { MantisError } from '../../shared/errors.js';
 import { valuesEqual } from '../../shared/docs/compare.js';
 import { decodeDoc } from '../../shared/docs/doc-codec.js';
 import { docKey, docPrefix } from '../../shared/docs/doc-keys.js';
-import type { CollectionInfo, DocChange } from '../../shared/docs/doc-protocol.js';
+import type { CollectionInfo } from '../../shared/docs/doc-protocol.js';
+import type { PublishedChange } from './change-hub.js';
 import type { Doc, DocValue } from '../../shared/docs/doc-types.js';
 import { DOC_CONTENT_TYPE, docWrites } from '../../shared/docs/doc-writes.js';
 import type { DocTxnManager, KeyName } from './doc-txn-manager.js';
@@ -28,7 +29,7 @@ export const TXN_SCAN_DOCS_MAX = 10_000;
 export class WritePlan {
   readonly puts: { key: Uint8Array; value: Uint8Array }[] = [];
   readonly deletes: Uint8Array[] = [];
-  readonly changes: DocChange[] = [];
+  readonly changes: PublishedChange[] = [];
   /** Unique entries this operation takes (by binary key → owner _id) and gives up. */
   readonly claimed = new Map<string, DocValue>();
   readonly released = new Set<string>();

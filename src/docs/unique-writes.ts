@@ -22,6 +22,10 @@
 // instead (txn-doc-commands.ts) and is all-or-nothing.
 // A single-document write takes the first candidate in the query's order that
 // still matches at its transaction's snapshot, the next one if it does not.
+// Updates under row-level security come this way on any collection (their
+// post-images are checked on the router, doc-service.ts); a multi one first
+// applies the update to every match without writing (`precheck`), so a
+// refused post-image refuses the whole write before any batch commits.
 
 import { MantisError } from '../../shared/errors.js';
 import type { CollectionInfo, FindCommand } from '../../shared/docs/doc-protocol.js';
@@ -66,9 +70,11 @@ export class UniqueWrites {
   constructor(private readonly d: UniqueWritesDeps) {}
 
   async update(info: CollectionInfo, req: UpdateRequest, deadlineMs: number): Promise<UpdateOutcome> {
-    const mutation = compileMutation(req.update, req.arrayFilters, req.filter, !req.multi);
+    const mutation = compileMutation(req.update, req.arrayFilters, req.filter, !req.multi, req.rls);
     const predicate = compileFilter(req.filter);
     const now = new Date();
+    // Under row-level security a multi update commits batch by batch: every post-image is checked first, so a refused one writes nothing.
+    if (req.multi && req.rls !== undefined) await this.precheck(info, req.filter, mutation, now, deadlineMs);
     const write = async (): Promise<Written<UpdateOutcome>> => {
       if (!req.multi) {
         const one = await this.first(info, req.filter, null, predicate, mutation, now, deadlineMs);
@@ -100,7 +106,7 @@ export class UniqueWrites {
       const gone = await this.first(info, req.filter, req.sort, predicate, null, new Date(), deadlineMs);
       return project(gone?.before ?? null);
     }
-    const mutation = compileMutation(req.update as Doc | Doc[], req.arrayFilters, req.filter, true);
+    const mutation = compileMutation(req.update as Doc | Doc[], req.arrayFilters, req.filter, true, req.rls);
     const predicate = compileFilter(req.filter);
     const now = new Date();
     const write = async (): Promise<Written<Doc | null>> => {
@@ -188,16 +194,30 @@ export class UniqueWrites {
   }
 
   /**
+   * Applies the mutation (with its row-level security checks) to every document matching filter
+   * now, writing nothing: the first refusal is thrown before any batch commits. A document that
+   * changes between this pass and its batch is checked again there (that batch then fails).
+   */
+  private async precheck(info: CollectionInfo, filter: Doc, mutation: Mutation, now: Date, deadlineMs: number): Promise<void> {
+    for await (const docs of this.matchPages(info, filter, null, MULTI_PAGE, null, deadlineMs)) for (const doc of docs) mutation.apply(doc, now);
+  }
+
+  /**
    * The _ids of the documents matching filter, a page (up to `size`) at a time, in the order of
    * `sort` then _id (null: _id order), from every shard; each page continues after the last one.
    */
   private async *candidatePages(info: CollectionInfo, filter: Doc, sort: Doc | null, size: number, deadlineMs: number): AsyncGenerator<DocValue[]> {
+    for await (const docs of this.matchPages(info, filter, sort, size, ID_ONLY, deadlineMs)) yield docs.map((doc) => doc._id as DocValue);
+  }
+
+  /** The documents matching filter (projected), a page at a time, as candidatePages. */
+  private async *matchPages(info: CollectionInfo, filter: Doc, sort: Doc | null, size: number, projection: Doc | null, deadlineMs: number): AsyncGenerator<Doc[]> {
     const compare = keyComparator(sort);
     let after: DocValue[] | null = null;
     for (;;) {
-      const command: FindCommand = { op: 'find', coll: info.name, filter, sort, projection: ID_ONLY, limit: size + 1, after, resume: null, budget_ms: SLICE_BUDGET_MS, hint: null };
+      const command: FindCommand = { op: 'find', coll: info.name, filter, sort, projection, limit: size + 1, after, resume: null, budget_ms: SLICE_BUDGET_MS, hint: null };
       const page = await mergePage(this.d.pool.shards.map((shard) => findSource(shard, command, deadlineMs)), compare, 0, size);
-      if (page.docs.length > 0) yield page.docs.map((doc) => doc._id as DocValue);
+      if (page.docs.length > 0) yield page.docs;
       if (!page.more || page.lastKey === null) return;
       after = page.lastKey;
     }

@@ -29,7 +29,7 @@ import type { Context, Hono } from 'hono';
 import { MantisError } from '../../shared/errors.js';
 import type { Security } from '../security/security.js';
 import { ARGON2 } from '../security/security.js';
-import { CSRF_COOKIE, SESSION_COOKIE } from '../security/authenticator.js';
+import { AuthFailure, CSRF_COOKIE, SESSION_COOKIE } from '../security/authenticator.js';
 import { ACTIONS, resourceProblem, SYSTEM, type Action, type Permission, type Principal } from '../security/principal.js';
 import { POLICY_COMMANDS, templateProblem, type Policy, type PolicyCommand } from '../security/policy-types.js';
 import type { UserRecord } from '../security/auth-store.js';
@@ -37,7 +37,7 @@ import { parseLimitSettings } from '../security/rate-limit.js';
 import { clearedStateCookieHeader, OAuthError, OAUTH_STATE_COOKIE, readCookie, stateCookieHeader, type OAuthLogin } from '../security/oidc.js';
 import { toResponse, type Bindings } from './hono-app.js';
 import { jsonBody, onlyFields } from './json-body.js';
-import { okReply, type HttpReply } from './reply.js';
+import { errorReply, okReply, type HttpReply } from './reply.js';
 
 type Ctx = Context<{ Bindings: Bindings }>;
 
@@ -128,8 +128,17 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
   const { security } = deps;
   const { store, audit } = security;
   const run = async (c: Ctx, work: () => Promise<HttpReply | Response>): Promise<Response> => {
-    const out = await work();
-    return out instanceof Response ? out : toResponse(out);
+    try {
+      const out = await work();
+      return out instanceof Response ? out : toResponse(out);
+    } catch (error) {
+      // A refused login carries its challenge; a locked account says when to come back.
+      if (error instanceof AuthFailure) return toResponse({ ...errorReply(error), headers: [['WWW-Authenticate', error.challenge]] });
+      if (error instanceof MantisError && typeof error.details?.retry_after_s === 'number') {
+        return toResponse({ ...errorReply(error), headers: [['Retry-After', String(error.details.retry_after_s)]] });
+      }
+      throw error;
+    }
   };
   const ipOf = (c: Ctx): string => c.env.ip ?? 'unknown';
 
@@ -308,7 +317,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       if (b.expires_in_s !== undefined && b.expires_in_s !== null) {
         const ttl = b.expires_in_s;
         if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > KEY_TTL_MAX_S) throw new MantisError('INVALID_PARAMETER', `"expires_in_s" must be an integer in 1..${KEY_TTL_MAX_S}`);
-        expiresAt = Math.floor(Date.now() / 1000) + ttl;
+        expiresAt = Math.ceil(Date.now() / 1000) + ttl;
       }
       const { record, key } = await store.createKey({ name, roles, claims, expiresAt, createdBy: actorOf(p) });
       audit.record({ action: 'auth.key.create', outcome: 'success', actor: actorOf(p), ip: ipOf(c), target: `key:${record.id}`, details: { name, roles } });

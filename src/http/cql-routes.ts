@@ -15,7 +15,7 @@
 
 import type { Context, Hono } from 'hono';
 import { MantisError } from '../../shared/errors.js';
-import { CqlExecutor, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX } from '../cql/cql-exec.js';
+import { CqlExecutor, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, type CqlSecurityOptions } from '../cql/cql-exec.js';
 import { deadlineFromHeader, type DeadlineHeader } from '../kv/index.js';
 import type { Logger } from '../log.js';
 import type { TableService } from '../tables/table-service.js';
@@ -42,8 +42,9 @@ export type CqlHandler = { handle(parts: CqlRequestParts): Promise<HttpReply> };
 
 const CONSISTENCY_LEVELS = new Set(['ANY', 'ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'SERIAL', 'LOCAL_SERIAL', 'LOCAL_ONE']);
 
-export function createCqlHandler(service: TableService, log: Logger): CqlHandler {
-  const executor = new CqlExecutor(service);
+/** `security` (auth on): per-statement table permissions; tables under row-level security are refused to callers under it. */
+export function createCqlHandler(service: TableService, log: Logger, security?: CqlSecurityOptions): CqlHandler {
+  const executor = new CqlExecutor(service, security);
   const guard = guarded((error) => log.error({ err: error }, 'unexpected error in the CQL route'));
   return { handle: (parts) => guard(() => serve(executor, parts)) };
 }
@@ -68,7 +69,7 @@ async function serve(executor: CqlExecutor, p: CqlRequestParts): Promise<HttpRep
   const pagingState = body.paging_state ?? null;
   if (pagingState !== null && typeof pagingState !== 'string') throw new MantisError('INVALID_PARAMETER', '"paging_state" must be the paging_state string of a previous answer');
   const started = performance.now();
-  const answer = await executor.execute({ query: body.query, params: body.params, pageSize, pagingState, deadlineMs });
+  const answer = await executor.execute({ query: body.query, params: body.params, pageSize, pagingState, deadlineMs, ...(p.principal === undefined ? {} : { principal: p.principal }) });
   return okReply(
     { columns: answer.columns, rows: answer.rows, paging_state: answer.pagingState },
     { count: answer.rows.length, took_ms: Math.round((performance.now() - started) * 1000) / 1000 },

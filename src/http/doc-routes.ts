@@ -23,6 +23,15 @@
 // ?id_type=number|string|oid says otherwise. A Mantis-Txn header runs any
 // document route inside that transaction (collection and index changes are
 // refused there: they are not transactional).
+//
+// With security (auth on), the listener's gate has checked the route's own
+// permission (docs:<c> read or write); here a request's body is checked for the
+// other collections it names (an aggregation's $lookup/$unionWith/$graphLookup
+// need read, $out/$merge write: 403 FORBIDDEN), the listing shows only the
+// collections the caller may read, and row-level security applies to every
+// operation (src/docs/doc-rls.ts), transactions included. A collection with
+// row-level security is changed (options, drop, indexes) only by a principal
+// that bypasses it.
 
 import type { Context, Hono } from 'hono';
 import { MantisError } from '../../shared/errors.js';
@@ -55,6 +64,7 @@ import { guarded, okReply, type HttpReply } from './reply.js';
 import { DOCS_PATH } from './routes.js';
 import { TXN_HEADER, txnIdOf } from './txn-routes.js';
 import type { Principal } from '../security/principal.js';
+import { docAccess, type DocAccess, type DocSecurity } from '../docs/doc-rls.js';
 
 export type DocRequestParts = {
   readonly method: string;
@@ -73,12 +83,13 @@ export type DocHandlers = { handle(parts: DocRequestParts): Promise<HttpReply> }
 
 const ACTIONS = new Set(['insert', 'find', 'update', 'find_and_modify', 'delete', 'aggregate', 'explain', 'indexes']);
 
-export function createDocHandlers(docs: DocService, log: Logger): DocHandlers {
+/** `security` when authentication is on (the principal of each request is then enforced); without it nothing is checked. */
+export function createDocHandlers(docs: DocService, log: Logger, security?: DocSecurity): DocHandlers {
   const guard = guarded((error) => log.error({ err: error }, 'unexpected error in a document route'));
-  return { handle: (parts) => guard(() => route(docs, parts)) };
+  return { handle: (parts) => guard(() => route(docs, parts, docAccess(security, parts.principal))) };
 }
 
-async function route(docs: DocService, p: DocRequestParts): Promise<HttpReply> {
+async function route(docs: DocService, p: DocRequestParts, access: DocAccess | undefined): Promise<HttpReply> {
   const rest = p.rawPath.slice(DOCS_PATH.length);
   const segments = rest === '' || rest === '/' ? [] : rest.slice(1).split('/');
   const method = p.method === 'HEAD' ? 'GET' : p.method;
@@ -89,21 +100,25 @@ async function route(docs: DocService, p: DocRequestParts): Promise<HttpReply> {
   switch (segments.length) {
     case 0:
       if (method !== 'GET') throw notAllowed(p.method, 'GET', '/api/v1/docs');
-      return okReply((await docs.listCollections(deadlineMs)).map(listingJson), { count: docs.catalog.all().length });
+    {
+      const listing = await docs.listCollections(deadlineMs, access);
+      return okReply(listing.map(listingJson), { count: listing.length });
+    }
     case 1:
-      return collectionRoute(docs, method, coll, p, txn, deadlineMs);
+      return collectionRoute(docs, method, coll, p, txn, deadlineMs, access);
     case 2: {
       const second = decodeSegment(segments[1], 'document id');
       if (method === 'POST') {
         if (!ACTIONS.has(second)) throw new MantisError('NOT_FOUND', `no action "${second}"; POST one of ${[...ACTIONS].join(', ')} (documents by id: GET, PUT, PATCH, DELETE)`);
-        return actionRoute(docs, second, coll, p, txn, deadlineMs);
+        return actionRoute(docs, second, coll, p, txn, deadlineMs, access);
       }
-      return byIdRoute(docs, method, coll, second, p, txn, deadlineMs);
+      return byIdRoute(docs, method, coll, second, p, txn, deadlineMs, access);
     }
     case 3:
       if (decodeSegment(segments[1], 'path') === 'indexes') {
         if (method !== 'DELETE') throw notAllowed(p.method, 'DELETE', '/api/v1/docs/:c/indexes/:name');
         if (txn !== null) throw notInTxn('dropping an index');
+        access?.requireSchemaChange(coll, 'dropping an index');
         const name = decodeSegment(segments[2], 'index name');
         await docs.dropIndex(coll, name);
         return okReply({ name, dropped: true });
@@ -114,18 +129,20 @@ async function route(docs: DocService, p: DocRequestParts): Promise<HttpReply> {
   }
 }
 
-async function collectionRoute(docs: DocService, method: string, coll: string, p: DocRequestParts, txn: string | null, deadlineMs: number): Promise<HttpReply> {
+async function collectionRoute(docs: DocService, method: string, coll: string, p: DocRequestParts, txn: string | null, deadlineMs: number, access: DocAccess | undefined): Promise<HttpReply> {
   switch (method) {
     case 'GET':
-      return okReply(describeJson(await docs.describe(coll, deadlineMs)));
+      return okReply(describeJson(await docs.describe(coll, deadlineMs, access)));
     case 'PUT': {
       if (txn !== null) throw notInTxn('creating a collection');
+      access?.requireSchemaChange(coll, 'setting the options');
       const options = collectionOptions(p.body.length === 0 ? {} : bodyDoc(p.contentType, p.body));
       const { created, info } = await docs.putCollection(coll, options);
       return okReply({ name: info.name, created, options: { validator: info.validator === null ? null : toEjson(info.validator) } });
     }
     case 'DELETE':
       if (txn !== null) throw notInTxn('dropping a collection');
+      access?.requireSchemaChange(coll, 'dropping the collection');
       await docs.dropCollection(coll);
       return okReply({ name: coll, dropped: true });
     default:
@@ -133,41 +150,42 @@ async function collectionRoute(docs: DocService, method: string, coll: string, p
   }
 }
 
-async function actionRoute(docs: DocService, action: string, coll: string, p: DocRequestParts, txn: string | null, deadlineMs: number): Promise<HttpReply> {
+async function actionRoute(docs: DocService, action: string, coll: string, p: DocRequestParts, txn: string | null, deadlineMs: number, access: DocAccess | undefined): Promise<HttpReply> {
   const body = bodyDoc(p.contentType, p.body);
   const txnMeta = txn === null ? {} : { txn };
   switch (action) {
     case 'insert': {
-      const ids = await docs.insert(coll, insertRequest(body), txn, deadlineMs);
+      const ids = await docs.insert(coll, insertRequest(body), txn, deadlineMs, access);
       return okReply({ inserted_ids: ids.map(toEjson) }, { count: ids.length, ...txnMeta });
     }
     case 'find': {
       const req = findRequest(body);
-      const found = await docs.find(coll, req, txn, deadlineMs);
+      const found = await docs.find(coll, req, txn, deadlineMs, access);
       return okReply(found.docs.map(toEjson), { count: found.docs.length, next_cursor: found.nextCursor, ...txnMeta });
     }
     case 'update': {
-      const outcome = await docs.update(coll, updateRequest(body), txn, deadlineMs);
+      const outcome = await docs.update(coll, updateRequest(body), txn, deadlineMs, access);
       return okReply({ matched: outcome.matched, modified: outcome.modified, upserted_id: outcome.upsertedId === null ? null : toEjson(outcome.upsertedId) }, txnMeta);
     }
     case 'find_and_modify': {
-      const doc = await docs.findAndModify(coll, findAndModifyRequest(body), txn, deadlineMs);
+      const doc = await docs.findAndModify(coll, findAndModifyRequest(body), txn, deadlineMs, access);
       return okReply(doc === null ? null : toEjson(doc), txnMeta);
     }
     case 'delete':
-      return okReply({ deleted: await docs.remove(coll, deleteRequest(body), txn, deadlineMs) }, txnMeta);
+      return okReply({ deleted: await docs.remove(coll, deleteRequest(body), txn, deadlineMs, access) }, txnMeta);
     case 'aggregate': {
-      const results = await docs.aggregate(coll, aggregateRequest(body), txn, deadlineMs);
+      const results = await docs.aggregate(coll, aggregateRequest(body), txn, deadlineMs, access);
       return okReply(results.map(toEjson), { count: results.length, ...txnMeta });
     }
     case 'explain': {
-      const shards = await docs.explain(coll, explainRequest(body), deadlineMs);
+      const shards = await docs.explain(coll, explainRequest(body), deadlineMs, access);
       return okReply({
         shards: shards.map((s) => ({ shard: s.shard, plan: s.plan, index: s.index, keys_examined: s.keysExamined, docs_examined: s.docsExamined, returned: s.returned })),
       });
     }
     case 'indexes': {
       if (txn !== null) throw notInTxn('creating an index');
+      access?.requireSchemaChange(coll, 'creating an index');
       return okReply(indexJson(await docs.createIndex(coll, indexRequest(body))));
     }
     default:
@@ -175,23 +193,23 @@ async function actionRoute(docs: DocService, action: string, coll: string, p: Do
   }
 }
 
-async function byIdRoute(docs: DocService, method: string, coll: string, idText: string, p: DocRequestParts, txn: string | null, deadlineMs: number): Promise<HttpReply> {
+async function byIdRoute(docs: DocService, method: string, coll: string, idText: string, p: DocRequestParts, txn: string | null, deadlineMs: number, access: DocAccess | undefined): Promise<HttpReply> {
   const query = new URLSearchParams(p.rawQuery);
   const id = idFromSegment(idText, idTypeOf(query));
   const txnMeta = txn === null ? {} : { txn };
   switch (method) {
     case 'GET':
-      return okReply(toEjson(await docs.getById(coll, id, txn, deadlineMs)), txnMeta);
+      return okReply(toEjson(await docs.getById(coll, id, txn, deadlineMs, access)), txnMeta);
     case 'PUT': {
       const upsert = query.get('upsert');
       if (upsert !== null && upsert !== 'true' && upsert !== 'false') throw new MantisError('INVALID_PARAMETER', '"upsert" must be true or false');
-      const outcome = await docs.replaceById(coll, id, bodyDoc(p.contentType, p.body), upsert === 'true', txn, deadlineMs);
+      const outcome = await docs.replaceById(coll, id, bodyDoc(p.contentType, p.body), upsert === 'true', txn, deadlineMs, access);
       return okReply({ matched: outcome.matched, modified: outcome.modified, upserted_id: outcome.upsertedId === null ? null : toEjson(outcome.upsertedId) }, txnMeta);
     }
     case 'PATCH':
-      return okReply(toEjson(await docs.patchById(coll, id, patchBody(p), txn, deadlineMs)), txnMeta);
+      return okReply(toEjson(await docs.patchById(coll, id, patchBody(p), txn, deadlineMs, access)), txnMeta);
     case 'DELETE':
-      await docs.deleteById(coll, id, txn, deadlineMs);
+      await docs.deleteById(coll, id, txn, deadlineMs, access);
       return okReply({ deleted: 1 }, txnMeta);
     default:
       throw notAllowed(p.method, 'GET, PUT, PATCH or DELETE', '/api/v1/docs/:c/:id');
@@ -240,19 +258,29 @@ export function indexJson(def: IndexDef, entries?: number): Record<string, unkno
 const ID_INDEX = { name: '_id_', keys: { _id: 1 }, unique: true, sparse: false, ttl_seconds: null, partial_filter: null, type: 'btree', state: 'ready', building: false };
 
 function listingJson(s: CollectionSummary): Record<string, unknown> {
-  return { name: s.info.name, count: s.count, size_bytes: s.bytes, indexes: s.info.indexes.length + 1, created_at: new Date(s.info.createdAtMs).toISOString() };
+  return {
+    name: s.info.name,
+    count: s.count,
+    size_bytes: s.bytes,
+    indexes: s.info.indexes.length + 1,
+    created_at: new Date(s.info.createdAtMs).toISOString(),
+    ...(s.rowLevel ? { row_level_security: true } : {}),
+  };
 }
 
 function describeJson(s: CollectionSummary): Record<string, unknown> {
   return {
     name: s.info.name,
     options: { validator: s.info.validator === null ? null : toEjson(s.info.validator) },
-    indexes: [{ ...ID_INDEX, entries: s.count }, ...s.info.indexes.map((def) => indexJson(def, s.indexes.get(def.name)?.entries ?? 0))],
+    indexes: s.rowLevel
+      ? [{ ...ID_INDEX, entries: null }, ...s.info.indexes.map((def) => ({ ...indexJson(def), entries: null }))]
+      : [{ ...ID_INDEX, entries: s.count }, ...s.info.indexes.map((def) => indexJson(def, s.indexes.get(def.name)?.entries ?? 0))],
     count: s.count,
     size_bytes: s.bytes,
     stats: { count: s.count, size_bytes: s.bytes },
     created_at: new Date(s.info.createdAtMs).toISOString(),
     catalog_version: s.info.version,
+    ...(s.rowLevel ? { row_level_security: true } : {}),
   };
 }
 

@@ -72,11 +72,6 @@ export type StreamsOptions = {
   readonly changes?: ChangeSource;
   /** Who may subscribe, and to what (absent: everyone, to everything). */
   readonly security?: Security;
-  /**
-   * The row-level rule of a collection for a subscriber: null = every change; else a predicate
-   * on the change event (as JSON-parsed) that says whether the subscriber may see it.
-   */
-  readonly changeRule?: (principal: Principal, collection: string) => ((event: Record<string, unknown>) => boolean) | null;
 };
 
 export type Streams = {
@@ -176,12 +171,27 @@ export function parseChangesControl(message: ArrayBuffer, isBinary: boolean): Ch
  * replays (delivered during subscribe) are held until the acknowledgement is out, so a client
  * always reads "subscribed" before the first change. Throws what the subscription refused.
  */
-function subscribeChanges(source: ChangeSource, coll: string, filter: unknown, resumeAfter: string | null, ack: () => void, push: (e: ChangeDelivery) => void): () => void {
+function subscribeChanges(
+  source: ChangeSource,
+  coll: string,
+  filter: unknown,
+  resumeAfter: string | null,
+  ack: () => void,
+  push: (e: ChangeDelivery) => void,
+  principal?: Principal,
+): () => void {
   let held: ChangeDelivery[] | null = [];
-  const unsubscribe = source.subscribe(coll, filter, resumeAfter, (e) => {
-    if (held !== null) held.push(e);
-    else push(e);
-  });
+  // The principal's row-level rule for the collection is applied by the source (src/docs/change-source.ts).
+  const unsubscribe = source.subscribe(
+    coll,
+    filter,
+    resumeAfter,
+    (e) => {
+      if (held !== null) held.push(e);
+      else push(e);
+    },
+    principal,
+  );
   ack();
   const replay = held;
   held = null;
@@ -654,12 +664,9 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       throw new MantisError('INVALID_PARAMETER', `a socket may watch at most ${LIMITS.cache_stream_prefixes_max} collections`);
     }
     if (!conn.principal.can(`docs:${c.collection}`, 'read')) throw new MantisError('FORBIDDEN', `permission denied: needs read on docs:${c.collection}`, { permission: `docs:${c.collection}:read` });
-    const rule = options.changeRule?.(conn.principal, c.collection) ?? null;
     conn.changeSubs.get(c.collection)?.();
     conn.changeSubs.delete(c.collection);
-    const unsubscribe = subscribeChanges(options.changes, c.collection, c.filter, c.resumeAfter, () => conn.answer({ type: 'subscribed', ...answer }), (e) => {
-      if (rule === null || rule(JSON.parse(e.json) as Record<string, unknown>)) conn.pushChange(e.json);
-    });
+    const unsubscribe = subscribeChanges(options.changes, c.collection, c.filter, c.resumeAfter, () => conn.answer({ type: 'subscribed', ...answer }), (e) => conn.pushChange(e.json), conn.principal);
     conn.changeSubs.set(c.collection, unsubscribe);
     log.debug({ transport: 'ws', collection: c.collection }, 'change stream');
   };
@@ -684,7 +691,6 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     withPrincipal(res, authenticate(res, req, `/api/v1/docs/${req.getParameter(0) ?? ''}/changes`), (principal) => {
       const refused = principal.can(`docs:${request.coll}`, 'read') ? null : new MantisError('FORBIDDEN', `permission denied: needs read on docs:${request.coll}`, { permission: `docs:${request.coll}:read` });
       if (refused !== null) return sendReply(res, errorReply(refused), false);
-      const rule = options.changeRule?.(principal, request.coll) ?? null;
       const conn = new SseConn(res, ctx, principal);
       let started = false;
       const start = (): void => {
@@ -694,9 +700,7 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
         conn.flush();
       };
       try {
-        conn.changeSub = subscribeChanges(source as ChangeSource, request.coll, request.filter, request.resumeAfter, start, (e) => {
-          if (rule === null || rule(JSON.parse(e.json) as Record<string, unknown>)) conn.push(`id: ${e.token}\nevent: change\ndata: ${e.json}\n\n`);
-        });
+        conn.changeSub = subscribeChanges(source as ChangeSource, request.coll, request.filter, request.resumeAfter, start, (e) => conn.push(`id: ${e.token}\nevent: change\ndata: ${e.json}\n\n`), principal);
       } catch (error) {
         if (!(error instanceof MantisError) || started) throw error;
         return sendReply(res, errorReply(error), false);

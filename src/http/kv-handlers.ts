@@ -103,9 +103,10 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
         const deadlineMs = deadlineFromHeader(deadline);
         const params = parseListParams(new URLSearchParams(rawQuery));
         const result = await kv.cmdList(params, deadlineMs);
-        const last = result.keys[result.keys.length - 1];
         const visible = access?.visible ?? null;
         const keys = visible === null ? result.keys : result.keys.filter(visible);
+        // The cursor names the last key the caller saw, never one it may not see.
+        const last = keys[keys.length - 1];
         return okReply(
           keys.map((k) => Buffer.from(k).toString('utf8')),
           {

@@ -75,7 +75,14 @@ async function serve(executor: SqlExecutor, p: SqlRequestParts): Promise<HttpRep
   const accept = (p.accept ?? '').toLowerCase();
   const txn = p.txn === undefined || p.txn === '' ? null : p.txn;
   const started = performance.now();
-  const answer = await executor.execute({ query: body.query, params, txn, deadlineMs, ...(p.signal === undefined ? {} : { signal: p.signal }) });
+  const answer = await executor.execute({
+    query: body.query,
+    params,
+    txn,
+    deadlineMs,
+    ...(p.signal === undefined ? {} : { signal: p.signal }),
+    ...(p.principal === undefined ? {} : { principal: p.principal }),
+  });
   const tookMs = Math.round((performance.now() - started) * 1000) / 1000;
   const headers: [string, string][] = [];
   if (answer.txn !== undefined) headers.push([TXN_HEADER, answer.txn]);

@@ -42,6 +42,7 @@ import { guarded, okReply, type HttpReply } from './reply.js';
 import { TABLES_PATH } from './routes.js';
 import { TXN_HEADER, txnIdOf } from './txn-routes.js';
 import { notInTxn } from '../docs/txn-doc-commands.js';
+import type { AuthStore } from '../security/auth-store.js';
 import type { Principal } from '../security/principal.js';
 
 export type TableRequestParts = {
@@ -69,12 +70,15 @@ const ROW_ACTIONS = ['rows', 'update', 'delete', 'query'];
 const ON_CONFLICT: readonly OnConflict[] = ['error', 'replace', 'ignore'];
 const INDEX_TYPES: readonly TableIndexType[] = ['btree', 'hash', 'bloom'];
 
-export function createTableHandlers(tables: TableService, log: Logger): TableHandlers {
+/** With auth on: which tables have row-level security (and their policies to drop with them). */
+export type TableSecurity = { readonly store: Pick<AuthStore, 'rlsEnabled' | 'forgetTable'> };
+
+export function createTableHandlers(tables: TableService, log: Logger, security?: TableSecurity): TableHandlers {
   const guard = guarded((error) => log.error({ err: error }, 'unexpected error in a table route'));
-  return { handle: (parts) => guard(() => route(tables, parts)) };
+  return { handle: (parts) => guard(() => route(tables, parts, security)) };
 }
 
-async function route(tables: TableService, p: TableRequestParts): Promise<HttpReply> {
+async function route(tables: TableService, p: TableRequestParts, security?: TableSecurity): Promise<HttpReply> {
   const rest = p.rawPath.slice(TABLES_PATH.length);
   const segments = rest === '' || rest === '/' ? [] : rest.slice(1).split('/');
   const method = p.method === 'HEAD' ? 'GET' : p.method;
@@ -87,7 +91,9 @@ async function route(tables: TableService, p: TableRequestParts): Promise<HttpRe
   if (txn !== null && !rowRoute) throw notInTxn(`${p.method} ${p.rawPath}`);
   if (segments.length === 0) {
     if (method === 'GET') {
-      const all = tables.list();
+      const principal = p.principal;
+      // The listing shows only the tables the caller may read.
+      const all = principal === undefined ? tables.list() : tables.list().filter((t) => principal.can(`tables:${t.name}`, 'read'));
       return okReply(all.map(tableJson), { count: all.length });
     }
     if (method === 'POST') {
@@ -97,6 +103,10 @@ async function route(tables: TableService, p: TableRequestParts): Promise<HttpRe
     throw notAllowed(p.method, 'GET or POST', TABLES_PATH);
   }
   const name = tableNameOf(decodeSegment(segments[0], 'table name'));
+  if (security !== undefined && p.principal !== undefined && !p.principal.bypassRls && security.store.rlsEnabled(name)) {
+    // Row-level security is applied by the SQL binder; the REST row, stats and schema routes would bypass it.
+    throw new MantisError('FORBIDDEN', `table "${name}" has row-level security: read and write it through SQL (POST /api/v1/sql)`);
+  }
   if (segments.length === 1) {
     if (method === 'GET') {
       const info = tables.info(name);
@@ -105,6 +115,7 @@ async function route(tables: TableService, p: TableRequestParts): Promise<HttpRe
     if (method === 'DELETE') {
       const ifExists = flag(new URLSearchParams(p.rawQuery), 'if_exists');
       const { dropped } = await tables.dropTable(name, { ifExists }, deadlineMs);
+      if (dropped) await security?.store.forgetTable(name);
       return okReply({ name, dropped });
     }
     throw notAllowed(p.method, 'GET or DELETE', '/api/v1/tables/:t (POST goes to /rows, /query, …)');

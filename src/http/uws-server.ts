@@ -9,6 +9,7 @@
 import uWS from 'uWebSockets.js';
 import type { Hono } from 'hono';
 import { MantisError } from '../../shared/errors.js';
+import { ConfigError } from '../config.js';
 import { LIMITS } from '../../shared/limits.js';
 import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/metrics.js';
@@ -110,7 +111,14 @@ export function assertNativeUws(): void {
 export async function listen(options: ListenerOptions): Promise<Listener> {
   assertNativeUws();
   const tls = options.tls;
-  const makeApp = (): uWS.TemplatedApp => (tls === undefined ? uWS.App() : uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }));
+  const makeApp = (): uWS.TemplatedApp => {
+    if (tls === undefined) return uWS.App();
+    try {
+      return uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
+    } catch {
+      throw new ConfigError(`TLS: the certificate (--tls-cert ${tls.certFile}) or key (--tls-key ${tls.keyFile}) is not a valid PEM pair`);
+    }
+  };
   const state = { inFlight: 0, stopping: false, idle: [] as (() => void)[] };
 
   const security = options.security;
@@ -153,6 +161,8 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     const route = routeOf(method, path);
     const x: Exchange = { res, method, route, started: performance.now(), aborted: false, finished: false };
     state.inFlight++;
+    // uWS counts a HEAD answered by endWithoutBody as no answer unless an abort handler is attached.
+    if (method === 'head' && security !== undefined) res.onAborted(() => (x.aborted = true));
     // Security: identity, permission and rate limits are settled here, before the body is read.
     let principal: Principal | undefined;
     let pending: Promise<Principal | HttpReply> | null = null;
@@ -274,10 +284,10 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     return app;
   };
 
-  const listenOn = (app: uWS.TemplatedApp, port: number): Promise<uWS.us_listen_socket> =>
+  const listenOn = (app: uWS.TemplatedApp, port: number, exclusive = true): Promise<uWS.us_listen_socket> =>
     new Promise((resolve, reject) => {
       // Exclusive: without it uSockets sets SO_REUSEPORT, and a second server could share the port.
-      listenExclusive(app, options.host, port, (socket) => {
+      listenExclusive(app, options.host, port, exclusive, (socket) => {
         if (socket === false) reject(new Error(`cannot listen on ${options.host}:${port} (address in use or not available)`));
         else resolve(socket);
       });
@@ -296,7 +306,16 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       // A new SSL app reads the files again; open connections stay on the old one until they close.
       const app = build();
       uWS.us_listen_socket_close(socket);
-      socket = await listenOn(app, port);
+      // The old socket is released on a later loop turn: retry briefly until the port is free.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          socket = await listenOn(app, port);
+          return;
+        } catch (error) {
+          if (attempt >= 50) throw error;
+          await new Promise((done) => setTimeout(done, 20));
+        }
+      }
     },
     drained: (timeoutMs) =>
       state.inFlight === 0
@@ -414,9 +433,9 @@ type ListenCallback = (socket: uWS.us_listen_socket | false) => void;
  * app.listen(host, port, options, cb): the native build takes listen options with a host, but its
  * typings only declare them without one.
  */
-function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, cb: ListenCallback): void {
+function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, exclusive: boolean, cb: ListenCallback): void {
   const listen = app.listen.bind(app) as unknown as (host: string, port: number, options: number, cb: ListenCallback) => void;
-  listen(host, port, (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
+  listen(host, port, exclusive ? (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT : 0, cb);
 }
 
 function collectHeaders(req: uWS.HttpRequest): Headers {

@@ -110,13 +110,20 @@ export class Authenticator {
     if (record === 'bad') throw new AuthFailure('the API key is not valid', challengeFor('invalid_token', 'unknown API key'));
     if (record.revoked_at !== null) throw new AuthFailure('the API key has been revoked', challengeFor('invalid_token', 'revoked'));
     if (record.expires_at !== null && record.expires_at * 1000 <= Date.now()) throw new AuthFailure('the API key has expired', challengeFor('invalid_token', 'expired'));
-    const perms = compilePermissions(record.roles, (n) => this.store.role(n));
+    // A key acts for its creator: it stops when the creator is deleted and never exceeds the creator's current roles.
+    let roles = record.roles;
+    if (record.created_by.startsWith('user:')) {
+      const creator = this.store.user(record.created_by.slice('user:'.length));
+      if (creator === undefined) throw new AuthFailure('the API key\'s owner no longer exists', challengeFor('invalid_token', 'revoked'));
+      if (!creator.roles.includes('admin')) roles = roles.filter((r) => creator.roles.includes(r));
+    }
+    const perms = compilePermissions(roles, (n) => this.store.role(n));
     return {
       kind: 'key',
       id: record.id,
       sub: `key:${record.id}`,
-      roles: record.roles,
-      claims: { ...record.claims, sub: `key:${record.id}`, roles: record.roles },
+      roles,
+      claims: { ...record.claims, sub: `key:${record.id}`, roles },
       ...(record.expires_at === null ? {} : { expiresAt: record.expires_at }),
       bypassRls: perms.admin,
       can: perms.can,

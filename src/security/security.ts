@@ -217,6 +217,8 @@ export class Security {
       }
     }
     const delay = Math.max(...keys.map((key) => this.delayFor(key, now)));
+    // Counted as a failure before the password is checked, so parallel guesses cannot slip past the lock.
+    for (const key of keys) this.fail(key, now);
     if (delay > 0) await new Promise((done) => setTimeout(done, delay));
     const user = this.store.user(username);
     const stored = user !== undefined && user.hash !== '' ? user.hash : await this.dummyHash;
@@ -227,11 +229,12 @@ export class Security {
       ok = false;
     }
     if (!ok || user === undefined || user.hash === '') {
-      for (const key of keys) this.fail(key, now);
       this.audit.record({ action: 'auth.login', outcome: 'failure', actor: 'anonymous', ip, target: `user:${username}`, details: { reason: 'bad credentials' } });
       throw new AuthFailure('invalid user name or password', 'Bearer realm="mantisdb"');
     }
     this.failures.delete(`user:${username}`);
+    const byIp = this.failures.get(`ip:${ip}`);
+    if (byIp !== undefined && byIp.count > 0) byIp.count--; // this attempt was counted in advance
     this.audit.record({ action: 'auth.login', outcome: 'success', actor: `user:${username}`, ip });
     return user;
   }

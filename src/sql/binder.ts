@@ -8,12 +8,19 @@
 // are left-deep in the written order, so a join's prefix is always the layout
 // [0, end)); an aggregate's rows are [aggregates…, representative input row…];
 // window values are appended after that.
+//
+// Row-level security (BindOptions.security) is bound here too: each scan of a
+// table under RLS gets the OR of the caller's applicable policies' USING
+// (stored text, parsed once, bound over the table's own columns in a fresh
+// scope) as part of its filter, so shards, key lookups, aggregates and joins
+// only ever see the visible rows. auth.uid(), auth.role(), auth.jwt() and
+// current_user are constants of the statement's principal.
 
 import { castValue, commonType } from './sql-cast.js';
 import { resolveFunction } from './sql-functions.js';
 import { resolveOperator, type OperatorImpl } from './sql-operators.js';
 import { sqlError } from './sql-errors.js';
-import { INT_TYPES, Interval, NUMERIC_RANK, TYPE_DISPLAY, typeFromName, type SqlType, type Value } from './sql-types.js';
+import { INT_TYPES, Interval, Jsonb, NUMERIC_RANK, TYPE_DISPLAY, typeFromName, type SqlType, type Value } from './sql-types.js';
 import { andOf, columnsRead, compile, conjuncts, exprText, isCorrelated, mapExpr, walk, type Compiled, type Expr } from './ir.js';
 import {
   AggregateNode,
@@ -39,6 +46,9 @@ import {
 import { WindowNode, type WindowSpec } from './window.js';
 import type { PgNode } from './sql-parse.js';
 import { bodyOf, kindOf, list, loc, str, type N } from './pg-ast.js';
+import { policyAst, type RowCommand } from './sql-security.js';
+import { MantisError } from '../../shared/errors.js';
+import { SYSTEM } from '../security/principal.js';
 
 // ---- catalog seen by the binder ----
 
@@ -71,8 +81,17 @@ export interface SqlCatalog {
   dropScansAfter?(mark: number): void;
 }
 
+/** Row-level security and the auth.* functions, per statement (sql-security.ts StatementSecurity). */
+export interface BindSecurity {
+  readonly principal: { readonly id: string; readonly sub: string; readonly roles: readonly string[]; readonly claims: Readonly<Record<string, unknown>> };
+  /** USING texts of the caller's applicable policies for a command (any passes a row; none: no row does); null: the table is not under RLS for the caller. */
+  usingTexts(table: string, command: RowCommand): string[] | null;
+}
+
 export type BindOptions = {
   readonly catalog: SqlCatalog;
+  /** Absent: no policies apply, and auth.uid()/auth.jwt()/current_user answer the system principal. */
+  readonly security?: BindSecurity;
   /** Parameter types, filled as the binder infers them ($1 → index 0). */
   readonly paramTypes: (SqlType | undefined)[];
   /** Bound on rows a WITH RECURSIVE may produce. */
@@ -145,7 +164,92 @@ export class Binder {
   private readonly frames: { level: number; correlated: boolean }[] = [];
   /** Inside a WITH RECURSIVE step (run once per iteration: no runtime filters there). */
   private recursiveDepth = 0;
+  /** Tables whose stored policies are being bound (a policy reaching its own table again is infinite recursion). */
+  private readonly policyTables: string[] = [];
   constructor(private readonly o: BindOptions) {}
+
+  // ---- row-level security ----
+
+  /**
+   * Row-level security of a scan of `table`: for each command, the OR of the USING expressions of
+   * the caller's applicable policies (false when none applies), ANDed, bound over the table's own
+   * columns. Conjuncts the scan takes go to the shards with the query's own filter (so counts,
+   * aggregates, key lookups and joins never see other rows); the rest are answered, over the
+   * relation-local layout, for a router filter right above the scan. Nothing when the table is not
+   * under RLS for the caller.
+   */
+  rowSecurity(table: string, cols: readonly { name: string; type: SqlType; hidden?: boolean }[], scan: ScanHandle, commands: readonly RowCommand[]): Expr[] {
+    const sec = this.o.security;
+    if (sec === undefined) return [];
+    const seen = new Set<string>();
+    const parts: Expr[] = [];
+    for (const command of commands) {
+      const texts = sec.usingTexts(table, command);
+      if (texts === null) return [];
+      const key = JSON.stringify([...texts].sort());
+      if (seen.has(key)) continue;
+      seen.add(key);
+      parts.push(this.policyOr(table, texts, this.scopeOver(table, cols, scan)));
+    }
+    const rest: Expr[] = [];
+    for (const c of parts.flatMap((p) => conjuncts(p))) {
+      if (c.k === 'const') {
+        if (c.value === true) continue;
+        // Nothing is visible (no applicable policy, or a claim the caller lacks): the scan asks the
+        // shards for `key IN ()`, which fetches no row at all.
+        if (this.matchNothing(cols, scan)) continue;
+      }
+      if (hasSubquery(c) || isCorrelated(c) || !scan.push(c)) rest.push(c);
+    }
+    return rest;
+  }
+
+  /** Pushes `col IN ()` (preferably on the key) into a scan; false when the scan takes no such filter. */
+  private matchNothing(cols: readonly { name: string; type: SqlType }[], scan: ScanHandle): boolean {
+    const order = cols.map((_c, i) => i).sort((a, b) => Number(scan.isKey?.(b) === true) - Number(scan.isKey?.(a) === true));
+    for (const i of order) {
+      const col: Expr = { k: 'col', idx: i, type: cols[i].type, name: cols[i].name };
+      if (scan.push({ k: 'in', arg: col, list: [], eqs: [], neg: false, type: 'bool' })) return true;
+    }
+    return false;
+  }
+
+  /** Any of the stored policy texts, over a whole row of `table` (WITH CHECK of new rows, RETURNING's visibility). */
+  policyRow(table: string, texts: readonly string[], cols: readonly { name: string; type: SqlType; hidden?: boolean }[]): Expr {
+    return this.policyOr(table, texts, this.scopeOver(table, cols, null));
+  }
+
+  /** CREATE POLICY's USING or WITH CHECK, bound over the table's columns as PostgreSQL checks it (42703, 42804, 42803…). */
+  policyExpression(node: unknown, table: string, cols: readonly { name: string; type: SqlType; hidden?: boolean }[], clause: 'USING' | 'WITH CHECK'): Expr {
+    const n = node as N;
+    this.refuseAggregates(n, 'policy expressions');
+    return this.coerce(this.expr(n, this.scopeOver(table, cols, null)), 'bool', loc(bodyOf(n)), `argument of POLICY ${clause}`);
+  }
+
+  private policyOr(table: string, texts: readonly string[], scope: Scope): Expr {
+    if (texts.length === 0) return { k: 'const', value: false, type: 'bool' };
+    const parts = texts.map((t) => this.storedPolicy(table, t, scope));
+    return parts.length === 1 ? parts[0] : { k: 'or', args: parts, type: 'bool' };
+  }
+
+  /** A stored policy text bound in a fresh scope (no CTEs or outer rows of the query: only the table's columns). */
+  private storedPolicy(table: string, text: string, scope: Scope): Expr {
+    if (this.policyTables.includes(table)) throw sqlError('42P17', `infinite recursion detected in policy for relation "${table}"`);
+    this.policyTables.push(table);
+    const frames = this.frames.splice(0);
+    try {
+      return this.coerce(this.expr(policyAst(text), scope), 'bool', undefined, 'argument of POLICY');
+    } catch (e) {
+      // Positions are in the policy's text, not the query's: drop them, name the policy instead.
+      if (!(e instanceof MantisError)) throw e;
+      const { byteLocation: _b, position: _p, ...details } = e.details ?? {};
+      const message = e.message.includes('row-level security policy') || e.message.includes('infinite recursion') ? e.message : `${e.message} (in a row-level security policy of table "${table}")`;
+      throw new MantisError(e.code, message, details);
+    } finally {
+      this.frames.push(...frames);
+      this.policyTables.pop();
+    }
+  }
 
   /** Binds a SELECT (or VALUES, set operation, WITH…) statement. */
   bindQuery(stmt: N, parent: Scope | null = null, ctes: Map<string, CteDef> = new Map()): BoundQuery {
@@ -785,7 +889,15 @@ export class Binder {
     cols.forEach((c, i) => {
       scope.entries.push({ name: c.name, rel, expr: { k: 'col', idx: offset + i, type: c.type, name: `${rel}.${c.name}` }, star: !c.hidden, unqualified: !c.hidden, scan, local: i, hidden: c.hidden === true });
     });
-    return { node: scan.node, width: cols.length, offset, scan, nullable: false };
+    // Row-level security: the caller's policies filter the scan itself (pushed with the WHERE clause).
+    const secured = this.rowSecurity(relation.name, relation.cols, scan, ['select']);
+    let node: PlanNode = scan.node;
+    if (secured.length > 0) {
+      const f = andOf(secured) as Expr;
+      node = new FilterNode(scan.node, compile(f), exprText(f));
+      node.details = [`Router Filter: ${exprText(f)}`];
+    }
+    return { node, width: cols.length, offset, scan, nullable: false };
   }
 
   private joinExpr(b: N, scope: Scope, offset: number): Leaf {
@@ -1105,7 +1217,7 @@ export class Binder {
       cols.push(c);
     }
     const restored: PlanNode = new ProjectNode(plan, back.map(compile), cols);
-    restored.details = [`Join Order: ${order.map((i) => (leaves[i].node ?? nodes[i]).name.replace(/^Shard (Index |Key )?(Scan|Lookup)( using \S+)? on /, '')).join(', ')}`];
+    restored.details = [`Join Order: ${order.map((i) => (leaves[i].scan?.node ?? leaves[i].node ?? nodes[i]).name.replace(/^Shard (Index |Key )?(Scan|Lookup)( using \S+)? on /, '')).join(', ')}`];
     return restored;
   }
 
@@ -1458,6 +1570,9 @@ export class Binder {
         return this.subLink(b, scope);
       case 'SQLValueFunction': {
         const op = String(b.op);
+        if (op === 'SVFOP_CURRENT_USER' || op === 'SVFOP_SESSION_USER' || op === 'SVFOP_USER' || op === 'SVFOP_CURRENT_ROLE') {
+          return { k: 'const', value: (this.o.security?.principal ?? SYSTEM).id, type: 'text' };
+        }
         const name = op === 'SVFOP_CURRENT_DATE' ? 'current_date' : op === 'SVFOP_CURRENT_TIMESTAMP' || op === 'SVFOP_CURRENT_TIMESTAMP_N' ? 'now' : op === 'SVFOP_LOCALTIMESTAMP' || op === 'SVFOP_LOCALTIMESTAMP_N' ? 'localtimestamp' : null;
         if (name === null) notSupported(op.replace('SVFOP_', '').toLowerCase(), loc(b));
         const impl = resolveFunction(name, [], loc(b));
@@ -1679,6 +1794,8 @@ export class Binder {
   }
 
   private funcCall(n: N, b: N, scope: Scope): Expr {
+    const qualified = list(b.funcname).map(str);
+    if (qualified.length === 2 && qualified[0].toLowerCase() === 'auth') return this.authFunction(qualified[1].toLowerCase(), b);
     const name = funcName(b);
     if (b.over !== undefined) {
       const win = scope.win;
@@ -1706,6 +1823,18 @@ export class Binder {
     const conv = args.map((a, i) => this.coerce(a, impl.args[i] ?? impl.args[impl.args.length - 1] ?? a.type, loc(b)));
     const e: Expr = { k: 'func', name, impl, args: conv, type: impl.returns };
     return impl.volatile ? e : foldConst(e);
+  }
+
+  /** auth.uid() (text: the subject), auth.role() (text: the first role), auth.jwt() (jsonb: the claims): constants of the statement. */
+  private authFunction(name: string, b: N): Expr {
+    const args = list(b.args).map((a) => this.expr(a, new Scope(null, new Map())));
+    const p = this.o.security?.principal ?? SYSTEM;
+    if (args.length === 0 && b.agg_star !== true && b.over === undefined) {
+      if (name === 'uid') return { k: 'const', value: p.sub, type: 'text' };
+      if (name === 'role') return { k: 'const', value: p.roles[0] ?? null, type: 'text' };
+      if (name === 'jwt') return { k: 'const', value: new Jsonb(p.claims), type: 'jsonb' };
+    }
+    throw sqlError('42883', `function auth.${name}(${args.map((a) => TYPE_DISPLAY[a.type]).join(', ')}) does not exist`, loc(b));
   }
 
   private subLink(b: N, scope: Scope): Expr {

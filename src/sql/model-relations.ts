@@ -15,6 +15,7 @@
 import { toEjson } from '../../shared/docs/ejson.js';
 import type { Doc } from '../../shared/docs/doc-types.js';
 import type { DocService } from '../docs/doc-service.js';
+import type { DocAccess } from '../docs/doc-rls.js';
 import type { KvService } from '../kv/kv-service.js';
 import { compile, type Env, type Expr } from './ir.js';
 import { PrefetchedNode, type ColInfo, type Row } from './plan.js';
@@ -51,6 +52,8 @@ export class CollectionRelation implements SqlRelation {
     private readonly docs: DocService,
     private readonly stmt: StatementContext,
     private readonly scans: { node: PrefetchedNode }[],
+    /** The caller's access (auth on): its document policies filter every page. */
+    private readonly access?: DocAccess,
   ) {}
 
   makeScan(alias: string): ScanHandle {
@@ -75,7 +78,7 @@ export class CollectionRelation implements SqlRelation {
       const rows: Row[] = [];
       let cursor: string | null = null;
       for (;;) {
-        const page = await this.docs.find(this.name, { filter, projection: null, sort: null, skip: 0, limit: PAGE, cursor, hint: null }, this.stmt.txn, this.stmt.deadlineMs);
+        const page = await this.docs.find(this.name, { filter, projection: null, sort: null, skip: 0, limit: PAGE, cursor, hint: null }, this.stmt.txn, this.stmt.deadlineMs, this.access);
         for (const d of page.docs) {
           const json = toEjson(d) as Record<string, unknown>;
           const id = d._id;
@@ -142,6 +145,8 @@ export class KvRelation implements SqlRelation {
     private readonly kv: KvService,
     private readonly stmt: StatementContext,
     private readonly scans: { node: PrefetchedNode }[],
+    /** The keys the caller may read under the KV policies (auth on); absent: every key. */
+    private readonly visible?: (key: string) => boolean,
   ) {}
 
   makeScan(alias: string): ScanHandle {
@@ -177,6 +182,7 @@ export class KvRelation implements SqlRelation {
       if (exactKey !== null) {
         const key = exactKey(env);
         if (typeof key !== 'string' || key === '' || (prefix !== '' && !key.startsWith(prefix))) return [];
+        if (this.visible !== undefined && !this.visible(key)) return [];
         const k = encoder.encode(key);
         const v = await this.kv.cmdGet(k, this.stmt.deadlineMs);
         scan.node.shardInfo = ['Key Lookup: 1 GET'];
@@ -191,7 +197,7 @@ export class KvRelation implements SqlRelation {
         const values = await this.kv.cmdBatch(page.keys.map((key) => ({ kind: 'get', key })), this.stmt.deadlineMs);
         page.keys.forEach((key, i) => {
           const r = values.results[i];
-          if (!(r instanceof Error) && r.kind === 'value') rows.push(rowOf(key, r));
+          if (!(r instanceof Error) && r.kind === 'value' && (this.visible === undefined || this.visible(decoder.decode(key)))) rows.push(rowOf(key, r));
         });
         env.check();
         if (!page.more || page.keys.length === 0) break;

@@ -52,6 +52,9 @@ const CODE_OF: Record<string, ErrorCode> = {
   '25P01': 'SQL_ERROR',
   '25P02': 'TXN_ABORTED',
   '42704': 'INDEX_NOT_FOUND',
+  '42501': 'FORBIDDEN',
+  '42P17': 'SQL_ERROR',
+  '28000': 'UNAUTHORIZED',
 };
 
 /**

@@ -5,6 +5,16 @@
 // in the caller's transaction (Mantis-Txn) or in an implicit one, so a
 // statement is atomic on its own; BEGIN/COMMIT/ROLLBACK drive the existing
 // transaction manager.
+//
+// Security (issue 14, sql-security.ts), when the server runs with auth on
+// (`security: { store }`): every statement runs as its request's principal.
+// Reads need tables:<t> / docs:<c> / kv: read for every relation named
+// (checked as the binder resolves it); writes need sql write, the target's
+// tables:<t> write (and read when the statement reads its rows); DDL the
+// table's write; policy statements admin write. Row-level security is a
+// rewrite in the binder: every scan of a table under RLS gets its policies'
+// USING ANDed into its filter (pushed to the shards like WHERE); INSERT,
+// UPDATE and ON CONFLICT check new rows against WITH CHECK here (42501).
 
 import { MantisError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/limits.js';
@@ -14,9 +24,9 @@ import type { TableService } from '../tables/table-service.js';
 import type { TxnManager } from '../txn/txn-manager.js';
 import type { Isolation } from '../../shared/txn/txn-wire.js';
 import { Binder, type SqlCatalog, type SqlRelation } from './binder.js';
-import { compile, type Env, type Expr } from './ir.js';
+import { andOf, compile, type Compiled, type Env, type Expr } from './ir.js';
 import { parseStatement, type PgNode } from './sql-parse.js';
-import { CteScanNode, PrefetchedNode, ProjectNode, type ColInfo, type PlanNode, type Row } from './plan.js';
+import { CteScanNode, PrefetchedNode, ProjectNode, ResultNode, type ColInfo, type PlanNode, type Row } from './plan.js';
 import { cellToValue, ROWID, sqlTypeOf, typmodOf, TableRelation, type StatementContext, type TableScan } from './scan.js';
 import { sqlError, sqlstateOf, withPosition } from './sql-errors.js';
 import { castValue, jsonToValue, valueToJson } from './sql-cast.js';
@@ -25,7 +35,11 @@ import { explainText, explainJson } from './explain.js';
 import { bodyOf, kindOf, list, loc, str, type N } from './pg-ast.js';
 import { CollectionRelation, KvRelation } from './model-relations.js';
 import type { DocService } from '../docs/doc-service.js';
+import { docAccess } from '../docs/doc-rls.js';
 import type { KvService } from '../kv/kv-service.js';
+import type { Principal } from '../security/principal.js';
+import { containsNode, forbidden, policyTexts, rlsViolation, statementSecurity, type RowCommand, type SqlSecurityOptions, type StatementSecurity } from './sql-security.js';
+import type { PolicyCommand } from '../security/policy-types.js';
 
 export type SqlRequest = {
   readonly query: string;
@@ -33,7 +47,12 @@ export type SqlRequest = {
   readonly txn: string | null;
   readonly deadlineMs: number;
   readonly signal?: AbortSignal;
+  /** Who runs the statement (undefined: the system principal, when auth is off). */
+  readonly principal?: Principal;
 };
+
+/** A request with its statement's security (permissions and row-level security). */
+type Req = SqlRequest & { readonly sec: StatementSecurity };
 
 export type SqlAnswer = {
   readonly command: string;
@@ -49,6 +68,8 @@ export type SqlAnswer = {
 };
 
 const PARSE_CACHE_MAX = 1000;
+/** Statements that change data or schema: they need `sql` write besides their tables' permissions. */
+const WRITING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'CreateStmt', 'DropStmt', 'IndexStmt', 'AlterTableStmt', 'TruncateStmt', 'CreatePolicyStmt']);
 /** Rows a WITH RECURSIVE may produce before the statement is refused. */
 const RECURSIVE_ROWS_MAX = 1_000_000;
 const ROWID_BATCH = 2 ** 20;
@@ -65,6 +86,12 @@ export type SqlExecutorOptions = {
   readonly docs?: DocService;
   /** The key-value store as the read-only table kv. */
   readonly kv?: KvService;
+  /**
+   * Auth on: permissions per statement and row-level security, policies and RLS flags kept in
+   * the auth store. Absent (auth off): nothing is checked, no policy applies, and CREATE POLICY /
+   * ENABLE ROW LEVEL SECURITY are refused.
+   */
+  readonly security?: SqlSecurityOptions;
 };
 
 /** PostgreSQL's output type names. */
@@ -98,7 +125,7 @@ export class SqlExecutor {
 
   async execute(req: SqlRequest): Promise<SqlAnswer> {
     try {
-      return await this.run(req);
+      return await this.run({ ...req, sec: statementSecurity(this.o.security?.store ?? null, req.principal) });
     } catch (e) {
       if (e instanceof MantisError) {
         if (/Maximum call stack size exceeded/.test(e.message)) throw sqlError('54001', 'stack depth limit exceeded (the statement nests too deeply)');
@@ -122,13 +149,14 @@ export class SqlExecutor {
     return stmt;
   }
 
-  private async run(req: SqlRequest): Promise<SqlAnswer> {
+  private async run(req: Req): Promise<SqlAnswer> {
     const t0 = performance.now();
     const stmt = this.parse(req.query);
     const parseMs = performance.now() - t0;
     const kind = kindOf(stmt);
     const body = bodyOf(stmt);
     const timing = { parseMs, planMs: 0, execMs: 0 };
+    if (WRITING.has(kind)) req.sec.sqlWrite();
     switch (kind) {
       case 'SelectStmt': {
         const r = await this.select(stmt, req, timing);
@@ -147,6 +175,9 @@ export class SqlExecutor {
       case 'TruncateStmt':
         if (req.txn !== null) throw sqlError('0A000', `${commandOfDdl(kind, body)} cannot run inside a transaction here: send it without the Mantis-Txn header`);
         return this.ddl(kind, body, req, timing);
+      case 'CreatePolicyStmt':
+        if (req.txn !== null) throw sqlError('0A000', 'CREATE POLICY cannot run inside a transaction here: send it without the Mantis-Txn header');
+        return this.createPolicy(body, req, timing);
       case 'TransactionStmt':
         return this.transaction(body, req, timing);
       case 'VariableSetStmt':
@@ -159,23 +190,51 @@ export class SqlExecutor {
 
   // ---- SELECT ----
 
-  private newStatement(req: SqlRequest, txn: string | null): { ctx: StatementContext; scans: TableScan[]; catalog: SqlCatalog; paramTypes: (SqlType | undefined)[] } {
+  private newStatement(req: Req, txn: string | null): { ctx: StatementContext; scans: TableScan[]; catalog: SqlCatalog; paramTypes: (SqlType | undefined)[] } {
     const ctx: StatementContext = { deadlineMs: req.deadlineMs, txn, shardsTouched: 0 };
     const scans: TableScan[] = [];
     const catalog: SqlCatalog = {
-      relation: (name) => this.relation(name, ctx, scans),
+      relation: (name) => this.relation(name, ctx, scans, req.sec),
       scanMark: () => scans.length,
       dropScansAfter: (mark) => void scans.splice(mark),
     };
     return { ctx, scans, catalog, paramTypes: [] };
   }
 
-  private relation(name: string, ctx: StatementContext, scans: TableScan[]): SqlRelation | null {
+  /** A relation the statement reads (its read permission checked, unless `sec` is null: a DML target, checked by the caller). */
+  private relation(name: string, ctx: StatementContext, scans: TableScan[], sec: StatementSecurity | null): SqlRelation | null {
     const info = this.o.tables.catalog.get(name);
-    if (info !== undefined) return new TableRelation(info, this.o.tables, ctx, scans, this.estimateRows(info.name));
-    if (this.o.docs !== undefined && this.o.docs.catalog.get(name) !== undefined) return new CollectionRelation(name, this.o.docs, ctx, scans);
-    if (name === 'kv' && this.o.kv !== undefined) return new KvRelation(this.o.kv, ctx, scans);
+    if (info !== undefined) {
+      sec?.table(name, 'read');
+      return new TableRelation(info, this.o.tables, ctx, scans, this.estimateRows(info.name));
+    }
+    if (this.o.docs !== undefined && this.o.docs.catalog.get(name) !== undefined) {
+      sec?.collection(name);
+      const store = this.o.security?.store;
+      return new CollectionRelation(name, this.o.docs, ctx, scans, store === undefined || sec === null ? undefined : docAccess({ store }, sec.principal));
+    }
+    if (name === 'kv' && this.o.kv !== undefined) {
+      sec?.kv();
+      return new KvRelation(this.o.kv, ctx, scans, sec?.kvVisible() ?? undefined);
+    }
     return null;
+  }
+
+  /** The statement's binder: its catalog, parameter types and security. */
+  private binder(st: ReturnType<SqlExecutor['newStatement']>, req: Req): Binder {
+    return new Binder({ catalog: st.catalog, paramTypes: st.paramTypes, recursiveRowsMax: RECURSIVE_ROWS_MAX, security: req.sec });
+  }
+
+  /** Any of the caller's applicable policies' USING for `command` over a whole row of the table; null when not under RLS. */
+  private policyUsing(binder: Binder, req: Req, info: TableInfo, cols: { name: string; type: SqlType; hidden: boolean }[], command: RowCommand): Compiled | null {
+    const texts = req.sec.usingTexts(info.name, command);
+    return texts === null ? null : compile(binder.policyRow(info.name, texts, cols));
+  }
+
+  /** What a new row must pass (WITH CHECK, else USING, of any applicable policy); null when not under RLS. */
+  private policyCheck(binder: Binder, req: Req, info: TableInfo, cols: { name: string; type: SqlType; hidden: boolean }[], command: 'insert' | 'update'): Compiled | null {
+    const texts = req.sec.checkTexts(info.name, command);
+    return texts === null ? null : compile(binder.policyRow(info.name, texts, cols));
   }
 
   /** The table's row count as last measured (1000 until then); a stale one is refreshed in the background. */
@@ -203,7 +262,7 @@ export class SqlExecutor {
     return e.rows;
   }
 
-  private env(req: SqlRequest, params: Value[]): Env {
+  private env(req: Req, params: Value[]): Env {
     const deadline = req.deadlineMs;
     const signal = req.signal;
     let charged = 0;
@@ -224,7 +283,7 @@ export class SqlExecutor {
     };
   }
 
-  private params(req: SqlRequest, types: (SqlType | undefined)[]): Value[] {
+  private params(req: Req, types: (SqlType | undefined)[]): Value[] {
     if (req.params.length < types.length) {
       throw sqlError('08P01', `bind message supplies ${req.params.length} parameters, but prepared statement requires ${types.length}`, undefined, 'SQL_INVALID_PARAMETER');
     }
@@ -270,10 +329,10 @@ export class SqlExecutor {
     return plan.run(env);
   }
 
-  private async select(stmt: PgNode, req: SqlRequest, timing: SqlAnswer['timing'], txn: string | null = req.txn): Promise<{ columns: SqlAnswer['columns']; types: SqlType[]; rows: Value[][] }> {
+  private async select(stmt: PgNode, req: Req, timing: SqlAnswer['timing'], txn: string | null = req.txn): Promise<{ columns: SqlAnswer['columns']; types: SqlType[]; rows: Value[][] }> {
     const t0 = performance.now();
     const st = this.newStatement(req, txn);
-    const binder = new Binder({ catalog: st.catalog, paramTypes: st.paramTypes, recursiveRowsMax: RECURSIVE_ROWS_MAX });
+    const binder = this.binder(st, req);
     const q = binder.bindQuery(stmt as N);
     const params = this.params(req, st.paramTypes);
     const t1 = performance.now();
@@ -283,7 +342,7 @@ export class SqlExecutor {
     return { columns: q.cols.map((c) => ({ name: c.name, type: PG_NAME[c.type] })), types: q.cols.map((c) => c.type), rows };
   }
 
-  private async explain(b: N, req: SqlRequest, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async explain(b: N, req: Req, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     const opts = list(b.options).map((o) => bodyOf(o));
     let analyze = false;
     let format = 'text';
@@ -300,7 +359,7 @@ export class SqlExecutor {
     if (kindOf(query) !== 'SelectStmt') throw sqlError('0A000', 'EXPLAIN of INSERT, UPDATE or DELETE is not supported yet: EXPLAIN their SELECT');
     const t0 = performance.now();
     const st = this.newStatement(req, req.txn);
-    const binder = new Binder({ catalog: st.catalog, paramTypes: st.paramTypes, recursiveRowsMax: RECURSIVE_ROWS_MAX });
+    const binder = this.binder(st, req);
     const q = binder.bindQuery(query);
     const planMs = performance.now() - t0;
     let execMs = 0;
@@ -321,7 +380,7 @@ export class SqlExecutor {
 
   // ---- transactions ----
 
-  private async transaction(b: N, req: SqlRequest, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async transaction(b: N, req: Req, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     const kind = b.kind as string;
     const txns = this.o.txns;
     if (txns === null) throw sqlError('0A000', 'transactions are not available on this server');
@@ -355,7 +414,7 @@ export class SqlExecutor {
   }
 
   /** Runs a write statement in the caller's transaction, or an implicit one committed at its end. */
-  private async inTxn(req: SqlRequest, work: (txn: string | null) => Promise<SqlAnswer>, _timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async inTxn(req: Req, work: (txn: string | null) => Promise<SqlAnswer>, _timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     if (req.txn !== null || this.o.txns === null) return work(req.txn);
     const txns = this.o.txns;
     const info = txns.begin('snapshot', Math.max(1000, req.deadlineMs > 0 ? req.deadlineMs - Date.now() : LIMITS.txn_timeout_ms_default));
@@ -372,7 +431,7 @@ export class SqlExecutor {
 
   // ---- DML ----
 
-  private async dml(kind: string, b: N, req: SqlRequest, txn: string | null, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async dml(kind: string, b: N, req: Req, txn: string | null, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     const rel = b.relation as N;
     const name = rel.relname as string;
     const info = this.o.tables.catalog.get(name);
@@ -382,9 +441,20 @@ export class SqlExecutor {
       }
       throw sqlError('42P01', `relation "${name}" does not exist`, loc(rel));
     }
+    // The target needs write; read too when the statement reads its rows (WHERE, RETURNING, SET
+    // from columns, ON CONFLICT DO UPDATE), as PostgreSQL's SELECT privilege.
+    const returning = this.returning(b).length > 0;
+    const reads =
+      kind === 'InsertStmt'
+        ? returning || (b.onConflictClause as N | undefined)?.action === 'ONCONFLICT_UPDATE'
+        : returning || b.whereClause !== undefined || (kind === 'UpdateStmt' && containsNode(b.targetList, 'ColumnRef'));
+    req.sec.table(name, 'write');
+    if (reads) req.sec.table(name, 'read');
     if (kind === 'InsertStmt') return this.insert(b, info, req, txn, timing);
-    if (kind === 'UpdateStmt') return this.update(b, info, req, txn, timing);
-    return this.delete(b, info, req, txn, timing);
+    // Under RLS the target's rows are those the command's policies show (and the SELECT policies', when the statement reads them).
+    const commands: RowCommand[] = [kind === 'UpdateStmt' ? 'update' : 'delete', ...(reads ? (['select'] as const) : [])];
+    if (kind === 'UpdateStmt') return this.update(b, info, req, txn, timing, commands);
+    return this.delete(b, info, req, txn, timing, commands);
   }
 
   /** VALUES rows that read subqueries or columns go through the query path (they need scans and scopes). */
@@ -398,10 +468,10 @@ export class SqlExecutor {
     return list(r);
   }
 
-  private async insert(b: N, info: TableInfo, req: SqlRequest, txn: string | null, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async insert(b: N, info: TableInfo, req: Req, txn: string | null, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     const t0 = performance.now();
     const st = this.newStatement(req, txn);
-    const binder = new Binder({ catalog: st.catalog, paramTypes: st.paramTypes, recursiveRowsMax: RECURSIVE_ROWS_MAX });
+    const binder = this.binder(st, req);
     const tableCols = info.columns.map((c) => ({ name: c.name, type: sqlTypeOf(c), hidden: c.sqlType === 'rowid' }));
     const visible = tableCols.map((c, i) => ({ ...c, i })).filter((c) => !c.hidden);
     const targetNames = list(b.cols).map((c) => (c.ResTarget as N).name as string);
@@ -478,12 +548,21 @@ export class SqlExecutor {
     const insAlias = ((b.relation as N).alias as N | undefined)?.aliasname as string | undefined;
     const retScope = binder.scopeOver(insAlias ?? info.name, tableCols, null);
     const ret = returning.map((r) => this.returnItem(binder, r, retScope, tableCols));
+    // Row-level security: new rows pass the INSERT policies' WITH CHECK; ON CONFLICT DO UPDATE's
+    // existing rows the UPDATE policies' USING and merged rows their WITH CHECK; RETURNING shows
+    // the rows the SELECT policies let the caller see.
+    const insertCheck = this.policyCheck(binder, req, info, tableCols, 'insert');
+    const updateUsing = onConflict === 'update' ? this.policyUsing(binder, req, info, tableCols, 'update') : null;
+    const updateCheck = onConflict === 'update' ? this.policyCheck(binder, req, info, tableCols, 'update') : null;
+    const shown = ret.length > 0 ? this.policyUsing(binder, req, info, tableCols, 'select') : null;
     const params = this.params(req, st.paramTypes);
     timing.planMs = performance.now() - t0;
     const t1 = performance.now();
     const env = this.env(req, params);
     // Build the full rows.
     let srcRows: Value[][];
+    // Scans of subqueries in policies, when no source query fetches them.
+    if (source === null && st.scans.length > 0) await this.runPlan(new ResultNode(), st.scans, env);
     if (source !== null) {
       const rows = await this.runPlan(source.plan, st.scans, env);
       const casts = sourceCasts as ReturnType<typeof compile>[];
@@ -504,7 +583,10 @@ export class SqlExecutor {
       if (hasRowId) row[tableCols.findIndex((c) => c.hidden)] = this.rowId();
       return row;
     });
-    for (const row of full) checkRow(info, tableCols, row);
+    for (const row of full) {
+      checkRow(info, tableCols, row);
+      if (insertCheck !== null && insertCheck(row, env) !== true) throw rlsViolation(info.name);
+    }
     let affected = full.length;
     let written = full;
     if (onConflict === 'update') {
@@ -524,11 +606,14 @@ export class SqlExecutor {
           continue;
         }
         const oldRow = old.map((c, j) => cellToValue(c, tableCols[j].type));
+        // PostgreSQL: an existing row the caller may not update is an error, not a silent skip.
+        if (updateUsing !== null && updateUsing(oldRow, env) !== true) throw rlsViolation(info.name, true);
         const both = [...oldRow, ...full[i]];
         if (setWhere !== null && setWhere(both, env) !== true) continue;
         const next = [...oldRow];
         for (const s of setExprs) next[s.col] = s.f(both, env);
         checkRow(info, tableCols, next);
+        if (updateCheck !== null && updateCheck(next, env) !== true) throw rlsViolation(info.name);
         written.push(next);
         affected++;
       }
@@ -545,7 +630,7 @@ export class SqlExecutor {
       }
     }
     timing.execMs = performance.now() - t1;
-    return this.dmlAnswer('INSERT', affected, ret, written, env, timing);
+    return this.dmlAnswer('INSERT', affected, ret, shown === null ? written : written.filter((r) => shown(r, env) === true), env, timing);
   }
 
   /**
@@ -628,9 +713,9 @@ export class SqlExecutor {
     return this.rowIdBase + this.rowIdNext++;
   }
 
-  private async update(b: N, info: TableInfo, req: SqlRequest, txn: string | null, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async update(b: N, info: TableInfo, req: Req, txn: string | null, timing: SqlAnswer['timing'], commands: RowCommand[]): Promise<SqlAnswer> {
     const t0 = performance.now();
-    const { binder, scope, plan, st, tableCols } = this.targetPlan(b, info, req, txn, 'fromClause');
+    const { binder, scope, plan, st, tableCols } = this.targetPlan(b, info, req, txn, 'fromClause', commands);
     const sets = list(b.targetList).map((t) => {
       const rt = t.ResTarget as N;
       const col = tableCols.findIndex((c) => c.name === rt.name && !c.hidden);
@@ -641,6 +726,9 @@ export class SqlExecutor {
       return { col, f: compile(e) };
     });
     const ret = this.returning(b).map((r) => this.returnItem(binder, r, scope, tableCols));
+    // Row-level security: changed rows must pass the UPDATE policies' WITH CHECK; RETURNING shows the visible ones.
+    const updateCheck = this.policyCheck(binder, req, info, tableCols, 'update');
+    const shown = ret.length > 0 ? this.policyUsing(binder, req, info, tableCols, 'select') : null;
     const { env, rows, t1 } = await this.runTarget(plan, st, req, timing, t0);
     const width = tableCols.length;
     const pkAt = info.primaryKey.map((k) => info.columns.findIndex((c) => c.name === k));
@@ -654,12 +742,13 @@ export class SqlExecutor {
       const row = r.slice(0, width);
       for (const s of sets) row[s.col] = s.f(r, env);
       checkRow(info, tableCols, row);
+      if (updateCheck !== null && updateCheck(row, env) !== true) throw rlsViolation(info.name);
       if (pkAt.some((k) => String(row[k]) !== String(r[k]) || typeof row[k] !== typeof r[k])) {
         moved.push(r.slice(0, width));
         movedTo.push(row);
       } else stayed.push(row);
       next.push(row);
-      if (ret.length > 0) retRows.push([...row, ...r.slice(width)]);
+      if (ret.length > 0 && (shown === null || shown(row, env) === true)) retRows.push([...row, ...r.slice(width)]);
     }
     if (next.length > LIMITS.txn_writes_max) throw sqlError('54000', `UPDATE of ${next.length} rows is past the ${LIMITS.txn_writes_max} rows one statement writes atomically; narrow the WHERE clause`);
     const write = (part: Value[][], onConflict: 'replace' | 'error'): Promise<unknown> =>
@@ -671,9 +760,9 @@ export class SqlExecutor {
     return this.dmlAnswer('UPDATE', next.length, ret, retRows, env, timing);
   }
 
-  private async delete(b: N, info: TableInfo, req: SqlRequest, txn: string | null, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async delete(b: N, info: TableInfo, req: Req, txn: string | null, timing: SqlAnswer['timing'], commands: RowCommand[]): Promise<SqlAnswer> {
     const t0 = performance.now();
-    const { binder, scope, plan, st, tableCols } = this.targetPlan(b, info, req, txn, 'usingClause');
+    const { binder, scope, plan, st, tableCols } = this.targetPlan(b, info, req, txn, 'usingClause', commands);
     const ret = this.returning(b).map((r) => this.returnItem(binder, r, scope, tableCols));
     const { env, rows, t1 } = await this.runTarget(plan, st, req, timing, t0);
     const width = tableCols.length;
@@ -687,7 +776,7 @@ export class SqlExecutor {
   }
 
   /** Runs an UPDATE/DELETE's target plan once its statement is bound: the matched rows, the env, when execution began. */
-  private async runTarget(plan: PlanNode, st: ReturnType<SqlExecutor['newStatement']>, req: SqlRequest, timing: SqlAnswer['timing'], t0: number): Promise<{ env: Env; rows: Row[]; t1: number }> {
+  private async runTarget(plan: PlanNode, st: ReturnType<SqlExecutor['newStatement']>, req: Req, timing: SqlAnswer['timing'], t0: number): Promise<{ env: Env; rows: Row[]; t1: number }> {
     const params = this.params(req, st.paramTypes);
     timing.planMs = performance.now() - t0;
     const t1 = performance.now();
@@ -706,18 +795,21 @@ export class SqlExecutor {
   }
 
   /** UPDATE/DELETE: the target table joined with FROM/USING items, filtered by WHERE. Rows: [table row…, others…]. */
-  private targetPlan(b: N, info: TableInfo, req: SqlRequest, txn: string | null, fromKey: 'fromClause' | 'usingClause'): { binder: Binder; scope: ReturnType<Binder['scopeOver']>; plan: PlanNode; st: ReturnType<SqlExecutor['newStatement']>; tableCols: { name: string; type: SqlType; hidden: boolean }[] } {
+  private targetPlan(b: N, info: TableInfo, req: Req, txn: string | null, fromKey: 'fromClause' | 'usingClause', commands: RowCommand[]): { binder: Binder; scope: ReturnType<Binder['scopeOver']>; plan: PlanNode; st: ReturnType<SqlExecutor['newStatement']>; tableCols: { name: string; type: SqlType; hidden: boolean }[] } {
     const st = this.newStatement(req, txn);
-    const binder = new Binder({ catalog: st.catalog, paramTypes: st.paramTypes, recursiveRowsMax: RECURSIVE_ROWS_MAX });
+    const binder = this.binder(st, req);
     const rel = b.relation as N;
     const alias = ((rel.alias as N | undefined)?.aliasname as string | undefined) ?? info.name;
-    const relation = st.catalog.relation(info.name) as SqlRelation;
+    const relation = this.relation(info.name, st.ctx, st.scans, null) as SqlRelation;
     const scan = relation.makeScan(alias);
     for (let i = 0; i < info.columns.length; i++) scan.need(i);
     const tableCols = relation.cols.map((c) => ({ ...c }));
     const scope = binder.scopeOver(alias, tableCols, scan, 0, binder.withCtes(b.withClause));
     const from = binder.fromItems(list(b[fromKey]), scope, tableCols.length);
     let plan: PlanNode = scan.node;
+    // Row-level security: only the rows the caller's policies show are matched (pushed to the shards where possible).
+    const secured = binder.rowSecurity(info.name, relation.cols, scan, commands);
+    if (secured.length > 0) plan = new FilterLike(plan, compile(andOf(secured) as Expr));
     let where: Expr | null = null;
     if (b.whereClause !== undefined) where = binder.coerceTo(binder.expression(b.whereClause, scope), 'bool', undefined);
     const conj = where === null ? [] : splitAnd(where);
@@ -738,7 +830,7 @@ export class SqlExecutor {
 
   // ---- DDL ----
 
-  private async ddl(kind: string, b: N, req: SqlRequest, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  private async ddl(kind: string, b: N, req: Req, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     const t = this.o.tables;
     switch (kind) {
       case 'CreateStmt':
@@ -746,6 +838,7 @@ export class SqlExecutor {
       case 'DropStmt': {
         const type = b.removeType as string;
         const ifExists = b.missing_ok === true;
+        if (type === 'OBJECT_POLICY') return this.dropPolicy(b, req, timing);
         const names = list(b.objects).map((o) => list((o.List as N | undefined)?.items ?? [o]).map(str).pop() as string);
         if (type === 'OBJECT_TABLE') {
           for (const name of names) {
@@ -753,8 +846,14 @@ export class SqlExecutor {
               if (ifExists) continue;
               throw sqlError('42P01', `table "${name}" does not exist`);
             }
+            req.sec.table(name, 'write');
           }
-          for (const name of names) if (t.catalog.get(name) !== undefined) await t.dropTable(name, { ifExists: true }, req.deadlineMs);
+          for (const name of names) {
+            if (t.catalog.get(name) === undefined) continue;
+            await t.dropTable(name, { ifExists: true }, req.deadlineMs);
+            // Its policies and RLS flag go with it (a new table of the name starts without them).
+            await this.o.security?.store.forgetTable(name);
+          }
           return empty('DROP TABLE', timing);
         }
         if (type === 'OBJECT_INDEX') {
@@ -764,6 +863,7 @@ export class SqlExecutor {
               if (ifExists) continue;
               throw sqlError('42704', `index "${name}" does not exist`);
             }
+            req.sec.table(owner.name, 'write');
             if (owner.primaryKey.length > 0 && name === `${owner.name}_pkey`) throw sqlError('2BP01', `cannot drop index ${name} because constraint ${name} on table ${owner.name} requires it`);
             await t.dropIndex(owner.name, name, { ifExists: true }, req.deadlineMs);
           }
@@ -775,6 +875,7 @@ export class SqlExecutor {
         const rel = b.relation as N;
         const table = rel.relname as string;
         if (t.catalog.get(table) === undefined) throw sqlError('42P01', `relation "${table}" does not exist`, loc(rel));
+        req.sec.table(table, 'write');
         if (b.whereClause !== undefined) throw sqlError('0A000', 'partial indexes are not supported');
         if (b.indexIncludingParams !== undefined) throw sqlError('0A000', 'INCLUDE columns are not supported');
         const cols = list(b.indexParams).map((p) => {
@@ -801,9 +902,18 @@ export class SqlExecutor {
           if (b.missing_ok === true) return empty('ALTER TABLE', timing);
           throw sqlError('42P01', `relation "${table}" does not exist`, loc(rel));
         }
+        req.sec.table(table, 'write');
         for (const c of list(b.cmds)) {
           const cmd = c.AlterTableCmd as N;
-          if (cmd.subtype !== 'AT_AddColumn') throw sqlError('0A000', `ALTER TABLE ${String(cmd.subtype).replace('AT_', '')} is not supported (ADD COLUMN)`);
+          if (cmd.subtype === 'AT_EnableRowSecurity' || cmd.subtype === 'AT_DisableRowSecurity') {
+            req.sec.admin('change row-level security');
+            await this.securityStore().setRls(table, cmd.subtype === 'AT_EnableRowSecurity');
+            continue;
+          }
+          if (cmd.subtype === 'AT_ForceRowSecurity' || cmd.subtype === 'AT_NoForceRowSecurity') {
+            throw sqlError('0A000', 'FORCE ROW LEVEL SECURITY is not supported: tables have no owners here; admins bypass row-level security and every other caller is subject to it');
+          }
+          if (cmd.subtype !== 'AT_AddColumn') throw sqlError('0A000', `ALTER TABLE ${String(cmd.subtype).replace('AT_', '')} is not supported (ADD COLUMN, ENABLE/DISABLE ROW LEVEL SECURITY)`);
           const def = (cmd.def as N).ColumnDef as N;
           const col = this.columnOf(def, new Set());
           if (col.unique) throw sqlError('0A000', 'ADD COLUMN … UNIQUE is not supported: create a unique index after adding the column');
@@ -820,6 +930,12 @@ export class SqlExecutor {
         for (const r of list(b.relations)) {
           const name = (r.RangeVar as N).relname as string;
           if (t.catalog.get(name) === undefined) throw sqlError('42P01', `relation "${name}" does not exist`);
+          req.sec.table(name, 'write');
+          // TRUNCATE is not subject to policies in PostgreSQL: here it would empty every caller's rows, so it needs BYPASSRLS.
+          if (req.sec.rls(name)) throw forbidden(`permission denied for table ${name}: TRUNCATE of a table with row-level security needs a caller that bypasses it (an admin); use DELETE`);
+        }
+        for (const r of list(b.relations)) {
+          const name = (r.RangeVar as N).relname as string;
           await t.delete(name, null, req.deadlineMs);
         }
         return empty('TRUNCATE TABLE', timing);
@@ -884,13 +1000,89 @@ export class SqlExecutor {
     return { input: { name, type: storage[sqlType], nullable, default: dflt, sqlType: declared }, unique, primary };
   }
 
-  private async createTable(b: N, req: SqlRequest, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+  // ---- row-level security ----
+
+  private securityStore(): NonNullable<SqlExecutorOptions['security']>['store'] {
+    const s = this.o.security;
+    if (s === undefined) throw sqlError('0A000', 'row-level security needs authentication: start the server with auth on');
+    return s.store;
+  }
+
+  /** CREATE POLICY name ON t [AS PERMISSIVE] [FOR cmd] [TO role, …] [USING (…)] [WITH CHECK (…)]. */
+  private async createPolicy(b: N, req: Req, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+    const store = this.securityStore();
+    const rel = b.table as N;
+    const table = rel.relname as string;
+    const name = b.policy_name as string;
+    if (rel.schemaname !== undefined && rel.schemaname !== 'public') throw sqlError('3F000', `schema "${String(rel.schemaname)}" does not exist`, loc(rel), 'SQL_UNDEFINED_TABLE');
+    const info = this.o.tables.catalog.get(table);
+    if (info === undefined) throw sqlError('42P01', `relation "${table}" does not exist`, loc(rel));
+    req.sec.admin('create policies');
+    req.sec.table(table, 'write');
+    if (b.permissive !== true) throw sqlError('0A000', 'AS RESTRICTIVE policies are not supported: policies are permissive (a row passes when any applicable policy lets it)');
+    const command = String(b.cmd_name ?? 'all') as PolicyCommand;
+    const roles = list(b.roles).map((r) => {
+      const spec = r.RoleSpec as N;
+      if (spec.roletype === 'ROLESPEC_PUBLIC') return 'public';
+      if (spec.roletype === 'ROLESPEC_CSTRING') return spec.rolename as string;
+      throw sqlError('0A000', `${String(spec.roletype).replace('ROLESPEC_', '').toLowerCase()} in TO is not supported: name roles`, loc(spec));
+    });
+    const qual = b.qual as N | undefined;
+    const check = b.with_check as N | undefined;
+    if (command === 'insert' && qual !== undefined) throw sqlError('42601', 'only WITH CHECK expression allowed for INSERT', loc(bodyOf(qual)));
+    if ((command === 'select' || command === 'delete') && check !== undefined) throw sqlError('42601', 'WITH CHECK cannot be applied to SELECT or DELETE', loc(bodyOf(check)));
+    for (const e of [qual, check]) {
+      if (e !== undefined && containsNode(e, 'ParamRef')) throw sqlError('42P02', 'there is no parameter $1 (policy expressions cannot use parameters)', loc(bodyOf(e)));
+    }
+    // Bound now, so a bad column, type or function is reported at CREATE POLICY (as PostgreSQL does).
+    const st = this.newStatement(req, null);
+    const binder = this.binder(st, req);
+    const cols = info.columns.map((c) => ({ name: c.name, type: sqlTypeOf(c), hidden: c.sqlType === 'rowid' }));
+    if (qual !== undefined) binder.policyExpression(qual, table, cols, 'USING');
+    if (check !== undefined) binder.policyExpression(check, table, cols, 'WITH CHECK');
+    const texts = policyTexts(req.query);
+    if ((qual !== undefined) !== (texts.using !== null) || (check !== undefined) !== (texts.check !== null)) {
+      throw new Error('assertion failed: the policy expressions were not found in the statement text');
+    }
+    if (store.findPolicy('table', table, name) !== undefined) throw sqlError('42710', `policy "${name}" for table "${table}" already exists`);
+    try {
+      await store.createPolicy({ kind: 'table', name, table, command, roles: roles.length === 0 ? ['public'] : roles, using: texts.using, check: texts.check });
+    } catch (e) {
+      if (e instanceof MantisError && sqlstateOf(e) === '42710') throw sqlError('42710', `policy "${name}" for table "${table}" already exists`);
+      throw e;
+    }
+    return empty('CREATE POLICY', timing);
+  }
+
+  /** DROP POLICY [IF EXISTS] name ON t. */
+  private async dropPolicy(b: N, req: Req, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
+    const store = this.securityStore();
+    const ifExists = b.missing_ok === true;
+    const names = list((list(b.objects)[0]?.List as N | undefined)?.items).map(str);
+    const name = names[names.length - 1];
+    const table = names[names.length - 2];
+    if (names.length === 3 && names[0] !== 'public') throw sqlError('3F000', `schema "${names[0]}" does not exist`, undefined, 'SQL_UNDEFINED_TABLE');
+    if (this.o.tables.catalog.get(table) === undefined) {
+      if (ifExists) return { ...empty('DROP POLICY', timing), notice: `NOTICE 42P01: relation "${table}" does not exist, skipping` };
+      throw sqlError('42P01', `relation "${table}" does not exist`);
+    }
+    req.sec.admin('drop policies');
+    req.sec.table(table, 'write');
+    if (!(await store.dropPolicy('table', table, name))) {
+      if (ifExists) return { ...empty('DROP POLICY', timing), notice: `NOTICE 42704: policy "${name}" for relation "${table}" does not exist, skipping` };
+      throw sqlError('42704', `policy "${name}" for table "${table}" does not exist`, undefined, 'POLICY_NOT_FOUND');
+    }
+    return empty('DROP POLICY', timing);
+  }
+
+  private async createTable(b: N, req: Req, timing: SqlAnswer['timing']): Promise<SqlAnswer> {
     const rel = b.relation as N;
     const name = rel.relname as string;
     if (rel.relpersistence === 't') throw sqlError('0A000', 'temporary tables are not supported');
     if (b.inhRelations !== undefined) throw sqlError('0A000', 'table inheritance is not supported');
     if (b.partspec !== undefined) throw sqlError('0A000', 'partitioned tables are not supported');
     const t = this.o.tables;
+    req.sec.table(name, 'write');
     if (t.catalog.get(name) !== undefined) {
       if (b.if_not_exists === true) return { ...empty('CREATE TABLE', timing), notice: `NOTICE 42P07: relation "${name}" already exists, skipping` };
       throw sqlError('42P07', `relation "${name}" already exists`);
@@ -1152,6 +1344,8 @@ export function toSqlError(e: MantisError): MantisError {
     TXN_LIMIT: '53300',
     TXN_SNAPSHOT_TOO_OLD: '72000',
     TXN_OUTCOME_UNKNOWN: '08007',
+    FORBIDDEN: '42501',
+    UNAUTHORIZED: '28000',
   };
   // The transaction write limit (keys: a row is one, plus index entries and delete marks): program_limit_exceeded.
   const limit = e.code === 'INVALID_PARAMETER' && /would write .*keys|limit is \d+/.test(e.message);

@@ -45,7 +45,7 @@ export type FailedStart = Exit & { readonly stdout: string; readonly stderr: str
 const READY_TIMEOUT_MS = 30_000;
 /** SIGTERM drains for up to 10 s (LIMITS.shutdown_drain_timeout_ms) before flushing. */
 const EXIT_TIMEOUT_MS = 20_000;
-const READY_LINE = /^MantisDB listening on (http:\/\/\S+)$/m;
+const READY_LINE = /^MantisDB listening on (https?:\/\/\S+)$/m;
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
