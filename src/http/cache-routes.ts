@@ -8,7 +8,8 @@
 //   GET  /api/v1/cache/dependencies?parent=  the children of a key (or ?child=: its parents)
 // Every body is JSON with only the fields named; anything else is a 400.
 
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import type { KvAccess } from '../security/kv-access.js';
 import { MantisError } from '../../shared/errors.js';
 import { PolicyError, parsePolicyRules } from '../../shared/cache/policy.js';
 import type { CacheControl, InvalidateTarget } from '../cache/cache-control.js';
@@ -54,7 +55,14 @@ function edgeOf(body: Record<string, unknown>): { parent: string; child: string 
   return { parent, child };
 }
 
-export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: CacheControl): void {
+/**
+ * The caller's KV rules for the keys these routes name (undefined: everything is allowed). A
+ * dependency or invalidation names keys, so it needs the keys' permissions and row-level rules
+ * besides the cache permission the gate checked.
+ */
+export type CacheKeyAccess = (c: Context<{ Bindings: Bindings }>) => { access: KvAccess; restricted: boolean } | undefined;
+
+export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: CacheControl, keyAccess: CacheKeyAccess = () => undefined): void {
   const reply = async (work: () => Promise<HttpReply>): Promise<Response> => toResponse(await work());
   const bodyOf = async (request: Request): Promise<Uint8Array> => new Uint8Array(await request.arrayBuffer());
 
@@ -78,6 +86,15 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
   app.post('/api/v1/cache/invalidate', async (c) =>
     reply(async () => {
       const target = invalidateTarget(jsonBody(c.req.header('content-type'), await bodyOf(c.req.raw)));
+      const guard = keyAccess(c);
+      if (guard !== undefined) {
+        if ('key' in target) guard.access.check(target.key, true);
+        else if ('prefix' in target) {
+          guard.access.check(target.prefix, true);
+          // A prefix or a tag may reach keys of other tenants: only callers no KV policy restricts.
+          if (guard.restricted) throw new MantisError('FORBIDDEN', 'row-level security: invalidate by key; a prefix may reach keys this caller may not see');
+        } else if (guard.restricted) throw new MantisError('FORBIDDEN', 'row-level security: invalidate by key; a tag may reach keys this caller may not see');
+      }
       const result = await control.invalidate(target);
       return okReply({ ...target, invalidated: result.removed, keys: result.keys, dependents: result.dependents });
     }),
@@ -86,6 +103,8 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
   app.post('/api/v1/cache/dependencies', async (c) =>
     reply(async () => {
       const edge = edgeOf(jsonBody(c.req.header('content-type'), await bodyOf(c.req.raw)));
+      keyAccess(c)?.access.check(edge.parent, true);
+      keyAccess(c)?.access.check(edge.child, true);
       const created = await control.addDependency(edge.parent, edge.child);
       return okReply({ ...edge, created }, {}, created ? 201 : 200);
     }),
@@ -99,6 +118,8 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
         : Object.fromEntries([...query.entries()].filter(([k]) => k === 'parent' || k === 'child'));
       if (raw.length === 0) onlyFields(Object.fromEntries(query.entries()), ['parent', 'child']);
       const edge = edgeOf(body);
+      keyAccess(c)?.access.check(edge.parent, true);
+      keyAccess(c)?.access.check(edge.child, true);
       if (!(await control.removeDependency(edge.parent, edge.child))) {
         throw new MantisError('DEPENDENCY_NOT_FOUND', `no dependency of "${edge.child}" on "${edge.parent}"`);
       }
@@ -110,12 +131,24 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
       const query = Object.fromEntries(new URLSearchParams(c.env.rawQuery).entries());
       onlyFields(query, ['parent', 'child']);
       if ((query.parent === undefined) === (query.child === undefined)) throw new MantisError('INVALID_PARAMETER', 'give exactly one of ?parent= or ?child=');
+      const guard = keyAccess(c);
+      // Only keys the caller may read are named, on both ends of an edge.
+      const readable = (key: string): boolean => {
+        try {
+          guard?.access.check(key, false);
+          return true;
+        } catch {
+          return false;
+        }
+      };
       if (query.parent !== undefined) {
         const parent = keyField(query, 'parent');
-        return okReply({ parent, children: control.children(parent) });
+        guard?.access.check(parent, false);
+        return okReply({ parent, children: control.children(parent).filter(readable) });
       }
       const child = keyField(query, 'child');
-      return okReply({ child, parents: control.parents(child) });
+      guard?.access.check(child, false);
+      return okReply({ child, parents: control.parents(child).filter(readable) });
     }),
   );
 }

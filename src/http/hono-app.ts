@@ -108,7 +108,11 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get('/api/v1/cache/stats', () => toResponse(cacheStatsReply(deps.pool)));
-  registerCacheRoutes(app, deps.cache);
+  registerCacheRoutes(app, deps.cache, (c) => {
+    const access = kvAccessFor(deps.auth?.security, c.env.principal);
+    if (access === undefined) return undefined;
+    return { access, restricted: access.visible !== null };
+  });
   registerTxnRoutes(app, deps.txnRoutes, (c) => kvAccessFor(deps.auth?.security, c.env.principal));
   registerDocRoutes(app, deps.docs);
   registerTableRoutes(app, deps.tables);

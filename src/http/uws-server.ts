@@ -111,6 +111,7 @@ export function assertNativeUws(): void {
 export async function listen(options: ListenerOptions): Promise<Listener> {
   assertNativeUws();
   const tls = options.tls;
+  let reloadContexts = (): void => undefined;
   const makeApp = (): uWS.TemplatedApp => {
     if (tls === undefined) return uWS.App();
     try {
@@ -152,7 +153,6 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   const fail = (x: Exchange, error: unknown): void =>
     send(x, replyForError(error, (e) => options.log.error({ err: e }, 'unexpected error in the listener')));
 
-  const attached: { close(): void }[] = [];
 
   const handler = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
     const method = req.getMethod();
@@ -258,6 +258,12 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     };
     const serve = (body: Uint8Array | null): void => {
       const access = kvAccessFor(security, principal);
+      // A transaction is its owner's: another identity can neither use nor end it.
+      const txnId = security?.authOn === true && principal !== undefined ? txnIdOfRequest(route, path, txn) : null;
+      if (txnId !== null) {
+        const refused = (security as Security).txnRefusal(txnId, principal as Principal);
+        if (refused !== null) return send(x, refused);
+      }
       const served = docsFast
         ? (options.docs as DocHandlers).handle({ method: method.toUpperCase(), rawPath: path, rawQuery: query, contentType, txn: txn === '' ? undefined : txn, deadline, body: body ?? EMPTY, principal })
         : tablesFast
@@ -271,63 +277,109 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
           ? serveFast(options, x, { path, query, contentType, deadline, cacheTried: cacheable, access }, body)
           : serveTxn(options.txnKv, txn, x, { path, query, contentType, deadline, cacheTried: false, access }, body)
         : serveHono(options.app, x, { path, query, headers, receivedAtMs: deadline.receivedAtMs, principal, ip: x.ip }, body);
-      served.then((reply) => send(x, reply), (error: unknown) => fail(x, error));
+      served.then(
+        (reply) => {
+          if (security?.authOn === true && principal !== undefined) noteTxn(security, principal, route, reply, txnId);
+          send(x, reply);
+        },
+        (error: unknown) => fail(x, error),
+      );
     };
     if (!hasBody) return dispatch(null);
     readBody(x, declared, limit, (body) => dispatch(body), (bytes) => send(x, tooLarge(route, bytes, limit), true));
   };
-  const build = (): uWS.TemplatedApp => {
-    const app = makeApp();
-    const streams = options.attach?.(app);
-    if (streams !== undefined) attached.push(streams);
-    app.any('/*', handler);
-    return app;
-  };
-
-  const listenOn = (app: uWS.TemplatedApp, port: number, exclusive = true): Promise<uWS.us_listen_socket> =>
-    new Promise((resolve, reject) => {
-      // Exclusive: without it uSockets sets SO_REUSEPORT, and a second server could share the port.
-      listenExclusive(app, options.host, port, exclusive, (socket) => {
-        if (socket === false) reject(new Error(`cannot listen on ${options.host}:${port} (address in use or not available)`));
-        else resolve(socket);
-      });
+  // Certificate reload: the port cannot be bound again while the old app's connections (or their
+  // TIME_WAIT) hold it, and this uWS build cannot replace its default context. So every client
+  // that sends SNI (any client connecting by host name) is served from a per-name context, added
+  // on first sight by missingServerName; a reload replaces those contexts from the files. A client
+  // connecting by bare IP (no SNI) keeps the certificate the server started with.
+  const app = makeApp();
+  const sniNames = new Set<string>();
+  if (tls !== undefined) {
+    const sni = app as unknown as {
+      missingServerName(cb: (hostname: string) => void): void;
+      addServerName(hostname: string, options: { cert_file_name: string; key_file_name: string }): void;
+      removeServerName(hostname: string): void;
+    };
+    const contextOptions = { cert_file_name: tls.certFile, key_file_name: tls.keyFile };
+    sni.missingServerName((hostname) => {
+      if (sniNames.size >= 1024) return; // bounded: unknown names beyond this get the default context
+      sni.addServerName(hostname, contextOptions);
+      sniNames.add(hostname);
     });
-  let socket = await listenOn(build(), options.port);
-  const port = uWS.us_socket_local_port(socket);
+    reloadContexts = () => {
+      // A bad pair throws here (building a throwaway app reads both files) and leaves everything as it was.
+      makeApp();
+      for (const hostname of sniNames) {
+        sni.removeServerName(hostname);
+        sni.addServerName(hostname, contextOptions);
+      }
+    };
+  }
+  const streams = options.attach?.(app);
+  app.any('/*', handler);
+  const drained = (timeoutMs: number): Promise<boolean> =>
+    state.inFlight === 0
+      ? Promise.resolve(true)
+      : new Promise((done) => {
+          const timer = setTimeout(() => done(false), timeoutMs);
+          state.idle.push(() => {
+            clearTimeout(timer);
+            done(true);
+          });
+        });
+
+  const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    // Exclusive: without it uSockets sets SO_REUSEPORT, and a second server could share the port.
+    listenExclusive(app, options.host, options.port, (s) => {
+      if (s === false) reject(new Error(`cannot listen on ${options.host}:${options.port} (address in use or not available)`));
+      else resolve(s);
+    });
+  });
   return {
-    port,
+    port: uWS.us_socket_local_port(socket),
     stopAccepting: () => {
       state.stopping = true;
       uWS.us_listen_socket_close(socket);
-      for (const streams of attached) streams.close();
+      streams?.close();
     },
     reloadTls: async () => {
       if (tls === undefined || state.stopping) return;
-      // A new SSL app reads the files again; open connections stay on the old one until they close.
-      const app = build();
-      uWS.us_listen_socket_close(socket);
-      // The old socket is released on a later loop turn: retry briefly until the port is free.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          socket = await listenOn(app, port);
-          return;
-        } catch (error) {
-          if (attempt >= 50) throw error;
-          await new Promise((done) => setTimeout(done, 20));
-        }
-      }
+      reloadContexts();
     },
-    drained: (timeoutMs) =>
-      state.inFlight === 0
-        ? Promise.resolve(true)
-        : new Promise((done) => {
-            const timer = setTimeout(() => done(false), timeoutMs);
-            state.idle.push(() => {
-              clearTimeout(timer);
-              done(true);
-            });
-          }),
+    drained,
   };
+}
+
+/** The transaction a request uses: its Mantis-Txn header, or the id in a commit/rollback path. */
+function txnIdOfRequest(route: RouteLabel, path: string, header: string): string | null {
+  if (header !== '') return header.trim();
+  if (route === '/api/v1/txn/:id/commit' || route === '/api/v1/txn/:id/rollback') {
+    try {
+      return decodeURIComponent(path.slice('/api/v1/txn/'.length, path.lastIndexOf('/')));
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** After the answer: a begun transaction is claimed by its principal; an ended one is released. */
+function noteTxn(security: Security, principal: Principal, route: RouteLabel, reply: HttpReply, used: string | null): void {
+  if (reply.status !== 200) return;
+  if (route === '/api/v1/txn') {
+    try {
+      const text = typeof reply.body === 'string' ? reply.body : Buffer.from(reply.body).toString('utf8');
+      const id = (JSON.parse(text) as { data?: { id?: unknown } }).data?.id;
+      if (typeof id === 'string') security.claimTxn(id, principal);
+    } catch {
+      // not JSON: nothing to claim
+    }
+    return;
+  }
+  const begun = reply.headers?.find(([name]) => name.toLowerCase() === 'mantis-txn')?.[1];
+  if (begun !== undefined && begun !== used) security.claimTxn(begun, principal);
+  if (used !== null && (route === '/api/v1/txn/:id/commit' || route === '/api/v1/txn/:id/rollback')) security.releaseTxn(used);
 }
 
 function isFastRoute(route: RouteLabel, method: string): boolean {
@@ -433,9 +485,9 @@ type ListenCallback = (socket: uWS.us_listen_socket | false) => void;
  * app.listen(host, port, options, cb): the native build takes listen options with a host, but its
  * typings only declare them without one.
  */
-function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, exclusive: boolean, cb: ListenCallback): void {
+function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, cb: ListenCallback): void {
   const listen = app.listen.bind(app) as unknown as (host: string, port: number, options: number, cb: ListenCallback) => void;
-  listen(host, port, exclusive ? (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT : 0, cb);
+  listen(host, port, (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
 }
 
 function collectHeaders(req: uWS.HttpRequest): Headers {

@@ -292,6 +292,33 @@ export class Security {
     return 'hidden';
   }
 
+  // --- transaction ownership -------------------------------------------------
+
+  private readonly txnOwners = new Map<string, { owner: string; at: number }>();
+
+  /** Records who began a transaction (POST /api/v1/txn, SQL BEGIN). */
+  claimTxn(id: string, principal: Principal): void {
+    if (!this.authOn) return;
+    if (this.txnOwners.size >= 100_000) {
+      // Transactions live at most --txn-max-age-ms (a minute by default): drop claims older than a day first.
+      const cutoff = Date.now() - 86_400_000;
+      for (const [key, claim] of this.txnOwners) if (claim.at < cutoff) this.txnOwners.delete(key);
+      if (this.txnOwners.size >= 100_000) this.txnOwners.clear();
+    }
+    this.txnOwners.set(id, { owner: principal.limitKey, at: Date.now() });
+  }
+
+  releaseTxn(id: string): void {
+    this.txnOwners.delete(id);
+  }
+
+  /** null when the principal may use the transaction, else the 403 (it belongs to another identity). */
+  txnRefusal(id: string, principal: Principal): HttpReply | null {
+    const claim = this.txnOwners.get(id);
+    if (claim === undefined || claim.owner === principal.limitKey) return null;
+    return errorReply(new MantisError('FORBIDDEN', `transaction "${id}" belongs to another identity`));
+  }
+
   // --- bootstrap ------------------------------------------------------------
 
   /** Creates the bootstrap admin from MANTIS_ADMIN_PASSWORD on first start (no user "admin" yet). */

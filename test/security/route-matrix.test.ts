@@ -112,10 +112,11 @@ const ROUTES: readonly Row[] = [
   { route: 'GET /api/v1/cache/stats', need: CACHE_R, path: '/api/v1/cache/stats' },
   { route: 'GET /api/v1/cache/policies', need: CACHE_R, path: '/api/v1/cache/policies' },
   { route: 'PUT /api/v1/cache/policies', need: CACHE_W, path: '/api/v1/cache/policies', body: { policies: [] } },
-  { route: 'POST /api/v1/cache/invalidate', need: CACHE_W, path: '/api/v1/cache/invalidate', body: { key: 'mx:p' } },
-  { route: 'POST /api/v1/cache/dependencies', need: CACHE_W, path: '/api/v1/cache/dependencies', body: { parent: 'mx:p', child: 'mx:c' } },
-  { route: 'DELETE /api/v1/cache/dependencies', need: CACHE_W, path: '/api/v1/cache/dependencies', body: { parent: 'mx:p', child: 'mx:none' } },
-  { route: 'GET /api/v1/cache/dependencies', need: CACHE_R, path: '/api/v1/cache/dependencies?parent=mx:p' },
+  // The cache routes name keys: besides cache, the keys' own permissions (checked past the gate).
+  { route: 'POST /api/v1/cache/invalidate', need: CACHE_W, path: '/api/v1/cache/invalidate', body: { key: 'mx:p' }, grant: [{ resource: 'kv:mx:', actions: ['read', 'write'] }] },
+  { route: 'POST /api/v1/cache/dependencies', need: CACHE_W, path: '/api/v1/cache/dependencies', body: { parent: 'mx:p', child: 'mx:c' }, grant: [{ resource: 'kv:mx:', actions: ['read', 'write'] }] },
+  { route: 'DELETE /api/v1/cache/dependencies', need: CACHE_W, path: '/api/v1/cache/dependencies', body: { parent: 'mx:p', child: 'mx:none' }, grant: [{ resource: 'kv:mx:', actions: ['read', 'write'] }] },
+  { route: 'GET /api/v1/cache/dependencies', need: CACHE_R, path: '/api/v1/cache/dependencies?parent=mx:p', grant: [{ resource: 'kv:mx:', actions: ['read'] }] },
   { route: 'GET /api/v1/cache/invalidations/stream', need: CACHE_R, path: '/api/v1/cache/invalidations/stream?prefix=mx:', kind: 'sse' },
   // The upgrade needs a credential; subscribing needs cache read (checked per message: see below).
   { route: 'GET /ws', need: 'authenticated', path: '/ws', kind: 'ws' },
