@@ -103,8 +103,8 @@ export class Security {
    * when the credential is cached; otherwise a promise.
    */
   gate(r: GateRequest): Principal | HttpReply | Promise<Principal | HttpReply> {
-    const need = needOf(r.route, r.method, r.rawPath, r.rawQuery);
     if (!this.authOn) return this.limited(SYSTEM, `ip:${r.ip()}`, r) ?? SYSTEM;
+    const need = needOf(r.route, r.method, r.rawPath, r.rawQuery);
     const credential: Credential = { authorization: r.authorization, cookie: r.cookie, method: r.method, csrfHeader: r.csrfHeader, ip: '' };
     if (need.kind === 'public' && r.authorization === '' && r.cookie === '') {
       const anonymous = anonymousPrincipal(r.ip());
