@@ -251,6 +251,16 @@ export class DocAccess {
     throw new MantisError('FORBIDDEN', `${what}: collection "${coll}" has row-level security; only a role that bypasses it (admin) may change the collection`);
   }
 
+  /**
+   * A plan's counters (keys and documents examined) count every document, visible or not: under
+   * row-level security they would answer "does another tenant have a document matching this
+   * guess?". Only a principal that bypasses RLS may explain such a collection. Throws FORBIDDEN.
+   */
+  requireExplain(coll: string): void {
+    if (this.principal.bypassRls || !hasRowSecurity(this.store, coll)) return;
+    throw new MantisError('FORBIDDEN', `explain: collection "${coll}" has row-level security; its plan counters include every document, so only a role that bypasses it (admin) may explain it`);
+  }
+
   /** The USING filter to AND into a command's filter; null when unrestricted. */
   using(coll: string, command: RowCommand): Doc | null {
     return rlsFilterFor(this.store, this.principal, coll, command);

@@ -307,6 +307,9 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       if (name.length > 128) throw new MantisError('INVALID_PARAMETER', '"name" must be at most 128 characters');
       const roles = rolesOf(security, b);
       const claims = claimsOf(b);
+      // A key acts for the user who made it (it ends with the user and never exceeds the user's
+      // roles), so only a user session (or the system, auth off) may make one.
+      if (p.kind !== 'user' && p.kind !== 'system') throw new MantisError('FORBIDDEN', 'API keys are made by a signed-in user (POST /api/v1/auth/login); a key or an outside token cannot make keys');
       const admin = p.can('admin', 'write');
       if (!admin) {
         const beyond = roles.find((r) => !p.roles.includes(r));

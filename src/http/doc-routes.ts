@@ -178,6 +178,7 @@ async function actionRoute(docs: DocService, action: string, coll: string, p: Do
       return okReply(results.map(toEjson), { count: results.length, ...txnMeta });
     }
     case 'explain': {
+      access?.requireExplain(coll);
       const shards = await docs.explain(coll, explainRequest(body), deadlineMs, access);
       return okReply({
         shards: shards.map((s) => ({ shard: s.shard, plan: s.plan, index: s.index, keys_examined: s.keysExamined, docs_examined: s.docsExamined, returned: s.returned })),

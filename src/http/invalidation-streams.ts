@@ -381,7 +381,7 @@ class SseConn implements Conn {
   constructor(
     private readonly res: uWS.HttpResponse,
     private readonly ctx: Context,
-    principal: Principal,
+    readonly principal: Principal,
   ) {
     this.subs = new PrefixSet(
       ctx.hub,
@@ -545,16 +545,57 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       token = '';
     }
     const header = req.getHeader('authorization');
-    return security.gate({
+    const authorization = header !== '' ? header : token !== '' ? `Bearer ${token}` : '';
+    const cookie = req.getHeader('cookie');
+    const gated = security.gate({
       route: 'unmatched',
       method: 'get',
       rawPath,
       rawQuery: query,
-      authorization: header !== '' ? header : token !== '' ? `Bearer ${token}` : '',
-      cookie: req.getHeader('cookie'),
+      authorization,
+      cookie,
       csrfHeader: '',
       ip: () => Buffer.from(res.getRemoteAddressAsText()).toString('utf8'),
     });
+    const remember = (g: Principal | HttpReply): Principal | HttpReply => {
+      if ((g as HttpReply).status === undefined) credentialOf.set(g as Principal, { authorization, cookie });
+      return g;
+    };
+    return gated instanceof Promise ? gated.then(remember) : remember(gated);
+  };
+  // A stream outlives the request that opened it: when users, keys, roles or policies change, each
+  // subscriber's credential is checked again, and a stream whose credential no longer holds (or
+  // whose roles changed) is closed; the client reconnects under the rules in force. An expired
+  // credential ends its streams at the next heartbeat.
+  const credentialOf = new WeakMap<Principal, { authorization: string; cookie: string }>();
+  const principalOf = (c: WsConn | SseConn): Principal => c.principal;
+  const endStream = (c: WsConn | SseConn): void => {
+    if (c instanceof WsConn) c.end(1008, 'credentials or permissions changed; reconnect');
+    else c.end();
+  };
+  const recheck = (): void => {
+    if (security === undefined) return;
+    for (const c of [...wsConns, ...sseConns]) {
+      const principal = principalOf(c);
+      const credential = credentialOf.get(principal);
+      if (principal.kind === 'system' || credential === undefined) continue;
+      const sameRoles = (p: Principal): boolean => p.roles.join('\n') === principal.roles.join('\n');
+      try {
+        const again = security.authenticator.resolve({ ...credential, method: 'get', csrfHeader: '', ip: '' });
+        if (again instanceof Promise) again.then((p) => (sameRoles(p) ? undefined : endStream(c)), () => endStream(c));
+        else if (!sameRoles(again)) endStream(c);
+      } catch {
+        endStream(c);
+      }
+    }
+  };
+  const stopWatching = security?.store.onChange(() => setImmediate(recheck));
+  const expireStreams = (): void => {
+    const nowS = Date.now() / 1000;
+    for (const c of [...wsConns, ...sseConns]) {
+      const exp = principalOf(c).expiresAt;
+      if (exp !== undefined && exp <= nowS) endStream(c);
+    }
   };
   /** Runs `go` with the principal (now, or once an uncached credential is verified), or answers the refusal. */
   const withPrincipal = (res: uWS.HttpResponse, gated: Principal | HttpReply | Promise<Principal | HttpReply>, go: (p: Principal) => void): void => {
@@ -710,6 +751,7 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
   });
 
   const heartbeat = setInterval(() => {
+    expireStreams();
     for (const c of sseConns) c.push(': ping\n\n');
   }, SSE_HEARTBEAT_MS);
   heartbeat.unref();
@@ -721,6 +763,7 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      stopWatching?.();
       for (const c of [...wsConns]) c.end(SHUTDOWN_CLOSE.code, SHUTDOWN_CLOSE.reason);
       for (const c of [...sseConns]) c.end();
     },

@@ -102,10 +102,17 @@ export function createKvHandlers(kv: KvService, maxValueBytes: number, log: Logg
       guard(async () => {
         const deadlineMs = deadlineFromHeader(deadline);
         const params = parseListParams(new URLSearchParams(rawQuery));
-        const result = await kv.cmdList(params, deadlineMs);
+        let result = await kv.cmdList(params, deadlineMs);
         const visible = access?.visible ?? null;
         const keys = visible === null ? result.keys : result.keys.filter(visible);
-        // The cursor names the last key the caller saw, never one it may not see.
+        // Under a KV policy, pages whose keys are all hidden are skipped here (up to 16 pages), so a
+        // listing does not end early; the cursor names the last key the caller saw, never a hidden one.
+        for (let page = 1; visible !== null && keys.length < params.limit && result.more && page < 16; page++) {
+          const after = result.keys[result.keys.length - 1];
+          if (after === undefined) break;
+          result = await kv.cmdList({ ...params, offset: 0, cursor: after, limit: params.limit - keys.length }, deadlineMs);
+          keys.push(...result.keys.filter(visible));
+        }
         const last = keys[keys.length - 1];
         return okReply(
           keys.map((k) => Buffer.from(k).toString('utf8')),

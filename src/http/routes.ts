@@ -108,7 +108,16 @@ function tablesRouteOf(path: string): RouteLabel {
     case 2:
       return '/api/v1/tables/:t/:action';
     case 3:
-      return segments[1] === 'rows' ? '/api/v1/tables/:t/rows/:pk' : segments[1] === 'indexes' ? '/api/v1/tables/:t/indexes/:name' : 'unmatched';
+    {
+      // Decoded as the handlers decode it: "%72ows" is "rows" to them, so it must be to the gate too.
+      let second: string;
+      try {
+        second = decodeURIComponent(segments[1]);
+      } catch {
+        return 'unmatched';
+      }
+      return second === 'rows' ? '/api/v1/tables/:t/rows/:pk' : second === 'indexes' ? '/api/v1/tables/:t/indexes/:name' : 'unmatched';
+    }
     default:
       return 'unmatched';
   }

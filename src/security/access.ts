@@ -127,6 +127,13 @@ function unlabelledNeed(method: string, rawPath: string): Need {
   // Any caller may manage its own API keys (within its own roles); admins manage everyone's.
   if (rawPath === '/api/v1/auth/keys' || rawPath.startsWith('/api/v1/auth/keys/')) return AUTHENTICATED;
   if (rawPath.startsWith('/api/v1/auth/') || rawPath.startsWith('/api/v1/admin/')) return perm('admin', method === 'get' ? 'read' : 'write');
+  // Unlabelled paths under a model's prefix still name its object: they need its write permission,
+  // so a path the labeller does not recognise can never be weaker than one it does.
+  if (rawPath.startsWith('/api/v1/tables/')) return tableNeed(rawPath, 'write');
+  // The change stream (SSE, served outside the route table): read.
+  if (method === 'get' && /^\/api\/v1\/docs\/[^/]+\/changes$/.test(rawPath)) return docNeed(rawPath, 'read');
+  if (rawPath.startsWith('/api/v1/docs/')) return docNeed(rawPath, 'write');
+  if (rawPath.startsWith('/api/v1/kv/')) return perm('kv:', 'write');
   // Unknown paths: a credential is still needed, so probing the route table tells an anonymous caller nothing.
   return AUTHENTICATED;
 }

@@ -179,7 +179,12 @@ export function cookieValue(header: string, name: string): string | null {
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (part.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      throw new AuthFailure(`the ${name} cookie is not valid percent-encoding`, challengeFor('invalid_token', 'malformed cookie'));
+    }
   }
   return null;
 }

@@ -132,6 +132,10 @@ export class Security {
       return this.limited(anonymous, anonymous.limitKey, r) ?? anonymous;
     }
     if (error instanceof AuthFailure) {
+      // Guessing keys or tokens costs the client IP's tokens like any request.
+      const anonymous = anonymousPrincipal(r.ip());
+      const limited = this.limited(anonymous, anonymous.limitKey, r);
+      if (limited !== null) return limited;
       const reply = errorReply(error);
       return { ...reply, headers: [['WWW-Authenticate', error.challenge]] };
     }

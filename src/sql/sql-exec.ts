@@ -361,6 +361,15 @@ export class SqlExecutor {
     const st = this.newStatement(req, req.txn);
     const binder = this.binder(st, req);
     const q = binder.bindQuery(query);
+    // EXPLAIN ANALYZE's per-shard counters (rows scanned, index entries) count every row, visible
+    // or not: under row-level security they would answer "does another tenant have a row matching
+    // this guess?". Plain EXPLAIN shows the plan and table-level estimates, as PostgreSQL does.
+    if (analyze) {
+      for (const s of st.scans) {
+        const table = (s as { info?: { name?: string } }).info?.name;
+        if (table !== undefined && req.sec.rls(table)) throw forbidden(`permission denied: EXPLAIN ANALYZE of table ${table}, which has row-level security, needs a caller that bypasses it (its shard counters include every row); plain EXPLAIN is allowed`);
+      }
+    }
     const planMs = performance.now() - t0;
     let execMs = 0;
     const params = this.params(req, st.paramTypes);
@@ -847,6 +856,7 @@ export class SqlExecutor {
               throw sqlError('42P01', `table "${name}" does not exist`);
             }
             req.sec.table(name, 'write');
+            rlsSchemaGuard(req, name, 'DROP TABLE');
           }
           for (const name of names) {
             if (t.catalog.get(name) === undefined) continue;
@@ -864,6 +874,7 @@ export class SqlExecutor {
               throw sqlError('42704', `index "${name}" does not exist`);
             }
             req.sec.table(owner.name, 'write');
+            rlsSchemaGuard(req, owner.name, 'DROP INDEX');
             if (owner.primaryKey.length > 0 && name === `${owner.name}_pkey`) throw sqlError('2BP01', `cannot drop index ${name} because constraint ${name} on table ${owner.name} requires it`);
             await t.dropIndex(owner.name, name, { ifExists: true }, req.deadlineMs);
           }
@@ -876,6 +887,7 @@ export class SqlExecutor {
         const table = rel.relname as string;
         if (t.catalog.get(table) === undefined) throw sqlError('42P01', `relation "${table}" does not exist`, loc(rel));
         req.sec.table(table, 'write');
+        rlsSchemaGuard(req, table, 'CREATE INDEX');
         if (b.whereClause !== undefined) throw sqlError('0A000', 'partial indexes are not supported');
         if (b.indexIncludingParams !== undefined) throw sqlError('0A000', 'INCLUDE columns are not supported');
         const cols = list(b.indexParams).map((p) => {
@@ -913,6 +925,7 @@ export class SqlExecutor {
           if (cmd.subtype === 'AT_ForceRowSecurity' || cmd.subtype === 'AT_NoForceRowSecurity') {
             throw sqlError('0A000', 'FORCE ROW LEVEL SECURITY is not supported: tables have no owners here; admins bypass row-level security and every other caller is subject to it');
           }
+          rlsSchemaGuard(req, table, 'ALTER TABLE');
           if (cmd.subtype !== 'AT_AddColumn') throw sqlError('0A000', `ALTER TABLE ${String(cmd.subtype).replace('AT_', '')} is not supported (ADD COLUMN, ENABLE/DISABLE ROW LEVEL SECURITY)`);
           const def = (cmd.def as N).ColumnDef as N;
           const col = this.columnOf(def, new Set());
@@ -1356,3 +1369,8 @@ export function toSqlError(e: MantisError): MantisError {
 
 export { PrefetchedNode, valueToJson };
 export type { ColInfo };
+
+/** Schema changes to a table under row-level security would act on every caller's rows: only a caller that bypasses it may make them. */
+function rlsSchemaGuard(req: Req, table: string, what: string): void {
+  if (req.sec.rls(table)) throw forbidden(`permission denied for table ${table}: ${what} of a table with row-level security needs a caller that bypasses it (an admin)`);
+}

@@ -325,9 +325,10 @@ describe('reads see only the caller’s documents', () => {
     await refused({ status: 404, code: 'DOC_NOT_FOUND' }, alice, 'GET', '/orders/b1');
   });
 
-  it('explain counts only what the caller may see', async () => {
-    const plan = await ok<{ shards: { returned: number }[] }>(alice, 'POST', '/orders/explain', { filter: {} });
-    expect(plan.shards.reduce((n, s) => n + s.returned, 0)).toBe(3);
+  it('explain (its counters include every document) is refused to a caller under the policy; an admin may', async () => {
+    await refused({ status: 403, code: 'FORBIDDEN', message: 'row-level security' }, alice, 'POST', '/orders/explain', { filter: {} });
+    const plan = await ok<{ shards: { returned: number }[] }>(admin, 'POST', '/orders/explain', { filter: {} });
+    expect(plan.shards.reduce((n, s) => n + s.returned, 0)).toBe(5);
   });
 
   it('a missing claim or no applicable policy sees nothing; an admin sees everything', async () => {

@@ -56,6 +56,8 @@ type Row = {
   readonly grant?: readonly PermissionSpec[];
   /** A probe of a path the server does not register (it is still gated). */
   readonly unregistered?: true;
+  /** Only a signed-in user may do it (not a key or an outside token): the allowed and insufficient callers use the admin's session. */
+  readonly sessionOnly?: true;
 };
 
 const perm = (resource: string, action: Action): Need => ({ resource, action });
@@ -87,7 +89,7 @@ const ROUTES: readonly Row[] = [
   { route: 'POST /api/v1/auth/logout', need: 'authenticated', path: '/api/v1/auth/logout' },
   { route: 'GET /api/v1/auth/me', need: 'authenticated', path: '/api/v1/auth/me' },
   { route: 'GET /api/v1/auth/keys', need: 'authenticated', path: '/api/v1/auth/keys' },
-  { route: 'POST /api/v1/auth/keys', need: 'authenticated', path: '/api/v1/auth/keys', body: { name: 'mx-own', roles: [], expires_in_s: 60 } },
+  { route: 'POST /api/v1/auth/keys', need: 'authenticated', path: '/api/v1/auth/keys', body: { name: 'mx-own', roles: [], expires_in_s: 60 }, sessionOnly: true },
   { route: 'DELETE /api/v1/auth/keys/:id', need: 'authenticated', path: '/api/v1/auth/keys/no-such-key' },
   { route: 'GET /api/v1/auth/users', need: ADMIN_R, path: '/api/v1/auth/users' },
   { route: 'POST /api/v1/auth/users', need: ADMIN_W, path: '/api/v1/auth/users', body: { username: 'mx-user', password: 'mx-password-1234', roles: ['readonly'] } },
@@ -335,6 +337,7 @@ async function runMatrix(f: Fixture, rows: readonly Row[]): Promise<string[]> {
     for (const variant of VARIANTS) {
       let authorization: string | undefined;
       if (row.need === 'public' && variant === 'allowed') authorization = undefined;
+      else if (row.sessionOnly === true && (variant === 'allowed' || variant === 'insufficient')) authorization = `Bearer ${f.admin}`;
       else if (variant === 'allowed') authorization = `Bearer ${f.allowedKeys.get(grantName(grantOf(row))) as string}`;
       else authorization = f.headers.get(variant);
       let observed: Observed;

@@ -292,6 +292,12 @@ describe('row-level security: reads', () => {
     expect((await run(undefined, 'SELECT auth.uid(), current_user', [], open)).rows).toEqual([['system', 'system']]);
   });
 
+  it('EXPLAIN ANALYZE (its shard counters include every row) is refused under the policy; an admin may', async () => {
+    const e = await fails(alice, 'EXPLAIN ANALYZE SELECT * FROM docs WHERE id = 5');
+    expect(sqlstate(e)).toBe('42501');
+    expect((await rows(admin, 'EXPLAIN ANALYZE SELECT count(*) FROM docs')).length).toBeGreaterThan(0);
+  });
+
   it('EXPLAIN shows the policy filter pushed to the shards', async () => {
     const text = (await rows(alice, 'EXPLAIN SELECT count(*) FROM docs')).map((r) => r[0]).join('\n');
     expect(text).toContain("tenant = 'a'");
