@@ -71,8 +71,8 @@ type Plan = {
   readonly scenario: Scenario;
   readonly label: string;
   readonly baselineId: string | null;
-  /** Turn the auth-off server's rate limits on (never refusing) for this scenario only, at run time. */
-  readonly limiter?: true;
+  /** The auth server's rate limits for this scenario, set at run time: off, or on (never refusing). */
+  readonly limiter?: 'off' | 'on';
 };
 
 function scenario(target: Target, kind: Kind): Scenario {
@@ -103,9 +103,9 @@ const PLAN: readonly Plan[] = [
   { scenario: scenario('mantis', 'put'), label: 'MantisDB PUT', baselineId: 'bare-put' },
   { scenario: scenario('mantis', 'mix'), label: 'MantisDB 90/10 GET/PUT', baselineId: 'bare-get' },
   { scenario: scenario('mantis', 'batch'), label: 'MantisDB batch ×100 (90 get/10 put)', baselineId: null },
-  // The rate limiter alone (auth off; limits on at run time, never refusing) against the run just before.
-  { scenario: { id: 'mantis-get-before-limiter', target: 'mantis', kind: 'get', opsPerRequest: 1 }, label: 'MantisDB GET, auth off (before rate limit)', baselineId: null },
-  { scenario: { id: LIMITER_SCENARIO_ID, target: 'mantis', kind: 'get', opsPerRequest: 1 }, label: 'MantisDB GET, rate limit only', baselineId: 'mantis-get-before-limiter', limiter: true },
+  // The rate limiter alone: the auth server with an API key, its limits off, then on (never refusing).
+  { scenario: { id: 'mantis-auth-key-get-no-limit', target: 'mantis-auth', kind: 'get', opsPerRequest: 1, auth: 'key' }, label: 'MantisDB GET, auth API key, rate limit off', baselineId: null, limiter: 'off' },
+  { scenario: { id: LIMITER_SCENARIO_ID, target: 'mantis-auth', kind: 'get', opsPerRequest: 1, auth: 'key' }, label: 'MantisDB GET, auth API key, rate limit on', baselineId: 'mantis-auth-key-get-no-limit', limiter: 'on' },
   ...authPair('get', 'key'),
   ...authPair('get', 'jwt'),
   ...authPair('put', 'key'),
@@ -132,9 +132,9 @@ function withEnv<T>(vars: Readonly<Record<string, string>>, start: () => T): T {
   }
 }
 
-/** PUT /api/v1/admin/rate-limits on a server with auth off (0 = off). */
-async function setRateLimits(url: string, rps: number): Promise<void> {
-  const response = await fetch(`${url}/api/v1/admin/rate-limits`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rps, burst: rps }) });
+/** PUT /api/v1/admin/rate-limits as the admin (0 = off). */
+async function setRateLimits(url: string, rps: number, adminToken: string): Promise<void> {
+  const response = await fetch(`${url}/api/v1/admin/rate-limits`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ rps, burst: rps }) });
   const text = await response.text();
   if (response.status !== 200) throw new Error(`setting rate limits to ${rps} failed: ${response.status} ${text.slice(0, 300)}`);
 }
@@ -270,7 +270,7 @@ async function main(): Promise<number> {
     for (const plan of PLAN) {
       const server = serverOf[plan.scenario.target];
       if (server.exited) throw new Error(`${server.name} has exited (code ${server.exited.code}, signal ${server.exited.signal})`);
-      if (plan.limiter === true) await setRateLimits(server.url, AUTH_RATE_LIMIT);
+      if (plan.limiter !== undefined) await setRateLimits(server.url, plan.limiter === 'on' ? AUTH_RATE_LIMIT : 0, credentials.jwt);
       if (warmupS > 0) {
         const warm = await drive(server, plan.scenario, { ...settings, durationS: warmupS });
         if (errorCount(warm) > 0) problem(`${plan.label}: warm-up had failed responses: ${describeErrors(warm)}`);
@@ -278,7 +278,7 @@ async function main(): Promise<number> {
       const meter = new NeighbourMeter([bare.pid, mantis.pid, mantisAuth.pid, process.pid]);
       const load = await drive(server, plan.scenario, settings);
       const cpu = meter.finish(load.toolCpuTicks);
-      if (plan.limiter === true) await setRateLimits(server.url, 0);
+      if (plan.limiter !== undefined) await setRateLimits(server.url, AUTH_RATE_LIMIT, credentials.jwt);
       const opsPerSec = load.requestsPerSec * plan.scenario.opsPerRequest;
       const base = plan.baselineId === null ? undefined : results.find((r) => r.scenario.id === plan.baselineId);
       const errors = errorCount(load);

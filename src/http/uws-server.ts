@@ -183,14 +183,17 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
           if (refused !== null) return send(x, refused, true);
           x.admitted = ip();
         }
+        // The cookie and the CSRF header matter only without an Authorization header (each read crosses into uWS).
+        const authorization = req.getHeader('authorization');
+        const cookie = authorization === '' ? req.getHeader('cookie') : '';
         const gated = security.gate({
           route,
           method,
           rawPath: path,
           rawQuery: query,
-          authorization: req.getHeader('authorization'),
-          cookie: req.getHeader('cookie'),
-          csrfHeader: req.getHeader('x-csrf-token'),
+          authorization,
+          cookie,
+          csrfHeader: cookie === '' ? '' : req.getHeader('x-csrf-token'),
           ip,
         });
         if (gated instanceof Promise) pending = gated;
@@ -257,7 +260,8 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       serve(body);
     };
     const serve = (body: Uint8Array | null): void => {
-      const access = kvAccessFor(security, principal);
+      // Only the routes that name keys in a body or list them use the caller's KV rules.
+      const access = route === '/api/v1/kv' || route === '/api/v1/kv/batch' || route === '/api/v1/txn/execute' ? kvAccessFor(security, principal) : undefined;
       // A transaction is its owner's: another identity can neither use nor end it.
       const txnId = security?.authOn === true && principal !== undefined ? txnIdOfRequest(route, path, txn) : null;
       if (txnId !== null) {

@@ -32,6 +32,9 @@ function segment(rawPath: string, prefix: string, i: number): string | null {
 }
 
 function kvKeyOf(rawPath: string): string | null {
+  const raw = rawPath.slice('/api/v1/kv/'.length);
+  // Nothing percent-encoded: the key is the path as it is (the handler validates it).
+  if (!raw.includes('%')) return raw;
   try {
     return utf8.decode(keyFromPath(rawPath.slice('/api/v1/kv/'.length)));
   } catch {

@@ -31,7 +31,9 @@ export function challengeFor(error?: string, description?: string): string {
   return `Bearer realm="mantisdb", error="${error}", error_description="${(description ?? '').replace(/["\\]/g, '')}"`;
 }
 
-type Cached = { readonly principal: Principal; readonly epoch: number; readonly csrf: string | undefined };
+type Cached = { readonly credential: string; readonly principal: Principal; readonly epoch: number; readonly csrf: string | undefined };
+
+const cacheKey = (credential: string): string => (credential.length <= 32 ? credential : credential.slice(-32));
 
 export type Credential = {
   /** The Authorization header ('' when absent). */
@@ -66,11 +68,13 @@ export class Authenticator {
       fromCookie = bearer !== null;
     }
     if (bearer === null || bearer === '') throw new AuthFailure('authentication required: send Authorization: Bearer <token or API key>', challengeFor());
-    const hit = this.cache.get(bearer);
-    if (hit !== undefined && hit.epoch === this.store.epoch) {
+    // Keyed by the credential's last 32 characters (a signature or the key's secret; hashing a
+    // whole JWT on every request costs more), then compared whole.
+    const hit = this.cache.get(cacheKey(bearer));
+    if (hit !== undefined && hit.credential === bearer && hit.epoch === this.store.epoch) {
       const exp = hit.principal.expiresAt;
       if (exp !== undefined && exp * 1000 <= Date.now()) {
-        this.cache.delete(bearer);
+        this.cache.delete(cacheKey(bearer));
         throw new AuthFailure(hit.principal.kind === 'key' ? 'the API key has expired' : 'the token has expired', challengeFor('invalid_token', 'expired'));
       }
       if (fromCookie) this.checkCsrf(c, hit.csrf);
@@ -95,7 +99,7 @@ export class Authenticator {
 
   private remember(bearer: string, principal: Principal, csrf: string | undefined): void {
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(bearer, { principal, epoch: this.store.epoch, csrf });
+    this.cache.set(cacheKey(bearer), { credential: bearer, principal, epoch: this.store.epoch, csrf });
   }
 
   private checkCsrf(c: Credential, csrf: string | undefined): void {
