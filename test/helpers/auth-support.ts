@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { SignJWT } from 'jose';
 import { WebSocket as UndiciWebSocket } from 'undici';
-import { Inbox, type SseEvent, type StreamMessage } from './stream-clients.js';
+import { Inbox, sseFields, type SseEvent, type StreamMessage } from './stream-clients.js';
 import { startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 
 export const ADMIN_PASSWORD = `admin-${randomBytes(12).toString('base64url')}`;
@@ -158,19 +158,8 @@ export type SseStream = {
 };
 
 function parseSseBlock(block: string, inbox: Inbox<SseEvent>): void {
-  let id: string | null = null;
-  let event = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':')) continue;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'id') id = value;
-    else if (field === 'event') event = value;
-    else if (field === 'data') data.push(value);
-  }
-  if (data.length > 0) inbox.push({ id, event, data: JSON.parse(data.join('\n')) as StreamMessage });
+  const f = sseFields(block);
+  if (f.data !== null) inbox.push({ id: f.id, event: f.event, data: JSON.parse(f.data) as StreamMessage });
 }
 
 /**

@@ -5,7 +5,7 @@
 // shape (op, _id, document, updated fields, removed fields, resume token).
 
 import { expect } from 'vitest';
-import { Inbox, openWs, type StreamMessage, type WsClient } from './stream-clients.js';
+import { Inbox, openWs, sseFields, type StreamMessage, type WsClient } from './stream-clients.js';
 import { docsUrl, type Json, type JsonDoc } from './docs-client.js';
 
 const WAIT_MS = 10_000;
@@ -120,19 +120,8 @@ export async function openChangesSse(base: string, coll: string, options: SseOpt
 }
 
 function parseBlock(block: string): { id: string | null; event: string; data: string } | null {
-  let id: string | null = null;
-  let event = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':')) continue;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'id') id = value;
-    else if (field === 'event') event = value;
-    else if (field === 'data') data.push(value);
-  }
-  return data.length === 0 ? null : { id, event, data: data.join('\n') };
+  const f = sseFields(block);
+  return f.data === null ? null : { id: f.id, event: f.event, data: f.data };
 }
 
 /** Subscribes a (new) WebSocket to the changes of `coll`; resolves after the subscribed answer. */

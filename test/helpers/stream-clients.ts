@@ -152,10 +152,12 @@ export async function openSse(base: string, prefix?: string): Promise<SseClient>
   return client;
 }
 
-function parseBlock(block: string, inbox: Inbox<SseEvent>, comments: string[]): void {
+/** The fields of one SSE event block (lines up to a blank line): id, event, the data lines joined, the comment lines. */
+export function sseFields(block: string): { id: string | null; event: string; data: string | null; comments: string[] } {
   let id: string | null = null;
   let event = 'message';
   const data: string[] = [];
+  const comments: string[] = [];
   for (const line of block.split('\n')) {
     if (line.startsWith(':')) {
       comments.push(line);
@@ -168,7 +170,13 @@ function parseBlock(block: string, inbox: Inbox<SseEvent>, comments: string[]): 
     else if (field === 'event') event = value;
     else if (field === 'data') data.push(value);
   }
-  if (data.length > 0) inbox.push({ id, event, data: JSON.parse(data.join('\n')) as StreamMessage });
+  return { id, event, data: data.length === 0 ? null : data.join('\n'), comments };
+}
+
+function parseBlock(block: string, inbox: Inbox<SseEvent>, comments: string[]): void {
+  const f = sseFields(block);
+  comments.push(...f.comments);
+  if (f.data !== null) inbox.push({ id: f.id, event: f.event, data: JSON.parse(f.data) as StreamMessage });
 }
 
 /** A socket that reads nothing until resume(): what a stalled subscriber looks like to the server. */
