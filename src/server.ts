@@ -37,6 +37,8 @@ import { TableService } from './tables/table-service.js';
 import { createTxnMetrics } from './txn/txn-metrics.js';
 import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.js';
 import { openSecurity, publicUrlOf, type SecurityParts } from './security/setup.js';
+import type { Principal } from './security/principal.js';
+import { actorOf } from './http/auth-routes.js';
 
 export type Server = {
   readonly url: string;
@@ -140,7 +142,15 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
         nextId: () => manager.nextTimestamp(),
         docs: documents,
         kv: kvService,
-        ...(authOn ? { security: { store: security.store } } : {}),
+        ...(authOn
+          ? {
+              security: {
+                store: security.store,
+                audit: (action: string, principal: Principal, target: string, details: Readonly<Record<string, unknown>>) =>
+                  security.audit.record({ action, outcome: 'success', actor: actorOf(principal), target, details }),
+              },
+            }
+          : {}),
       }),
       log,
     );

@@ -59,7 +59,7 @@ const CLAIMS_BYTES_MAX = 4096;
 const KEY_TTL_MAX_S = 10 * 365 * 86_400;
 
 const principalOf = (c: Ctx): Principal => c.env.principal ?? SYSTEM;
-const actorOf = (p: Principal): string => (p.kind === 'user' ? `user:${p.id}` : p.kind === 'key' ? `key:${p.id}` : p.kind === 'token' ? `sub:${p.sub}` : p.kind);
+export const actorOf = (p: Principal): string => (p.kind === 'user' ? `user:${p.id}` : p.kind === 'key' ? `key:${p.id}` : p.kind === 'token' ? `sub:${p.sub}` : p.kind);
 
 async function body(c: Ctx): Promise<Record<string, unknown>> {
   return jsonBody(c.req.header('content-type'), new Uint8Array(await c.req.arrayBuffer()));

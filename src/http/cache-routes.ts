@@ -62,7 +62,10 @@ function edgeOf(body: Record<string, unknown>): { parent: string; child: string 
  */
 export type CacheKeyAccess = (c: Context<{ Bindings: Bindings }>) => { access: KvAccess; restricted: boolean } | undefined;
 
-export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: CacheControl, keyAccess: CacheKeyAccess = () => undefined): void {
+/** Records a configuration change (the cache policies) in the audit log, with who made it. */
+export type CacheAudit = (c: Context<{ Bindings: Bindings }>, action: string, details: Readonly<Record<string, unknown>>) => void;
+
+export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: CacheControl, keyAccess: CacheKeyAccess = () => undefined, audit: CacheAudit = () => undefined): void {
   const reply = async (work: () => Promise<HttpReply>): Promise<Response> => toResponse(await work());
   const bodyOf = async (request: Request): Promise<Uint8Array> => new Uint8Array(await request.arrayBuffer());
 
@@ -79,6 +82,7 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
         throw error;
       }
       await control.setPolicies(rules);
+      audit(c, 'config.cache_policies.update', { policies: rules });
       return okReply({ policies: rules, source: control.policies.source });
     }),
   );

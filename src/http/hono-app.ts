@@ -23,7 +23,8 @@ import { errorReply, okReply, replyForError, type HttpReply } from './reply.js';
 import { KV_ITEM_PREFIX } from './routes.js';
 import type { Principal } from '../security/principal.js';
 import { kvAccessFor } from '../security/kv-access.js';
-import { registerAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
+import { actorOf, registerAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
+import { SYSTEM } from '../security/principal.js';
 
 /** receivedAtMs: when the listener got the request; a Mantis-Deadline-Ms budget counts from it. */
 export type Bindings = {
@@ -112,6 +113,10 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
     const access = kvAccessFor(deps.auth?.security, c.env.principal);
     if (access === undefined) return undefined;
     return { access, restricted: access.visible !== null };
+  }, (c, action, details) => {
+    const security = deps.auth?.security;
+    if (security === undefined || !security.authOn) return;
+    security.audit.record({ action, outcome: 'success', actor: actorOf(c.env.principal ?? SYSTEM), ...(c.env.ip === undefined ? {} : { ip: c.env.ip }), details });
   });
   registerTxnRoutes(app, deps.txnRoutes, (c) => kvAccessFor(deps.auth?.security, c.env.principal));
   registerDocRoutes(app, deps.docs);

@@ -920,6 +920,7 @@ export class SqlExecutor {
           if (cmd.subtype === 'AT_EnableRowSecurity' || cmd.subtype === 'AT_DisableRowSecurity') {
             req.sec.admin('change row-level security');
             await this.securityStore().setRls(table, cmd.subtype === 'AT_EnableRowSecurity');
+            this.o.security?.audit?.(cmd.subtype === 'AT_EnableRowSecurity' ? 'auth.rls.enable' : 'auth.rls.disable', req.sec.principal, `table:${table}`, {});
             continue;
           }
           if (cmd.subtype === 'AT_ForceRowSecurity' || cmd.subtype === 'AT_NoForceRowSecurity') {
@@ -1064,6 +1065,7 @@ export class SqlExecutor {
       if (e instanceof MantisError && sqlstateOf(e) === '42710') throw sqlError('42710', `policy "${name}" for table "${table}" already exists`);
       throw e;
     }
+    this.o.security?.audit?.('auth.policy.create', req.sec.principal, `policy:table:${name}`, { table, command, roles, using: texts.using, check: texts.check });
     return empty('CREATE POLICY', timing);
   }
 
@@ -1085,6 +1087,7 @@ export class SqlExecutor {
       if (ifExists) return { ...empty('DROP POLICY', timing), notice: `NOTICE 42704: policy "${name}" for relation "${table}" does not exist, skipping` };
       throw sqlError('42704', `policy "${name}" for table "${table}" does not exist`, undefined, 'POLICY_NOT_FOUND');
     }
+    this.o.security?.audit?.('auth.policy.drop', req.sec.principal, `policy:table:${name}`, { table });
     return empty('DROP POLICY', timing);
   }
 

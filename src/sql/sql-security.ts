@@ -28,7 +28,11 @@ import { bodyOf, kindOf, list, type N } from './pg-ast.js';
 export type SqlAuthStore = AuthStore;
 
 /** `SqlExecutorOptions.security`: present when auth is on. */
-export type SqlSecurityOptions = { readonly store: SqlAuthStore };
+export type SqlSecurityOptions = {
+  readonly store: SqlAuthStore;
+  /** Records security changes made in SQL (CREATE/DROP POLICY, ENABLE/DISABLE ROW LEVEL SECURITY) in the audit log. */
+  readonly audit?: (action: string, principal: Principal, target: string, details: Readonly<Record<string, unknown>>) => void;
+};
 
 export type RowCommand = Exclude<PolicyCommand, 'all'>;
 

@@ -79,6 +79,15 @@ describe('the security review', () => {
     expect(statuses).toContain(429);
   });
 
+  it('policy changes made in SQL and cache policy changes are in the audit log, with who made them', async () => {
+    await ok(call(base, 'PUT', '/api/v1/cache/policies', { token: admin, body: { policies: [{ prefix: 'app:', policy: 'write-around' }] } }));
+    const entries = await ok<{ action: string; actor: string; target?: string }[]>(call(base, 'GET', '/api/v1/admin/audit?limit=1000', { token: admin }), 200);
+    const actions = entries.map((e) => `${e.action} ${e.actor} ${e.target ?? ''}`);
+    expect(actions).toContain('auth.rls.enable user:admin table:secret');
+    expect(actions).toContain('auth.policy.create user:admin policy:table:t');
+    expect(actions.some((a) => a.startsWith('config.cache_policies.update user:admin'))).toBe(true);
+  });
+
   it('an open stream ends when its user is deleted', async () => {
     await createUser(base, admin, 'frank', 'frank-password-1', ['readonly']);
     const frank = await login(base, 'frank', 'frank-password-1');
