@@ -286,9 +286,11 @@ type Context = {
   readonly sent: Counts;
   /** Which invalidated keys a subscriber may hear about; null: all. */
   visibleKeys(principal: Principal): ((key: string) => boolean) | null;
+  /** Gives back a stream's place under --conn-limit-per-ip. */
+  release(ip: string): void;
 };
 
-type WsData = { conn: WsConn | null; principal: Principal };
+type WsData = { conn: WsConn | null; principal: Principal; slot: string | null };
 
 const BACKLOG_MAX = LIMITS.cache_stream_backlog_bytes_max;
 
@@ -303,6 +305,8 @@ class WsConn implements Conn {
     private readonly ws: uWS.WebSocket<WsData>,
     private readonly ctx: Context,
     readonly principal: Principal,
+    /** The client IP this stream counts against --conn-limit-per-ip (released when it closes). */
+    private readonly slot: string | null = null,
   ) {
     this.subs = new PrefixSet(
       ctx.hub,
@@ -352,6 +356,7 @@ class WsConn implements Conn {
   }
 
   closed(): void {
+    if (this.open && this.slot !== null) this.ctx.release(this.slot);
     this.open = false;
     this.pending = [];
     this.subs.clear();
@@ -382,6 +387,7 @@ class SseConn implements Conn {
     private readonly res: uWS.HttpResponse,
     private readonly ctx: Context,
     readonly principal: Principal,
+    private readonly slot: string | null = null,
   ) {
     this.subs = new PrefixSet(
       ctx.hub,
@@ -443,6 +449,7 @@ class SseConn implements Conn {
   }
 
   closed(): void {
+    if (this.open && this.slot !== null) this.ctx.release(this.slot);
     this.open = false;
     this.pending = [];
     this.backlog = [];
@@ -502,6 +509,9 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
         lastJson = JSON.stringify(event);
       }
       return lastJson;
+    },
+    release(ip) {
+      options.security?.leave(ip);
     },
     visibleKeys(principal) {
       const access = kvAccessFor(options.security, principal);
@@ -614,6 +624,18 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       },
     );
   };
+  /**
+   * A stream is a connection held open: it counts against --conn-limit-per-ip like a request in
+   * flight. Returns the IP it holds (null when there is no limit), or false after answering 429.
+   */
+  const admitStream = (res: uWS.HttpResponse): string | null | false => {
+    if (security === undefined || security.limiter.settings.connectionsPerIp <= 0) return null;
+    const ip = Buffer.from(res.getRemoteAddressAsText()).toString('utf8');
+    const refused = security.admit(ip);
+    if (refused === null) return ip;
+    sendReply(res, { ...refused, headers: [...(refused.headers ?? []), ...security.headers] }, false);
+    return false;
+  };
   const mayStream = (principal: Principal): MantisError | null =>
     principal.can('cache', 'read') ? null : new MantisError('FORBIDDEN', 'permission denied: needs read on cache', { permission: 'cache:read' });
 
@@ -629,10 +651,14 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      withPrincipal(res, authenticate(res, req, WS_PATH), (principal) => res.upgrade<WsData>({ conn: null, principal }, key, protocol, extensions, context));
+      withPrincipal(res, authenticate(res, req, WS_PATH), (principal) => {
+        const slot = admitStream(res);
+        if (slot === false) return;
+        res.upgrade<WsData>({ conn: null, principal, slot }, key, protocol, extensions, context);
+      });
     },
     open: (ws) => {
-      const conn = new WsConn(ws, ctx, ws.getUserData().principal);
+      const conn = new WsConn(ws, ctx, ws.getUserData().principal, ws.getUserData().slot);
       ws.getUserData().conn = conn;
       wsConns.add(conn);
     },
@@ -682,7 +708,9 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     withPrincipal(res, authenticate(res, req, SSE_PATH), (principal) => {
       const refused = mayStream(principal);
       if (refused !== null) return sendReply(res, errorReply(refused), false);
-      const conn = new SseConn(res, ctx, principal);
+      const slot = admitStream(res);
+      if (slot === false) return;
+      const conn = new SseConn(res, ctx, principal, slot);
       startSse(res, conn, sseConns);
       // The first write sends the headers; a client that has read this is subscribed.
       conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: STREAM_NAME, prefix })}\n\n`);
@@ -732,7 +760,9 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
     withPrincipal(res, authenticate(res, req, `/api/v1/docs/${req.getParameter(0) ?? ''}/changes`), (principal) => {
       const refused = principal.can(`docs:${request.coll}`, 'read') ? null : new MantisError('FORBIDDEN', `permission denied: needs read on docs:${request.coll}`, { permission: `docs:${request.coll}:read` });
       if (refused !== null) return sendReply(res, errorReply(refused), false);
-      const conn = new SseConn(res, ctx, principal);
+      const slot = admitStream(res);
+      if (slot === false) return;
+      const conn = new SseConn(res, ctx, principal, slot);
       let started = false;
       const start = (): void => {
         started = true;
@@ -744,6 +774,7 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
         conn.changeSub = subscribeChanges(source as ChangeSource, request.coll, request.filter, request.resumeAfter, start, (e) => conn.push(`id: ${e.token}\nevent: change\ndata: ${e.json}\n\n`), principal);
       } catch (error) {
         if (!(error instanceof MantisError) || started) throw error;
+        conn.closed();
         return sendReply(res, errorReply(error), false);
       }
       log.debug({ transport: 'sse', collection: request.coll }, 'change stream');

@@ -104,3 +104,37 @@ describe('the security review', () => {
     }
   });
 });
+
+describe('--conn-limit-per-ip counts open streams', () => {
+  let limited: ServerProcess;
+  beforeAll(async () => {
+    limited = await startAuthServer({ shards: 1, extraArgs: ['--conn-limit-per-ip', '2'] });
+  });
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it('two open streams fill the quota of their IP; closing one frees a place', async () => {
+    const token = await loginAdmin(limited.url);
+    const path = `/api/v1/cache/invalidations/stream?prefix=app%3A&access_token=${encodeURIComponent(token)}`;
+    const first = await openSseStream(limited.url, path);
+    const second = await openSseStream(limited.url, path);
+    try {
+      expect([first.status, second.status]).toEqual([200, 200]);
+      const third = await call(limited.url, 'GET', '/api/v1/auth/me', { token });
+      expect(third.status, third.text).toBe(429);
+      expect(third.json?.error?.code).toBe('RATE_LIMITED');
+      first.close();
+      const deadline = Date.now() + 5000;
+      let status = 429;
+      while (status === 429 && Date.now() < deadline) {
+        status = (await call(limited.url, 'GET', '/api/v1/auth/me', { token })).status;
+        if (status === 429) await new Promise((done) => setTimeout(done, 50));
+      }
+      expect(status).toBe(200);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+});
