@@ -1,6 +1,7 @@
 // Regressions for the bugs the security review reproduced against a real
 // server: each case here failed before its fix.
 
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createKey, createRole, createUser, login, loginAdmin, ok, openSseStream, startAuthServer } from '../helpers/auth-support.js';
 import { cleanup, type ServerProcess } from '../helpers/server-process.js';
@@ -86,6 +87,30 @@ describe('the security review', () => {
     expect(actions).toContain('auth.rls.enable user:admin table:secret');
     expect(actions).toContain('auth.policy.create user:admin policy:table:t');
     expect(actions.some((a) => a.startsWith('config.cache_policies.update user:admin'))).toBe(true);
+  });
+
+  it('a login for an unknown user takes as long as one with a wrong password (both check an argon2id hash)', async () => {
+    // Each attempt from its own address and user name, so no attempt is slowed by earlier failures.
+    const timed = async (username: string, n: number): Promise<number> => {
+      const agent = new Agent({ localAddress: `127.0.0.${100 + n}` });
+      try {
+        const started = performance.now();
+        const response = await undiciFetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'not-the-password' }), dispatcher: agent });
+        await response.text();
+        expect(response.status).toBe(401);
+        return performance.now() - started;
+      } finally {
+        await agent.close();
+      }
+    };
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    await createUser(base, admin, 'timing-a', 'timing-password-1', ['readonly']);
+    await createUser(base, admin, 'timing-b', 'timing-password-2', ['readonly']);
+    await createUser(base, admin, 'timing-c', 'timing-password-3', ['readonly']);
+    const known = [await timed('timing-a', 1), await timed('timing-b', 2), await timed('timing-c', 3)];
+    const unknown = [await timed('nobody-1', 4), await timed('nobody-2', 5), await timed('nobody-3', 6)];
+    // Without the dummy hash an unknown name answers in well under a millisecond against ~10-50 ms.
+    expect(median(unknown)).toBeGreaterThan(median(known) * 0.4);
   });
 
   it('an open stream ends when its user is deleted', async () => {
