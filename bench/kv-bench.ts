@@ -82,14 +82,18 @@ function scenario(target: Target, kind: Kind): Scenario {
 const AUTH_LABEL: Record<AuthKind, string> = { key: 'API key', jwt: 'JWT' };
 
 /**
- * One auth scenario, preceded by its baseline: the auth-off MantisDB with the
- * same traffic, measured right before it so both see the same machine.
+ * One auth scenario, preceded by its baseline: an auth-off MantisDB with the
+ * same traffic, measured right before it so both see the same machine. The
+ * baseline server is the auth server's twin: started with it, preloaded the
+ * same way and given the same scenarios in the same order, so both have the
+ * same storage history (a PUT's speed depends on the memtables and
+ * compactions it meets, and the main MantisDB has absorbed other runs).
  */
 function authPair(kind: 'get' | 'put', auth: AuthKind): Plan[] {
   const what = kind.toUpperCase();
   const baselineId = `mantis-${kind}-before-${auth}`;
   return [
-    { scenario: { id: baselineId, target: 'mantis', kind, opsPerRequest: 1 }, label: `MantisDB ${what}, auth off (before ${AUTH_LABEL[auth]})`, baselineId: null },
+    { scenario: { id: baselineId, target: 'mantis-twin', kind, opsPerRequest: 1 }, label: `MantisDB ${what}, auth off (twin, before ${AUTH_LABEL[auth]})`, baselineId: null },
     { scenario: { id: authScenarioId(auth, kind), target: 'mantis-auth', kind, opsPerRequest: 1, auth }, label: `MantisDB ${what}, auth ${AUTH_LABEL[auth]} + rate limit`, baselineId },
   ];
 }
@@ -112,8 +116,8 @@ const PLAN: readonly Plan[] = [
   ...authPair('put', 'jwt'),
 ];
 
-type Servers = { bare: ServerProcess | null; mantis: ServerProcess | null; mantisAuth: ServerProcess | null };
-type Stops = { bare: StopOutcome | null; mantis: StopOutcome | null; mantisAuth: StopOutcome | null };
+type Servers = { bare: ServerProcess | null; mantis: ServerProcess | null; mantisAuth: ServerProcess | null; twin: ServerProcess | null };
+type Stops = { bare: StopOutcome | null; mantis: StopOutcome | null; mantisAuth: StopOutcome | null; twin: StopOutcome | null };
 
 /**
  * Runs `start` with `vars` set in this process's environment, then restores it. startServer spawns
@@ -169,21 +173,23 @@ async function main(): Promise<number> {
   mkdirSync(luaDir, { mode: 0o700 });
   // The bootstrap admin's password for the auth server: random, never printed.
   const adminPassword = randomBytes(24).toString('base64url');
-  const servers: Servers = { bare: null, mantis: null, mantisAuth: null };
-  const stops: Stops = { bare: null, mantis: null, mantisAuth: null };
+  const servers: Servers = { bare: null, mantis: null, mantisAuth: null, twin: null };
+  const stops: Stops = { bare: null, mantis: null, mantisAuth: null, twin: null };
   // One cleanup, however many paths ask for it; every caller waits for the same one.
   let cleaning: Promise<void> | null = null;
   const cleanup = (): Promise<void> => {
     cleaning ??= (async () => {
       stopActiveLoad();
-      const [bareStop, mantisStop, authStop] = await Promise.all([
+      const [bareStop, mantisStop, authStop, twinStop] = await Promise.all([
         servers.bare ? stopServer(servers.bare) : Promise.resolve(null),
         servers.mantis ? stopServer(servers.mantis) : Promise.resolve(null),
         servers.mantisAuth ? stopServer(servers.mantisAuth) : Promise.resolve(null),
+        servers.twin ? stopServer(servers.twin) : Promise.resolve(null),
       ]);
       stops.bare = bareStop;
       stops.mantis = mantisStop;
       stops.mantisAuth = authStop;
+      stops.twin = twinStop;
       rmSync(tmp, { recursive: true, force: true });
     })();
     return cleaning;
@@ -204,7 +210,7 @@ async function main(): Promise<number> {
       problem(`the machine was not idle before the run: ${(busyBefore * 100).toFixed(0)}% of all CPU time busy (other processes compete with the servers and wrk)`);
     }
     // Each server is recorded as soon as it is up, so cleanup stops it even if another fails to start.
-    const [bare, mantis, mantisAuth] = await Promise.all([
+    const [bare, mantis, mantisAuth, twin] = await Promise.all([
       startServer('bare-uws', join(ROOT, 'dist/bench/bare-uws.js'), ['--port', '0', '--host', '127.0.0.1'], /^bare-uws listening on (http:\/\/\S+)/).then(
         (s) => (servers.bare = s),
       ),
@@ -212,6 +218,7 @@ async function main(): Promise<number> {
       withEnv({ MANTIS_ADMIN_PASSWORD: adminPassword }, () => startServer('MantisDB (auth on)', join(ROOT, 'dist/src/main.js'), [...mantisArgs(authDataDir), ...AUTH_FLAGS], MANTIS_READY)).then(
         (s) => (servers.mantisAuth = s),
       ),
+      startServer('MantisDB (auth off, twin)', join(ROOT, 'dist/src/main.js'), mantisArgs(join(tmp, 'data-twin')), MANTIS_READY).then((s) => (servers.twin = s)),
     ]);
     const mantisRss = new RssSampler(mantis.pid);
     const authRss = new RssSampler(mantisAuth.pid);
@@ -249,6 +256,11 @@ async function main(): Promise<number> {
     progress(`auth server preloaded via ${authLoaded.via} in ${(authLoaded.ms / 1000).toFixed(2)} s; RSS ${fmtMiB(authRss.sample())}`);
     await smokeCheckMantis(mantisAuth.url, bearer(credentials.apiKey));
     await smokeCheckMantis(mantisAuth.url, bearer(credentials.jwt));
+    // The twin gets the same preload, so both start the auth pairs with the same storage.
+    const twinLoaded: PreloadOutcome = await preload(twin.url, 1000, 4);
+    if (twinLoaded.batchError !== null) problem(`the batch route of the twin failed during preload (${twinLoaded.batchError.slice(0, 300)}); preloaded with single PUTs instead`);
+    await smokeCheckMantis(twin.url);
+    progress(`auth-off twin at ${twin.url} (pid ${twin.pid}) preloaded via ${twinLoaded.via} in ${(twinLoaded.ms / 1000).toFixed(2)} s`);
 
     const headersOf = (s: Scenario): ExtraHeaders => (s.auth === undefined ? {} : bearer(s.auth === 'key' ? credentials.apiKey : credentials.jwt));
     const scriptName = (s: Scenario): string => (s.auth === undefined ? s.kind : `${s.kind}-auth-${s.auth}`);
@@ -263,8 +275,8 @@ async function main(): Promise<number> {
     }
     const drive = (server: ServerProcess, s: Scenario, load: LoadSettings): Promise<LoadResult> =>
       tool === 'wrk' ? runWrk(server.url, scripts.get(scriptName(s)) as string, load) : runAutocannon(server.url, s.kind, load, headersOf(s));
-    const serverOf: Record<Target, ServerProcess> = { bare, mantis, 'mantis-auth': mantisAuth };
-    const rssOf: Record<Target, RssSampler | null> = { bare: null, mantis: mantisRss, 'mantis-auth': authRss };
+    const serverOf: Record<Target, ServerProcess> = { bare, mantis, 'mantis-auth': mantisAuth, 'mantis-twin': twin };
+    const rssOf: Record<Target, RssSampler | null> = { bare: null, mantis: mantisRss, 'mantis-auth': authRss, 'mantis-twin': null };
 
     const results: ScenarioResult[] = [];
     for (const plan of PLAN) {
@@ -275,7 +287,7 @@ async function main(): Promise<number> {
         const warm = await drive(server, plan.scenario, { ...settings, durationS: warmupS });
         if (errorCount(warm) > 0) problem(`${plan.label}: warm-up had failed responses: ${describeErrors(warm)}`);
       }
-      const meter = new NeighbourMeter([bare.pid, mantis.pid, mantisAuth.pid, process.pid]);
+      const meter = new NeighbourMeter([bare.pid, mantis.pid, mantisAuth.pid, twin.pid, process.pid]);
       const load = await drive(server, plan.scenario, settings);
       const cpu = meter.finish(load.toolCpuTicks);
       if (plan.limiter !== undefined) await setRateLimits(server.url, AUTH_RATE_LIMIT, credentials.jwt);
@@ -310,7 +322,7 @@ async function main(): Promise<number> {
     const complaints = [...mantis.complaints];
     const authComplaints = [...mantisAuth.complaints];
     await cleanup();
-    for (const [name, stop] of [['bare uWS', stops.bare], ['MantisDB', stops.mantis], ['MantisDB (auth on)', stops.mantisAuth]] as const) {
+    for (const [name, stop] of [['bare uWS', stops.bare], ['MantisDB', stops.mantis], ['MantisDB (auth on)', stops.mantisAuth], ['MantisDB (twin)', stops.twin]] as const) {
       if (stop && (stop.killed || stop.code !== 0)) problem(`${name} did not stop cleanly on SIGTERM: code ${stop.code}, signal ${stop.signal}${stop.killed ? ', had to be killed' : ''}`);
     }
     if (complaints.length > 0) problem(`MantisDB logged ${complaints.length} warning/error line(s); first: ${complaints[0].slice(0, 300)}`);
@@ -337,7 +349,7 @@ async function main(): Promise<number> {
     out.push(`Preload: ${KEY_COUNT} keys via ${loaded.via === 'batch' ? '1000-op batches' : 'single PUTs (batch route failed)'} in ${(preloadMs / 1000).toFixed(2)} s; MantisDB stopped in ${stops.mantis?.ms ?? '?'} ms`);
     out.push(
       `Auth scenarios: a second MantisDB with --auth on --rate-limit-rps ${AUTH_RATE_LIMIT} --rate-limit-burst ${AUTH_RATE_LIMIT} (limits on, never refusing), ` +
-        `the same ${KEY_COUNT} keys preloaded with the API key in ${(authLoaded.ms / 1000).toFixed(2)} s; each compared with the auth-off MantisDB run just before it. ` +
+        `the same ${KEY_COUNT} keys preloaded with the API key in ${(authLoaded.ms / 1000).toFixed(2)} s; each compared with the run just before it on an auth-off twin with the same history. ` +
         `Peak RSS ${fmtMiB(authMemory.peakRssKiB)} (VmHWM ${fmtMiB(authMemory.hwmKiB)}); stopped in ${stops.mantisAuth?.ms ?? '?'} ms`,
     );
     out.push('');
@@ -416,7 +428,7 @@ async function main(): Promise<number> {
     if (interrupted) return 130;
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     progress(`FAILED: ${message}`);
-    for (const server of [servers.mantis, servers.mantisAuth, servers.bare]) {
+    for (const server of [servers.mantis, servers.mantisAuth, servers.twin, servers.bare]) {
       if (server && server.output.length > 0) progress(`${server.name} last output:\n    ${server.output.slice(-15).join('\n    ')}`);
     }
     for (const server of [servers.mantis, servers.mantisAuth]) {

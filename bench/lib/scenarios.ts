@@ -7,7 +7,8 @@ import { KEY_COUNT, VALUE_BYTES, keyOf } from './preload.js';
 
 export type Kind = 'get' | 'put' | 'mix' | 'batch';
 /** 'mantis-auth': the MantisDB server started with --auth on and (never refusing) rate limits. */
-export type Target = 'bare' | 'mantis' | 'mantis-auth';
+/** 'mantis-twin': an auth-off MantisDB with the auth server's history (its preload and scenarios), the auth scenarios' baseline. */
+export type Target = 'bare' | 'mantis' | 'mantis-auth' | 'mantis-twin';
 /** The credential an auth scenario sends: an API key ("mk_…") or the admin's JWT. */
 export type AuthKind = 'key' | 'jwt';
 
