@@ -94,3 +94,27 @@ export function templateProblem(template: unknown): string | null {
   if (kvScope(template) === '') return 'prefix must start with literal text before the first placeholder (its scope)';
   return null;
 }
+
+/**
+ * The KV rule of a caller (roles, subject, claims) for a command: null when no KV policy exists,
+ * else a predicate on keys — a key under a policy's scope must be under one of the rendered
+ * templates of the policies that apply to the caller (none apply: nothing under that scope).
+ */
+export function kvRuleFor(
+  policies: readonly Policy[],
+  caller: { readonly roles: readonly string[]; readonly sub: string; readonly claims: Readonly<Record<string, unknown>> },
+  command: Exclude<PolicyCommand, 'all'>,
+): ((key: string) => boolean) | null {
+  const kv = policies.filter((p): p is KvPolicy => p.kind === 'kv');
+  if (kv.length === 0) return null;
+  const scopes = new Map<string, string[]>();
+  for (const p of kv) {
+    const scope = kvScope(p.template);
+    if (!scopes.has(scope)) scopes.set(scope, []);
+    if (!policyApplies(p, caller.roles, command)) continue;
+    const rendered = renderKvTemplate(p.template, caller.sub, caller.claims);
+    if (rendered !== null) (scopes.get(scope) as string[]).push(rendered);
+  }
+  const rules = [...scopes];
+  return (key) => rules.every(([scope, allowed]) => !key.startsWith(scope) || allowed.some((prefix) => key.startsWith(prefix)));
+}

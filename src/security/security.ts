@@ -14,7 +14,7 @@ import { needOf, type Need } from './access.js';
 import type { AuditLog } from './audit.js';
 import type { AuthStore, UserRecord } from './auth-store.js';
 import { AuthFailure, Authenticator, type Credential } from './authenticator.js';
-import { kvScope, policyApplies, renderKvTemplate, type KvPolicy } from './policy-types.js';
+import { kvRuleFor } from './policy-types.js';
 import { SYSTEM, type Action, type Principal } from './principal.js';
 import { RateLimiter, routeClassOf, tooManyConnections, type LimitSettings } from './rate-limit.js';
 import type { Tokens } from './tokens.js';
@@ -67,6 +67,7 @@ export class Security {
   private readonly cors: ReadonlySet<string>;
   private readonly failures = new Map<string, Failures>();
   private dummyHash: Promise<string>;
+  private readonly kvRules = new WeakMap<Principal, { epoch: number; rules: Map<string, ((key: string) => boolean) | null> }>();
   private kvPoliciesEpoch = -1;
   private kvPoliciesPresent = false;
   private readonly log: Logger;
@@ -103,12 +104,12 @@ export class Security {
    * when the credential is cached; otherwise a promise.
    */
   gate(r: GateRequest): Principal | HttpReply | Promise<Principal | HttpReply> {
-    if (!this.authOn) return this.limited(SYSTEM, `ip:${r.ip()}`, r) ?? SYSTEM;
+    if (!this.authOn) return this.limited(`ip:${r.ip()}`, r) ?? SYSTEM;
     const need = needOf(r.route, r.method, r.rawPath, r.rawQuery);
     const credential: Credential = { authorization: r.authorization, cookie: r.cookie, method: r.method, csrfHeader: r.csrfHeader, ip: '' };
     if (need.kind === 'public' && r.authorization === '' && r.cookie === '') {
       const anonymous = anonymousPrincipal(r.ip());
-      return this.limited(anonymous, anonymous.limitKey, r) ?? anonymous;
+      return this.limited(anonymous.limitKey, r) ?? anonymous;
     }
     let resolved: Principal | Promise<Principal>;
     try {
@@ -129,12 +130,12 @@ export class Security {
     if (need.kind === 'public' && error instanceof AuthFailure) {
       // A bad credential on a public route (login with a stale cookie): serve it anonymously.
       const anonymous = anonymousPrincipal(r.ip());
-      return this.limited(anonymous, anonymous.limitKey, r) ?? anonymous;
+      return this.limited(anonymous.limitKey, r) ?? anonymous;
     }
     if (error instanceof AuthFailure) {
       // Guessing keys or tokens costs the client IP's tokens like any request.
       const anonymous = anonymousPrincipal(r.ip());
-      const limited = this.limited(anonymous, anonymous.limitKey, r);
+      const limited = this.limited(anonymous.limitKey, r);
       if (limited !== null) return limited;
       const reply = errorReply(error);
       return { ...reply, headers: [['WWW-Authenticate', error.challenge]] };
@@ -145,7 +146,7 @@ export class Security {
   }
 
   private authorize(principal: Principal, need: Need, r: GateRequest): Principal | HttpReply {
-    const limited = this.limited(principal, principal.limitKey, r);
+    const limited = this.limited(principal.limitKey, r);
     if (limited !== null) return limited;
     if (need.kind === 'perm' && !principal.can(need.resource, need.action)) return forbidden(need.resource, need.action);
     if (r.route === '/api/v1/kv/:key' && need.kind === 'perm' && !principal.bypassRls && this.hasKvPolicies()) {
@@ -170,7 +171,7 @@ export class Security {
     return this.kvPoliciesPresent;
   }
 
-  private limited(_principal: Principal, identity: string, r: GateRequest): HttpReply | null {
+  private limited(identity: string, r: GateRequest): HttpReply | null {
     if (!this.limiter.enabled) return null;
     return this.limiter.take(identity, routeClassOf(r.route, r.method, r.rawPath));
   }
@@ -268,25 +269,20 @@ export class Security {
    */
   kvRule(principal: Principal, command: 'select' | 'insert' | 'update' | 'delete'): ((key: string) => boolean) | null {
     if (principal.bypassRls) return null;
-    const policies = this.store.policies().filter((p): p is KvPolicy => p.kind === 'kv');
-    if (policies.length === 0) return null;
-    const scopes = new Map<string, string[]>();
-    for (const p of policies) {
-      const scope = kvScope(p.template);
-      if (!scopes.has(scope)) scopes.set(scope, []);
-      if (!policyApplies(p, principal.roles, command)) continue;
-      const rendered = renderKvTemplate(p.template, principal.sub, principal.claims);
-      if (rendered !== null) (scopes.get(scope) as string[]).push(rendered);
+    // Principals are cached per credential, so their rules are built once per store change, not per request.
+    let cached = this.kvRules.get(principal);
+    if (cached === undefined || cached.epoch !== this.store.epoch) {
+      cached = { epoch: this.store.epoch, rules: new Map() };
+      this.kvRules.set(principal, cached);
     }
-    const list = [...scopes];
-    return (key) => {
-      for (const [scope, allowed] of list) {
-        if (!key.startsWith(scope)) continue;
-        if (!allowed.some((prefix) => key.startsWith(prefix))) return false;
-      }
-      return true;
-    };
+    let rule = cached.rules.get(command);
+    if (rule === undefined) {
+      rule = kvRuleFor(this.store.policies(), principal, command);
+      cached.rules.set(command, rule);
+    }
+    return rule;
   }
+
 
   /** May the principal read/write this key (permissions and KV policies)? */
   kvAllowed(principal: Principal, key: string, action: Action, command: 'select' | 'insert' | 'update' | 'delete'): 'ok' | 'forbidden' | 'hidden' {

@@ -20,7 +20,7 @@
 import { scanSync } from 'libpg-query';
 import { MantisError } from '../../shared/errors.js';
 import type { AuthStore } from '../security/auth-store.js';
-import { kvScope, policyApplies, renderKvTemplate, type KvPolicy, type PolicyCommand, type TablePolicy } from '../security/policy-types.js';
+import { kvRuleFor, policyApplies, type PolicyCommand, type TablePolicy } from '../security/policy-types.js';
 import { SYSTEM, type Action, type Principal } from '../security/principal.js';
 import { parseStatement } from './sql-parse.js';
 import { bodyOf, kindOf, list, type N } from './pg-ast.js';
@@ -95,19 +95,9 @@ export class StatementSecurity {
    */
   kvVisible(): ((key: string) => boolean) | null {
     if (this.store === null || this.principal.bypassRls) return null;
-    const policies = this.store.policies().filter((p): p is KvPolicy => p.kind === 'kv');
-    if (policies.length === 0) return null;
-    const scopes = new Map<string, string[]>();
-    for (const p of policies) {
-      const scope = kvScope(p.template);
-      if (!scopes.has(scope)) scopes.set(scope, []);
-      if (!policyApplies(p, this.principal.roles, 'select')) continue;
-      const rendered = renderKvTemplate(p.template, this.principal.sub, this.principal.claims);
-      if (rendered !== null) (scopes.get(scope) as string[]).push(rendered);
-    }
-    const rules = [...scopes];
-    return (key) => rules.every(([scope, allowed]) => !key.startsWith(scope) || allowed.some((prefix) => key.startsWith(prefix)));
+    return kvRuleFor(this.store.policies(), this.principal, 'select');
   }
+
 
   private applicable(table: string, command: RowCommand): TablePolicy[] {
     const store = this.store as SqlAuthStore;
