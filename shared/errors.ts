@@ -85,6 +85,12 @@ export const ErrorCode = Object.freeze({
   ROLE_NOT_FOUND: 'ROLE_NOT_FOUND',
   POLICY_NOT_FOUND: 'POLICY_NOT_FOUND',
   OAUTH_FAILED: 'OAUTH_FAILED',
+  /** The server sheds load past its capacity (retryable). */
+  OVERLOADED: 'OVERLOADED',
+  BACKUPS_DISABLED: 'BACKUPS_DISABLED',
+  BACKUP_NOT_FOUND: 'BACKUP_NOT_FOUND',
+  BACKUP_IN_PROGRESS: 'BACKUP_IN_PROGRESS',
+  INVALID_PATH: 'INVALID_PATH',
   INTERNAL: 'INTERNAL',
 });
 
@@ -171,6 +177,11 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   ROLE_NOT_FOUND: 404,
   POLICY_NOT_FOUND: 404,
   OAUTH_FAILED: 400,
+  OVERLOADED: 503,
+  BACKUPS_DISABLED: 409,
+  BACKUP_NOT_FOUND: 404,
+  BACKUP_IN_PROGRESS: 409,
+  INVALID_PATH: 400,
   INTERNAL: 500,
 };
 
@@ -181,6 +192,8 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TXN_LIMIT',
   'RATE_LIMITED',
   'ACCOUNT_LOCKED',
+  'OVERLOADED',
+  'BACKUP_IN_PROGRESS',
 ]);
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -34,6 +34,21 @@ export type Config = {
   /** Router memory one SQL statement may hold (MiB) before it is refused with 53200. */
   readonly sqlMemoryMb: number;
   readonly security: SecurityConfig;
+  readonly ops: OpsConfig;
+};
+
+export type OpsConfig = {
+  /** URLs that get POST JSON on each alert change to firing or resolved. */
+  readonly alertWebhooks: readonly string[];
+  /** Where backups go ('' = backups off). */
+  readonly backupDir: string;
+  /** Cron expression (croner) for scheduled backups ('' = none). */
+  readonly backupSchedule: string;
+  readonly backupKeepLast: number;
+  readonly backupKeepDaily: number;
+  readonly backupKeepWeekly: number;
+  /** Where retired WAL segments are kept for point-in-time recovery ('' = not kept). */
+  readonly walArchive: string;
 };
 
 export type Profile = 'dev' | 'staging' | 'prod';
@@ -119,6 +134,13 @@ export const OPTIONS: readonly Option[] = [
   { flag: 'cache-hit-rate-warn', env: 'MANTIS_CACHE_HIT_RATE_WARN', fallback: '0.5', help: 'warn when a shard\'s cache hit rate stays below this (0..1; 0 = off)' },
   { flag: 'cache-hit-rate-window-s', env: 'MANTIS_CACHE_HIT_RATE_WINDOW_S', fallback: '60', help: 'seconds the hit rate must stay low before the warning' },
   { flag: 'sql-memory-mb', env: 'MANTIS_SQL_MEMORY_MB', fallback: '2048', help: 'router memory one SQL statement may hold before it is refused (SQL_MEMORY_LIMIT, 53200)' },
+  { flag: 'alert-webhook', env: 'MANTIS_ALERT_WEBHOOK', fallback: '', help: 'comma-separated URLs that get POST JSON when an alert fires or resolves' },
+  { flag: 'backup-dir', env: 'MANTIS_BACKUP_DIR', fallback: '', help: 'directory for online backups (POST /api/v1/backups); none = backups off' },
+  { flag: 'backup-schedule', env: 'MANTIS_BACKUP_SCHEDULE', fallback: '', help: 'cron expression for scheduled backups, e.g. "0 3 * * *" (needs --backup-dir)' },
+  { flag: 'backup-keep-last', env: 'MANTIS_BACKUP_KEEP_LAST', fallback: '0', help: 'retention: keep the newest N backups (0 with no other keep-* = keep all)' },
+  { flag: 'backup-keep-daily', env: 'MANTIS_BACKUP_KEEP_DAILY', fallback: '0', help: 'retention: keep the newest backup of each of the last N days' },
+  { flag: 'backup-keep-weekly', env: 'MANTIS_BACKUP_KEEP_WEEKLY', fallback: '0', help: 'retention: keep the newest backup of each of the last N weeks' },
+  { flag: 'wal-archive', env: 'MANTIS_WAL_ARCHIVE', fallback: '', help: 'directory that keeps every retired WAL segment (point-in-time recovery)' },
   { flag: 'txn-max-age-ms', env: 'MANTIS_TXN_MAX_AGE_MS', fallback: String(LIMITS.txn_max_age_ms_default), help: 'a transaction older than this is aborted (TXN_SNAPSHOT_TOO_OLD)' },
 ];
 
@@ -201,6 +223,33 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     txnMaxAgeMs: integer('txn-max-age-ms', get('txn-max-age-ms'), 100, 86_400_000),
     sqlMemoryMb: integer('sql-memory-mb', get('sql-memory-mb'), 16, 1_048_576),
     security: securityConfig(profile, get, raw('tls') === 'off'),
+    ops: opsConfig(get),
+  };
+}
+
+function opsConfig(get: (flag: string) => string): OpsConfig {
+  const webhooks = get('alert-webhook').split(',').map((u) => u.trim()).filter((u) => u !== '');
+  for (const url of webhooks) {
+    let ok = false;
+    try {
+      const parsed = new URL(url);
+      ok = parsed.protocol === 'http:' || parsed.protocol === 'https:';
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError(`--alert-webhook: "${url}" is not an http(s) URL`);
+  }
+  const backupDir = get('backup-dir');
+  const backupSchedule = get('backup-schedule').trim();
+  if (backupSchedule !== '' && backupDir === '') throw new ConfigError('--backup-schedule needs --backup-dir');
+  return {
+    alertWebhooks: webhooks,
+    backupDir,
+    backupSchedule,
+    backupKeepLast: integer('backup-keep-last', get('backup-keep-last'), 0, 100_000),
+    backupKeepDaily: integer('backup-keep-daily', get('backup-keep-daily'), 0, 100_000),
+    backupKeepWeekly: integer('backup-keep-weekly', get('backup-keep-weekly'), 0, 100_000),
+    walArchive: get('wal-archive'),
   };
 }
 

@@ -19,6 +19,7 @@ import { createHonoApp } from './http/hono-app.js';
 import { attachInvalidationStreams } from './http/invalidation-streams.js';
 import { createKvHandlers } from './http/kv-handlers.js';
 import { listen, type Listener } from './http/uws-server.js';
+import { OverloadGuard, registerShedMetric } from './http/overload.js';
 import { KvService } from './kv/index.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics/metrics.js';
@@ -39,6 +40,10 @@ import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.j
 import { openSecurity, publicUrlOf, type SecurityParts } from './security/setup.js';
 import type { Principal } from './security/principal.js';
 import { actorOf } from './http/auth-routes.js';
+import type { Streams } from './http/invalidation-streams.js';
+import { Alerts } from './ops/alerts.js';
+import { MetricFeed, registerConnectionGauges } from './ops/metric-feed.js';
+import { MetricSampler } from './ops/metric-sampler.js';
 
 export type Server = {
   readonly url: string;
@@ -64,6 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   let coordinator: CoordinatorLog | null = null;
   let txns: TxnManager | null = null;
   let docs: DocService | null = null;
+  let opsParts: { feed: MetricFeed; alerts: Alerts } | null = null;
   // In-doubt transactions reported by shards that became ready before the manager existed.
   const earlyInDoubt: [number, readonly string[]][] = [];
   try {
@@ -104,6 +110,12 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     });
     await pool.start();
     const metrics = createMetrics(pool);
+    // Live snapshots (streams, history, alerts) read the same counters; the listener and streams come later.
+    let listenerRef: Listener | null = null;
+    let streamsRef: Streams | null = null;
+    const connections = (): number => (listenerRef?.load().inFlight ?? 0) + (streamsRef?.count() ?? 0);
+    const connectionsMax = LIMITS.overload_inflight_max;
+    registerConnectionGauges(metrics.registry, connections, connectionsMax);
     const manager = new DocTxnManager({
       pool,
       oracle: timestamps.buffer,
@@ -125,6 +137,11 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     // The table catalog too (interrupted index builds go on in the background).
     const tables = new TableService({ pool, log, txns: manager });
     await tables.start();
+    const feed = new MetricFeed(
+      new MetricSampler({ pool, live: metrics.live, openTransactions: () => manager.activeCount, connections, dataDir: config.dataDir }),
+    );
+    const alerts = await Alerts.open({ dataDir: config.dataDir, feed, log, registry: metrics.registry, webhooks: config.ops.alertWebhooks, connectionsMax });
+    opsParts = { feed, alerts };
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kvService = new KvService(pool);
     const kv = createKvHandlers(kvService, config.maxValueBytes, log, cache.keyHooks());
@@ -166,6 +183,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       tables: tableHandlers,
       cql: cqlHandler,
       sql: sqlHandler,
+      ops: { feed, alerts, log },
       auth: {
         security,
         configDump: () => sec?.configDump() ?? {},
@@ -174,6 +192,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
         secureCookies: config.security.tls || config.security.publicUrl.startsWith('https:'),
       },
     });
+    const overload = new OverloadGuard({ pool });
+    registerShedMetric(metrics.registry, overload);
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,
@@ -190,14 +210,25 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       metrics: metrics.http,
       log,
       security,
+      overload,
       tls: config.security.tls ? { certFile: config.security.tlsCert, keyFile: config.security.tlsKey } : undefined,
       // A TLS reload attaches the streams to the new app too; their metrics are registered once.
       attach: (uws) => {
-        const streams = attachInvalidationStreams(uws, { hub, log, registry: streamMetrics ? metrics.registry : undefined, changes: changeSource(documents.hub, authOn ? { store: security.store } : undefined), security });
+        const streams = attachInvalidationStreams(uws, {
+          hub,
+          log,
+          registry: streamMetrics ? metrics.registry : undefined,
+          changes: changeSource(documents.hub, authOn ? { store: security.store } : undefined),
+          security,
+          metrics: feed,
+        });
         streamMetrics = false;
+        streamsRef = streams;
         return streams;
       },
     });
+    listenerRef = listener;
+    feed.start();
     const monitor = new HitRateMonitor({ shards: pool.shards, hub, log, registry: metrics.registry, threshold: config.cacheHitRateWarn, windowS: config.cacheHitRateWindowS });
     monitor.start();
     const running = pool;
@@ -219,6 +250,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       shardOf: (key) => running.shardFor(key).id,
       stop: async () => {
         monitor.stop();
+        feed.stop();
+        alerts.close();
         // The dependency log is closed before the data-dir lock is released.
         manager.close();
         await stopServer(listener, running, lock, log, async () => {
@@ -231,6 +264,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       },
     };
   } catch (error) {
+    opsParts?.feed.stop();
+    opsParts?.alerts.close();
     await sec?.close().catch(() => undefined);
     await graph?.close().catch(() => undefined);
     txns?.close();

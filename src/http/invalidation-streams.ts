@@ -25,6 +25,18 @@
 //     ← {"type":"unsubscribed","stream":"changes","collection":"c"}
 //
 //   SSE GET /api/v1/docs/:c/changes?filter=<JSON>&resume_after=<token>  (or Last-Event-ID)
+//
+// and the live metric snapshots (src/ops/metric-feed.ts), with alert state changes:
+//
+//   WebSocket /ws
+//     → {"subscribe":"metrics","interval_ms":1000}      (interval_ms optional: 100..60000, default 1000)
+//     ← {"type":"subscribed","stream":"metrics","interval_ms":1000}
+//     ← {"type":"metrics","ts":…,"requests_per_s":…,…}   one per interval
+//     ← {"type":"alert","name":"high-p99","state":"firing",…}
+//     → {"unsubscribe":"metrics"}
+//
+//   SSE GET /api/v1/metrics/stream?interval_ms=1000
+//     event: metrics / alert, data: the same JSON (needs admin read when auth is on)
 //     event: subscribed, then event: change with id: <token> and data: the event JSON.
 //     With ?id_type= the path is a document's (by-id GET) and goes to the routes.
 //
@@ -42,6 +54,7 @@ import type { InvalidationHub, StreamEvent } from '../cache/invalidation-hub.js'
 import type { ChangeDelivery } from '../docs/change-hub.js';
 import type { ChangeSource } from '../docs/change-source.js';
 import type { Logger } from '../log.js';
+import { checkInterval, type FeedEvent, type MetricFeed } from '../ops/metric-feed.js';
 import { errorReply, statusLine, type HttpReply } from './reply.js';
 import { SYSTEM, type Principal } from '../security/principal.js';
 import type { Security } from '../security/security.js';
@@ -52,6 +65,8 @@ export const SSE_PATH = '/api/v1/cache/invalidations/stream';
 export const STREAM_NAME = 'invalidations';
 export const CHANGES_STREAM = 'changes';
 export const DOC_CHANGES_SSE_PATH = '/api/v1/docs/:c/changes';
+export const METRICS_SSE_PATH = '/api/v1/metrics/stream';
+export const METRICS_STREAM = 'metrics';
 export const SLOW_SUBSCRIBER_CLOSE = { code: 1008, reason: 'subscriber too slow; resubscribe and resync' } as const;
 export const SHUTDOWN_CLOSE = { code: 1001, reason: 'server shutting down' } as const;
 
@@ -72,11 +87,15 @@ export type StreamsOptions = {
   readonly changes?: ChangeSource;
   /** Who may subscribe, and to what (absent: everyone, to everything). */
   readonly security?: Security;
+  /** The live metric snapshots; without it "metrics" subscriptions are refused. */
+  readonly metrics?: MetricFeed;
 };
 
 export type Streams = {
   /** Ends every stream (WebSocket close 1001, SSE end) and refuses new ones with 503. Idempotent. */
   close(): void;
+  /** Open WebSockets plus SSE streams. */
+  count(): number;
 };
 
 type Transport = 'ws' | 'sse';
@@ -164,6 +183,34 @@ export function parseChangesControl(message: ArrayBuffer, isBinary: boolean): Ch
   const resume = fields.resume_after;
   if (resume !== undefined && resume !== null && typeof resume !== 'string') throw new MantisError('INVALID_PARAMETER', '"resume_after" must be a resume token (a change event\'s _id)');
   return { action, collection: fields.collection, filter: fields.filter ?? null, resumeAfter: typeof resume === 'string' ? resume : null };
+}
+
+type MetricsControl = { readonly action: 'subscribe' | 'unsubscribe'; readonly intervalMs: number };
+
+/** A WebSocket message about the metric stream ({"subscribe":"metrics",…}), or null when it is about something else. */
+export function parseMetricsControl(message: ArrayBuffer, isBinary: boolean): MetricsControl | null {
+  if (isBinary || message.byteLength > LIMITS.cache_stream_message_bytes_max) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(message));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const fields = parsed as Record<string, unknown>;
+  const action = fields.subscribe === METRICS_STREAM ? 'subscribe' : fields.unsubscribe === METRICS_STREAM ? 'unsubscribe' : null;
+  if (action === null) return null;
+  const usage = `expected {"subscribe":"${METRICS_STREAM}","interval_ms":1000} or {"unsubscribe":"${METRICS_STREAM}"}`;
+  if (Object.hasOwn(fields, 'subscribe') && Object.hasOwn(fields, 'unsubscribe')) throw new MantisError('INVALID_PARAMETER', `exactly one of "subscribe" and "unsubscribe" is needed; ${usage}`);
+  const allowed = action === 'subscribe' ? ['subscribe', 'interval_ms'] : ['unsubscribe'];
+  const extra = Object.keys(fields).find((k) => !allowed.includes(k));
+  if (extra !== undefined) throw new MantisError('INVALID_PARAMETER', `unknown field "${extra}"; ${usage}`);
+  return { action, intervalMs: action === 'subscribe' ? checkInterval(fields.interval_ms) : 0 };
+}
+
+/** The SSE line block of a feed event. */
+function sseOf(e: FeedEvent): string {
+  return `event: ${e.type}\ndata: ${e.json}\n\n`;
 }
 
 /**
@@ -298,6 +345,8 @@ class WsConn implements Conn {
   readonly subs: PrefixSet;
   /** Document change-stream subscriptions by collection (their unsubscribe functions). */
   readonly changeSubs = new Map<string, () => void>();
+  /** The metric stream's unsubscribe function. */
+  metricsSub: (() => void) | null = null;
   private pending: string[] = [];
   open = true;
 
@@ -362,6 +411,8 @@ class WsConn implements Conn {
     this.subs.clear();
     for (const unsubscribe of this.changeSubs.values()) unsubscribe();
     this.changeSubs.clear();
+    this.metricsSub?.();
+    this.metricsSub = null;
     this.ctx.forget(this);
   }
 
@@ -379,7 +430,7 @@ class SseConn implements Conn {
   private backlog: string[] = [];
   private backlogBytes = 0;
   private nextId = 1;
-  /** A document change stream's unsubscribe function (SSE on /api/v1/docs/:c/changes). */
+  /** A document change stream's or the metric stream's unsubscribe function (called when the stream ends). */
   changeSub: (() => void) | null = null;
   open = true;
 
@@ -667,6 +718,8 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       if (conn === null || !conn.open) return;
       let changes: ChangesControl | null;
       try {
+        const metrics = parseMetricsControl(message, isBinary);
+        if (metrics !== null) return metricsControl(conn, metrics);
         changes = parseChangesControl(message, isBinary);
         if (changes !== null) return changesControl(conn, changes);
       } catch (error) {
@@ -717,6 +770,41 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
       conn.flush();
       conn.subs.add(prefix);
       log.debug({ transport: 'sse', prefix }, 'invalidation stream');
+    });
+  });
+
+  /** A "metrics" subscribe (replacing the socket's earlier one) or unsubscribe. */
+  const metricsControl = (conn: WsConn, c: MetricsControl): void => {
+    conn.metricsSub?.();
+    conn.metricsSub = null;
+    if (c.action === 'unsubscribe') return conn.answer({ type: 'unsubscribed', stream: METRICS_STREAM });
+    const feed = options.metrics;
+    if (feed === undefined) throw new MantisError('INVALID_PARAMETER', 'this server has no metric stream');
+    if (!conn.principal.can('admin', 'read')) throw new MantisError('FORBIDDEN', 'permission denied: needs read on admin', { permission: 'admin:read' });
+    conn.answer({ type: 'subscribed', stream: METRICS_STREAM, interval_ms: c.intervalMs });
+    conn.metricsSub = feed.subscribe(c.intervalMs, (e) => conn.pushChange(e.json));
+  };
+
+  app.get(METRICS_SSE_PATH, (res, req) => {
+    if (closed) return sendReply(res, errorReply(shuttingDown()), true);
+    const feed = options.metrics;
+    let intervalMs: number;
+    try {
+      if (feed === undefined) throw new MantisError('NOT_FOUND', 'this server has no metric stream');
+      intervalMs = checkInterval(new URLSearchParams(req.getQuery() ?? '').get('interval_ms') ?? undefined);
+    } catch (error) {
+      if (!(error instanceof MantisError)) throw error;
+      return sendReply(res, errorReply(error), false);
+    }
+    withPrincipal(res, authenticate(res, req, METRICS_SSE_PATH), (principal) => {
+      const slot = admitStream(res);
+      if (slot === false) return;
+      const conn = new SseConn(res, ctx, principal, slot);
+      startSse(res, conn, sseConns);
+      conn.push(`event: subscribed\ndata: ${JSON.stringify({ type: 'subscribed', stream: METRICS_STREAM, interval_ms: intervalMs })}\n\n`);
+      conn.flush();
+      conn.changeSub = (feed as MetricFeed).subscribe(intervalMs, (e) => conn.push(sseOf(e)));
+      log.debug({ transport: 'sse', intervalMs }, 'metric stream');
     });
   });
 
@@ -790,6 +878,7 @@ export function attachInvalidationStreams(app: uWS.TemplatedApp, options: Stream
   if (options.registry !== undefined) registerStreamMetrics(options.registry, { wsConns, sseConns, sent, cutOffs });
 
   return {
+    count: () => wsConns.size + sseConns.size,
     close: () => {
       if (closed) return;
       closed = true;

@@ -6,6 +6,8 @@ import client, { type Metric, type MetricObjectWithValues, type MetricValueWithN
 import type { CacheSegmentStats } from '../../shared/cache/index.js';
 import { FSYNC_BUCKETS_MS, ShardMetric } from '../../shared/metrics-layout.js';
 import type { ShardPool } from '../router/index.js';
+import type { RouteLabel } from '../http/routes.js';
+import { LiveCounters } from '../ops/live-counters.js';
 
 export type HttpMetrics = {
   observe(route: string, method: string, status: number, seconds: number): void;
@@ -14,6 +16,8 @@ export type HttpMetrics = {
 export type Metrics = {
   readonly registry: client.Registry;
   readonly http: HttpMetrics;
+  /** The same requests as cumulative counters by route class, for the live snapshots (src/ops/). */
+  readonly live: LiveCounters;
 };
 
 const SHARD_OPS = ['get', 'head', 'put', 'delete', 'list', 'batch'] as const;
@@ -21,12 +25,13 @@ const SHARD_OPS = ['get', 'head', 'put', 'delete', 'list', 'batch'] as const;
 export function createMetrics(pool: ShardPool): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'mantis_process_' });
-  const http = httpMetrics(registry);
+  const live = new LiveCounters();
+  const http = httpMetrics(registry, live);
   shardMetrics(registry, pool);
   txnShardMetrics(registry, pool);
   cacheMetrics(registry, pool);
   registry.registerMetric(fsyncHistogram(pool) as unknown as Metric);
-  return { registry, http };
+  return { registry, http, live };
 }
 
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
@@ -36,7 +41,7 @@ const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 
  * labelled observe() hashes its labels on every call, which costs more than
  * the rest of a cache-hit GET. The registry reads these at scrape time.
  */
-function httpMetrics(registry: client.Registry): HttpMetrics {
+function httpMetrics(registry: client.Registry, live: LiveCounters): HttpMetrics {
   const requests = new Map<string, { labels: Record<string, string>; count: number }>();
   const latency = new Map<string, { buckets: Float64Array; sum: number; count: number }>();
   registry.registerMetric(
@@ -51,6 +56,7 @@ function httpMetrics(registry: client.Registry): HttpMetrics {
   );
   return {
     observe(route, method, status, seconds) {
+      live.observe(route as RouteLabel, method, status, seconds);
       const id = route + ' ' + method + ' ' + status;
       const counter = requests.get(id);
       if (counter === undefined) requests.set(id, { labels: { route, method: method.toUpperCase(), status: String(status) }, count: 1 });

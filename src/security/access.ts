@@ -130,6 +130,8 @@ function unlabelledNeed(method: string, rawPath: string): Need {
   // Any caller may manage its own API keys (within its own roles); admins manage everyone's.
   if (rawPath === '/api/v1/auth/keys' || rawPath.startsWith('/api/v1/auth/keys/')) return AUTHENTICATED;
   if (rawPath.startsWith('/api/v1/auth/') || rawPath.startsWith('/api/v1/admin/')) return perm('admin', method === 'get' ? 'read' : 'write');
+  // Operations: metric streams and history, alerts, backups and the storage browser are the admin's.
+  if (/^\/api\/v1\/(metrics|alerts|backups)(\/|$)/.test(rawPath) || rawPath.startsWith('/api/storage/')) return perm('admin', method === 'get' ? 'read' : 'write');
   // Unlabelled paths under a model's prefix still name its object: they need its write permission,
   // so a path the labeller does not recognise can never be weaker than one it does.
   if (rawPath.startsWith('/api/v1/tables/')) return tableNeed(rawPath, 'write');

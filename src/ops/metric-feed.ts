@@ -1,0 +1,159 @@
+// The live metric feed: a one-second tick that keeps the last hour of
+// snapshots in a ring (GET /api/v1/metrics/history) and hands each one to the
+// alert engine, plus stream subscribers grouped by interval: one timer and one
+// reading per distinct interval, however many subscribers share it, so 100
+// dashboards cost one snapshot per interval, not 100.
+
+import client from 'prom-client';
+import { MantisError } from '../../shared/errors.js';
+import type { MetricSampler, MetricSnapshot, Reading } from './metric-sampler.js';
+
+export const INTERVAL_MS_MIN = 100;
+export const INTERVAL_MS_MAX = 60_000;
+export const HISTORY_MINUTES_MAX = 60;
+const HISTORY_SLOTS = HISTORY_MINUTES_MAX * 60;
+
+/** What a subscriber receives: a snapshot or an alert state change, with its JSON made once per event. */
+export type FeedEvent = { readonly type: 'metrics'; readonly data: MetricSnapshot; readonly json: string } | { readonly type: 'alert'; readonly data: AlertEvent; readonly json: string };
+
+export type AlertEvent = {
+  readonly name: string;
+  readonly state: 'pending' | 'firing' | 'resolved';
+  readonly value: number | null;
+  readonly severity: string;
+  readonly ts: number;
+};
+
+type Group = { prev: Reading; readonly timer: NodeJS.Timeout; readonly subs: Set<(e: FeedEvent) => void> };
+
+/** ?interval_ms= (or a message's interval_ms): an integer in 100..60000; absent → 1000. */
+export function checkInterval(raw: unknown): number {
+  if (raw === undefined || raw === null || raw === '') return 1000;
+  const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < INTERVAL_MS_MIN || value > INTERVAL_MS_MAX) {
+    throw new MantisError('INVALID_PARAMETER', `interval_ms must be an integer from ${INTERVAL_MS_MIN} to ${INTERVAL_MS_MAX}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+export class MetricFeed {
+  private readonly ring: (MetricSnapshot | undefined)[] = new Array(HISTORY_SLOTS);
+  private ringNext = 0;
+  private ringSize = 0;
+  private last: Reading;
+  private tick: NodeJS.Timeout | null = null;
+  private readonly groups = new Map<number, Group>();
+  private readonly secondListeners: ((s: MetricSnapshot) => void)[] = [];
+
+  constructor(private readonly sampler: MetricSampler) {
+    this.last = sampler.read();
+  }
+
+  start(): void {
+    if (this.tick !== null) return;
+    this.last = this.sampler.read();
+    this.tick = setInterval(() => this.second(), 1000);
+    this.tick.unref();
+  }
+
+  stop(): void {
+    if (this.tick !== null) clearInterval(this.tick);
+    this.tick = null;
+    for (const g of this.groups.values()) clearInterval(g.timer);
+    this.groups.clear();
+  }
+
+  /** Called with each one-second snapshot (the alert engine). */
+  onSecond(listener: (s: MetricSnapshot) => void): void {
+    this.secondListeners.push(listener);
+  }
+
+  /** The snapshots of the last `minutes` minutes, oldest first. */
+  history(minutes: number): MetricSnapshot[] {
+    const since = Date.now() - minutes * 60_000;
+    const out: MetricSnapshot[] = [];
+    const start = (this.ringNext - this.ringSize + HISTORY_SLOTS) % HISTORY_SLOTS;
+    for (let i = 0; i < this.ringSize; i++) {
+      const s = this.ring[(start + i) % HISTORY_SLOTS] as MetricSnapshot;
+      if (s.ts >= since) out.push(s);
+    }
+    return out;
+  }
+
+  /** The newest one-second snapshot (null before the first second has passed). */
+  latest(): MetricSnapshot | null {
+    return this.ringSize === 0 ? null : (this.ring[(this.ringNext - 1 + HISTORY_SLOTS) % HISTORY_SLOTS] as MetricSnapshot);
+  }
+
+  /** Streams a snapshot every `intervalMs` (and every alert event) to `push`; returns the unsubscribe function. */
+  subscribe(intervalMs: number, push: (e: FeedEvent) => void): () => void {
+    let group = this.groups.get(intervalMs);
+    if (group === undefined) {
+      const timer = setInterval(() => this.emit(intervalMs), intervalMs);
+      timer.unref();
+      group = { prev: this.sampler.read(), timer, subs: new Set() };
+      this.groups.set(intervalMs, group);
+    }
+    group.subs.add(push);
+    const g = group;
+    return () => {
+      g.subs.delete(push);
+      if (g.subs.size === 0 && this.groups.get(intervalMs) === g) {
+        clearInterval(g.timer);
+        this.groups.delete(intervalMs);
+      }
+    };
+  }
+
+  get subscribers(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.subs.size;
+    return n;
+  }
+
+  /** An alert state change, to every stream subscriber. */
+  publishAlert(event: AlertEvent): void {
+    const e: FeedEvent = { type: 'alert', data: event, json: JSON.stringify({ type: 'alert', ...event }) };
+    for (const g of this.groups.values()) for (const push of [...g.subs]) push(e);
+  }
+
+  private emit(intervalMs: number): void {
+    const g = this.groups.get(intervalMs);
+    if (g === undefined) return;
+    const now = this.sampler.read();
+    const snap = this.sampler.snapshot(g.prev, now);
+    g.prev = now;
+    const e: FeedEvent = { type: 'metrics', data: snap, json: JSON.stringify({ type: 'metrics', ...snap }) };
+    for (const push of [...g.subs]) push(e);
+  }
+
+  private second(): void {
+    const now = this.sampler.read();
+    const snap = this.sampler.snapshot(this.last, now);
+    this.last = now;
+    this.ring[this.ringNext] = snap;
+    this.ringNext = (this.ringNext + 1) % HISTORY_SLOTS;
+    this.ringSize = Math.min(HISTORY_SLOTS, this.ringSize + 1);
+    for (const listener of this.secondListeners) listener(snap);
+  }
+}
+
+/** mantis_http_connections (requests in flight plus open streams) and the maximum the server admits. */
+export function registerConnectionGauges(registry: client.Registry, connections: () => number, max: number): void {
+  new client.Gauge({
+    name: 'mantis_http_connections',
+    help: 'HTTP requests in flight plus open WebSocket and SSE streams',
+    registers: [registry],
+    collect() {
+      this.set(connections());
+    },
+  });
+  new client.Gauge({
+    name: 'mantis_http_connections_max',
+    help: 'Requests in flight the listener admits before it sheds load (503 OVERLOADED)',
+    registers: [registry],
+    collect() {
+      this.set(max);
+    },
+  });
+}
