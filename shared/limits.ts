@@ -107,6 +107,30 @@ export const LIMITS = Object.freeze({
   txn_writes_max: 10_000,
   /** Operations and conditions of one POST /api/v1/txn/execute; BATCH_TOO_LARGE beyond. */
   txn_execute_items_max: 1000,
+  /**
+   * Admission control (src/http/overload.ts). A request arriving while this many are already in
+   * flight at the listener is shed: 503 OVERLOADED (retryable, Retry-After: 1), before any work.
+   * Health, Prometheus and metrics routes are never shed. Env override: MANTIS_OVERLOAD_INFLIGHT_MAX.
+   */
+  overload_inflight_max: 4096,
+  /**
+   * Main-thread event-loop lag (timer drift, probed every overload_probe_interval_ms) that puts the
+   * listener under pressure when overload_lag_samples probes within overload_lag_window_ms see at
+   * least this much; released once every probe for overload_lag_release_ms saw less than half of it.
+   * Env: MANTIS_OVERLOAD_LAG_MS.
+   */
+  overload_lag_ms: 250,
+  overload_lag_samples: 2,
+  overload_lag_window_ms: 2_000,
+  overload_lag_release_ms: 1_000,
+  overload_probe_interval_ms: 100,
+  /**
+   * Requests pending on the busiest shard (sent and not answered, queued included) that put the
+   * listener under pressure; released below half of it. Env: MANTIS_OVERLOAD_SHARD_PENDING_MAX.
+   */
+  overload_shard_pending_max: 20_000,
+  /** Under pressure, requests are shed only while at least this many are in flight (the excess). */
+  overload_pressure_inflight_floor: 128,
 });
 
 export type Limits = typeof LIMITS;

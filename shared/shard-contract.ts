@@ -35,6 +35,8 @@ export type ShardInit = {
   readonly writeBackMs: number;
   /** The timestamp oracle (shared/txn/timestamp-oracle.ts): commit timestamps and the oldest live snapshot. */
   readonly oracle: SharedArrayBuffer;
+  /** Where this shard keeps retired WAL segments (--wal-archive DIR/shard-<id>); null = deleted. */
+  readonly walArchive: string | null;
 };
 
 /** LSM sizing for one shard (flags --memory-budget-mb, --block-bytes, --level1-mb, --level-multiplier). */

@@ -49,7 +49,19 @@ export type ShardRequest =
   /** Transactions (shared/txn/txn-wire.ts: codes from 0x40, bodies encoded there). */
   | TxnRequest
   | DocRequest
-  | TblRequest;
+  | TblRequest
+  | BackupRequest;
+
+/**
+ * An online backup's cut (src/ops/backups.ts): the shard handles it after every frame before it
+ * and before every frame after it, linking its files into `body` (JSON {staging}) and answering
+ * `backup-result` (JSON: the WAL position of the cut and the files linked) once the WAL up to the
+ * cut is durable.
+ */
+export type BackupRequest = { readonly kind: 'backup'; readonly body: Uint8Array };
+export type BackupResponse = { readonly kind: 'backup-result'; readonly body: Uint8Array };
+export const BACKUP_REQUEST_CODE = 0x62;
+const BACKUP_RESPONSE_CODE = 0x62;
 
 /**
  * A document-store command (shared/docs/doc-protocol.ts): `body` is the encoded DocCommand;
@@ -112,7 +124,8 @@ export type ShardResponse =
   | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string }
   | TxnResponse
   | DocResponse
-  | TblResponse;
+  | TblResponse
+  | BackupResponse;
 
 const REQUEST_OPS = ['get', 'put', 'delete', 'head', 'list', 'batch', 'invalidate'] as const;
 const RESPONSE_KINDS = ['value', 'missing', 'done', 'deleted', 'meta', 'keys', 'results', 'error', 'invalidated'] as const;
@@ -139,6 +152,7 @@ export function isWriteRequest(request: ShardRequest): boolean {
     case 'invalidate':
     case 'txn-read':
     case 'txn-list':
+    case 'backup':
       return false;
     default:
       return unreachable(request);
@@ -169,6 +183,11 @@ export function encodeRequest(id: number, request: ShardRequest, deadlineMs = 0)
   if (request.kind === 'doc' || request.kind === 'tbl') {
     const w = new ByteWriter(16 + request.body.length);
     w.u32(id).u8(request.kind === 'doc' ? DOC_REQUEST_CODE : TBL_REQUEST_CODE).f64(deadlineMs).u8(request.write ? 1 : 0).bytes(request.body);
+    return w.finish();
+  }
+  if (request.kind === 'backup') {
+    const w = new ByteWriter(16 + request.body.length);
+    w.u32(id).u8(BACKUP_REQUEST_CODE).f64(deadlineMs).bytes(request.body);
     return w.finish();
   }
   if (isTxnRequest(request)) {
@@ -232,6 +251,7 @@ export function decodeRequest(frame: Uint8Array): DecodedRequest {
   if (isTxnRequestCode(code)) return { id, deadlineMs, request: readTxnRequestBody(r, code) };
   if (code === DOC_REQUEST_CODE) return { id, deadlineMs, request: { kind: 'doc', write: r.u8() === 1, body: r.rest() } };
   if (code === TBL_REQUEST_CODE) return { id, deadlineMs, request: { kind: 'tbl', write: r.u8() === 1, body: r.rest() } };
+  if (code === BACKUP_REQUEST_CODE) return { id, deadlineMs, request: { kind: 'backup', body: r.rest() } };
   return { id, deadlineMs, request: readRequestBody(r, REQUEST_OPS[code - 1], id) };
 }
 
@@ -317,6 +337,11 @@ export function encodeResponse(id: number, response: ShardResponse): Uint8Array 
     w.u32(id).u8(response.kind === 'doc-result' ? DOC_RESPONSE_CODE : TBL_RESPONSE_CODE).bytes(response.body);
     return w.finish();
   }
+  if (response.kind === 'backup-result') {
+    const w = new ByteWriter(8 + response.body.length);
+    w.u32(id).u8(BACKUP_RESPONSE_CODE).bytes(response.body);
+    return w.finish();
+  }
   if (isTxnResponse(response)) {
     const w = new ByteWriter(response.kind === 'txn-value' && response.entry !== null ? 64 + response.entry.value.length : 128);
     w.u32(id).u8(txnResponseCode(response.kind));
@@ -363,6 +388,7 @@ export function decodeResponse(frame: Uint8Array): { id: number; response: Shard
   if (isTxnResponseCode(code)) return { id, response: readTxnResponseBody(r, code) };
   if (code === DOC_RESPONSE_CODE) return { id, response: { kind: 'doc-result', body: r.rest() } };
   if (code === TBL_RESPONSE_CODE) return { id, response: { kind: 'tbl-result', body: r.rest() } };
+  if (code === BACKUP_RESPONSE_CODE) return { id, response: { kind: 'backup-result', body: r.rest() } };
   const kind = RESPONSE_KINDS[code - 1];
   switch (kind) {
     case 'meta':
@@ -400,6 +426,22 @@ export function decodeResponse(frame: Uint8Array): { id: number; response: Shard
 // batch ops, so that replaying it re-applies the request atomically.
 
 export const WAL_KV_OPS = 1;
+/**
+ * A WAL record of type WAL_CLOCK holds the wall-clock time (f64, ms since the epoch) at which the
+ * records after it were written: the shard logs one before a batch whenever the millisecond
+ * changed. Point-in-time recovery cuts a WAL at the first clock past its target; replay skips them.
+ */
+export const WAL_CLOCK = 0x20;
+
+export function encodeClock(ms: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setFloat64(0, ms, true);
+  return out;
+}
+
+export function decodeClock(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0, true);
+}
 
 export function encodeWriteOps(ops: readonly (PutOp | DeleteOp)[]): Uint8Array {
   let bytes = 4;

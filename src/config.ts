@@ -4,6 +4,8 @@
 
 import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve, sep } from 'node:path';
+import { Cron } from 'croner';
 import { LIMITS } from '../shared/limits.js';
 import type { FsyncPolicy, StorageInit } from '../shared/shard-contract.js';
 
@@ -242,6 +244,14 @@ function opsConfig(get: (flag: string) => string): OpsConfig {
   const backupDir = get('backup-dir');
   const backupSchedule = get('backup-schedule').trim();
   if (backupSchedule !== '' && backupDir === '') throw new ConfigError('--backup-schedule needs --backup-dir');
+  if (backupSchedule !== '') {
+    try {
+      new Cron(backupSchedule, { paused: true }).stop();
+    } catch (error) {
+      throw new ConfigError(`--backup-schedule: "${backupSchedule}" is not a cron expression (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+  if (backupDir !== '' && walArchiveInside(backupDir, get('data-dir'))) throw new ConfigError('--backup-dir must not be inside --data-dir (a backup would hold itself)');
   return {
     alertWebhooks: webhooks,
     backupDir,
@@ -249,7 +259,11 @@ function opsConfig(get: (flag: string) => string): OpsConfig {
     backupKeepLast: integer('backup-keep-last', get('backup-keep-last'), 0, 100_000),
     backupKeepDaily: integer('backup-keep-daily', get('backup-keep-daily'), 0, 100_000),
     backupKeepWeekly: integer('backup-keep-weekly', get('backup-keep-weekly'), 0, 100_000),
-    walArchive: get('wal-archive'),
+    walArchive: (() => {
+      const archive = get('wal-archive');
+      if (archive !== '' && walArchiveInside(archive, get('data-dir'))) throw new ConfigError('--wal-archive must not be inside --data-dir');
+      return archive;
+    })(),
   };
 }
 
@@ -312,6 +326,12 @@ function securityConfig(profile: Profile, get: (flag: string) => string, tlsExpl
     oauthProviders: get('oauth-providers'),
     publicUrl: url('public-url'),
   };
+}
+
+function walArchiveInside(dir: string, dataDir: string): boolean {
+  const a = resolve(dir);
+  const d = resolve(dataDir);
+  return a === d || a.startsWith(d + sep);
 }
 
 export function defaultShardCount(): number {

@@ -6,9 +6,30 @@ import { DataDirError } from './data-dir.js';
 import { createLogger } from './log.js';
 import { MALLOC_ARENA_MAX, mallocArenasUnbounded } from './process-env.js';
 import { startServer } from './server.js';
+import { parseRestoreArgs, restore, RestoreError } from './ops/restore.js';
+
+/** `mantisdb restore …` (npm run restore): exit 0 when the directory is ready, 1 naming the problem. */
+async function restoreCommand(argv: readonly string[]): Promise<void> {
+  try {
+    const options = parseRestoreArgs(argv);
+    const report = await restore({ ...options, log: (line) => process.stdout.write(`${line}\n`) });
+    process.stdout.write(`restored backup ${report.backup} (cut ${report.cutAt}, commit_ts ${report.commitTs}, ${report.files} files, ${report.bytes} bytes) into ${options.to}\n`);
+    for (const s of report.shards) {
+      process.stdout.write(`  shard ${s.shard}: ${s.segments} archived segments, ${s.records} log records kept, last clock ${s.lastClock ?? 'none'}, ${s.completedCommits} two-phase commits completed\n`);
+    }
+    process.stdout.write(`start it with: npm start -- --data-dir ${options.to}\n`);
+  } catch (error) {
+    process.stderr.write(`mantisdb restore: ${error instanceof RestoreError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  }
+}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === 'restore') {
+    await restoreCommand(argv.slice(1));
+    return;
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage() + '\n');
     return;

@@ -42,8 +42,9 @@ import type { Principal } from './security/principal.js';
 import { actorOf } from './http/auth-routes.js';
 import type { Streams } from './http/invalidation-streams.js';
 import { Alerts } from './ops/alerts.js';
-import { MetricFeed, registerConnectionGauges } from './ops/metric-feed.js';
+import { MetricFeed, registerConnectionGauges, registerFeedGauge } from './ops/metric-feed.js';
 import { MetricSampler } from './ops/metric-sampler.js';
+import { BackupManager } from './ops/backups.js';
 
 export type Server = {
   readonly url: string;
@@ -69,7 +70,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   let coordinator: CoordinatorLog | null = null;
   let txns: TxnManager | null = null;
   let docs: DocService | null = null;
-  let opsParts: { feed: MetricFeed; alerts: Alerts } | null = null;
+  let opsParts: { feed: MetricFeed; alerts: Alerts; backups: BackupManager } | null = null;
   // In-doubt transactions reported by shards that became ready before the manager existed.
   const earlyInDoubt: [number, readonly string[]][] = [];
   try {
@@ -104,6 +105,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       cacheEvents,
       cachePolicies: policies.rules,
       writeBackMs: config.writeBackMs,
+      walArchive: config.ops.walArchive,
       onShardCrash: (shard) => hub.publishReset(shard),
       // TTL expiry and other changes a shard makes on its own, for the change streams.
       onDocChanges: (_shard, changes) => docs?.shardChanges(changes),
@@ -140,8 +142,32 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     const feed = new MetricFeed(
       new MetricSampler({ pool, live: metrics.live, openTransactions: () => manager.activeCount, connections, dataDir: config.dataDir }),
     );
-    const alerts = await Alerts.open({ dataDir: config.dataDir, feed, log, registry: metrics.registry, webhooks: config.ops.alertWebhooks, connectionsMax });
-    opsParts = { feed, alerts };
+    registerFeedGauge(metrics.registry, feed);
+    const retryBaseMs = Number(process.env.MANTIS_ALERT_RETRY_BASE_MS ?? '');
+    const alerts = await Alerts.open({
+      dataDir: config.dataDir,
+      feed,
+      log,
+      registry: metrics.registry,
+      webhooks: config.ops.alertWebhooks,
+      connectionsMax,
+      // Tests shorten the webhook backoff (500 ms doubling, 5 retries, by default).
+      ...(Number.isInteger(retryBaseMs) && retryBaseMs > 0 ? { retryDelaysMs: [1, 2, 4, 8, 16].map((f) => f * retryBaseMs) } : {}),
+    });
+    const backups = new BackupManager({
+      dataDir: config.dataDir,
+      backupDir: config.ops.backupDir,
+      walArchive: config.ops.walArchive,
+      pool,
+      oracle: timestamps.buffer,
+      coordinator,
+      log,
+      registry: metrics.registry,
+      retention: { keepLast: config.ops.backupKeepLast, keepDaily: config.ops.backupKeepDaily, keepWeekly: config.ops.backupKeepWeekly },
+      schedule: config.ops.backupSchedule,
+    });
+    await backups.start();
+    opsParts = { feed, alerts, backups };
     const cache = new CacheControl(pool, hub, graph, new TagIndex({ maxKeys: LIMITS.cache_tagged_keys_max }), policies, config.cacheBytes > 0, log);
     const kvService = new KvService(pool);
     const kv = createKvHandlers(kvService, config.maxValueBytes, log, cache.keyHooks());
@@ -184,6 +210,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       cql: cqlHandler,
       sql: sqlHandler,
       ops: { feed, alerts, log },
+      backups: { backups, dataDir: config.dataDir, log },
       auth: {
         security,
         configDump: () => sec?.configDump() ?? {},
@@ -252,6 +279,8 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
         monitor.stop();
         feed.stop();
         alerts.close();
+        backups.stop();
+        await backups.idle();
         // The dependency log is closed before the data-dir lock is released.
         manager.close();
         await stopServer(listener, running, lock, log, async () => {
@@ -266,6 +295,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
   } catch (error) {
     opsParts?.feed.stop();
     opsParts?.alerts.close();
+    opsParts?.backups.stop();
     await sec?.close().catch(() => undefined);
     await graph?.close().catch(() => undefined);
     txns?.close();

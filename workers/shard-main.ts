@@ -128,6 +128,7 @@ async function main(): Promise<void> {
       fsync: init.fsync,
       fsyncBatchMs: init.fsyncBatchMs,
       segmentBytesMax: init.walSegmentBytes,
+      ...(init.walArchive === null ? {} : { archiveDir: init.walArchive }),
       metrics: {
         onWrite: (bytes) => {
           metrics[ShardMetric.wal_bytes] += bytes;
@@ -197,6 +198,7 @@ async function main(): Promise<void> {
     delayMs: faultDelayMs(process.env.MANTIS_FAULT_SHARD_DELAY_MS),
     events,
     writeBackMs: init.writeBackMs,
+    shard: { id: init.shardId, dir: init.dir },
     docs,
     tables,
   });

@@ -26,6 +26,7 @@ import { kvAccessFor } from '../security/kv-access.js';
 import { actorOf, registerAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 import { SYSTEM } from '../security/principal.js';
 import { registerOpsRoutes, type OpsRouteDeps } from './ops-routes.js';
+import { registerBackupRoutes, type BackupRouteDeps } from './backup-routes.js';
 
 /** receivedAtMs: when the listener got the request; a Mantis-Deadline-Ms budget counts from it. */
 export type Bindings = {
@@ -54,6 +55,7 @@ export type AppDeps = {
   readonly auth?: AuthRouteDeps;
   /** Metric history, alerts, backups and storage (absent in tools that build the app alone). */
   readonly ops?: Omit<OpsRouteDeps, 'audit'>;
+  readonly backups?: Omit<BackupRouteDeps, 'audit'>;
 };
 
 export function toResponse(reply: HttpReply): Response {
@@ -127,16 +129,13 @@ export function createHonoApp(deps: AppDeps): Hono<AppEnv> {
   registerCqlRoutes(app, deps.cql);
   if (deps.sql !== undefined) registerSqlRoutes(app, deps.sql);
   if (deps.auth !== undefined) registerAuthRoutes(app, deps.auth);
-  if (deps.ops !== undefined) {
-    registerOpsRoutes(app, {
-      ...deps.ops,
-      audit: (c, action, details) => {
-        const security = deps.auth?.security;
-        if (security === undefined || !security.authOn) return;
-        security.audit.record({ action, outcome: 'success', actor: actorOf(c.env.principal ?? SYSTEM), ...(c.env.ip === undefined ? {} : { ip: c.env.ip }), details });
-      },
-    });
-  }
+  const audit = (c: Context<AppEnv>, action: string, details: Record<string, unknown>): void => {
+    const security = deps.auth?.security;
+    if (security === undefined || !security.authOn) return;
+    security.audit.record({ action, outcome: 'success', actor: actorOf(c.env.principal ?? SYSTEM), ...(c.env.ip === undefined ? {} : { ip: c.env.ip }), details });
+  };
+  if (deps.ops !== undefined) registerOpsRoutes(app, { ...deps.ops, audit });
+  if (deps.backups !== undefined) registerBackupRoutes(app, { ...deps.backups, audit });
   const accessOf = (c: Context<AppEnv>) => kvAccessFor(deps.auth?.security, c.env.principal);
   // A Mantis-Txn header sends a KV route into that transaction (txn-routes.ts).
   app.get('/api/v1/kv', async (c) => {

@@ -26,6 +26,7 @@ import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.
 import type { Security } from '../security/security.js';
 import type { Principal } from '../security/principal.js';
 import { kvAccessFor, type KvAccess } from '../security/kv-access.js';
+import type { OverloadGuard } from './overload.js';
 
 export type ListenerOptions = {
   readonly host: string;
@@ -59,6 +60,8 @@ export type ListenerOptions = {
    * are not requests in flight and must end for the shutdown to proceed.
    */
   readonly attach?: (app: uWS.TemplatedApp) => { close(): void };
+  /** Admission control: sheds requests past capacity with 503 OVERLOADED (src/http/overload.ts); absent: nothing is shed. */
+  readonly overload?: OverloadGuard;
 };
 
 export type Listener = {
@@ -69,6 +72,8 @@ export type Listener = {
   drained(timeoutMs: number): Promise<boolean>;
   /** Re-reads the TLS certificate and key (SIGHUP): new connections use them. */
   reloadTls(): Promise<void>;
+  /** Requests in flight now, and requests shed (503 OVERLOADED) since the start. */
+  load(): { inFlight: number; shed: number };
 };
 
 type Exchange = {
@@ -123,6 +128,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   const state = { inFlight: 0, stopping: false, idle: [] as (() => void)[] };
 
   const security = options.security;
+  const overload = options.overload;
   const securityHeaders = security?.headers ?? [];
   const finish = (x: Exchange, status: number): void => {
     if (x.finished) return;
@@ -163,6 +169,12 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     state.inFlight++;
     // uWS counts a HEAD answered by endWithoutBody as no answer unless an abort handler is attached.
     if (method === 'head' && security !== undefined) res.onAborted(() => (x.aborted = true));
+    // Admission control: past capacity the request is shed (503 OVERLOADED) before any work is done.
+    const shed = overload === undefined ? null : overload.check(path, state.inFlight - 1);
+    if (shed !== null) {
+      if (method === 'head') res.onAborted(() => (x.aborted = true));
+      return send(x, shed);
+    }
     // Security: identity, permission and rate limits are settled here, before the body is read.
     let principal: Principal | undefined;
     let pending: Promise<Principal | HttpReply> | null = null;
@@ -340,13 +352,16 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       else resolve(s);
     });
   });
+  overload?.start();
   return {
     port: uWS.us_socket_local_port(socket),
     stopAccepting: () => {
       state.stopping = true;
       uWS.us_listen_socket_close(socket);
       streams?.close();
+      overload?.stop();
     },
+    load: () => ({ inFlight: state.inFlight, shed: overload?.shed ?? 0 }),
     reloadTls: async () => {
       if (tls === undefined || state.stopping) return;
       reloadContexts();

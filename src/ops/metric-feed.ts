@@ -157,3 +157,15 @@ export function registerConnectionGauges(registry: client.Registry, connections:
     },
   });
 }
+
+/** mantis_metric_stream_subscribers: WebSocket and SSE subscribers of the metric stream. */
+export function registerFeedGauge(registry: client.Registry, feed: MetricFeed): void {
+  new client.Gauge({
+    name: 'mantis_metric_stream_subscribers',
+    help: 'Subscribers of the live metric stream (WebSocket and SSE)',
+    registers: [registry],
+    collect() {
+      this.set(feed.subscribers);
+    },
+  });
+}

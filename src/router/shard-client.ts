@@ -324,6 +324,7 @@ export class ShardClient {
       cachePolicies: this.cachePolicies,
       writeBackMs: this.options.writeBackMs,
       oracle: this.options.oracle,
+      walArchive: this.options.walArchive,
       adminPort: channel.port2,
       poolPort: poolChannel.port2,
     };

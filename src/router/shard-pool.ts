@@ -2,7 +2,7 @@
 // of them. The slot map is data (slot → shard index), never arithmetic spread
 // through the code, so slots can later move between shards or machines.
 
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { DocChange } from '../../shared/docs/doc-protocol.js';
 import { buildSlotMap, shardOfKey, type SlotMap } from '../../shared/slot.js';
 import { createShardMetrics } from '../../shared/metrics-layout.js';
@@ -37,6 +37,8 @@ export type ShardPoolOptions = {
   readonly onShardReady?: (shard: number, generation: number, inDoubt: readonly string[]) => void;
   /** Document changes a shard made on its own (TTL expiry, posted over the worker port), for change streams. */
   readonly onDocChanges?: (shard: number, changes: DocChange[]) => void;
+  /** --wal-archive: each shard keeps its retired WAL segments in <walArchive>/shard-<id>; '' or absent = none. */
+  readonly walArchive?: string;
 };
 
 export class ShardPool {
@@ -70,6 +72,7 @@ export class ShardPool {
           onReady: options.onShardReady,
           onDocChanges: options.onDocChanges,
           oracle: options.oracle,
+          walArchive: options.walArchive === undefined || options.walArchive === '' ? null : join(resolve(options.walArchive), `shard-${shardId}`),
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),

@@ -23,11 +23,14 @@ import { FrameError } from '../../shared/byte-io.js';
 import { MantisError } from '../../shared/errors.js';
 import { RingReader } from '../../shared/ring.js';
 import {
+  BACKUP_REQUEST_CODE,
   decodeRequest,
+  encodeClock,
   encodeResponse,
   encodeWriteOps,
   frameId,
   isWriteRequest,
+  WAL_CLOCK,
   WAL_KV_OPS,
   type DeleteOp,
   type DocRequest,
@@ -44,6 +47,7 @@ import { ResponseSender } from './response-sender.js';
 import type { ShardOps, Undo } from './shard-ops.js';
 import type { ShardLog } from './shard-log.js';
 import type { ShardEvents } from './shard-events.js';
+import { cutForBackup, type BackupCutRequest } from './backup-cut.js';
 
 type PendingWrite = { readonly id: number; readonly response: ShardResponse };
 /** undo: memtable writes to roll back; txnUndo: the participant's state to restore (in order, undone newest first). */
@@ -85,6 +89,8 @@ export type ActorDeps = {
   readonly docs?: DocEngine | null;
   /** The shard's table engine (`tbl` requests); null in tests that run without one. */
   readonly tables?: TableEngine | null;
+  /** The shard's id and directory (backup cuts link its files); absent in tests without backups. */
+  readonly shard?: { readonly id: number; readonly dir: string };
 };
 
 /** What the actor needs of the table engine (workers/tables/table-shard.ts). */
@@ -120,6 +126,8 @@ export class ShardActor {
   private writeBackTimer: NodeJS.Timeout | null = null;
   /** Internal work waiting for the next turn (runInternal). */
   private internal: InternalTask[] = [];
+  /** The millisecond of the last WAL_CLOCK record written. */
+  private clockMs = 0;
 
   constructor(private readonly d: ActorDeps) {}
 
@@ -240,10 +248,20 @@ export class ShardActor {
     m[ShardMetric.batches_drained]++;
     m[ShardMetric.frames_drained] += frames.length;
     const nowMs = Date.now();
-    const batch = emptyBatch();
-    const records: WalRecord[] = [];
+    let batch = emptyBatch();
+    let records: WalRecord[] = [];
     this.d.events?.refresh();
-    for (const frame of frames) this.processFrame(frame, nowMs, batch, records);
+    for (const frame of frames) {
+      if (frame.length > 4 && frame[4] === BACKUP_REQUEST_CODE) {
+        // A backup's cut falls exactly here: what came before is logged first, what follows after.
+        if (records.length > 0) this.logBatch(batch, records);
+        batch = emptyBatch();
+        records = [];
+        this.backupCut(frame);
+        continue;
+      }
+      this.processFrame(frame, nowMs, batch, records);
+    }
     if (this.internalRunnable()) this.processInternal(nowMs, batch, records);
     if (records.length > 0) this.logBatch(batch, records);
     this.d.events?.post();
@@ -341,10 +359,50 @@ export class ShardActor {
     }
   }
 
+  /**
+   * A backup's cut: write-back writes acknowledged so far go to the WAL, then every file is linked
+   * into the staging folder; the answer (the cut's WAL position and the files) waits until the WAL
+   * up to the cut is durable, so a backup never holds a write the shard could still refuse.
+   */
+  private backupCut(frame: Uint8Array): void {
+    let id = 0;
+    try {
+      const decoded = decodeRequest(frame);
+      id = decoded.id;
+      if (decoded.request.kind !== 'backup') throw new MantisError('INTERNAL', 'not a backup request');
+      if (this.d.shard === undefined) throw new MantisError('INTERNAL', 'this shard runs without backups');
+      const failure = this.d.wal.failure ?? this.d.store.failure;
+      if (failure !== null) throw new MantisError(failure.code, `shard ${this.d.shard.id} cannot take a backup: ${failure.message}`);
+      this.flushWriteBack();
+      const request = JSON.parse(Buffer.from(decoded.request.body).toString('utf8')) as BackupCutRequest;
+      const stats = this.d.wal.stats();
+      const result = cutForBackup(this.d.shard.id, this.d.shard.dir, request, stats);
+      const answer = (error: WalError | null): void => {
+        this.answer(
+          id,
+          error === null ? { kind: 'backup-result', body: Buffer.from(JSON.stringify(result)) } : { kind: 'error', code: error.code, message: `the WAL up to the backup's cut is not durable: ${error.message}` },
+        );
+        this.d.sender.flush();
+      };
+      this.d.wal.whenDurable(stats.lsn, answer);
+    } catch (error) {
+      const code = error instanceof MantisError ? error.code : 'STORAGE_IO';
+      const message = error instanceof Error ? error.message : String(error);
+      this.d.log('error', 'backup cut failed', { error: message });
+      this.answer(id, { kind: 'error', code, message: `backup cut failed: ${message}` });
+    }
+  }
+
   /** One WAL write for the whole batch; acks wait for durability. */
   private logBatch(batch: PendingBatch, records: WalRecord[]): void {
     let lsn: number;
     try {
+      // Point-in-time recovery cuts the log by wall-clock time: stamp each new millisecond.
+      const now = Date.now();
+      if (now !== this.clockMs) {
+        this.clockMs = now;
+        records.unshift({ type: WAL_CLOCK, payload: encodeClock(now) });
+      }
       lsn = this.d.wal.append(records);
     } catch (error) {
       this.undoBatch(batch);

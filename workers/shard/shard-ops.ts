@@ -113,6 +113,8 @@ export class ShardOps {
         throw new MantisError('INTERNAL', 'doc requests are handled by the shard\'s document engine, not ShardOps');
       case 'tbl':
         throw new MantisError('INTERNAL', 'tbl requests are handled by the shard\'s table engine, not ShardOps');
+      case 'backup':
+        throw new MantisError('INTERNAL', 'backup cuts are handled by the shard actor, not ShardOps');
       default:
         return unreachable(request);
     }

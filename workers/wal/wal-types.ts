@@ -19,6 +19,11 @@ export interface WalOptions {
   segmentBytesMax: number;
   metrics?: WalMetricsSink;
   log?: WalLog;
+  /**
+   * Keep retired segments here (point-in-time recovery) instead of deleting them, and put the
+   * active segment here too at close. Same file system: a hard link; another one: a copy.
+   */
+  archiveDir?: string;
 }
 
 export interface ReplayResult {

@@ -68,6 +68,7 @@ export class WalWriter {
     const fault = WalFault.fromEnv(process.env.MANTIS_FAULT_WAL);
     const segment = after.lastSegment + 1;
     removeEmptySegments(opts.dir);
+    if (opts.archiveDir !== undefined) fs.mkdirSync(opts.archiveDir, { recursive: true });
     const fd = createSegment(opts.dir, segment); // also fsyncs the directory, making the removals durable
     opts.log?.('info', 'wal: writing', { dir: opts.dir, segment, lsn: after.lastLsn, fsync: opts.fsync });
     return new WalWriter(opts, fault, segment, fd, after.lastLsn);
@@ -163,15 +164,55 @@ export class WalWriter {
     return this.failed ? null : this.segment;
   }
 
-  /** Deletes the segment files (live or dropped) numbered below `segment`. */
+  /** Deletes (or, with an archive, archives) the segment files (live or dropped) numbered below `segment`. */
   removeSegmentsBefore(segment: number): number {
     let removed = 0;
     for (const s of listSegments(this.opts.dir)) {
       if (s.seq >= segment || s.seq === this.segment) continue;
-      fs.rmSync(segmentPath(this.opts.dir, s.name), { force: true });
+      const path = segmentPath(this.opts.dir, s.name);
+      if (this.opts.archiveDir !== undefined && !s.dropped) this.archive(path, s.name, true);
+      else fs.rmSync(path, { force: true });
       removed++;
     }
     return removed;
+  }
+
+  /**
+   * Puts a segment into the archive under its own name (replacing a shorter copy made by a backup
+   * or a shutdown): a hard link when the archive shares the file system, else a copy (off the
+   * event loop) that is fsynced and renamed into place. With `remove`, the original goes after.
+   */
+  private archive(path: string, name: string, remove: boolean): void {
+    const dir = this.opts.archiveDir as string;
+    const dest = `${dir}/${name}`;
+    const tmp = `${dest}.tmp`;
+    try {
+      fs.rmSync(tmp, { force: true });
+      fs.linkSync(path, tmp);
+      fs.renameSync(tmp, dest);
+      if (remove) fs.rmSync(path, { force: true });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') {
+        this.opts.log?.('error', 'wal: could not archive a segment; it stays in the WAL directory', { segment: name, error: String(error) });
+        return;
+      }
+    }
+    fs.copyFile(path, tmp, (error) => {
+      try {
+        if (error) throw error;
+        const fd = fs.openSync(tmp, 'r+');
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.renameSync(tmp, dest);
+        if (remove) fs.rmSync(path, { force: true });
+      } catch (failure) {
+        this.opts.log?.('error', 'wal: could not copy a segment into the archive; it stays in the WAL directory', { segment: name, error: String(failure) });
+      }
+    });
   }
 
   /**
@@ -229,6 +270,11 @@ export class WalWriter {
       } catch (err) {
         failure ??= toWalError(err, 'close', this.segmentName());
       }
+    }
+    // The archive reaches the last moment before a clean shutdown (the segment itself stays: the
+    // next start opens a new one after it and retires this one like any other).
+    if (failure === null && this.opts.archiveDir !== undefined && this.segmentBytes > 0) {
+      this.archive(segmentPath(this.opts.dir, this.segmentName()), this.segmentName(), false);
     }
     if (failure) throw failure;
   }

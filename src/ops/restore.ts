@@ -1,0 +1,278 @@
+// Restore and point-in-time recovery:
+//
+//   npm run restore -- --from <backup folder> --to <empty dir> [--until <RFC 3339 time> | --until-ts <ms>] [--archive DIR]
+//   node dist/src/main.js restore …   (the same, as a subcommand of the server)
+//
+// Without --until the result is the backup's state at its cut: the files are
+// checked against the manifest's SHA-256 sums, copied, the active WAL segment
+// only up to the cut, and the two-phase commit decisions durable at the cut
+// are written into a fresh coordinator log (the server re-sends them to the
+// participants at start, as after a crash).
+//
+// With --until the WAL archive (--archive, or --wal-archive: the server's
+// flag) is replayed on top of the backup up to that moment: each shard's log
+// continues with the archived segments after the cut (checked to continue the
+// LSNs of the backup's), and is cut at the first WAL_CLOCK record past the
+// target — a shard stamps each millisecond in which it logs, before the
+// records of that millisecond, so everything logged up to the target stays
+// and nothing logged after it does. A two-phase commit whose COMMIT record
+// any shard logged before the target is completed on the shards that logged
+// it later (a COMMIT record is appended to their logs), so a transaction is
+// in or out as a whole. The timestamp reservation is raised above every
+// commit timestamp kept.
+//
+// A damaged or incomplete backup is refused naming the file; so is a
+// non-empty target.
+
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { decodeClock, WAL_CLOCK } from '../../shared/wire.js';
+import { decodeTxnWalRecord, encodeTxnWalRecord, isTxnWalType } from '../../shared/txn/txn-wal.js';
+import { TimestampReserver } from '../../shared/txn/timestamp-oracle.js';
+import { decodeNext, encodeRecords } from '../../workers/wal/wal-record.js';
+import { CoordinatorLog } from '../txn/coordinator-log.js';
+import { isProblem, readBackupManifest, verifyBackup, type BackupManifest } from './backup-format.js';
+
+export class RestoreError extends Error {}
+
+export type RestoreOptions = {
+  readonly from: string;
+  readonly to: string;
+  /** Replay the archive up to this moment (ms since the epoch); null = the backup's cut. */
+  readonly untilMs: number | null;
+  readonly archive: string | null;
+  readonly log?: (line: string) => void;
+};
+
+export type RestoreReport = {
+  readonly backup: string;
+  readonly commitTs: number;
+  readonly cutAt: string;
+  readonly files: number;
+  readonly bytes: number;
+  /** With --until: per shard, the archived segments replayed and where the log was cut. */
+  readonly shards: readonly { shard: number; segments: number; records: number; lastClock: string | null; completedCommits: number }[];
+};
+
+const SEGMENT = /^(\d{16})\.wal$/;
+
+export async function restore(o: RestoreOptions): Promise<RestoreReport> {
+  const say = o.log ?? (() => undefined);
+  const from = resolve(o.from);
+  const to = resolve(o.to);
+  const manifest = await readBackupManifest(from);
+  if (isProblem(manifest)) throw new RestoreError(`${manifest.file}: ${manifest.problem}`);
+  if (await nonEmpty(to)) throw new RestoreError(`${to} is not empty: restore only into a new or empty directory`);
+  if (o.untilMs !== null && o.untilMs < manifest.cut_ms) {
+    throw new RestoreError(`--until ${new Date(o.untilMs).toISOString()} is before the backup's cut (${manifest.created_at}); restore an older backup`);
+  }
+  if (o.untilMs !== null && o.archive === null) throw new RestoreError('--until needs the WAL archive: give --archive DIR (the server\'s --wal-archive)');
+  say(`checking ${manifest.files.length} files of backup ${manifest.id}`);
+  const problems = await verifyBackup(from, manifest);
+  if (problems.length > 0) {
+    throw new RestoreError(`the backup is damaged: ${problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`);
+  }
+  await mkdir(to, { recursive: true });
+  for (const f of manifest.files) {
+    if (f.path === 'txn/decisions.json') continue;
+    const dest = join(to, f.path);
+    await mkdir(dirname(dest), { recursive: true });
+    await copyFile(join(from, 'data', f.path), dest);
+  }
+  const decisions = JSON.parse(await readFile(join(from, 'data', 'txn', 'decisions.json'), 'utf8')) as {
+    decisions: { txnId: string; commitTs: number; participants: number[] }[];
+  };
+  let maxTs = manifest.commit_ts;
+  const shards: RestoreReport['shards'][number][] = [];
+  if (o.untilMs !== null) {
+    const logs = await Promise.all(manifest.cuts.map((cut) => extendShardLog(to, resolve(o.archive as string), manifest, cut, o.untilMs as number)));
+    // Transactions committed by some shard before the target are completed everywhere they were prepared.
+    const committed = new Map<string, number>();
+    for (const l of logs) for (const [id, ts] of l.commits) committed.set(id, ts);
+    for (const l of logs) {
+      let completed = 0;
+      const append: { type: number; payload: Uint8Array }[] = [];
+      for (const id of l.undecided) {
+        const ts = committed.get(id);
+        if (ts === undefined) continue;
+        append.push(encodeTxnWalRecord({ kind: 'commit', txnId: id as never, commitTs: ts }));
+        completed++;
+      }
+      if (append.length > 0) await appendRecords(l.lastSegmentPath, l.lastLsn, append);
+      maxTs = Math.max(maxTs, l.maxTs);
+      shards.push({ shard: l.shard, segments: l.segments, records: l.records, lastClock: l.lastClock === null ? null : new Date(l.lastClock).toISOString(), completedCommits: completed });
+    }
+  }
+  // The coordinator's decisions durable at the cut, in a fresh log (recovery re-sends them).
+  await rm(join(to, 'txn', 'coordinator.log'), { force: true });
+  const coordinator = await CoordinatorLog.open(join(to, 'txn'));
+  try {
+    for (const d of decisions.decisions) await coordinator.logCommit(d.txnId, d.commitTs, d.participants);
+  } finally {
+    await coordinator.close();
+  }
+  // No timestamp the restored server hands out may be at or below one already used.
+  const reserver = await TimestampReserver.open(join(to, 'txn'), { floor: maxTs + 1 });
+  await reserver.close();
+  return { backup: manifest.id, commitTs: manifest.commit_ts, cutAt: manifest.created_at, files: manifest.files.length, bytes: manifest.bytes, shards };
+}
+
+async function nonEmpty(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new RestoreError(`${dir}: ${String(error)}`);
+  }
+}
+
+type ShardLog = {
+  shard: number;
+  segments: number;
+  records: number;
+  lastClock: number | null;
+  lastLsn: number;
+  lastSegmentPath: string;
+  maxTs: number;
+  /** 2PC commit records kept (txn id → commit ts). */
+  commits: Map<string, number>;
+  /** Transactions prepared and not decided in the kept log. */
+  undecided: Set<string>;
+};
+
+/**
+ * One shard's WAL in the restored directory, continued from the archive and cut at `untilMs`.
+ * The backup's segments stay as they are up to the cut's segment; from there the archive's
+ * copies (longer) take over, each checked to begin where the previous one ended.
+ */
+async function extendShardLog(to: string, archive: string, m: BackupManifest, cut: BackupManifest['cuts'][number], untilMs: number): Promise<ShardLog> {
+  const walDir = join(to, 'shards', String(cut.shard), 'wal');
+  await mkdir(walDir, { recursive: true });
+  const archDir = join(archive, `shard-${cut.shard}`);
+  const archived = (await readdir(archDir).catch(() => [] as string[])).filter((n) => SEGMENT.test(n)).sort();
+  let added = 0;
+  for (const name of archived) {
+    const seq = Number(SEGMENT.exec(name)?.[1]);
+    if (seq < cut.walSegment) continue;
+    const src = join(archDir, name);
+    const dest = join(walDir, name);
+    const have = await stat(dest).then((s) => s.size, () => -1);
+    const size = (await stat(src)).size;
+    if (seq === cut.walSegment) {
+      if (size <= have) continue;
+      // The archive's copy must begin with exactly the bytes the backup holds.
+      const [a, b] = await Promise.all([readFile(dest), readFile(src)]);
+      if (!b.subarray(0, a.length).equals(a)) throw new RestoreError(`${src}: does not continue the backup's copy of the segment (different bytes before the cut)`);
+    }
+    await copyFile(src, `${dest}.tmp`);
+    await rename(`${dest}.tmp`, dest);
+    added++;
+  }
+  // Walk every segment in order: check continuity, find the cut by time, note transactions.
+  const names = (await readdir(walDir)).filter((n) => SEGMENT.test(n)).sort();
+  const log: ShardLog = { shard: cut.shard, segments: added, records: 0, lastClock: null, lastLsn: 0, lastSegmentPath: '', maxTs: 0, commits: new Map(), undecided: new Set() };
+  let cutAt: { name: string; offset: number } | null = null;
+  let prevLsn: number | null = null;
+  for (const name of names) {
+    const path = join(walDir, name);
+    if (cutAt !== null) {
+      await rm(path, { force: true });
+      continue;
+    }
+    const buf = await readFile(path);
+    let offset = 0;
+    let firstInSegment = true;
+    for (;;) {
+      const r = decodeNext(buf, offset);
+      if (r.kind === 'end') break;
+      if (r.kind !== 'record') {
+        // A torn tail is where a segment ended at a crash (the next segment goes on after it); a
+        // damaged record is not something to replay past.
+        if (r.kind === 'torn') {
+          await truncateTo(path, offset);
+          break;
+        }
+        throw new RestoreError(`${path}: ${r.reason} at offset ${offset}`);
+      }
+      if (firstInSegment && prevLsn !== null && r.lsn !== prevLsn + 1) {
+        throw new RestoreError(`${path}: begins at LSN ${r.lsn} but the segment before ends at ${prevLsn}: the archive is missing a segment`);
+      }
+      firstInSegment = false;
+      if (r.type === WAL_CLOCK) {
+        const ms = decodeClock(r.payload);
+        if (ms > untilMs) {
+          cutAt = { name, offset };
+          break;
+        }
+        log.lastClock = ms;
+      } else if (isTxnWalType(r.type)) {
+        const rec = decodeTxnWalRecord(r.type, r.payload);
+        const id = String(rec.txnId);
+        if (rec.kind === 'prepare') log.undecided.add(id);
+        else {
+          log.undecided.delete(id);
+          if (rec.kind === 'commit') log.commits.set(id, rec.commitTs);
+          if (rec.kind === 'commit' || rec.kind === 'commit-one') log.maxTs = Math.max(log.maxTs, rec.commitTs);
+        }
+      }
+      prevLsn = r.lsn;
+      log.lastLsn = r.lsn;
+      log.records++;
+      offset = r.next;
+    }
+    log.lastSegmentPath = path;
+    if (cutAt !== null) await truncateTo(path, cutAt.offset);
+  }
+  if (log.lastSegmentPath === '') {
+    log.lastSegmentPath = join(walDir, `${String(cut.walSegment).padStart(16, '0')}.wal`);
+    log.lastLsn = cut.lsn;
+  }
+  return log;
+}
+
+async function truncateTo(path: string, bytes: number): Promise<void> {
+  const buf = await readFile(path);
+  if (buf.length === bytes) return;
+  await writeFile(`${path}.tmp`, buf.subarray(0, bytes));
+  await rename(`${path}.tmp`, path);
+}
+
+async function appendRecords(path: string, lastLsn: number, records: { type: number; payload: Uint8Array }[]): Promise<void> {
+  const bytes = encodeRecords(records.map((r, i) => ({ type: r.type, lsn: lastLsn + 1 + i, payload: r.payload })));
+  const existing = await readFile(path).catch(() => Buffer.alloc(0));
+  await writeFile(`${path}.tmp`, Buffer.concat([existing, bytes]));
+  await rename(`${path}.tmp`, path);
+}
+
+/** `restore` command line → options; throws RestoreError for bad usage. */
+export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new RestoreError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (!['from', 'to', 'until', 'until-ts', 'archive', 'wal-archive'].includes(name)) throw new RestoreError(`unknown flag --${name}`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === '') throw new RestoreError(`--${name} needs a value`);
+    values.set(name, value);
+  }
+  const from = values.get('from');
+  const to = values.get('to');
+  if (from === undefined || to === undefined) throw new RestoreError('usage: restore --from <backup folder> --to <empty dir> [--until <RFC 3339 time> | --until-ts <ms since the epoch>] [--archive DIR]');
+  if (values.has('until') && values.has('until-ts')) throw new RestoreError('give --until or --until-ts, not both');
+  let untilMs: number | null = null;
+  const until = values.get('until');
+  if (until !== undefined) {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(until) || Number.isNaN(Date.parse(until))) {
+      throw new RestoreError(`--until must be an RFC 3339 time with a zone, e.g. 2026-12-07T10:00:00Z; got "${until}"`);
+    }
+    untilMs = Date.parse(until);
+  }
+  const untilTs = values.get('until-ts');
+  if (untilTs !== undefined) {
+    if (!/^\d{1,16}$/.test(untilTs)) throw new RestoreError(`--until-ts must be milliseconds since the Unix epoch; got "${untilTs}"`);
+    untilMs = Number(untilTs);
+  }
+  return { from, to, untilMs, archive: values.get('archive') ?? values.get('wal-archive') ?? null };
+}
