@@ -1,6 +1,8 @@
 // Latencies in HDR histograms (hdr-histogram-js), recorded in microseconds:
 // one for the whole run and one per one-second interval, which is snapshot
-// and reset every second for the timeline.
+// and reset every second for the timeline; and the same pair for the served
+// requests alone (answered without an error), so shed 503s — answered in
+// microseconds — do not hide the latency of the requests that were served.
 
 import { build, type Histogram } from 'hdr-histogram-js';
 
@@ -34,29 +36,47 @@ export function percentilesOf(h: Histogram): Percentiles {
   };
 }
 
+/** One interval's latencies: every request, and the served ones alone (answered without an error). */
+export type IntervalLatency = { readonly all: Percentiles; readonly served: Percentiles };
+
 export class LatencyRecorder {
   private readonly total = histogram();
   private readonly interval = histogram();
+  private readonly servedTotal = histogram();
+  private readonly servedInterval = histogram();
 
-  record(latencyMs: number): void {
+  /** served: answered without an error (a shed 503 or a failure is recorded in the totals only). */
+  record(latencyMs: number, served = true): void {
     const us = Math.max(1, Math.round(latencyMs * 1000));
     this.total.recordValue(us);
     this.interval.recordValue(us);
+    if (!served) return;
+    this.servedTotal.recordValue(us);
+    this.servedInterval.recordValue(us);
   }
 
   /** The interval since the last call, then starts a new one. */
-  takeInterval(): Percentiles {
-    const p = percentilesOf(this.interval);
+  takeInterval(): IntervalLatency {
+    const all = percentilesOf(this.interval);
+    const served = percentilesOf(this.servedInterval);
     this.interval.reset();
-    return p;
+    this.servedInterval.reset();
+    return { all, served };
   }
 
   summary(): Percentiles {
     return percentilesOf(this.total);
   }
 
+  /** The served requests alone. */
+  servedSummary(): Percentiles {
+    return percentilesOf(this.servedTotal);
+  }
+
   destroy(): void {
     this.total.destroy();
     this.interval.destroy();
+    this.servedTotal.destroy();
+    this.servedInterval.destroy();
   }
 }

@@ -3,6 +3,8 @@
 //   --value-bytes 100 --connections 64 [--url http://host:port [--pid N]]
 //   [--shards N] [--fsync batch] [--warmup 2s] [--out dir] [--no-preload]
 //   [--find-max [--p99-bound-ms 50] [--start-rate 2000] [--step-duration 10s]]
+//   [--overload-rate N [--overload-duration 30s] [--overload-connections 6144]]
+// --p99-bound-ms is also the soak's p99 target.
 
 import { durationMs, integer, parseArgs, positiveNumber, UsageError } from './cli-args.js';
 
@@ -28,13 +30,18 @@ export type LoadOptions = {
   readonly p99BoundMs: number;
   readonly startRate: number;
   readonly stepDurationMs: number;
-  /** Requests waiting for a connection beyond this are not sent and count as OVERLOAD errors. */
+  /** Requests waiting for a connection beyond this are not sent and count as CLIENT_BACKLOG errors. */
   readonly backlogMax: number;
+  /** After the main phase, a phase at this rate (past capacity) to show load shedding; null: none. */
+  readonly overloadRate: number | null;
+  readonly overloadDurationMs: number;
+  /** Connections of the overload phase: more than the server admits in flight, so the excess reaches it. */
+  readonly overloadConnections: number;
 };
 
 const VALUE_FLAGS = new Set([
   'duration', 'rate', 'mix', 'keys', 'value-bytes', 'connections', 'url', 'pid', 'shards', 'fsync', 'warmup', 'out',
-  'p99-bound-ms', 'start-rate', 'step-duration', 'backlog-max',
+  'p99-bound-ms', 'start-rate', 'step-duration', 'backlog-max', 'overload-rate', 'overload-duration', 'overload-connections',
 ]);
 const BOOLEAN_FLAGS = new Set(['find-max', 'no-preload']);
 
@@ -63,6 +70,11 @@ export function parseLoadOptions(argv: readonly string[]): LoadOptions {
   const url = a.get('url') ?? null;
   if (url !== null && !/^https?:\/\/[^/]+$/.test(url)) throw new UsageError(`--url must be like http://127.0.0.1:8080, got "${url}"`);
   if (url === null && a.has('pid')) throw new UsageError('--pid only goes with --url');
+  const overloadRate = a.has('overload-rate') ? positiveNumber('overload-rate', get('overload-rate', '')) : null;
+  if (overloadRate === null && (a.has('overload-duration') || a.has('overload-connections'))) {
+    throw new UsageError('--overload-duration and --overload-connections only go with --overload-rate');
+  }
+  if (overloadRate !== null && a.has('find-max')) throw new UsageError('--overload-rate does not go with --find-max');
   return {
     durationMs: durationMs('duration', get('duration', '60s')),
     rate: positiveNumber('rate', get('rate', '5000')),
@@ -82,5 +94,8 @@ export function parseLoadOptions(argv: readonly string[]): LoadOptions {
     startRate: positiveNumber('start-rate', get('start-rate', '2000')),
     stepDurationMs: durationMs('step-duration', get('step-duration', '10s')),
     backlogMax: integer('backlog-max', get('backlog-max', '20000'), 1, 10_000_000),
+    overloadRate,
+    overloadDurationMs: durationMs('overload-duration', get('overload-duration', '30s')),
+    overloadConnections: integer('overload-connections', get('overload-connections', '6144'), 1, 60_000),
   };
 }

@@ -11,6 +11,8 @@ export type ServerView = {
   readonly compactions: number;
   readonly compactionMiBRead: number;
   readonly writeStalls: number;
+  /** Requests the server shed with 503 OVERLOADED (mantis_http_shed_total, every reason). */
+  readonly shed: number;
   readonly httpRequests: number;
   /** Upper bounds of the histogram buckets holding the server-side p50 / p99 / p99.9 (ms). */
   readonly httpP50UpperMs: number | null;
@@ -20,6 +22,7 @@ export type ServerView = {
 
 const COUNTERS = ['mantis_lsm_flushes_total', 'mantis_lsm_compactions_total', 'mantis_lsm_compaction_bytes_read_total', 'mantis_write_stalls_total'];
 const BUCKET = 'mantis_http_request_duration_seconds_bucket';
+const SHED = 'mantis_http_shed_total';
 
 /** Series summed over every label except `le`, keyed `name` or `name|le`. */
 export function parsePrometheus(text: string): Scrape {
@@ -63,6 +66,7 @@ export function serverView(before: Scrape | null, after: Scrape | null): ServerV
     compactions,
     compactionMiBRead: Math.round((compactionBytes / 1048576) * 10) / 10,
     writeStalls,
+    shed: d(SHED),
     httpRequests: d(`${BUCKET}|+Inf`),
     httpP50UpperMs: bucketBound(before, after, 0.5),
     httpP99UpperMs: bucketBound(before, after, 0.99),

@@ -11,10 +11,12 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export type HarnessRun = { readonly code: number; readonly output: string; readonly outDir: string };
 
-export function runHarness(script: 'load' | 'crash', args: readonly string[], timeoutMs: number): Promise<HarnessRun> {
+/** `serverEnv`: MANTIS_* variables for the server the harness starts (it inherits the harness's environment). */
+export function runHarness(script: 'load' | 'crash', args: readonly string[], timeoutMs: number, serverEnv: Readonly<Record<string, string>> = {}): Promise<HarnessRun> {
   const outDir = mkdtempSync(join(tmpdir(), `mantis-${script}-smoke-`));
   const env = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('MANTIS_')) delete env[name];
+  Object.assign(env, serverEnv);
   return new Promise((done) => {
     execFile(process.execPath, [join(ROOT, 'dist', 'stress', `${script}.js`), ...args, '--out', outDir], { cwd: ROOT, env, timeout: timeoutMs }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;

@@ -31,4 +31,11 @@ describe('server metrics', () => {
     expect(view).toMatchObject({ flushes: 6, httpRequests: 995, httpP50UpperMs: 1, httpP99UpperMs: 1, httpP999UpperMs: 10 });
     expect(serverView(null, parsePrometheus(''))).toBeNull();
   });
+
+  it('counts the requests the server shed, over every reason', () => {
+    const shed = (lag: number, inFlight: number): string =>
+      [`mantis_http_shed_total{reason="in_flight"} ${inFlight}`, `mantis_http_shed_total{reason="event_loop_lag"} ${lag}`, 'mantis_http_shed_total{reason="shard_queue"} 0'].join('\n');
+    expect(serverView(parsePrometheus(shed(1, 2)), parsePrometheus(shed(11, 32)))?.shed).toBe(40);
+    expect(serverView(parsePrometheus(''), parsePrometheus(''))?.shed, 'a server without the counter').toBe(0);
+  });
 });
