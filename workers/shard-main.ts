@@ -10,7 +10,8 @@
 // through another.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { join } from 'node:path';
+import { closeSync, copyFileSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { LIMITS } from '../shared/limits.js';
@@ -65,6 +66,31 @@ function faultDelayMs(raw: string | undefined): number {
 }
 
 type Refs = { wal: WalWriter | null; txn: TxnParticipant | null };
+
+/** A table segment file into <archive>/tables/… (a hard link; a copy on another file system), durably. */
+function archiveTableFile(shardDir: string, archive: string, path: string): void {
+  const dest = join(archive, relative(shardDir, path));
+  mkdirSync(dirname(dest), { recursive: true });
+  rmSync(dest, { force: true });
+  try {
+    linkSync(path, dest);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    copyFileSync(path, dest);
+    const fd = openSync(dest, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const dir = openSync(dirname(dest), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
 
 function openStore(wake: () => void, walRef: Refs, pool: PoolClient): LsmStore {
   const s = init.storage;
@@ -173,6 +199,7 @@ async function main(): Promise<void> {
           });
         }, 10),
       fault: process.env.MANTIS_FAULT_TABLE_MOVE_CRASH ?? null,
+      ...(init.walArchive === null ? {} : { archiveFile: (path: string) => archiveTableFile(init.dir, init.walArchive as string, path) }),
     },
     emitExpired: (name, nowMs) => events.emit(Buffer.from(name), 'ttl', nowMs),
     txn: { versions: () => txn.versions, currentTs: () => oracle.current(), oldestSnapshot: () => oracle.oldestSnapshot() },

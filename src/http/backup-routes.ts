@@ -43,9 +43,17 @@ function rootsOf(deps: BackupRouteDeps): Root[] {
 }
 
 /** A virtual storage path → the real path inside its root, or INVALID_PATH. */
-export async function resolveStoragePath(roots: readonly Root[], raw: string | null): Promise<{ root: Root; real: string; rel: string }> {
+export async function resolveStoragePath(roots: readonly Root[], given: string | null): Promise<{ root: Root; real: string; rel: string }> {
+  let raw = given;
   if (raw === null || raw === '') throw new MantisError('INVALID_PATH', 'path is required: data/…, backups/… or wal_archive/…');
   if (raw.includes('\0') || raw.length > 4096) throw new MantisError('INVALID_PATH', 'path is not a valid storage path');
+  if (raw.startsWith('/')) {
+    // An absolute path (a backup's "path") is accepted when it lies inside a root.
+    const abs = raw;
+    const root = roots.find((r) => abs === r.path || abs.startsWith(r.path + '/'));
+    if (root === undefined) throw new MantisError('INVALID_PATH', `path "${abs}" is outside the storage roots`);
+    raw = `${root.name}${abs.slice(root.path.length)}`;
+  }
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw new MantisError('INVALID_PATH', `path "${raw}" leaves the storage roots`);
   const root = roots.find((r) => r.name === parts[0]);

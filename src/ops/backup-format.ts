@@ -37,6 +37,12 @@ export type BackupFile = {
   readonly sha256: string;
   /** Linked from the base backup instead of copied (incremental). */
   readonly reused?: boolean;
+  /**
+   * The identity of the data directory's file it was copied from (device, inode, mtime): an
+   * incremental backup reuses the base's copy only for the very same file, never for another
+   * file with the same name and size (a restored timeline reuses names).
+   */
+  readonly source?: { readonly dev: number; readonly ino: number; readonly mtime_ms: number };
 };
 
 export type BackupManifest = {

@@ -259,6 +259,7 @@ export class BackupManager {
       await mkdir(join(data, 'txn'), { recursive: true });
       const decisionsText = JSON.stringify({ commit_ts: commitTs, decisions }, null, 1);
       await writeFile(join(data, DECISIONS_FILE), decisionsText);
+      copied += Buffer.byteLength(decisionsText);
       files.push({ path: DECISIONS_FILE, bytes: Buffer.byteLength(decisionsText), sha256: await sha256File(join(data, DECISIONS_FILE)) });
       // The shards' files, from staging.
       for (const cut of cuts) {
@@ -277,12 +278,15 @@ export class BackupManager {
             files.push({ path, bytes: cut.walOffset, sha256: await sha256File(to) });
             continue;
           }
-          const size = (await stat(from)).size;
+          const st = await stat(from);
+          const size = st.size;
+          const source = immutable(path, active) ? { dev: st.dev, ino: st.ino, mtime_ms: st.mtimeMs } : undefined;
           const prior = baseFiles.get(path);
-          if (baseManifest !== null && prior !== undefined && prior.bytes === size && immutable(path, active)) {
+          const same = prior?.source !== undefined && source !== undefined && prior.source.dev === source.dev && prior.source.ino === source.ino && prior.source.mtime_ms === source.mtime_ms;
+          if (baseManifest !== null && prior !== undefined && prior.bytes === size && same) {
             try {
               await link(join(this.backupDir, baseManifest.id, 'data', path), to);
-              files.push({ path, bytes: size, sha256: prior.sha256, reused: true });
+              files.push({ path, bytes: size, sha256: prior.sha256, reused: true, ...(source === undefined ? {} : { source }) });
               continue;
             } catch {
               // the base's copy is gone or on another device: copy instead
@@ -290,7 +294,7 @@ export class BackupManager {
           }
           await copyFile(from, to, constants.COPYFILE_FICLONE);
           copied += size;
-          files.push({ path, bytes: size, sha256: await sha256File(to) });
+          files.push({ path, bytes: size, sha256: await sha256File(to), ...(source === undefined ? {} : { source }) });
         }
       }
       const manifest: BackupManifest = {
@@ -346,18 +350,29 @@ export class BackupManager {
     return bytes;
   }
 
-  /** The archive reaches the backup's cut too: the active segment's prefix, unless the archive holds more of it. */
+  /**
+   * The archive reaches the backup's cut too: the active segment's prefix goes in when the archive
+   * has no copy of that segment. It is linked in without replacing anything: the shard archives
+   * the whole segment (always at least as long) by rename when it retires it, and that copy must
+   * win whichever comes first.
+   */
   private async archiveActive(shard: number, from: string, name: string, bytes: number): Promise<void> {
     if (this.walArchive === '') return;
     const dir = join(this.walArchive, `shard-${shard}`);
     const dest = join(dir, name);
-    const existing = await stat(dest).then((s) => s.size, () => -1);
-    if (existing >= bytes) return;
+    if ((await stat(dest).then((s) => s.size, () => -1)) >= 0) return;
     await mkdir(dir, { recursive: true });
     const tmp = `${dest}.backup.tmp`;
     await copyPrefix(from, tmp, bytes);
     await fsyncFile(tmp);
-    await rename(tmp, dest);
+    try {
+      await link(tmp, dest); // fails with EEXIST if the shard archived the segment meanwhile
+      await fsyncDir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   /** Applies the retention policy: deletes the backups it does not keep. */

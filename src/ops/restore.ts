@@ -32,6 +32,7 @@ import { TimestampReserver } from '../../shared/txn/timestamp-oracle.js';
 import { decodeNext, encodeRecords } from '../../workers/wal/wal-record.js';
 import { CoordinatorLog } from '../txn/coordinator-log.js';
 import { isProblem, readBackupManifest, verifyBackup, type BackupManifest } from './backup-format.js';
+import { walk } from './backups.js';
 
 export class RestoreError extends Error {}
 
@@ -57,12 +58,22 @@ export type RestoreReport = {
 const SEGMENT = /^(\d{16})\.wal$/;
 
 export async function restore(o: RestoreOptions): Promise<RestoreReport> {
-  const say = o.log ?? (() => undefined);
-  const from = resolve(o.from);
   const to = resolve(o.to);
-  const manifest = await readBackupManifest(from);
+  const manifest = await readBackupManifest(resolve(o.from));
   if (isProblem(manifest)) throw new RestoreError(`${manifest.file}: ${manifest.problem}`);
   if (await nonEmpty(to)) throw new RestoreError(`${to} is not empty: restore only into a new or empty directory`);
+  try {
+    return await restoreInto(o, manifest, to);
+  } catch (error) {
+    // Nothing half-restored stays behind: the directory is empty again for the next attempt.
+    for (const name of await readdir(to).catch(() => [] as string[])) await rm(join(to, name), { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function restoreInto(o: RestoreOptions, manifest: BackupManifest, to: string): Promise<RestoreReport> {
+  const say = o.log ?? (() => undefined);
+  const from = resolve(o.from);
   if (o.untilMs !== null && o.untilMs < manifest.cut_ms) {
     throw new RestoreError(`--until ${new Date(o.untilMs).toISOString()} is before the backup's cut (${manifest.created_at}); restore an older backup`);
   }
@@ -149,6 +160,14 @@ async function extendShardLog(to: string, archive: string, m: BackupManifest, cu
   const walDir = join(to, 'shards', String(cut.shard), 'wal');
   await mkdir(walDir, { recursive: true });
   const archDir = join(archive, `shard-${cut.shard}`);
+  // Table segment files written after the backup (the WAL's segment entries name them).
+  const shardDir = join(to, 'shards', String(cut.shard));
+  for (const rel of await walk(join(archDir, 'tables'))) {
+    const dest = join(shardDir, 'tables', rel);
+    if ((await stat(dest).then(() => true, () => false)) || rel.endsWith('.tmp')) continue;
+    await mkdir(dirname(dest), { recursive: true });
+    await copyFile(join(archDir, 'tables', rel), dest);
+  }
   const archived = (await readdir(archDir).catch(() => [] as string[])).filter((n) => SEGMENT.test(n)).sort();
   let added = 0;
   for (const name of archived) {
@@ -221,6 +240,9 @@ async function extendShardLog(to: string, archive: string, m: BackupManifest, cu
       offset = r.next;
     }
     log.lastSegmentPath = path;
+    // The next segment must begin right after the cut's last record at least (the backup's copy of
+    // the cut segment may hold none of the records the archive is to continue with).
+    if (Number(SEGMENT.exec(name)?.[1]) === cut.walSegment && (prevLsn === null || prevLsn < cut.lsn)) prevLsn = cut.lsn;
     if (cutAt !== null) await truncateTo(path, cutAt.offset);
   }
   if (log.lastSegmentPath === '') {

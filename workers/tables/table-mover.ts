@@ -61,6 +61,11 @@ export type MoverDeps = {
   readonly afterDurable: (cb: () => void) => void;
   /** Fault hook (MANTIS_FAULT_TABLE_MOVE_CRASH): 'after-file' exits after the file is written, 'after-record' after the commit is queued. */
   readonly fault: string | null;
+  /**
+   * --wal-archive: keeps a new segment file beside the archived WAL before its commit is logged,
+   * so point-in-time recovery finds every file the log it replays names.
+   */
+  readonly archiveFile?: (path: string) => void;
 };
 
 /** Delta rows being gathered, slice by slice. */
@@ -228,6 +233,7 @@ export class TableMover {
       expiresAtMs: c.expires ?? undefined,
     });
     writeFileDurablySync(path, built.bytes);
+    this.deps.archiveFile?.(path);
     return built.meta;
   }
 
@@ -408,6 +414,7 @@ export class TableMover {
       const rowsOut: Row[] = rows.map((bytes) => decodeFull(state, bytes));
       const built = buildSegment({ types: state.types, rows: rowsOut, keyColumns: state.keyCols, keyDesc: state.keyDesc, bloomColumns: bloomColumnsOf(state), expiresAtMs: expires ?? undefined });
       writeFileDurablySync(path, built.bytes);
+      this.deps.archiveFile?.(path);
       return built.meta;
     }
     const framed = frameRows(rows);
@@ -425,6 +432,7 @@ export class TableMover {
     const transfer = [framed.buffer as ArrayBuffer];
     if (expires !== null) transfer.push(expires.buffer as ArrayBuffer);
     const result = (await this.deps.runPool(task, transfer)) as { meta: SegmentMeta };
+    this.deps.archiveFile?.(path);
     return normalizeMeta(result.meta);
   }
 

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { WalError, toWalError } from './wal-error.js';
 import { WalFault } from './wal-fault.js';
 import { encodeRecords } from './wal-record.js';
-import { createSegment, listSegments, removeEmptySegments, segmentFileName, segmentPath } from './wal-segment.js';
+import { createSegment, fsyncDirSync, listSegments, removeEmptySegments, segmentFileName, segmentPath } from './wal-segment.js';
 import type { ReplayResult, WalOptions } from './wal-types.js';
 
 export { WalError } from './wal-error.js';
@@ -71,7 +71,17 @@ export class WalWriter {
     if (opts.archiveDir !== undefined) fs.mkdirSync(opts.archiveDir, { recursive: true });
     const fd = createSegment(opts.dir, segment); // also fsyncs the directory, making the removals durable
     opts.log?.('info', 'wal: writing', { dir: opts.dir, segment, lsn: after.lastLsn, fsync: opts.fsync });
-    return new WalWriter(opts, fault, segment, fd, after.lastLsn);
+    const writer = new WalWriter(opts, fault, segment, fd, after.lastLsn);
+    // The segments of the previous run are closed now: the archive gets whatever of them it lacks
+    // (the one active at a crash was never archived; a backup may have archived only a prefix).
+    if (opts.archiveDir !== undefined) {
+      for (const s of listSegments(opts.dir)) {
+        if (s.dropped || s.seq >= segment) continue;
+        const have = fileSize(`${opts.archiveDir}/${s.name}`);
+        if (have < fileSize(segmentPath(opts.dir, s.name))) writer.archive(segmentPath(opts.dir, s.name), s.name, false);
+      }
+    }
+    return writer;
   }
 
   get failure(): WalError | null {
@@ -182,7 +192,7 @@ export class WalWriter {
    * or a shutdown): a hard link when the archive shares the file system, else a copy (off the
    * event loop) that is fsynced and renamed into place. With `remove`, the original goes after.
    */
-  private archive(path: string, name: string, remove: boolean): void {
+  archive(path: string, name: string, remove: boolean): void {
     const dir = this.opts.archiveDir as string;
     const dest = `${dir}/${name}`;
     const tmp = `${dest}.tmp`;
@@ -190,6 +200,7 @@ export class WalWriter {
       fs.rmSync(tmp, { force: true });
       fs.linkSync(path, tmp);
       fs.renameSync(tmp, dest);
+      fsyncDirSync(dir);
       if (remove) fs.rmSync(path, { force: true });
       return;
     } catch (error) {
@@ -208,6 +219,7 @@ export class WalWriter {
           fs.closeSync(fd);
         }
         fs.renameSync(tmp, dest);
+        fsyncDirSync(dir);
         if (remove) fs.rmSync(path, { force: true });
       } catch (failure) {
         this.opts.log?.('error', 'wal: could not copy a segment into the archive; it stays in the WAL directory', { segment: name, error: String(failure) });
@@ -423,6 +435,14 @@ export class WalWriter {
 
   private segmentName(): string {
     return segmentFileName(this.segment);
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return fs.statSync(path).size;
+  } catch {
+    return -1;
   }
 }
 
