@@ -24,7 +24,7 @@ import { walk, type BackupManager } from '../ops/backups.js';
 import type { Bindings } from './hono-app.js';
 import { toResponse } from './hono-app.js';
 import { jsonBody, onlyFields } from './json-body.js';
-import { guarded, okReply } from './reply.js';
+import { guarded, okReply, STREAM_HEADER } from './reply.js';
 
 export type BackupRouteDeps = {
   readonly backups: BackupManager;
@@ -216,7 +216,7 @@ export function registerBackupRoutes(app: Hono<{ Bindings: Bindings }>, deps: Ba
     deps.audit?.(c, 'storage.download', { path: new URLSearchParams(c.env.rawQuery).get('path') });
     return new Response(Readable.toWeb(Readable.from(tar as unknown as AsyncIterable<Buffer>)) as unknown as ReadableStream, {
       status: 200,
-      headers: { 'Content-Type': 'application/x-tar', 'Content-Disposition': `attachment; filename="${fileName}"`, 'Cache-Control': 'no-store' },
+      headers: { 'Content-Type': 'application/x-tar', 'Content-Disposition': `attachment; filename="${fileName}"`, 'Cache-Control': 'no-store', [STREAM_HEADER]: '1' },
     });
   });
 }

@@ -11,7 +11,15 @@ export type HttpReply = {
   readonly headers?: readonly (readonly [string, string])[];
   /** For HEAD: the Content-Length the GET would have, sent with no body. */
   readonly headLength?: number;
+  /**
+   * A body too large to hold in memory (a backup as a tar): written chunk by chunk as the socket
+   * drains (`body` is ignored). A route asks for it with the X-Mantis-Stream: 1 header.
+   */
+  readonly stream?: AsyncIterable<Uint8Array>;
 };
+
+/** The response header a Hono route sets to have its body streamed rather than buffered. */
+export const STREAM_HEADER = 'x-mantis-stream';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

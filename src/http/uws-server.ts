@@ -21,7 +21,7 @@ import type { DocHandlers } from './doc-routes.js';
 import type { TableHandlers } from './table-routes.js';
 import type { CqlHandler } from './cql-routes.js';
 import type { SqlHandler } from './sql-routes.js';
-import { errorReply, replyForError, statusLine, type HttpReply } from './reply.js';
+import { errorReply, replyForError, statusLine, STREAM_HEADER, type HttpReply } from './reply.js';
 import { bodyLimitOf, KV_ITEM_PREFIX, routeOf, type RouteLabel } from './routes.js';
 import type { Security } from '../security/security.js';
 import type { Principal } from '../security/principal.js';
@@ -139,8 +139,51 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     if (state.inFlight === 0) for (const wake of state.idle.splice(0)) wake();
   };
 
+  /** Writes a streamed body as the socket drains; a failure mid-way cuts the connection. */
+  const sendStream = (x: Exchange, reply: HttpReply, stream: AsyncIterable<Uint8Array>): void => {
+    const iterator = stream[Symbol.asyncIterator]();
+    let wake: (() => void) | null = null;
+    x.res.onWritable(() => {
+      const w = wake;
+      wake = null;
+      w?.();
+      return true;
+    });
+    x.res.cork(() => {
+      x.res.writeStatus(statusLine(reply.status));
+      x.res.writeHeader('Content-Type', reply.contentType);
+      for (const [name, value] of securityHeaders) x.res.writeHeader(name, value);
+      if (x.cors !== undefined) for (const [name, value] of x.cors) x.res.writeHeader(name, value);
+      if (reply.headers !== undefined) for (const [name, value] of reply.headers) x.res.writeHeader(name, value);
+    });
+    void (async () => {
+      try {
+        for (;;) {
+          const next = await iterator.next();
+          if (x.aborted) break;
+          if (next.done === true) {
+            x.res.cork(() => x.res.end());
+            break;
+          }
+          let ok = true;
+          x.res.cork(() => {
+            ok = x.res.write(next.value);
+          });
+          if (!ok && !x.aborted) await new Promise<void>((resolve) => (wake = resolve));
+        }
+      } catch (error) {
+        options.log.error({ err: error }, 'a streamed answer failed part-way; closing the connection');
+        if (!x.aborted) x.res.close();
+      } finally {
+        if (x.aborted) await iterator.return?.().catch(() => undefined);
+        finish(x, reply.status);
+      }
+    })();
+  };
+
   const send = (x: Exchange, reply: HttpReply, close = false): void => {
     if (x.aborted || x.finished) return;
+    if (reply.stream !== undefined && x.method !== 'head') return sendStream(x, reply, reply.stream);
     x.res.cork(() => {
       x.res.writeStatus(statusLine(reply.status));
       x.res.writeHeader('Content-Type', reply.contentType);
@@ -491,6 +534,10 @@ async function serveHono(
     if (name !== 'content-type' && name !== 'content-length' && name !== 'transfer-encoding') replyHeaders.push([name, value]);
   });
   const contentType = response.headers.get('content-type') ?? 'application/octet-stream';
+  if (response.headers.get(STREAM_HEADER) === '1' && response.body !== null && x.method !== 'head') {
+    const headersOut = replyHeaders.filter(([name]) => name !== STREAM_HEADER);
+    return { status: response.status, contentType, body: '', headers: headersOut, stream: response.body as unknown as AsyncIterable<Uint8Array> };
+  }
   if (x.method === 'head') {
     const length = Number(response.headers.get('content-length') ?? 0);
     return { status: response.status, contentType, body: '', headers: replyHeaders, headLength: length };
