@@ -163,32 +163,29 @@ type ChangesControl = { readonly action: 'subscribe' | 'unsubscribe'; readonly c
  * message is about something else (parseControl reads those). Throws a MantisError for a bad one.
  */
 export function parseChangesControl(message: ArrayBuffer, isBinary: boolean): ChangesControl | null {
-  if (isBinary || message.byteLength > LIMITS.cache_stream_message_bytes_max) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8.decode(message));
-  } catch {
-    return null;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
-  const fields = parsed as Record<string, unknown>;
-  const action = fields.subscribe === CHANGES_STREAM ? 'subscribe' : fields.unsubscribe === CHANGES_STREAM ? 'unsubscribe' : null;
-  if (action === null) return null;
   const usage = `expected {"subscribe":"${CHANGES_STREAM}","collection":"c","filter":{…},"resume_after":"…"} or {"unsubscribe":"${CHANGES_STREAM}","collection":"c"}`;
-  if (Object.hasOwn(fields, 'subscribe') && Object.hasOwn(fields, 'unsubscribe')) throw new MantisError('INVALID_PARAMETER', `exactly one of "subscribe" and "unsubscribe" is needed; ${usage}`);
-  const allowed = action === 'subscribe' ? ['subscribe', 'collection', 'filter', 'resume_after'] : ['unsubscribe', 'collection'];
-  const extra = Object.keys(fields).find((k) => !allowed.includes(k));
-  if (extra !== undefined) throw new MantisError('INVALID_PARAMETER', `unknown field "${extra}"; ${usage}`);
+  const control = streamControl(message, isBinary, CHANGES_STREAM, usage, ['collection', 'filter', 'resume_after'], ['collection']);
+  if (control === null) return null;
+  const { action, fields } = control;
   if (typeof fields.collection !== 'string') throw new MantisError('INVALID_PARAMETER', `"collection" is required; ${usage}`);
   const resume = fields.resume_after;
   if (resume !== undefined && resume !== null && typeof resume !== 'string') throw new MantisError('INVALID_PARAMETER', '"resume_after" must be a resume token (a change event\'s _id)');
   return { action, collection: fields.collection, filter: fields.filter ?? null, resumeAfter: typeof resume === 'string' ? resume : null };
 }
 
-type MetricsControl = { readonly action: 'subscribe' | 'unsubscribe'; readonly intervalMs: number };
-
-/** A WebSocket message about the metric stream ({"subscribe":"metrics",…}), or null when it is about something else. */
-export function parseMetricsControl(message: ArrayBuffer, isBinary: boolean): MetricsControl | null {
+/**
+ * A WebSocket message that (un)subscribes `stream`: its action and fields, checked against the
+ * fields each action allows; null when the message is about another stream (or not JSON at all:
+ * parseControl answers those).
+ */
+function streamControl(
+  message: ArrayBuffer,
+  isBinary: boolean,
+  stream: string,
+  usage: string,
+  subscribeFields: readonly string[],
+  unsubscribeFields: readonly string[],
+): { action: 'subscribe' | 'unsubscribe'; fields: Record<string, unknown> } | null {
   if (isBinary || message.byteLength > LIMITS.cache_stream_message_bytes_max) return null;
   let parsed: unknown;
   try {
@@ -198,14 +195,23 @@ export function parseMetricsControl(message: ArrayBuffer, isBinary: boolean): Me
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
   const fields = parsed as Record<string, unknown>;
-  const action = fields.subscribe === METRICS_STREAM ? 'subscribe' : fields.unsubscribe === METRICS_STREAM ? 'unsubscribe' : null;
+  const action = fields.subscribe === stream ? 'subscribe' : fields.unsubscribe === stream ? 'unsubscribe' : null;
   if (action === null) return null;
-  const usage = `expected {"subscribe":"${METRICS_STREAM}","interval_ms":1000} or {"unsubscribe":"${METRICS_STREAM}"}`;
   if (Object.hasOwn(fields, 'subscribe') && Object.hasOwn(fields, 'unsubscribe')) throw new MantisError('INVALID_PARAMETER', `exactly one of "subscribe" and "unsubscribe" is needed; ${usage}`);
-  const allowed = action === 'subscribe' ? ['subscribe', 'interval_ms'] : ['unsubscribe'];
+  const allowed = [action, ...(action === 'subscribe' ? subscribeFields : unsubscribeFields)];
   const extra = Object.keys(fields).find((k) => !allowed.includes(k));
   if (extra !== undefined) throw new MantisError('INVALID_PARAMETER', `unknown field "${extra}"; ${usage}`);
-  return { action, intervalMs: action === 'subscribe' ? checkInterval(fields.interval_ms) : 0 };
+  return { action, fields };
+}
+
+type MetricsControl = { readonly action: 'subscribe' | 'unsubscribe'; readonly intervalMs: number };
+
+/** A WebSocket message about the metric stream ({"subscribe":"metrics",…}), or null when it is about something else. */
+export function parseMetricsControl(message: ArrayBuffer, isBinary: boolean): MetricsControl | null {
+  const usage = `expected {"subscribe":"${METRICS_STREAM}","interval_ms":1000} or {"unsubscribe":"${METRICS_STREAM}"}`;
+  const control = streamControl(message, isBinary, METRICS_STREAM, usage, ['interval_ms'], []);
+  if (control === null) return null;
+  return { action: control.action, intervalMs: control.action === 'subscribe' ? checkInterval(control.fields.interval_ms) : 0 };
 }
 
 /** The SSE line block of a feed event. */
