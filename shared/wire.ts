@@ -432,6 +432,8 @@ export const WAL_KV_OPS = 1;
  * changed. Point-in-time recovery cuts a WAL at the first clock past its target; replay skips them.
  */
 export const WAL_CLOCK = 0x20;
+/** The last record of a clean shutdown (payload as WAL_CLOCK): the log is whole up to here. */
+export const WAL_END = 0x21;
 
 export function encodeClock(ms: number): Uint8Array {
   const out = new Uint8Array(8);

@@ -38,13 +38,14 @@ import { TableService } from './tables/table-service.js';
 import { createTxnMetrics } from './txn/txn-metrics.js';
 import { createTxnKvHandlers, createTxnRouteHandlers } from './http/txn-routes.js';
 import { openSecurity, publicUrlOf, type SecurityParts } from './security/setup.js';
-import type { Principal } from './security/principal.js';
+import { SYSTEM, type Principal } from './security/principal.js';
 import { actorOf } from './http/auth-routes.js';
 import type { Streams } from './http/invalidation-streams.js';
 import { Alerts } from './ops/alerts.js';
 import { MetricFeed, registerConnectionGauges, registerFeedGauge } from './ops/metric-feed.js';
 import { MetricSampler } from './ops/metric-sampler.js';
 import { BackupManager } from './ops/backups.js';
+import { readTimeline } from './ops/backup-format.js';
 
 export type Server = {
   readonly url: string;
@@ -87,6 +88,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     graph = await DependencyGraph.open(join(config.dataDir, 'cache'), { maxEdges: LIMITS.cache_dependencies_max, log });
     timestamps = await TimestampReserver.open(join(config.dataDir, 'txn'), { log });
     coordinator = await CoordinatorLog.open(join(config.dataDir, 'txn'), { log });
+    const timeline = await readTimeline(config.dataDir);
     pool = new ShardPool({
       shards,
       oracle: timestamps.buffer,
@@ -106,6 +108,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       cachePolicies: policies.rules,
       writeBackMs: config.writeBackMs,
       walArchive: config.ops.walArchive,
+      timeline,
       onShardCrash: (shard) => hub.publishReset(shard),
       // TTL expiry and other changes a shard makes on its own, for the change streams.
       onDocChanges: (_shard, changes) => docs?.shardChanges(changes),
@@ -116,7 +119,10 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
     let listenerRef: Listener | null = null;
     let streamsRef: Streams | null = null;
     const connections = (): number => (listenerRef?.load().inFlight ?? 0) + (streamsRef?.count() ?? 0);
-    const connectionsMax = LIMITS.overload_inflight_max;
+    // The admission limit (with its environment override) is also the connection alert's ceiling.
+    const overload = new OverloadGuard({ pool });
+    registerShedMetric(metrics.registry, overload);
+    const connectionsMax = overload.thresholds.inFlightMax;
     registerConnectionGauges(metrics.registry, connections, connectionsMax);
     const manager = new DocTxnManager({
       pool,
@@ -158,6 +164,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       dataDir: config.dataDir,
       backupDir: config.ops.backupDir,
       walArchive: config.ops.walArchive,
+      timeline,
       pool,
       oracle: timestamps.buffer,
       coordinator,
@@ -165,6 +172,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       registry: metrics.registry,
       retention: { keepLast: config.ops.backupKeepLast, keepDaily: config.ops.backupKeepDaily, keepWeekly: config.ops.backupKeepWeekly },
       schedule: config.ops.backupSchedule,
+      ...(authOn ? { audit: (action: string, details: Record<string, unknown>) => security.audit.record({ action, outcome: 'success', actor: actorOf(SYSTEM), details }) } : {}),
     });
     await backups.start();
     opsParts = { feed, alerts, backups };
@@ -219,8 +227,6 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
         secureCookies: config.security.tls || config.security.publicUrl.startsWith('https:'),
       },
     });
-    const overload = new OverloadGuard({ pool });
-    registerShedMetric(metrics.registry, overload);
     const listener: Listener = await listen({
       host: config.host,
       port: config.port,

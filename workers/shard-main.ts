@@ -15,6 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { LIMITS } from '../shared/limits.js';
+import { encodeClock, WAL_END } from '../shared/wire.js';
 import { ShardMetric, FSYNC_BUCKETS_MS } from '../shared/metrics-layout.js';
 import { RingReader, RingWriter } from '../shared/ring.js';
 import type { ShardAdmin, ShardInit, ShardLifecycle, ShardStats } from '../shared/shard-contract.js';
@@ -66,6 +67,9 @@ function faultDelayMs(raw: string | undefined): number {
 }
 
 type Refs = { wal: WalWriter | null; txn: TxnParticipant | null };
+
+/** With a WAL archive an idle shard still stamps its log this often, so a restore can tell how far it reaches. */
+const ARCHIVE_CLOCK_MS = 1000;
 
 /** A table segment file into <archive>/tables/… (a hard link; a copy on another file system), durably. */
 function archiveTableFile(shardDir: string, archive: string, path: string): void {
@@ -226,6 +230,7 @@ async function main(): Promise<void> {
     events,
     writeBackMs: init.writeBackMs,
     shard: { id: init.shardId, dir: init.dir },
+    clockEveryMs: init.walArchive === null ? 0 : ARCHIVE_CLOCK_MS,
     docs,
     tables,
   });
@@ -315,6 +320,14 @@ async function main(): Promise<void> {
       events.close();
       clearInterval(sweep);
       clearInterval(health);
+      // A clean shutdown says so in the log: point-in-time recovery knows nothing follows.
+      if (wal.failure === null) {
+        try {
+          wal.append([{ type: WAL_END, payload: encodeClock(Date.now()) }]);
+        } catch {
+          // the log failed just now: close() reports it
+        }
+      }
       await wal.close();
       await store.close();
     },

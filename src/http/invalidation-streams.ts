@@ -211,7 +211,9 @@ export function parseMetricsControl(message: ArrayBuffer, isBinary: boolean): Me
   const usage = `expected {"subscribe":"${METRICS_STREAM}","interval_ms":1000} or {"unsubscribe":"${METRICS_STREAM}"}`;
   const control = streamControl(message, isBinary, METRICS_STREAM, usage, ['interval_ms'], []);
   if (control === null) return null;
-  return { action: control.action, intervalMs: control.action === 'subscribe' ? checkInterval(control.fields.interval_ms) : 0 };
+  const raw = control.fields.interval_ms;
+  if (raw !== undefined && typeof raw !== 'number') throw new MantisError('INVALID_PARAMETER', `interval_ms must be a number of milliseconds; ${usage}`);
+  return { action: control.action, intervalMs: control.action === 'subscribe' ? checkInterval(raw) : 0 };
 }
 
 /** The SSE line block of a feed event. */

@@ -45,6 +45,9 @@ export type RouteLabel =
   | '/api/v1/tables/:t/indexes/:name'
   | '/api/v1/cql'
   | '/api/v1/sql'
+  /** The auth and admin routes (Hono's), labelled by prefix so metrics and rate limits can tell them apart. */
+  | '/api/v1/auth/*'
+  | '/api/v1/admin/*'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
@@ -67,6 +70,8 @@ export function routeOf(method: string, path: string): RouteLabel {
     case '/api/v1/txn/execute':
       return path;
     default:
+      if (path.startsWith('/api/v1/auth/')) return '/api/v1/auth/*';
+      if (path.startsWith('/api/v1/admin/')) return '/api/v1/admin/*';
       if (path.startsWith(TXN_PREFIX)) {
         // Exactly one non-empty segment for the id, as Hono's /api/v1/txn/:id/commit matches.
         const slash = path.indexOf('/', TXN_PREFIX.length);

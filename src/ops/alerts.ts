@@ -87,9 +87,9 @@ export function parseRule(raw: unknown, at: string): AlertRule {
   if (typeof r.metric !== 'string' || !(ALERT_METRICS as readonly string[]).includes(r.metric)) throw bad(`metric must be one of ${ALERT_METRICS.join(', ')}`);
   if (typeof r.op !== 'string' || !(ALERT_OPS as readonly string[]).includes(r.op)) throw bad(`op must be one of ${ALERT_OPS.join(' ')}`);
   if (typeof r.value !== 'number' || !Number.isFinite(r.value)) throw bad('value must be a finite number');
-  const forS = r.for_s ?? 0;
+  const forS = r.for_s === undefined ? 0 : r.for_s;
   if (typeof forS !== 'number' || !Number.isInteger(forS) || forS < 0 || forS > 86_400) throw bad('for_s must be an integer number of seconds from 0 to 86400');
-  const severity = r.severity ?? 'warning';
+  const severity = r.severity === undefined ? 'warning' : r.severity;
   if (typeof severity !== 'string' || !(SEVERITIES as readonly string[]).includes(severity)) throw bad(`severity must be one of ${SEVERITIES.join(', ')}`);
   if (r.description !== undefined && (typeof r.description !== 'string' || r.description.length > 500)) throw bad('description must be a string of at most 500 characters');
   return {
@@ -231,8 +231,9 @@ export class Alerts {
     for (const [name, state] of [...this.states]) {
       const old = before.get(name);
       const now = rules.find((r) => r.name === name);
-      if (now === undefined || old === undefined || old.metric !== now.metric || old.op !== now.op || old.value !== now.value || old.for_s !== now.for_s) {
-        if (state.state === 'firing' && old !== undefined) this.announce(old, 'resolved', state.value);
+      if (now === undefined || old === undefined || old.metric !== now.metric || old.op !== now.op || old.value !== now.value || old.for_s !== now.for_s || old.severity !== now.severity) {
+        // A changed or removed rule ends what it was doing (announced); the new one starts afresh.
+        if (old !== undefined && state.state !== 'inactive') this.announce(old, state.state === 'firing' ? 'resolved' : 'inactive', state.value);
         this.states.delete(name);
       }
     }
@@ -265,8 +266,10 @@ export class Alerts {
       let st = this.states.get(rule.name);
       if (st === undefined) this.states.set(rule.name, (st = { state: 'inactive', since: null, value: null, heldSince: null }));
       const value = metricValue(s, rule.metric);
+      // Nothing to measure (no cache lookups, no requests): the rule keeps its state and its clock.
+      if (value === null) continue;
       st.value = value;
-      const met = value !== null && holds(rule.op, value, rule.value);
+      const met = holds(rule.op, value, rule.value);
       if (met) {
         st.heldSince ??= s.ts;
         const due = s.ts - st.heldSince >= rule.for_s * 1000;
@@ -285,7 +288,7 @@ export class Alerts {
           const wasFiring = st.state === 'firing';
           st.state = 'inactive';
           st.since = s.ts;
-          if (wasFiring) this.announce(rule, 'resolved', value);
+          this.announce(rule, wasFiring ? 'resolved' : 'inactive', value);
         }
       }
     }
@@ -294,7 +297,7 @@ export class Alerts {
   private announce(rule: AlertRule, state: AlertEvent['state'], value: number | null): void {
     const event: AlertEvent = { name: rule.name, state, value, severity: rule.severity, ts: Date.now() };
     this.o.feed.publishAlert(event);
-    if (state === 'pending') return;
+    if (state === 'pending' || state === 'inactive') return;
     const fields = { alert: rule.name, state, value, threshold: rule.value, metric: rule.metric, severity: rule.severity };
     if (state === 'firing') this.o.log.warn(fields, `alert ${rule.name} firing`);
     else this.o.log.info(fields, `alert ${rule.name} resolved`);

@@ -11,7 +11,7 @@
 // backup being written is a `.partial-<id>` folder, never listed, removed at
 // the next start.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +21,32 @@ export const BACKUP_FORMAT = 1;
 export const PARTIAL_PREFIX = '.partial-';
 /** Backup ids: the UTC time of the cut plus a random suffix, so they sort by time. */
 export const BACKUP_ID = /^\d{8}T\d{6}\d{3}Z-[0-9a-f]{6}$/;
+
+/**
+ * A data directory made by a restore starts a timeline of its own (this file holds its id): its
+ * WAL archives to <archive>/timeline-<id>/shard-<n>, apart from the original's <archive>/shard-<n>,
+ * whose history must stay whole for other restores.
+ */
+export const TIMELINE_FILE = 'ops/timeline';
+
+export function newTimeline(): string {
+  return `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The data directory's timeline (null: the original one). */
+export async function readTimeline(dataDir: string): Promise<string | null> {
+  try {
+    const id = (await readFile(join(dataDir, TIMELINE_FILE), 'utf8')).trim();
+    return /^[0-9a-z]+-[0-9a-f]{6}$/.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where a timeline's WAL archive lives under --wal-archive. */
+export function archiveRootOf(archive: string, timeline: string | null): string {
+  return timeline === null ? archive : join(archive, `timeline-${timeline}`);
+}
 
 export type ShardCut = {
   readonly shard: number;
@@ -55,6 +81,8 @@ export type BackupManifest = {
   readonly cut_ms: number;
   readonly incremental: boolean;
   readonly base: string | null;
+  /** The data directory's timeline when the backup was taken (null: the original one). */
+  readonly timeline?: string | null;
   readonly shards: number;
   readonly cuts: readonly ShardCut[];
   readonly files: readonly BackupFile[];

@@ -34,6 +34,7 @@ import type { Logger } from '../log.js';
 import type { ShardPool } from '../router/index.js';
 import type { CoordinatorLog } from '../txn/coordinator-log.js';
 import {
+  archiveRootOf,
   BACKUP_FORMAT,
   BACKUP_ID,
   MANIFEST_NAME,
@@ -68,6 +69,8 @@ export type BackupOptions = {
   readonly backupDir: string;
   /** '' = no WAL archive. */
   readonly walArchive: string;
+  /** The data directory's timeline (src/ops/backup-format.ts); null: the original one. */
+  readonly timeline: string | null;
   readonly pool: ShardPool;
   readonly oracle: SharedArrayBuffer;
   readonly coordinator: CoordinatorLog;
@@ -76,6 +79,8 @@ export type BackupOptions = {
   readonly retention: Retention;
   /** Cron expression ('' = none). */
   readonly schedule: string;
+  /** Records what the server did on its own (scheduled backups, retention) in the audit log. */
+  readonly audit?: (action: string, details: Record<string, unknown>) => void;
 };
 
 /** Files of the data directory's root a backup takes (the router's own state), besides the shards. */
@@ -113,8 +118,14 @@ export class BackupManager {
     return this.o.backupDir === '' ? '' : resolve(this.o.backupDir);
   }
 
+  /** The WAL archive's root (every timeline under it). */
   get walArchive(): string {
     return this.o.walArchive === '' ? '' : resolve(this.o.walArchive);
+  }
+
+  /** This data directory's part of the archive. */
+  private get timelineArchive(): string {
+    return this.walArchive === '' ? '' : archiveRootOf(this.walArchive, this.o.timeline);
   }
 
   /** Removes what an interrupted backup left (partial folders, staging links) and starts the schedule. */
@@ -133,6 +144,7 @@ export class BackupManager {
         try {
           const b = await this.create(false);
           this.o.log.info({ id: b.id, bytes: b.bytes }, 'scheduled backup taken');
+          this.o.audit?.('backup.create', { id: b.id, scheduled: true });
         } catch (error) {
           this.o.log.error({ err: error }, 'scheduled backup failed');
         }
@@ -305,6 +317,7 @@ export class BackupManager {
         cut_ms: cutMs,
         incremental: baseManifest !== null,
         base: baseManifest?.id ?? null,
+        timeline: this.o.timeline,
         shards: pool.shards.length,
         cuts: cuts.map(({ shard, walSegment, walOffset, lsn }) => ({ shard, walSegment, walOffset, lsn })),
         files,
@@ -322,7 +335,8 @@ export class BackupManager {
       this.counts.lastSuccessS = Date.now() / 1000;
       this.counts.lastDurationS = (performance.now() - started) / 1000;
       this.o.log.info({ id, files: files.length, bytes: manifest.bytes, copied, ms: manifest.duration_ms, incremental: manifest.incremental }, 'backup taken');
-      await this.prune();
+      // The backup is whole and listed: a retention failure is reported, not made the backup's.
+      await this.prune().catch((error: unknown) => this.o.log.error({ err: error }, 'retention after a backup failed; the backup itself is complete'));
       return this.summaryOf(manifest);
     } catch (error) {
       this.counts.failed++;
@@ -358,7 +372,7 @@ export class BackupManager {
    */
   private async archiveActive(shard: number, from: string, name: string, bytes: number): Promise<void> {
     if (this.walArchive === '') return;
-    const dir = join(this.walArchive, `shard-${shard}`);
+    const dir = join(this.timelineArchive, `shard-${shard}`);
     const dest = join(dir, name);
     if ((await stat(dest).then((s) => s.size, () => -1)) >= 0) return;
     await mkdir(dir, { recursive: true });
@@ -388,6 +402,7 @@ export class BackupManager {
       await this.remove(id);
       this.counts.pruned++;
       this.o.log.info({ id }, 'backup removed by the retention policy');
+      this.o.audit?.('backup.delete', { id, retention: true });
     }
     return doomed;
   }

@@ -18,7 +18,8 @@ export type FeedEvent = { readonly type: 'metrics'; readonly data: MetricSnapsho
 
 export type AlertEvent = {
   readonly name: string;
-  readonly state: 'pending' | 'firing' | 'resolved';
+  /** pending → firing → resolved; inactive when a pending rule's condition stops (streams only). */
+  readonly state: 'pending' | 'firing' | 'resolved' | 'inactive';
   readonly value: number | null;
   readonly severity: string;
   readonly ts: number;

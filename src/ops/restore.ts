@@ -26,12 +26,12 @@
 
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { decodeClock, WAL_CLOCK } from '../../shared/wire.js';
+import { decodeClock, WAL_CLOCK, WAL_END } from '../../shared/wire.js';
 import { decodeTxnWalRecord, encodeTxnWalRecord, isTxnWalType } from '../../shared/txn/txn-wal.js';
 import { TimestampReserver } from '../../shared/txn/timestamp-oracle.js';
 import { decodeNext, encodeRecords } from '../../workers/wal/wal-record.js';
 import { CoordinatorLog } from '../txn/coordinator-log.js';
-import { isProblem, readBackupManifest, verifyBackup, type BackupManifest } from './backup-format.js';
+import { archiveRootOf, isProblem, newTimeline, readBackupManifest, TIMELINE_FILE, verifyBackup, type BackupManifest } from './backup-format.js';
 import { walk } from './backups.js';
 
 export class RestoreError extends Error {}
@@ -96,7 +96,17 @@ async function restoreInto(o: RestoreOptions, manifest: BackupManifest, to: stri
   let maxTs = manifest.commit_ts;
   const shards: RestoreReport['shards'][number][] = [];
   if (o.untilMs !== null) {
-    const logs = await Promise.all(manifest.cuts.map((cut) => extendShardLog(to, resolve(o.archive as string), manifest, cut, o.untilMs as number)));
+    const archive = archiveRootOf(resolve(o.archive as string), manifest.timeline ?? null);
+    const logs = await Promise.all(manifest.cuts.map((cut) => extendShardLog(to, archive, cut, o.untilMs as number)));
+    // Every shard's log must reach the target (a clock past it) or end in a clean shutdown; else
+    // the archive lacks WAL the target needs, and the result would silently miss writes.
+    const short = logs.filter((l) => !l.reached && !l.endedCleanly);
+    if (short.length > 0) {
+      const where = short.map((l) => `shard ${l.shard} ends at ${l.lastClock === null ? 'the backup' : new Date(l.lastClock).toISOString()}`).join(', ');
+      throw new RestoreError(
+        `the WAL archive ${archive} does not reach --until ${new Date(o.untilMs).toISOString()} (${where}): the newer WAL is not archived yet. Restore to an earlier moment, or take a backup (it archives every shard's log up to then) and try again`,
+      );
+    }
     // Transactions committed by some shard before the target are completed everywhere they were prepared.
     const committed = new Map<string, number>();
     for (const l of logs) for (const [id, ts] of l.commits) committed.set(id, ts);
@@ -125,6 +135,10 @@ async function restoreInto(o: RestoreOptions, manifest: BackupManifest, to: stri
   // No timestamp the restored server hands out may be at or below one already used.
   const reserver = await TimestampReserver.open(join(to, 'txn'), { floor: maxTs + 1 });
   await reserver.close();
+  // A restored directory starts a timeline of its own: its WAL archives apart from the original's,
+  // whose history (the same segment numbers) must stay whole for other restores.
+  await mkdir(join(to, 'ops'), { recursive: true });
+  await writeFile(join(to, TIMELINE_FILE), `${newTimeline()}\n`);
   return { backup: manifest.id, commitTs: manifest.commit_ts, cutAt: manifest.created_at, files: manifest.files.length, bytes: manifest.bytes, shards };
 }
 
@@ -142,6 +156,10 @@ type ShardLog = {
   segments: number;
   records: number;
   lastClock: number | null;
+  /** A clock past the target was found (the log was cut there). */
+  reached: boolean;
+  /** The log ends with a clean shutdown's WAL_END: nothing after it is missing. */
+  endedCleanly: boolean;
   lastLsn: number;
   lastSegmentPath: string;
   maxTs: number;
@@ -156,7 +174,7 @@ type ShardLog = {
  * The backup's segments stay as they are up to the cut's segment; from there the archive's
  * copies (longer) take over, each checked to begin where the previous one ended.
  */
-async function extendShardLog(to: string, archive: string, m: BackupManifest, cut: BackupManifest['cuts'][number], untilMs: number): Promise<ShardLog> {
+async function extendShardLog(to: string, archive: string, cut: BackupManifest['cuts'][number], untilMs: number): Promise<ShardLog> {
   const walDir = join(to, 'shards', String(cut.shard), 'wal');
   await mkdir(walDir, { recursive: true });
   const archDir = join(archive, `shard-${cut.shard}`);
@@ -189,7 +207,19 @@ async function extendShardLog(to: string, archive: string, m: BackupManifest, cu
   }
   // Walk every segment in order: check continuity, find the cut by time, note transactions.
   const names = (await readdir(walDir)).filter((n) => SEGMENT.test(n)).sort();
-  const log: ShardLog = { shard: cut.shard, segments: added, records: 0, lastClock: null, lastLsn: 0, lastSegmentPath: '', maxTs: 0, commits: new Map(), undecided: new Set() };
+  const log: ShardLog = {
+    shard: cut.shard,
+    segments: added,
+    records: 0,
+    lastClock: null,
+    reached: false,
+    endedCleanly: false,
+    lastLsn: 0,
+    lastSegmentPath: '',
+    maxTs: 0,
+    commits: new Map(),
+    undecided: new Set(),
+  };
   let cutAt: { name: string; offset: number } | null = null;
   let prevLsn: number | null = null;
   for (const name of names) {
@@ -199,8 +229,10 @@ async function extendShardLog(to: string, archive: string, m: BackupManifest, cu
       continue;
     }
     const buf = await readFile(path);
+    const seq = Number(SEGMENT.exec(name)?.[1]);
     let offset = 0;
     let firstInSegment = true;
+    log.endedCleanly = false;
     for (;;) {
       const r = decodeNext(buf, offset);
       if (r.kind === 'end') break;
@@ -217,10 +249,16 @@ async function extendShardLog(to: string, archive: string, m: BackupManifest, cu
         throw new RestoreError(`${path}: begins at LSN ${r.lsn} but the segment before ends at ${prevLsn}: the archive is missing a segment`);
       }
       firstInSegment = false;
-      if (r.type === WAL_CLOCK) {
+      // Everything before the backup's cut is in the backup whatever its clocks say (a shard's
+      // clock may run ahead of the router's cut time): the log is cut only after it.
+      const pastCut = seq > cut.walSegment || (seq === cut.walSegment && offset >= cut.walOffset);
+      log.endedCleanly = r.type === WAL_END;
+      if (r.type === WAL_CLOCK || r.type === WAL_END) {
         const ms = decodeClock(r.payload);
-        if (ms > untilMs) {
+        if (ms > untilMs && pastCut) {
           cutAt = { name, offset };
+          log.reached = true;
+          log.endedCleanly = false;
           break;
         }
         log.lastClock = ms;
@@ -266,6 +304,18 @@ async function appendRecords(path: string, lastLsn: number, records: { type: num
   await rename(`${path}.tmp`, path);
 }
 
+/** An RFC 3339 date-time (T or t, Z or z or ±hh:mm; a real calendar date) → ms since the epoch, or null. */
+export function parseRfc3339(text: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/.exec(text);
+  if (m === null) return null;
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
+  if (d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return null; // e.g. February 30
+  if (m[9] !== undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) return null;
+  const ms = Date.parse(text.toUpperCase());
+  return Number.isNaN(ms) ? null : ms;
+}
+
 /** `restore` command line → options; throws RestoreError for bad usage. */
 export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
   const values = new Map<string, string>();
@@ -286,10 +336,8 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
   let untilMs: number | null = null;
   const until = values.get('until');
   if (until !== undefined) {
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(until) || Number.isNaN(Date.parse(until))) {
-      throw new RestoreError(`--until must be an RFC 3339 time with a zone, e.g. 2026-12-07T10:00:00Z; got "${until}"`);
-    }
-    untilMs = Date.parse(until);
+    untilMs = parseRfc3339(until);
+    if (untilMs === null) throw new RestoreError(`--until must be an RFC 3339 time with a zone, e.g. 2026-12-07T10:00:00Z; got "${until}"`);
   }
   const untilTs = values.get('until-ts');
   if (untilTs !== undefined) {

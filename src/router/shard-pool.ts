@@ -39,6 +39,8 @@ export type ShardPoolOptions = {
   readonly onDocChanges?: (shard: number, changes: DocChange[]) => void;
   /** --wal-archive: each shard keeps its retired WAL segments in <walArchive>/shard-<id>; '' or absent = none. */
   readonly walArchive?: string;
+  /** The data directory's timeline: a restored one archives under <walArchive>/timeline-<id>/. */
+  readonly timeline?: string | null;
 };
 
 export class ShardPool {
@@ -72,7 +74,7 @@ export class ShardPool {
           onReady: options.onShardReady,
           onDocChanges: options.onDocChanges,
           oracle: options.oracle,
-          walArchive: options.walArchive === undefined || options.walArchive === '' ? null : join(resolve(options.walArchive), `shard-${shardId}`),
+          walArchive: options.walArchive === undefined || options.walArchive === '' ? null : join(resolve(options.walArchive), options.timeline === undefined || options.timeline === null ? '' : `timeline-${options.timeline}`, `shard-${shardId}`),
           ringBytes: LIMITS.ring_bytes, // larger frames are fragmented
         },
         createShardMetrics(),

@@ -109,6 +109,8 @@ export function needOf(route: RouteLabel, method: string, rawPath: string, rawQu
     case '/api/v1/sql':
       // Reading or writing is decided per statement by the executor, with the tables' permissions.
       return perm('sql', 'read');
+    case '/api/v1/auth/*':
+    case '/api/v1/admin/*':
     case 'unmatched':
       return unlabelledNeed(method, rawPath);
   }
@@ -131,6 +133,8 @@ function unlabelledNeed(method: string, rawPath: string): Need {
   if (rawPath === '/api/v1/auth/keys' || rawPath.startsWith('/api/v1/auth/keys/')) return AUTHENTICATED;
   if (rawPath.startsWith('/api/v1/auth/') || rawPath.startsWith('/api/v1/admin/')) return perm('admin', method === 'get' ? 'read' : 'write');
   // Operations: metric streams and history, alerts, backups and the storage browser are the admin's.
+  // A download hands out files (the JWT secret, password hashes, whole backups): admin write, not read.
+  if (rawPath === '/api/storage/download') return perm('admin', 'write');
   if (/^\/api\/v1\/(metrics|alerts|backups)(\/|$)/.test(rawPath) || rawPath.startsWith('/api/storage/')) return perm('admin', method === 'get' ? 'read' : 'write');
   // Unlabelled paths under a model's prefix still name its object: they need its write permission,
   // so a path the labeller does not recognise can never be weaker than one it does.

@@ -91,6 +91,8 @@ export type ActorDeps = {
   readonly tables?: TableEngine | null;
   /** The shard's id and directory (backup cuts link its files); absent in tests without backups. */
   readonly shard?: { readonly id: number; readonly dir: string };
+  /** With a WAL archive: stamp the log at least this often even when idle (0 = only with writes). */
+  readonly clockEveryMs?: number;
 };
 
 /** What the actor needs of the table engine (workers/tables/table-shard.ts). */
@@ -147,6 +149,13 @@ export class ShardActor {
   }
 
   async run(): Promise<void> {
+    const every = this.d.clockEveryMs ?? 0;
+    if (every > 0) {
+      const timer = setInterval(() => {
+        if (!this.closed && Date.now() - this.clockMs >= every) this.stampClock();
+      }, every);
+      timer.unref();
+    }
     const frames: Uint8Array[] = [];
     while (!this.closed) {
       frames.length = 0;
@@ -374,6 +383,8 @@ export class ShardActor {
       const failure = this.d.wal.failure ?? this.d.store.failure;
       if (failure !== null) throw new MantisError(failure.code, `shard ${this.d.shard.id} cannot take a backup: ${failure.message}`);
       this.flushWriteBack();
+      // The log before the cut ends with a clock of now: a restore to any earlier moment knows it reaches it.
+      this.stampClock();
       const request = JSON.parse(Buffer.from(decoded.request.body).toString('utf8')) as BackupCutRequest;
       const stats = this.d.wal.stats();
       const result = cutForBackup(this.d.shard.id, this.d.shard.dir, request, stats);
@@ -391,6 +402,14 @@ export class ShardActor {
       this.d.log('error', 'backup cut failed', { error: message });
       this.answer(id, { kind: 'error', code, message: `backup cut failed: ${message}` });
     }
+  }
+
+  /** Logs a WAL_CLOCK record of now on its own (nothing else to log; nothing waits on it). */
+  private stampClock(): void {
+    if (this.d.wal.failure !== null || this.d.store.failure !== null) return;
+    this.clockMs = 0; // forces the stamp even within the same millisecond
+    this.logBatch(emptyBatch(), []);
+    this.d.sender.flush();
   }
 
   /** One WAL write for the whole batch; acks wait for durability. */

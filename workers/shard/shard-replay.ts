@@ -6,7 +6,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { ReplaySummary } from '../../shared/shard-contract.js';
-import { decodeWriteOps, WAL_CLOCK, WAL_KV_OPS } from '../../shared/wire.js';
+import { decodeWriteOps, WAL_CLOCK, WAL_END, WAL_KV_OPS } from '../../shared/wire.js';
 import type { TxnParticipant } from '../txn/txn-participant.js';
 import { replayWal, type ReplayResult, type WalLog } from '../wal/index.js';
 import type { ShardOps } from './shard-ops.js';
@@ -25,7 +25,7 @@ export function replayShardWal(ops: ShardOps, txn: TxnParticipant, walDir: strin
   const result = replayWal(
     walDir,
     (type, lsn, payload, segment) => {
-      if (type === WAL_CLOCK) return;
+      if (type === WAL_CLOCK || type === WAL_END) return;
       if (type !== WAL_KV_OPS) {
         txn.replayRecord(type, lsn, segment, payload, nowMs);
         return;

@@ -80,6 +80,9 @@ export class WalWriter {
         const have = fileSize(`${opts.archiveDir}/${s.name}`);
         if (have < fileSize(segmentPath(opts.dir, s.name))) writer.archive(segmentPath(opts.dir, s.name), s.name, false);
       }
+      // On the same file system the new segment is linked in at once: the archive then sees every
+      // record as it is written (same inode), so a restore reaches the latest write of a running server.
+      writer.linkActive();
     }
     return writer;
   }
@@ -192,10 +195,28 @@ export class WalWriter {
    * or a shutdown): a hard link when the archive shares the file system, else a copy (off the
    * event loop) that is fsynced and renamed into place. With `remove`, the original goes after.
    */
+  /** Links the active segment into the archive (same file system only; elsewhere it goes at retirement). */
+  private linkActive(): void {
+    const name = this.segmentName();
+    const dir = this.opts.archiveDir as string;
+    try {
+      fs.rmSync(`${dir}/${name}`, { force: true });
+      fs.linkSync(segmentPath(this.opts.dir, name), `${dir}/${name}`);
+      fsyncDirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') this.opts.log?.('warn', 'wal: could not link the active segment into the archive', { segment: name, error: String(error) });
+    }
+  }
+
   archive(path: string, name: string, remove: boolean): void {
     const dir = this.opts.archiveDir as string;
     const dest = `${dir}/${name}`;
     const tmp = `${dest}.tmp`;
+    if (sameFile(path, dest)) {
+      // Linked already (at a clean shutdown or the next start): nothing to copy.
+      if (remove) fs.rmSync(path, { force: true });
+      return;
+    }
     try {
       fs.rmSync(tmp, { force: true });
       fs.linkSync(path, tmp);
@@ -252,6 +273,7 @@ export class WalWriter {
     this.segment++;
     this.segmentBytes = 0;
     this.ackedBytes = 0;
+    if (this.opts.archiveDir !== undefined) this.linkActive();
     // Under `none` every written record was acknowledged; otherwise only the fsynced ones were.
     const kept = this.opts.fsync === 'none' ? this.lsn : this.durableLsn;
     this.lsn = kept;
@@ -356,6 +378,7 @@ export class WalWriter {
       this.segment++;
       this.segmentBytes = 0;
       this.ackedBytes = 0;
+      if (this.opts.archiveDir !== undefined) this.linkActive();
     } catch (err) {
       this.fail(toWalError(err, 'segment roll', name));
     }
@@ -435,6 +458,16 @@ export class WalWriter {
 
   private segmentName(): string {
     return segmentFileName(this.segment);
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
   }
 }
 
