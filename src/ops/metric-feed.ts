@@ -6,7 +6,8 @@
 
 import client from 'prom-client';
 import { MantisError } from '../../shared/errors.js';
-import type { MetricSampler, MetricSnapshot, Reading } from './metric-sampler.js';
+import type { ClassRates, MetricSampler, MetricSnapshot, Reading, ShardSnapshot } from './metric-sampler.js';
+import { LIVE_CLASSES, type LiveClass } from './live-counters.js';
 
 export const INTERVAL_MS_MIN = 100;
 export const INTERVAL_MS_MAX = 60_000;
@@ -37,10 +38,94 @@ export function checkInterval(raw: unknown): number {
   return value;
 }
 
+/** Numbers of one snapshot in the history ring, before its shards' (null is NaN). */
+const TOP_FIELDS = [
+  'ts',
+  'interval_ms',
+  'requests_per_s',
+  'errors_per_s',
+  'error_ratio',
+  'latency_p50_ms',
+  'latency_p95_ms',
+  'latency_p99_ms',
+  'cache_hit_rate',
+  'memory_rss_bytes',
+  'memory_heap_used_bytes',
+  'disk_free_bytes',
+  'open_transactions',
+  'connections',
+  'compactions_per_s',
+  'flushes_per_s',
+  'wal_bytes_per_s',
+] as const satisfies readonly (keyof MetricSnapshot)[];
+const SHARD_FIELDS = ['id', 'ops_per_s', 'queue_depth', 'wal_bytes', 'wal_bytes_per_s', 'fsync_p99_ms', 'ready'] as const;
+
+/**
+ * The last hour of one-second snapshots as numbers in one Float64Array allocated at start, so the
+ * history costs the same memory in its first minute as after an hour (no growth to mistake for a leak).
+ */
+class HistoryRing {
+  private readonly width: number;
+  private readonly cells: Float64Array;
+  private next = 0;
+  size = 0;
+
+  constructor(private readonly shards: number) {
+    this.width = TOP_FIELDS.length + LIVE_CLASSES.length * 2 + shards * SHARD_FIELDS.length;
+    this.cells = new Float64Array(this.width * HISTORY_SLOTS);
+  }
+
+  push(s: MetricSnapshot): void {
+    const c = this.cells;
+    let at = this.next * this.width;
+    for (const f of TOP_FIELDS) c[at++] = s[f] ?? NaN;
+    for (const cls of LIVE_CLASSES) {
+      c[at++] = s.by_class[cls].requests_per_s;
+      c[at++] = s.by_class[cls].errors_per_s;
+    }
+    for (let i = 0; i < this.shards; i++) {
+      const x = s.shards[i];
+      for (const f of SHARD_FIELDS) c[at++] = x === undefined ? NaN : f === 'ready' ? (x.ready ? 1 : 0) : (x[f] ?? NaN);
+    }
+    this.next = (this.next + 1) % HISTORY_SLOTS;
+    this.size = Math.min(HISTORY_SLOTS, this.size + 1);
+  }
+
+  /** The i-th snapshot, oldest first. */
+  at(i: number): MetricSnapshot {
+    const c = this.cells;
+    let at = ((this.next - this.size + i + HISTORY_SLOTS) % HISTORY_SLOTS) * this.width;
+    const num = (v: number): number | null => (Number.isNaN(v) ? null : v);
+    const top: Record<string, number | null> = {};
+    for (const f of TOP_FIELDS) top[f] = num(c[at++]);
+    const byClass = {} as Record<LiveClass, ClassRates>;
+    for (const cls of LIVE_CLASSES) byClass[cls] = { requests_per_s: c[at++], errors_per_s: c[at++] };
+    const shards: ShardSnapshot[] = [];
+    for (let i = 0; i < this.shards; i++) {
+      const x: Record<string, number | boolean | null> = {};
+      for (const f of SHARD_FIELDS) x[f] = f === 'ready' ? c[at++] === 1 : num(c[at++]);
+      shards.push(x as unknown as ShardSnapshot);
+    }
+    const { ts, interval_ms, requests_per_s, errors_per_s, error_ratio, latency_p50_ms, latency_p95_ms, latency_p99_ms, cache_hit_rate, ...rest } = top;
+    return {
+      ts,
+      interval_ms,
+      requests_per_s,
+      errors_per_s,
+      error_ratio,
+      by_class: byClass,
+      latency_p50_ms,
+      latency_p95_ms,
+      latency_p99_ms,
+      cache_hit_rate,
+      ...rest,
+      shards,
+    } as unknown as MetricSnapshot;
+  }
+}
+
 export class MetricFeed {
-  private readonly ring: (MetricSnapshot | undefined)[] = new Array(HISTORY_SLOTS);
-  private ringNext = 0;
-  private ringSize = 0;
+  private readonly ring: HistoryRing;
   private last: Reading;
   private tick: NodeJS.Timeout | null = null;
   private readonly groups = new Map<number, Group>();
@@ -48,6 +133,7 @@ export class MetricFeed {
 
   constructor(private readonly sampler: MetricSampler) {
     this.last = sampler.read();
+    this.ring = new HistoryRing(this.last.shards.length);
   }
 
   start(): void {
@@ -73,9 +159,8 @@ export class MetricFeed {
   history(minutes: number): MetricSnapshot[] {
     const since = Date.now() - minutes * 60_000;
     const out: MetricSnapshot[] = [];
-    const start = (this.ringNext - this.ringSize + HISTORY_SLOTS) % HISTORY_SLOTS;
-    for (let i = 0; i < this.ringSize; i++) {
-      const s = this.ring[(start + i) % HISTORY_SLOTS] as MetricSnapshot;
+    for (let i = 0; i < this.ring.size; i++) {
+      const s = this.ring.at(i);
       if (s.ts >= since) out.push(s);
     }
     return out;
@@ -83,7 +168,7 @@ export class MetricFeed {
 
   /** The newest one-second snapshot (null before the first second has passed). */
   latest(): MetricSnapshot | null {
-    return this.ringSize === 0 ? null : (this.ring[(this.ringNext - 1 + HISTORY_SLOTS) % HISTORY_SLOTS] as MetricSnapshot);
+    return this.ring.size === 0 ? null : this.ring.at(this.ring.size - 1);
   }
 
   /** Streams a snapshot every `intervalMs` (and every alert event) to `push`; returns the unsubscribe function. */
@@ -132,9 +217,7 @@ export class MetricFeed {
     const now = this.sampler.read();
     const snap = this.sampler.snapshot(this.last, now);
     this.last = now;
-    this.ring[this.ringNext] = snap;
-    this.ringNext = (this.ringNext + 1) % HISTORY_SLOTS;
-    this.ringSize = Math.min(HISTORY_SLOTS, this.ringSize + 1);
+    this.ring.push(snap);
     for (const listener of this.secondListeners) listener(snap);
   }
 }
