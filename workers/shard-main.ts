@@ -320,8 +320,8 @@ async function main(): Promise<void> {
       events.close();
       clearInterval(sweep);
       clearInterval(health);
-      // A clean shutdown says so in the log: point-in-time recovery knows nothing follows.
-      if (wal.failure === null) {
+      // With an archive, a clean shutdown says so in the log: point-in-time recovery knows nothing follows.
+      if (init.walArchive !== null && wal.failure === null) {
         try {
           wal.append([{ type: WAL_END, payload: encodeClock(Date.now()) }]);
         } catch {

@@ -45,6 +45,7 @@ export async function readTimeline(dataDir: string): Promise<string | null> {
 
 /** Where a timeline's WAL archive lives under --wal-archive. */
 export function archiveRootOf(archive: string, timeline: string | null): string {
+  if (timeline !== null && !/^[0-9a-z]+-[0-9a-f]{6}$/.test(timeline)) throw new Error(`not a timeline id: ${JSON.stringify(timeline)}`);
   return timeline === null ? archive : join(archive, `timeline-${timeline}`);
 }
 

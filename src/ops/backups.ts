@@ -34,7 +34,6 @@ import type { Logger } from '../log.js';
 import type { ShardPool } from '../router/index.js';
 import type { CoordinatorLog } from '../txn/coordinator-log.js';
 import {
-  archiveRootOf,
   BACKUP_FORMAT,
   BACKUP_ID,
   MANIFEST_NAME,
@@ -123,10 +122,6 @@ export class BackupManager {
     return this.o.walArchive === '' ? '' : resolve(this.o.walArchive);
   }
 
-  /** This data directory's part of the archive. */
-  private get timelineArchive(): string {
-    return this.walArchive === '' ? '' : archiveRootOf(this.walArchive, this.o.timeline);
-  }
 
   /** Removes what an interrupted backup left (partial folders, staging links) and starts the schedule. */
   async start(): Promise<void> {
@@ -285,7 +280,6 @@ export class BackupManager {
           await mkdir(dirname(to), { recursive: true });
           if (relPosix === activeName) {
             await copyPrefix(from, to, cut.walOffset);
-            await this.archiveActive(cut.shard, from, relPosix.slice(4), cut.walOffset);
             copied += cut.walOffset;
             files.push({ path, bytes: cut.walOffset, sha256: await sha256File(to) });
             continue;
@@ -362,31 +356,6 @@ export class BackupManager {
     const bytes = (await stat(to)).size;
     files.push({ path: rel, bytes, sha256: await sha256File(to) });
     return bytes;
-  }
-
-  /**
-   * The archive reaches the backup's cut too: the active segment's prefix goes in when the archive
-   * has no copy of that segment. It is linked in without replacing anything: the shard archives
-   * the whole segment (always at least as long) by rename when it retires it, and that copy must
-   * win whichever comes first.
-   */
-  private async archiveActive(shard: number, from: string, name: string, bytes: number): Promise<void> {
-    if (this.walArchive === '') return;
-    const dir = join(this.timelineArchive, `shard-${shard}`);
-    const dest = join(dir, name);
-    if ((await stat(dest).then((s) => s.size, () => -1)) >= 0) return;
-    await mkdir(dir, { recursive: true });
-    const tmp = `${dest}.backup.tmp`;
-    await copyPrefix(from, tmp, bytes);
-    await fsyncFile(tmp);
-    try {
-      await link(tmp, dest); // fails with EEXIST if the shard archived the segment meanwhile
-      await fsyncDir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      await rm(tmp, { force: true });
-    }
   }
 
   /** Applies the retention policy: deletes the backups it does not keep. */

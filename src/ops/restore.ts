@@ -27,7 +27,9 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { decodeClock, WAL_CLOCK, WAL_END } from '../../shared/wire.js';
-import { decodeTxnWalRecord, encodeTxnWalRecord, isTxnWalType } from '../../shared/txn/txn-wal.js';
+import { decodeTxnWalRecord, encodeTxnWalRecord, isTxnWalType, type TxnWalRecord } from '../../shared/txn/txn-wal.js';
+
+type PrepareRecord = Extract<TxnWalRecord, { kind: 'prepare' }>;
 import { TimestampReserver } from '../../shared/txn/timestamp-oracle.js';
 import { decodeNext, encodeRecords } from '../../workers/wal/wal-record.js';
 import { CoordinatorLog } from '../txn/coordinator-log.js';
@@ -74,6 +76,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
 async function restoreInto(o: RestoreOptions, manifest: BackupManifest, to: string): Promise<RestoreReport> {
   const say = o.log ?? (() => undefined);
   const from = resolve(o.from);
+  const timeline = newTimeline();
   if (o.untilMs !== null && o.untilMs < manifest.cut_ms) {
     throw new RestoreError(`--until ${new Date(o.untilMs).toISOString()} is before the backup's cut (${manifest.created_at}); restore an older backup`);
   }
@@ -84,7 +87,11 @@ async function restoreInto(o: RestoreOptions, manifest: BackupManifest, to: stri
     throw new RestoreError(`the backup is damaged: ${problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`);
   }
   await mkdir(to, { recursive: true });
+  // The timeline goes first: even a restore cut short never runs on the original's archive names.
+  await mkdir(join(to, 'ops'), { recursive: true });
+  await writeFile(join(to, TIMELINE_FILE), `${timeline}\n`);
   for (const f of manifest.files) {
+    if (f.path === TIMELINE_FILE) continue;
     if (f.path === 'txn/decisions.json') continue;
     const dest = join(to, f.path);
     await mkdir(dirname(dest), { recursive: true });
@@ -108,15 +115,17 @@ async function restoreInto(o: RestoreOptions, manifest: BackupManifest, to: stri
       );
     }
     // Transactions committed by some shard before the target are completed everywhere they were prepared.
+    // (A participant logs its commit of a prepared transaction as COMMIT_ONE with the writes; the
+    // completion is the same record, with the writes of this shard's PREPARE.)
     const committed = new Map<string, number>();
     for (const l of logs) for (const [id, ts] of l.commits) committed.set(id, ts);
     for (const l of logs) {
       let completed = 0;
       const append: { type: number; payload: Uint8Array }[] = [];
-      for (const id of l.undecided) {
+      for (const [id, prepared] of l.undecided) {
         const ts = committed.get(id);
         if (ts === undefined) continue;
-        append.push(encodeTxnWalRecord({ kind: 'commit', txnId: id as never, commitTs: ts }));
+        append.push(encodeTxnWalRecord({ kind: 'commit-one', txnId: prepared.txnId, commitTs: ts, writes: prepared.writes }));
         completed++;
       }
       if (append.length > 0) await appendRecords(l.lastSegmentPath, l.lastLsn, append);
@@ -135,10 +144,7 @@ async function restoreInto(o: RestoreOptions, manifest: BackupManifest, to: stri
   // No timestamp the restored server hands out may be at or below one already used.
   const reserver = await TimestampReserver.open(join(to, 'txn'), { floor: maxTs + 1 });
   await reserver.close();
-  // A restored directory starts a timeline of its own: its WAL archives apart from the original's,
-  // whose history (the same segment numbers) must stay whole for other restores.
-  await mkdir(join(to, 'ops'), { recursive: true });
-  await writeFile(join(to, TIMELINE_FILE), `${newTimeline()}\n`);
+
   return { backup: manifest.id, commitTs: manifest.commit_ts, cutAt: manifest.created_at, files: manifest.files.length, bytes: manifest.bytes, shards };
 }
 
@@ -165,8 +171,8 @@ type ShardLog = {
   maxTs: number;
   /** 2PC commit records kept (txn id → commit ts). */
   commits: Map<string, number>;
-  /** Transactions prepared and not decided in the kept log. */
-  undecided: Set<string>;
+  /** Transactions prepared and not decided in the kept log, with their PREPARE. */
+  undecided: Map<string, PrepareRecord>;
 };
 
 /**
@@ -218,7 +224,7 @@ async function extendShardLog(to: string, archive: string, cut: BackupManifest['
     lastSegmentPath: '',
     maxTs: 0,
     commits: new Map(),
-    undecided: new Set(),
+    undecided: new Map(),
   };
   let cutAt: { name: string; offset: number } | null = null;
   let prevLsn: number | null = null;
@@ -255,21 +261,26 @@ async function extendShardLog(to: string, archive: string, cut: BackupManifest['
       log.endedCleanly = r.type === WAL_END;
       if (r.type === WAL_CLOCK || r.type === WAL_END) {
         const ms = decodeClock(r.payload);
-        if (ms > untilMs && pastCut) {
-          cutAt = { name, offset };
+        if (ms > untilMs) {
+          // The log covers the target; it is cut here unless this is still the backup's part.
           log.reached = true;
-          log.endedCleanly = false;
-          break;
+          if (pastCut) {
+            cutAt = { name, offset };
+            log.endedCleanly = false;
+            break;
+          }
         }
         log.lastClock = ms;
       } else if (isTxnWalType(r.type)) {
         const rec = decodeTxnWalRecord(r.type, r.payload);
         const id = String(rec.txnId);
-        if (rec.kind === 'prepare') log.undecided.add(id);
+        if (rec.kind === 'prepare') log.undecided.set(id, rec);
         else {
           log.undecided.delete(id);
-          if (rec.kind === 'commit') log.commits.set(id, rec.commitTs);
-          if (rec.kind === 'commit' || rec.kind === 'commit-one') log.maxTs = Math.max(log.maxTs, rec.commitTs);
+          if (rec.kind === 'commit' || rec.kind === 'commit-one') {
+            log.commits.set(id, rec.commitTs);
+            log.maxTs = Math.max(log.maxTs, rec.commitTs);
+          }
         }
       }
       prevLsn = r.lsn;

@@ -191,46 +191,83 @@ export class WalWriter {
   }
 
   /**
-   * Puts a segment into the archive under its own name (replacing a shorter copy made by a backup
-   * or a shutdown): a hard link when the archive shares the file system, else a copy (off the
-   * event loop) that is fsynced and renamed into place. With `remove`, the original goes after.
+   * Links the active segment into the archive, so it sees every record as written (same inode).
+   * On another file system an empty placeholder goes there instead: it tells a restore that this
+   * run exists and its WAL is not archived yet (the segment replaces it when retired).
    */
-  /** Links the active segment into the archive (same file system only; elsewhere it goes at retirement). */
   private linkActive(): void {
     const name = this.segmentName();
     const dir = this.opts.archiveDir as string;
+    const dest = `${dir}/${name}`;
+    const path = segmentPath(this.opts.dir, name);
+    if (this.conflicts(path, dest)) return;
+    const tmp = uniqueTmp(dest);
     try {
-      fs.rmSync(`${dir}/${name}`, { force: true });
-      fs.linkSync(segmentPath(this.opts.dir, name), `${dir}/${name}`);
-      fsyncDirSync(dir);
+      fs.linkSync(path, tmp);
+      fs.renameSync(tmp, dest);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') this.opts.log?.('warn', 'wal: could not link the active segment into the archive', { segment: name, error: String(error) });
+      fs.rmSync(tmp, { force: true });
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') {
+        this.opts.log?.('warn', 'wal: could not link the active segment into the archive', { segment: name, error: String(error) });
+        return;
+      }
+      if (fileSize(dest) < 0) fs.writeFileSync(dest, new Uint8Array(0));
     }
+    fsyncDirSync(dir);
   }
 
-  archive(path: string, name: string, remove: boolean): void {
+  /**
+   * True (and logged) when the archive holds another segment under this name: one that is not a
+   * prefix of `path` (another timeline's, or a data directory restored without one). It is never
+   * replaced; the segment stays in the WAL directory.
+   */
+  private conflicts(path: string, dest: string): boolean {
+    const have = fileSize(dest);
+    if (have <= 0 || sameFile(path, dest)) return false;
+    const size = fileSize(path);
+    let same = have <= size;
+    if (same) {
+      const n = Math.min(have, 4096);
+      const a = Buffer.alloc(n);
+      const b = Buffer.alloc(n);
+      readPrefix(dest, a);
+      readPrefix(path, b);
+      same = a.equals(b);
+    }
+    if (!same) this.opts.log?.('error', 'wal: the archive holds a different segment under this name (another timeline?); it is not replaced', { archived: dest, segment: path });
+    return !same;
+  }
+
+  /**
+   * Puts a segment into the archive under its own name, replacing a shorter copy of it (a
+   * backup's prefix, a placeholder): a hard link when the archive shares the file system, else a
+   * copy that is fsynced and renamed into place (off the event loop unless `sync`: at shutdown the
+   * thread ends before a callback would run). With `remove`, the original goes after.
+   */
+  archive(path: string, name: string, remove: boolean, sync = false): void {
     const dir = this.opts.archiveDir as string;
     const dest = `${dir}/${name}`;
-    const tmp = `${dest}.tmp`;
     if (sameFile(path, dest)) {
-      // Linked already (at a clean shutdown or the next start): nothing to copy.
+      // Linked already (when it became active, or at a clean shutdown): nothing to copy.
       if (remove) fs.rmSync(path, { force: true });
       return;
     }
+    if (this.conflicts(path, dest)) return;
+    const tmp = uniqueTmp(dest);
     try {
-      fs.rmSync(tmp, { force: true });
       fs.linkSync(path, tmp);
       fs.renameSync(tmp, dest);
       fsyncDirSync(dir);
       if (remove) fs.rmSync(path, { force: true });
       return;
     } catch (error) {
+      fs.rmSync(tmp, { force: true });
       if ((error as NodeJS.ErrnoException).code !== 'EXDEV') {
         this.opts.log?.('error', 'wal: could not archive a segment; it stays in the WAL directory', { segment: name, error: String(error) });
         return;
       }
     }
-    fs.copyFile(path, tmp, (error) => {
+    const finish = (error: Error | null): void => {
       try {
         if (error) throw error;
         const fd = fs.openSync(tmp, 'r+');
@@ -239,11 +276,68 @@ export class WalWriter {
         } finally {
           fs.closeSync(fd);
         }
-        fs.renameSync(tmp, dest);
+        // Never shorten: a longer copy that landed meanwhile stays.
+        if (fileSize(dest) > fileSize(tmp)) fs.rmSync(tmp, { force: true });
+        else fs.renameSync(tmp, dest);
         fsyncDirSync(dir);
         if (remove) fs.rmSync(path, { force: true });
       } catch (failure) {
+        fs.rmSync(tmp, { force: true });
         this.opts.log?.('error', 'wal: could not copy a segment into the archive; it stays in the WAL directory', { segment: name, error: String(failure) });
+      }
+    };
+    if (sync) {
+      let failure: Error | null = null;
+      try {
+        fs.copyFileSync(path, tmp);
+      } catch (error) {
+        failure = error as Error;
+      }
+      finish(failure);
+    } else fs.copyFile(path, tmp, finish);
+  }
+
+  /**
+   * A backup's cut on an archive elsewhere (another file system): the active segment's first
+   * `bytes` go into the archive unless it holds as much already (its later whole copy, always
+   * longer, replaces this one; both are decided on this thread, so neither can shorten the other).
+   */
+  archivePrefix(bytes: number): void {
+    if (this.opts.archiveDir === undefined || bytes <= 0) return;
+    const name = this.segmentName();
+    const path = segmentPath(this.opts.dir, name);
+    const dest = `${this.opts.archiveDir}/${name}`;
+    if (sameFile(path, dest) || fileSize(dest) >= bytes || this.conflicts(path, dest)) return;
+    const tmp = uniqueTmp(dest);
+    const source = fs.openSync(path, 'r');
+    let buf: Buffer;
+    try {
+      buf = Buffer.alloc(bytes);
+      let at = 0;
+      while (at < bytes) {
+        const n = fs.readSync(source, buf, at, bytes - at, at);
+        if (n === 0) break;
+        at += n;
+      }
+      buf = buf.subarray(0, at);
+    } finally {
+      fs.closeSync(source);
+    }
+    fs.writeFile(tmp, buf, (error) => {
+      try {
+        if (error) throw error;
+        const fd = fs.openSync(tmp, 'r+');
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        if (fileSize(dest) >= buf.length) fs.rmSync(tmp, { force: true });
+        else fs.renameSync(tmp, dest);
+        fsyncDirSync(this.opts.archiveDir as string);
+      } catch (failure) {
+        fs.rmSync(tmp, { force: true });
+        this.opts.log?.('error', 'wal: could not archive the active segment at a backup', { segment: name, error: String(failure) });
       }
     });
   }
@@ -308,7 +402,7 @@ export class WalWriter {
     // The archive reaches the last moment before a clean shutdown (the segment itself stays: the
     // next start opens a new one after it and retires this one like any other).
     if (failure === null && this.opts.archiveDir !== undefined && this.segmentBytes > 0) {
-      this.archive(segmentPath(this.opts.dir, this.segmentName()), this.segmentName(), false);
+      this.archive(segmentPath(this.opts.dir, this.segmentName()), this.segmentName(), false, true);
     }
     if (failure) throw failure;
   }
@@ -458,6 +552,22 @@ export class WalWriter {
 
   private segmentName(): string {
     return segmentFileName(this.segment);
+  }
+}
+
+let tmpCount = 0;
+
+/** A temp name no other archive operation in flight uses. */
+function uniqueTmp(dest: string): string {
+  return `${dest}.${process.pid}-${++tmpCount}.tmp`;
+}
+
+function readPrefix(path: string, into: Buffer): void {
+  const fd = fs.openSync(path, 'r');
+  try {
+    fs.readSync(fd, into, 0, into.length, 0);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
