@@ -14,6 +14,7 @@ import { call, createRole, createUser, loginAdmin, login, ok, startAuthServer } 
 import { expectOk } from '../helpers/http-client.js';
 import { cleanup, makeDataDir, startServer } from '../helpers/server-process.js';
 import { openWs } from '../helpers/stream-clients.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 import { buildSlotMap, shardOfKey } from '../../shared/slot.js';
 import { decodeClock, WAL_CLOCK } from '../../shared/wire.js';
 import { WAL_TXN_COMMIT_ONE } from '../../shared/txn/txn-wal.js';
@@ -207,6 +208,53 @@ describe('point-in-time recovery of a cross-shard transaction', () => {
       const vy = await (await fetch(`${restored.url}/api/v1/kv/${y}`)).text();
       expect(vx.slice(1), `${x}=${vx} ${y}=${vy}`).toBe(vy.slice(1));
     } finally {
+      await restored.stop();
+    }
+  });
+});
+
+const tmpfs = mountTmpfs(64);
+afterAll(() => tmpfs.unmount());
+
+describe.skipIf(tmpfs.refused !== null)('a WAL archive on another file system (copies, not links)', () => {
+  it('backups and a clean shutdown archive the active segment; a later run not yet archived makes a restore refuse, not miss writes', async () => {
+    const dir = makeDataDir();
+    const archive = join(tmpfs.dir, 'archive');
+    const args = ['--backup-dir', join(dir, 'backups'), '--wal-archive', archive];
+    let server = await startServer({ shards: 1, dataDir: join(dir, 'data'), extraArgs: args });
+    const b1 = await backup(server.url);
+    await put(server.url, 'xfs:1', 'v');
+    await sleep(1300);
+    const m1 = new Date().toISOString();
+    await sleep(1300);
+    await put(server.url, 'xfs:2', 'v');
+    await backup(server.url); // archives the active segment up to here (past m1)
+    await sleep(300);
+    const early = restore(['--from', b1.path, '--to', join(dir, 'r1'), '--until', m1, '--archive', archive]);
+    expect(early.status, early.out).toBe(0);
+    await put(server.url, 'xfs:3', 'v');
+    await sleep(1300);
+    const m2 = new Date().toISOString();
+    await sleep(1300);
+    expect(await server.stop()).toBe(0);
+    expect(readdirSync(join(archive, 'shard-0')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    const full = restore(['--from', b1.path, '--to', join(dir, 'r2'), '--until', m2, '--archive', archive]);
+    expect(full.status, full.out).toBe(0);
+    // A new run writes; its segment is not archived yet (another file system): the restore must refuse.
+    server = await startServer({ dataDir: join(dir, 'data'), extraArgs: args });
+    await put(server.url, 'xfs:4', 'v');
+    await sleep(1300);
+    const refused = restore(['--from', b1.path, '--to', join(dir, 'r3'), '--until', new Date().toISOString(), '--archive', archive]);
+    expect(refused.status, refused.out).not.toBe(0);
+    expect(refused.out).toMatch(/does not reach/);
+    await server.stop();
+    for (const [to, present, absent] of [
+      ['r1', ['xfs:1'], ['xfs:2', 'xfs:3']],
+      ['r2', ['xfs:1', 'xfs:2', 'xfs:3'], ['xfs:4']],
+    ] as const) {
+      const restored = await startServer({ dataDir: join(dir, to) });
+      for (const k of present) expect(await get(restored.url, k), `${to} ${k}`).toBe(200);
+      for (const k of absent) expect(await get(restored.url, k), `${to} ${k}`).toBe(404);
       await restored.stop();
     }
   });
