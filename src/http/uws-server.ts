@@ -139,6 +139,15 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     if (state.inFlight === 0) for (const wake of state.idle.splice(0)) wake();
   };
 
+  /** Status and headers (inside a cork). */
+  const writeHead = (x: Exchange, reply: HttpReply): void => {
+    x.res.writeStatus(statusLine(reply.status));
+    x.res.writeHeader('Content-Type', reply.contentType);
+    for (const [name, value] of securityHeaders) x.res.writeHeader(name, value);
+    if (x.cors !== undefined) for (const [name, value] of x.cors) x.res.writeHeader(name, value);
+    if (reply.headers !== undefined) for (const [name, value] of reply.headers) x.res.writeHeader(name, value);
+  };
+
   /** Writes a streamed body as the socket drains; a failure mid-way cuts the connection. */
   const sendStream = (x: Exchange, reply: HttpReply, stream: AsyncIterable<Uint8Array>): void => {
     const iterator = stream[Symbol.asyncIterator]();
@@ -149,13 +158,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       w?.();
       return true;
     });
-    x.res.cork(() => {
-      x.res.writeStatus(statusLine(reply.status));
-      x.res.writeHeader('Content-Type', reply.contentType);
-      for (const [name, value] of securityHeaders) x.res.writeHeader(name, value);
-      if (x.cors !== undefined) for (const [name, value] of x.cors) x.res.writeHeader(name, value);
-      if (reply.headers !== undefined) for (const [name, value] of reply.headers) x.res.writeHeader(name, value);
-    });
+    x.res.cork(() => writeHead(x, reply));
     void (async () => {
       try {
         for (;;) {
@@ -185,11 +188,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     if (x.aborted || x.finished) return;
     if (reply.stream !== undefined && x.method !== 'head') return sendStream(x, reply, reply.stream);
     x.res.cork(() => {
-      x.res.writeStatus(statusLine(reply.status));
-      x.res.writeHeader('Content-Type', reply.contentType);
-      for (const [name, value] of securityHeaders) x.res.writeHeader(name, value);
-      if (x.cors !== undefined) for (const [name, value] of x.cors) x.res.writeHeader(name, value);
-      if (reply.headers !== undefined) for (const [name, value] of reply.headers) x.res.writeHeader(name, value);
+      writeHead(x, reply);
       if (x.method === 'head') {
         x.res.endWithoutBody(reply.headLength ?? (typeof reply.body === 'string' ? Buffer.byteLength(reply.body) : reply.body.length), close);
       } else {

@@ -13,7 +13,7 @@ import client from 'prom-client';
 import { MantisError } from '../../shared/errors.js';
 import { ensureDir, readIfExists, writeFileDurably } from '../../shared/durable-file.js';
 import type { Logger } from '../log.js';
-import type { AlertEvent, MetricFeed } from './metric-feed.js';
+import { TOP_FIELDS, type AlertEvent, type MetricFeed } from './metric-feed.js';
 import type { MetricSnapshot } from './metric-sampler.js';
 
 export const ALERT_OPS = ['>', '>=', '<', '<=', '==', '!='] as const;
@@ -33,21 +33,7 @@ export type AlertRule = {
 
 /** The snapshot fields a rule may watch (numbers; a null reading never meets a condition). */
 export const ALERT_METRICS = [
-  'requests_per_s',
-  'errors_per_s',
-  'error_ratio',
-  'latency_p50_ms',
-  'latency_p95_ms',
-  'latency_p99_ms',
-  'cache_hit_rate',
-  'memory_rss_bytes',
-  'memory_heap_used_bytes',
-  'disk_free_bytes',
-  'open_transactions',
-  'connections',
-  'compactions_per_s',
-  'flushes_per_s',
-  'wal_bytes_per_s',
+  ...TOP_FIELDS.filter((f): f is Exclude<(typeof TOP_FIELDS)[number], 'ts' | 'interval_ms'> => f !== 'ts' && f !== 'interval_ms'),
   'shard_queue_depth_max',
   'shard_fsync_p99_ms_max',
   'shards_not_ready',

@@ -325,12 +325,13 @@ export class BackupManager {
       await fsyncDir(partial);
       await rename(partial, join(this.backupDir, id));
       await fsyncDir(this.backupDir);
-      this.counts.ok++;
-      this.counts.lastSuccessS = Date.now() / 1000;
-      this.counts.lastDurationS = (performance.now() - started) / 1000;
       this.o.log.info({ id, files: files.length, bytes: manifest.bytes, copied, ms: manifest.duration_ms, incremental: manifest.incremental }, 'backup taken');
       // The backup is whole and listed: a retention failure is reported, not made the backup's.
       await this.prune().catch((error: unknown) => this.o.log.error({ err: error }, 'retention after a backup failed; the backup itself is complete'));
+      // Counted once retention is done, so the count never runs ahead of what is listed.
+      this.counts.ok++;
+      this.counts.lastSuccessS = Date.now() / 1000;
+      this.counts.lastDurationS = (performance.now() - started) / 1000;
       return this.summaryOf(manifest);
     } catch (error) {
       this.counts.failed++;

@@ -38,8 +38,8 @@ export function checkInterval(raw: unknown): number {
   return value;
 }
 
-/** Numbers of one snapshot in the history ring, before its shards' (null is NaN). */
-const TOP_FIELDS = [
+/** The numbers of a snapshot besides its classes and shards (the history ring's columns; null is NaN). */
+export const TOP_FIELDS = [
   'ts',
   'interval_ms',
   'requests_per_s',

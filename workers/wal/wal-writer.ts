@@ -270,16 +270,7 @@ export class WalWriter {
     const finish = (error: Error | null): void => {
       try {
         if (error) throw error;
-        const fd = fs.openSync(tmp, 'r+');
-        try {
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-        // Never shorten: a longer copy that landed meanwhile stays.
-        if (fileSize(dest) > fileSize(tmp)) fs.rmSync(tmp, { force: true });
-        else fs.renameSync(tmp, dest);
-        fsyncDirSync(dir);
+        installCopy(tmp, dest, dir);
         if (remove) fs.rmSync(path, { force: true });
       } catch (failure) {
         fs.rmSync(tmp, { force: true });
@@ -326,15 +317,7 @@ export class WalWriter {
     fs.writeFile(tmp, buf, (error) => {
       try {
         if (error) throw error;
-        const fd = fs.openSync(tmp, 'r+');
-        try {
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-        if (fileSize(dest) >= buf.length) fs.rmSync(tmp, { force: true });
-        else fs.renameSync(tmp, dest);
-        fsyncDirSync(this.opts.archiveDir as string);
+        installCopy(tmp, dest, this.opts.archiveDir as string);
       } catch (failure) {
         fs.rmSync(tmp, { force: true });
         this.opts.log?.('error', 'wal: could not archive the active segment at a backup', { segment: name, error: String(failure) });
@@ -553,6 +536,19 @@ export class WalWriter {
   private segmentName(): string {
     return segmentFileName(this.segment);
   }
+}
+
+/** A finished copy into the archive: fsynced, then renamed into place unless a longer copy landed meanwhile. */
+function installCopy(tmp: string, dest: string, dir: string): void {
+  const fd = fs.openSync(tmp, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (fileSize(dest) >= fileSize(tmp)) fs.rmSync(tmp, { force: true });
+  else fs.renameSync(tmp, dest);
+  fsyncDirSync(dir);
 }
 
 let tmpCount = 0;
