@@ -222,7 +222,7 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       auth: {
         security,
         configDump: () => sec?.configDump() ?? {},
-        routes: () => [...app.routes.map((r) => `${r.method} ${r.path}`), 'GET /ws', 'GET /api/v1/cache/invalidations/stream', 'GET /api/v1/docs/:c/changes'],
+        routes: () => [...app.routes.map((r) => `${r.method} ${r.path}`), 'GET /ws', 'GET /api/v1/cache/invalidations/stream', 'GET /api/v1/docs/:c/changes', 'GET /api/v1/metrics/stream'],
         oauth: sec.oauth,
         secureCookies: config.security.tls || config.security.publicUrl.startsWith('https:'),
       },

@@ -171,7 +171,7 @@ describe('invalidation streams', () => {
         ['[1,2]', 'INVALID_PARAMETER'],
         ['"invalidations"', 'INVALID_PARAMETER'],
         ['{}', 'INVALID_PARAMETER'],
-        ['{"subscribe":"metrics"}', 'INVALID_PARAMETER'],
+        ['{"subscribe":"no-such-stream"}', 'INVALID_PARAMETER'],
         ['{"subscribe":"invalidations","unsubscribe":"invalidations"}', 'INVALID_PARAMETER'],
         ['{"subscribe":"invalidations","prefix":7}', 'INVALID_PARAMETER'],
         ['{"subscribe":"invalidations","prefix":null}', 'INVALID_PARAMETER'],

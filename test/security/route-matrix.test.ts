@@ -81,6 +81,19 @@ const ROUTES: readonly Row[] = [
   { route: 'GET /health/live', need: 'public', path: '/health/live' },
   { route: 'GET /health/ready', need: 'public', path: '/health/ready' },
   { route: 'GET /api/metrics/prometheus', need: ADMIN_R, path: '/api/metrics/prometheus' },
+  // --- operations (issue 15): metric streams and history, alerts, backups, storage ---
+  { route: 'GET /api/v1/metrics/history', need: ADMIN_R, path: '/api/v1/metrics/history?minutes=1' },
+  { route: 'GET /api/v1/metrics/stream', need: ADMIN_R, path: '/api/v1/metrics/stream?interval_ms=1000', kind: 'sse' },
+  { route: 'GET /api/v1/alerts', need: ADMIN_R, path: '/api/v1/alerts' },
+  { route: 'GET /api/v1/alerts/rules', need: ADMIN_R, path: '/api/v1/alerts/rules' },
+  { route: 'PUT /api/v1/alerts/rules', need: ADMIN_W, path: '/api/v1/alerts/rules', body: { rules: 'not a list' } },
+  { route: 'POST /api/v1/backups', need: ADMIN_W, path: '/api/v1/backups', body: { incremental: false } },
+  { route: 'GET /api/v1/backups', need: ADMIN_R, path: '/api/v1/backups' },
+  { route: 'GET /api/v1/backups/:id', need: ADMIN_R, path: '/api/v1/backups/20261207T000000000Z-000000' },
+  { route: 'POST /api/v1/backups/:id/verify', need: ADMIN_W, path: '/api/v1/backups/20261207T000000000Z-000000/verify', body: {} },
+  { route: 'DELETE /api/v1/backups/:id', need: ADMIN_W, path: '/api/v1/backups/20261207T000000000Z-000000' },
+  { route: 'GET /api/storage/list', need: ADMIN_R, path: '/api/storage/list' },
+  { route: 'GET /api/storage/download', need: ADMIN_W, path: '/api/storage/download?path=data/mantis.json' },
 
   // --- identity ---
   { route: 'POST /api/v1/auth/login', need: 'public', path: '/api/v1/auth/login', body: { username: 'admin', password: ADMIN_PASSWORD } },
