@@ -24,7 +24,7 @@
 // A damaged or incomplete backup is refused naming the file; so is a
 // non-empty target.
 
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { decodeClock, WAL_CLOCK, WAL_END } from '../../shared/wire.js';
 import { decodeTxnWalRecord, encodeTxnWalRecord, isTxnWalType, type TxnWalRecord } from '../../shared/txn/txn-wal.js';
@@ -301,18 +301,14 @@ async function extendShardLog(to: string, archive: string, cut: BackupManifest['
   return log;
 }
 
+/** The target's segments are its own copies (a failed restore empties the target): cut in place. */
 async function truncateTo(path: string, bytes: number): Promise<void> {
-  const buf = await readFile(path);
-  if (buf.length === bytes) return;
-  await writeFile(`${path}.tmp`, buf.subarray(0, bytes));
-  await rename(`${path}.tmp`, path);
+  await truncate(path, bytes);
 }
 
 async function appendRecords(path: string, lastLsn: number, records: { type: number; payload: Uint8Array }[]): Promise<void> {
   const bytes = encodeRecords(records.map((r, i) => ({ type: r.type, lsn: lastLsn + 1 + i, payload: r.payload })));
-  const existing = await readFile(path).catch(() => Buffer.alloc(0));
-  await writeFile(`${path}.tmp`, Buffer.concat([existing, bytes]));
-  await rename(`${path}.tmp`, path);
+  await appendFile(path, bytes);
 }
 
 /** An RFC 3339 date-time (T or t, Z or z or ±hh:mm; a real calendar date) → ms since the epoch, or null. */
