@@ -48,6 +48,28 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard: a browser app (React, built by Vite).
+    files: ['admin/**/*.ts', 'admin/**/*.tsx'],
+    extends: [js.configs.recommended, ...tseslint.configs.recommended],
+    languageOptions: {
+      ecmaVersion: 'latest',
+      sourceType: 'module',
+      globals: { ...globals.browser },
+    },
+    rules: {
+      ...sharedRules,
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
+      ],
+    },
+  },
+  {
+    files: ['admin/vite.config.ts'],
+    languageOptions: { globals: nodeGlobals },
+  },
+  {
     // Plain JS at the repo root (this file, any helper scripts).
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [js.configs.recommended],

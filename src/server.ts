@@ -16,7 +16,8 @@ import { ConfigError, defaultShardCount, type Config } from './config.js';
 import { lockDataDir, resolveShardCount, type DataDirLock } from './data-dir.js';
 import { prefixProblem } from './http/cache-routes.js';
 import { createHonoApp } from './http/hono-app.js';
-import { attachInvalidationStreams } from './http/invalidation-streams.js';
+import { attachInvalidationStreams, STREAM_ROUTES } from './http/invalidation-streams.js';
+import { routeLabelOf } from './http/api-spec.js';
 import { createKvHandlers } from './http/kv-handlers.js';
 import { listen, type Listener } from './http/uws-server.js';
 import { OverloadGuard, registerShedMetric } from './http/overload.js';
@@ -219,10 +220,12 @@ export async function startServer(config: Config, log: Logger): Promise<Server> 
       sql: sqlHandler,
       ops: { feed, alerts, log },
       backups: { backups, dataDir: config.dataDir, log },
+      native: STREAM_ROUTES,
       auth: {
         security,
         configDump: () => sec?.configDump() ?? {},
-        routes: () => [...app.routes.map((r) => `${r.method} ${r.path}`), 'GET /ws', 'GET /api/v1/cache/invalidations/stream', 'GET /api/v1/docs/:c/changes', 'GET /api/v1/metrics/stream'],
+        // Hono's route table, then the streams served natively (their specs are in invalidation-streams.ts).
+        routes: () => [...app.routes.map((r) => `${r.method} ${r.path}`), ...STREAM_ROUTES.map(routeLabelOf)],
         oauth: sec.oauth,
         secureCookies: config.security.tls || config.security.publicUrl.startsWith('https:'),
       },

@@ -38,6 +38,30 @@ import { clearedStateCookieHeader, OAuthError, OAUTH_STATE_COOKIE, readCookie, s
 import { toResponse, type Bindings } from './hono-app.js';
 import { jsonBody, onlyFields } from './json-body.js';
 import { errorReply, okReply, type HttpReply } from './reply.js';
+import {
+  arr,
+  bool,
+  closed,
+  dateTime,
+  empty,
+  enumOf,
+  freeObject,
+  headerParam,
+  int,
+  JSON_ERRORS,
+  jsonBody as jsonBodySpec,
+  nullable,
+  obj,
+  ok,
+  oneOf,
+  pathParam,
+  queryParam,
+  ref,
+  pathParamOf,
+  route,
+  str as text,
+  type RouteSpec,
+} from './api-spec.js';
 
 type Ctx = Context<{ Bindings: Bindings }>;
 
@@ -51,6 +75,399 @@ export type AuthRouteDeps = {
   readonly oauth?: OAuthLogin;
   /** Cookies carry Secure beyond the session cookie (the OAuth state cookie) when served over https. */
   readonly secureCookies: boolean;
+};
+
+// ---- route specs (the OpenAPI description is built from these; see api-spec.ts) --------------
+
+const SET_COOKIE = { 'Set-Cookie': { description: 'mantis_session (HttpOnly) and mantis_csrf, Secure; SameSite=Strict.', schema: text() } };
+const ADMIN_USER = { username: 'admin', roles: ['admin'], claims: {}, created_at: '2026-12-07T10:00:00.000Z', source: 'local' };
+const SESSION_EXAMPLE = {
+  token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl',
+  token_type: 'Bearer',
+  expires_at: '2026-12-07T11:00:00.000Z',
+  expires_in: 3600,
+  csrf_token: 'm7Yc0d1o1QnJb2xv',
+  user: ADMIN_USER,
+};
+const ALICE = { username: 'alice', roles: ['readwrite'], claims: { tenant: 'a' }, created_at: '2026-12-07T10:05:00.000Z', source: 'local' };
+const KEY_EXAMPLE = {
+  id: 'Q3xkT2Vn',
+  name: 'ci',
+  roles: ['readonly'],
+  claims: {},
+  created_at: '2026-12-07T10:10:00.000Z',
+  created_by: 'user:admin',
+  expires_at: '2026-12-07T11:10:00.000Z',
+  revoked_at: null,
+};
+const ROLE_EXAMPLE = { name: 'user-reader', permissions: [{ resource: 'kv:user:', actions: ['read'] }], builtin: false };
+const KV_POLICY = { kind: 'kv', name: 'own', template: 'tenant:{tenant}:', command: 'all', roles: ['readwrite'] };
+const ROLES_FIELD = arr(text(), 'role names (GET /api/v1/auth/roles)');
+const CLAIMS_FIELD = freeObject('extra JWT claims (at most 4096 bytes of JSON; not iss, aud, sub, exp, nbf, iat, jti, roles, csrf or usr)');
+const PASSWORD_FIELD = text('8 to 1024 characters', { minLength: 8, maxLength: 1024 });
+const NAME_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
+const NAME_FIELD = text('1-64 letters, digits or _ . -', { pattern: NAME_PATTERN });
+
+const LOGIN: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/auth/login',
+  tag: 'Auth',
+  summary: 'Log in',
+  description:
+    'A session JWT, its expiry and the session and CSRF cookies. With auth off: 400 INVALID_PARAMETER. A wrong password is 401; after 10 failures for a user or an IP within 15 minutes, 429 ACCOUNT_LOCKED with Retry-After.',
+  body: jsonBodySpec(closed({ username: text(undefined, { minLength: 1 }), password: text(undefined, { minLength: 1 }) }, ['username', 'password']), { username: 'admin', password: 'a-long-admin-passphrase' }),
+  responses: [ok('Logged in.', ref('Session'), SESSION_EXAMPLE, { headers: SET_COOKIE })],
+  errors: [...JSON_ERRORS, 'UNAUTHORIZED', 'ACCOUNT_LOCKED'],
+  permission: 'public',
+};
+
+const LOGOUT: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/auth/logout',
+  tag: 'Auth',
+  summary: 'Log out',
+  description: 'Ends the session\'s token (it stops working at once) and clears the cookies.',
+  responses: [ok('Logged out.', closed({ logged_out: { const: true } }, ['logged_out']), { logged_out: true }, { headers: SET_COOKIE })],
+  errors: [],
+  permission: 'authenticated',
+};
+
+const ME: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/auth/me',
+  tag: 'Auth',
+  summary: 'Who the credential is',
+  description: 'kind is user (a session), key (an API key), token (an outside JWT), or system (auth off); auth says whether authentication is on.',
+  responses: [
+    ok(
+      'The caller.',
+      closed(
+        {
+          kind: enumOf(['user', 'key', 'token', 'system', 'anonymous']),
+          id: text(),
+          sub: text(),
+          roles: arr(text()),
+          claims: freeObject(),
+          admin: bool('holds admin write'),
+          expires_at: nullable(dateTime()),
+          auth: bool('authentication is on'),
+        },
+        ['kind', 'id', 'sub', 'roles', 'claims', 'admin', 'expires_at', 'auth'],
+      ),
+      { kind: 'user', id: 'admin', sub: 'admin', roles: ['admin'], claims: { usr: 'admin' }, admin: true, expires_at: '2026-12-07T11:00:00.000Z', auth: true },
+    ),
+  ],
+  errors: [],
+  permission: 'authenticated',
+};
+
+const PROVIDER = pathParam('provider', 'An OAuth provider configured with --oauth-providers.', 'corp');
+const REDIRECT = { Location: { description: 'Where to go next.', schema: text() }, 'Set-Cookie': { description: 'The OAuth state cookie (start) or the session cookies (callback).', schema: text() } };
+
+const OAUTH_START: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/auth/oauth/{provider}/start',
+  tag: 'Auth',
+  summary: 'Start an OAuth2 / OIDC login',
+  description: 'Redirects (302) to the provider (authorization code with PKCE). 404 NOT_FOUND for an unknown provider.',
+  params: [PROVIDER, queryParam('return_to', 'A path on this server to come back to after the login (default /admin/).', text(), '/admin/')],
+  responses: [empty(302, 'To the provider.', REDIRECT)],
+  errors: ['NOT_FOUND', 'OAUTH_FAILED'],
+  permission: 'public',
+};
+
+const OAUTH_CALLBACK: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/auth/oauth/{provider}/callback',
+  tag: 'Auth',
+  summary: 'Finish an OAuth2 / OIDC login',
+  description:
+    'Where the provider sends the browser back. Creates the user <provider>:<subject> on first login, sets the session cookies and redirects to return_to; with Accept: application/json it answers the session as login does. A failed exchange is 400 OAUTH_FAILED (error.reason).',
+  params: [
+    PROVIDER,
+    queryParam('code', 'The authorization code.', text(), 'SplxlOBeZQQYbYS6WxSbIA'),
+    queryParam('state', 'The state start sent.', text(), 'af0ifjsldkj'),
+    headerParam('Cookie', 'The OAuth state cookie start set.', text()),
+  ],
+  responses: [
+    empty(302, 'Logged in: to return_to.', REDIRECT),
+    ok('Logged in (Accept: application/json).', { allOf: [ref('Session'), obj({ return_to: text() }, ['return_to'])] }, { ...SESSION_EXAMPLE, return_to: '/admin/' }, { headers: SET_COOKIE }),
+  ],
+  errors: ['NOT_FOUND', 'OAUTH_FAILED'],
+  permission: 'public',
+};
+
+const LIST_USERS: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/auth/users',
+  tag: 'Auth',
+  summary: 'Every user',
+  description: 'Without password hashes.',
+  responses: [ok('The users.', arr(ref('User')), [ADMIN_USER], { meta: closed({ count: int() }, ['count']), metaExample: { count: 1 } })],
+  errors: [],
+  permission: 'admin:read',
+};
+
+const CREATE_USER: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/auth/users',
+  tag: 'Auth',
+  summary: 'Create a user',
+  description: 'roles default to readonly.',
+  body: jsonBodySpec(
+    closed({ username: text('1-64 letters, digits or _ . @ : -', { pattern: '^[A-Za-z0-9_.@:-]{1,64}$' }), password: PASSWORD_FIELD, roles: ROLES_FIELD, claims: CLAIMS_FIELD }, ['username', 'password']),
+    { username: 'alice', password: 'alice-passphrase', roles: ['readwrite'], claims: { tenant: 'a' } },
+  ),
+  responses: [ok('Created.', ref('User'), ALICE, { status: 201 })],
+  errors: [...JSON_ERRORS, 'USER_EXISTS', 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const USER_NAME = pathParam('name', 'A username.', 'alice');
+
+const PATCH_USER: RouteSpec = {
+  method: 'PATCH',
+  path: '/api/v1/auth/users/{name}',
+  tag: 'Auth',
+  summary: 'Change a user\'s password, roles or claims',
+  params: [USER_NAME],
+  body: jsonBodySpec(closed({ password: PASSWORD_FIELD, roles: ROLES_FIELD, claims: CLAIMS_FIELD }), { roles: ['readonly'] }),
+  responses: [ok('Changed.', ref('User'), { ...ALICE, roles: ['readonly'] })],
+  errors: [...JSON_ERRORS, 'USER_NOT_FOUND', 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const DELETE_USER: RouteSpec = {
+  method: 'DELETE',
+  path: '/api/v1/auth/users/{name}',
+  tag: 'Auth',
+  summary: 'Delete a user',
+  description: 'Its tokens and keys stop working at once.',
+  params: [USER_NAME],
+  responses: [ok('Deleted.', closed({ username: text(), deleted: { const: true } }, ['username', 'deleted']), { username: 'alice', deleted: true })],
+  errors: ['USER_NOT_FOUND', 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const LIST_KEYS: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/auth/keys',
+  tag: 'Auth',
+  summary: 'API keys',
+  description: 'The caller\'s own keys (a caller with admin read: everyone\'s), never the secret.',
+  responses: [ok('The keys.', arr(ref('ApiKey')), [KEY_EXAMPLE], { meta: closed({ count: int() }, ['count']), metaExample: { count: 1 } })],
+  errors: [],
+  permission: 'authenticated',
+};
+
+const CREATE_KEY: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/auth/keys',
+  tag: 'Auth',
+  summary: 'Create an API key',
+  description:
+    'The secret (`key`, mk_…) is shown once. Made by a signed-in user (a session), never by a key or an outside token (403); a key acts for its creator and carries only roles the creator has (admins: any, and claims).',
+  body: jsonBodySpec(
+    closed(
+      {
+        name: text(undefined, { minLength: 1, maxLength: 128 }),
+        roles: ROLES_FIELD,
+        expires_in_s: nullable(int('lifetime in seconds; absent or null: no expiry', { minimum: 1, maximum: 315_360_000 })),
+        claims: CLAIMS_FIELD,
+      },
+      ['name', 'roles'],
+    ),
+    { name: 'ci', roles: ['readonly'], expires_in_s: 3600 },
+  ),
+  responses: [ok('Created.', { allOf: [ref('ApiKey'), obj({ key: text('the secret, shown once') }, ['key'])] }, { ...KEY_EXAMPLE, key: 'mk_Q3xkT2Vn_9c1b7f0e4d2a6b8c' }, { status: 201 })],
+  errors: [...JSON_ERRORS, 'FORBIDDEN', 'STORAGE_IO'],
+  permission: 'authenticated',
+};
+
+const DELETE_KEY: RouteSpec = {
+  method: 'DELETE',
+  path: '/api/v1/auth/keys/{id}',
+  tag: 'Auth',
+  summary: 'Revoke an API key',
+  description: 'It stops working at once. Another user\'s key is 404 NOT_FOUND unless the caller has admin write.',
+  params: [pathParam('id', 'The key\'s id.', 'Q3xkT2Vn')],
+  responses: [ok('Revoked.', ref('ApiKey'), { ...KEY_EXAMPLE, revoked_at: '2026-12-07T10:30:00.000Z' })],
+  errors: ['NOT_FOUND', 'STORAGE_IO'],
+  permission: 'authenticated',
+};
+
+const LIST_ROLES: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/auth/roles',
+  tag: 'Auth',
+  summary: 'Built-in and custom roles',
+  responses: [ok('The roles.', arr(ref('Role')), [{ name: 'readonly', permissions: [{ resource: '*', actions: ['read'] }], builtin: true }, ROLE_EXAMPLE])],
+  errors: [],
+  permission: 'admin:read',
+};
+
+const PUT_ROLE: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/auth/roles',
+  tag: 'Auth',
+  summary: 'Create or replace a custom role',
+  body: jsonBodySpec(closed({ name: NAME_FIELD, permissions: arr(ref('Permission'), undefined, { minItems: 1, maxItems: 256 }) }, ['name', 'permissions']), {
+    name: 'user-reader',
+    permissions: [{ resource: 'kv:user:', actions: ['read'] }],
+  }),
+  responses: [ok('Saved.', ref('Role'), ROLE_EXAMPLE, { status: 201 })],
+  errors: [...JSON_ERRORS, 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const DELETE_ROLE: RouteSpec = {
+  method: 'DELETE',
+  path: '/api/v1/auth/roles/{name}',
+  tag: 'Auth',
+  summary: 'Delete a custom role',
+  params: [pathParam('name', 'A custom role.', 'user-reader')],
+  responses: [ok('Deleted.', closed({ name: text(), deleted: { const: true } }, ['name', 'deleted']), { name: 'user-reader', deleted: true })],
+  errors: ['ROLE_NOT_FOUND', 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const LIST_POLICIES: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/auth/policies',
+  tag: 'Auth',
+  summary: 'Every row-level security policy',
+  description: 'Collection, KV and table policies; meta.rls_tables names the tables with row-level security enabled.',
+  responses: [
+    ok('The policies.', arr(ref('Policy')), [KV_POLICY], {
+      meta: closed({ count: int(), rls_tables: arr(text()) }, ['count', 'rls_tables']),
+      metaExample: { count: 1, rls_tables: [] },
+    }),
+  ],
+  errors: [],
+  permission: 'admin:read',
+};
+
+const COMMAND_FIELD = enumOf(['all', 'select', 'insert', 'update', 'delete'], 'default all');
+const POLICY_ROLES = arr(text(), 'default ["public"] (every role)', { minItems: 1 });
+
+const CREATE_POLICY: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/auth/policies',
+  tag: 'Auth',
+  summary: 'Create a collection or KV policy',
+  description:
+    'A collection policy filters documents with `using` (which documents a command sees) and `check` (which documents a write may leave); a KV policy limits keys to a prefix template with {claim} placeholders. Table policies are made in SQL (CREATE POLICY).',
+  body: jsonBodySpec(
+    oneOf(
+      closed(
+        { kind: { const: 'docs' }, name: NAME_FIELD, collection: text(), command: COMMAND_FIELD, roles: POLICY_ROLES, using: nullable(freeObject()), check: nullable(freeObject()) },
+        ['kind', 'name', 'collection'],
+      ),
+      closed({ kind: { const: 'kv' }, name: NAME_FIELD, prefix: text('a prefix template: "tenant:{tenant}:"'), command: COMMAND_FIELD, roles: POLICY_ROLES }, ['kind', 'name', 'prefix']),
+    ),
+    { kind: 'kv', name: 'own', prefix: 'tenant:{tenant}:', roles: ['readwrite'] },
+  ),
+  responses: [ok('Created.', ref('Policy'), KV_POLICY, { status: 201 })],
+  errors: [...JSON_ERRORS, 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const DROP_POLICY: RouteSpec = {
+  method: 'DELETE',
+  path: '/api/v1/auth/policies/{kind}/{object}/{name}',
+  tag: 'Auth',
+  summary: 'Drop a policy',
+  params: [
+    pathParam('kind', 'docs, kv or table.', 'kv', enumOf(['docs', 'kv', 'table'])),
+    pathParam('object', 'The collection, the KV prefix template or the table (percent-encoded).', 'tenant:{tenant}:'),
+    pathParam('name', 'The policy\'s name.', 'own'),
+  ],
+  responses: [
+    ok('Dropped.', closed({ kind: enumOf(['docs', 'kv', 'table']), object: text(), name: text(), dropped: { const: true } }, ['kind', 'object', 'name', 'dropped']), {
+      kind: 'kv',
+      object: 'tenant:{tenant}:',
+      name: 'own',
+      dropped: true,
+    }),
+  ],
+  errors: ['INVALID_PARAMETER', 'POLICY_NOT_FOUND', 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const AUDIT: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/admin/audit',
+  tag: 'Admin',
+  summary: 'The audit log, newest first',
+  params: [
+    queryParam('limit', 'Entries, 1..10000 (default 100).', int(undefined, { minimum: 1, maximum: 10_000 }), 100),
+    queryParam('action', 'Only actions starting with this ("auth." …).', text(), 'auth.login'),
+    queryParam('actor', 'Only this actor ("user:alice", "key:…").', text()),
+  ],
+  responses: [
+    ok('The entries.', arr(ref('AuditEntry')), [{ ts: '2026-12-07T10:00:01.000Z', action: 'auth.login', outcome: 'success', actor: 'user:admin', ip: '127.0.0.1' }], {
+      meta: closed({ count: int() }, ['count']),
+      metaExample: { count: 1 },
+    }),
+  ],
+  errors: ['INVALID_PARAMETER'],
+  permission: 'admin:read',
+};
+
+const CONFIG: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/admin/config',
+  tag: 'Admin',
+  summary: 'The configuration in force',
+  description: 'Every setting with its value; secrets as "***" with their source.',
+  responses: [ok('The configuration.', freeObject(), { port: 8080, shards: 2, fsync: 'batch', auth: 'on' })],
+  errors: [],
+  permission: 'admin:read',
+};
+
+const LIMITS_EXAMPLE = { rps: 2000, burst: 4000, classes: { write: { rps: 500, burst: 1000 } }, connections_per_ip: 1024 };
+
+const GET_LIMITS: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/admin/rate-limits',
+  tag: 'Admin',
+  summary: 'The rate limits in force',
+  responses: [ok('The limits.', ref('RateLimits'), LIMITS_EXAMPLE)],
+  errors: [],
+  permission: 'admin:read',
+};
+
+const LIMIT_VALUE = int(undefined, { minimum: 0, maximum: 10_000_000 });
+
+const PUT_LIMITS: RouteSpec = {
+  method: 'PUT',
+  path: '/api/v1/admin/rate-limits',
+  tag: 'Admin',
+  summary: 'Change the rate limits at run time',
+  description: 'The fields given replace theirs; each class given replaces that class (burst defaults to its rps), and a class set to null falls back to rps and burst.',
+  body: jsonBodySpec(
+    closed({
+      rps: LIMIT_VALUE,
+      burst: LIMIT_VALUE,
+      classes: closed(Object.fromEntries(['read', 'write', 'query', 'auth', 'admin'].map((c) => [c, nullable(obj({ rps: LIMIT_VALUE, burst: LIMIT_VALUE }))]))),
+      connections_per_ip: LIMIT_VALUE,
+    }),
+    { classes: { write: { rps: 500, burst: 1000 } } },
+  ),
+  responses: [ok('The limits now in force.', ref('RateLimits'), LIMITS_EXAMPLE)],
+  errors: [...JSON_ERRORS],
+  permission: 'admin:write',
+};
+
+const ROUTES: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/admin/routes',
+  tag: 'Admin',
+  summary: 'Every route the server registers',
+  description: '"METHOD /pattern" as the route table has it (":name" parameters, "*" the rest of the path, ALL for a dispatcher), then the native stream routes. The OpenAPI description (/api/docs/openapi.json) documents each.',
+  responses: [ok('The routes.', arr(text()), ['GET /health/live', 'GET /api/v1/kv/*', 'ALL /api/v1/docs/*', 'GET /ws'])],
+  errors: [],
+  permission: 'admin:read',
 };
 
 const USERNAME = /^[A-Za-z0-9_.@:-]{1,64}$/;
@@ -142,7 +559,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
   };
   const ipOf = (c: Ctx): string => c.env.ip ?? 'unknown';
 
-  app.post('/api/v1/auth/login', (c) =>
+  route(app, LOGIN, (c) =>
     run(c, async () => {
       const b = await body(c);
       onlyFields(b, ['username', 'password']);
@@ -155,7 +572,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
     }),
   );
 
-  app.post('/api/v1/auth/logout', (c) =>
+  route(app, LOGOUT, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       const jti = p.claims.jti;
@@ -167,7 +584,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
     }),
   );
 
-  app.get('/api/v1/auth/me', (c) =>
+  route(app, ME, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       const claims = { ...p.claims };
@@ -189,7 +606,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
     }
     throw error;
   };
-  app.get('/api/v1/auth/oauth/:provider/start', (c) =>
+  route(app, OAUTH_START, (c) =>
     run(c, async () => {
       const { login, provider } = oauthOf(c);
       const returnTo = new URLSearchParams(c.env.rawQuery).get('return_to') ?? undefined;
@@ -199,7 +616,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return response;
     }),
   );
-  app.get('/api/v1/auth/oauth/:provider/callback', (c) =>
+  route(app, OAUTH_CALLBACK, (c) =>
     run(c, async () => {
       const { login, provider } = oauthOf(c);
       const cookieHeader = c.req.header('cookie');
@@ -231,8 +648,8 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
   );
 
   // --- users ---
-  app.get('/api/v1/auth/users', (c) => run(c, async () => okReply(store.users().map(userJson), { count: store.users().length })));
-  app.post('/api/v1/auth/users', (c) =>
+  route(app, LIST_USERS, (c) => run(c, async () => okReply(store.users().map(userJson), { count: store.users().length })));
+  route(app, CREATE_USER, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       adminOnly(p);
@@ -249,11 +666,11 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return okReply(userJson(user), {}, 201);
     }),
   );
-  app.patch('/api/v1/auth/users/:name', (c) =>
+  route(app, PATCH_USER, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       adminOnly(p);
-      const name = c.req.param('name');
+      const name = pathParamOf(c, 'name');
       const user = store.user(name);
       if (user === undefined) throw new MantisError('USER_NOT_FOUND', `no user "${name}"`);
       const b = await body(c);
@@ -269,11 +686,11 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return okReply(userJson(next));
     }),
   );
-  app.delete('/api/v1/auth/users/:name', (c) =>
+  route(app, DELETE_USER, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       adminOnly(p);
-      const name = c.req.param('name');
+      const name = pathParamOf(c, 'name');
       if (!(await store.deleteUser(name))) throw new MantisError('USER_NOT_FOUND', `no user "${name}"`);
       audit.record({ action: 'auth.user.delete', outcome: 'success', actor: actorOf(p), ip: ipOf(c), target: `user:${name}` });
       return okReply({ username: name, deleted: true });
@@ -291,14 +708,14 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
     expires_at: k.expires_at === null ? null : new Date(k.expires_at * 1000).toISOString(),
     revoked_at: k.revoked_at,
   });
-  app.get('/api/v1/auth/keys', (c) =>
+  route(app, LIST_KEYS, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       const mine = p.can('admin', 'read') ? store.keys() : store.keys().filter((k) => k.created_by === actorOf(p));
       return okReply(mine.map(keyJson), { count: mine.length });
     }),
   );
-  app.post('/api/v1/auth/keys', (c) =>
+  route(app, CREATE_KEY, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       const b = await body(c);
@@ -327,10 +744,10 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return okReply({ ...keyJson(record), key }, {}, 201);
     }),
   );
-  app.delete('/api/v1/auth/keys/:id', (c) =>
+  route(app, DELETE_KEY, (c) =>
     run(c, async () => {
       const p = principalOf(c);
-      const id = c.req.param('id');
+      const id = pathParamOf(c, 'id');
       const record = store.key(id);
       if (record === undefined || (!p.can('admin', 'write') && record.created_by !== actorOf(p))) throw new MantisError('NOT_FOUND', `no API key "${id}"`);
       const revoked = await store.revokeKey(id);
@@ -341,8 +758,8 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
   );
 
   // --- roles ---
-  app.get('/api/v1/auth/roles', (c) => run(c, async () => okReply(store.roles().map((r) => ({ name: r.name, permissions: r.permissions, builtin: r.builtin === true })))));
-  app.post('/api/v1/auth/roles', (c) =>
+  route(app, LIST_ROLES, (c) => run(c, async () => okReply(store.roles().map((r) => ({ name: r.name, permissions: r.permissions, builtin: r.builtin === true })))));
+  route(app, PUT_ROLE, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       const b = await body(c);
@@ -354,10 +771,10 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return okReply({ name, permissions, builtin: false }, {}, 201);
     }),
   );
-  app.delete('/api/v1/auth/roles/:name', (c) =>
+  route(app, DELETE_ROLE, (c) =>
     run(c, async () => {
       const p = principalOf(c);
-      const name = c.req.param('name');
+      const name = pathParamOf(c, 'name');
       if (!(await store.deleteRole(name))) throw new MantisError('ROLE_NOT_FOUND', `no custom role "${name}"`);
       audit.record({ action: 'auth.role.delete', outcome: 'success', actor: actorOf(p), ip: ipOf(c), target: `role:${name}` });
       return okReply({ name, deleted: true });
@@ -365,10 +782,10 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
   );
 
   // --- policies ---
-  app.get('/api/v1/auth/policies', (c) =>
+  route(app, LIST_POLICIES, (c) =>
     run(c, async () => okReply(store.policies(), { count: store.policies().length, rls_tables: rlsTables(security) })),
   );
-  app.post('/api/v1/auth/policies', (c) =>
+  route(app, CREATE_POLICY, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       const policy = policyOf(await body(c));
@@ -381,13 +798,13 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return okReply(policy, {}, 201);
     }),
   );
-  app.delete('/api/v1/auth/policies/:kind/:object/:name', (c) =>
+  route(app, DROP_POLICY, (c) =>
     run(c, async () => {
       const p = principalOf(c);
-      const kind = c.req.param('kind');
+      const kind = pathParamOf(c, 'kind');
       if (kind !== 'docs' && kind !== 'kv' && kind !== 'table') throw new MantisError('INVALID_PARAMETER', 'kind must be docs, kv or table');
-      const object = c.req.param('object');
-      const name = c.req.param('name');
+      const object = pathParamOf(c, 'object');
+      const name = pathParamOf(c, 'name');
       if (!(await store.dropPolicy(kind, object, name))) throw new MantisError('POLICY_NOT_FOUND', `no ${kind} policy "${name}" on "${object}"`);
       audit.record({ action: 'auth.policy.drop', outcome: 'success', actor: actorOf(p), ip: ipOf(c), target: `policy:${kind}:${name}`, details: { object } });
       return okReply({ kind, object, name, dropped: true });
@@ -395,7 +812,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
   );
 
   // --- admin ---
-  app.get('/api/v1/admin/audit', (c) =>
+  route(app, AUDIT, (c) =>
     run(c, async () => {
       const q = new URLSearchParams(c.env.rawQuery);
       const limitText = q.get('limit') ?? '100';
@@ -404,9 +821,9 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return okReply(entries, { count: entries.length });
     }),
   );
-  app.get('/api/v1/admin/config', (c) => run(c, async () => okReply(deps.configDump())));
-  app.get('/api/v1/admin/rate-limits', (c) => run(c, async () => okReply(limitsJson(security))));
-  app.put('/api/v1/admin/rate-limits', (c) =>
+  route(app, CONFIG, (c) => run(c, async () => okReply(deps.configDump())));
+  route(app, GET_LIMITS, (c) => run(c, async () => okReply(limitsJson(security))));
+  route(app, PUT_LIMITS, (c) =>
     run(c, async () => {
       const p = principalOf(c);
       const next = parseLimitSettings(await body(c), security.limiter.settings);
@@ -415,7 +832,7 @@ export function registerAuthRoutes(app: Hono<{ Bindings: Bindings }>, deps: Auth
       return okReply(limitsJson(security));
     }),
   );
-  app.get('/api/v1/admin/routes', (c) => run(c, async () => okReply(deps.routes())));
+  route(app, ROUTES, (c) => run(c, async () => okReply(deps.routes())));
 }
 
 function rlsTables(security: Security): string[] {

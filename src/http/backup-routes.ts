@@ -25,12 +25,173 @@ import type { Bindings } from './hono-app.js';
 import { toResponse } from './hono-app.js';
 import { jsonBody, onlyFields } from './json-body.js';
 import { guarded, okReply, STREAM_HEADER } from './reply.js';
+import { any, arr, bool, closed, int, JSON_ERRORS, jsonBody as jsonBodySpec, nullable, obj, ok, pathParam, queryParam, raw, ref, pathParamOf, route, str, type RouteSpec } from './api-spec.js';
 
 export type BackupRouteDeps = {
   readonly backups: BackupManager;
   readonly dataDir: string;
   readonly log: Logger;
   readonly audit?: (c: Context<{ Bindings: Bindings }>, action: string, details: Record<string, unknown>) => void;
+};
+
+// ---- route specs (the OpenAPI description is built from these; see api-spec.ts) --------------
+
+const BACKUP_EXAMPLE = {
+  id: '20261207T101500000Z-4f2a9c',
+  path: '/var/backups/mantis/20261207T101500000Z-4f2a9c',
+  commit_ts: 1042,
+  created_at: '2026-12-07T10:15:00.000Z',
+  incremental: false,
+  base: null,
+  files: 38,
+  bytes: 7340032,
+  copied_bytes: 7340032,
+  duration_ms: 412,
+};
+const BACKUP_ID_PARAM = pathParam('id', 'A backup id (the cut\'s UTC time plus a random suffix).', BACKUP_EXAMPLE.id, { type: 'string', pattern: '^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}$' });
+const DISABLED_NOTE = 'Backups need --backup-dir; without it the answer is 409 BACKUPS_DISABLED.';
+
+const CREATE_BACKUP: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/backups',
+  tag: 'Backups',
+  summary: 'Take a backup now',
+  description: `A full backup, or an incremental one on top of the latest (its \`base\`). ${DISABLED_NOTE} 409 BACKUP_IN_PROGRESS (retryable) while another backup is being taken.`,
+  body: jsonBodySpec(closed({ incremental: bool('default false') }), { incremental: false }, { required: false, lenient: true }),
+  responses: [ok('Taken.', ref('BackupSummary'), BACKUP_EXAMPLE, { status: 201 })],
+  errors: [...JSON_ERRORS, 'BACKUPS_DISABLED', 'BACKUP_IN_PROGRESS', 'SHARD_UNAVAILABLE', 'STORAGE_IO'],
+  permission: 'admin:write',
+};
+
+const LIST_BACKUPS: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/backups',
+  tag: 'Backups',
+  summary: 'Every backup, oldest first',
+  description: DISABLED_NOTE,
+  responses: [
+    ok('The backups.', arr(ref('BackupSummary')), [BACKUP_EXAMPLE], {
+      meta: closed({ backup_dir: str(), next_scheduled: nullable(str('the next scheduled backup (RFC 3339), with --backup-schedule', { format: 'date-time' })) }, ['backup_dir', 'next_scheduled']),
+      metaExample: { backup_dir: '/var/backups/mantis', next_scheduled: null },
+    }),
+  ],
+  errors: ['BACKUPS_DISABLED'],
+  permission: 'admin:read',
+};
+
+const GET_BACKUP: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/backups/{id}',
+  tag: 'Backups',
+  summary: 'One backup\'s manifest',
+  description: `The summary plus cut_ms, shards, cuts (per shard the WAL segment, byte offset and LSN of the cut) and file_list. ${DISABLED_NOTE}`,
+  params: [BACKUP_ID_PARAM],
+  responses: [
+    ok(
+      'The backup.',
+      {
+        allOf: [
+          ref('BackupSummary'),
+          obj(
+            {
+              cut_ms: int(),
+              shards: int(),
+              cuts: arr(obj({ shard: int(), walSegment: int(), walOffset: int(), lsn: int() }, ['shard', 'walSegment', 'walOffset', 'lsn'])),
+              file_list: arr(obj({ path: str(), bytes: int(), sha256: str(), reused: bool() }, ['path', 'bytes', 'sha256'])),
+            },
+            ['cut_ms', 'shards', 'cuts', 'file_list'],
+          ),
+        ],
+      },
+      {
+        ...BACKUP_EXAMPLE,
+        cut_ms: 1765102500000,
+        shards: 1,
+        cuts: [{ shard: 0, walSegment: 3, walOffset: 4096, lsn: 12 }],
+        file_list: [{ path: 'mantis.json', bytes: 120, sha256: '9f2c4e0f3b2a8d1e5c6b7a8f9e0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d' }],
+      },
+    ),
+  ],
+  errors: ['BACKUPS_DISABLED', 'BACKUP_NOT_FOUND'],
+  permission: 'admin:read',
+};
+
+const VERIFY_BACKUP: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/backups/{id}/verify',
+  tag: 'Backups',
+  summary: 'Check a backup against its manifest',
+  description: `Reads the backup back and checks every file's size and SHA-256. ${DISABLED_NOTE}`,
+  params: [BACKUP_ID_PARAM],
+  responses: [
+    ok(
+      'The check.',
+      closed({ id: str(), ok: bool(), files: int(), bytes: int(), problems: arr(closed({ file: str(), problem: str() }, ['file', 'problem'])) }, ['id', 'ok', 'files', 'bytes', 'problems']),
+      { id: BACKUP_EXAMPLE.id, ok: true, files: 38, bytes: 7340032, problems: [] },
+    ),
+  ],
+  errors: ['BACKUPS_DISABLED', 'BACKUP_NOT_FOUND'],
+  permission: 'admin:write',
+};
+
+const DELETE_BACKUP: RouteSpec = {
+  method: 'DELETE',
+  path: '/api/v1/backups/{id}',
+  tag: 'Backups',
+  summary: 'Remove a backup',
+  description: DISABLED_NOTE,
+  params: [BACKUP_ID_PARAM],
+  responses: [ok('Removed.', closed({ id: str(), deleted: { const: true } }, ['id', 'deleted']), { id: BACKUP_EXAMPLE.id, deleted: true })],
+  errors: ['BACKUPS_DISABLED', 'BACKUP_NOT_FOUND'],
+  permission: 'admin:write',
+};
+
+const STORAGE_LIST: RouteSpec = {
+  method: 'GET',
+  path: '/api/storage/list',
+  tag: 'Backups',
+  summary: 'What the server keeps on disk',
+  description:
+    'Three virtual roots: data/ (the data directory), backups/ (--backup-dir) and wal_archive/ (--wal-archive). data_files lists every file of the data directory: kind is sst (with its LSM level), manifest, wal, segment, meta, or the folder of a router file (txn, cache, auth, ops, audit); shard is null outside shards/.',
+  responses: [
+    ok(
+      'The listing.',
+      closed(
+        {
+          roots: arr(closed({ name: { enum: ['data', 'backups', 'wal_archive'] }, path: str() }, ['name', 'path'])),
+          backups: arr({ allOf: [ref('BackupSummary'), obj({ storage_path: str() }, ['storage_path'])] }),
+          wal_archive: arr(closed({ path: str(), shard: int(), bytes: int() }, ['path', 'shard', 'bytes'])),
+          data_files: arr(closed({ path: str(), bytes: int(), shard: nullable(int()), kind: str(), level: nullable(int()) }, ['path', 'bytes', 'shard', 'kind', 'level'])),
+        },
+        ['roots', 'backups', 'wal_archive', 'data_files'],
+      ),
+      {
+        roots: [{ name: 'data', path: '/var/lib/mantis' }],
+        backups: [],
+        wal_archive: [],
+        data_files: [{ path: 'data/shards/0/sst/000000000012.sst', bytes: 2097152, shard: 0, kind: 'sst', level: 1 }],
+      },
+    ),
+  ],
+  errors: [],
+  permission: 'admin:read',
+};
+
+const STORAGE_DOWNLOAD: RouteSpec = {
+  method: 'GET',
+  path: '/api/storage/download',
+  tag: 'Backups',
+  summary: 'A tar stream of a backup, a folder or a file',
+  description:
+    'A virtual path (backups/<id>, data/shards/0/sst/…, wal_archive/shard-0/…) or an absolute path inside one of the roots (a backup\'s path). A path that leaves the roots (.., a symbolic link out, another absolute path) is 400 INVALID_PATH; a missing one 404 NOT_FOUND. Needs admin write: the files include the JWT signing secret and the password hashes.',
+  params: [queryParam('path', 'What to download.', str(undefined, { minLength: 1, maxLength: 4096 }), 'data/mantis.json', true)],
+  responses: [
+    raw(200, 'The tar stream.', 'application/x-tar', any('a tar archive'), undefined, {
+      'Content-Disposition': { description: 'attachment; filename="<path with _ for />.tar"', schema: str() },
+    }),
+  ],
+  errors: ['INVALID_PATH', 'NOT_FOUND'],
+  permission: 'admin:write',
 };
 
 type Root = { readonly name: 'data' | 'backups' | 'wal_archive'; readonly path: string };
@@ -115,7 +276,7 @@ async function dataFiles(dataDir: string): Promise<DataFile[]> {
 export function registerBackupRoutes(app: Hono<{ Bindings: Bindings }>, deps: BackupRouteDeps): void {
   const guard = guarded((error) => deps.log.error({ err: error }, 'unexpected error in a backup route'));
   const b = deps.backups;
-  app.post('/api/v1/backups', async (c) =>
+  route(app, CREATE_BACKUP, async (c) =>
     toResponse(
       await guard(async () => {
         const raw = new Uint8Array(await c.req.arrayBuffer());
@@ -132,7 +293,7 @@ export function registerBackupRoutes(app: Hono<{ Bindings: Bindings }>, deps: Ba
       }),
     ),
   );
-  app.get('/api/v1/backups', async () =>
+  route(app, LIST_BACKUPS, async () =>
     toResponse(
       await guard(async () => {
         if (!b.enabled) throw new MantisError('BACKUPS_DISABLED', 'backups are off: start the server with --backup-dir DIR');
@@ -140,15 +301,15 @@ export function registerBackupRoutes(app: Hono<{ Bindings: Bindings }>, deps: Ba
       }),
     ),
   );
-  app.get('/api/v1/backups/:id', async (c) => toResponse(await guard(async () => {
-    const m = await b.get(c.req.param('id'));
+  route(app, GET_BACKUP, async (c) => toResponse(await guard(async () => {
+    const m = await b.get(pathParamOf(c, 'id'));
     return okReply({ ...b.summaryOf(m), cut_ms: m.cut_ms, shards: m.shards, cuts: m.cuts, file_list: m.files });
   })));
-  app.post('/api/v1/backups/:id/verify', async (c) => toResponse(await guard(async () => okReply(await b.verify(c.req.param('id'))))));
-  app.delete('/api/v1/backups/:id', async (c) =>
+  route(app, VERIFY_BACKUP, async (c) => toResponse(await guard(async () => okReply(await b.verify(pathParamOf(c, 'id'))))));
+  route(app, DELETE_BACKUP, async (c) =>
     toResponse(
       await guard(async () => {
-        const id = c.req.param('id');
+        const id = pathParamOf(c, 'id');
         await b.remove(id);
         deps.audit?.(c, 'backup.delete', { id });
         return okReply({ id, deleted: true });
@@ -156,7 +317,7 @@ export function registerBackupRoutes(app: Hono<{ Bindings: Bindings }>, deps: Ba
     ),
   );
 
-  app.get('/api/storage/list', async () =>
+  route(app, STORAGE_LIST, async () =>
     toResponse(
       await guard(async () => {
         const roots = rootsOf(deps);
@@ -181,7 +342,7 @@ export function registerBackupRoutes(app: Hono<{ Bindings: Bindings }>, deps: Ba
     ),
   );
 
-  app.get('/api/storage/download', async (c) => {
+  route(app, STORAGE_DOWNLOAD, async (c) => {
     let target: { root: Root; real: string; rel: string };
     try {
       target = await resolveStoragePath(rootsOf(deps), new URLSearchParams(c.env.rawQuery).get('path'));

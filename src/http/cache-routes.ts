@@ -17,6 +17,116 @@ import { keyFromString } from '../kv/index.js';
 import { jsonBody, keyField, onlyFields } from './json-body.js';
 import { okReply, type HttpReply } from './reply.js';
 import { toResponse, type Bindings } from './hono-app.js';
+import { arr, closed, int, JSON_ERRORS, jsonBody as jsonBodySpec, ok, oneOf, queryParam, ref, route, str, type RouteSpec } from './api-spec.js';
+
+// ---- route specs (the OpenAPI description is built from these; see api-spec.ts) --------------
+
+const POLICIES_DATA = closed({ policies: arr(ref('CachePolicyRule')), source: { enum: ['data-dir', 'config-file', 'default'] } }, ['policies', 'source']);
+const KEY_ERRORS = ['INVALID_KEY', 'KEY_TOO_LARGE'] as const;
+const KEY_NOTE = 'The keys named also need the caller\'s kv permissions (read for GET, write otherwise) and row-level KV policies.';
+
+const GET_POLICIES: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/cache/policies',
+  tag: 'Cache',
+  summary: 'The cache policies in force',
+  description: 'The rules and where they came from (data-dir, config-file or default).',
+  responses: [ok('The policies.', POLICIES_DATA, { policies: [{ prefix: 'session:', policy: 'cache-only' }], source: 'data-dir' })],
+  errors: [],
+  permission: 'cache:read',
+};
+
+const PUT_POLICIES: RouteSpec = {
+  method: 'PUT',
+  path: '/api/v1/cache/policies',
+  tag: 'Cache',
+  summary: 'Replace the cache policies',
+  description: 'Replaces every rule (at most 256, each prefix once). Saved in <data-dir>/cache/policies.json before the shards get them.',
+  body: jsonBodySpec(
+    closed({ policies: arr(ref('CachePolicyRule'), undefined, { maxItems: 256 }) }, ['policies']),
+    { policies: [{ prefix: 'session:', policy: 'cache-only' }, { prefix: 'counter:', policy: 'write-back' }] },
+  ),
+  responses: [
+    ok('The policies now in force.', POLICIES_DATA, {
+      policies: [{ prefix: 'session:', policy: 'cache-only' }, { prefix: 'counter:', policy: 'write-back' }],
+      source: 'data-dir',
+    }),
+  ],
+  errors: [...JSON_ERRORS, 'CACHE_DISABLED', 'SHARD_UNAVAILABLE', 'SHARD_BUSY', 'STORAGE_IO', 'STORAGE_FULL'],
+  permission: 'cache:write',
+};
+
+const INVALIDATE: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/cache/invalidate',
+  tag: 'Cache',
+  summary: 'Drop cached copies and tell subscribers',
+  description:
+    'Exactly one of key, prefix ("" is every key) or tag. `invalidated` counts entries removed, `keys` the keys named, `dependents` the keys invalidated by the dependency cascade. Under row-level KV policies only a key may be given (a prefix or tag is 403).',
+  body: jsonBodySpec(oneOf(closed({ key: str() }, ['key']), closed({ prefix: str() }, ['prefix']), closed({ tag: str(undefined, { minLength: 1 }) }, ['tag'])), { key: 'user:1' }),
+  responses: [
+    ok(
+      'Invalidated.',
+      closed({ key: str(), prefix: str(), tag: str(), invalidated: int(), keys: int(), dependents: int() }, ['invalidated', 'keys', 'dependents']),
+      { key: 'user:1', invalidated: 1, keys: 1, dependents: 2 },
+    ),
+  ],
+  errors: [...JSON_ERRORS, ...KEY_ERRORS, 'SHARD_UNAVAILABLE', 'SHARD_BUSY'],
+  permission: 'cache:write',
+  permissionNote: KEY_NOTE,
+};
+
+const EDGE_BODY = closed({ parent: str('the key whose change invalidates child'), child: str() }, ['parent', 'child']);
+const EDGE_EXAMPLE = { parent: 'user:1', child: 'page:home' };
+
+const ADD_DEPENDENCY: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/cache/dependencies',
+  tag: 'Cache',
+  summary: 'Make a key depend on another',
+  description: 'A change of parent invalidates child. 201 with created: true, or 200 with created: false when the edge exists.',
+  body: jsonBodySpec(EDGE_BODY, EDGE_EXAMPLE),
+  responses: [
+    ok('Created.', closed({ parent: str(), child: str(), created: { const: true } }, ['parent', 'child', 'created']), { ...EDGE_EXAMPLE, created: true }, { status: 201 }),
+    ok('The edge existed.', closed({ parent: str(), child: str(), created: { const: false } }, ['parent', 'child', 'created']), { ...EDGE_EXAMPLE, created: false }),
+  ],
+  errors: [...JSON_ERRORS, ...KEY_ERRORS, 'DEPENDENCY_LIMIT', 'STORAGE_IO', 'STORAGE_FULL'],
+  permission: 'cache:write',
+  permissionNote: KEY_NOTE,
+};
+
+const REMOVE_DEPENDENCY: RouteSpec = {
+  method: 'DELETE',
+  path: '/api/v1/cache/dependencies',
+  tag: 'Cache',
+  summary: 'Remove a dependency',
+  description: 'The edge as a JSON body, or as ?parent=…&child=… (without a body). 404 DEPENDENCY_NOT_FOUND when it does not exist.',
+  params: [queryParam('parent', 'Without a body: the parent key.', str(), 'user:1'), queryParam('child', 'Without a body: the child key.', str(), 'page:home')],
+  body: jsonBodySpec(EDGE_BODY, EDGE_EXAMPLE, { required: false, description: 'Or the query parameters.' }),
+  responses: [ok('Removed.', closed({ parent: str(), child: str(), removed: { const: true } }, ['parent', 'child', 'removed']), { ...EDGE_EXAMPLE, removed: true })],
+  errors: [...JSON_ERRORS, ...KEY_ERRORS, 'DEPENDENCY_NOT_FOUND', 'STORAGE_IO', 'STORAGE_FULL'],
+  permission: 'cache:write',
+  permissionNote: KEY_NOTE,
+};
+
+const LIST_DEPENDENCIES: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/cache/dependencies',
+  tag: 'Cache',
+  summary: 'A key\'s children or parents',
+  description: 'Exactly one of ?parent= (its children) or ?child= (its parents). Only keys the caller may read are named.',
+  params: [queryParam('parent', 'List this key\'s children.', str(), 'user:1'), queryParam('child', 'List this key\'s parents.', str())],
+  responses: [
+    ok(
+      'The edges.',
+      oneOf(closed({ parent: str(), children: arr(str()) }, ['parent', 'children']), closed({ child: str(), parents: arr(str()) }, ['child', 'parents'])),
+      { parent: 'user:1', children: ['page:home'] },
+    ),
+  ],
+  errors: ['INVALID_PARAMETER', ...KEY_ERRORS],
+  permission: 'cache:read',
+  permissionNote: KEY_NOTE,
+};
 
 /** A prefix is validated as a key would be, except that it may be empty (every key). */
 export function prefixProblem(prefix: string): string | null {
@@ -69,8 +179,8 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
   const reply = async (work: () => Promise<HttpReply>): Promise<Response> => toResponse(await work());
   const bodyOf = async (request: Request): Promise<Uint8Array> => new Uint8Array(await request.arrayBuffer());
 
-  app.get('/api/v1/cache/policies', () => reply(async () => okReply({ policies: control.policies.rules, source: control.policies.source })));
-  app.put('/api/v1/cache/policies', async (c) =>
+  route(app, GET_POLICIES, () => reply(async () => okReply({ policies: control.policies.rules, source: control.policies.source })));
+  route(app, PUT_POLICIES, async (c) =>
     reply(async () => {
       const body = jsonBody(c.req.header('content-type'), await bodyOf(c.req.raw));
       onlyFields(body, ['policies']);
@@ -87,7 +197,7 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
     }),
   );
 
-  app.post('/api/v1/cache/invalidate', async (c) =>
+  route(app, INVALIDATE, async (c) =>
     reply(async () => {
       const target = invalidateTarget(jsonBody(c.req.header('content-type'), await bodyOf(c.req.raw)));
       const guard = keyAccess(c);
@@ -104,7 +214,7 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
     }),
   );
 
-  app.post('/api/v1/cache/dependencies', async (c) =>
+  route(app, ADD_DEPENDENCY, async (c) =>
     reply(async () => {
       const edge = edgeOf(jsonBody(c.req.header('content-type'), await bodyOf(c.req.raw)));
       keyAccess(c)?.access.check(edge.parent, true);
@@ -113,7 +223,7 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
       return okReply({ ...edge, created }, {}, created ? 201 : 200);
     }),
   );
-  app.delete('/api/v1/cache/dependencies', async (c) =>
+  route(app, REMOVE_DEPENDENCY, async (c) =>
     reply(async () => {
       const query = new URLSearchParams(c.env.rawQuery);
       const raw = await bodyOf(c.req.raw);
@@ -130,7 +240,7 @@ export function registerCacheRoutes(app: Hono<{ Bindings: Bindings }>, control: 
       return okReply({ ...edge, removed: true });
     }),
   );
-  app.get('/api/v1/cache/dependencies', (c) =>
+  route(app, LIST_DEPENDENCIES, (c) =>
     reply(async () => {
       const query = Object.fromEntries(new URLSearchParams(c.env.rawQuery).entries());
       onlyFields(query, ['parent', 'child']);

@@ -26,6 +26,7 @@ import { guarded, okReply, type HttpReply } from './reply.js';
 import { CQL_PATH } from './routes.js';
 import { TXN_HEADER } from './txn-routes.js';
 import type { Principal } from '../security/principal.js';
+import { any, arr, closed, DEADLINE, dispatch, enumOf, int, jsonBody as jsonBodySpec, nullable, num, obj, ok, oneOf, SHARD_WRITE, str, type RouteSpec } from './api-spec.js';
 
 export type CqlRequestParts = {
   readonly method: string;
@@ -76,10 +77,65 @@ async function serve(executor: CqlExecutor, p: CqlRequestParts): Promise<HttpRep
   );
 }
 
+// ---- route spec (the OpenAPI description is built from it; see api-spec.ts) -------------------
+
+export const CQL_SPEC: RouteSpec = {
+  method: 'POST',
+  path: CQL_PATH,
+  tag: 'CQL',
+  summary: 'Run one CQL statement',
+  description:
+    'One Cassandra Query Language statement over the tables (BEGIN BATCH … APPLY BATCH counts as one). params binds ? markers in order (an array) or :name markers (an object); cells come back as JSON the way the tables API shows them. consistency and serial_consistency are checked and ignored (one replica). A SELECT answers at most page_size rows and a paging_state to send back (with the same query and params) for the next page. Mantis-Txn is refused (400). Other methods are 405.',
+  params: [DEADLINE],
+  body: jsonBodySpec(
+    closed(
+      {
+        query: str('one CQL statement'),
+        params: oneOf(arr(any()), obj({})),
+        consistency: nullable(enumOf([...CONSISTENCY_LEVELS], 'any case')),
+        serial_consistency: nullable(enumOf([...CONSISTENCY_LEVELS], 'any case')),
+        page_size: int('default 5000', { minimum: 1, maximum: PAGE_SIZE_MAX }),
+        paging_state: nullable(str('paging_state of the previous answer')),
+      },
+      ['query'],
+    ),
+    { query: 'SELECT * FROM rank_by_year WHERE race_year = ? AND race_name = ?', params: [2015, 'Tour of Japan'] },
+    { lenient: true },
+  ),
+  responses: [
+    ok(
+      'The result.',
+      closed({ columns: arr(str()), rows: arr(arr(any())), paging_state: nullable(str()) }, ['columns', 'rows', 'paging_state']),
+      {
+        columns: ['race_year', 'race_name', 'rank', 'cyclist_name'],
+        rows: [[2015, 'Tour of Japan', 2, 'Adam PHELAN'], [2015, 'Tour of Japan', 1, 'Benjamin PRADES']],
+        paging_state: null,
+      },
+      { meta: closed({ count: int(), took_ms: num() }, ['count', 'took_ms']), metaExample: { count: 2, took_ms: 1.2 } },
+    ),
+  ],
+  errors: [
+    'SyntaxException',
+    'Invalid',
+    'AlreadyExists',
+    'INVALID_PARAMETER',
+    'INVALID_JSON',
+    'UNSUPPORTED_MEDIA_TYPE',
+    'FORBIDDEN',
+    'DUPLICATE_KEY',
+    'KEY_TOO_LARGE',
+    'INVALID_TTL',
+    ...SHARD_WRITE,
+    'DATA_CORRUPT',
+  ],
+  permission: 'sql:read',
+  permissionNote: 'Each statement also needs its tables\' permissions (tables:<t> read or write); tables under row-level security are refused to callers under it.',
+};
+
 // ---- Hono ----
 
 export function registerCqlRoutes(app: Hono<{ Bindings: Bindings }>, handler: CqlHandler): void {
-  app.all(CQL_PATH, async (c: Context<{ Bindings: Bindings }>) =>
+  dispatch(app, [CQL_PATH], [CQL_SPEC], async (c: Context<{ Bindings: Bindings }>) =>
     toResponse(
       await handler.handle({
         principal: c.env.principal,

@@ -65,6 +65,31 @@ import { DOCS_PATH } from './routes.js';
 import { TXN_HEADER, txnIdOf } from './txn-routes.js';
 import type { Principal } from '../security/principal.js';
 import { docAccess, type DocAccess, type DocSecurity } from '../docs/doc-rls.js';
+import {
+  any,
+  arr,
+  bool,
+  closed,
+  DEADLINE,
+  dispatch,
+  enumOf,
+  int,
+  jsonBody as jsonBodySpec,
+  nullable,
+  ok,
+  oneOf,
+  pathParam,
+  queryParam,
+  ref,
+  SHARD_READ,
+  SHARD_WRITE,
+  str,
+  TXN,
+  TXN_ERRORS,
+  type ErrorList,
+  type ParamSpec,
+  type RouteSpec,
+} from './api-spec.js';
 
 export type DocRequestParts = {
   readonly method: string;
@@ -285,6 +310,308 @@ function describeJson(s: CollectionSummary): Record<string, unknown> {
   };
 }
 
+// ---- route specs (the OpenAPI description is built from these; see api-spec.ts) --------------
+
+const COLL: ParamSpec = pathParam('c', 'The collection: 1–120 characters of A–Z, a–z, 0–9, "_", "." and "-" (not starting with "system.").', 'users', {
+  type: 'string',
+  pattern: '^[A-Za-z0-9_.-]{1,120}$',
+});
+const DOC_ID: ParamSpec = pathParam('id', 'The document\'s _id: an ObjectId when it is 24 hex digits, else a string; ?id_type= says otherwise.', '42');
+const ID_TYPE = queryParam('id_type', 'How to read {id}: number, string or oid.', enumOf(['number', 'string', 'oid']), 'number');
+const COMMON = [TXN, DEADLINE];
+const BODY_ERRORS: ErrorList = ['INVALID_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_PARAMETER', 'BAD_QUERY'];
+const READ_ERRORS: ErrorList = [...BODY_ERRORS, 'FORBIDDEN', 'CURSOR_INVALID', 'AGGREGATE_MEMORY_LIMIT', ...SHARD_READ, ...TXN_ERRORS];
+const WRITE_ERRORS: ErrorList = [...BODY_ERRORS, 'FORBIDDEN', 'DOC_VALIDATION', 'DOC_TOO_LARGE', 'DUPLICATE_KEY', ...SHARD_WRITE, ...TXN_ERRORS];
+const SCHEMA_ERRORS: ErrorList = ['INVALID_PARAMETER', 'FORBIDDEN', 'SHARD_UNAVAILABLE', 'SHARD_BUSY', 'STORAGE_IO', 'STORAGE_FULL'];
+const RLS_NOTE = 'Row-level security policies of the collection apply.';
+const SCHEMA_NOTE = 'Refused inside a transaction (400). Under row-level security only a principal that bypasses it may change the collection.';
+const TXN_META = { txn: str('the transaction, inside one') };
+const ONE_ID = { $oid: '6b162f8b6fbbb5b4344efe87' };
+const VALIDATOR = { $jsonSchema: { bsonType: 'object', required: ['name'] } };
+const USERS_INFO = {
+  name: 'users',
+  options: { validator: null },
+  indexes: [{ name: '_id_', keys: { _id: 1 }, unique: true, sparse: false, ttl_seconds: null, partial_filter: null, type: 'btree', state: 'ready', building: false, entries: 2 }],
+  count: 2,
+  size_bytes: 178,
+  stats: { count: 2, size_bytes: 178 },
+  created_at: '2026-12-07T04:04:02.000Z',
+  catalog_version: 1,
+};
+const EMAIL_INDEX = { name: 'email_1', keys: { email: 1 }, unique: true, sparse: false, ttl_seconds: null, partial_filter: null, type: 'btree', state: 'ready', building: false };
+
+const docAction = (
+  action: string,
+  summary: string,
+  description: string,
+  body: ReturnType<typeof jsonBodySpec>,
+  response: ReturnType<typeof ok>,
+  read: boolean,
+  extra: ErrorList = [],
+): RouteSpec => ({
+  method: 'POST',
+  path: `/api/v1/docs/{c}/${action}`,
+  tag: 'Documents',
+  summary,
+  description: `${description} ${RLS_NOTE}`,
+  params: [COLL, ...COMMON],
+  body,
+  responses: [response],
+  errors: [...(read ? READ_ERRORS : WRITE_ERRORS), ...extra],
+  permission: read ? 'docs:{c}:read' : 'docs:{c}:write',
+});
+
+const FIND_FIELDS = {
+  filter: ref('Filter'),
+  projection: ref('Document'),
+  sort: ref('Document'),
+  skip: int('first page only', { minimum: 0, maximum: 100_000 }),
+  limit: int('default 100', { minimum: 1, maximum: 1000 }),
+  hint: str('an index name or "$natural"'),
+};
+const UPDATE_FIELD = oneOf(ref('Document'), arr(ref('Document')));
+
+export const DOC_ROUTE_SPECS: readonly RouteSpec[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/docs',
+    tag: 'Documents',
+    summary: 'Every collection, with counts and sizes',
+    description: 'With auth on, only the collections the caller may read.',
+    params: COMMON,
+    responses: [
+      ok('The collections.', arr(ref('CollectionSummary')), [{ name: 'users', count: 2, size_bytes: 178, indexes: 1, created_at: '2026-12-07T04:04:02.000Z' }], {
+        meta: closed({ count: int() }, ['count']),
+        metaExample: { count: 1 },
+      }),
+    ],
+    errors: [...SHARD_READ],
+    permission: 'authenticated',
+  },
+  {
+    method: 'PUT',
+    path: '/api/v1/docs/{c}',
+    tag: 'Documents',
+    summary: 'Create a collection, or set its validator',
+    description: 'A PUT without a validator removes it.',
+    params: [COLL, ...COMMON],
+    body: jsonBodySpec(closed({ validator: nullable(ref('Document')) }), { validator: VALIDATOR }, { required: false, lenient: true, description: 'Optional; {"validator": {"$jsonSchema": …}}.' }),
+    responses: [
+      ok('Created or changed.', closed({ name: str(), created: bool(), options: closed({ validator: nullable(ref('Document')) }, ['validator']) }, ['name', 'created', 'options']), {
+        name: 'users',
+        created: true,
+        options: { validator: VALIDATOR },
+      }),
+    ],
+    errors: [...BODY_ERRORS, ...SCHEMA_ERRORS],
+    permission: 'docs:{c}:write',
+    permissionNote: SCHEMA_NOTE,
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/docs/{c}',
+    tag: 'Documents',
+    summary: 'A collection\'s options, indexes and stats',
+    params: [COLL, ...COMMON],
+    responses: [ok('The collection.', ref('CollectionInfo'), USERS_INFO)],
+    errors: ['INVALID_PARAMETER', 'COLLECTION_NOT_FOUND', ...SHARD_READ],
+    permission: 'docs:{c}:read',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/docs/{c}',
+    tag: 'Documents',
+    summary: 'Drop a collection and its indexes',
+    params: [COLL, ...COMMON],
+    responses: [ok('Dropped.', closed({ name: str(), dropped: { const: true } }, ['name', 'dropped']), { name: 'users', dropped: true })],
+    errors: [...SCHEMA_ERRORS, 'COLLECTION_NOT_FOUND'],
+    permission: 'docs:{c}:write',
+    permissionNote: SCHEMA_NOTE,
+  },
+  docAction(
+    'insert',
+    'Insert documents',
+    'An _id given is kept; otherwise a new ObjectId. 1..1000 documents, inserted all-or-none per shard.',
+    jsonBodySpec(closed({ documents: arr(ref('Document'), undefined, { minItems: 1, maxItems: 1000 }) }, ['documents']), { documents: [{ _id: 1, name: 'Ada', age: 36 }, { name: 'Grace', age: 85 }] }, { lenient: true }),
+    ok('Inserted.', closed({ inserted_ids: arr(any('an _id')) }, ['inserted_ids']), { inserted_ids: [1, ONE_ID] }, { meta: closed({ count: int(), ...TXN_META }, ['count']), metaExample: { count: 2 } }),
+    false,
+  ),
+  docAction(
+    'find',
+    'Find documents',
+    'A collection that does not exist answers []. Page with meta.next_cursor (the same filter, sort and projection).',
+    jsonBodySpec(closed({ ...FIND_FIELDS, cursor: nullable(str('meta.next_cursor of the previous page')) }), { filter: { age: { $gt: 30 } }, projection: { name: 1 }, sort: { age: -1 }, limit: 1 }, { lenient: true }),
+    ok('The documents.', arr(ref('Document')), [{ _id: ONE_ID, name: 'Grace' }], {
+      meta: closed({ count: int(), next_cursor: nullable(str()), ...TXN_META }, ['count', 'next_cursor']),
+      metaExample: { count: 1, next_cursor: 'EigAAAAEAQkQ' },
+    }),
+    true,
+  ),
+  docAction(
+    'update',
+    'Update documents by filter',
+    '`update` is an operator document or a pipeline; upsert and multi default to false.',
+    jsonBodySpec(
+      closed({ filter: ref('Filter'), update: UPDATE_FIELD, upsert: bool(), multi: bool(), array_filters: arr(ref('Filter')) }, ['update']),
+      { filter: { _id: 1 }, update: { $inc: { age: 1 } } },
+      { lenient: true },
+    ),
+    ok('Updated.', ref('UpdateOutcome'), { matched: 1, modified: 1, upserted_id: null }, { meta: closed(TXN_META) }),
+    false,
+  ),
+  docAction(
+    'find_and_modify',
+    'Update or remove one document and answer it',
+    '`update` or "remove": true; `return` is "before" (the default) or "after". Answers the document, or null.',
+    jsonBodySpec(
+      closed({
+        filter: ref('Filter'),
+        update: UPDATE_FIELD,
+        remove: bool(),
+        sort: ref('Document'),
+        upsert: bool(),
+        return: enumOf(['before', 'after']),
+        projection: ref('Document'),
+        array_filters: arr(ref('Filter')),
+      }),
+      { filter: { name: 'Ada' }, update: { $inc: { age: 1 } }, return: 'after', projection: { age: 1 } },
+      { lenient: true },
+    ),
+    ok('The document, or null.', nullable(ref('Document')), { _id: 1, age: 38 }, { meta: closed(TXN_META) }),
+    false,
+  ),
+  docAction(
+    'delete',
+    'Delete documents by filter',
+    '`multi` defaults to true here.',
+    jsonBodySpec(closed({ filter: ref('Filter'), multi: bool() }), { filter: { name: 'Ada' } }, { lenient: true }),
+    ok('Deleted.', closed({ deleted: int() }, ['deleted']), { deleted: 1 }, { meta: closed(TXN_META) }),
+    false,
+  ),
+  docAction(
+    'aggregate',
+    'Run an aggregation pipeline',
+    'Blocking stages spill to disk past 100 MiB with allow_disk_use. $lookup, $unionWith and $graphLookup need read on the collections they name, $out and $merge write.',
+    jsonBodySpec(closed({ pipeline: arr(ref('Document')), allow_disk_use: bool() }, ['pipeline']), {
+      pipeline: [{ $match: { status: 'A' } }, { $group: { _id: '$item', n: { $sum: 1 } } }, { $sort: { n: -1 } }],
+    }, { lenient: true }),
+    ok('The results.', arr(ref('Document')), [{ _id: 'x', n: 2 }, { _id: 'y', n: 1 }], { meta: closed({ count: int(), ...TXN_META }, ['count']), metaExample: { count: 2 } }),
+    true,
+    ['DOC_VALIDATION', 'DUPLICATE_KEY', 'STORAGE_IO', 'STORAGE_FULL'],
+  ),
+  docAction(
+    'explain',
+    'Explain a find',
+    'Per shard: plan (IDHACK, IXSCAN, COLLSCAN), index, keys_examined, docs_examined, returned. Not inside a transaction.',
+    jsonBodySpec(closed(FIND_FIELDS), { filter: { email: 'ada@example.com' } }, { lenient: true }),
+    ok(
+      'The plans.',
+      closed(
+        {
+          shards: arr(
+            closed({ shard: int(), plan: str(), index: nullable(str()), keys_examined: int(), docs_examined: int(), returned: int() }, [
+              'shard',
+              'plan',
+              'index',
+              'keys_examined',
+              'docs_examined',
+              'returned',
+            ]),
+          ),
+        },
+        ['shards'],
+      ),
+      { shards: [{ shard: 0, plan: 'IXSCAN', index: 'email_1', keys_examined: 1, docs_examined: 1, returned: 1 }] },
+    ),
+    true,
+  ),
+  {
+    ...docAction(
+      'indexes',
+      'Create an index',
+      'Answers once every shard has built it. `type` is btree (the default), hash or text; a TTL index has one ascending or descending key.',
+      jsonBodySpec(
+        closed(
+          {
+            name: str('default: path_direction joined by "_"'),
+            keys: ref('Document'),
+            type: enumOf(['btree', 'hash', 'text']),
+            unique: bool(),
+            sparse: bool(),
+            partial_filter: nullable(ref('Filter')),
+            ttl_seconds: nullable(int(undefined, { minimum: 0, maximum: 2 ** 31 - 1 })),
+          },
+          ['keys'],
+        ),
+        { name: 'email_1', keys: { email: 1 }, unique: true },
+        { lenient: true },
+      ),
+      ok('Built.', ref('DocIndex'), EMAIL_INDEX),
+      false,
+    ),
+    errors: [...BODY_ERRORS, ...SCHEMA_ERRORS, 'INDEX_EXISTS', 'INDEX_NOT_FOUND', 'DUPLICATE_KEY'],
+    permissionNote: SCHEMA_NOTE,
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/docs/{c}/indexes/{name}',
+    tag: 'Documents',
+    summary: 'Drop an index',
+    description: '_id_ cannot be dropped.',
+    params: [COLL, pathParam('name', 'The index.', 'email_1'), ...COMMON],
+    responses: [ok('Dropped.', closed({ name: str(), dropped: { const: true } }, ['name', 'dropped']), { name: 'email_1', dropped: true })],
+    errors: [...SCHEMA_ERRORS, 'BAD_QUERY', 'COLLECTION_NOT_FOUND', 'INDEX_NOT_FOUND'],
+    permission: 'docs:{c}:write',
+    permissionNote: SCHEMA_NOTE,
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/docs/{c}/{id}',
+    tag: 'Documents',
+    summary: 'One document by _id',
+    description: `A missing document is 404 DOC_NOT_FOUND. ${RLS_NOTE}`,
+    params: [COLL, DOC_ID, ID_TYPE, ...COMMON],
+    responses: [ok('The document.', ref('Document'), { _id: 42, name: 'Linus', age: 56 }, { meta: closed(TXN_META) })],
+    errors: [...READ_ERRORS, 'DOC_NOT_FOUND'],
+    permission: 'docs:{c}:read',
+  },
+  {
+    method: 'PUT',
+    path: '/api/v1/docs/{c}/{id}',
+    tag: 'Documents',
+    summary: 'Replace a document by _id',
+    description: `?upsert=true creates it when absent. ${RLS_NOTE}`,
+    params: [COLL, DOC_ID, ID_TYPE, queryParam('upsert', 'Create the document when it does not exist.', enumOf(['true', 'false']), 'true'), ...COMMON],
+    body: jsonBodySpec(ref('Document'), { name: 'Linus', age: 56 }, { lenient: true, description: 'The new document (its _id, if any, must match).' }),
+    responses: [ok('Replaced or created.', ref('UpdateOutcome'), { matched: 0, modified: 0, upserted_id: 42 }, { meta: closed(TXN_META) })],
+    errors: [...WRITE_ERRORS, 'DOC_NOT_FOUND'],
+    permission: 'docs:{c}:write',
+  },
+  {
+    method: 'PATCH',
+    path: '/api/v1/docs/{c}/{id}',
+    tag: 'Documents',
+    summary: 'Update a document by _id',
+    description: `An update document ({"$set": …}) or a pipeline (a bare array, or {"update": […]}); never a replacement (400 BAD_QUERY: use PUT). Answers the document after. ${RLS_NOTE}`,
+    params: [COLL, DOC_ID, ID_TYPE, ...COMMON],
+    body: jsonBodySpec(oneOf(ref('Document'), arr(ref('Document'))), { $set: { age: 57 } }, { lenient: true }),
+    responses: [ok('The document after.', ref('Document'), { _id: 42, name: 'Linus', age: 57 }, { meta: closed(TXN_META) })],
+    errors: [...WRITE_ERRORS, 'DOC_NOT_FOUND'],
+    permission: 'docs:{c}:write',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/docs/{c}/{id}',
+    tag: 'Documents',
+    summary: 'Delete a document by _id',
+    description: RLS_NOTE,
+    params: [COLL, DOC_ID, ID_TYPE, ...COMMON],
+    responses: [ok('Deleted.', closed({ deleted: { const: 1 } }, ['deleted']), { deleted: 1 }, { meta: closed(TXN_META) })],
+    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'DOC_NOT_FOUND', ...SHARD_WRITE, ...TXN_ERRORS],
+    permission: 'docs:{c}:write',
+  },
+];
+
 // ---- Hono --------------------------------------------------------------------------
 
 export function registerDocRoutes(app: Hono<{ Bindings: Bindings }>, handlers: DocHandlers): void {
@@ -301,7 +628,6 @@ export function registerDocRoutes(app: Hono<{ Bindings: Bindings }>, handlers: D
         body: new Uint8Array(await c.req.arrayBuffer()),
       }),
     );
-  app.all(DOCS_PATH, serve);
-  app.all(`${DOCS_PATH}/*`, serve);
+  dispatch(app, [DOCS_PATH, `${DOCS_PATH}/*`], DOC_ROUTE_SPECS, serve);
 }
 

@@ -59,14 +59,128 @@ import { errorReply, statusLine, type HttpReply } from './reply.js';
 import { SYSTEM, type Principal } from '../security/principal.js';
 import type { Security } from '../security/security.js';
 import { kvAccessFor } from '../security/kv-access.js';
+import { empty, enumOf, headerParam, int, pathParam, queryParam, raw, routePathOf, str, type RouteSpec } from './api-spec.js';
 
-export const WS_PATH = '/ws';
-export const SSE_PATH = '/api/v1/cache/invalidations/stream';
 export const STREAM_NAME = 'invalidations';
 export const CHANGES_STREAM = 'changes';
-export const DOC_CHANGES_SSE_PATH = '/api/v1/docs/:c/changes';
-export const METRICS_SSE_PATH = '/api/v1/metrics/stream';
 export const METRICS_STREAM = 'metrics';
+
+// ---- route specs: these routes are registered natively below (not in Hono), and the routes listing
+// (GET /api/v1/admin/routes) and the OpenAPI description both come from STREAM_ROUTES ------------
+
+const ACCESS_TOKEN = queryParam('access_token', 'A token or API key, for clients that cannot set headers (browsers: EventSource, WebSocket).', str());
+const SSE_HEADERS = {
+  'Cache-Control': { description: 'no-cache', schema: str() },
+  'X-Accel-Buffering': { description: 'no (proxies must not buffer the stream)', schema: str() },
+};
+const STREAM_NOTE =
+  'A stream counts against --conn-limit-per-ip. A subscriber more than 4 MiB behind is cut (the connection is closed; resubscribe and resync); events are never dropped silently. A ": ping" comment comes every 15 s. On shutdown the stream ends and new ones get 503 SHUTTING_DOWN.';
+
+const WS_SPEC: RouteSpec = {
+  method: 'GET',
+  path: '/ws',
+  tag: 'Streams',
+  summary: 'The WebSocket: invalidations, document changes and metrics',
+  description: [
+    'One socket carries any mix of subscriptions, as JSON text frames:',
+    '- `{"subscribe":"invalidations","prefix":"user:"}` → `{"type":"subscribed","stream":"invalidations","prefix":"user:"}`, then `invalidation`, `warning` and `reset` messages; up to 64 prefixes. Needs cache read.',
+    '- `{"subscribe":"changes","collection":"users","filter":{…},"resume_after":"<token>"}` → `{"type":"subscribed","stream":"changes","collection":"users"}`, then `{"type":"change",…}` (MongoDB\'s change event shape); up to 64 collections. Needs docs:<collection> read.',
+    '- `{"subscribe":"metrics","interval_ms":1000}` → `{"type":"subscribed","stream":"metrics","interval_ms":1000}`, then `{"type":"metrics",…}` every interval and `{"type":"alert",…}` on alert changes. Needs admin read.',
+    '- `{"unsubscribe":"invalidations"|"changes"|"metrics", …}` → `{"type":"unsubscribed",…}`.',
+    'A bad message is answered `{"type":"error","code","message"}` and the socket stays open; a frame over 64 KiB closes it (1009). A socket whose credential stops holding is closed 1008; a subscriber too far behind is closed 1008; idle sockets are pinged and closed after 120 s without traffic; shutdown closes with 1001.',
+  ].join('\n\n'),
+  params: [
+    ACCESS_TOKEN,
+    headerParam('Upgrade', 'websocket', enumOf(['websocket'])),
+    headerParam('Sec-WebSocket-Key', 'The handshake key (RFC 6455).', str()),
+    headerParam('Sec-WebSocket-Version', '13', str()),
+  ],
+  responses: [empty(101, 'Switching Protocols: the WebSocket is open.')],
+  errors: [],
+  permission: 'authenticated',
+  permissionNote: 'Each subscription needs its own permission (checked per message: an error message, the socket stays open).',
+  transport: 'websocket',
+};
+
+const INVALIDATIONS_SPEC: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/cache/invalidations/stream',
+  tag: 'Streams',
+  summary: 'Cache invalidation events (server-sent events)',
+  description: `Events for keys under ?prefix=: first \`subscribed\`, then \`invalidation\` (data {"type","key","reason","ts"}, reason one of write, delete, ttl, eviction, cascade, explicit), \`warning\` (a shard's low cache hit rate) and \`reset\` (a shard restarted: drop what you hold). Last-Event-ID is ignored: events are not stored. ${STREAM_NOTE}`,
+  params: [queryParam('prefix', 'Keys starting with this (default "": every key); at most 1024 bytes.', str(), 'user:'), ACCESS_TOKEN],
+  responses: [
+    raw(
+      200,
+      'The event stream.',
+      'text/event-stream',
+      str(),
+      'event: subscribed\ndata: {"type":"subscribed","stream":"invalidations","prefix":"user:"}\n\nid: 1\nevent: invalidation\ndata: {"type":"invalidation","key":"user:1","reason":"write","ts":1765101600000}\n\n',
+      SSE_HEADERS,
+    ),
+  ],
+  errors: ['INVALID_PARAMETER'],
+  permission: 'cache:read',
+  transport: 'sse',
+};
+
+const DOC_CHANGES_SPEC: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/docs/{c}/changes',
+  tag: 'Streams',
+  summary: 'A collection\'s change stream (server-sent events)',
+  description: `Inserts, updates, replaces and deletes, shaped as MongoDB's change events: first \`subscribed\`, then \`change\` events whose SSE id (and the event's _id) is a resume token. The last 10,000 events of a collection are kept in memory from its first subscription; an older token, or one from before a restart, is 400 CURSOR_INVALID. With ?id_type= this path is the document whose _id is "changes" (GET /api/v1/docs/{c}/{id}). Row-level security applies. ${STREAM_NOTE}`,
+  params: [
+    pathParam('c', 'The collection.', 'users'),
+    queryParam('filter', 'URL-encoded JSON: a query over the change event.', str(), '{"operationType":"insert"}'),
+    queryParam('resume_after', 'A resume token: continue after that event.', str()),
+    headerParam('Last-Event-ID', 'A resume token (what EventSource sends when it reconnects).', str()),
+    ACCESS_TOKEN,
+  ],
+  responses: [
+    raw(
+      200,
+      'The event stream.',
+      'text/event-stream',
+      str(),
+      'event: subscribed\ndata: {"type":"subscribed","stream":"changes","collection":"users"}\n\nid: 50433411a8-1\nevent: change\ndata: {"type":"change","_id":"50433411a8-1","operationType":"insert","ns":{"coll":"users"},"documentKey":{"_id":1},"fullDocument":{"_id":1,"name":"Ada"}}\n\n',
+      SSE_HEADERS,
+    ),
+  ],
+  errors: ['INVALID_PARAMETER', 'INVALID_JSON', 'BAD_QUERY', 'CURSOR_INVALID', 'NOT_FOUND'],
+  permission: 'docs:{c}:read',
+  transport: 'sse',
+};
+
+const METRICS_SPEC: RouteSpec = {
+  method: 'GET',
+  path: '/api/v1/metrics/stream',
+  tag: 'Streams',
+  summary: 'Live metric snapshots and alert changes (server-sent events)',
+  description: `First \`subscribed\`, then one \`metrics\` event per interval (data {"type":"metrics", …the snapshot: see MetricSnapshot}) and an \`alert\` event whenever an alert rule changes state. Never shed under overload. ${STREAM_NOTE}`,
+  params: [queryParam('interval_ms', '100..60000 (default 1000).', int(undefined, { minimum: 100, maximum: 60_000 }), 1000), ACCESS_TOKEN],
+  responses: [
+    raw(
+      200,
+      'The event stream.',
+      'text/event-stream',
+      str(),
+      'event: subscribed\ndata: {"type":"subscribed","stream":"metrics","interval_ms":1000}\n\nevent: metrics\ndata: {"type":"metrics","ts":1765101600000,"interval_ms":1000,"requests_per_s":412}\n\n',
+      SSE_HEADERS,
+    ),
+  ],
+  errors: ['INVALID_PARAMETER', 'NOT_FOUND'],
+  permission: 'admin:read',
+  transport: 'sse',
+};
+
+/** The routes served here, in the order the routes listing names them. */
+export const STREAM_ROUTES: readonly RouteSpec[] = [WS_SPEC, INVALIDATIONS_SPEC, DOC_CHANGES_SPEC, METRICS_SPEC];
+
+export const WS_PATH = routePathOf(WS_SPEC);
+export const SSE_PATH = routePathOf(INVALIDATIONS_SPEC);
+export const DOC_CHANGES_SSE_PATH = routePathOf(DOC_CHANGES_SPEC);
+export const METRICS_SSE_PATH = routePathOf(METRICS_SPEC);
 export const SLOW_SUBSCRIBER_CLOSE = { code: 1008, reason: 'subscriber too slow; resubscribe and resync' } as const;
 export const SHUTDOWN_CLOSE = { code: 1001, reason: 'server shutting down' } as const;
 

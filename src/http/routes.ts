@@ -15,6 +15,10 @@ export const DOCS_BODY_BYTES_MAX = 64 * 1024 * 1024;
 export const TABLES_PATH = '/api/v1/tables';
 export const CQL_PATH = '/api/v1/cql';
 export const SQL_PATH = '/api/v1/sql';
+/** The dashboard (a browser app served from dist/admin). */
+export const ADMIN_PATH = '/admin';
+/** The OpenAPI description: /api/docs/openapi.json and .yaml. */
+export const API_DOCS_PREFIX = '/api/docs/';
 /** Request bodies of the table and CQL routes: an insert carries up to 10,000 rows (strings up to 16 MiB each). */
 export const TABLES_BODY_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -48,6 +52,9 @@ export type RouteLabel =
   /** The auth and admin routes (Hono's), labelled by prefix so metrics and rate limits can tell them apart. */
   | '/api/v1/auth/*'
   | '/api/v1/admin/*'
+  /** The dashboard's static files ("/" redirects there) and the OpenAPI description: public. */
+  | '/admin/*'
+  | '/api/docs/*'
   | 'unmatched';
 
 /** method is lower-case, as uWebSockets.js reports it. */
@@ -72,6 +79,8 @@ export function routeOf(method: string, path: string): RouteLabel {
     default:
       if (path.startsWith('/api/v1/auth/')) return '/api/v1/auth/*';
       if (path.startsWith('/api/v1/admin/')) return '/api/v1/admin/*';
+      if (path === '/' || path === ADMIN_PATH || path.startsWith(`${ADMIN_PATH}/`)) return '/admin/*';
+      if (path.startsWith(API_DOCS_PREFIX)) return '/api/docs/*';
       if (path.startsWith(TXN_PREFIX)) {
         // Exactly one non-empty segment for the id, as Hono's /api/v1/txn/:id/commit matches.
         const slash = path.indexOf('/', TXN_PREFIX.length);

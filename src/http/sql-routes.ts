@@ -14,7 +14,7 @@
 
 import type { Context, Hono } from 'hono';
 import { makeData, makeVector, tableToIPC, vectorFromArray, Table, Utf8, Float64, Int64, Bool, Int32, Int16, Float32, TimestampMicrosecond, DateDay, Binary, type DataType } from 'apache-arrow';
-import { MantisError } from '../../shared/errors.js';
+import { ErrorCode, MantisError } from '../../shared/errors.js';
 import { deadlineFromHeader, type DeadlineHeader } from '../kv/index.js';
 import type { Logger } from '../log.js';
 import { toSqlError, type SqlAnswer, type SqlExecutor } from '../sql/sql-exec.js';
@@ -28,6 +28,7 @@ import { guarded, type HttpReply } from './reply.js';
 import { SQL_PATH } from './routes.js';
 import { TXN_HEADER } from './txn-routes.js';
 import type { Principal } from '../security/principal.js';
+import { any, arr, closed, DEADLINE, dispatch, headerParam, int, jsonBody as jsonBodySpec, num, ok, SHARD_WRITE, str, TXN, type RouteSpec } from './api-spec.js';
 
 export type SqlRequestParts = {
   readonly method: string;
@@ -187,10 +188,73 @@ function arrowValue(v: Value, t: SqlType): unknown {
   }
 }
 
+// ---- route spec (the OpenAPI description is built from it; see api-spec.ts) -------------------
+
+const SQL_CODES = Object.keys(ErrorCode).filter((c) => c.startsWith('SQL_')) as ErrorCode[];
+
+const SQL_OK = ok(
+  'The result (JSON; NDJSON or Arrow as Accept asks).',
+  closed(
+    { command: str('the command tag: SELECT, INSERT, BEGIN …'), columns: arr(closed({ name: str(), type: str() }, ['name', 'type'])), rows: arr(arr(any())), row_count: int() },
+    ['command', 'columns', 'rows', 'row_count'],
+  ),
+  { command: 'SELECT', columns: [{ name: 'city', type: 'text' }, { name: 'count', type: 'int8' }], rows: [['Lyon', 1], ['Paris', 1]], row_count: 2 },
+  {
+    meta: closed({ took_ms: num(), parse_ms: num(), plan_ms: num(), exec_ms: num(), txn: str('after BEGIN: the transaction id'), notice: str() }, ['took_ms', 'parse_ms', 'plan_ms', 'exec_ms']),
+    metaExample: { took_ms: 2.1, parse_ms: 0.1, plan_ms: 0.3, exec_ms: 1.6 },
+    headers: { 'Mantis-Txn': { description: 'After BEGIN: the new transaction\'s id.', schema: str() } },
+  },
+);
+const SQL_OTHER_FORMATS = {
+  [NDJSON]: {
+    schema: str('a header line {command, columns}, one JSON array per row, a trailer line {row_count, took_ms}'),
+    example: '{"command":"SELECT","columns":[{"name":"city","type":"text"}]}\n["Lyon"]\n{"row_count":1,"took_ms":0.8}\n',
+  },
+  [ARROW]: { schema: any('an Arrow IPC stream, one column per result column') },
+};
+
+export const SQL_SPEC: RouteSpec = {
+  method: 'POST',
+  path: SQL_PATH,
+  tag: 'SQL',
+  summary: 'Run one SQL statement',
+  description:
+    'One PostgreSQL-dialect statement; $1, $2 … bind params in order (at most 65,535). DDL and DML answer their command tag with row_count = rows affected (and the RETURNING rows). BEGIN answers the new transaction\'s id in meta.txn and the Mantis-Txn response header; later statements send that header; COMMIT or ROLLBACK end it. Every error carries error.sqlstate (and error.position where PostgreSQL gives one). Accept: application/x-ndjson answers a header line, one JSON array per row and a trailer line; Accept: application/vnd.apache.arrow.stream answers an Arrow IPC stream. Other methods are 405.',
+  params: [TXN, DEADLINE, headerParam('Accept', 'application/x-ndjson or application/vnd.apache.arrow.stream for another answer format (default JSON).', str())],
+  body: jsonBodySpec(closed({ query: str('one SQL statement'), params: arr(any(), 'bind values for $1, $2 …', { maxItems: PARAMS_MAX }) }, ['query']), {
+    query: 'SELECT city, count(*) FROM users WHERE score > $1 GROUP BY city ORDER BY 2 DESC',
+    params: [2],
+  }, { lenient: true }),
+  responses: [{ ...SQL_OK, content: { ...SQL_OK.content, ...SQL_OTHER_FORMATS } }],
+  errors: [
+    ...SQL_CODES,
+    'INVALID_PARAMETER',
+    'INVALID_JSON',
+    'UNSUPPORTED_MEDIA_TYPE',
+    'FORBIDDEN',
+    'TABLE_NOT_FOUND',
+    'DUPLICATE_KEY',
+    'NOT_NULL_VIOLATION',
+    'TYPE_MISMATCH',
+    'KEY_TOO_LARGE',
+    'TXN_CONFLICT',
+    'TXN_ABORTED',
+    'TXN_NOT_FOUND',
+    'TXN_EXPIRED',
+    'TXN_SNAPSHOT_TOO_OLD',
+    'TXN_OUTCOME_UNKNOWN',
+    'TXN_LIMIT',
+    ...SHARD_WRITE,
+    'DATA_CORRUPT',
+  ],
+  permission: 'sql:read',
+  permissionNote: 'Each statement also needs the permissions of what it reads and writes (tables:<t>, docs:<c>, kv:<prefix>), and row-level security applies.',
+};
+
 // ---- Hono ----
 
 export function registerSqlRoutes(app: Hono<{ Bindings: Bindings }>, handler: SqlHandler): void {
-  app.all(SQL_PATH, async (c: Context<{ Bindings: Bindings }>) =>
+  dispatch(app, [SQL_PATH], [SQL_SPEC], async (c: Context<{ Bindings: Bindings }>) =>
     toResponse(
       await handler.handle({
         principal: c.env.principal,

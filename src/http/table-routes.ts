@@ -44,6 +44,33 @@ import { TXN_HEADER, txnIdOf } from './txn-routes.js';
 import { notInTxn } from '../docs/txn-doc-commands.js';
 import type { AuthStore } from '../security/auth-store.js';
 import type { Principal } from '../security/principal.js';
+import {
+  any,
+  arr,
+  bool as boolean,
+  closed,
+  DEADLINE,
+  dispatch,
+  enumOf,
+  freeObject,
+  int,
+  jsonBody as jsonBodySpec,
+  nullable,
+  obj,
+  ok,
+  oneOf,
+  pathParam,
+  queryParam,
+  ref,
+  SHARD_READ,
+  SHARD_WRITE,
+  str,
+  TXN,
+  TXN_ERRORS,
+  type ErrorList,
+  type ParamSpec,
+  type RouteSpec,
+} from './api-spec.js';
 
 export type TableRequestParts = {
   readonly method: string;
@@ -460,6 +487,246 @@ export function tableJson(info: TableInfo): Record<string, unknown> {
   };
 }
 
+// ---- route specs (the OpenAPI description is built from these; see api-spec.ts) --------------
+
+const TABLE: ParamSpec = pathParam('t', 'The table: 1–128 letters, digits or _, not starting with a digit.', 'people', { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
+const COMMON = [TXN, DEADLINE];
+const IF_EXISTS = queryParam('if_exists', 'true: no 404 when it does not exist (dropped is then false).', enumOf(['true', 'false']), 'true');
+const BODY_ERRORS: ErrorList = ['INVALID_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_PARAMETER'];
+const NOT_IN_TXN = 'Not transactional: with Mantis-Txn it is 400 INVALID_PARAMETER.';
+const ROW_TXN = 'With Mantis-Txn it runs inside that transaction.';
+const RLS = 'A table with row-level security is refused here (403) to callers that do not bypass it: use SQL.';
+const ROW_ERRORS: ErrorList = [...BODY_ERRORS, 'FORBIDDEN', 'TABLE_NOT_FOUND', 'UNKNOWN_COLUMN', 'TYPE_MISMATCH', 'BAD_QUERY', ...TXN_ERRORS];
+const SCHEMA_ERRORS: ErrorList = [...BODY_ERRORS, 'FORBIDDEN', 'INVALID_SCHEMA', 'SHARD_UNAVAILABLE', 'SHARD_BUSY', 'STORAGE_IO', 'STORAGE_FULL'];
+const ID_COLUMN = { name: 'id', type: 'int64', nullable: false, default: null };
+const PEOPLE = {
+  name: 'people',
+  columns: [ID_COLUMN, { name: 'name', type: 'string', nullable: false, default: null }, { name: 'age', type: 'int64', nullable: true, default: null }, { name: 'city', type: 'string', nullable: true, default: null }],
+  primary_key: ['id'],
+  partition_key_length: 1,
+  indexes: [],
+  default_ttl_seconds: 0,
+  cql: false,
+  created_at: '2026-12-07T10:00:00.000Z',
+  catalog_version: 1,
+};
+const STATS = freeObject('rows, delta_rows, segments, segment_rows, deleted_rows, bytes on disk and in memory, compression per column and per encoding, zone-map, bloom and index hits, the last mover run, and each shard\'s own figures');
+const STATS_EXAMPLE = { table: 'people', rows: 2, delta_rows: 2, segments: 0, segment_rows: 0, deleted_rows: 0, bytes_on_disk: 0 };
+const TTL_SECONDS = int(undefined, { minimum: 0, maximum: TTL_SECONDS_MAX });
+const CITY_INDEX = { name: 'by_city', type: 'hash', columns: ['city'], unique: false, state: 'ready' };
+
+const tableAction = (action: string, summary: string, description: string, body: ReturnType<typeof jsonBodySpec> | undefined, response: ReturnType<typeof ok>, read: boolean, errors: ErrorList): RouteSpec => ({
+  method: 'POST',
+  path: `/api/v1/tables/{t}/${action}`,
+  tag: 'Tables',
+  summary,
+  description: `${description} ${RLS}`,
+  params: [TABLE, ...COMMON],
+  ...(body === undefined ? {} : { body }),
+  responses: [response],
+  errors,
+  permission: read ? 'tables:{t}:read' : 'tables:{t}:write',
+});
+
+export const TABLE_ROUTE_SPECS: readonly RouteSpec[] = [
+  {
+    method: 'POST',
+    path: '/api/v1/tables',
+    tag: 'Tables',
+    summary: 'Create a table',
+    description: 'Key columns are always NOT NULL; other columns are nullable unless nullable: false. 201 with the table; with if_not_exists an existing table answers 200 instead of 409. ' + NOT_IN_TXN,
+    params: COMMON,
+    body: jsonBodySpec(
+      closed(
+        {
+          name: str(undefined, { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }),
+          columns: arr(ref('ColumnInput'), undefined, { minItems: 1 }),
+          primary_key: arr(str(), 'column names', { minItems: 1 }),
+          default_ttl_seconds: TTL_SECONDS,
+          if_not_exists: boolean(),
+        },
+        ['name', 'columns', 'primary_key'],
+      ),
+      {
+        name: 'people',
+        primary_key: ['id'],
+        columns: [{ name: 'id', type: 'int64' }, { name: 'name', type: 'string', nullable: false }, { name: 'age', type: 'int64' }, { name: 'city', type: 'string' }],
+      },
+      { lenient: true },
+    ),
+    responses: [
+      ok('Created.', ref('TableInfo'), PEOPLE, { status: 201, meta: closed({ created: { const: true } }, ['created']), metaExample: { created: true } }),
+      ok('It existed (if_not_exists).', ref('TableInfo'), PEOPLE, { meta: closed({ created: { const: false } }, ['created']), metaExample: { created: false } }),
+    ],
+    errors: [...SCHEMA_ERRORS, 'TABLE_EXISTS'],
+    permission: 'tables:*:write',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/tables',
+    tag: 'Tables',
+    summary: 'Every table\'s schema',
+    description: 'With auth on, only the tables the caller may read. ' + NOT_IN_TXN,
+    params: COMMON,
+    responses: [ok('The tables.', arr(ref('TableInfo')), [PEOPLE], { meta: closed({ count: int() }, ['count']), metaExample: { count: 1 } })],
+    errors: ['INVALID_PARAMETER'],
+    permission: 'authenticated',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/tables/{t}',
+    tag: 'Tables',
+    summary: 'A table\'s schema, indexes and stats',
+    description: `${NOT_IN_TXN} ${RLS}`,
+    params: [TABLE, ...COMMON],
+    responses: [ok('The table.', { allOf: [ref('TableInfo'), obj({ stats: STATS }, ['stats'])] }, { ...PEOPLE, stats: STATS_EXAMPLE })],
+    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'TABLE_NOT_FOUND', ...SHARD_READ],
+    permission: 'tables:{t}:read',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/tables/{t}',
+    tag: 'Tables',
+    summary: 'Drop a table',
+    description: `${NOT_IN_TXN} ${RLS}`,
+    params: [TABLE, IF_EXISTS, ...COMMON],
+    responses: [ok('Dropped (false: it did not exist, with if_exists).', closed({ name: str(), dropped: boolean() }, ['name', 'dropped']), { name: 'people', dropped: true })],
+    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'TABLE_NOT_FOUND', 'SHARD_UNAVAILABLE', 'SHARD_BUSY', 'STORAGE_IO', 'STORAGE_FULL'],
+    permission: 'tables:{t}:write',
+  },
+  tableAction(
+    'columns',
+    'Add a column',
+    'No segment is rewritten; a NOT NULL column needs a default. Answers the table. ' + NOT_IN_TXN,
+    jsonBodySpec(ref('ColumnInput'), { name: 'email', type: 'string' }, { lenient: true }),
+    ok('Added.', ref('TableInfo'), { ...PEOPLE, columns: [...PEOPLE.columns, { name: 'email', type: 'string', nullable: true, default: null }], catalog_version: 2 }),
+    false,
+    [...SCHEMA_ERRORS, 'TABLE_NOT_FOUND', 'COLUMN_EXISTS', 'TYPE_MISMATCH'],
+  ),
+  tableAction(
+    'rows',
+    'Insert rows',
+    `1..10,000 rows, all or nothing. on_conflict: error (the default: 409 DUPLICATE_KEY), replace or ignore. ${ROW_TXN}`,
+    jsonBodySpec(
+      closed({ rows: arr(freeObject('column name → cell'), undefined, { minItems: 1, maxItems: INSERT_ROWS_MAX }), on_conflict: enumOf(['error', 'replace', 'ignore']), ttl_seconds: TTL_SECONDS }, ['rows']),
+      { rows: [{ id: 1, name: 'Ada', age: 36, city: 'London' }, { id: 2, name: 'Alan', age: 41 }] },
+      { lenient: true },
+    ),
+    ok('Inserted.', closed({ inserted: int(), replaced: int(), ignored: int() }, ['inserted', 'replaced', 'ignored']), { inserted: 2, replaced: 0, ignored: 0 }, {
+      meta: closed({ count: int() }, ['count']),
+      metaExample: { count: 2 },
+    }),
+    false,
+    [...ROW_ERRORS, 'INVALID_TTL', 'NOT_NULL_VIOLATION', 'KEY_TOO_LARGE', 'DUPLICATE_KEY', ...SHARD_WRITE],
+  ),
+  tableAction(
+    'update',
+    'Update rows by filter',
+    `Primary-key columns cannot be set. ${ROW_TXN}`,
+    jsonBodySpec(closed({ where: nullable(ref('Where')), set: freeObject('column name → new cell'), ttl_seconds: TTL_SECONDS }, ['set']), { where: { col: 'city', op: '=', value: 'London' }, set: { city: 'LDN' } }, { lenient: true }),
+    ok('Updated.', closed({ affected: int() }, ['affected']), { affected: 1 }),
+    false,
+    [...ROW_ERRORS, 'INVALID_SCHEMA', 'INVALID_TTL', 'NOT_NULL_VIOLATION', 'DUPLICATE_KEY', ...SHARD_WRITE],
+  ),
+  tableAction(
+    'delete',
+    'Delete rows by filter',
+    ROW_TXN,
+    jsonBodySpec(closed({ where: nullable(ref('Where')) }), { where: { col: 'age', op: '<', value: 18 } }, { lenient: true }),
+    ok('Deleted.', closed({ affected: int() }, ['affected']), { affected: 0 }),
+    false,
+    [...ROW_ERRORS, ...SHARD_WRITE],
+  ),
+  tableAction(
+    'query',
+    'Query rows',
+    `order_by takes {"column","desc"} objects or column names; limit 1..100000 (default 1000), offset 0..100000 (first page). An aggregating query (group_by or aggregates) answers the group_by columns then the aggregates, and has no cursor (page it with offset). hint is an index name or "$scan". ${ROW_TXN}`,
+    jsonBodySpec(
+      closed({
+        columns: nullable(arr(str())),
+        where: nullable(ref('Where')),
+        order_by: nullable(arr(oneOf(str(), closed({ column: str(), desc: boolean() }, ['column'])))),
+        limit: nullable(int(undefined, { minimum: 1, maximum: QUERY_LIMIT_MAX })),
+        offset: nullable(int(undefined, { minimum: 0, maximum: QUERY_OFFSET_MAX })),
+        cursor: nullable(str('next_cursor of the previous page')),
+        group_by: nullable(arr(str())),
+        aggregates: nullable(arr(ref('AggregateSpec'))),
+        hint: nullable(str()),
+      }),
+      { columns: ['id', 'name'], where: { col: 'age', op: '>', value: 30 }, order_by: [{ column: 'age', desc: true }], limit: 100 },
+      { lenient: true },
+    ),
+    ok(
+      'The rows.',
+      closed({ columns: arr(str()), rows: arr(arr(any('a cell'))), next_cursor: nullable(str()), stats: ref('QueryStats') }, ['columns', 'rows', 'next_cursor', 'stats']),
+      {
+        columns: ['id', 'name'],
+        rows: [[2, 'Alan'], [1, 'Ada']],
+        next_cursor: null,
+        stats: { took_ms: 0.84, shards: 2, segments_scanned: 0, segments_pruned: 0, rows_scanned: 2, plan: 'SCAN' },
+      },
+      { meta: closed({ count: int() }, ['count']), metaExample: { count: 2 } },
+    ),
+    true,
+    [...ROW_ERRORS, 'CURSOR_INVALID', 'INDEX_NOT_FOUND', ...SHARD_READ],
+  ),
+  tableAction(
+    'indexes',
+    'Create an index',
+    'type is btree (the default), hash or bloom; unique with btree or hash. 201 once built; with if_not_exists an existing one answers 200. ' + NOT_IN_TXN,
+    jsonBodySpec(
+      closed({ name: str(), columns: arr(str(), undefined, { minItems: 1 }), type: enumOf(['btree', 'hash', 'bloom']), unique: boolean(), if_not_exists: boolean() }, ['name', 'columns']),
+      { name: 'by_city', columns: ['city'], type: 'hash' },
+      { lenient: true },
+    ),
+    ok('Built.', ref('TableIndex'), CITY_INDEX, { status: 201, meta: closed({ created: boolean() }, ['created']), metaExample: { created: true } }),
+    false,
+    [...SCHEMA_ERRORS, 'TABLE_NOT_FOUND', 'UNKNOWN_COLUMN', 'INDEX_EXISTS', 'DUPLICATE_KEY'],
+  ),
+  tableAction(
+    'move',
+    'Run the mover now',
+    'Moves the row delta into column segments. ' + NOT_IN_TXN,
+    undefined,
+    ok('Moved.', closed({ moved: { const: true } }, ['moved']), { moved: true }),
+    false,
+    ['INVALID_PARAMETER', 'FORBIDDEN', 'TABLE_NOT_FOUND', ...SHARD_WRITE],
+  ),
+  {
+    method: 'GET',
+    path: '/api/v1/tables/{t}/rows/{pk}',
+    tag: 'Tables',
+    summary: 'One row by primary key',
+    description: `404 KEY_NOT_FOUND when absent. ${ROW_TXN} ${RLS}`,
+    params: [TABLE, pathParam('pk', 'The key value as text (one key column), or a JSON array of the key\'s cells (percent-encoded).', '1'), ...COMMON],
+    responses: [ok('The row.', freeObject('column name → cell'), { id: 1, name: 'Ada', age: 36, city: 'London' })],
+    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'TABLE_NOT_FOUND', 'BAD_QUERY', 'TYPE_MISMATCH', 'KEY_TOO_LARGE', 'KEY_NOT_FOUND', ...SHARD_READ, ...TXN_ERRORS],
+    permission: 'tables:{t}:read',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/tables/{t}/indexes/{name}',
+    tag: 'Tables',
+    summary: 'Drop an index',
+    description: `${NOT_IN_TXN} ${RLS}`,
+    params: [TABLE, pathParam('name', 'The index.', 'by_city'), IF_EXISTS, ...COMMON],
+    responses: [ok('Dropped (false: it did not exist, with if_exists).', closed({ name: str(), dropped: boolean() }, ['name', 'dropped']), { name: 'by_city', dropped: true })],
+    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'TABLE_NOT_FOUND', 'INDEX_NOT_FOUND', 'SHARD_UNAVAILABLE', 'SHARD_BUSY', 'STORAGE_IO', 'STORAGE_FULL'],
+    permission: 'tables:{t}:write',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/tables/{t}/stats',
+    tag: 'Tables',
+    summary: 'A table\'s storage figures',
+    description: `${NOT_IN_TXN} ${RLS}`,
+    params: [TABLE, ...COMMON],
+    responses: [ok('The figures, summed over the shards.', STATS, STATS_EXAMPLE)],
+    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'TABLE_NOT_FOUND', ...SHARD_READ],
+    permission: 'tables:{t}:read',
+  },
+];
+
 // ---- Hono --------------------------------------------------------------------------------
 
 export function registerTableRoutes(app: Hono<{ Bindings: Bindings }>, handlers: TableHandlers): void {
@@ -476,6 +743,5 @@ export function registerTableRoutes(app: Hono<{ Bindings: Bindings }>, handlers:
         body: new Uint8Array(await c.req.arrayBuffer()),
       }),
     );
-  app.all(TABLES_PATH, serve);
-  app.all(`${TABLES_PATH}/*`, serve);
+  dispatch(app, [TABLES_PATH, `${TABLES_PATH}/*`], TABLE_ROUTE_SPECS, serve);
 }

@@ -19,6 +19,24 @@ import { jsonBody, keyField, onlyFields } from './json-body.js';
 import { valueTooLarge } from './kv-handlers.js';
 import { TXN_PREFIX } from './routes.js';
 import { errorReply, guarded, okReply, type HttpReply } from './reply.js';
+import {
+  any,
+  arr,
+  bool,
+  closed,
+  DEADLINE,
+  int,
+  JSON_ERRORS,
+  jsonBody as jsonBodySpec,
+  ok,
+  oneOf,
+  pathParam,
+  ref,
+  route,
+  SHARD_WRITE,
+  str,
+  type RouteSpec,
+} from './api-spec.js';
 
 import type { KvAccess } from '../security/kv-access.js';
 
@@ -167,14 +185,157 @@ function idOfPath(rawPath: string, action: string): string {
 }
 
 
+// ---- route specs (the OpenAPI description is built from these; see api-spec.ts) --------------
+
+const OWNER_NOTE = 'With auth on, a transaction belongs to the identity that began it; another identity gets 403.';
+const TXN_ID = pathParam('id', 'The transaction id POST /api/v1/txn answered (percent-encoded).', 'tmiv2c8w-0');
+
+const BEGIN: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/txn',
+  tag: 'Transactions',
+  summary: 'Begin a transaction',
+  description:
+    'Answers the id to send as the Mantis-Txn header on KV, document, table-row and SQL requests, then commit or roll back. Reads see the snapshot and the transaction\'s own writes; writes are invisible to others until the commit. `timeout_ms` is the idle timeout.',
+  body: jsonBodySpec(
+    closed({ isolation: ref('Isolation'), timeout_ms: int('idle timeout, default 5000', { minimum: 1, maximum: LIMITS.txn_timeout_ms_max }) }),
+    { isolation: 'serializable', timeout_ms: 5000 },
+    { required: false, lenient: true, description: 'Optional; an empty body takes the defaults.' },
+  ),
+  responses: [
+    ok(
+      'Begun.',
+      closed({ id: str(), isolation: ref('Isolation'), timeout_ms: int(), snapshot_ts: int() }, ['id', 'isolation', 'timeout_ms', 'snapshot_ts']),
+      { id: 'tmiv2c8w-0', isolation: 'serializable', timeout_ms: 5000, snapshot_ts: 1042 },
+    ),
+  ],
+  errors: [...JSON_ERRORS, 'TXN_LIMIT'],
+  permission: 'authenticated',
+  permissionNote: OWNER_NOTE,
+};
+
+const CONDITION = oneOf(
+  closed({ key: str(), value: str('the value, as a string, must equal this') }, ['key', 'value']),
+  closed({ key: str(), version: str('the Mantis-Version the key must still have') }, ['key', 'version']),
+  closed({ key: str(), exists: bool() }, ['key', 'exists']),
+);
+const OPERATION = oneOf(
+  closed({ op: { enum: ['get', 'delete'] }, key: str() }, ['op', 'key']),
+  closed(
+    {
+      op: { const: 'put' },
+      key: str(),
+      value: str(),
+      content_type: str('default text/plain; charset=utf-8'),
+      ttl: oneOf(int(undefined, { minimum: 1 }), str(undefined, { pattern: '^[0-9]+$' })),
+    },
+    ['op', 'key', 'value'],
+  ),
+);
+
+const EXECUTE: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/txn/execute',
+  tag: 'Transactions',
+  summary: 'Check conditions and apply operations atomically',
+  description:
+    'One atomic request: every condition is checked, then the operations run (at most 1000 of each). A failed condition is 409 TXN_CONFLICT with reason "condition". A get whose value is not UTF-8 comes back as base64 with "encoding":"base64".',
+  params: [DEADLINE],
+  body: jsonBodySpec(
+    closed(
+      {
+        isolation: ref('Isolation'),
+        conditions: arr(CONDITION, undefined, { maxItems: LIMITS.txn_execute_items_max }),
+        operations: arr(OPERATION, undefined, { minItems: 1, maxItems: LIMITS.txn_execute_items_max }),
+      },
+      ['operations'],
+    ),
+    {
+      conditions: [{ key: 'acct:a', exists: false }],
+      operations: [{ op: 'put', key: 'acct:a', value: '90' }, { op: 'put', key: 'acct:b', value: '110' }, { op: 'get', key: 'acct:c' }],
+    },
+    { lenient: true },
+  ),
+  responses: [
+    ok(
+      'Committed.',
+      closed(
+        {
+          committed: { const: true },
+          commit_ts: int(),
+          results: arr(
+            closed(
+              { op: { enum: ['get', 'put', 'delete'] }, key: str(), found: bool(), content_type: str(), version: any('the value\'s version'), value: str(), encoding: { const: 'base64' }, deleted: bool() },
+              ['op', 'key'],
+            ),
+          ),
+        },
+        ['committed', 'commit_ts', 'results'],
+      ),
+      {
+        committed: true,
+        commit_ts: 1060,
+        results: [
+          { op: 'put', key: 'acct:a' },
+          { op: 'put', key: 'acct:b' },
+          { op: 'get', key: 'acct:c', found: true, content_type: 'text/plain; charset=utf-8', version: '1042', value: '7' },
+        ],
+      },
+    ),
+  ],
+  errors: [
+    ...JSON_ERRORS,
+    'BATCH_TOO_LARGE',
+    'INVALID_KEY',
+    'KEY_TOO_LARGE',
+    'INVALID_TTL',
+    'INVALID_CONTENT_TYPE',
+    'VALUE_TOO_LARGE',
+    'FORBIDDEN',
+    'TXN_CONFLICT',
+    'TXN_ABORTED',
+    'TXN_LIMIT',
+    'TXN_OUTCOME_UNKNOWN',
+    ...SHARD_WRITE,
+    'DATA_CORRUPT',
+  ],
+  permission: 'authenticated',
+  permissionNote: 'Each condition\'s key needs kv:<key> read, each operation\'s key read (get) or write (put, delete), all checked before anything runs.',
+};
+
+const COMMIT: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/txn/{id}/commit',
+  tag: 'Transactions',
+  summary: 'Commit a transaction',
+  description: 'A conflict is 409 TXN_CONFLICT naming the key and the reason (write, read, range, locked): retry the whole transaction. TXN_OUTCOME_UNKNOWN: the commit may or may not have happened.',
+  params: [TXN_ID],
+  responses: [ok('Committed.', closed({ id: str(), committed: { const: true }, commit_ts: int() }, ['id', 'committed', 'commit_ts']), { id: 'tmiv2c8w-0', committed: true, commit_ts: 1057 })],
+  errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'TXN_NOT_FOUND', 'TXN_CONFLICT', 'TXN_ABORTED', 'TXN_EXPIRED', 'TXN_SNAPSHOT_TOO_OLD', 'TXN_OUTCOME_UNKNOWN', ...SHARD_WRITE],
+  permission: 'authenticated',
+  permissionNote: OWNER_NOTE,
+};
+
+const ROLLBACK: RouteSpec = {
+  method: 'POST',
+  path: '/api/v1/txn/{id}/rollback',
+  tag: 'Transactions',
+  summary: 'Roll a transaction back',
+  params: [TXN_ID],
+  responses: [ok('Rolled back.', closed({ id: str(), rolled_back: { const: true } }, ['id', 'rolled_back']), { id: 'tmiv2c8w-0', rolled_back: true })],
+  errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'TXN_NOT_FOUND', 'TXN_ABORTED', 'TXN_EXPIRED', 'SHARD_UNAVAILABLE', 'SHARD_BUSY'],
+  permission: 'authenticated',
+  permissionNote: OWNER_NOTE,
+};
+
 export function registerTxnRoutes(app: Hono<{ Bindings: Bindings }>, handlers: TxnRouteHandlers, accessOf: (c: Context<{ Bindings: Bindings }>) => KvAccess | undefined = () => undefined): void {
   const bodyOf = async (request: Request): Promise<Uint8Array> => new Uint8Array(await request.arrayBuffer());
-  app.post('/api/v1/txn', async (c) => toResponse(await handlers.begin(c.req.header('content-type'), await bodyOf(c.req.raw))));
-  app.post('/api/v1/txn/execute', async (c) =>
+  route(app, BEGIN, async (c) => toResponse(await handlers.begin(c.req.header('content-type'), await bodyOf(c.req.raw))));
+  route(app, EXECUTE, async (c) =>
     toResponse(await handlers.execute(c.req.header('content-type'), await bodyOf(c.req.raw), { header: c.req.header('mantis-deadline-ms'), receivedAtMs: c.env.receivedAtMs }, accessOf(c))),
   );
-  app.post('/api/v1/txn/:id/commit', async (c) => toResponse(await handlers.commit(c.env.rawPath)));
-  app.post('/api/v1/txn/:id/rollback', async (c) => toResponse(await handlers.rollback(c.env.rawPath)));
+  route(app, COMMIT, async (c) => toResponse(await handlers.commit(c.env.rawPath)));
+  route(app, ROLLBACK, async (c) => toResponse(await handlers.rollback(c.env.rawPath)));
 }
 
 function isolationOf(value: unknown): Isolation {

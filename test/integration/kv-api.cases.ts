@@ -278,8 +278,14 @@ function opsCases(target: TargetRef): void {
     expect(text).toMatch(/^mantis_http_requests_total\{[^}]*route="\/api\/v1\/kv\/:key"[^}]*method="put"[^}]*\} [1-9]/im);
   });
 
+  it('redirects GET / to the dashboard', async () => {
+    const { url } = target();
+    const answer = await fetch(`${url}/`, { redirect: 'manual' });
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get('location')).toBe('/admin/');
+  });
+
   it.each([
-    ['GET', '/'],
     ['GET', '/api/v2/kv/a'],
     ['GET', '/health'],
     ['DELETE', '/api/metrics/prometheus'],

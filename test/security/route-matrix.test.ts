@@ -192,6 +192,13 @@ const ROUTES: readonly Row[] = [
   { route: 'POST /api/v1/sql', need: SQL, path: '/api/v1/sql', body: { query: 'SELECT 1 AS one' } },
   { route: 'POST /api/v1/cql', need: SQL, path: '/api/v1/cql', body: { query: 'SELECT id FROM mx_t' }, grant: [{ resource: 'tables:mx_t', actions: ['read'] }] },
 
+  // --- the dashboard's files and the OpenAPI description (issue 16): public ---
+  { route: 'GET /', need: 'public', path: '/' },
+  { route: 'GET /admin', need: 'public', path: '/admin' },
+  { route: 'GET /admin/:path', need: 'public', path: '/admin/' },
+  { route: 'GET /api/docs/openapi.json', need: 'public', path: '/api/docs/openapi.json' },
+  { route: 'GET /api/docs/openapi.yaml', need: 'public', path: '/api/docs/openapi.yaml' },
+
   // --- not routes: an unknown path still needs a credential (probing tells an anonymous caller nothing) ---
   { route: 'GET /api/v1/no-such-route', need: 'authenticated', path: '/api/v1/no-such-route', unregistered: true },
   { route: 'POST /api/v1/kv', need: perm('kv:', 'read'), path: '/api/v1/kv', body: {}, unregistered: true },
