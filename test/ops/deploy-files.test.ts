@@ -93,6 +93,9 @@ describe('Dockerfile', () => {
     const copies = all('COPY');
     expect(copies.some((c) => c.includes('--from=') && c.includes('dist/src'))).toBe(true);
     expect(copies.some((c) => c.includes('--from=') && c.includes('node_modules'))).toBe(true);
+    // The dashboard is built in the build stage and served from dist/admin.
+    expect(copies.some((c) => !c.includes('--from=') && /^admin\s/.test(c))).toBe(true);
+    expect(copies.some((c) => c.includes('--from=') && c.includes('dist/admin'))).toBe(true);
   });
 
   it('copies only paths that exist in the repository (the build context is the repo root)', () => {
