@@ -9,20 +9,26 @@ export type SectionDef = {
   /** One line for the navigation's tooltip. */
   readonly blurb: string;
   readonly component: LazyExoticComponent<ComponentType>;
+  /** Starts loading the section's chunk (the browser keeps the one module). */
+  readonly preload: () => Promise<unknown>;
 };
 
+function section(id: string, title: string, blurb: string, load: () => Promise<{ default: ComponentType }>): SectionDef {
+  return { id, title, blurb, component: lazy(load), preload: load };
+}
+
 export const SECTIONS: readonly SectionDef[] = [
-  { id: 'overview', title: 'Overview', blurb: 'Live throughput, latency, cache and shard health', component: lazy(() => import('./sections/Overview')) },
-  { id: 'kv', title: 'Key-value', blurb: 'Browse, edit and expire keys', component: lazy(() => import('./sections/KeyValue')) },
-  { id: 'cache', title: 'Cache', blurb: 'Hit rates, policies, dependencies and invalidations', component: lazy(() => import('./sections/Cache')) },
-  { id: 'documents', title: 'Documents', blurb: 'Collections, indexes, queries and pipelines', component: lazy(() => import('./sections/Documents')) },
-  { id: 'tables', title: 'Tables', blurb: 'Columnar tables, schemas, queries and CQL', component: lazy(() => import('./sections/Tables')) },
-  { id: 'sql', title: 'SQL', blurb: 'Run SQL, see plans', component: lazy(() => import('./sections/Sql')) },
-  { id: 'transactions', title: 'Transactions', blurb: 'Open transactions, commits, aborts and conflicts', component: lazy(() => import('./sections/Transactions')) },
-  { id: 'storage', title: 'Storage', blurb: 'Data files, backups and the WAL archive', component: lazy(() => import('./sections/Storage')) },
-  { id: 'api', title: 'API docs', blurb: 'The OpenAPI description with a try-it-out console', component: lazy(() => import('./sections/ApiDocs')) },
-  { id: 'settings', title: 'Settings', blurb: 'Alert rules, rate limits, profile and configuration', component: lazy(() => import('./sections/Settings')) },
-  { id: 'auth', title: 'Auth', blurb: 'Users, API keys, roles and row-level policies', component: lazy(() => import('./sections/Auth')) },
+  section('overview', 'Overview', 'Live throughput, latency, cache and shard health', () => import('./sections/Overview')),
+  section('kv', 'Key-value', 'Browse, edit and expire keys', () => import('./sections/KeyValue')),
+  section('cache', 'Cache', 'Hit rates, policies, dependencies and invalidations', () => import('./sections/Cache')),
+  section('documents', 'Documents', 'Collections, indexes, queries and pipelines', () => import('./sections/Documents')),
+  section('tables', 'Tables', 'Columnar tables, schemas, queries and CQL', () => import('./sections/Tables')),
+  section('sql', 'SQL', 'Run SQL, see plans', () => import('./sections/Sql')),
+  section('transactions', 'Transactions', 'Open transactions, commits, aborts and conflicts', () => import('./sections/Transactions')),
+  section('storage', 'Storage', 'Data files, backups and the WAL archive', () => import('./sections/Storage')),
+  section('api', 'API docs', 'The OpenAPI description with a try-it-out console', () => import('./sections/ApiDocs')),
+  section('settings', 'Settings', 'Alert rules, rate limits, profile and configuration', () => import('./sections/Settings')),
+  section('auth', 'Auth', 'Users, API keys, roles and row-level policies', () => import('./sections/Auth')),
 ];
 
 export const sectionById = (id: string): SectionDef | undefined => SECTIONS.find((s) => s.id === id);
