@@ -2,7 +2,7 @@
 
 import { Suspense, useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, credential, setUnauthorizedHandler } from './api';
-import { ConfirmHost, Field, Loading, Tabs, ToastHost } from './components';
+import { ConfirmHost, Field, Loading, Tabs, ToastHost, ViewBoundary } from './components';
 import { useAction, useApi } from './hooks';
 import { navigate, useLocation } from './router';
 import { SECTIONS, sectionById } from './sections';
@@ -17,7 +17,14 @@ export function App() {
     api.get<Me>('/api/v1/auth/me').then(
       (answer) => setPhase({ kind: 'signed-in', me: answer.data }),
       (error: unknown) => {
-        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) setPhase({ kind: 'signed-out' });
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+          // A credential the server refused (a wrong API key, an expired session): say so and drop it.
+          if (credential.get() !== null) {
+            notify.error(error);
+            credential.set(null);
+          }
+          setPhase({ kind: 'signed-out' });
+        }
         else {
           notify.error(error);
           setPhase({ kind: 'signed-out', reason: error instanceof Error ? error.message : String(error) });
@@ -183,9 +190,11 @@ function Shell({ me, signOut }: { me: Me; signOut: () => void }) {
         </header>
         <main id="main" tabIndex={-1}>
           {Current !== undefined && (
-            <Suspense fallback={<Loading label="Loading section…" />}>
-              <Current key={section?.id} />
-            </Suspense>
+            <ViewBoundary key={location.section} resetKey={location.params.toString()} name={section?.title ?? 'This section'}>
+              <Suspense fallback={<Loading label="Loading section…" />}>
+                <Current key={section?.id} />
+              </Suspense>
+            </ViewBoundary>
           )}
         </main>
       </div>

@@ -149,7 +149,12 @@ export async function download(path: string, query: Query, fallbackName: string)
   const response = await requestRaw('GET', path, { query, headers: { Accept: '*/*' } });
   const blob = await response.blob();
   const disposition = response.headers.get('content-disposition') ?? '';
-  const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName;
+  saveBlob(blob, /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName);
+  return blob.size;
+}
+
+/** Hands bytes to the browser as a downloaded file. */
+export function saveBlob(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -158,5 +163,4 @@ export async function download(path: string, query: Query, fallbackName: string)
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  return blob.size;
 }

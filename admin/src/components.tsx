@@ -1,9 +1,43 @@
 // Shared building blocks: page header, loading and empty states, toasts,
 // confirmation dialog, data grid, JSON view, code editor with highlighting.
 
-import { useEffect, useId, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
-import { toastStore } from './toast';
+import { Component, useEffect, useId, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { notify, toastStore } from './toast';
 import { highlight, type Language } from './highlight';
+
+// ---- a failing view -------------------------------------------------------------
+
+/** Keeps a failing section from blanking the app: shows what failed and offers a retry. */
+export class ViewBoundary extends Component<{ children: ReactNode; name: string; resetKey: string }, { error: Error | null }> {
+  override state: { error: Error | null } = { error: null };
+
+  // Another view (the link changed: back, another item) gets a fresh try.
+  override componentDidUpdate(previous: { resetKey: string }): void {
+    if (this.state.error !== null && previous.resetKey !== this.props.resetKey) this.setState({ error: null });
+  }
+
+  static getDerivedStateFromError(error: Error): { error: Error } {
+    return { error };
+  }
+
+  override componentDidCatch(error: Error): void {
+    notify.error(new Error(`${this.props.name} failed to draw: ${error.message}`));
+  }
+
+  override render(): ReactNode {
+    if (this.state.error === null) return this.props.children;
+    return (
+      <div className="panel" role="alert">
+        <h1>{this.props.name}</h1>
+        <p className="error-note">This view failed to draw: {this.state.error.message}</p>
+        <p className="muted">A value or a name in the current link may be one it cannot show. Go back, pick another item, or try again.</p>
+        <button type="button" className="button" onClick={() => this.setState({ error: null })}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+}
 
 // ---- formatting -------------------------------------------------------------
 
@@ -326,7 +360,13 @@ export function Pager({ page, hasNext, onPrev, onNext, label }: { page: number; 
 
 /** JSON pretty-printed with colours. */
 export function JsonView({ value, label }: { value: unknown; label?: string }) {
-  const text = JSON.stringify(value, null, 2) ?? 'undefined';
+  let text: string;
+  try {
+    text = JSON.stringify(value, null, 2) ?? 'undefined';
+  } catch (error) {
+    // A value nested thousands of levels deep overflows the stack; say so instead of failing the page.
+    return <p className="error-note">This JSON cannot be pretty-printed here ({(error as Error).message}); view it as text.</p>;
+  }
   return (
     <pre className="code json-view" tabIndex={0} aria-label={label ?? 'JSON'}>
       {highlight(text, 'json')}

@@ -314,6 +314,8 @@ function checkName(name: unknown, what: string): string {
     throw new MantisError('INVALID_PARAMETER', `${what} must be 1–${NAME_CHARS_MAX} characters of A–Z, a–z, 0–9, "_", "." and "-"`);
   }
   if (name.startsWith('system.')) throw new MantisError('INVALID_PARAMETER', `${what} may not start with "system."`);
+  // A URL path cannot carry "." or ".." as a segment (clients normalize them away).
+  if (name === '.' || name === '..') throw new MantisError('INVALID_PARAMETER', `${what} may not be "." or ".."`);
   return name;
 }
 

@@ -42,6 +42,7 @@ const TYPES: Readonly<Record<string, string>> = {
   '.ico': 'image/x-icon',
   '.woff2': 'font/woff2',
   '.txt': 'text/plain; charset=utf-8',
+  '': 'text/plain; charset=utf-8', // LICENSE
 };
 
 type StaticFile = {
@@ -85,6 +86,14 @@ export function loadAdminFiles(dir = ADMIN_DIST_DIR): Map<string, StaticFile> {
 }
 
 const COMPRESSIBLE = /^(text\/|application\/json|image\/svg)/;
+
+/** If-None-Match: "*", or a list of validators compared weakly (RFC 9110 §13.1.2). */
+export function notModified(header: string | undefined, etag: string): boolean {
+  if (header === undefined || header === '') return false;
+  if (header.trim() === '*') return true;
+  const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
 
 function redirect(to: string): Response {
   return new Response(null, { status: 302, headers: { Location: to, 'Cache-Control': 'no-cache' } });
@@ -148,9 +157,13 @@ export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, files: Ma
       ETag: file.etag,
       Vary: 'Accept-Encoding',
     });
-    if (c.req.header('if-none-match') === file.etag) return new Response(null, { status: 304, headers });
     const acceptsGzip = /\bgzip\b/.test(c.req.header('accept-encoding') ?? '');
-    if (acceptsGzip && COMPRESSIBLE.test(file.type) && file.body.length > 1024) {
+    const zipped = acceptsGzip && COMPRESSIBLE.test(file.type) && file.body.length > 1024;
+    // The gzip answer is other bytes than the plain one: its own (strong) validator.
+    const etag = zipped ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
+    headers.set('ETag', etag);
+    if (notModified(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers });
+    if (zipped) {
       file.gzipped ??= gzipAsync(file.body, { level: 9 });
       const body = await file.gzipped;
       headers.set('Content-Encoding', 'gzip');
@@ -161,6 +174,7 @@ export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, files: Ma
     return new Response(new Uint8Array(file.body), { status: 200, headers });
   };
   route(app, ROOT_SPEC, () => redirect(`${ADMIN_PATH}/`));
-  route(app, ADMIN_SPEC, () => redirect(`${ADMIN_PATH}/`));
+  // The query goes along ("/admin?x=1" → "/admin/?x=1"): a link's view state is in it.
+  route(app, ADMIN_SPEC, (c) => redirect(`${ADMIN_PATH}/${c.env.rawQuery === '' ? '' : `?${c.env.rawQuery}`}`));
   route(app, ADMIN_FILES_SPEC, serve);
 }

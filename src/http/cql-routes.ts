@@ -99,7 +99,7 @@ export const CQL_SPEC: RouteSpec = {
       },
       ['query'],
     ),
-    { query: 'SELECT * FROM rank_by_year WHERE race_year = ? AND race_name = ?', params: [2015, 'Tour of Japan'] },
+    { query: 'SELECT id, name, age, city FROM people WHERE id = ?', params: [1] },
     { lenient: true },
   ),
   responses: [
@@ -107,11 +107,11 @@ export const CQL_SPEC: RouteSpec = {
       'The result.',
       closed({ columns: arr(str()), rows: arr(arr(any())), paging_state: nullable(str()) }, ['columns', 'rows', 'paging_state']),
       {
-        columns: ['race_year', 'race_name', 'rank', 'cyclist_name'],
-        rows: [[2015, 'Tour of Japan', 2, 'Adam PHELAN'], [2015, 'Tour of Japan', 1, 'Benjamin PRADES']],
+        columns: ['id', 'name', 'age', 'city'],
+        rows: [[1, 'Ada', 36, 'London']],
         paging_state: null,
       },
-      { meta: closed({ count: int(), took_ms: num() }, ['count', 'took_ms']), metaExample: { count: 2, took_ms: 1.2 } },
+      { meta: closed({ count: int(), took_ms: num() }, ['count', 'took_ms']), metaExample: { count: 1, took_ms: 1.2 } },
     ),
   ],
   errors: [

@@ -572,7 +572,7 @@ export const DOC_ROUTE_SPECS: readonly RouteSpec[] = [
     description: `A missing document is 404 DOC_NOT_FOUND. ${RLS_NOTE}`,
     params: [COLL, DOC_ID, ID_TYPE, ...COMMON],
     responses: [ok('The document.', ref('Document'), { _id: 42, name: 'Linus', age: 56 }, { meta: closed(TXN_META) })],
-    errors: [...READ_ERRORS, 'DOC_NOT_FOUND'],
+    errors: [...READ_ERRORS, 'COLLECTION_NOT_FOUND', 'DOC_NOT_FOUND'],
     permission: 'docs:{c}:read',
   },
   {
@@ -582,9 +582,9 @@ export const DOC_ROUTE_SPECS: readonly RouteSpec[] = [
     summary: 'Replace a document by _id',
     description: `?upsert=true creates it when absent. ${RLS_NOTE}`,
     params: [COLL, DOC_ID, ID_TYPE, queryParam('upsert', 'Create the document when it does not exist.', enumOf(['true', 'false']), 'true'), ...COMMON],
-    body: jsonBodySpec(ref('Document'), { name: 'Linus', age: 56 }, { lenient: true, description: 'The new document (its _id, if any, must match).' }),
+    body: jsonBodySpec(ref('Document'), { name: 'Linus', email: 'linus@example.com', age: 56 }, { lenient: true, description: 'The new document (its _id, if any, must match).' }),
     responses: [ok('Replaced or created.', ref('UpdateOutcome'), { matched: 0, modified: 0, upserted_id: 42 }, { meta: closed(TXN_META) })],
-    errors: [...WRITE_ERRORS, 'DOC_NOT_FOUND'],
+    errors: [...WRITE_ERRORS, 'COLLECTION_NOT_FOUND', 'DOC_NOT_FOUND'],
     permission: 'docs:{c}:write',
   },
   {
@@ -596,7 +596,7 @@ export const DOC_ROUTE_SPECS: readonly RouteSpec[] = [
     params: [COLL, DOC_ID, ID_TYPE, ...COMMON],
     body: jsonBodySpec(oneOf(ref('Document'), arr(ref('Document'))), { $set: { age: 57 } }, { lenient: true }),
     responses: [ok('The document after.', ref('Document'), { _id: 42, name: 'Linus', age: 57 }, { meta: closed(TXN_META) })],
-    errors: [...WRITE_ERRORS, 'DOC_NOT_FOUND'],
+    errors: [...WRITE_ERRORS, 'COLLECTION_NOT_FOUND', 'DOC_NOT_FOUND'],
     permission: 'docs:{c}:write',
   },
   {
@@ -607,7 +607,7 @@ export const DOC_ROUTE_SPECS: readonly RouteSpec[] = [
     description: RLS_NOTE,
     params: [COLL, DOC_ID, ID_TYPE, ...COMMON],
     responses: [ok('Deleted.', closed({ deleted: { const: 1 } }, ['deleted']), { deleted: 1 }, { meta: closed(TXN_META) })],
-    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'DOC_NOT_FOUND', ...SHARD_WRITE, ...TXN_ERRORS],
+    errors: ['INVALID_PARAMETER', 'FORBIDDEN', 'COLLECTION_NOT_FOUND', 'DOC_NOT_FOUND', ...SHARD_WRITE, ...TXN_ERRORS],
     permission: 'docs:{c}:write',
   },
 ];

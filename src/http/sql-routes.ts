@@ -222,7 +222,7 @@ export const SQL_SPEC: RouteSpec = {
     'One PostgreSQL-dialect statement; $1, $2 … bind params in order (at most 65,535). DDL and DML answer their command tag with row_count = rows affected (and the RETURNING rows). BEGIN answers the new transaction\'s id in meta.txn and the Mantis-Txn response header; later statements send that header; COMMIT or ROLLBACK end it. Every error carries error.sqlstate (and error.position where PostgreSQL gives one). Accept: application/x-ndjson answers a header line, one JSON array per row and a trailer line; Accept: application/vnd.apache.arrow.stream answers an Arrow IPC stream. Other methods are 405.',
   params: [TXN, DEADLINE, headerParam('Accept', 'application/x-ndjson or application/vnd.apache.arrow.stream for another answer format (default JSON).', str())],
   body: jsonBodySpec(closed({ query: str('one SQL statement'), params: arr(any(), 'bind values for $1, $2 …', { maxItems: PARAMS_MAX }) }, ['query']), {
-    query: 'SELECT city, count(*) FROM users WHERE score > $1 GROUP BY city ORDER BY 2 DESC',
+    query: 'SELECT city, count(*) FROM people WHERE age > $1 GROUP BY city ORDER BY 2 DESC',
     params: [2],
   }, { lenient: true }),
   responses: [{ ...SQL_OK, content: { ...SQL_OK.content, ...SQL_OTHER_FORMATS } }],

@@ -113,8 +113,11 @@ describe('names', () => {
   it('checks collection and index names', () => {
     expect(checkCollectionName('users.v2-x_1')).toBe('users.v2-x_1');
     expect(checkIndexName('email_1')).toBe('email_1');
-    for (const bad of ['', 'a b', 'system.users', 'x'.repeat(121), 5, 'é']) {
+    for (const bad of ['', 'a b', 'system.users', 'x'.repeat(121), 5, 'é', '.', '..']) {
       expect(failure(() => checkCollectionName(bad)).code).toBe('INVALID_PARAMETER');
     }
+    // Three dots are a name like any other; only "." and ".." are path segments a URL cannot carry.
+    expect(checkCollectionName('...')).toBe('...');
+    expect(failure(() => checkIndexName('..')).code).toBe('INVALID_PARAMETER');
   });
 });

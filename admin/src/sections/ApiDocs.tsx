@@ -18,7 +18,7 @@ import './ApiDocs.css';
 const VENDOR = '/admin/vendor/swagger-ui';
 const SPEC_URL = '/api/docs/openapi.json';
 
-type SwaggerRequest = { url: string; headers: Record<string, string> };
+type SwaggerRequest = { url: string; method?: string; headers: Record<string, string> };
 type SwaggerConfig = {
   domNode: HTMLElement;
   url: string;
@@ -172,8 +172,9 @@ export default function ApiDocsSection() {
         // Every request (the description and try-it-out calls) carries the dashboard's credential,
         // unless the user set one in Swagger UI's own Authorize dialog.
         requestInterceptor: (req) => {
-          const auth = authHeaders().Authorization;
-          if (auth !== undefined && req.headers.Authorization === undefined) req.headers.Authorization = auth;
+          if (req.headers.Authorization === undefined) {
+            for (const [name, value] of Object.entries(authHeaders(String(req.method ?? 'GET').toUpperCase()))) req.headers[name] = value;
+          }
           return req;
         },
         onComplete: () => {

@@ -174,7 +174,7 @@ function CollectionView({ name, onChanged }: { name: string; onChanged: () => vo
         <div className="cards q-cards">
           <Stat label="Documents" value={formatNumber(d.count)} hint={`created ${formatTime(d.created_at)}`} />
           <Stat label="Data size" value={formatBytes(d.size_bytes)} hint={d.count > 0 ? `avg ${formatBytes(d.size_bytes / d.count)} per document` : undefined} />
-          <Stat label="Indexes" value={d.indexes.length} hint={d.indexes.map((i) => i.name).join(', ')} />
+          <Stat label="Indexes" value={d.indexes?.length ?? 0} hint={(d.indexes ?? []).map((i) => i.name).join(', ')} />
           <Stat label="Validator" value={d.options.validator === null ? 'none' : '$jsonSchema'} hint={d.row_level_security === true ? 'row-level security on' : undefined} />
         </div>
       )}
@@ -326,6 +326,8 @@ const HEX24 = /^[0-9a-fA-F]{24}$/;
 
 /** The by-id route of a document, or null for an _id type the path cannot carry (a date, a nested document…). */
 function idRoute(coll: string, id: unknown): { path: string; query?: Record<string, string> } | null {
+  // Browsers normalize "." and ".." path segments away (even percent-encoded): such ids go by filter.
+  if (id === '.' || id === '..') return null;
   if (typeof id === 'string') return { path: `${collPath(coll)}/${seg(id)}`, query: { id_type: 'string' } };
   if (typeof id === 'number' && Number.isFinite(id)) return { path: `${collPath(coll)}/${seg(String(id))}`, query: { id_type: 'number' } };
   if (id !== null && typeof id === 'object') {

@@ -5,7 +5,7 @@
 // before this one, so Previous works after a reload).
 
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { ApiError, download, seg } from '../api';
+import { ApiError, saveBlob } from '../api';
 import { Badge, confirmAction, DataGrid, EmptyState, ErrorNote, Field, formatBytes, formatNumber, JsonView, Loading, PageHeader, Panel, Pager, Tabs, type Column } from '../components';
 import { useAction, useApi } from '../hooks';
 import { setQueryParams, useLocation } from '../router';
@@ -316,7 +316,13 @@ function ValuePanel({ keyName, generation, onEdit, onChanged }: { keyName: strin
               type="button"
               className="button small"
               disabled={saving.busy}
-              onClick={() => void saving.run(() => download(`/api/v1/kv/${seg(keyName)}`, {}, fileNameOf(keyName, value.contentType)))}
+              onClick={() =>
+                void saving.run(async () => {
+                  // Through the store's reader: it also reaches the keys "." and "..", which a URL path cannot name.
+                  const stored = await readKey(keyName);
+                  saveBlob(new Blob([stored.bytes as BlobPart], { type: stored.contentType }), fileNameOf(keyName, stored.contentType));
+                })
+              }
             >
               {saving.busy ? 'Downloading…' : 'Download'}
             </button>

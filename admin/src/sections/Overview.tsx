@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AlignedData } from 'uplot';
-import { api } from '../api';
+import { api, ApiError } from '../api';
 import { TimeChart, PALETTE, type ChartSeries } from '../chart';
 import { Badge, DataGrid, EmptyState, formatBytes, formatNumber, formatTime, Loading, PageHeader, Panel, Stat, Tabs } from '../components';
 import { useApi, useEventStream } from '../hooks';
@@ -84,6 +84,8 @@ export default function OverviewSection() {
   const stream = useEventStream('/api/v1/metrics/stream', onEvent, { interval_ms: 1000 });
   const health = useApi<{ ready: boolean; shards: ShardHealth[] }>('/health/ready', { refreshMs: 5000, toast: false });
 
+  // A refusal (401/403) is not an outage: it will not pass by reconnecting.
+  const refused = stream.error instanceof ApiError && (stream.error.status === 401 || stream.error.status === 403);
   const latest = points !== null && points.length > 0 ? points[points.length - 1] : undefined;
   const charts = useMemo(() => (points === null ? null : chartData(points)), [points]);
   const firing = (alerts.data ?? []).filter((a) => a.state !== 'inactive');
@@ -95,7 +97,7 @@ export default function OverviewSection() {
         description={
           <>
             Live from the metric stream{' '}
-            <Badge tone={stream.connected ? 'good' : 'warn'}>{stream.connected ? 'streaming' : 'reconnecting'}</Badge>
+            <Badge tone={stream.connected ? 'good' : refused ? 'bad' : 'warn'}>{stream.connected ? 'streaming' : refused ? `refused: ${(stream.error as ApiError).code}` : 'reconnecting'}</Badge>
           </>
         }
         actions={<Tabs label="Chart window" tabs={WINDOWS} value={windowMin} onChange={(id) => setWindow(id)} />}
@@ -114,10 +116,12 @@ export default function OverviewSection() {
       <Panel title="Alerts" actions={<a href="/admin/settings?tab=alerts">Edit rules</a>}>
         {alerts.loading && alerts.data === undefined ? (
           <Loading label="Loading alerts…" />
-        ) : firing.length === 0 ? (
-          <EmptyState title="No alert is pending or firing">
-            {alerts.data === undefined ? 'Alert states could not be read.' : `${alerts.data.length} rules are watched; change them under Settings → Alert rules.`}
+        ) : alerts.data === undefined ? (
+          <EmptyState title="Alert states could not be read">
+            {alerts.error instanceof ApiError ? `${alerts.error.code}: ${alerts.error.message}` : 'The server did not answer; the page tries again every 10 s.'}
           </EmptyState>
+        ) : firing.length === 0 ? (
+          <EmptyState title="No alert is pending or firing">{`${alerts.data.length} rules are watched; change them under Settings → Alert rules.`}</EmptyState>
         ) : (
           <DataGrid
             caption="Pending and firing alerts"

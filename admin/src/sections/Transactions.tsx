@@ -323,7 +323,9 @@ export default function TransactionsSection() {
 
       <div className="charts">
         <Panel title="Commits, aborts and conflicts per second">
-          {rateSeries.x.length < 2 ? (
+          {rateSeries.x.length < 2 && counters.error !== undefined ? (
+            <EmptyState title="No rates without the counters">They come from GET /api/metrics/prometheus, which failed (the notification says why; it needs read on admin).</EmptyState>
+          ) : rateSeries.x.length < 2 ? (
             <Loading label="Sampling the counters (a point every 2 s)…" />
           ) : (
             <TimeChart
