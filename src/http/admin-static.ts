@@ -1,5 +1,5 @@
 // The dashboard's static files (issue 16), built by `npm run build` into
-// dist/admin and served from memory by the same server:
+// dist/admin and served from memory (read on the first request) by the same server:
 //
 //   GET /                  → 302 /admin/
 //   GET /admin             → 302 /admin/
@@ -134,7 +134,9 @@ const ADMIN_FILES_SPEC: RouteSpec = {
   permission: 'public',
 };
 
-export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, files: Map<string, StaticFile> = loadAdminFiles()): void {
+/** Files are read on the first request for one (a server whose dashboard is never opened keeps none in memory). */
+export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, load: () => Map<string, StaticFile> = loadAdminFiles): void {
+  let loaded: Map<string, StaticFile> | null = null;
   const serve = async (c: Context<{ Bindings: Bindings }>): Promise<Response> => {
     const rest = c.env.rawPath.slice(ADMIN_PATH.length + 1);
     let name: string;
@@ -143,6 +145,7 @@ export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, files: Ma
     } catch {
       return toResponse(errorReply(new MantisError('INVALID_PARAMETER', 'the path is not valid percent-encoding')));
     }
+    const files = (loaded ??= load());
     let file = files.get(name === '' ? 'index.html' : name);
     // A missing hashed asset is a real 404 (an old page asking for a file a new build replaced);
     // any other path is a section of the app, which routes on the client.
