@@ -12,7 +12,7 @@
 // headers every answer carries (a CSP of 'self' scripts, nosniff, frame DENY).
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -53,27 +53,30 @@ type StaticFile = {
   gzipped?: Promise<Buffer>;
 };
 
-function walk(dir: string, out: string[]): void {
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith('.')) continue; // the build's stamp file
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) walk(full, out);
+async function walk(dir: string, out: string[]): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue; // the build's stamp file
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) await walk(full, out);
     else out.push(full);
   }
 }
 
-/** Every file of the built dashboard by its path under /admin/ ("index.html", "assets/index-3f2a.js"); empty when not built. */
-export function loadAdminFiles(dir = ADMIN_DIST_DIR): Map<string, StaticFile> {
+/**
+ * Every file of the built dashboard by its path under /admin/ ("index.html", "assets/index-3f2a.js");
+ * empty when not built. Read without blocking the event loop.
+ */
+export async function loadAdminFiles(dir = ADMIN_DIST_DIR): Promise<Map<string, StaticFile>> {
   const files = new Map<string, StaticFile>();
-  let paths: string[] = [];
+  const paths: string[] = [];
   try {
-    walk(dir, paths);
+    await walk(dir, paths);
   } catch {
-    paths = [];
+    return files;
   }
   for (const full of paths) {
     const rel = relative(dir, full).split(sep).join('/');
-    const body = readFileSync(full);
+    const body = await readFile(full);
     const hashed = rel.startsWith('assets/');
     files.set(rel, {
       body,
@@ -135,8 +138,8 @@ const ADMIN_FILES_SPEC: RouteSpec = {
 };
 
 /** Files are read on the first request for one (a server whose dashboard is never opened keeps none in memory). */
-export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, load: () => Map<string, StaticFile> = loadAdminFiles): void {
-  let loaded: Map<string, StaticFile> | null = null;
+export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, load: () => Promise<Map<string, StaticFile>> = loadAdminFiles): void {
+  let loaded: Promise<Map<string, StaticFile>> | null = null;
   const serve = async (c: Context<{ Bindings: Bindings }>): Promise<Response> => {
     const rest = c.env.rawPath.slice(ADMIN_PATH.length + 1);
     let name: string;
@@ -145,7 +148,7 @@ export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, load: () 
     } catch {
       return toResponse(errorReply(new MantisError('INVALID_PARAMETER', 'the path is not valid percent-encoding')));
     }
-    const files = (loaded ??= load());
+    const files = await (loaded ??= load());
     let file = files.get(name === '' ? 'index.html' : name);
     // A missing hashed asset is a real 404 (an old page asking for a file a new build replaced);
     // any other path is a section of the app, which routes on the client.
