@@ -11,12 +11,9 @@
 // when first asked for with Accept-Encoding: gzip. The listener adds the security
 // headers every answer carries (a CSP of 'self' scripts, nosniff, frame DENY).
 
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import type { Context, Hono } from 'hono';
 import { MantisError } from '../../shared/errors.js';
 import type { Bindings } from './hono-app.js';
@@ -24,8 +21,7 @@ import { toResponse } from './hono-app.js';
 import { errorReply } from './reply.js';
 import { ADMIN_PATH } from './routes.js';
 import { any, empty, raw, route, str, type RouteSpec } from './api-spec.js';
-
-const gzipAsync = promisify(gzip);
+import { answerCached, cachedBytes, type CachedBytes } from './cached-reply.js';
 
 /** dist/src/http/admin-static.js → dist/admin/ (MANTIS_ADMIN_DIR: another build, when working on the app). */
 export const ADMIN_DIST_DIR = process.env.MANTIS_ADMIN_DIR ?? fileURLToPath(new URL('../../admin/', import.meta.url));
@@ -45,13 +41,6 @@ const TYPES: Readonly<Record<string, string>> = {
   '': 'text/plain; charset=utf-8', // LICENSE
 };
 
-type StaticFile = {
-  readonly body: Buffer;
-  readonly type: string;
-  readonly etag: string;
-  readonly cacheControl: string;
-  gzipped?: Promise<Buffer>;
-};
 
 async function walk(dir: string, out: string[]): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -66,8 +55,8 @@ async function walk(dir: string, out: string[]): Promise<void> {
  * Every file of the built dashboard by its path under /admin/ ("index.html", "assets/index-3f2a.js");
  * empty when not built. Read without blocking the event loop.
  */
-export async function loadAdminFiles(dir = ADMIN_DIST_DIR): Promise<Map<string, StaticFile>> {
-  const files = new Map<string, StaticFile>();
+export async function loadAdminFiles(dir = ADMIN_DIST_DIR): Promise<Map<string, CachedBytes>> {
+  const files = new Map<string, CachedBytes>();
   const paths: string[] = [];
   try {
     await walk(dir, paths);
@@ -76,26 +65,10 @@ export async function loadAdminFiles(dir = ADMIN_DIST_DIR): Promise<Map<string, 
   }
   for (const full of paths) {
     const rel = relative(dir, full).split(sep).join('/');
-    const body = await readFile(full);
     const hashed = rel.startsWith('assets/');
-    files.set(rel, {
-      body,
-      type: TYPES[extname(rel)] ?? 'application/octet-stream',
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
-      cacheControl: hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
-    });
+    files.set(rel, cachedBytes(await readFile(full), TYPES[extname(rel)] ?? 'application/octet-stream', hashed ? 'public, max-age=31536000, immutable' : 'no-cache'));
   }
   return files;
-}
-
-const COMPRESSIBLE = /^(text\/|application\/json|image\/svg)/;
-
-/** If-None-Match: "*", or a list of validators compared weakly (RFC 9110 §13.1.2). */
-export function notModified(header: string | undefined, etag: string): boolean {
-  if (header === undefined || header === '') return false;
-  if (header.trim() === '*') return true;
-  const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
-  return header.split(',').some((tag) => opaque(tag) === opaque(etag));
 }
 
 function redirect(to: string): Response {
@@ -138,8 +111,8 @@ const ADMIN_FILES_SPEC: RouteSpec = {
 };
 
 /** Files are read on the first request for one (a server whose dashboard is never opened keeps none in memory). */
-export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, load: () => Promise<Map<string, StaticFile>> = loadAdminFiles): void {
-  let loaded: Promise<Map<string, StaticFile>> | null = null;
+export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, load: () => Promise<Map<string, CachedBytes>> = loadAdminFiles): void {
+  let loaded: Promise<Map<string, CachedBytes>> | null = null;
   const serve = async (c: Context<{ Bindings: Bindings }>): Promise<Response> => {
     const rest = c.env.rawPath.slice(ADMIN_PATH.length + 1);
     let name: string;
@@ -157,27 +130,7 @@ export function registerAdminStatic(app: Hono<{ Bindings: Bindings }>, load: () 
       const what = files.size === 0 ? 'the dashboard is not built; run `npm run build`' : `no dashboard file ${name}`;
       return toResponse(errorReply(new MantisError('NOT_FOUND', what)));
     }
-    const headers = new Headers({
-      'Content-Type': file.type,
-      'Cache-Control': file.cacheControl,
-      ETag: file.etag,
-      Vary: 'Accept-Encoding',
-    });
-    const acceptsGzip = /\bgzip\b/.test(c.req.header('accept-encoding') ?? '');
-    const zipped = acceptsGzip && COMPRESSIBLE.test(file.type) && file.body.length > 1024;
-    // The gzip answer is other bytes than the plain one: its own (strong) validator.
-    const etag = zipped ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
-    headers.set('ETag', etag);
-    if (notModified(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers });
-    if (zipped) {
-      file.gzipped ??= gzipAsync(file.body, { level: 9 });
-      const body = await file.gzipped;
-      headers.set('Content-Encoding', 'gzip');
-      headers.set('Content-Length', String(body.length));
-      return new Response(new Uint8Array(body), { status: 200, headers });
-    }
-    headers.set('Content-Length', String(file.body.length));
-    return new Response(new Uint8Array(file.body), { status: 200, headers });
+    return answerCached(file, c.req.header('if-none-match'), c.req.header('accept-encoding'));
   };
   route(app, ROOT_SPEC, () => redirect(`${ADMIN_PATH}/`));
   // The query goes along ("/admin?x=1" → "/admin/?x=1"): a link's view state is in it.

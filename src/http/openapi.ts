@@ -9,14 +9,14 @@
 // the first request and kept with an ETag (Cache-Control: no-cache, so a
 // client revalidates and a new server version is seen at once).
 
-import { stringify as stringifyYaml } from 'yaml';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import type { Context, Hono } from 'hono';
 import { ErrorCode, httpStatusOf, isRetryable, type ErrorCode as Code } from '../../shared/errors.js';
 import { SCHEMAS } from './api-schemas.js';
+import { answerCached, cachedBytes, type CachedBytes } from './cached-reply.js';
+import { toYamlOffThread } from './openapi-yaml.js';
+
+export { toYaml } from './openapi-yaml.js';
 import {
   empty,
   freeObject,
@@ -36,7 +36,6 @@ import type { Bindings } from './hono-app.js';
 import { neverShed } from './overload.js';
 import { STATUS_TEXT } from './reply.js';
 
-const gzipAsync = promisify(gzip);
 
 export const OPENAPI_JSON_PATH = '/api/docs/openapi.json';
 export const OPENAPI_YAML_PATH = '/api/docs/openapi.yaml';
@@ -387,16 +386,6 @@ export function buildOpenApi(served: readonly ServedSpec[], version: string): Re
   };
 }
 
-// ---- YAML --------------------------------------------------------------------------------------
-
-/**
- * A JSON value as YAML 1.2 (the `yaml` package). Shared objects are written out again rather than as
- * anchors and aliases, which some OpenAPI tools do not follow; lines are not folded.
- */
-export function toYaml(value: unknown): string {
-  return stringifyYaml(value, { aliasDuplicateObjects: false, lineWidth: 0 });
-}
-
 // ---- the routes --------------------------------------------------------------------------------
 
 /** The package's version (package.json above this file, in src/ or in dist/src/). */
@@ -412,7 +401,6 @@ export function packageVersion(): string {
   return '0.0.0';
 }
 
-type Served = { readonly body: Buffer; readonly etag: string; gzipped?: Promise<Buffer> };
 
 const DOC_HEADERS = { 'Cache-Control': { description: 'no-cache: revalidate (If-None-Match) before using a stored copy.', schema: str() }, ETag: { description: 'The document\'s hash.', schema: str() } };
 
@@ -446,36 +434,23 @@ export const OPENAPI_SPECS: readonly RouteSpec[] = [docSpec(OPENAPI_JSON_PATH, '
  */
 export function registerApiDocs(app: Hono<{ Bindings: Bindings }>, native: readonly RouteSpec[]): void {
   const version = packageVersion();
-  let built: { json: Served; yaml: Served } | null = null;
-  const documents = (): { json: Served; yaml: Served } => {
-    if (built !== null) return built;
-    const doc = buildOpenApi(servedSpecs(app, native), version);
-    const served = (text: string): Served => {
-      const body = Buffer.from(text, 'utf8');
-      return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
-    };
-    built = { json: served(JSON.stringify(doc)), yaml: served(toYaml(doc)) };
-    return built;
-  };
-  const serve = async (c: Context<{ Bindings: Bindings }>, which: 'json' | 'yaml'): Promise<Response> => {
-    const doc = documents()[which];
-    const headers = new Headers({
-      'Content-Type': which === 'json' ? 'application/json; charset=utf-8' : 'application/yaml; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      ETag: doc.etag,
-      Vary: 'Accept-Encoding',
-    });
-    if (c.req.header('if-none-match') === doc.etag) return new Response(null, { status: 304, headers });
-    if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
-      doc.gzipped ??= gzipAsync(doc.body, { level: 9 });
-      const body = await doc.gzipped;
-      headers.set('Content-Encoding', 'gzip');
-      headers.set('Content-Length', String(body.length));
-      return new Response(new Uint8Array(body), { status: 200, headers });
+  // Built on the first request for each form: the JSON (tens of ms) here, the YAML (about a third of
+  // a second) from the JSON on a worker thread.
+  let json: CachedBytes | null = null;
+  let yaml: Promise<CachedBytes> | null = null;
+  const jsonDoc = (): CachedBytes =>
+    (json ??= cachedBytes(Buffer.from(JSON.stringify(buildOpenApi(servedSpecs(app, native), version)), 'utf8'), 'application/json; charset=utf-8', 'no-cache'));
+  const yamlDoc = (): Promise<CachedBytes> => {
+    if (yaml === null) {
+      const converting = toYamlOffThread(jsonDoc().body.toString('utf8')).then((text) => cachedBytes(Buffer.from(text, 'utf8'), 'application/yaml; charset=utf-8', 'no-cache'));
+      // A failed conversion is tried again by the next request.
+      converting.catch(() => (yaml = null));
+      yaml = converting;
     }
-    headers.set('Content-Length', String(doc.body.length));
-    return new Response(new Uint8Array(doc.body), { status: 200, headers });
+    return yaml;
   };
+  const serve = async (c: Context<{ Bindings: Bindings }>, which: 'json' | 'yaml'): Promise<Response> =>
+    answerCached(which === 'json' ? jsonDoc() : await yamlDoc(), c.req.header('if-none-match'), c.req.header('accept-encoding'));
   route(app, OPENAPI_SPECS[0], (c) => serve(c, 'json'));
   route(app, OPENAPI_SPECS[1], (c) => serve(c, 'yaml'));
 }
